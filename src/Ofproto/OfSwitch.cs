@@ -394,6 +394,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         {
             err = OfActionCompiler.TryCompile(req.Instructions.ApplyActions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, Origin(req), out actions);
             if (err != OfError.None) return err;
+            // A clause of a conjunctive match does nothing else: no instruction beside it (ofpacts_verify).
+            if (actions.IsConjunctive && instructions is not null) return OfError.BadConjunction;
         }
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;

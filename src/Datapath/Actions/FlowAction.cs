@@ -133,6 +133,13 @@ public enum ActionKind : byte
     /// output's). Only the pipeline walk runs it: it composes the output to that port.
     /// </summary>
     OutputField,
+    /// <summary>
+    /// Open vSwitch's conjunction(id, k/n): the rule that holds it is clause <see cref="FlowAction.ConjClause"/> (0-based) of
+    /// <see cref="FlowAction.ConjClauses"/> of conjunctive match <see cref="FlowAction.QueueId"/>. Not an action a packet
+    /// runs: a rule whose list holds only these is a clause its table's lookup combines (docs/datapath.md, "Conjunctive
+    /// matches"); the walk composes nothing for it.
+    /// </summary>
+    Conjunction,
 }
 
 /// <summary>
@@ -225,6 +232,15 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
     public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
 
+    /// <summary>Clause <paramref name="clause"/> (0-based, below <paramref name="clauses"/>) of conjunctive match <paramref name="id"/> (<see cref="ActionKind.Conjunction"/>).</summary>
+    public static FlowAction Conjunction(uint id, byte clause, byte clauses) => new(ActionKind.Conjunction, (ushort)(clause | clauses << 8), 0, id, 0);
+    /// <summary>A <see cref="ActionKind.Conjunction"/>'s id.</summary>
+    public uint ConjId => QueueId;
+    /// <summary>A <see cref="ActionKind.Conjunction"/>'s clause, 0-based (Open vSwitch's text shows it plus one).</summary>
+    public byte ConjClause => (byte)Port;
+    /// <summary>A <see cref="ActionKind.Conjunction"/>'s number of clauses (2..64).</summary>
+    public byte ConjClauses => (byte)(Port >> 8);
+
     /// <summary>
     /// Sets <paramref name="dst"/> to <paramref name="value"/> (right-aligned, <see cref="ActionKind.FieldLoad"/>);
     /// <paramref name="form"/> is the layer above's (how the action was written, to be reported as given), never read here.
@@ -257,7 +273,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
-                                               or ActionKind.OutputField);
+                                               or ActionKind.OutputField or ActionKind.Conjunction);
 }
 
 /// <summary>
@@ -282,8 +298,16 @@ public sealed class FlowActions
     public readonly int OutputCount;
     /// <summary>Some action is a <see cref="ActionKind.Resubmit"/>, an <see cref="ActionKind.Exit"/> or a register action
     /// (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>, <see cref="ActionKind.OutputField"/>): only
-    /// the multi-stage pipeline walk runs such a list.</summary>
+    /// the multi-stage pipeline walk runs such a list. A <see cref="ActionKind.Conjunction"/> too: only the walk's lookups
+    /// combine clauses.</summary>
     public readonly bool NeedsWalk;
+    /// <summary>
+    /// Every action is a <see cref="ActionKind.Conjunction"/> (and there is one): the rule is a clause of conjunctive
+    /// matches, which its table's lookup combines (Open vSwitch's "soft" match), never a rule a packet runs.
+    /// </summary>
+    public readonly bool IsConjunctive;
+    /// <summary>The smallest <see cref="FlowAction.ConjClauses"/> of a conjunctive list (0 for any other).</summary>
+    public readonly byte MinConjClauses;
     /// <summary>What the executor runs: <see cref="Items"/> itself, or a shorter list with fused steps (<see cref="ActionPlan"/>).</summary>
     internal readonly FlowAction[] Plan;
     /// <summary><see cref="ModifiedAfter"/> for <see cref="Plan"/> (the same array when nothing fused).</summary>
@@ -307,12 +331,22 @@ public sealed class FlowActions
         {
             ModifiedAfter[i] = modified;
             if (items[i].ModifiesPacket) modified = true;
-            if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField) NeedsWalk = true;
+            if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField
+                or ActionKind.Conjunction)
+            {
+                NeedsWalk = true;
+            }
             if (items[i].IsOutput)
             {
                 OutputCount++;
                 if (items[i].Port == PortNumber.Controller) HasController = true;
             }
+        }
+        if (items.Length != 0 && Array.TrueForAll(items, static a => a.Kind == ActionKind.Conjunction))
+        {
+            IsConjunctive = true;
+            MinConjClauses = byte.MaxValue;
+            foreach (var a in items) MinConjClauses = Math.Min(MinConjClauses, a.ConjClauses);
         }
         (Plan, PlanModifiedAfter) = fuse ? ActionPlan.Compile(items, ModifiedAfter) : (items, ModifiedAfter);
         if (Plan.Length == 1 && Plan[0].Kind == ActionKind.Output && Ports.PortNumber.IsNumbered(Plan[0].Port)) SoleOutput = Plan[0].Port;

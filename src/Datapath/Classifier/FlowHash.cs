@@ -44,6 +44,7 @@ internal static class FlowHash
             var r = match.RegisterValue;
             for (uint b = match.Shape.RegisterWords; b != 0; b &= b - 1) h = BitOperations.Crc32C(h, r.Word(BitOperations.TrailingZeroCount(b)));
         }
+        if (match.UsesConjId) h = BitOperations.Crc32C(h, match.ConjIdValue);
         return h;
     }
 

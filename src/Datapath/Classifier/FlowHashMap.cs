@@ -187,10 +187,11 @@ internal sealed class FlowHashMap
 
     /// <summary>
     /// Probe of a table whose mask covers extension words or registers: the hash is <see cref="FlowHash.Extend"/>'s (and
-    /// <see cref="FlowHash.ExtendRegisters"/>'), and a tag hit is compared over the base words, the extension words the
-    /// mask covers and the registers. Scalar (these tables are the rare kind).
+    /// <see cref="FlowHash.ExtendRegisters"/>', then the conj_id's when the mask tests it), and a tag hit is compared over
+    /// the base words, the extension words the mask covers, the registers and the conj_id (<paramref name="conjId"/>: the
+    /// lookup's, 0 but within a conjunctive match's lookup). Scalar (these tables are the rare kind).
     /// </summary>
-    public static FlowEntry? ProbeExtended(Table t, uint hash, in FlowKey key, in FlowKey mask, in Registers regs)
+    public static FlowEntry? ProbeExtended(Table t, uint hash, in FlowKey key, in FlowKey mask, in Registers regs, uint conjId = 0)
     {
         uint[] tags = t.Tags;
         FlowEntry?[] entries = t.Entries;
@@ -207,7 +208,7 @@ internal sealed class FlowHashMap
                 if (tg == tag)
                 {
                     var e = Volatile.Read(ref entries[s0 + j]);
-                    if (e is not null && e.Match.ValueMatches(key, mask) && e.Match.RegistersMatch(regs)) return e;
+                    if (e is not null && e.Match.ValueMatches(key, mask) && e.Match.RegistersMatch(regs) && e.Match.ConjIdMatches(conjId)) return e;
                 }
                 else if (tg == 0)
                 {
@@ -287,7 +288,7 @@ internal sealed class FlowHashMap
     /// <summary>Writer: slot index of the rule whose value (key and registers) equals <paramref name="match"/>'s (its mask this map's), or -1.</summary>
     public int FindSlot(in FlowMatch match, uint hash)
     {
-        if (!match.UsesRegisters) return FindSlot(match.Value, hash);
+        if (!match.UsesRegisters && !match.UsesConjId) return FindSlot(match.Value, hash);
         var value = match.Value;
         var regs = match.RegisterValue;
         var t = _table;
@@ -303,7 +304,7 @@ internal sealed class FlowHashMap
                 if (tg == tag)
                 {
                     var e = t.Entries[s0 + j];
-                    if (e is not null && e.Match.ValueEquals(value) && e.Match.RegisterValueEquals(regs)) return s0 + j;
+                    if (e is not null && e.Match.ValueEquals(value) && e.Match.RegisterValueEquals(regs) && e.Match.ConjIdValue == match.ConjIdValue) return s0 + j;
                 }
                 else if (tg == 0)
                 {

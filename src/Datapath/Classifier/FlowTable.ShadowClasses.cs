@@ -67,6 +67,9 @@ public sealed partial class FlowTable
     /// </summary>
     private void PublishClasses(long version)
     {
+        // Every change may change what clauses of conjunctive matches combine to. Bumped whether or not the table holds
+        // clauses now: a result recorded just before the last one left still checks it (ClassOf).
+        _conjClass.Bump(version);
         if (_bumpAll)
         {
             foreach (var c in _classes.Values) c.Bump(version);

@@ -200,12 +200,19 @@ public sealed partial class FlowTable
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
         // Not yet published: its action list may still be swapped for the shared equal one.
         entry.SetActions(_interner.Intern(entry.Actions));
+        bool soft = entry.Actions.IsConjunctive;
+        if (soft)
+        {
+            // Before it is visible: lookups combine clauses from now on.
+            _softRules++;
+            _conjunctive = true;
+        }
         // Its class before it is visible: a lookup that finds it reads the class (see ShadowClass).
         var cls = ClassFor(entry.Match, entry.Priority);
         entry.Shadow = cls;
         cls.Rules++;
         FlowEntry? replaced;
-        if (entry.Match.IsExact)
+        if (entry.Match.IsExact && !soft)
         {
             var existing = _exact.FindForInsert(entry.Match.Value, out int slot, out uint hash);
             // A free hash slot does not mean a new rule: an identical rule may sit in the tuple space (it went there
@@ -223,12 +230,23 @@ public sealed partial class FlowTable
                 replaced = _tuple.Insert(entry);
             }
         }
+        else if (soft && entry.Match.IsExact && _exact.Count != 0 && _exact.Find(entry.Match.Value) is { } held && held.Priority == entry.Priority)
+        {
+            // A clause replacing a rule of the hash stage: clauses live in the tuple space, where the lookup that
+            // combines them follows each one's lower-priority rules of the same match.
+            _exact.Remove(held);
+            if (held.Priority != MaxPriority) _exactBelowMax--;
+            held.InExactStage = false;
+            _tuple.Insert(entry);
+            replaced = held;
+        }
         else
         {
             replaced = _tuple.Insert(entry);
         }
         if (replaced is not null)
         {
+            if (replaced.Actions.IsConjunctive) _softRules--;
             // Same match and priority, so the new rule wins exactly where the old one did: no cache invalidation;
             // cache slots and verdicts holding the old rule fail its IsRemoved test.
             if (replaced.Shadow is { } old) old.Rules--;
@@ -317,7 +335,9 @@ public sealed partial class FlowTable
             return false;
         }
         // Removing a rule takes no key from another (see ShadowClass): no class moves; verdicts that hit it see Removals move.
+        // (But for the conjunctive class, which every change of a table with clauses moves.)
         if (e.Shadow is { } c) c.Rules--;
+        if (e.Actions.IsConjunctive) _softRules--;
         _removedInScope = true;
         return true;
     }
@@ -325,7 +345,18 @@ public sealed partial class FlowTable
     private void SetActionsLocked(FlowEntry entry, FlowActions actions)
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
-        entry.SetActions(_interner.Intern(actions));
+        var interned = _interner.Intern(actions);
+        bool wasSoft = entry.Actions.IsConjunctive, soft = interned.IsConjunctive;
+        if (soft)
+        {
+            _conjunctive = true; // before the clause is visible
+            if (!wasSoft) _softRules++;
+        }
+        else if (wasSoft)
+        {
+            _softRules--;
+        }
+        entry.SetActions(interned);
         NoteSwap(entry);
         Notify(ObserverEventKind.Modified, entry, default);
         _changed = true;
@@ -400,6 +431,9 @@ public sealed partial class FlowTable
         }
         bool shaped = _tupleInPortShaped && _exact.Count == 0;
         if (shaped != _inPortShaped) _inPortShaped = shaped;
+        // Whatever a table with clauses does may change what they combine to: its cached results go (the single-table
+        // cache's by the cache version, verdicts by the conjunctive class, PublishClasses).
+        if (_changed && _conjunctive) _invalidateCaches = true;
         if (_invalidateCaches)
         {
             Volatile.Write(ref _cacheVersion, Interlocked.Increment(ref s_cacheVersions));
@@ -419,6 +453,8 @@ public sealed partial class FlowTable
             if (moveChanges) PipelineChanges?.Increment(); // last: a cached result validated at the old count looks again
             _changed = false;
             changed = true;
+            // The last clause gone: plain lookups again (after the publication, which moved the conjunctive class).
+            if (_softRules == 0 && _conjunctive) _conjunctive = false;
         }
         if (_retiredInScope)
         {

@@ -46,6 +46,11 @@ public sealed partial class FlowTable
     private volatile int _exactBelowMax; // hash-stage rules below MaxPriority: lookups must also ask the tuple space
     private volatile bool _inPortShaped = true; // published: no hash-stage rule, every subtable's mask within in_port
     private bool _tupleInPortShaped = true; // writer: every subtable of the last published order within in_port
+    // Conjunctive matches: set (by the writer, before such a rule is visible) while some rule is a clause (its actions
+    // only conjunction(...)), cleared when a publication finds none left. Lookups then combine clauses (LookupConjunctive).
+    private volatile bool _conjunctive;
+    private int _softRules; // writer: rules whose actions are conjunctive
+    private readonly ShadowClass _conjClass = new(default, -1, 0);
 
     // Writer-private state.
     private readonly TimerWheel _wheel;
@@ -169,6 +174,19 @@ public sealed partial class FlowTable
     /// </summary>
     public ShadowClass MissClass => _missClass;
 
+    /// <summary>
+    /// Some rule of the table is a clause of conjunctive matches (its actions only <c>conjunction(id,k/n)</c>), so its
+    /// lookups combine clauses (docs/datapath.md, "Conjunctive matches").
+    /// </summary>
+    public bool IsConjunctive => _conjunctive;
+
+    /// <summary>
+    /// The class a cached pipeline result that looked <paramref name="e"/> up here checks: while the table
+    /// <see cref="IsConjunctive"/>, one class that every published change of the table moves (what clauses combine to
+    /// depends on rules other than the one found); else the rule's class, or the miss class for a miss.
+    /// </summary>
+    public ShadowClass ClassOf(FlowEntry? e) => _conjunctive ? _conjClass : e?.Shadow ?? _missClass;
+
     /// <summary>Shadow classes the table tracks (tests and diagnostics).</summary>
     internal int ShadowClassCount
     {
@@ -211,7 +229,7 @@ public sealed partial class FlowTable
     public bool TryLookupByInPort(in FlowKey key, int count, out FlowEntry? winner, FlowTableThreadStats? stats = null)
     {
         winner = null;
-        if (!_inPortShaped) return false;
+        if (!_inPortShaped || _conjunctive) return false;
         var e = _tuple.Lookup(key);
         if (e is not null && !WithinInPort(e.Match.Mask)) return false;
         winner = e;
@@ -239,6 +257,7 @@ public sealed partial class FlowTable
     public FlowEntry? Lookup(in FlowKey key, in Registers regs)
     {
         if (regs.IsZero) return Lookup(key);
+        if (_conjunctive) return LookupConjunctive(key, regs, null);
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
         {
@@ -247,14 +266,27 @@ public sealed partial class FlowTable
                 var w = _tuple.Lookup(key, regs);
                 if (w is not null && w.Priority > e.Priority) e = w;
             }
-            return e;
         }
-        return _tuple.Lookup(key, regs);
+        else
+        {
+            e = _tuple.Lookup(key, regs);
+        }
+        // A clause found by a lookup that read the flag before the writer set it: combined after all.
+        return e is not null && e.Actions.IsConjunctive ? LookupConjunctive(key, regs, null) : e;
     }
+
+    /// <summary>
+    /// Reader: the lookup of a table with clauses of conjunctive matches (<see cref="IsConjunctive"/>; any table may be
+    /// looked up so): the hash stage, then <see cref="TupleSpace.LookupConjunctive"/>. <paramref name="clauses"/>, when
+    /// given, receives the clauses that formed the conjunctive match that won (ofproto/trace).
+    /// </summary>
+    public FlowEntry? LookupConjunctive(in FlowKey key, in Registers regs, List<FlowEntry>? clauses)
+        => _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out _);
 
     /// <summary>Reader: the winning rule for one packet key (every register 0), without cache, counted in <paramref name="stats"/> when given.</summary>
     public FlowEntry? Lookup(in FlowKey key, FlowTableThreadStats? stats = null)
     {
+        if (_conjunctive) return CountedConjunctive(key, stats);
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
         {
@@ -268,7 +300,7 @@ public sealed partial class FlowTable
                 var w = _tuple.Lookup(key);
                 if (w is not null && w.Priority > e.Priority) e = w;
             }
-            return e;
+            return e.Actions.IsConjunctive ? LookupConjunctive(key, default, null) : e;
         }
         e = _tuple.Lookup(key);
         if (stats is not null)
@@ -276,6 +308,27 @@ public sealed partial class FlowTable
             stats.ExactLookups++;
             stats.WildcardLookups++;
             if (e is not null) stats.WildcardMatched++;
+        }
+        return e is not null && e.Actions.IsConjunctive ? LookupConjunctive(key, default, null) : e;
+    }
+
+    /// <summary>A conjunctive table's lookup, counted as the stages would count it (a hash-stage winner as a hash-stage match).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FlowEntry? CountedConjunctive(in FlowKey key, FlowTableThreadStats? stats)
+    {
+        var e = LookupConjunctive(key, default, null);
+        if (stats is not null)
+        {
+            stats.ExactLookups++;
+            if (e is { InExactStage: true })
+            {
+                stats.ExactMatched++;
+            }
+            else
+            {
+                stats.WildcardLookups++;
+                if (e is not null) stats.WildcardMatched++;
+            }
         }
         return e;
     }
@@ -289,6 +342,13 @@ public sealed partial class FlowTable
     /// <summary>As <see cref="Trace(in FlowKey)"/>, with the register file <paramref name="regs"/>.</summary>
     public LookupTrace Trace(in FlowKey key, in Registers regs)
     {
+        if (_conjunctive)
+        {
+            var clauses = new List<FlowEntry>();
+            var c = _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out int cProbed);
+            var stage = c is null ? LookupStage.None : c.InExactStage ? LookupStage.Hash : LookupStage.TupleSpace;
+            return new LookupTrace(c, stage, c?.Match.Mask ?? default, cProbed, clauses.Count == 0 ? null : clauses);
+        }
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
         {
@@ -316,6 +376,12 @@ public sealed partial class FlowTable
     {
         int n = keys.Length;
         if (hashes.Length < n || results.Length < n) ThrowHelper.Argument(nameof(results));
+        if (_conjunctive)
+        {
+            // Clauses combine per key (a multi-stage pipeline's walk is where such tables are looked up; no cache).
+            for (int i = 0; i < n; i++) results[i] = CountedConjunctive(keys[i], stats);
+            return;
+        }
         for (int off = 0; off < n; off += 64)
         {
             int len = Math.Min(64, n - off);

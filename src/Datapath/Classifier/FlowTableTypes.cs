@@ -69,6 +69,8 @@ public enum LookupStage : byte
 
 /// <summary>
 /// The result of <see cref="FlowTable.Trace(in FlowKey, in Registers)"/>: the winning rule (or null), the stage that found it, the mask of its
-/// subtable (all ones for the hash stage) and how many tuple-space subtables were probed.
+/// subtable (all ones for the hash stage), how many tuple-space subtables were probed and, when a conjunctive match
+/// won, the clauses that formed it (Open vSwitch's trace shows them as "conj." lines).
 /// </summary>
-public readonly record struct LookupTrace(FlowEntry? Entry, LookupStage Stage, FlowKey Mask, int SubtablesProbed);
+public readonly record struct LookupTrace(FlowEntry? Entry, LookupStage Stage, FlowKey Mask, int SubtablesProbed,
+                                          IReadOnlyList<FlowEntry>? Conjunctions = null);

@@ -60,9 +60,10 @@ public sealed class PipelineVerdict
     private ShadowClass _changes;
     private long _validatedAt;
     /// <summary>
-    /// The run resubmitted or ran a register action: a stage's key then depends on where in another stage's list the
-    /// resubmit stood, or on registers, which a repair (rebuilding each stage's key from the header rewrites of the
-    /// stages before it) does not know, so such a verdict is walked anew.
+    /// The run resubmitted, ran a register action or looked up a table with clauses of conjunctive matches: a stage's key
+    /// then depends on where in another stage's list the resubmit stood, or on registers, which a repair (rebuilding each
+    /// stage's key from the header rewrites of the stages before it) does not know, and what clauses combine to depends
+    /// on more rules than the one a stage found; so such a verdict is walked anew.
     /// </summary>
     private bool _resubmits;
     private static readonly ulong[] s_noReads = [];
@@ -187,7 +188,8 @@ public sealed class PipelineVerdict
         }
         Absent = walk.Absent;
         AbsentVersion = walk.AbsentVersion;
-        _resubmits = walk.Resubmits != 0 || walk.UsedRegisterActions || (walk.Start is { } start && !start.Head.Registers.IsZero);
+        _resubmits = walk.Resubmits != 0 || walk.UsedRegisterActions || walk.UsedConjunctions
+                     || (walk.Start is { } start && !start.Head.Registers.IsZero);
         var reads = walk.KeyReads;
         if (reads.Length == 0) KeyReads = s_noReads;
         else if (KeyReads.Length == reads.Length) reads.CopyTo(KeyReads);
@@ -294,10 +296,11 @@ public sealed class PipelineVerdict
             {
                 if (hit is null) return false; // a stage that missed: a rule may match now, or its miss mode moved
                 var table = Tables[i];
+                if (table.IsConjunctive) return false; // clauses now: the verdict is walked anew
                 long tableVersion = table.Version;
                 var e = table.Lookup(b.KeyRef);
                 if (e is null) return false;
-                var cls = e.Shadow ?? table.MissClass;
+                var cls = table.ClassOf(e);
                 long version = cls.Version;
                 if (version > tableVersion || !SameBehaviour(c.HitActions, c.HitInstructions, e)) return false;
                 repaired[i] = e;

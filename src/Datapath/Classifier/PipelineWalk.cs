@@ -95,6 +95,8 @@ public sealed class PipelineWalk
     public Registers FinalRegisters => _regs;
     /// <summary>The last run ran a register action (load, move or output of a field): a repair, which replays the stages' header rewrites only, cannot rebuild it.</summary>
     public bool UsedRegisterActions { get; private set; }
+    /// <summary>The last run looked a table with clauses of conjunctive matches up (<see cref="FlowTable.IsConjunctive"/>): its verdict is walked anew, not repaired.</summary>
+    public bool UsedConjunctions { get; private set; }
     /// <summary>What the last run's composed result read from the key (see the type remarks), in the order it read them.</summary>
     public ReadOnlySpan<ulong> KeyReads => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_reads);
     /// <summary>
@@ -196,6 +198,7 @@ public sealed class PipelineWalk
         _regs = default; // a repaired verdict ran no register action (PipelineVerdict.FindRepair)
         _reads.Clear();
         UsedRegisterActions = false;
+        UsedConjunctions = false; // nor looked a conjunctive table up
         _composed.Clear();
         _composed.AddRange(v.Actions.Items);
         // The action set is not rebuilt (the composed list holds its actions; only a trace reads it, after a run).
@@ -221,6 +224,7 @@ public sealed class PipelineWalk
         _regs = default;
         _reads.Clear();
         UsedRegisterActions = false;
+        UsedConjunctions = false;
         int t = 0;
         PipelineEnd end = PipelineEnd.Actions;
         Start = start;
@@ -338,7 +342,9 @@ public sealed class PipelineWalk
             e = lt.Entry;
             trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode, depth, _regs));
         }
-        var cls = e?.Shadow ?? table.MissClass;
+        // A table with clauses: its one conjunctive class (what clauses combine to depends on more than the rule found).
+        var cls = table.ClassOf(e);
+        if (table.IsConjunctive) UsedConjunctions = true;
         long cv = cls.Version;
         _classes[n] = cls;
         _versions[n] = cv > tableVersion ? -1 : cv;
@@ -363,6 +369,10 @@ public sealed class PipelineWalk
                 case ActionKind.Exit:
                     _exit = true;
                     return;
+                case ActionKind.Conjunction:
+                    // A clause found by a lookup that raced the writer (a conjunctive table's lookup never returns
+                    // one): nothing to run, as Open vSwitch's "no-op conjunction action".
+                    continue;
                 case ActionKind.Resubmit:
                     Resubmit(pipeline, a, ref b, t, trace, depth);
                     continue;

@@ -17,10 +17,12 @@ internal sealed class Subtable
     public readonly Registers RegisterMask;
     /// <summary>The register words the mask covers (bit i: word i), hashed and compared after the key's.</summary>
     public readonly byte RegisterWords;
-    /// <summary>The mask covers extension words or registers: lookups take <see cref="ProbeExtended"/>, not the base-word probe.</summary>
+    /// <summary>The mask tests conj_id (a conjunctive match's flows): hashed and compared after the registers.</summary>
+    public readonly bool ConjId;
+    /// <summary>The mask covers extension words, registers or conj_id: lookups take <see cref="ProbeExtended"/>, not the base-word probe.</summary>
     public readonly bool Extended;
     /// <summary>The mask's key and register bits (the table's key for this subtable).</summary>
-    public FlowMaskBits Bits => new(Mask, RegisterMask);
+    public FlowMaskBits Bits => new(Mask, RegisterMask, ConjId);
     public readonly FlowHashMap Map = new(slotsPerKey: 4);
     public readonly int Specificity;
     /// <summary>The max priority in the currently published order (writer only).</summary>
@@ -49,21 +51,24 @@ internal sealed class Subtable
         ExtWords = mask.ExtWords;
         RegisterMask = mask.RegisterBits;
         RegisterWords = mask.RegisterWords;
-        Extended = ExtWords != 0 || RegisterWords != 0;
+        ConjId = mask.MatchesConjId;
+        Extended = ExtWords != 0 || RegisterWords != 0 || ConjId;
         Specificity = FlowHash.PopCount(Mask) + RegisterMask.PopCount();
     }
 
     /// <summary>
     /// Reader: the top rule for a packet key and register file in a subtable whose mask covers extension words or
-    /// registers (<see cref="Extended"/>).
+    /// registers or conj_id (<see cref="Extended"/>); <paramref name="conjId"/>: the lookup's conj_id (0 but within a
+    /// conjunctive match's lookup).
     /// </summary>
-    public FlowEntry? ProbeExtended(in FlowKey key, in Registers regs)
+    public FlowEntry? ProbeExtended(in FlowKey key, in Registers regs, uint conjId = 0)
     {
         ref readonly FlowKey m = ref Mask;
         uint h = FlowHash.Of(key.W0 & m.W0, key.W1 & m.W1, key.W2 & m.W2, key.W3 & m.W3, key.W4 & m.W4, key.W5 & m.W5);
         h = FlowHash.Extend(h, key, m, ExtWords);
         if (RegisterWords != 0) h = FlowHash.ExtendRegisters(h, regs, RegisterMask, RegisterWords);
-        return FlowHashMap.ProbeExtended(Map.Current, h, key, m, regs);
+        if (ConjId) h = System.Numerics.BitOperations.Crc32C(h, conjId);
+        return FlowHashMap.ProbeExtended(Map.Current, h, key, m, regs, conjId);
     }
 
     public int RuleCount => _w.RuleCount;

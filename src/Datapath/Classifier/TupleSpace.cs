@@ -383,6 +383,176 @@ public sealed class TupleSpace
         return found;
     }
 
+    // ---------------------------------------------------------------- conjunctive matches
+
+    /// <summary>One subtable's top rule for a key, register file and conj_id.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static FlowEntry? Probe(Subtable sub, in FlowKey key, in Registers regs, uint conjId)
+    {
+        if (sub.Extended) return sub.ProbeExtended(key, regs, conjId);
+        ref readonly FlowKey m = ref sub.Mask;
+        ulong k0 = key.W0 & m.W0, k1 = key.W1 & m.W1, k2 = key.W2 & m.W2;
+        ulong k3 = key.W3 & m.W3, k4 = key.W4 & m.W4, k5 = key.W5 & m.W5;
+        return FlowHashMap.Probe(sub.Map.Current, FlowHash.Of(k0, k1, k2, k3, k4, k5), k0, k1, k2, k3, k4, k5);
+    }
+
+    /// <summary>
+    /// Reader: the lookup of a table that holds clauses of conjunctive matches (rules whose actions are only
+    /// <c>conjunction(id,k/n)</c>: <see cref="Actions.FlowActions.IsConjunctive"/>), as Open vSwitch's
+    /// <c>classifier_lookup__</c> does it. Every subtable's top rule for the key (and <paramref name="exactHit"/>, the
+    /// hash stage's) is a hard match (any other rule) or a soft one (a clause); the search stops where no later subtable
+    /// can beat the best hard match. When a soft match outranks it, the soft matches of the highest priority are
+    /// combined: a conjunction id all of whose n clauses are among them is a match, and the key is looked up again with
+    /// conj_id set to that id and clauses ignored (<see cref="LookupNested"/>); what that finds wins. When no id
+    /// completes, each soft match of that priority gives way to the next lower rule of its own match (a clause, or a hard
+    /// match), and the next priority down is tried. The clauses of the id that won are appended to
+    /// <paramref name="clauses"/> when given (ofproto/trace's "conj." lines). Allocation-free: the thread's
+    /// <see cref="ConjunctionScratch"/>.
+    /// </summary>
+    internal FlowEntry? LookupConjunctive(in FlowKey key, in Registers regs, FlowEntry? exactHit, List<FlowEntry>? clauses, out int probed)
+    {
+        var order = Volatile.Read(ref _order);
+        var s = ConjunctionScratch.ForThread;
+        FlowEntry? hard = null;
+        int hardPri = -1, softPri = -1, nSoft = 0;
+        probed = 0;
+        if (exactHit is not null)
+        {
+            if (exactHit.Actions.IsConjunctive)
+            {
+                s.AddSoft(ref nSoft, exactHit);
+                softPri = exactHit.Priority;
+            }
+            else
+            {
+                hard = exactHit;
+                hardPri = exactHit.Priority;
+            }
+        }
+        for (int i = 0; i < order.Length; i++)
+        {
+            ref readonly SubtableRef sr = ref order[i];
+            if (hardPri >= sr.MaxPriority) break;
+            probed++;
+            var e = Probe(sr.Table, key, regs, 0);
+            if (e is null || e.Priority <= hardPri) continue;
+            if (e.Actions.IsConjunctive)
+            {
+                s.AddSoft(ref nSoft, e);
+                if (e.Priority > softPri) softPri = e.Priority;
+            }
+            else
+            {
+                hard = e;
+                hardPri = e.Priority;
+            }
+        }
+        if (hardPri >= softPri)
+        {
+            s.Clear(nSoft);
+            return hard;
+        }
+        var soft = s.Soft;
+        int used = nSoft;
+        while (true)
+        {
+            // Soft matches that gave way to nothing, or no longer outrank the hard match, are dropped.
+            for (int i = 0; i < nSoft;)
+            {
+                if (soft[i] is not { } f || f.Priority <= hardPri) soft[i] = soft[--nSoft];
+                else i++;
+            }
+            if (nSoft == 0) break;
+            softPri = -1;
+            int nSoftPri = 0;
+            for (int i = 0; i < nSoft; i++)
+            {
+                int p = soft[i]!.Priority;
+                if (p > softPri)
+                {
+                    softPri = p;
+                    nSoftPri = 1;
+                }
+                else if (p == softPri)
+                {
+                    nSoftPri++;
+                }
+            }
+            s.Matches = 0;
+            for (int i = 0; i < nSoft; i++)
+            {
+                var f = soft[i]!;
+                if (f.Priority != softPri || !s.Complete(f.Actions, nSoftPri, out uint id)) continue;
+                var rule = LookupNested(order, key, regs, id, exactHit);
+                if (rule is null) continue;
+                if (clauses is not null)
+                {
+                    for (int j = 0; j < nSoft; j++)
+                    {
+                        var c = soft[j]!;
+                        if (c.Priority == softPri && HasConjunction(c.Actions, id)) clauses.Add(c);
+                    }
+                }
+                s.Clear(used);
+                return rule;
+            }
+            // No id completes at this priority: each of its soft matches gives way to the next rule of its match.
+            for (int i = 0; i < nSoft; i++)
+            {
+                var f = soft[i]!;
+                if (f.Priority != softPri) continue;
+                var next = Volatile.Read(ref f.NextLowerPriority);
+                if (next is null || next.IsRemoved)
+                {
+                    soft[i] = null;
+                }
+                else if (next.Actions.IsConjunctive)
+                {
+                    soft[i] = next;
+                }
+                else
+                {
+                    soft[i] = null;
+                    if (next.Priority > hardPri)
+                    {
+                        hard = next;
+                        hardPri = next.Priority;
+                    }
+                }
+            }
+        }
+        s.Clear(used);
+        return hard;
+    }
+
+    /// <summary>
+    /// The lookup with conj_id <paramref name="conjId"/> of a conjunctive match (Open vSwitch's recursive
+    /// classifier_lookup__ without conjunctive matches): the best rule that is not a clause; a subtable whose top rule
+    /// for the key is a clause gives nothing.
+    /// </summary>
+    private static FlowEntry? LookupNested(SubtableRef[] order, in FlowKey key, in Registers regs, uint conjId, FlowEntry? exactHit)
+    {
+        FlowEntry? best = exactHit is not null && !exactHit.Actions.IsConjunctive ? exactHit : null;
+        int bestPriority = best?.Priority ?? -1;
+        for (int i = 0; i < order.Length; i++)
+        {
+            ref readonly SubtableRef sr = ref order[i];
+            if (bestPriority >= sr.MaxPriority) break;
+            var e = Probe(sr.Table, key, regs, conjId);
+            if (e is null || e.Priority <= bestPriority || e.Actions.IsConjunctive) continue;
+            best = e;
+            bestPriority = e.Priority;
+        }
+        return best;
+    }
+
+    private static bool HasConjunction(Actions.FlowActions actions, uint id)
+    {
+        foreach (ref readonly var a in actions.Items.AsSpan())
+            if (a.Kind == Actions.ActionKind.Conjunction && a.ConjId == id) return true;
+        return false;
+    }
+
     // ---------------------------------------------------------------- writer side (caller serialises)
 
     /// <summary>Writer: the rule with exactly this match and priority, or null.</summary>
@@ -583,7 +753,7 @@ public sealed class TupleSpace
         foreach (var sub in _byMask.Values)
         {
             // A rule can be a subset only if its mask has every bit of the request's mask.
-            if (!FlowHash.Covers(sub.Mask, request.Mask) || !sub.RegisterMask.Covers(request.RegisterMask)) continue;
+            if (!FlowHash.Covers(sub.Mask, request.Mask) || !sub.RegisterMask.Covers(request.RegisterMask) || (request.UsesConjId && !sub.ConjId)) continue;
             if (sub.Bits.Equals(request.MaskBits))
             {
                 for (var e = sub.FindTop(request); e is not null; e = Next(e)) into.Add(e);
@@ -594,7 +764,8 @@ public sealed class TupleSpace
             {
                 var top = entries[i];
                 if (top is null || !top.Match.Value.MatchesMasked(request.Mask, request.Value)
-                    || !top.Match.RegisterValue.MatchesMasked(request.RegisterMask, request.RegisterValue))
+                    || !top.Match.RegisterValue.MatchesMasked(request.RegisterMask, request.RegisterValue)
+                    || (request.UsesConjId && top.Match.ConjIdValue != request.ConjIdValue))
                 {
                     continue;
                 }

@@ -42,13 +42,21 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     /// and whose registers ANDed with <paramref name="registerMask"/> equal <paramref name="registerValue"/> ANDed with it.
     /// </summary>
     public FlowMatch(in FlowKey mask, in FlowKey value, in Registers registerMask, in Registers registerValue)
+        : this(mask, value, registerMask, registerValue, false, 0) { }
+
+    /// <summary>
+    /// As <see cref="FlowMatch(in FlowKey, in FlowKey, in Registers, in Registers)"/>, and when <paramref name="matchConjId"/>
+    /// only within a conjunctive match's lookup for id <paramref name="conjId"/> (Open vSwitch's conj_id; every other
+    /// lookup's conj_id is 0).
+    /// </summary>
+    public FlowMatch(in FlowKey mask, in FlowKey value, in Registers registerMask, in Registers registerValue, bool matchConjId, uint conjId)
     {
-        _mask = FlowMask.Intern(mask, registerMask);
+        _mask = FlowMask.Intern(mask, registerMask, matchConjId);
         var v = value.And(_mask.Bits);
         ValueBase = new BaseWords(v);
         bool regs = _mask.UsesRegisters;
-        _extValue = regs || (v.W6 | v.W7 | v.W8 | v.W9 | v.W10 | v.W11 | v.W12 | v.W13 | v.W14 | v.W15) != 0
-            ? new FlowKeyBox(v, regs ? registerValue.And(_mask.RegisterBits) : default)
+        _extValue = regs || matchConjId || (v.W6 | v.W7 | v.W8 | v.W9 | v.W10 | v.W11 | v.W12 | v.W13 | v.W14 | v.W15) != 0
+            ? new FlowKeyBox(v, regs ? registerValue.And(_mask.RegisterBits) : default, matchConjId ? conjId : 0)
             : null;
     }
 
@@ -61,7 +69,16 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     public FlowMask Shape => MaskInfo;
 
     /// <summary>The mask's key and register bits together (what tables key subtables and shadow classes by).</summary>
-    public FlowMaskBits MaskBits => new(MaskInfo.Bits, MaskInfo.RegisterBits);
+    public FlowMaskBits MaskBits => new(MaskInfo.Bits, MaskInfo.RegisterBits, MaskInfo.MatchesConjId);
+
+    /// <summary>The match tests conj_id (a conjunctive match's flow: it matches only within that match's lookup).</summary>
+    public bool UsesConjId => MaskInfo.MatchesConjId;
+
+    /// <summary>The conj_id the match tests (0 when it tests none).</summary>
+    public uint ConjIdValue => _extValue?.ConjId ?? 0;
+
+    /// <summary>Whether a lookup with conj_id <paramref name="conjId"/> (0 outside a conjunctive match's) passes the match's conj_id test.</summary>
+    public bool ConjIdMatches(uint conjId) => !MaskInfo.MatchesConjId || _extValue!.ConjId == conjId;
 
     /// <summary>The register bits the match tests (all 0: none).</summary>
     public ref readonly Registers RegisterMask => ref MaskInfo.RegisterBits;
@@ -107,10 +124,10 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     public static readonly FlowMatch All = new(default, default);
 
     /// <summary>True when <paramref name="key"/> matches, with every register 0 (a lookup outside a pipeline run).</summary>
-    public bool Matches(in FlowKey key) => ValueMatches(key, Mask) && (!UsesRegisters || RegisterValue.IsZero);
+    public bool Matches(in FlowKey key) => ValueMatches(key, Mask) && (!UsesRegisters || RegisterValue.IsZero) && ConjIdMatches(0);
 
     /// <summary>True when <paramref name="key"/> with the register file <paramref name="regs"/> matches.</summary>
-    public bool Matches(in FlowKey key, in Registers regs) => ValueMatches(key, Mask) && RegistersMatch(regs);
+    public bool Matches(in FlowKey key, in Registers regs) => ValueMatches(key, Mask) && RegistersMatch(regs) && ConjIdMatches(0);
 
     /// <summary>
     /// True when <c>(key &amp; mask) == Value</c>, reading the extension only for the words the mask uses;
@@ -173,7 +190,8 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
         // other's mask must be a subset of our mask, and our value must agree with other's on other's bits.
         ref readonly FlowKey om = ref other.Mask;
         return om.And(Mask).Equals(om) && other.ValueMatches(Value, om)
-            && RegisterMask.Covers(other.RegisterMask) && RegisterValue.MatchesMasked(other.RegisterMask, other.RegisterValue);
+            && RegisterMask.Covers(other.RegisterMask) && RegisterValue.MatchesMasked(other.RegisterMask, other.RegisterValue)
+            && (!other.UsesConjId || (UsesConjId && ConjIdValue == other.ConjIdValue));
     }
 
     /// <summary>True when some packet can match both (OFPFF_CHECK_OVERLAP).</summary>
@@ -181,21 +199,23 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
     {
         var common = Mask.And(other.Mask);
         var regs = RegisterMask.And(other.RegisterMask);
-        return Value.And(common).Equals(other.Value.And(common)) && RegisterValue.And(regs).Equals(other.RegisterValue.And(regs));
+        return Value.And(common).Equals(other.Value.And(common)) && RegisterValue.And(regs).Equals(other.RegisterValue.And(regs))
+            && (!UsesConjId || !other.UsesConjId || ConjIdValue == other.ConjIdValue);
     }
 
     public bool Equals(FlowMatch other)
-        => (ReferenceEquals(MaskInfo, other.MaskInfo) || Mask.Equals(other.Mask))
+        => (ReferenceEquals(MaskInfo, other.MaskInfo) || (Mask.Equals(other.Mask) && MaskInfo.MatchesConjId == other.MaskInfo.MatchesConjId))
         && ValueBase.Equals(other.ValueBase)
         && (_extValue is null ? other._extValue is null : other._extValue is not null && _extValue.Key.Equals(other._extValue.Key)
-            && _extValue.Regs.Equals(other._extValue.Regs));
+            && _extValue.Regs.Equals(other._extValue.Regs) && _extValue.ConjId == other._extValue.ConjId);
 
     public override bool Equals(object? obj) => obj is FlowMatch m && Equals(m);
-    public override int GetHashCode() => HashCode.Combine(Mask.Hash(), Value.Hash(), RegisterValue.GetHashCode());
+    public override int GetHashCode() => HashCode.Combine(Mask.Hash(), Value.Hash(), RegisterValue.GetHashCode(), ConjIdValue);
     public static bool operator ==(in FlowMatch a, in FlowMatch b) => a.Equals(b);
     public static bool operator !=(in FlowMatch a, in FlowMatch b) => !a.Equals(b);
 
-    public override string ToString() => UsesRegisters ? $"match({MaskInfo}, {Value}, {RegisterValue})" : $"match({MaskInfo}, {Value})";
+    public override string ToString()
+        => (UsesRegisters ? $"match({MaskInfo}, {Value}, {RegisterValue}" : $"match({MaskInfo}, {Value}") + (UsesConjId ? $", conj_id={ConjIdValue})" : ")");
 
     /// <summary>The six base words of a key, contiguous (a lookup compares them as the key's first 48 bytes).</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -221,10 +241,11 @@ public readonly struct FlowMatch : IEquatable<FlowMatch>
             => ((W0 ^ k.W0) | (W1 ^ k.W1) | (W2 ^ k.W2) | (W3 ^ k.W3) | (W4 ^ k.W4) | (W5 ^ k.W5)) == 0;
     }
 
-    private sealed class FlowKeyBox(in FlowKey key, in Registers regs)
+    private sealed class FlowKeyBox(in FlowKey key, in Registers regs, uint conjId)
     {
         public readonly FlowKey Key = key;
         public readonly Registers Regs = regs;
+        public readonly uint ConjId = conjId;
     }
 }
 
@@ -270,6 +291,8 @@ public sealed class FlowMask
     public readonly byte RegisterWords;
     /// <summary>Extension words the mask covers (bit i: word 6 + i).</summary>
     public readonly ushort ExtWords;
+    /// <summary>conj_id is tested (<see cref="FlowMatch.UsesConjId"/>): such a match is never the exact table's either.</summary>
+    public readonly bool MatchesConjId;
     /// <summary>Equal to <see cref="FlowMatch.ExactMaskNoTun"/> (the exact table's kind of rule).</summary>
     public readonly bool IsExactNoTun;
     /// <summary>
@@ -278,9 +301,10 @@ public sealed class FlowMask
     /// </summary>
     public readonly bool WithinExactNoTun;
 
-    private FlowMask(in FlowKey bits, in Registers regs)
+    private FlowMask(in FlowKey bits, in Registers regs, bool conjId)
     {
         Bits = bits;
+        MatchesConjId = conjId;
         RegisterBits = regs;
         RegisterWords = regs.NonZeroWords;
         UsesRegisters = RegisterWords != 0;
@@ -288,27 +312,30 @@ public sealed class FlowMask
         for (int i = FlowKey.BaseWords; i < FlowKey.Words; i++)
             if (words[i] != 0) ExtWords |= (ushort)(1 << (i - FlowKey.BaseWords));
         // A register match is never the exact table's (it holds packet fields only).
-        IsExactNoTun = !UsesRegisters && bits.Equals(ExactNoTunBits);
-        WithinExactNoTun = !UsesRegisters && bits.And(ExactNoTunBits).Equals(bits);
+        IsExactNoTun = !UsesRegisters && !conjId && bits.Equals(ExactNoTunBits);
+        WithinExactNoTun = !UsesRegisters && !conjId && bits.And(ExactNoTunBits).Equals(bits);
     }
 
     /// <summary>The shared object for <paramref name="mask"/> (its extension map bytes cleared).</summary>
     public static FlowMask Intern(in FlowKey mask) => Intern(mask, default);
 
     /// <summary>The shared object for <paramref name="mask"/> (its extension map bytes cleared) with register bits <paramref name="registers"/>.</summary>
-    public static FlowMask Intern(in FlowKey mask, in Registers registers)
+    public static FlowMask Intern(in FlowKey mask, in Registers registers) => Intern(mask, registers, false);
+
+    /// <summary>As <see cref="Intern(in FlowKey, in Registers)"/>, testing conj_id when <paramref name="conjId"/>.</summary>
+    public static FlowMask Intern(in FlowKey mask, in Registers registers, bool conjId)
     {
         var b = new FlowKeyBuilder(mask);
         b.Bytes.Slice(FlowKey.ExtMapOffset, 2).Clear();
         var bits = b.Key;
         var last = Volatile.Read(ref s_last);
-        if (last is not null && last.Bits.Equals(bits) && last.RegisterBits.Equals(registers)) return last;
-        var key = new FlowMaskBits(bits, registers);
+        if (last is not null && last.Bits.Equals(bits) && last.RegisterBits.Equals(registers) && last.MatchesConjId == conjId) return last;
+        var key = new FlowMaskBits(bits, registers, conjId);
         lock (s_lock)
         {
             if (!s_interned.TryGetValue(key, out var m))
             {
-                m = new FlowMask(bits, registers);
+                m = new FlowMask(bits, registers, conjId);
                 if (s_interned.Count < MaxInterned) s_interned.Add(key, m);
             }
             Volatile.Write(ref s_last, m);
@@ -316,8 +343,9 @@ public sealed class FlowMask
         }
     }
 
-    public override string ToString() => UsesRegisters ? $"mask({Bits}, ext=0x{ExtWords:x}, regs={RegisterBits})" : $"mask({Bits}, ext=0x{ExtWords:x})";
+    public override string ToString()
+        => (UsesRegisters ? $"mask({Bits}, ext=0x{ExtWords:x}, regs={RegisterBits}" : $"mask({Bits}, ext=0x{ExtWords:x}") + (MatchesConjId ? ", conj_id)" : ")");
 }
 
-/// <summary>A mask's key bits and register bits (<see cref="FlowMask"/>): what tables key subtables and classes by.</summary>
-public readonly record struct FlowMaskBits(FlowKey Key, Registers Registers);
+/// <summary>A mask's key bits, register bits and conj_id test (<see cref="FlowMask"/>): what tables key subtables and classes by.</summary>
+public readonly record struct FlowMaskBits(FlowKey Key, Registers Registers, bool ConjId = false);

@@ -153,6 +153,8 @@ public sealed partial class OffloadManager
             return (OffloadReason.Instructions, ins.Meter != 0 ? $"meter {ins.Meter}" : "goto-table, write-actions or metadata");
         // Registers live in the pipeline walk: no target holds them, so a rule on them would match every packet there.
         if (e.Match.UsesRegisters) return (OffloadReason.Instructions, "a match on registers");
+        // So do conjunctive matches: a target would run a clause as a rule of its own (and a conj_id rule never).
+        if (e.Actions.IsConjunctive || e.Match.UsesConjId) return (OffloadReason.Instructions, "a conjunctive match's clause or conj_id rule");
         var env = _env;
         if (env.Suspended is { } why) return (OffloadReason.DatapathState, why);
         if (env.IsPermissive) return (OffloadReason.None, default);
@@ -207,6 +209,8 @@ public sealed partial class OffloadManager
         var ports = dp.Ports.List;
         long sig = 17;
         sig = sig * 31 + (dp.Pipeline.IsRedirected ? 1 : 0);
+        bool conjunctive = dp.Pipeline.Table(0).IsConjunctive;
+        sig = sig * 31 + (conjunctive ? 1 : 0);
         sig = sig * 31 + (int)dp.FragmentMode;
         foreach (var p in ports) sig = sig * 31 + ((long)p.No << 32 | (uint)p.Config);
         // A port that carries tunnels has its frames decapsulated by software: the hardware must not answer them.
@@ -235,6 +239,9 @@ public sealed partial class OffloadManager
         signature = sig;
 
         if (dp.Pipeline.IsRedirected) return Env.Suspend("the pipeline classifies packets in another table first");
+        // Clauses combine in the software lookup: a target answering any rule of the table could take a packet a
+        // conjunctive match of higher priority should have.
+        if (conjunctive) return Env.Suspend("table 0 combines conjunctive matches (conjunction clauses)");
         if (dp.FragmentMode != FragmentMode.Normal) return Env.Suspend("fragment mode drops IP fragments in software");
         var dpPorts = new HashSet<ushort>();
         foreach (var p in ports) dpPorts.Add(p.No);

@@ -43,6 +43,8 @@ public enum NxActionSubtype : ushort
     OutputReg2 = 32,
     /// <summary>NXAST_REG_LOAD2: one OXM TLV, the field and the value it is set to, padded to 8 bytes.</summary>
     RegLoad2 = 33,
+    /// <summary>NXAST_CONJUNCTION: clause, n_clauses and a 32-bit id, action length 16 (<see cref="NxAction.Conjunction"/>).</summary>
+    Conjunction = 34,
     /// <summary>NXAST_GROUP: 32-bit group id, action length 16.</summary>
     Group = 40,
 }
@@ -59,6 +61,8 @@ public enum NxActionError : byte
     BadArgument,
     /// <summary>Padding that must be zero is not (Open vSwitch's NXBRC_MUST_BE_ZERO).</summary>
     MustBeZero,
+    /// <summary>A conjunction whose n is outside 2..64 or whose clause is not below n (Open vSwitch's NXBAC_BAD_CONJUNCTION).</summary>
+    BadConjunction,
 }
 
 /// <summary>
@@ -111,6 +115,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   REG_MOVE(6)                          len 24: n_bits(2) src_ofs(2) dst_ofs(2) src(4) dst(4)
     //   OUTPUT_REG(15)                       len 24: ofs_nbits(2) src(4) max_len(2) zero(6)
     //   OUTPUT_REG2(32)                      len 24: ofs_nbits(2) max_len(2) src(4) zero(6)
+    //   CONJUNCTION(34)                                             len 16: clause(1) n_clauses(1) id(4)
     /// <summary>
     /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
     /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
@@ -128,7 +133,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
                 or NxActionSubtype.PushMpls or NxActionSubtype.PopMpls or NxActionSubtype.SetMplsTtl or NxActionSubtype.DecMplsTtl
                 or NxActionSubtype.SetMplsLabel or NxActionSubtype.SetMplsTc or NxActionSubtype.Group or NxActionSubtype.Resubmit
-                or NxActionSubtype.Exit => 8,
+                or NxActionSubtype.Exit or NxActionSubtype.Conjunction => 8,
             NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad or NxActionSubtype.RegMove or NxActionSubtype.OutputReg
                 or NxActionSubtype.OutputReg2 => 16,
             NxActionSubtype.RegLoad2 or NxActionSubtype.Note => b.Length,
@@ -166,6 +171,8 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 return true;
             case NxActionSubtype.RegLoad:
                 return TryRegLoad(b, out nx, out error);
+            case NxActionSubtype.Conjunction:
+                return TryConjunction(b, out nx, out error);
             case NxActionSubtype.RegMove:
             {
                 uint src = BinaryPrimitives.ReadUInt32BigEndian(b[8..]), dst = BinaryPrimitives.ReadUInt32BigEndian(b[12..]);
@@ -244,6 +251,9 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 break;
             case NxActionSubtype.Note:
                 Note.AsSpan().CopyTo(dest[2..]);
+                break;
+            case NxActionSubtype.Conjunction:
+                WriteConjunction(dest);
                 break;
             case NxActionSubtype.RegLoad:
             {

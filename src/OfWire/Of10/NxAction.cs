@@ -23,6 +23,11 @@ public readonly partial record struct NxAction
         }
         if (TryDecodeBody(action.VendorBody.Span, out nx, out var e)) return true;
         // Open vSwitch's NXBRC_MUST_BE_ZERO is OFPET_BAD_REQUEST code 526 in OpenFlow 1.0 (NX1.0-1.1(1,526)).
+        if (e == NxActionError.BadConjunction)
+        {
+            error = new OfpError(OfpErrorType.BadAction, BadConjunctionCode10);
+            return false;
+        }
         error = e == NxActionError.MustBeZero ? new OfpError(OfpErrorType.BadRequest, MustBeZeroCode) : OfpError.BadAction(e switch
         {
             NxActionError.BadSubtype => OfpBadActionCode.BadVendorType,

@@ -168,6 +168,11 @@ public static class Ofp13Actions
                     if (Be.U32(a, 4) != NxAction.VendorId) return Fail(Ofp13Codes.ActionBadExperimenter, out error);
                     if (!NxAction.TryDecodeBody(a[8..], out var nx, out var nxError))
                     {
+                        if (nxError == NxActionError.BadConjunction)
+                        {
+                            error = new Ofp13Error(Ofp13ErrorType.Experimenter, NxAction.BadConjunctionExpCode);
+                            return false;
+                        }
                         // NXBRC_MUST_BE_ZERO is an experimenter error from 1.2 on (NX1.2+(5)), which this codec does not
                         // write: BAD_ARGUMENT.
                         return Fail(nxError switch

@@ -45,6 +45,10 @@ public static class Ofp13Match
 
     /// <summary>The field numbers of Open vSwitch's registers (not OPENFLOW_BASIC's): reg0-15, xreg0-7 (OXM_OF_PKT_REG), xxreg0-3.</summary>
     public const byte NxReg0 = 64, PktReg0 = 80, NxXxReg0 = 88, LastRegister = 91;
+    /// <summary>The field number of Open vSwitch's conj_id (NXM_NX_CONJ_ID: class NXM_1, field 37, 4 bytes, no mask).</summary>
+    public const byte NxConjId = 92;
+    /// <summary>NXM_NX_CONJ_ID's field number in class NXM_1.</summary>
+    public const byte NxmConjIdField = 37;
     /// <summary>OXM classes of the registers: NXM_1 (Nicira's NXM_NX_*) and OFPXMC_PKT_REGS.</summary>
     public const ushort ClassNxm1 = 0x0001, ClassPktRegs = 0x8001;
 
@@ -57,6 +61,7 @@ public static class Ofp13Match
         >= NxReg0 and < PktReg0 => 4,
         >= PktReg0 and < NxXxReg0 => 8,
         >= NxXxReg0 and <= LastRegister => 16,
+        NxConjId => 4,
         _ => 0,
     };
 
@@ -69,6 +74,7 @@ public static class Ofp13Match
         Ofp13.OxmClassBasic when oxmField < FieldCount => oxmField,
         ClassNxm1 when oxmField < 16 => (byte)(NxReg0 + oxmField),
         ClassNxm1 when oxmField is >= 111 and <= 114 => (byte)(NxXxReg0 + oxmField - 111),
+        ClassNxm1 when oxmField == NxmConjIdField => NxConjId,
         ClassPktRegs when oxmField < 8 => (byte)(PktReg0 + oxmField),
         _ => 0xff,
     };
@@ -79,6 +85,7 @@ public static class Ofp13Match
         < FieldCount => (Ofp13.OxmClassBasic, field),
         >= NxReg0 and < PktReg0 => (ClassNxm1, (byte)(field - NxReg0)),
         >= PktReg0 and < NxXxReg0 => (ClassPktRegs, (byte)(field - PktReg0)),
+        NxConjId => (ClassNxm1, NxmConjIdField),
         _ => (ClassNxm1, (byte)(field - NxXxReg0 + 111)),
     };
 

@@ -343,9 +343,27 @@ public static class Ofp13Messages
         return m;
     }
 
-    /// <summary>OFPT_ERROR answering <paramref name="request"/>: its xid, and its first 64 bytes as data (section 7.4.4).</summary>
+    // An experimenter error (type OFPET_EXPERIMENTER), the form of Open vSwitch's "NX1.2+" codes:
+    // | ofp_header (8) | type 0xffff (2) | exp_code (2) | experimenter 0x00002320 (4) | data: the request's first 64 bytes |
+    /// <summary>
+    /// OFPT_ERROR answering <paramref name="request"/>: its xid, and its first 64 bytes as data (section 7.4.4). An error
+    /// of type <see cref="Ofp13ErrorType.Experimenter"/> is a Nicira one (the only experimenter errors this path sends:
+    /// Open vSwitch's NX1.2+ codes): its code is the exp_code, the experimenter NX_VENDOR_ID.
+    /// </summary>
     public static byte[] Error(byte version, Ofp13Error error, ReadOnlySpan<byte> request)
-        => OfpErrorEnvelope.ForRequest(version, (ushort)error.Type, error.Code, request);
+    {
+        if (error.Type != Ofp13ErrorType.Experimenter) return OfpErrorEnvelope.ForRequest(version, (ushort)error.Type, error.Code, request);
+        var data = request[..Math.Min(request.Length, OfpErrorEnvelope.DataSize)];
+        uint xid = request.Length >= HeaderSize ? BinaryPrimitives.ReadUInt32BigEndian(request[4..]) : 0;
+        var w = new Ofp13Writer(16 + data.Length);
+        int start = w.Begin(version, Ofp13Type.Error, xid);
+        w.U16((ushort)Ofp13ErrorType.Experimenter);
+        w.U16(error.Code);
+        w.U32(NxAction.VendorId);
+        w.Bytes(data);
+        w.Finish(start);
+        return w.ToArray();
+    }
 
     /// <summary>OFPT_FEATURES_REPLY (no ports in 1.3: PORT_DESC lists them).</summary>
     public static byte[] FeaturesReply(byte version, uint xid, ulong datapathId, uint nBuffers, byte nTables, byte auxiliaryId, uint capabilities)

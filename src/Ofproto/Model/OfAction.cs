@@ -92,6 +92,12 @@ public enum OfActionType : byte
     FieldMove,
     /// <summary>Open vSwitch's output_reg: output to the port <see cref="OfAction.OutputSrc"/>'s bits hold. A flow's apply-actions only.</summary>
     OutputField,
+    /// <summary>
+    /// Open vSwitch's conjunction(id,k/n): clause <see cref="OfAction.ConjClause"/> (0-based) of <see cref="OfAction.ConjClauses"/> of
+    /// conjunctive match <see cref="OfAction.QueueId"/>. Only with other conjunctions in a flow's apply-actions (the flow is
+    /// then a clause its table combines; docs/datapath.md, "Conjunctive matches").
+    /// </summary>
+    Conjunction,
 }
 
 /// <summary>
@@ -167,6 +173,12 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/>.</summary>
     public static OfAction Resubmit(byte table, uint inPort = OfPort.InPort) => new(OfActionType.Resubmit, inPort, QueueId: table);
     public static OfAction Exit() => new(OfActionType.Exit);
+    /// <summary>Clause <paramref name="clause"/> (0-based) of <paramref name="clauses"/> of conjunctive match <paramref name="id"/>.</summary>
+    public static OfAction Conjunction(uint id, byte clause, byte clauses) => new(OfActionType.Conjunction, clause, clauses, id);
+    /// <summary>A <see cref="OfActionType.Conjunction"/>'s clause, 0-based.</summary>
+    public byte ConjClause => (byte)Port;
+    /// <summary>A <see cref="OfActionType.Conjunction"/>'s number of clauses.</summary>
+    public byte ConjClauses => (byte)MaxLen;
 
     /// <summary>The forms a register load was written in (<see cref="LoadForm"/>).</summary>
     public const byte LoadFormSetField = 0, LoadFormRegLoad = 1, LoadFormRegLoad2 = 2;

@@ -42,6 +42,9 @@ public static class OfActionCompiler
     {
         result = FlowActions.Drop;
         if (actions.Length == 0) return OfError.None;
+        // A conjunction stands alone: checked before anything else, as Open vSwitch's ofpacts_verify runs before the
+        // ports are checked.
+        if (MixesConjunction(actions)) return OfError.BadConjunction;
         var items = s_scratch is { } sc && sc.Length >= actions.Length ? sc : s_scratch = new FlowAction[Math.Max(16, actions.Length)];
         for (int i = 0; i < actions.Length; i++)
         {
@@ -109,6 +112,11 @@ public static class OfActionCompiler
                     items[i] = FlowAction.FieldMove(src.ToDatapath(), dst.ToDatapath());
                     break;
                 }
+                case OfActionType.Conjunction:
+                    // Only conjunctions in the list (MixesConjunction), each a clause Open vSwitch takes.
+                    if (a.ConjClauses is < 2 or > 64 || a.ConjClause >= a.ConjClauses) return OfError.BadConjunction;
+                    items[i] = FlowAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses);
+                    break;
                 case OfActionType.OutputField:
                     if (context != ActionContext.FlowMod || !a.OutputSrc.IsValid) return OfError.BadArgument;
                     items[i] = FlowAction.OutputField(a.OutputSrc.ToDatapath(), a.MaxLen);
@@ -123,6 +131,15 @@ public static class OfActionCompiler
         }
         result = Shared(items.AsSpan(0, actions.Length));
         return OfError.None;
+    }
+
+    /// <summary>A conjunction beside an action of another kind (ofp-actions.c's ofpacts_verify refuses it).</summary>
+    private static bool MixesConjunction(ReadOnlySpan<OfAction> actions)
+    {
+        int conj = 0;
+        foreach (var a in actions)
+            if (a.Type == OfActionType.Conjunction) conj++;
+        return conj != 0 && conj != actions.Length;
     }
 
     /// <summary>The OpenFlow 1.1+ actions: range checks, then the datapath's action.</summary>
@@ -292,6 +309,7 @@ public static class OfActionCompiler
         ActionKind.SetQueue => OfAction.SetQueue(a.QueueId),
         ActionKind.Group => OfAction.Group(a.QueueId),
         ActionKind.Exit => OfAction.Exit(),
+        ActionKind.Conjunction => OfAction.Conjunction(a.ConjId, a.ConjClause, a.ConjClauses),
         ActionKind.Resubmit => OfAction.Resubmit((byte)a.QueueId, a.Port == PortNumber.InPort ? OfPort.InPort : OfPort.FromDatapath(a.Port)),
         ActionKind.FieldLoad => OfAction.FieldLoad(OfSubfield.FromDatapath(a.LoadDst), a.Wide, a.LoadForm),
         ActionKind.FieldMove => OfAction.FieldMove(OfSubfield.FromDatapath(a.MoveSrc), OfSubfield.FromDatapath(a.MoveDst)),

@@ -36,6 +36,11 @@ public enum OfError : byte
     /// <summary>An action argument no packet can take: a TPID or ethertype a push does not allow, a label, TC, I-SID,
     /// flow label, ECN or VLAN value wider than its field (OpenFlow 1.3's BAD_ARGUMENT / BAD_SET_ARGUMENT).</summary>
     BadArgument,
+    /// <summary>
+    /// A conjunction with an action other than a conjunction, or an instruction, beside it, or one whose n is outside
+    /// 2..64 or whose clause is outside 1..n (Open vSwitch's NXBAC_BAD_CONJUNCTION).
+    /// </summary>
+    BadConjunction,
     /// <summary>An instruction the pipeline does not carry (write-actions, goto-table, meter, ... before they exist).</summary>
     UnsupportedInstruction,
     /// <summary>A goto-table that does not go forward, or to a table that does not exist.</summary>

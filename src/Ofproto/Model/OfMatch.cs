@@ -56,6 +56,8 @@ public struct OfFields : IEquatable<OfFields>
     public uint PbbIsid;
     /// <summary>Open vSwitch's registers (reg0-reg15, seen also as xreg0-7 and xxreg0-3): no packet carries them, the pipeline sets them.</summary>
     public OfRegisters Regs;
+    /// <summary>Open vSwitch's conj_id: the id of the conjunctive match whose lookup this is (0 for every packet's own); not maskable.</summary>
+    public uint ConjId;
 
     public readonly bool Equals(OfFields o)
         => InPort == o.InPort && Metadata == o.Metadata && TunnelId == o.TunnelId && EthSrc == o.EthSrc && EthDst == o.EthDst
@@ -63,13 +65,13 @@ public struct OfFields : IEquatable<OfFields>
         && NwSrc == o.NwSrc && NwDst == o.NwDst && TpSrc == o.TpSrc && TpDst == o.TpDst
         && IpEcn == o.IpEcn && Ipv6Src == o.Ipv6Src && Ipv6Dst == o.Ipv6Dst && Ipv6Flabel == o.Ipv6Flabel && NdTarget == o.NdTarget
         && ArpSha == o.ArpSha && ArpTha == o.ArpTha && Ipv6ExtHdr == o.Ipv6ExtHdr && MplsLabel == o.MplsLabel && MplsTc == o.MplsTc
-        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid && Regs.Equals(o.Regs);
+        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid && Regs.Equals(o.Regs) && ConjId == o.ConjId;
 
     public override readonly bool Equals(object? obj) => obj is OfFields f && Equals(f);
     public override readonly int GetHashCode()
         => HashCode.Combine(InPort, EthSrc, EthDst, EthType, VlanVid, NwSrc, NwDst,
                             HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata, Ipv6Src, Ipv6Dst,
-                                             HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget, Regs)));
+                                             HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget, Regs, ConjId)));
     public static bool operator ==(OfFields a, OfFields b) => a.Equals(b);
     public static bool operator !=(OfFields a, OfFields b) => !a.Equals(b);
 }
@@ -185,6 +187,9 @@ public struct OfMatch : IEquatable<OfMatch>
         Mask.Regs.SetXXReg(i, mask);
         return this;
     }
+
+    /// <summary>Open vSwitch's conj_id: the flow runs for packets that complete conjunctive match <paramref name="id"/>.</summary>
+    public OfMatch ConjId(uint id) { Value.ConjId = id; Mask.ConjId = uint.MaxValue; return this; }
 
     /// <summary>An arbitrary-mask form of the fields above that take none on the wire (for codecs and tests).</summary>
     public OfMatch TpSrc(ushort value, ushort mask) { Value.TpSrc = (ushort)(value & mask); Mask.TpSrc = mask; return this; }

@@ -59,8 +59,10 @@ public static class OfMatchCompiler
         Put8(vs, ms, FlowKey.MplsBosOffset, v.MplsBos, (byte)(k.MplsBos & OfMatch.MplsBosMask));
         Put32(vs, ms, FlowKey.MplsLabelOffset, v.MplsLabel, k.MplsLabel & OfMatch.MplsLabelMask);
         Put32(vs, ms, FlowKey.PbbIsidOffset, v.PbbIsid, k.PbbIsid & OfMatch.PbbIsidMask);
+        // conj_id is matched whole or not at all (not maskable in Open vSwitch).
+        if (k.ConjId is not (0 or uint.MaxValue)) return OfError.UnsupportedMask;
         var regMask = k.Regs.ToDatapath();
-        match = new FlowMatch(mb.Key, vb.Key, regMask, v.Regs.ToDatapath().And(regMask));
+        match = new FlowMatch(mb.Key, vb.Key, regMask, v.Regs.ToDatapath().And(regMask), k.ConjId != 0, v.ConjId);
         return OfError.None;
     }
 
@@ -124,6 +126,11 @@ public static class OfMatchCompiler
         k.TpDst = q.TpDst; v.TpDst = f.TpDst;
         k.Ipv6Flabel = q.Ipv6Flabel & OfMatch.FlabelMask; v.Ipv6Flabel = f.Ipv6Flabel & k.Ipv6Flabel;
         k.TunnelId = q.TunId; v.TunnelId = f.TunId;
+        if (match.UsesConjId)
+        {
+            k.ConjId = uint.MaxValue;
+            v.ConjId = match.ConjIdValue;
+        }
         if (match.UsesRegisters)
         {
             k.Regs = OfRegisters.FromDatapath(match.RegisterMask);

@@ -247,7 +247,11 @@ internal static class OfprotoTrace
             if (st.Lookup.Entry is { } e)
             {
                 string ins = e.Instructions is { } i ? InstructionText(i) : "";
-                return head + HostCommands.RuleText(e, 0, withCounters: false) +
+                // The clauses that formed a conjunctive match, as Open vSwitch's "conj." lines under the table's.
+                string conj = st.Lookup.Conjunctions is { } cs
+                    ? string.Concat(cs.Select(c => $"\n{indent}    conj. {FlowFormat.Rule(c.RequestedPriority, c.Match)} actions: {FlowFormat.Actions(c.Actions)}"))
+                    : "";
+                return head + HostCommands.RuleText(e, 0, withCounters: false) + conj +
                        $"\n{indent}    actions: {FlowFormat.Actions(e.Actions)}" + (ins.Length > 0 ? $"\n{indent}    instructions: {ins}" : "");
             }
             if (st.Depth > 0) return head + "no match (a resubmit's miss does nothing)";
@@ -299,6 +303,12 @@ internal static class OfprotoTrace
                     w.WriteString("match", FlowFormat.Match(e.Match));
                     w.WriteString("actions", FlowFormat.Actions(e.Actions));
                     if (e.Instructions is { } i) w.WriteString("instructions", InstructionText(i));
+                    if (st.Lookup.Conjunctions is { } cs)
+                    {
+                        w.WriteStartArray("conjunctions");
+                        foreach (var c in cs) w.WriteStringValue($"{FlowFormat.Rule(c.RequestedPriority, c.Match)} actions: {FlowFormat.Actions(c.Actions)}");
+                        w.WriteEndArray();
+                    }
                 }
                 else
                 {

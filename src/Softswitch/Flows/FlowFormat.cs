@@ -79,6 +79,7 @@ public static class FlowFormat
         bool typeSet = (w & OfWildcards.DlType) == 0, protoSet = (w & OfWildcards.NwProto) == 0;
         bool ip = typeSet && v.DlType == EthIp, arp = typeSet && v.DlType == EthArp, ip6 = typeSet && v.DlType == EthIpv6;
         bool typeShown = false, protoShown = false;
+        if (m.UsesConjId) Add(sb, "conj_id=", m.ConjIdValue.ToString(CultureInfo.InvariantCulture)); // first, as ovs's match_format
         if (ip && protoSet && v.NwProto is 1 or 6 or 17)
         {
             Add(sb, v.NwProto switch { 1 => "icmp", 6 => "tcp", _ => "udp" });
@@ -395,6 +396,7 @@ public static class FlowFormat
         ActionKind.PacketInMetadata => $"set_field:0x{a.Value:x}->metadata",
         ActionKind.Recirculate => $"recirc(table {a.QueueId})",
         ActionKind.Exit => "exit",
+        ActionKind.Conjunction => $"conjunction({a.ConjId},{a.ConjClause + 1}/{a.ConjClauses})",
         ActionKind.FieldLoad => $"load:{Hex(a.Wide)}->{Subfield(a.LoadDst)}",
         ActionKind.FieldMove => $"move:{Subfield(a.MoveSrc)}->{Subfield(a.MoveDst)}",
         ActionKind.OutputField => a.MaxLen is 0 or 0xffff ? $"output:{Subfield(a.OutputSrc)}" : $"output(port={Subfield(a.OutputSrc)},max_len={a.MaxLen})",

@@ -79,6 +79,27 @@ public sealed class OffloadSoftwareFeaturesTests : IDisposable
     }
 
     [Fact]
+    public void ConjunctiveClauses_KeepTheTableInSoftwareWhileTheyAreThere()
+    {
+        var (dp, target, manager) = Rig();
+        var e = Add(dp, manager, 2);
+        Assert.True(target.Holds(e));
+        var clauseMatch = new FlowMatch(new FlowKeyBuilder().DlType(0xFFFF).NwSrc(~0u).Key, new FlowKeyBuilder().DlType(0x0800).NwSrc(0x0A000001).Key);
+        var clause = new FlowEntry(clauseMatch, 200, new FlowActions([FlowAction.Conjunction(1, 0, 2)]), 0, 0, 0);
+        using (var w = dp.Pipeline.Table(0).Write()) w.Insert(clause);
+        manager.ProcessPending();
+        manager.Poll();
+        // A conjunction of higher priority may take the exact flow's packets: the whole table is the software's.
+        Assert.False(target.Holds(e));
+        Assert.False(target.Holds(clause));
+        Assert.Equal(OffloadReason.Instructions, ReasonOf(manager, clause));
+        using (var w = dp.Pipeline.Table(0).Write()) w.Remove(clause);
+        manager.ProcessPending();
+        manager.Poll();
+        Assert.True(target.Holds(e));
+    }
+
+    [Fact]
     public void ALiveCapture_KeepsEveryFlowInSoftwareWhileItRuns()
     {
         var (dp, target, manager) = Rig();

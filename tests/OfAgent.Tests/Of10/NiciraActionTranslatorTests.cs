@@ -69,6 +69,7 @@ public sealed class NiciraActionTranslatorTests
         OfActionType.FieldLoad => OfAction.FieldLoad(new OfSubfield(OfField.Reg0, 0, 16), 3, OfAction.LoadFormRegLoad),
         OfActionType.FieldMove => OfAction.FieldMove(new OfSubfield(OfField.InPort, 0, 16), new OfSubfield((OfField)1, 8, 16)),
         OfActionType.OutputField => OfAction.OutputField(new OfSubfield(OfField.Reg0, 0, 16), 0xffff),
+        OfActionType.Conjunction => OfAction.Conjunction(7, 1, 2),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
     };
 
@@ -102,7 +103,7 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.SetTunnel, NxActionSubtype.SetQueue, NxActionSubtype.SetTunnel64, NxActionSubtype.DecTtl,
             NxActionSubtype.PushMpls, NxActionSubtype.PopMpls, NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl,
             NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
-            NxActionSubtype.RegMove, NxActionSubtype.OutputReg,
+            NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }

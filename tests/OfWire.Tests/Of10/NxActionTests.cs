@@ -193,7 +193,8 @@ public class NxActionTests
     {
         const int seed = 20261127;
         var rng = new Random(seed);
-        OfpError[] allowed = [BadLen, BadVendorType, BadArgument, new OfpError(OfpErrorType.BadRequest, NxAction.MustBeZeroCode)];
+        OfpError[] allowed = [BadLen, BadVendorType, BadArgument, new OfpError(OfpErrorType.BadRequest, NxAction.MustBeZeroCode),
+                              new OfpError(OfpErrorType.BadAction, NxAction.BadConjunctionCode10)];
         var seeds = Written.Select(r => Convert.FromHexString(((string)r[1]).Replace(" ", "", StringComparison.Ordinal)))
             .Append(Convert.FromHexString("ffff0018" + "00002320" + "0007" + "0001" + "00013801" + "0000000000000002")).ToArray();
         int read = 0, refused = 0;

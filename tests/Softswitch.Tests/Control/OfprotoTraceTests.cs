@@ -339,6 +339,29 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     [Fact]
+    public void AConjunctiveMatch_ShowsTheClausesThatFormedIt()
+    {
+        var flows = _agent.Switch.Flows;
+        Datapath.Actions.FlowActions List(params Datapath.Actions.FlowAction[] a) => new(a);
+        var src = new FlowMatch(new FlowKeyBuilder().DlType(0xFFFF).NwSrc(~0u).Key, new FlowKeyBuilder().DlType(0x0800).NwSrc(0x0A000001).Key);
+        var dport = new FlowMatch(new FlowKeyBuilder().DlType(0xFFFF).NwProto(0xFF).TpDst(0xFFFF).Key,
+                                  new FlowKeyBuilder().DlType(0x0800).NwProto(17).TpDst(2000).Key);
+        var conjId = new FlowMatch(default, default, default, default, true, 7);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, src, 100, List(Datapath.Actions.FlowAction.Conjunction(7, 0, 2)), Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, dport, 100, List(Datapath.Actions.FlowAction.Conjunction(7, 1, 2)), Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, conjId, 100, List(Datapath.Actions.FlowAction.Output(2)), Rules: MatchRules.OpenFlow13)));
+
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Contains("\ntable 0: ", r.Text);
+        Assert.Contains("priority=100,conj_id=7", r.Text);
+        Assert.Contains("\n    conj. priority=100,ip,nw_src=10.0.0.1 actions: conjunction(7,1/2)", r.Text);
+        Assert.Contains("\n    conj. priority=100,udp,tp_dst=2000 actions: conjunction(7,2/2)", r.Text);
+        Assert.Equal("output:2", Line(r.Text, "Actions: "));
+        Assert.Equal("2", Line(r.Text, "Output: "));
+    }
+
+    [Fact]
     public void Registers_AreShownInTheRulesTheyMatch_AndLeadTheFinalFlow()
     {
         var flows = _agent.Switch.Flows;

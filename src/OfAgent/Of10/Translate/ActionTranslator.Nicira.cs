@@ -161,6 +161,9 @@ public static partial class ActionTranslator
                 item = SetField(field, nx.Value);
                 return item is not null;
             }
+            case NxActionSubtype.Conjunction: // whether it stands alone is the OpenFlow layer's to say (OfActionCompiler)
+                item = OfAction.Conjunction(nx.ConjId, nx.ConjClause, nx.ConjClauses);
+                return true;
             default: // note, exit, resubmit
                 return Refuse(NxRefusal.Unsupported, out why);
         }

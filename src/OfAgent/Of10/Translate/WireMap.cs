@@ -1,3 +1,4 @@
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
@@ -124,6 +125,7 @@ public static class WireMap
         OfError.BadQueue => OfpError.BadAction(OfpBadActionCode.BadQueue),
         OfError.BadActionType => OfpError.BadAction(OfpBadActionCode.BadType),
         OfError.BadArgument => OfpError.BadAction(OfpBadActionCode.BadArgument),
+        OfError.BadConjunction => new OfpError(OfpErrorType.BadAction, NxAction.BadConjunctionCode10),
         OfError.UnsupportedInstruction or OfError.BadGotoTable => OfpError.FlowModFailed(OfpFlowModFailedCode.Unsupported),
         OfError.TableFull => OfpError.FlowModFailed(OfpFlowModFailedCode.AllTablesFull),
         OfError.Overlap => OfpError.FlowModFailed(OfpFlowModFailedCode.Overlap),

@@ -230,6 +230,7 @@ internal static class ActionTranslator
                 case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
                 case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
+                case OfActionType.Conjunction: into.Add(Ofp13Action.Nicira(NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses))); break;
                 case OfActionType.FieldMove or OfActionType.OutputField:
                     into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.RegisterNx(a)));
                     break;

@@ -45,7 +45,7 @@ internal static class MatchTranslator
     public const int FieldCount = 40;
 
     /// <summary>The most entries <see cref="ToOxm"/> writes: every basic field and the sixteen registers.</summary>
-    public const int MaxEntries = FieldCount + OfRegisters.RegCount;
+    public const int MaxEntries = FieldCount + OfRegisters.RegCount + 1;
 
     private const ushort Ipv4 = 0x0800, Ipv6 = 0x86dd, Arp = 0x0806, Mpls = 0x8847, MplsMc = 0x8848, Pbb = 0x88e7;
     internal const byte Tcp = 6, Udp = 17, Sctp = 132, Icmp = 1, Icmpv6 = 58;
@@ -60,10 +60,17 @@ internal static class MatchTranslator
         field = 0;
         var shape = Shape(entries);
         ulong seen = 0;
+        bool conjId = false;
         foreach (var e in entries)
         {
             field = e.Field;
             if (Ofp13Match.IsRegister(e.Field)) continue; // views of one register file: Apply finds a register matched twice
+            if (e.Field == Ofp13Match.NxConjId)
+            {
+                if (conjId) return OxmProblem.DupField;
+                conjId = true;
+                continue;
+            }
             if (e.Field >= FieldCount) return OxmProblem.BadField;
             if ((seen & (1UL << e.Field)) != 0) return OxmProblem.DupField;
             seen |= 1UL << e.Field;
@@ -130,6 +137,11 @@ internal static class MatchTranslator
     {
         ulong v = (ulong)e.Value, k = (ulong)e.Mask;
         if (Ofp13Match.IsRegister(e.Field)) return ApplyRegister(ref m, e);
+        if (e.Field == Ofp13Match.NxConjId)
+        {
+            m.ConjId((uint)v);
+            return OxmProblem.None;
+        }
         switch (e.Field)
         {
             // IN_PHY_PORT is the physical port under a logical in_port; every port here is physical (1.3.5 7.2.3.7).
@@ -297,6 +309,7 @@ internal static class MatchTranslator
         if (ip6) Put(into, ref n, Ipv6Exthdr, v.Ipv6ExtHdr, k.Ipv6ExtHdr, OfMatch.Ipv6ExtHdrMask);
         for (int i = 0; i < OfRegisters.RegCount; i++)
             Put(into, ref n, (byte)(Ofp13Match.NxReg0 + i), v.Regs.Reg(i), k.Regs.Reg(i), uint.MaxValue);
+        Put(into, ref n, Ofp13Match.NxConjId, v.ConjId, k.ConjId, uint.MaxValue);
         return n;
     }
 }

@@ -1,3 +1,4 @@
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
@@ -44,6 +45,7 @@ internal static class WireMap
         OfError.BadQueue => Ofp13Error.BadAction(Ofp13Codes.ActionBadQueue),
         OfError.BadActionType => Ofp13Error.BadAction(Ofp13Codes.ActionBadType),
         OfError.BadArgument => Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument),
+        OfError.BadConjunction => new Ofp13Error(Ofp13ErrorType.Experimenter, NxAction.BadConjunctionExpCode),
         OfError.UnsupportedInstruction => Ofp13Error.BadInstruction(Ofp13Codes.InstUnsupported),
         OfError.BadGotoTable => Ofp13Error.BadInstruction(Ofp13Codes.InstBadTableId),
         OfError.TableFull => Ofp13Error.FlowModFailed(Ofp13Codes.FlowModTableFull),
