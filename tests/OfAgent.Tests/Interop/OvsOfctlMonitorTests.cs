@@ -8,7 +8,7 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// <summary>
 /// Real <c>ovs-ofctl monitor SWITCH watch:</c>: OpenFlow 1.4's flow monitor (OFPMP_FLOW_MONITOR) and, under 1.3, the
 /// ONF extension Open vSwitch sends there (ONFST_FLOW_MONITOR). The monitor is sent the flow already in place, then
-/// sees the add-flow, mod-flows and del-flows another ovs-ofctl makes, as Open vSwitch prints them.
+/// sees the add-flow, mod-flows and del-flows another ovs-ofctl makes, and a flow's expiry, as Open vSwitch prints them.
 /// </summary>
 public sealed class OvsOfctlMonitorTests
 {
@@ -63,6 +63,14 @@ public sealed class OvsOfctlMonitorTests
             Ok(rig, version, "del-flows", "in_port=1");
             var deleted = await Line(l => l.Contains("event=DELETED"), "no DELETED");
             Assert.Contains("event=DELETED reason=delete table=0 cookie=0x42 in_port=1", deleted);
+            // An expired flow is reported too (the datapath's expiry, not a flow-mod).
+            Ok(rig, version, "add-flow", "table=0,priority=8,hard_timeout=5,in_port=2,actions=output:1");
+            var timed = await Line(l => l.Contains("event=ADDED") && l.Contains("in_port=2"), "no ADDED of the timed flow");
+            Assert.EndsWith("table=0 hard_timeout=5 cookie=0 in_port=2 actions=output:1", timed);
+            rig.Clock.Advance(TimeSpan.FromSeconds(6));
+            rig.Dp.RunMaintenance();
+            var expired = await Line(l => l.Contains("event=DELETED") && l.Contains("in_port=2"), "no DELETED of the expired flow");
+            Assert.Contains("event=DELETED reason=hard table=0 hard_timeout=5 cookie=0 in_port=2", expired);
             // The flow that stayed was never reported again.
             Assert.Single(lines, l => l.Contains("in_port=3"));
         }
