@@ -90,6 +90,7 @@ public sealed class OfSwitchAgent : IAsyncDisposable
         _connections.Start([new OfProtocol10(_requests), new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of13.Ofp13.Version),
                             new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of13.Ofp13.Version14)]);
         Switch.Start(_events);
+        Switch.FlowMonitors.Start(_connections);
     }
 
     /// <inheritdoc cref="OfConnectionManager.ReloadTls"/>

@@ -32,6 +32,8 @@ public sealed class FlowModBatch
     private readonly List<FlowTable> _held = new();
     private readonly List<Undo> _undo = new();
     private readonly Dictionary<FlowEntry, FlowTable> _doomed = new(ReferenceEqualityComparer.Instance);
+    // An atomic batch's flow changes, told to the flow monitors when it commits.
+    private List<(FlowEntry Entry, OfFlowUpdateEvent Event, FlowRemovedReason Reason, FlowEntry? Replaced)>? _changes;
     private readonly QuiescentDomain.Hold _reclaimHold;
     private bool _ended;
 
@@ -77,6 +79,16 @@ public sealed class FlowModBatch
         {
             End();
         }
+        TellChanges();
+    }
+
+    /// <summary>The flow changes of a committed atomic batch, in the order they were made, told to the flow monitors.</summary>
+    private void TellChanges()
+    {
+        var changes = _changes;
+        _changes = null;
+        if (changes is null || _owner.Changes is not { } c) return;
+        foreach (var (e, ev, reason, replaced) in changes) c.Changed(e, ev, reason, replaced);
     }
 
     /// <summary>
@@ -124,6 +136,7 @@ public sealed class FlowModBatch
         finally
         {
             _doomed.Clear();
+            _changes = null;
             End();
         }
     }
@@ -152,6 +165,7 @@ public sealed class FlowModBatch
                 if (!ReferenceEquals(t, table)) continue;
                 // A later add of the same match and priority replaced it in place: out of the table already.
                 if (!e.IsRemoved) list.Add(e);
+                if (_owner.Changes is not null) NoteChange(e, OfFlowUpdateEvent.Removed, FlowRemovedReason.Delete, null);
                 removed?.Add(new FlowRemoved(e, FlowRemovedReason.Delete, now - e.CreatedNanos, e.Packets, e.Bytes));
             }
             if (list.Count == 0) continue;
@@ -238,6 +252,10 @@ public sealed class FlowModBatch
     {
         if (IsAtomic) _undo.Add(new Undo(UndoKind.Added, table, added, replaced, null, null, 0, 0, 0, false));
     }
+
+    /// <summary>A flow change of an atomic batch, told when it commits.</summary>
+    internal void NoteChange(FlowEntry e, OfFlowUpdateEvent ev, FlowRemovedReason reason, FlowEntry? replaced)
+        => (_changes ??= new()).Add((e, ev, reason, replaced));
 
     /// <summary>Before a modify changes <paramref name="e"/>: what it was.</summary>
     internal void NoteModifying(FlowTable table, FlowEntry e, bool resetCounts)

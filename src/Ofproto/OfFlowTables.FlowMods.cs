@@ -295,6 +295,8 @@ public sealed partial class OfFlowTables
             flow.AddCounts(replaced.Packets, replaced.Bytes);
         var displaced = w.Insert(flow);
         b?.NoteAdded(w.Table, flow, displaced);
+        // An add that replaced a flow of the same match and priority modified it, as Open vSwitch's monitors see it.
+        Notify(b, flow, displaced is null ? OfFlowUpdateEvent.Added : OfFlowUpdateEvent.Modified, replaced: displaced);
         return FlowModStatus.Ok;
     }
 
@@ -348,6 +350,7 @@ public sealed partial class OfFlowTables
             if ((mod.Rules & MatchRules.MultiTable) != 0) w.SetInstructions(e, mod.Instructions);
             else if ((mod.Rules & MatchRules.GotoTable) != 0) w.SetInstructions(e, WithGoto(e.Instructions, mod.Instructions));
             if (cookie) w.SetTag(e, mod.Cookie);
+            Notify(b, e, OfFlowUpdateEvent.Modified);
             if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
         }
         return flow;
@@ -416,6 +419,7 @@ public sealed partial class OfFlowTables
             return;
         }
         w.Remove(targets);
+        foreach (var e in targets) Notify(b, e, OfFlowUpdateEvent.Removed, FlowRemovedReason.Delete);
         if (removed is not null)
         {
             foreach (var e in targets)
@@ -423,6 +427,30 @@ public sealed partial class OfFlowTables
         }
 
         targets.Clear();
+    }
+
+    /// <summary>
+    /// Who hears of each flow added, modified or removed (<see cref="OfFlowMonitors"/>); called under the table's write
+    /// scope, so it must be quick and must not write a table.
+    /// </summary>
+    public interface IFlowChanges
+    {
+        /// <summary><paramref name="e"/> was added, modified (in place, or as the entry that took <paramref name="replaced"/>'s place) or removed.</summary>
+        void Changed(FlowEntry e, OfFlowUpdateEvent ev, FlowRemovedReason reason, FlowEntry? replaced = null);
+    }
+
+    /// <summary>The flow monitors' hook (set once, by <see cref="OfFlowMonitors"/>).</summary>
+    internal IFlowChanges? Changes { get; set; }
+
+    /// <summary>
+    /// A flow changed: told now, or, in an atomic batch, when it commits (a reverted batch changed nothing).
+    /// </summary>
+    private void Notify(FlowModBatch? b, FlowEntry e, OfFlowUpdateEvent ev, FlowRemovedReason reason = FlowRemovedReason.Delete,
+                        FlowEntry? replaced = null)
+    {
+        if (Changes is not { } c) return;
+        if (b is { IsAtomic: true }) b.NoteChange(e, ev, reason, replaced);
+        else c.Changed(e, ev, reason, replaced);
     }
 
     /// <summary>Strict: the flow with identical match and rank. Non-strict: every subset.</summary>
@@ -477,7 +505,11 @@ public sealed partial class OfFlowTables
             targets.RemoveAll(e => !which(e));
             if (targets.Count == 0) continue;
             w.Remove(targets);
-            foreach (var e in targets) removed.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
+            foreach (var e in targets)
+            {
+                Changes?.Changed(e, OfFlowUpdateEvent.Removed, reason);
+                removed.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
+            }
         }
     }
 

@@ -58,6 +58,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         Options = options ?? new OfSwitchOptions();
         Flows = flows ?? new OfFlowTables(dp);
         Buffers = new PacketBuffers(Options.PacketBuffers, Options.PacketBufferLifetime);
+        FlowMonitors = new OfFlowMonitors(Flows);
         _log = (loggers ?? NullLoggerFactory.Instance).CreateLogger("ofproto");
         dp.Subscribe(this);
         Roles.Changed += OnControllersChanged;
@@ -69,6 +70,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// <summary>The table set (the table model and its flows).</summary>
     public OfFlowTables Flows { get; }
     public PacketBuffers Buffers { get; }
+    /// <summary>The connections' flow monitors (OFPMP_FLOW_MONITOR and Open vSwitch's forms of it).</summary>
+    public OfFlowMonitors FlowMonitors { get; }
     public OfRoles Roles { get; } = new();
     public ulong DatapathId => Options.DatapathId;
 
@@ -149,7 +152,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     }
 
     /// <summary>A flow's compiled instructions as flow statistics show them.</summary>
-    private static OfFlowInstructions ToOf(FlowInstructions ins)
+    internal static OfFlowInstructions ToOf(FlowInstructions ins)
     {
         OfAction[]? write = null;
         if (ins.WriteActions is { } w)
@@ -169,7 +172,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     public uint BufferPacket(ReadOnlySpan<byte> frame, uint inPort)
         => OfPort.ToDatapath(inPort, out var dp) ? Buffers.Store(frame, dp) : PacketBuffers.NoBuffer;
 
-    void IDatapathEvents.OnFlowExpired(in FlowRemoved expired) => Report(expired);
+    void IDatapathEvents.OnFlowExpired(in FlowRemoved expired)
+    {
+        FlowMonitors.Changed(expired.Entry, OfFlowUpdateEvent.Removed, expired.Reason);
+        Report(expired);
+    }
 
     void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
     {

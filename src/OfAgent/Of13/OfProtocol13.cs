@@ -54,6 +54,9 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
             ? Ofp14Messages.PortStatus(Version, 0, WireMap.ToWire(reason), ReportTranslator.Port(port))
             : Ofp13Messages.PortStatus(Version, 0, WireMap.ToWire(reason), ReportTranslator.Port(port));
 
+    /// <summary>OFPMP_FLOW_MONITOR replies (1.4 and later), or the ONF extension's (1.3).</summary>
+    public override List<byte[]>? FlowUpdates(IReadOnlyList<OfFlowUpdate> updates) => FlowMonitorHandler.Encode(Version, updates);
+
     /// <summary>OpenFlow 1.4's ROLE_STATUS, reason OFPCRR_MASTER_REQUEST (1.3 has none: null).</summary>
     public override byte[]? RoleStatus(OfRole role, ulong generationId)
         => Version < Ofp13.Version14 ? null : new Ofp14RoleStatus

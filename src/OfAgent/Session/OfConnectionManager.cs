@@ -20,7 +20,7 @@ namespace Softswitch.OfAgent.Session;
 /// and changes no flow. <c>_connLock</c> is a leaf taken under <c>_failModeLock</c> or alone, never while sending.
 /// Design: docs/agent.md, "Channels".
 /// </remarks>
-internal sealed class OfConnectionManager : IAsyncDisposable
+internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
 {
     private readonly OfSwitch _switch;
     private readonly ILogger _log;
@@ -337,6 +337,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             _connSnapshot = [.. _conns];
         }
         _switch.Roles.Leave(c.Controller);
+        _switch.FlowMonitors.Forget(c.Controller);
         if (c.IsPrimary) ApplyFailMode();
     }
 
@@ -436,6 +437,26 @@ internal sealed class OfConnectionManager : IAsyncDisposable
             else if (v != ver1 && v2 is null) (v2, ver2) = (msg, v);
             if (!c.SendNotification(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
         }
+    }
+
+    /// <summary>Flow monitor updates to the connection of <paramref name="to"/>, in its version (<see cref="IOfFlowMonitorSink"/>).</summary>
+    void IOfFlowMonitorSink.Send(OfController to, IReadOnlyList<OfFlowUpdate> updates)
+    {
+        foreach (var c in _connSnapshot)
+        {
+            if (!ReferenceEquals(c.Controller, to) || !c.Negotiated) continue;
+            if (c.Protocol.FlowUpdates(updates) is not { } messages) return;
+            foreach (var m in messages)
+                if (!c.SendNotification(m)) Interlocked.Increment(ref AsyncMessagesDropped);
+            return;
+        }
+    }
+
+    long IOfFlowMonitorSink.Backlog(OfController to)
+    {
+        foreach (var c in _connSnapshot)
+            if (ReferenceEquals(c.Controller, to)) return c.QueuedBytes;
+        return 0;
     }
 
     /// <summary>

@@ -55,4 +55,10 @@ internal abstract class OfProtocol
     /// a version without one (OpenFlow 1.0 and 1.3).
     /// </summary>
     public virtual byte[]? RoleStatus(OfRole role, ulong generationId) => null;
+
+    /// <summary>
+    /// The messages that carry flow monitor updates unasked, in order; null in a version whose flow monitors the switch
+    /// does not serve (OpenFlow 1.0).
+    /// </summary>
+    public virtual List<byte[]>? FlowUpdates(IReadOnlyList<OfFlowUpdate> updates) => null;
 }

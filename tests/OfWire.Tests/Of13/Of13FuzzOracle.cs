@@ -64,13 +64,18 @@ public static class Of13FuzzOracle
         n += Fixed("ROLE_STATUS 1.4", m, b => { Ofp14RoleStatus v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
         n += Fixed("queue desc request", body, b => { Ofp14QueueDescRequest v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
         n += Entries<Ofp14PortDesc>(body) + Entries<Ofp14PortStats>(body) + Entries<Ofp14QueueStats>(body) + Entries<Ofp14QueueDesc>(body)
-           + Entries<Ofp14TableDesc>(body);
+           + Entries<Ofp14TableDesc>(body) + Entries<Ofp14FlowUpdate>(body);
+        // Flow monitors: 1.4's requests, and the ONF form's (1.3) after its experimenter header.
+        n += Fixed("flow monitor requests", body, b => DecodeMonitors(b, onf: false), l => Write(w => { foreach (var r in l) r.Write(w); }));
+        n += Fixed("ONF flow monitor requests", body.Length > 8 ? body[8..] : body, b => DecodeMonitors(b, onf: true),
+                   l => Write(w => { foreach (var r in l) r.WriteOnf(w); }));
         return n;
     }
 
     // The highest code of each error type, OFPET_HELLO_FAILED (0) to OFPET_TABLE_FEATURES_FAILED (13) (OpenFlow 1.3.5 7.4.4),
-    // then 1.4's OFPET_BAD_PROPERTY (14) and OFPET_ASYNC_CONFIG_FAILED (15), which only 1.4 messages earn.
-    private static readonly ushort[] s_maxCode = [1, 13, 15, 8, 11, 7, 14, 4, 2, 2, 2, 2, 11, 5, 8, 2];
+    // then 1.4's OFPET_BAD_PROPERTY (14), OFPET_ASYNC_CONFIG_FAILED (15) and OFPET_FLOW_MONITOR_FAILED (16), which only
+    // 1.4 messages earn.
+    private static readonly ushort[] s_maxCode = [1, 13, 15, 8, 11, 7, 14, 4, 2, 2, 2, 2, 11, 5, 8, 2, 7];
 
     /// <summary>
     /// As 1.0's oracle: a message the switch receives and refuses names an error a request can earn (a 1.3 type other
@@ -105,12 +110,16 @@ public static class Of13FuzzOracle
                 {
                     ok = new Ofp13FlowStatsRequest().TryDecode(Ofp13MultipartRequest.Body(m), out e);
                 }
+                else if (ok && of14 && request.Type == Ofp14FlowMonitor.MultipartType)
+                {
+                    ok = Ofp14FlowMonitor.TryDecodeRequests(Ofp13MultipartRequest.Body(m), onf: false, [], out e);
+                }
                 break;
             default: return false;
         }
         if (ok) return false;
         string what = $"{(Ofp13Type)m[1]} refused with type {(ushort)e.Type} code {e.Code}";
-        if ((ushort)e.Type is 0 || (ushort)e.Type >= (of14 ? 16 : 14) || e.Code > s_maxCode[(ushort)e.Type])
+        if ((ushort)e.Type is 0 || (ushort)e.Type >= (of14 ? 17 : 14) || e.Code > s_maxCode[(ushort)e.Type])
         {
             throw new InvalidOperationException($"{what}: not an error a request earns");
         }
@@ -173,6 +182,12 @@ public static class Of13FuzzOracle
 
     /// <summary>A bundle add message as decoded: its bundle, flags and inner message (the xid is the inner message's).</summary>
     public sealed record BundleAdd(byte Version, uint Id, ushort Flags, byte[] Inner);
+
+    private static (bool, List<Ofp14FlowMonitorRequest>) DecodeMonitors(byte[] b, bool onf)
+    {
+        var l = new List<Ofp14FlowMonitorRequest>();
+        return (b.Length > 0 && Ofp14FlowMonitor.TryDecodeRequests(b, onf, l, out _), l);
+    }
 
     private static (bool, BundleControl) DecodeBundleControl(byte[] b)
     {

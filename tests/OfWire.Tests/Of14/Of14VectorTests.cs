@@ -176,7 +176,7 @@ public sealed class Of14VectorTests
     public void TheSeedFilesAreTheVectorsAbove_EachDecodes()
     {
         var seeds = Seeds14();
-        Assert.Equal(8, seeds.Length);
+        Assert.Equal(10, seeds.Length);
         foreach (var m in seeds) Assert.True(Of13FuzzOracle.Check(m) > 0, Convert.ToHexString(m));
     }
 

@@ -57,6 +57,8 @@ internal sealed class BundleHandler(OfRequestContext ctx)
                 break;
             case Ofp13BundleCtrlType.CommitRequest:
             {
+                // The flows it changes are the connection's own for its flow monitors (ABBREV with the commit's xid).
+                using var source = OfFlowMonitors.From(c.Controller, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(msg[4..]));
                 err = bundles.Commit(id, flags, ctx.Switch, c.Controller, out var failed, out var failedError);
                 // The failing message's own error first, echoing its ADD (its xid), then the commit's OFPBFC_MSG_FAILED.
                 if (failed is not null) ctx.SendError(c, WireMap.ToWire(failedError, failed.PortMod is null ? RefusedRequest.FlowMod : RefusedRequest.Other), failed.Message);

@@ -37,6 +37,8 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     public void FlowMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!TryFlowMod(msg, out var request, out var err)) { Error(c, err, msg); return; }
+        // The flows it changes are its own for the connection's flow monitors (ABBREV with its xid).
+        using var source = OfFlowMonitors.From(c.Controller, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(msg[4..]));
         Check(c, ctx.Switch.FlowMod(request, c.Controller), msg, RefusedRequest.FlowMod);
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 
 namespace Softswitch.OfAgent.Of13.Handlers;
 
@@ -24,6 +25,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
     /// <summary>OpenFlow 1.4 or later: the Of14 codec's layouts where 1.4 changed 1.3's.</summary>
     private readonly bool _of14;
     private readonly BundleHandler _bundles;
+    private readonly FlowMonitorHandler _monitors;
 
     /// <summary>The dispatcher of a connection speaking <paramref name="version"/> (the header the base's echo and barrier answer).</summary>
     public OfRequestDispatcher13(OfRequestContext ctx, byte version)
@@ -34,6 +36,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
         _config = new SwitchConfigHandler(ctx);
         _of14 = version >= Ofp13.Version14;
         _bundles = new BundleHandler(ctx);
+        _monitors = new FlowMonitorHandler(ctx);
     }
 
     protected override void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
@@ -97,7 +100,9 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
                 return;
             case Ofp13Type.Experimenter:
                 // The ONF's bundle extension (ONF_ET_BUNDLE_CONTROL, ONF_ET_BUNDLE_ADD_MESSAGE); no other experimenter.
+                // The ONF's bundle extension and its flow monitor's cancel (ONFT_FLOW_MONITOR_CANCEL) under 1.3.
                 if (Ofp13Bundle.Kind(msg) != 0) _bundles.Handle(c, msg);
+                else if (c.Version == Ofp13.Version && Ofp14FlowMonitor.IsOnfMessage(msg, Ofp14FlowMonitor.OnfFlowMonitor)) _monitors.Cancel(c, msg);
                 else Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
                 return;
             default:

@@ -33,11 +33,13 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     ];
 
     /// <summary>The multipart requests OpenFlow 1.4 adds that <see cref="Handle"/> answers from 1.4 on.</summary>
-    private static readonly Ofp13MultipartType[] s_answered14 = [Ofp13MultipartType.TableDesc, Ofp13MultipartType.QueueDesc];
+    private static readonly Ofp13MultipartType[] s_answered14 = [Ofp13MultipartType.TableDesc, Ofp13MultipartType.QueueDesc, Ofp14FlowMonitor.MultipartType];
 
     /// <summary>Whether a multipart request of type <paramref name="t"/> is answered (not refused as BAD_MULTIPART) in <paramref name="version"/>.</summary>
     public static bool Answers(Ofp13MultipartType t, byte version = Ofp13.Version)
         => Array.IndexOf(s_answered, t) >= 0 || (version >= Ofp13.Version14 && Array.IndexOf(s_answered14, t) >= 0);
+
+    private readonly FlowMonitorHandler _monitors = new(ctx);
 
     [ThreadStatic] private static Ofp13FlowStatsRequest? s_flowRequest;
     [ThreadStatic] private static Ofp13FlowStats? s_flowStats;
@@ -128,7 +130,16 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 if (!queueDesc.TryDecode(body, out err)) break;
                 QueueDesc(c, msg, xid, queueDesc.Port, queueDesc.Queue);
                 return;
+            case Ofp14FlowMonitor.MultipartType when c.Version >= Ofp13.Version14:
+                _monitors.Request(c, msg, body, xid, onf: false);
+                return;
             case Ofp13MultipartType.Experimenter:
+                // The ONF's flow monitor (ONFST_FLOW_MONITOR), under 1.3 only; no other experimenter.
+                if (c.Version == Ofp13.Version && Ofp14FlowMonitor.IsOnfMonitorBody(body, out var onfBody))
+                {
+                    _monitors.Request(c, msg, onfBody, xid, onf: true);
+                    return;
+                }
                 err = Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter);
                 break;
             default:
