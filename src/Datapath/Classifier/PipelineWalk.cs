@@ -344,6 +344,9 @@ public sealed class PipelineWalk
                     // A register action composes nothing, or the set-field or output it stands for.
                     if (!RegisterAction(ref b, ref a)) continue;
                     break;
+                case ActionKind.Learn:
+                    ComposeLearn(b.KeyRef, a);
+                    continue;
             }
             if (SendsPacketIns(a) && b.KeyRef.Metadata != _pinMetadata)
             {
@@ -431,6 +434,34 @@ public sealed class PipelineWalk
                 a = FlowAction.Output(port, a.MaxLen);
                 return true;
             }
+        }
+    }
+
+    /// <summary>
+    /// Open vSwitch's learn (docs/datapath.md, "Learn"): the template's fields read now, from the key as the actions
+    /// before it left it and the register file, and composed as a <see cref="ActionKind.LearnRequest"/> followed by
+    /// their values, which the executor posts for every batch the verdict serves. A packet field read is recorded
+    /// (<see cref="KeyReads"/>): a verdict stands for one learned flow. After a re-parse point the packet is dropped,
+    /// as for a move. A template id the registry does not know composes nothing.
+    /// </summary>
+    private void ComposeLearn(in FlowKey key, in FlowAction a)
+    {
+        if (LearnTemplates.Get((int)a.QueueId) is not { } template) return;
+        UsedRegisterActions = true;
+        int state = 0;
+        foreach (var c in _composed)
+            if (c.Kind == ActionKind.LearnRequest) state++;
+        var sources = template.Sources;
+        int at = _composed.Count;
+        _composed.Add(FlowAction.LearnRequest((int)a.QueueId, sources.Length, state));
+        foreach (var src in sources)
+        {
+            if (!ReadField(key, src, out var v))
+            {
+                _composed.RemoveRange(at, _composed.Count - at);
+                return;
+            }
+            _composed.Add(FlowAction.LearnValue(v));
         }
     }
 
