@@ -47,7 +47,8 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 /// output to a field's value becomes the output to that port. What the composed result read from the key to do so (a
 /// move or output from a packet field, a partial write of one) is recorded (<see cref="KeyReads"/>): runs of one chain
 /// of rules compose the same result exactly when they read the same values, so the verdict interner shares a verdict
-/// only between them.</para>
+/// only between them. A learn (<see cref="ActionKind.Learn"/>) reads its fields the same way and composes a
+/// <see cref="ActionKind.LearnRequest"/> with their values (docs/datapath.md, "Learn").</para>
 /// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
 /// </remarks>
 public sealed class PipelineWalk
@@ -88,7 +89,7 @@ public sealed class PipelineWalk
     public FlowKey FinalKey { get; private set; }
     /// <summary>The register file after the last run.</summary>
     public Registers FinalRegisters => _regs;
-    /// <summary>The last run ran a register action (load, move or output of a field): a repair, which replays the stages' header rewrites only, cannot rebuild it.</summary>
+    /// <summary>The last run ran a register action (load, move or output of a field) or a learn (which reads fields): a repair, which replays the stages' header rewrites only, cannot rebuild it.</summary>
     public bool UsedRegisterActions { get; private set; }
     /// <summary>What the last run's composed result read from the key (see the type remarks), in the order it read them.</summary>
     public ReadOnlySpan<ulong> KeyReads => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_reads);
