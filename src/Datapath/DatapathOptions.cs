@@ -30,6 +30,12 @@ public sealed class DatapathOptions
     /// <summary>Packet-ins per second across the datapath (0 = unlimited), and the burst allowance.</summary>
     public double PacketInRate { get; set; } = 20_000;
     public double PacketInBurst { get; set; } = 2_000;
+    /// <summary>
+    /// Learn requests per second across the datapath (0 = unlimited; Open vSwitch's learn action): requests beyond it
+    /// are dropped and counted (<c>learn-rate-limited</c>), the next packet of the flow asks again. Each forwarder may
+    /// burst a tenth of its share.
+    /// </summary>
+    public double LearnRate { get; set; } = 10_000;
     /// <summary>ENQUEUE queues per port (queue ids 0..N-1).</summary>
     public int QueuesPerPort { get; set; } = 8;
     /// <summary>How often maintenance runs while some flow has a timeout (expiry is at most this late).</summary>

@@ -126,6 +126,7 @@ public sealed partial class SwitchDatapath : IDisposable
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
         _samplingRates[(int)SampleChannel.Sflow] = Options.SamplingRate;
         PacketInRatePerForwarder = Options.PacketInRate / threads;
+        LearnRatePerForwarder = Options.LearnRate / threads;
         PacketInBurst = Options.PacketInBurst;
         // Counters other types keep, read into the registry on demand.
         Counters.AddSource(DatapathCounters.EmcHit, () => SumCache(static c => c.Hits));
@@ -195,6 +196,7 @@ public sealed partial class SwitchDatapath : IDisposable
     public PacketTap? Tap { get => _tap; set => Volatile.Write(ref _tap, value); }
     private PacketTap? _tap;
     internal double PacketInRatePerForwarder;
+    internal double LearnRatePerForwarder;
     internal double PacketInBurst;
     private readonly string?[] _placementErrors;
 

@@ -141,6 +141,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
 
     private void OnUpcall(in Upcall u)
     {
+        if (u.Reason == UpcallReason.Learn)
+        {
+            OnLearn(u);
+            return;
+        }
         var origin = u.Reason == UpcallReason.Action ? PacketInOrigin.FromUpcall(u.UserData, u.UserTag) : PacketInOrigin.None;
         var reason = u.Reason switch
         {
@@ -176,6 +181,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     {
         FlowMonitors.Changed(expired.Entry, OfFlowUpdateEvent.Removed, expired.Reason);
         Report(expired);
+        // delete_learned: the learned flows go after the expiry, on a thread of their own (a flow-mod here would
+        // write tables from the maintenance step that is removing flows).
+        if (LearnedToDelete(expired.Entry) is { } learned) ThreadPool.QueueUserWorkItem(_ => DeleteLearnedAfterExpiry(learned));
     }
 
     void IDatapathEvents.OnPortStatus(PortStatusReason reason, PortSlot port)
@@ -353,8 +361,10 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             st = Flows.Apply(mod, removed, out flow);
         }
         Interlocked.Increment(ref _flowModsApplied);
+        var learned = removed.Count > 0 ? LearnedToDelete(removed) : null;
         ReportRemoved(removed);
         removed.Clear();
+        if (learned is not null) DeleteLearned(learned);
         if (st != FlowModStatus.Ok) return ToError(st);
         if (emergency) EmergencyFlowsChanged();
         if (addOrModify && req.BufferId != PacketBuffers.NoBuffer)

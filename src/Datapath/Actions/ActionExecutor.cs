@@ -35,6 +35,13 @@ public interface IActionSink
     /// upcall. A sink that does not tell them apart treats it as that output.
     /// </summary>
     void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts);
+
+    /// <summary>
+    /// A learn request (<see cref="ActionKind.LearnRequest"/>) of template <paramref name="templateId"/> with
+    /// <paramref name="values"/> (<see cref="ActionKind.LearnValue"/> items), once per batch; <paramref name="state"/> is
+    /// the composed list's memory of it. A sink that installs no flows ignores it.
+    /// </summary>
+    void Learn(int templateId, ReadOnlySpan<FlowAction> values, LearnState state) { }
 }
 
 /// <summary>
@@ -154,6 +161,14 @@ public sealed partial class ActionExecutor
                 case ActionKind.PacketInMetadata:
                     PacketInMetadata = a.Value;
                     break;
+                case ActionKind.LearnRequest:
+                    // Once per batch: every packet of it composed the same values (the verdict's key reads).
+                    if (actions.LearnStates is { } states && a.Port < states.Length)
+                        sink.Learn((int)a.QueueId, plan.AsSpan(i + 1, a.MaxLen), states[a.Port]);
+                    i += a.MaxLen;
+                    break;
+                case ActionKind.LearnValue:
+                case ActionKind.Learn:
                 case ActionKind.Recirculate:
                 case ActionKind.Resubmit: // composed away by the pipeline walk; a list that holds one never runs here
                 case ActionKind.Exit:

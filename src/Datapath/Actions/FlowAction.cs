@@ -140,6 +140,20 @@ public enum ActionKind : byte
     /// matches"); the walk composes nothing for it.
     /// </summary>
     Conjunction,
+    /// <summary>
+    /// Open vSwitch's learn: template <see cref="FlowAction.QueueId"/> of <see cref="LearnTemplates"/>. Only the pipeline
+    /// walk runs it: it reads the template's fields and composes a <see cref="LearnRequest"/> with their values.
+    /// </summary>
+    Learn,
+    /// <summary>
+    /// A learn as a composed list carries it: template <see cref="FlowAction.QueueId"/>, the values read
+    /// (<see cref="FlowAction.MaxLen"/> <see cref="LearnValue"/> items right after it), its <see cref="LearnState"/>
+    /// (<see cref="FlowAction.Port"/>, an index into <see cref="FlowActions.LearnStates"/>). The executor hands it to the
+    /// sink once per batch, which posts the request for the layer above to install the learned flow.
+    /// </summary>
+    LearnRequest,
+    /// <summary>One value of the <see cref="LearnRequest"/> before it (<see cref="FlowAction.Wide"/>); does nothing itself.</summary>
+    LearnValue,
 }
 
 /// <summary>
@@ -231,6 +245,12 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction Resubmit(byte table, ushort inPort = Ports.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
     public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
+    /// <summary>A learn of template <paramref name="templateId"/> (<see cref="ActionKind.Learn"/>).</summary>
+    public static FlowAction Learn(int templateId) => new(ActionKind.Learn, 0, 0, (uint)templateId, 0);
+    /// <summary>A composed learn request (<see cref="ActionKind.LearnRequest"/>) of <paramref name="values"/> values, its state <paramref name="state"/>.</summary>
+    public static FlowAction LearnRequest(int templateId, int values, int state) => new(ActionKind.LearnRequest, (ushort)state, (ushort)values, (uint)templateId, 0);
+    /// <summary>One value of a learn request (<see cref="ActionKind.LearnValue"/>).</summary>
+    public static FlowAction LearnValue(UInt128 v) => Of(ActionKind.LearnValue, v);
 
     /// <summary>Clause <paramref name="clause"/> (0-based, below <paramref name="clauses"/>) of conjunctive match <paramref name="id"/> (<see cref="ActionKind.Conjunction"/>).</summary>
     public static FlowAction Conjunction(uint id, byte clause, byte clauses) => new(ActionKind.Conjunction, (ushort)(clause | clauses << 8), 0, id, 0);
@@ -273,7 +293,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
-                                               or ActionKind.OutputField or ActionKind.Conjunction);
+                                               or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue);
 }
 
 /// <summary>
@@ -296,11 +316,6 @@ public sealed class FlowActions
     public readonly bool HasController;
     /// <summary>Number of output/enqueue actions.</summary>
     public readonly int OutputCount;
-    /// <summary>Some action is a <see cref="ActionKind.Resubmit"/>, an <see cref="ActionKind.Exit"/> or a register action
-    /// (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>, <see cref="ActionKind.OutputField"/>): only
-    /// the multi-stage pipeline walk runs such a list. A <see cref="ActionKind.Conjunction"/> too: only the walk's lookups
-    /// combine clauses.</summary>
-    public readonly bool NeedsWalk;
     /// <summary>
     /// Every action is a <see cref="ActionKind.Conjunction"/> (and there is one): the rule is a clause of conjunctive
     /// matches, which its table's lookup combines (Open vSwitch's "soft" match), never a rule a packet runs.
@@ -308,6 +323,13 @@ public sealed class FlowActions
     public readonly bool IsConjunctive;
     /// <summary>The smallest <see cref="FlowAction.ConjClauses"/> of a conjunctive list (0 for any other).</summary>
     public readonly byte MinConjClauses;
+    /// <summary>Some action is a <see cref="ActionKind.Resubmit"/>, an <see cref="ActionKind.Exit"/>, a register action
+    /// (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>, <see cref="ActionKind.OutputField"/>) or a
+    /// <see cref="ActionKind.Learn"/>: only the multi-stage pipeline walk runs such a list. A
+    /// <see cref="ActionKind.Conjunction"/> too: only the walk's lookups combine clauses.</summary>
+    public readonly bool NeedsWalk;
+    /// <summary>One state per <see cref="ActionKind.LearnRequest"/> of the list (null: none), by the request's <see cref="FlowAction.Port"/>.</summary>
+    public readonly LearnState[]? LearnStates;
     /// <summary>What the executor runs: <see cref="Items"/> itself, or a shorter list with fused steps (<see cref="ActionPlan"/>).</summary>
     internal readonly FlowAction[] Plan;
     /// <summary><see cref="ModifiedAfter"/> for <see cref="Plan"/> (the same array when nothing fused).</summary>
@@ -332,7 +354,7 @@ public sealed class FlowActions
             ModifiedAfter[i] = modified;
             if (items[i].ModifiesPacket) modified = true;
             if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField
-                or ActionKind.Conjunction)
+                or ActionKind.Conjunction or ActionKind.Learn)
             {
                 NeedsWalk = true;
             }
@@ -347,6 +369,14 @@ public sealed class FlowActions
             IsConjunctive = true;
             MinConjClauses = byte.MaxValue;
             foreach (var a in items) MinConjClauses = Math.Min(MinConjClauses, a.ConjClauses);
+        }
+        int learns = 0;
+        foreach (var a in items)
+            if (a.Kind == ActionKind.LearnRequest) learns = Math.Max(learns, a.Port + 1);
+        if (learns > 0)
+        {
+            LearnStates = new LearnState[learns];
+            for (int i = 0; i < learns; i++) LearnStates[i] = new LearnState();
         }
         (Plan, PlanModifiedAfter) = fuse ? ActionPlan.Compile(items, ModifiedAfter) : (items, ModifiedAfter);
         if (Plan.Length == 1 && Plan[0].Kind == ActionKind.Output && Ports.PortNumber.IsNumbered(Plan[0].Port)) SoleOutput = Plan[0].Port;

@@ -47,7 +47,8 @@ public readonly record struct PipelineTraceStep(int TableId, LookupTrace Lookup,
 /// output to a field's value becomes the output to that port. What the composed result read from the key to do so (a
 /// move or output from a packet field, a partial write of one) is recorded (<see cref="KeyReads"/>): runs of one chain
 /// of rules compose the same result exactly when they read the same values, so the verdict interner shares a verdict
-/// only between them.</para>
+/// only between them. A learn (<see cref="ActionKind.Learn"/>) reads its fields the same way and composes a
+/// <see cref="ActionKind.LearnRequest"/> with their values (docs/datapath.md, "Learn").</para>
 /// <para>Not thread-safe; lookups take no counters (the caller credits the stages from the verdict).</para>
 /// </remarks>
 public sealed class PipelineWalk
@@ -93,7 +94,7 @@ public sealed class PipelineWalk
     public FlowKey FinalKey { get; private set; }
     /// <summary>The register file after the last run.</summary>
     public Registers FinalRegisters => _regs;
-    /// <summary>The last run ran a register action (load, move or output of a field): a repair, which replays the stages' header rewrites only, cannot rebuild it.</summary>
+    /// <summary>The last run ran a register action (load, move or output of a field) or a learn (which reads fields): a repair, which replays the stages' header rewrites only, cannot rebuild it.</summary>
     public bool UsedRegisterActions { get; private set; }
     /// <summary>The last run looked a table with clauses of conjunctive matches up (<see cref="FlowTable.IsConjunctive"/>): its verdict is walked anew, not repaired.</summary>
     public bool UsedConjunctions { get; private set; }
@@ -380,6 +381,9 @@ public sealed class PipelineWalk
                     // A register action composes nothing, or the set-field or output it stands for.
                     if (!RegisterAction(ref b, ref a)) continue;
                     break;
+                case ActionKind.Learn:
+                    ComposeLearn(b.KeyRef, a);
+                    continue;
             }
             if (SendsPacketIns(a) && b.KeyRef.Metadata != _pinMetadata)
             {
@@ -467,6 +471,34 @@ public sealed class PipelineWalk
                 a = FlowAction.Output(port, a.MaxLen);
                 return true;
             }
+        }
+    }
+
+    /// <summary>
+    /// Open vSwitch's learn (docs/datapath.md, "Learn"): the template's fields read now, from the key as the actions
+    /// before it left it and the register file, and composed as a <see cref="ActionKind.LearnRequest"/> followed by
+    /// their values, which the executor posts for every batch the verdict serves. A packet field read is recorded
+    /// (<see cref="KeyReads"/>): a verdict stands for one learned flow. After a re-parse point the packet is dropped,
+    /// as for a move. A template id the registry does not know composes nothing.
+    /// </summary>
+    private void ComposeLearn(in FlowKey key, in FlowAction a)
+    {
+        if (LearnTemplates.Get((int)a.QueueId) is not { } template) return;
+        UsedRegisterActions = true;
+        int state = 0;
+        foreach (var c in _composed)
+            if (c.Kind == ActionKind.LearnRequest) state++;
+        var sources = template.Sources;
+        int at = _composed.Count;
+        _composed.Add(FlowAction.LearnRequest((int)a.QueueId, sources.Length, state));
+        foreach (var src in sources)
+        {
+            if (!ReadField(key, src, out var v))
+            {
+                _composed.RemoveRange(at, _composed.Count - at);
+                return;
+            }
+            _composed.Add(FlowAction.LearnValue(v));
         }
     }
 

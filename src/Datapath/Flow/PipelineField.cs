@@ -32,6 +32,8 @@ public enum PipelineField : byte
     ArpTpa,
     ArpSha,
     ArpTha,
+    /// <summary>Open vSwitch's vlan_tci, read only: the PCP (bits 13-15), the tag-present bit (12) and the VID (0-11); 0 untagged.</summary>
+    VlanTci,
 }
 
 /// <summary>
@@ -46,13 +48,13 @@ public enum PipelineField : byte
 public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
 {
     /// <summary>Whether <paramref name="f"/> names a field this type knows.</summary>
-    public static bool IsKnown(PipelineField f) => f is <= PipelineField.XXReg3 or (>= PipelineField.InPort and <= PipelineField.ArpTha);
+    public static bool IsKnown(PipelineField f) => f is <= PipelineField.XXReg3 or (>= PipelineField.InPort and <= PipelineField.VlanTci);
 
     /// <summary>Whether <paramref name="f"/> is a register view.</summary>
     public static bool IsRegister(PipelineField f) => f <= PipelineField.XXReg3;
 
-    /// <summary>Whether the walk can write <paramref name="f"/> (registers, metadata, tunnel id and the rewritable header fields; not in_port, eth_type or ip_proto).</summary>
-    public static bool IsWritable(PipelineField f) => IsKnown(f) && f is not (PipelineField.InPort or PipelineField.EthType or PipelineField.IpProto);
+    /// <summary>Whether the walk can write <paramref name="f"/> (registers, metadata, tunnel id and the rewritable header fields; not in_port, eth_type, ip_proto or vlan_tci).</summary>
+    public static bool IsWritable(PipelineField f) => IsKnown(f) && f is not (PipelineField.InPort or PipelineField.EthType or PipelineField.IpProto or PipelineField.VlanTci);
 
     /// <summary>The field's width in bits (0 for an unknown field).</summary>
     public static int Width(PipelineField f) => f switch
@@ -60,7 +62,7 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         <= PipelineField.Reg15 => 32,
         >= PipelineField.XReg0 and <= PipelineField.XReg7 => 64,
         >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => 128,
-        PipelineField.InPort or PipelineField.EthType => 16,
+        PipelineField.InPort or PipelineField.EthType or PipelineField.VlanTci => 16,
         >= PipelineField.TcpSrc and <= PipelineField.SctpDst => 16,
         PipelineField.Metadata or PipelineField.TunId => 64,
         PipelineField.EthSrc or PipelineField.EthDst or PipelineField.ArpSha or PipelineField.ArpTha => 48,
@@ -97,6 +99,7 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         PipelineField.Ipv6Dst => key.Ipv6Dst,
         PipelineField.ArpSha => key.ArpSha.Value,
         PipelineField.ArpTha => key.ArpTha.Value,
+        PipelineField.VlanTci => (ushort)((key.VlanVid & 0x1FFF) | (key.DlVlanPcp & 7) << 13),
         _ => 0,
     };
 

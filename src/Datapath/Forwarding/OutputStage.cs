@@ -554,6 +554,8 @@ public sealed partial class OutputStage
 
         public readonly void SetTunnel(ulong tunnelId) => _out._f.TunnelId = tunnelId;
 
+        public readonly void Learn(int templateId, ReadOnlySpan<FlowAction> values, LearnState state) => _out._f.PostLearn(templateId, values, state);
+
         public readonly void InvalidTtl(ReadOnlySpan<int> pkts)
         {
             ulong metadata = _out._f.Executor.PacketInMetadata;

@@ -9,6 +9,11 @@ public enum UpcallReason : byte
     Miss,
     Action,
     InvalidTtl,
+    /// <summary>
+    /// Not a packet: a learn request (<see cref="Actions.ActionKind.LearnRequest"/>) for the layer above to install
+    /// the learned flow: <see cref="Upcall.UserData"/> the template id, the frame its values, 16 bytes each (big-endian).
+    /// </summary>
+    Learn,
 }
 
 /// <summary>A packet for the controller, as the agent sees it while draining (valid only during the callback).</summary>

@@ -47,6 +47,10 @@ public enum NxActionSubtype : ushort
     Conjunction = 34,
     /// <summary>NXAST_GROUP: 32-bit group id, action length 16.</summary>
     Group = 40,
+    /// <summary>NXAST_LEARN: a flow-mod built from the packet (<see cref="NxLearn"/>), length 32 or more.</summary>
+    Learn = 16,
+    /// <summary>NXAST_LEARN2: NXAST_LEARN with a limit and a result field, length 40 or more.</summary>
+    Learn2 = 45,
 }
 
 /// <summary>Why a Nicira action body was refused; each version names it with its own error code.</summary>
@@ -116,6 +120,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   OUTPUT_REG(15)                       len 24: ofs_nbits(2) src(4) max_len(2) zero(6)
     //   OUTPUT_REG2(32)                      len 24: ofs_nbits(2) max_len(2) src(4) zero(6)
     //   CONJUNCTION(34)                                             len 16: clause(1) n_clauses(1) id(4)
+    //   LEARN(16), LEARN2(45)              len 32+, 40+: NxLearn's diagram (its flow-mod and specs, in Learn)
     /// <summary>
     /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
     /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
@@ -128,6 +133,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         nx = default;
         if (b.Length < 8) return Fail(NxActionError.BadLen, out error); // nx_action_header is 16 bytes
         var subtype = (NxActionSubtype)BinaryPrimitives.ReadUInt16BigEndian(b);
+        if (subtype is NxActionSubtype.Learn or NxActionSubtype.Learn2) return TryDecodeLearn(b, subtype, out nx, out error);
         int expected = subtype switch
         {
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
@@ -211,6 +217,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
             or NxActionSubtype.OutputReg2 => 16,
         NxActionSubtype.Note => ((8 + 2 + (Note?.Length ?? 0) + 7) & ~7) - 8,
         NxActionSubtype.RegLoad2 => ((8 + 2 + 4 + (IsWhole ? 1 : 2) * FieldSize + 7) & ~7) - 8,
+        NxActionSubtype.Learn or NxActionSubtype.Learn2 => Learn?.BodySize ?? 8,
         _ => 8,
     };
 
@@ -228,6 +235,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         dest = dest[..BodySize];
         dest.Clear();
         BinaryPrimitives.WriteUInt16BigEndian(dest, (ushort)Subtype);
+        Learn?.Write(dest);
         switch (Subtype)
         {
             case NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.SetMplsLabel or NxActionSubtype.Group:

@@ -98,6 +98,8 @@ public enum OfActionType : byte
     /// then a clause its table combines; docs/datapath.md, "Conjunctive matches").
     /// </summary>
     Conjunction,
+    /// <summary>Open vSwitch's learn: <see cref="OfAction.LearnSpec"/> (registered by id in <see cref="OfAction.QueueId"/>). A flow's apply-actions only.</summary>
+    Learn,
 }
 
 /// <summary>
@@ -194,6 +196,12 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// <summary>An output to the port <paramref name="src"/>'s bits hold, at most <paramref name="maxLen"/> bytes to the controller.</summary>
     public static OfAction OutputField(OfSubfield src, ushort maxLen)
         => new(OfActionType.OutputField, (uint)src.Field, maxLen, (uint)src.Bits | (uint)src.Ofs << 8);
+
+    /// <summary>A learn action (<paramref name="learn"/> registered; see <see cref="OfLearn.Id"/>, which must not be -1).</summary>
+    public static OfAction Learn(OfLearn learn) => new(OfActionType.Learn, QueueId: (uint)learn.Id);
+
+    /// <summary>A <see cref="OfActionType.Learn"/>'s learn (null for any other action).</summary>
+    public OfLearn? LearnSpec => Type == OfActionType.Learn ? Datapath.Actions.LearnTemplates.Get((int)QueueId) as OfLearn : null;
 
     public OfSubfield LoadDst => new((OfField)Port, MaxLen, (int)(QueueId & 0xFF));
     public byte LoadForm => (byte)(QueueId >> 8);

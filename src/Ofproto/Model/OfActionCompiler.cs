@@ -121,6 +121,11 @@ public static class OfActionCompiler
                     if (context != ActionContext.FlowMod || !a.OutputSrc.IsValid) return OfError.BadArgument;
                     items[i] = FlowAction.OutputField(a.OutputSrc.ToDatapath(), a.MaxLen);
                     break;
+                case OfActionType.Learn:
+                    // Only the pipeline walk runs a learn: a flow's, never a packet-out's or a bucket's.
+                    if (context != ActionContext.FlowMod || a.LearnSpec is not { } learn || learn.Check() != OfError.None) return OfError.BadArgument;
+                    items[i] = FlowAction.Learn((int)a.QueueId);
+                    break;
                 default:
                 {
                     var e = CompileOfp13(a, out items[i]);
@@ -314,6 +319,7 @@ public static class OfActionCompiler
         ActionKind.FieldLoad => OfAction.FieldLoad(OfSubfield.FromDatapath(a.LoadDst), a.Wide, a.LoadForm),
         ActionKind.FieldMove => OfAction.FieldMove(OfSubfield.FromDatapath(a.MoveSrc), OfSubfield.FromDatapath(a.MoveDst)),
         ActionKind.OutputField => OfAction.OutputField(OfSubfield.FromDatapath(a.OutputSrc), a.MaxLen),
+        ActionKind.Learn => new OfAction(OfActionType.Learn, QueueId: a.QueueId),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
     };
 }

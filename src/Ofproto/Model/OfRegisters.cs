@@ -115,6 +115,8 @@ public enum OfField : byte
     ArpTpa,
     ArpSha,
     ArpTha,
+    /// <summary>Open vSwitch's vlan_tci (NXM_OF_VLAN_TCI), read only: PCP, tag-present bit and VID.</summary>
+    VlanTci,
 }
 
 /// <summary>Bits <see cref="Ofs"/>..<see cref="Ofs"/>+<see cref="Bits"/>-1 of an <see cref="OfField"/> (Open vSwitch's mf_subfield).</summary>
@@ -123,7 +125,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
     /// <summary>Whether <paramref name="f"/> is a register view.</summary>
     public static bool IsRegister(OfField f) => f <= OfField.XXReg3;
 
-    /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto).</summary>
+    /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto, vlan_tci).</summary>
     public static bool IsWritable(OfField f) => Map(f) is { } p && FieldRef.IsWritable(p);
 
     /// <summary>The field's width in bits (0: unknown).</summary>
@@ -140,6 +142,9 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
 
     /// <summary>The datapath's range (a valid one: see <see cref="IsValid"/>).</summary>
     internal FieldRef ToDatapath() => new(Map(Field) ?? PipelineField.Reg0, Ofs, Bits);
+
+    /// <summary>The datapath's range (a valid one), for the host's printing.</summary>
+    public FieldRef ToDatapathRef() => ToDatapath();
 
     internal static OfSubfield FromDatapath(in FieldRef f) => new(Map(f.Field), f.Ofs, f.Bits);
 
@@ -169,6 +174,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         OfField.ArpTpa => PipelineField.ArpTpa,
         OfField.ArpSha => PipelineField.ArpSha,
         OfField.ArpTha => PipelineField.ArpTha,
+        OfField.VlanTci => PipelineField.VlanTci,
         _ => null,
     };
 
@@ -197,6 +203,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         PipelineField.ArpSpa => OfField.ArpSpa,
         PipelineField.ArpTpa => OfField.ArpTpa,
         PipelineField.ArpSha => OfField.ArpSha,
+        PipelineField.VlanTci => OfField.VlanTci,
         _ => OfField.ArpTha,
     };
 }

@@ -268,6 +268,8 @@ internal static class OfprotoTrace
             if (walk.End == PipelineEnd.Actions)
                 sb.Append("Action set: ").Append(setList.Count > 0 ? FlowFormat.Actions(new FlowActions([.. setList])) : "(empty)").Append('\n');
             sb.Append("Actions: ").Append(composed.Count > 0 ? FlowFormat.Actions(composed) : "(none)").Append('\n');
+            // Open vSwitch's trace shows a learn step with the flow it adds.
+            foreach (var l in FlowFormat.LearnSteps(composed)) sb.Append("Learn: ").Append(l).Append('\n');
             foreach (var m in meterTexts) sb.Append("Meter: ").Append(m).Append('\n');
             foreach (var b in bucketTexts) sb.Append("Bucket: ").Append(b).Append('\n');
             if (missText is not null) sb.Append("Miss: ").Append(missText).Append('\n');
@@ -320,6 +322,9 @@ internal static class OfprotoTrace
             w.WriteEndArray();
             if (walk.End == PipelineEnd.Actions) w.WriteString("action_set", FlowFormat.Actions(new FlowActions([.. setList])));
             w.WriteString("actions", FlowFormat.Actions(composed));
+            w.WriteStartArray("learn");
+            foreach (var l in FlowFormat.LearnSteps(composed)) w.WriteStringValue(l);
+            w.WriteEndArray();
             if (bucketTexts.Count > 0)
             {
                 w.WriteStartArray("buckets");

@@ -23,7 +23,7 @@ namespace Softswitch.Flows;
 /// number without a name prints as the controller wrote it. The one text form of flows and actions: the control socket,
 /// the logs and the offload reports all print through it. Management-plane only: allocates; thread safe (stateless).
 /// </remarks>
-public static class FlowFormat
+public static partial class FlowFormat
 {
     private const ushort EthIp = 0x0800, EthArp = 0x0806, EthIpv6 = 0x86dd;
 
@@ -185,6 +185,7 @@ public static class FlowFormat
         PipelineField.ArpTpa => "NXM_OF_ARP_TPA",
         PipelineField.ArpSha => "NXM_NX_ARP_SHA",
         PipelineField.ArpTha => "NXM_NX_ARP_THA",
+        PipelineField.VlanTci => "NXM_OF_VLAN_TCI",
         _ => f.ToString(),
     };
 
@@ -328,6 +329,7 @@ public static class FlowFormat
         var sb = new StringBuilder(32);
         foreach (var a in actions.Items)
         {
+            if (a.Kind == ActionKind.LearnValue) continue; // the learn request's values (Learned shows the flow they make)
             if (sb.Length > 0) sb.Append(',');
             sb.Append(Action(a));
         }
@@ -403,6 +405,8 @@ public static class FlowFormat
         ActionKind.Resubmit => a.Port == PortNumber.InPort
             ? $"resubmit(,{(a.QueueId == 0xff ? "" : a.QueueId.ToString(System.Globalization.CultureInfo.InvariantCulture))})"
             : $"resubmit({a.Port},{(a.QueueId == 0xff ? "" : a.QueueId.ToString(System.Globalization.CultureInfo.InvariantCulture))})",
+        ActionKind.Learn => LearnTemplates.Get((int)a.QueueId) is OfLearn l ? Learn(l) : "learn(?)",
+        ActionKind.LearnRequest => $"learn(table={LearnTemplates.Get((int)a.QueueId)?.Table})",
         _ => $"{a.Kind}:{a.Value}",
     };
 

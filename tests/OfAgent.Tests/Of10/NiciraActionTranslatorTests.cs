@@ -70,6 +70,12 @@ public sealed class NiciraActionTranslatorTests
         OfActionType.FieldMove => OfAction.FieldMove(new OfSubfield(OfField.InPort, 0, 16), new OfSubfield((OfField)1, 8, 16)),
         OfActionType.OutputField => OfAction.OutputField(new OfSubfield(OfField.Reg0, 0, 16), 0xffff),
         OfActionType.Conjunction => OfAction.Conjunction(7, 1, 2),
+        OfActionType.Learn => OfAction.Learn(new OfLearn(10, 30, 0, 0x8000, 0x5, false, true, 0, 0,
+        [
+            new OfLearnSpec(OfLearnDst.Match, false, new OfSubfield(OfField.VlanTci, 0, 12), 0, new OfSubfield(OfField.VlanTci, 0, 12), 12),
+            new OfLearnSpec(OfLearnDst.Load, false, new OfSubfield(OfField.InPort, 0, 16), 0, new OfSubfield(OfField.Reg0, 0, 16), 16),
+            new OfLearnSpec(OfLearnDst.Load, true, default, 0xa, new OfSubfield((OfField)1, 5, 6), 6),
+        ])),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
     };
 
@@ -103,7 +109,7 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.SetTunnel, NxActionSubtype.SetQueue, NxActionSubtype.SetTunnel64, NxActionSubtype.DecTtl,
             NxActionSubtype.PushMpls, NxActionSubtype.PopMpls, NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl,
             NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
-            NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction,
+            NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction, NxActionSubtype.Learn,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }
@@ -139,8 +145,8 @@ public sealed class NiciraActionTranslatorTests
         // The 1.3 path makes the same action of the same thing, so a flow re-added over 1.0 equals the one added over 1.3.
         var of13 = new List<Ofp13Action>();
         Of13Actions.ToWire([action], ipv6: false, of13);
-        // A register action is a flow's apply-action (elsewhere 1.3 refuses it).
-        bool flowApply = action.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField;
+        // A register action or a learn is a flow's apply-action (elsewhere 1.3 refuses it).
+        bool flowApply = action.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn;
         Assert.True(Of13Actions.TryToOf([.. of13], flowApply, out var via13, out var error13), error13.ToString());
         Assert.Equal(via13, model);
     }

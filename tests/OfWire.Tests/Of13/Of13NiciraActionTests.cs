@@ -72,7 +72,7 @@ public sealed class Of13NiciraActionTests
         { "another experimenter", "ffff 0010 00000065 0001 0005 00000000", Ofp13Codes.ActionBadExperimenter },
         { "move of 16 bytes", "ffff 0010 00002320 0006 0010 0000 0000", Ofp13Codes.ActionBadLen },
         { "move of a masked header", "ffff 0018 00002320 0006 0010 0000 0000 00000102 00010004", Ofp13Codes.ActionBadArgument },
-        { "learn", "ffff 0018 00002320 0010 000a 0014 0050 123456789abcdef0", Ofp13Codes.ActionBadExpType },
+        { "learn shorter than its fixed part", "ffff 0018 00002320 0010 000a 0014 0050 123456789abcdef0", Ofp13Codes.ActionBadLen },
         { "resubmit of 24 bytes", "ffff 0018 00002320 000e fff8 01 000000 0000000000000000", Ofp13Codes.ActionBadLen },
         { "the experimenter header alone", "ffff 0008 00002320", Ofp13Codes.ActionBadLen },
         { "resubmit_table padding not zero", "ffff 0010 00002320 000e fff8 01 000001", Ofp13Codes.ActionBadArgument },

@@ -69,6 +69,24 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.Equal(Hex(s_udp), Line(r.Text, "Final packet: "));
     }
 
+    /// <summary>A learn step is shown as Open vSwitch's trace shows it: the learn, then the flow it would add.</summary>
+    [Fact]
+    public void ALearn_IsTracedWithTheFlowItWouldAdd()
+    {
+        var learn = new OfLearn(10, 0, 0, 0x8000, 0, false, false, 0, 0,
+        [
+            new OfLearnSpec(OfLearnDst.Match, false, new OfSubfield(OfField.EthSrc, 0, 48), 0, new OfSubfield(OfField.EthDst, 0, 48), 48),
+            new OfLearnSpec(OfLearnDst.Load, false, new OfSubfield(OfField.InPort, 0, 16), 0, new OfSubfield(OfField.Reg0, 0, 16), 16),
+        ]);
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, new OfMatch().InPort(1), 100,
+            OfInstructions.Apply(new[] { OfAction.Learn(learn), OfAction.Output(2) }), Rules: MatchRules.OpenFlow13)));
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Equal("learn(table=10,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:NXM_OF_IN_PORT[]->NXM_NX_REG0[0..15])", Line(r.Text, "Learn: "));
+        Assert.Contains("    -> table=10 dl_dst=00:00:00:00:00:0a,priority=32768 actions=load:0x1->NXM_NX_REG0[0..15]\n", r.Text);
+        Assert.Equal("2", Line(r.Text, "Output: "));
+    }
+
     [Fact]
     public void Groups_AreTracedBucketByBucket_WithoutCounting_AndDumpGroupsShowsThem()
     {

@@ -164,6 +164,8 @@ public static partial class ActionTranslator
             case NxActionSubtype.Conjunction: // whether it stands alone is the OpenFlow layer's to say (OfActionCompiler)
                 item = OfAction.Conjunction(nx.ConjId, nx.ConjClause, nx.ConjClauses);
                 return true;
+            case NxActionSubtype.Learn or NxActionSubtype.Learn2 when nx.Learn is { } learn:
+                return TryLearn(learn, out item, out why);
             default: // note, exit, resubmit
                 return Refuse(NxRefusal.Unsupported, out why);
         }
@@ -262,6 +264,7 @@ public static partial class ActionTranslator
             (Nxm(0, 17, 4), OfField.ArpTpa), (Nxm(0x8000, 23, 4), OfField.ArpTpa),
             (Nxm(1, 17, 6), OfField.ArpSha), (Nxm(0x8000, 24, 6), OfField.ArpSha),
             (Nxm(1, 18, 6), OfField.ArpTha), (Nxm(0x8000, 25, 6), OfField.ArpTha),
+            (Nxm(0, 4, 2), OfField.VlanTci),
         ]);
         return [.. list];
     }

@@ -187,12 +187,13 @@ public static partial class ActionTranslator
             first = one;
             return 1;
         }
-        if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Conjunction)
+        if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Conjunction or OfActionType.Learn)
         {
             var nx = a.Type switch
             {
                 OfActionType.Exit => new NxAction(NxActionSubtype.Exit),
                 OfActionType.Conjunction => NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses),
+                OfActionType.Learn => LearnNx(a),
                 OfActionType.Resubmit => Of13.Translate.ActionTranslator.ResubmitOf(a),
                 _ => RegisterNx(a),
             };

@@ -80,10 +80,10 @@ internal static class ActionTranslator
     }
 
     /// <summary>
-    /// A register action: only the pipeline walk runs them, for a flow's apply-actions (in write-actions, a packet-out or
+    /// A register action or a learn: only the pipeline walk runs them, for a flow's apply-actions (in write-actions, a packet-out or
     /// a group bucket they are BAD_ARGUMENT, as a resubmit there).
     /// </summary>
-    private static bool IsRegisterAction(in OfAction a) => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField;
+    private static bool IsRegisterAction(in OfAction a) => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn;
 
     private static bool TryNicira(in NxAction nx, bool flowApply, ref Of10.Translate.ActionTranslator.PendingLoad load,
                                   out OfAction? item, out Ofp13Error error)
@@ -231,6 +231,7 @@ internal static class ActionTranslator
                 case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
                 case OfActionType.Conjunction: into.Add(Ofp13Action.Nicira(NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses))); break;
+                case OfActionType.Learn: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.LearnNx(a))); break;
                 case OfActionType.FieldMove or OfActionType.OutputField:
                     into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.RegisterNx(a)));
                     break;
