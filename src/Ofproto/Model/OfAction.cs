@@ -92,6 +92,8 @@ public enum OfActionType : byte
     FieldMove,
     /// <summary>Open vSwitch's output_reg: output to the port <see cref="OfAction.OutputSrc"/>'s bits hold. A flow's apply-actions only.</summary>
     OutputField,
+    /// <summary>Open vSwitch's note: <see cref="OfAction.Data"/>, kept and reported as given; does nothing to the packet.</summary>
+    Note,
 }
 
 /// <summary>
@@ -100,8 +102,16 @@ public enum OfActionType : byte
 /// for the datapath (<see cref="OfActionCompiler"/>).
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
-public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort MaxLen = 0, uint QueueId = 0, ulong Value = 0, ulong Value2 = 0)
+public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort MaxLen = 0, uint QueueId = 0, ulong Value = 0, ulong Value2 = 0,
+                                       byte[]? Data = null)
 {
+    /// <summary>Equal type and arguments, and <see cref="Data"/> of the same bytes.</summary>
+    public bool Equals(OfAction other)
+        => Type == other.Type && Port == other.Port && MaxLen == other.MaxLen && QueueId == other.QueueId && Value == other.Value
+           && Value2 == other.Value2 && Data.AsSpan().SequenceEqual(other.Data);
+
+    public override int GetHashCode() => HashCode.Combine(Type, Port, MaxLen, QueueId, Value, Value2, Data?.Length ?? -1);
+
     /// <summary>The 128-bit argument (IPv6 address, ND target): <see cref="Value2"/> high, <see cref="Value"/> low.</summary>
     public UInt128 Wide => new(Value2, Value);
 
@@ -167,6 +177,8 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/>.</summary>
     public static OfAction Resubmit(byte table, uint inPort = OfPort.InPort) => new(OfActionType.Resubmit, inPort, QueueId: table);
     public static OfAction Exit() => new(OfActionType.Exit);
+    /// <summary>A note of <paramref name="bytes"/> (kept as given, padding included).</summary>
+    public static OfAction Note(byte[] bytes) => new(OfActionType.Note, Data: bytes);
 
     /// <summary>The forms a register load was written in (<see cref="LoadForm"/>).</summary>
     public const byte LoadFormSetField = 0, LoadFormRegLoad = 1, LoadFormRegLoad2 = 2;

@@ -43,6 +43,7 @@ public static class OfActionCompiler
         result = FlowActions.Drop;
         if (actions.Length == 0) return OfError.None;
         var items = s_scratch is { } sc && sc.Length >= actions.Length ? sc : s_scratch = new FlowAction[Math.Max(16, actions.Length)];
+        List<byte[]>? data = null;
         for (int i = 0; i < actions.Length; i++)
         {
             var a = actions[i];
@@ -93,6 +94,10 @@ public static class OfActionCompiler
                     if (context != ActionContext.FlowMod) return OfError.BadArgument;
                     items[i] = FlowAction.Exit();
                     break;
+                case OfActionType.Note:
+                    (data ??= []).Add(a.Data ?? []);
+                    items[i] = FlowAction.Note(data.Count - 1);
+                    break;
                 case OfActionType.FieldLoad:
                 {
                     // Only the pipeline walk runs register actions: a flow's, never a packet-out's or a bucket's.
@@ -121,7 +126,7 @@ public static class OfActionCompiler
                 }
             }
         }
-        result = Shared(items.AsSpan(0, actions.Length));
+        result = Shared(items.AsSpan(0, actions.Length), data is null ? [] : [.. data]);
         return OfError.None;
     }
 
@@ -196,12 +201,12 @@ public static class OfActionCompiler
     }
 
     /// <summary>The calling thread's recent list equal to <paramref name="items"/>, else a new one (then remembered).</summary>
-    private static FlowActions Shared(ReadOnlySpan<FlowAction> items)
+    private static FlowActions Shared(ReadOnlySpan<FlowAction> items, byte[][] data)
     {
         var recent = s_recent ??= new FlowActions[RecentListCount];
         foreach (var r in recent)
-            if (r is not null && items.SequenceEqual(r.Items)) return r;
-        var list = new FlowActions(items.ToArray());
+            if (r is not null && items.SequenceEqual(r.Items) && FlowActions.SameData(data, r.Data)) return r;
+        var list = new FlowActions(items.ToArray(), data);
         recent[s_recentNext] = list;
         s_recentNext = (s_recentNext + 1) % RecentListCount;
         return list;
@@ -239,10 +244,12 @@ public static class OfActionCompiler
     public static int ToOfActions(FlowActions actions, Span<OfAction> into)
     {
         var items = actions.Items;
-        for (int i = 0; i < items.Length; i++) into[i] = ToOfAction(items[i]);
+        for (int i = 0; i < items.Length; i++)
+            into[i] = items[i].Kind == ActionKind.Note ? OfAction.Note(actions.Data[items[i].QueueId]) : ToOfAction(items[i]);
         return items.Length;
     }
 
+    /// <summary>The OpenFlow layer's form of <paramref name="a"/>, an action that keeps no data (a note's bytes are its list's: <see cref="ToOfActions"/>).</summary>
     public static OfAction ToOfAction(in FlowAction a) => a.Kind switch
     {
         ActionKind.Output => OfAction.Output(OfPort.FromDatapath(a.Port), a.MaxLen),

@@ -328,9 +328,21 @@ public static class FlowFormat
         foreach (var a in actions.Items)
         {
             if (sb.Length > 0) sb.Append(',');
-            sb.Append(Action(a));
+            if (a.Kind == ActionKind.Note) AppendNote(sb, actions.Data[a.QueueId]);
+            else sb.Append(Action(a));
         }
         return sb.ToString();
+    }
+
+    /// <summary>A note as ovs-ofctl prints it: <c>note:</c> and its bytes in hex, dot-separated.</summary>
+    private static void AppendNote(StringBuilder sb, byte[] note)
+    {
+        sb.Append("note:");
+        for (int i = 0; i < note.Length; i++)
+        {
+            if (i > 0) sb.Append('.');
+            sb.Append(note[i].ToString("x2", CultureInfo.InvariantCulture));
+        }
     }
 
     public static string Action(in FlowAction a) => a.Kind switch
@@ -395,6 +407,7 @@ public static class FlowFormat
         ActionKind.PacketInMetadata => $"set_field:0x{a.Value:x}->metadata",
         ActionKind.Recirculate => $"recirc(table {a.QueueId})",
         ActionKind.Exit => "exit",
+        ActionKind.Note => "note", // its bytes are its list's (Actions prints them)
         ActionKind.FieldLoad => $"load:{Hex(a.Wide)}->{Subfield(a.LoadDst)}",
         ActionKind.FieldMove => $"move:{Subfield(a.MoveSrc)}->{Subfield(a.MoveDst)}",
         ActionKind.OutputField => a.MaxLen is 0 or 0xffff ? $"output:{Subfield(a.OutputSrc)}" : $"output(port={Subfield(a.OutputSrc)},max_len={a.MaxLen})",

@@ -69,6 +69,7 @@ public sealed class NiciraActionTranslatorTests
         OfActionType.FieldLoad => OfAction.FieldLoad(new OfSubfield(OfField.Reg0, 0, 16), 3, OfAction.LoadFormRegLoad),
         OfActionType.FieldMove => OfAction.FieldMove(new OfSubfield(OfField.InPort, 0, 16), new OfSubfield((OfField)1, 8, 16)),
         OfActionType.OutputField => OfAction.OutputField(new OfSubfield(OfField.Reg0, 0, 16), 0xffff),
+        OfActionType.Note => OfAction.Note([1, 2, 3, 4, 5, 6]),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
     };
 
@@ -102,7 +103,7 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.SetTunnel, NxActionSubtype.SetQueue, NxActionSubtype.SetTunnel64, NxActionSubtype.DecTtl,
             NxActionSubtype.PushMpls, NxActionSubtype.PopMpls, NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl,
             NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
-            NxActionSubtype.RegMove, NxActionSubtype.OutputReg,
+            NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Note,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }
@@ -258,6 +259,21 @@ public sealed class NiciraActionTranslatorTests
         // A packet-out's actions stand for no flow: no goto-table.
         Assert.False(Of10Actions.TryDecode(WireOf(OfpAction.NxResubmitTable(3)), out _, out var error));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
+    }
+
+    /// <summary>A note (ofp-actions.at's note:11.e9.9a.ad.67.f3) is kept as it came and written back byte for byte.</summary>
+    [Fact]
+    public void ANote_IsKept_AndWrittenBackAsItCame()
+    {
+        var wire = OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString("000811e99aad67f3"));
+        Assert.True(Of10Actions.TryDecode([wire], out var actions, out var error), error.ToString());
+        Assert.Equal([OfAction.Note([0x11, 0xe9, 0x9a, 0xad, 0x67, 0xf3])], actions.ToArray());
+        Assert.Equal(1, Of10Actions.ToOfp(actions.Span[0], out var back, out _));
+        byte[] a = new byte[wire.EncodedSize], b = new byte[back.EncodedSize];
+        wire.Encode(a);
+        back.Encode(b);
+        Assert.Equal(Convert.ToHexString(a), Convert.ToHexString(b));
+        Assert.Equal("FFFF001000002320000811E99AAD67F3", Convert.ToHexString(b));
     }
 
     [Fact]

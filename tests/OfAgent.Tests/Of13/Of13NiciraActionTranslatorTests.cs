@@ -64,8 +64,29 @@ public sealed class Of13NiciraActionTranslatorTests
         { "move:NXM_NX_REG0[0..15]->NXM_OF_IN_PORT[]", new(NxActionSubtype.RegMove, FieldHeader: 0x00000002, SrcHeader: 0x00010004, Bits: 16), Ofp13Codes.ActionBadSetArgument },
         { "output:NXM_NX_REG0[30..33]", new(NxActionSubtype.OutputReg, SrcHeader: 0x00010004, Bits: 4, SrcOfs: 30, MaxLen: 0xffff), Ofp13Codes.ActionBadSetLen },
         { "load of part of eth_dst", new(NxActionSubtype.RegLoad, FieldHeader: 0x00000206, Value: 1, Mask: 0xff), Ofp13Codes.ActionBadArgument },
-        { "note", new(NxActionSubtype.Note, Note: [1, 2, 3, 4, 5, 6]), Ofp13Codes.ActionBadExpType },
     };
+
+    /// <summary>
+    /// A note (ofp-actions.at's note:11.e9.9a.ad.67.f3) is kept as it came and written back the same, in apply-actions, a
+    /// packet-out's or a bucket's list; write-actions holding one is OFPBAC_BAD_TYPE (Open vSwitch's action set takes none).
+    /// </summary>
+    [Fact]
+    public void ANote_IsKept_WrittenBackTheSame_AndRefusedInWriteActions()
+    {
+        byte[] bytes = [0x11, 0xe9, 0x9a, 0xad, 0x67, 0xf3];
+        var note = Nx(new(NxActionSubtype.Note, Note: bytes));
+        foreach (bool apply in new[] { true, false })
+        {
+            Assert.True(Of13Actions.TryToOf([note, Ofp13Action.Output(2)], apply, out var actions, out var error), error.ToString());
+            Assert.Equal([OfAction.Note(bytes), OfAction.Output(2)], actions);
+            var back = new List<Ofp13Action>();
+            Of13Actions.ToWire(actions, false, back);
+            Assert.Equal(NxActionSubtype.Note, back[0].Nx.Subtype);
+            Assert.Equal(bytes, back[0].Nx.Note);
+        }
+        Assert.True(Of13Actions.NotInActionSet([OfAction.Note(bytes)]));
+        Assert.False(Of13Actions.NotInActionSet([OfAction.Output(2)]));
+    }
 
     [Theory]
     [MemberData(nameof(Refused))]

@@ -187,11 +187,12 @@ public static partial class ActionTranslator
             first = one;
             return 1;
         }
-        if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField)
+        if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Note)
         {
             var nx = a.Type switch
             {
                 OfActionType.Exit => new NxAction(NxActionSubtype.Exit),
+                OfActionType.Note => new NxAction(NxActionSubtype.Note, Note: a.Data),
                 OfActionType.Resubmit => Of13.Translate.ActionTranslator.ResubmitOf(a),
                 _ => RegisterNx(a),
             };

@@ -20,8 +20,8 @@ internal static class ActionTranslator
     /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
     /// bodies, <see cref="Of10.Translate.ActionTranslator.TryNiciraModel"/>): consecutive REG_LOADs that set one field
     /// whole are one set-field; a load of a field the switch cannot set (the registers among them) is BAD_SET_TYPE, as
-    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; a note BAD_EXP_TYPE (the
-    /// switch does not keep one). A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) and an exit are served
+    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; a note is kept as it came.
+    /// A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) and an exit are served
     /// in a flow's apply-actions (<paramref name="flowApply"/>), anywhere in the list; elsewhere (write-actions, a
     /// packet-out, a group bucket), or a resubmit naming neither a port nor a table, they are BAD_ARGUMENT.
     /// </summary>
@@ -77,6 +77,17 @@ internal static class ActionTranslator
         if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error);
         if (n != actions.Length) actions = actions[..n];
         return true;
+    }
+
+    /// <summary>
+    /// An action Open vSwitch does not take in an action set (ofp-actions.c action_set_classify's ACTION_SLOT_INVALID
+    /// among those the switch keeps: a note); write-actions holding one is OFPBAC_BAD_TYPE, as Open vSwitch answers.
+    /// </summary>
+    public static bool NotInActionSet(ReadOnlySpan<OfAction> actions)
+    {
+        foreach (var a in actions)
+            if (a.Type == OfActionType.Note) return true;
+        return false;
     }
 
     /// <summary>
@@ -230,6 +241,7 @@ internal static class ActionTranslator
                 case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
                 case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
+                case OfActionType.Note: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Note, Note: a.Data))); break;
                 case OfActionType.FieldMove or OfActionType.OutputField:
                     into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.RegisterNx(a)));
                     break;
