@@ -53,6 +53,16 @@ public class OfActionCompilerNiciraTests
     }
 
     [Fact]
+    public void AControllerAction_ComesBackWithItsReasonMaxLenAndId_AReasonPastInvalidTtlIsRefused()
+    {
+        OfAction[] actions = [OfAction.Controller(1234, 2, 5678), OfAction.Controller(0xffff, 0, 0), OfAction.Output(OfPort.Controller, 64)];
+        var list = Compile(actions);
+        Assert.All(list.Items, a => Assert.Equal(PortNumber.Controller, a.Port));
+        Assert.Equal(actions, Back(list));
+        Assert.Equal(OfError.BadArgument, OfActionCompiler.TryCompile([OfAction.Controller(64, 3, 0)], NoPorts, ActionContext.FlowMod, 8, out _));
+    }
+
+    [Fact]
     public void NoteEqualityIsByBytes()
     {
         Assert.Equal(OfAction.Note([1, 2]), OfAction.Note([1, 2]));

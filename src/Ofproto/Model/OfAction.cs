@@ -94,6 +94,12 @@ public enum OfActionType : byte
     OutputField,
     /// <summary>Open vSwitch's note: <see cref="OfAction.Data"/>, kept and reported as given; does nothing to the packet.</summary>
     Note,
+    /// <summary>
+    /// Open vSwitch's controller action: a packet-in of at most <see cref="OfAction.MaxLen"/> bytes with reason
+    /// <see cref="OfAction.Value"/> (<see cref="OfPacketInReason"/>'s wire value: 0 no_match, 1 action, 2 invalid_ttl)
+    /// to the connections of controller id <see cref="OfAction.QueueId"/>.
+    /// </summary>
+    Controller,
 }
 
 /// <summary>
@@ -177,6 +183,8 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/>.</summary>
     public static OfAction Resubmit(byte table, uint inPort = OfPort.InPort) => new(OfActionType.Resubmit, inPort, QueueId: table);
     public static OfAction Exit() => new(OfActionType.Exit);
+    /// <summary>A packet-in of at most <paramref name="maxLen"/> bytes, reason <paramref name="reason"/> (0 no_match, 1 action, 2 invalid_ttl), to controller id <paramref name="id"/>.</summary>
+    public static OfAction Controller(ushort maxLen, byte reason, ushort id) => new(OfActionType.Controller, OfPort.Controller, maxLen, id, reason);
     /// <summary>A note of <paramref name="bytes"/> (kept as given, padding included).</summary>
     public static OfAction Note(byte[] bytes) => new(OfActionType.Note, Data: bytes);
 

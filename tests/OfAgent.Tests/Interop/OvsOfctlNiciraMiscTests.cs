@@ -86,4 +86,29 @@ public sealed class OvsOfctlNiciraMiscTests
         if (of13) Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, version, "add-flow", "actions=write_actions(note:01,output:2)"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
+
+    /// <summary>
+    /// controller(reason=...,max_len=...,id=...) (NXAST_CONTROLLER) is kept with its reason, max_len and controller id
+    /// and given back as ovs-ofctl wrote it; a reason OpenFlow 1.0 and 1.3 cannot report is OFPBAC_BAD_ARGUMENT, and in
+    /// write-actions the action is OFPBAC_BAD_TYPE, as Open vSwitch's action set refuses it. (The packet-ins it makes:
+    /// OfSwitchPipelineTests.)
+    /// </summary>
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow10")]
+    [InlineData("OpenFlow13")]
+    public async Task Controller_KeepsReasonMaxLenAndId_TheDumpReAdds(string version)
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=controller(reason=invalid_ttl,max_len=1234,id=5678),output:2");
+        Ok(rig, version, "add-flow", "priority=10,in_port=2,actions=controller(reason=no_match),controller(max_len=64)");
+        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        Assert.Contains("priority=10,in_port=1 actions=controller(reason=invalid_ttl,max_len=1234,id=5678),output:2", dump);
+        Assert.Contains("priority=10,in_port=2 actions=controller(reason=no_match),CONTROLLER:64", dump);
+        ReAddsTheSame(rig, version, dump);
+        Assert.Contains("OFPBAC_BAD_ARGUMENT", Refused(rig, version, "add-flow", "actions=controller(reason=action_set)"));
+        if (version == "OpenFlow13")
+            Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, version, "add-flow", "actions=write_actions(controller(reason=no_match))"));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
 }

@@ -85,6 +85,14 @@ public sealed class Of13NiciraActionTranslatorTests
             Assert.Equal(bytes, back[0].Nx.Note);
         }
         Assert.True(Of13Actions.NotInActionSet([OfAction.Note(bytes)]));
+        // controller(reason=invalid_ttl,max_len=1234,id=5678): in apply-actions, written back the same; not in an action set.
+        var controller = new NxAction(NxActionSubtype.Controller, Arg: 5678, Table: 2, MaxLen: 1234);
+        Assert.True(Of13Actions.TryToOf([Nx(controller)], true, out var served, out var err), err.ToString());
+        Assert.Equal([OfAction.Controller(1234, 2, 5678)], served);
+        var written = new List<Ofp13Action>();
+        Of13Actions.ToWire(served, false, written);
+        Assert.Equal(controller, Assert.Single(written).Nx);
+        Assert.True(Of13Actions.NotInActionSet([OfAction.Controller(1234, 2, 5678)]));
         Assert.False(Of13Actions.NotInActionSet([OfAction.Output(2)]));
     }
 

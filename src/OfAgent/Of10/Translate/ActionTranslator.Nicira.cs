@@ -28,7 +28,9 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// <para>resubmit(,TABLE) is a goto-table only where the switch writes it: last in a flow-mod's list, the packet's own
 /// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"); else OFPBAC_BAD_ARGUMENT.
 /// NXAST_RESUBMIT and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own. A note (NXAST_NOTE)
-/// is kept, its bytes as they came (padding included), and given back in flow statistics; it does nothing to the packet.</para>
+/// is kept, its bytes as they came (padding included), and given back in flow statistics; it does nothing to the packet.
+/// NXAST_CONTROLLER is the model's controller action (reason, max_len, controller id); a reason past invalid_ttl, which
+/// OpenFlow 1.0 and 1.3 cannot report, is BAD_ARGUMENT.</para>
 /// <para>OpenFlow 1.3's experimenter actions carry the same bodies and take the same translation
 /// (<see cref="TryNiciraModel"/>), with 1.3's errors; 1.3 runs a resubmit in the datapath wherever it stands in a flow's list.</para>
 /// </remarks>
@@ -131,6 +133,11 @@ public static partial class ActionTranslator
             case NxActionSubtype.SetMplsLabel: item = OfAction.SetMplsLabel((uint)nx.Arg); return true;
             case NxActionSubtype.SetMplsTc: item = OfAction.SetMplsTc((byte)nx.Arg); return true;
             case NxActionSubtype.Note: item = OfAction.Note(nx.Note ?? []); return true;
+            case NxActionSubtype.Controller:
+                // Reasons past invalid_ttl (1.4's action_set, group, packet_out) OpenFlow 1.0 and 1.3 cannot report.
+                if (nx.Table > PacketInOrigin.MaxReason) return false;
+                item = OfAction.Controller(nx.MaxLen, nx.Table, (ushort)nx.Arg);
+                return true;
             case NxActionSubtype.RegLoad when load.Header == 0 && RegisterOf(nx.FieldHeader) is { } reg:
                 return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad, out item, out why);
             case NxActionSubtype.RegLoad:

@@ -81,12 +81,12 @@ internal static class ActionTranslator
 
     /// <summary>
     /// An action Open vSwitch does not take in an action set (ofp-actions.c action_set_classify's ACTION_SLOT_INVALID
-    /// among those the switch keeps: a note); write-actions holding one is OFPBAC_BAD_TYPE, as Open vSwitch answers.
+    /// among those the switch keeps: a note, a controller action); write-actions holding one is OFPBAC_BAD_TYPE, as Open vSwitch answers.
     /// </summary>
     public static bool NotInActionSet(ReadOnlySpan<OfAction> actions)
     {
         foreach (var a in actions)
-            if (a.Type == OfActionType.Note) return true;
+            if (a.Type is OfActionType.Note or OfActionType.Controller) return true;
         return false;
     }
 
@@ -242,6 +242,7 @@ internal static class ActionTranslator
                 case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
                 case OfActionType.Note: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Note, Note: a.Data))); break;
+                case OfActionType.Controller: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.ControllerOf(a))); break;
                 case OfActionType.FieldMove or OfActionType.OutputField:
                     into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.RegisterNx(a)));
                     break;
