@@ -62,6 +62,23 @@ public class OfActionCompilerNiciraTests
         Assert.Equal(OfError.BadArgument, OfActionCompiler.TryCompile([OfAction.Controller(64, 3, 0)], NoPorts, ActionContext.FlowMod, 8, out _));
     }
 
+    /// <summary>An exit in a packet-out's or a group bucket's list ends the list there; a flow's keeps it for the walk.</summary>
+    [Fact]
+    public void AnExit_EndsAPacketOutsOrABucketsList()
+    {
+        OfAction[] actions = [OfAction.Output(OfPort.Flood), OfAction.Exit(), OfAction.Output(OfPort.Controller)];
+        foreach (var context in new[] { ActionContext.PacketOut, ActionContext.GroupBucket })
+        {
+            Assert.Equal(OfError.None, OfActionCompiler.TryCompile(actions, NoPorts, context, 8, out var list));
+            Assert.Equal([FlowAction.Output(PortNumber.Flood)], list.Items);
+            Assert.Equal(OfError.None, OfActionCompiler.TryCompile([OfAction.Exit(), OfAction.Output(OfPort.Flood)], NoPorts, context, 8, out list));
+            Assert.Same(FlowActions.Drop, list);
+        }
+        var flow = Compile(actions);
+        Assert.Equal(3, flow.Count);
+        Assert.True(flow.NeedsWalk);
+    }
+
     [Fact]
     public void NoteEqualityIsByBytes()
     {

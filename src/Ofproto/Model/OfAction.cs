@@ -80,7 +80,10 @@ public enum OfActionType : byte
     /// A flow's apply-actions only.
     /// </summary>
     Resubmit,
-    /// <summary>Open vSwitch's exit: no action after it runs (the action set still does). A flow's apply-actions only.</summary>
+    /// <summary>
+    /// Open vSwitch's exit: no action after it runs (the action set still does). In a packet-out's or a group bucket's
+    /// list it ends that list.
+    /// </summary>
     Exit,
     /// <summary>
     /// Open vSwitch's load (or set_field) of a register: <see cref="OfAction.LoadDst"/> set to <see cref="OfAction.Wide"/>,
@@ -210,9 +213,14 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public OfSubfield OutputSrc => new((OfField)Port, (int)(QueueId >> 8), (int)(QueueId & 0xFF));
 }
 
-/// <summary>Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may.</summary>
+/// <summary>
+/// Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may; only a flow's apply-actions
+/// run in the pipeline walk (resubmit, the register actions); an exit in a packet-out's or a group bucket's list ends that
+/// list (Open vSwitch ends a bucket's translation there and goes on after the group).
+/// </summary>
 public enum ActionContext : byte
 {
     FlowMod,
     PacketOut,
+    GroupBucket,
 }

@@ -44,9 +44,16 @@ public static class OfActionCompiler
         if (actions.Length == 0) return OfError.None;
         var items = s_scratch is { } sc && sc.Length >= actions.Length ? sc : s_scratch = new FlowAction[Math.Max(16, actions.Length)];
         List<byte[]>? data = null;
+        int count = actions.Length;
         for (int i = 0; i < actions.Length; i++)
         {
             var a = actions[i];
+            if (a.Type == OfActionType.Exit && context != ActionContext.FlowMod)
+            {
+                // A packet-out's or a bucket's list (the executor runs it, not the walk) simply ends here.
+                count = i;
+                break;
+            }
             switch (a.Type)
             {
                 case OfActionType.Output:
@@ -91,7 +98,6 @@ public static class OfActionCompiler
                     break;
                 }
                 case OfActionType.Exit:
-                    if (context != ActionContext.FlowMod) return OfError.BadArgument;
                     items[i] = FlowAction.Exit();
                     break;
                 case OfActionType.Controller:
@@ -130,7 +136,8 @@ public static class OfActionCompiler
                 }
             }
         }
-        result = Shared(items.AsSpan(0, actions.Length), data is null ? [] : [.. data]);
+        if (count == 0) return OfError.None;
+        result = Shared(items.AsSpan(0, count), data is null ? [] : [.. data]);
         return OfError.None;
     }
 

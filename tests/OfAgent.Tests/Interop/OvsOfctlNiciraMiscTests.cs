@@ -88,6 +88,33 @@ public sealed class OvsOfctlNiciraMiscTests
     }
 
     /// <summary>
+    /// exit in a packet-out ends its actions (the frame goes out of port 2, not port 3), and in a group bucket ends that
+    /// bucket; in write-actions it is OFPBAC_BAD_TYPE, as Open vSwitch's action set refuses it.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task Exit_EndsAPacketOutOrABucket_AndIsRefusedInWriteActions()
+    {
+        await using var rig = new AgentRig();
+        const string v = "OpenFlow13";
+        var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
+        Ok(rig, v, "packet-out", "in_port=1 packet=" + Convert.ToHexString(frame) + " actions=output:2,exit,output:3");
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+        Assert.Empty(rig.Ports[2].TakeSent());
+        Ok(rig, v, "add-group", "group_id=1,type=all,bucket=output:2,exit,output:3,bucket=output:4");
+        Ok(rig, v, "add-flow", "in_port=1,actions=group:1");
+        Assert.Contains("bucket=actions=output:2,exit,output:3,bucket=actions=output:4", Ok(rig, v, "dump-groups"));
+        rig.Ports[0].Inject(frame);
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+        Assert.Empty(rig.Ports[2].TakeSent());
+        Assert.Single(rig.Ports[3].TakeSent());
+        Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, v, "add-flow", "actions=write_actions(exit)"));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    /// <summary>
     /// controller(reason=...,max_len=...,id=...) (NXAST_CONTROLLER) is kept with its reason, max_len and controller id
     /// and given back as ovs-ofctl wrote it; a reason OpenFlow 1.0 and 1.3 cannot report is OFPBAC_BAD_ARGUMENT, and in
     /// write-actions the action is OFPBAC_BAD_TYPE, as Open vSwitch's action set refuses it. (The packet-ins it makes:

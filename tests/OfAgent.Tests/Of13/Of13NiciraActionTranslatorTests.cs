@@ -176,12 +176,18 @@ public sealed class Of13NiciraActionTranslatorTests
         {
             ("resubmit(,): neither a port nor a table", FlowMod(0, Apply(Nx(Resubmit(0xff))))),
             ("in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(Resubmit(1))]))),
-            ("exit in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(new NxAction(NxActionSubtype.Exit))]))),
         })
         {
             Assert.False(Of13FlowMods.TryInstructions(fm, out _, out error), what);
             Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
         }
+        // An exit in write-actions is BAD_TYPE, as Open vSwitch refuses what its action set does not take; a packet-out's
+        // or a bucket's list takes one (it ends the list there).
+        Assert.False(Of13FlowMods.TryInstructions(FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions,
+                                                                                   Actions: [Nx(new NxAction(NxActionSubtype.Exit))])), out _, out error));
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadType), error);
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.Output(1), Nx(new NxAction(NxActionSubtype.Exit)), Ofp13Action.Output(2)], out var outList, out error));
+        Assert.Equal([OfAction.Output(1), OfAction.Exit(), OfAction.Output(2)], outList);
         // A packet-out's or a bucket's list is in no table.
         Assert.False(Of13Actions.TryToOf([Nx(Resubmit(1))], out _, out error));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
