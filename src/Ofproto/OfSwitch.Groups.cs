@@ -132,7 +132,7 @@ public sealed partial class OfSwitch
                 if (!_dp.Groups.TryGet(b.WatchGroup, out _)) return OfError.BadWatch;
                 watchGroup = b.WatchGroup;
             }
-            var err = OfActionCompiler.TryCompile(b.Actions.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, out var actions);
+            var err = OfActionCompiler.TryCompile(b.Actions.Span, _dp.Ports, ActionContext.GroupBucket, QueuesPerPort, out var actions);
             if (err != OfError.None) return err;
             foreach (var a in actions.Items)
             {

@@ -147,13 +147,20 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             return;
         }
         var origin = u.Reason == UpcallReason.Action ? PacketInOrigin.FromUpcall(u.UserData, u.UserTag) : PacketInOrigin.None;
+        byte given = 0;
+        ushort controllerId = 0;
+        bool byAction = u.Reason == UpcallReason.Action && PacketInOrigin.IsControllerAction(u.UserTag, out given, out controllerId)
+                        && given <= PacketInOrigin.MaxReason;
         var reason = u.Reason switch
         {
             UpcallReason.Miss => OfPacketInReason.NoMatch,
             UpcallReason.InvalidTtl => OfPacketInReason.InvalidTtl,
+            // Open vSwitch's controller action names its reason (0 no_match, 1 action, 2 invalid_ttl).
+            _ when byAction => given switch { 0 => OfPacketInReason.NoMatch, 2 => OfPacketInReason.InvalidTtl, _ => OfPacketInReason.Action },
             _ => origin.TableMiss ? OfPacketInReason.ExplicitMiss : OfPacketInReason.Action,
         };
-        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, origin.TableId, origin.Cookie, u.Metadata, u.TunnelId));
+        _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, origin.TableId, origin.Cookie, u.Metadata, u.TunnelId,
+                                          byAction, controllerId));
     }
 
     /// <summary>A flow's compiled instructions as flow statistics show them.</summary>

@@ -28,8 +28,10 @@ public sealed class OfSwitchPipelineTests : IDisposable
         public ulong LastCookie;
         public ulong LastMetadata;
         public OfPacketInReason LastReason;
+        public (ushort MaxLen, bool ByAction, ushort ControllerId) LastAction;
         public void PacketIn(in OfPacketIn packet)
         {
+            LastAction = (packet.MaxLen, packet.ByAction, packet.ControllerId);
             LastMetadata = packet.Metadata;
             LastTable = packet.TableId;
             LastCookie = packet.Cookie;
@@ -389,6 +391,37 @@ public sealed class OfSwitchPipelineTests : IDisposable
         for (int i = 0; i < 3; i++) Send();
         Assert.Equal(3, SentOn(1));
         Assert.Equal((3L, 3L), (_sw.TableStats(0).LookupCount, _sw.TableStats(0).MatchedCount));
+    }
+
+    /// <summary>
+    /// Open vSwitch's controller action: the packet-in carries the reason, max_len and controller id the action gave (a
+    /// no_match from a flow that is no table-miss entry included), and the flow's table and cookie; a plain output to the
+    /// controller is none of that.
+    /// </summary>
+    [Fact]
+    public void AControllerActionGivesItsReasonMaxLenAndControllerId()
+    {
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any.EthType(0x0800), 9,
+            OfInstructions.Apply(new[] { OfAction.Controller(1234, 2, 5678) }), cookie: 0x77)));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 5, Goto(2))));
+        Send();
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 1, 5000));
+        Assert.Equal((2, 0x77UL, OfPacketInReason.InvalidTtl), (_reports.LastTable, _reports.LastCookie, _reports.LastReason));
+        Assert.Equal(((ushort)1234, true, (ushort)5678), _reports.LastAction);
+
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any.EthType(0x0800), 9,
+            OfInstructions.Apply(new[] { OfAction.Controller(64, 0, 0) }), cookie: 0x78)));
+        Send();
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 2, 5000));
+        Assert.Equal((2, 0x78UL, OfPacketInReason.NoMatch), (_reports.LastTable, _reports.LastCookie, _reports.LastReason));
+        Assert.Equal(((ushort)64, true, (ushort)0), _reports.LastAction);
+
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(2, OfMatch.Any.EthType(0x0800), 9,
+            OfInstructions.Apply(new[] { OfAction.Output(OfPort.Controller, 64) }), cookie: 0x79)));
+        Send();
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 3, 5000));
+        Assert.Equal(OfPacketInReason.Action, _reports.LastReason);
+        Assert.Equal(((ushort)64, false, (ushort)0), _reports.LastAction);
     }
 
     [Fact]

@@ -172,6 +172,7 @@ public sealed partial class ActionExecutor
                 case ActionKind.Recirculate:
                 case ActionKind.Resubmit: // composed away by the pipeline walk; a list that holds one never runs here
                 case ActionKind.Exit:
+                case ActionKind.Note:
                 case ActionKind.FieldLoad:
                 case ActionKind.FieldMove:
                 case ActionKind.OutputField:

@@ -33,7 +33,7 @@ public sealed class ActionInterner
     }
 
     /// <summary>
-    /// The shared list whose items equal <paramref name="items"/>: found without allocating when one is held, else a
+    /// The shared list whose items equal <paramref name="items"/> (and that keeps no data): found without allocating when one is held, else a
     /// new list of a copy of them (a forwarding thread composing pipeline results calls it for every new result).
     /// </summary>
     public FlowActions Intern(ReadOnlySpan<FlowAction> items)
@@ -52,15 +52,20 @@ public sealed class ActionInterner
         _purgeAt = Math.Max(1024, _lists.Count * 2);
     }
 
-    /// <summary>Equality over the items; holds the items array only (not the list), so a key never keeps a list alive.</summary>
+    /// <summary>
+    /// Equality over the items and the data; holds the items and data arrays only (not the list), so a key never keeps a
+    /// list alive.
+    /// </summary>
     private readonly struct Key : IEquatable<Key>
     {
         internal readonly FlowAction[] Items;
+        internal readonly byte[][] Data;
         private readonly int _hash;
 
         public Key(FlowActions actions)
         {
             Items = actions.Items;
+            Data = actions.Data;
             _hash = HashOf(Items);
         }
 
@@ -71,7 +76,7 @@ public sealed class ActionInterner
             return h.ToHashCode();
         }
 
-        public bool Equals(Key other) => _hash == other._hash && Items.AsSpan().SequenceEqual(other.Items);
+        public bool Equals(Key other) => _hash == other._hash && Items.AsSpan().SequenceEqual(other.Items) && FlowActions.SameData(Data, other.Data);
         public override bool Equals(object? obj) => obj is Key k && Equals(k);
         public override int GetHashCode() => _hash;
     }
@@ -83,7 +88,8 @@ public sealed class ActionInterner
 
         public bool Equals(Key x, Key y) => x.Equals(y);
         public int GetHashCode(Key k) => k.GetHashCode();
-        public bool Equals(ReadOnlySpan<FlowAction> items, Key k) => items.SequenceEqual(k.Items);
+        // A span of items carries no data: it equals only a list without any.
+        public bool Equals(ReadOnlySpan<FlowAction> items, Key k) => k.Data.Length == 0 && items.SequenceEqual(k.Items);
         public int GetHashCode(ReadOnlySpan<FlowAction> items) => Key.HashOf(items);
         public Key Create(ReadOnlySpan<FlowAction> items) => new(new FlowActions(items.ToArray()));
     }

@@ -154,6 +154,12 @@ public enum ActionKind : byte
     LearnRequest,
     /// <summary>One value of the <see cref="LearnRequest"/> before it (<see cref="FlowAction.Wide"/>); does nothing itself.</summary>
     LearnValue,
+    /// <summary>
+    /// Open vSwitch's note: does nothing to the packet. <see cref="FlowAction.QueueId"/> indexes the note's bytes in the
+    /// list's <see cref="FlowActions.Data"/>, kept to be reported as given. The walk composes nothing for it; the executor
+    /// skips it.
+    /// </summary>
+    Note,
 }
 
 /// <summary>
@@ -243,6 +249,8 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction Meter(uint meterId) => new(ActionKind.Meter, 0, 0, meterId, 0);
     /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/> (<see cref="Ports.PortNumber.InPort"/>: its own port).</summary>
     public static FlowAction Resubmit(byte table, ushort inPort = Ports.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
+    /// <summary>A note whose bytes are <see cref="FlowActions.Data"/>[<paramref name="index"/>] (<see cref="ActionKind.Note"/>).</summary>
+    public static FlowAction Note(int index) => new(ActionKind.Note, 0, 0, (uint)index, 0);
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
     public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
     /// <summary>A learn of template <paramref name="templateId"/> (<see cref="ActionKind.Learn"/>).</summary>
@@ -293,7 +301,8 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
-                                               or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue);
+                                               or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue
+                                               or ActionKind.Note);
 }
 
 /// <summary>
@@ -311,6 +320,11 @@ public sealed class FlowActions
     public static readonly FlowActions Drop = new([]);
 
     public readonly FlowAction[] Items;
+    /// <summary>
+    /// The byte strings the list's actions keep for the layer above (a note's bytes), indexed by the action's
+    /// <see cref="FlowAction.QueueId"/>; empty for most lists. Never read on the packet path.
+    /// </summary>
+    public readonly byte[][] Data;
     public readonly bool[] ModifiedAfter;
     /// <summary>Some action sends to the controller.</summary>
     public readonly bool HasController;
@@ -340,13 +354,19 @@ public sealed class FlowActions
     /// </summary>
     internal readonly ushort SoleOutput;
 
-    public FlowActions(FlowAction[] items) : this(items, fuse: true) { }
+    public FlowActions(FlowAction[] items) : this(items, [], fuse: true) { }
+
+    /// <summary>A list whose actions keep <paramref name="data"/> (see <see cref="Data"/>).</summary>
+    public FlowActions(FlowAction[] items, byte[][] data) : this(items, data, fuse: true) { }
 
     /// <summary>A list whose plan is its items as they are when <paramref name="fuse"/> is false (to check the fused
     /// plan against).</summary>
-    internal FlowActions(FlowAction[] items, bool fuse)
+    internal FlowActions(FlowAction[] items, bool fuse) : this(items, [], fuse) { }
+
+    private FlowActions(FlowAction[] items, byte[][] data, bool fuse)
     {
         Items = items;
+        Data = data;
         ModifiedAfter = new bool[items.Length];
         bool modified = false;
         for (int i = items.Length - 1; i >= 0; i--)
@@ -383,6 +403,15 @@ public sealed class FlowActions
     }
 
     public int Count => Items.Length;
+
+    /// <summary>Whether <paramref name="a"/> and <paramref name="b"/> (lists' <see cref="Data"/>) hold the same byte strings.</summary>
+    public static bool SameData(byte[][] a, byte[][] b)
+    {
+        if (a.Length != b.Length) return false;
+        for (int i = 0; i < a.Length; i++)
+            if (!a[i].AsSpan().SequenceEqual(b[i])) return false;
+        return true;
+    }
 
     public bool OutputsTo(ushort port)
     {

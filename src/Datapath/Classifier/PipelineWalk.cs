@@ -377,6 +377,8 @@ public sealed class PipelineWalk
                 case ActionKind.Resubmit:
                     Resubmit(pipeline, a, ref b, t, trace, depth);
                     continue;
+                case ActionKind.Note: // does nothing to the packet
+                    continue;
                 case ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField:
                     // A register action composes nothing, or the set-field or output it stands for.
                     if (!RegisterAction(ref b, ref a)) continue;

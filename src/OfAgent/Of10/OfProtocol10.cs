@@ -19,9 +19,9 @@ internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
 
     public override int PacketInOverhead => OfpPacketIn.MinSize;
 
-    /// <summary>OpenFlow 1.0: a miss sends miss_send_len bytes (per connection), an output action its max_len.</summary>
+    /// <summary>OpenFlow 1.0: a miss sends miss_send_len bytes (per connection), an output or controller action its max_len.</summary>
     public override int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered)
-        => packet.Reason == OfPacketInReason.NoMatch ? c.MissSendLen : packet.MaxLen;
+        => packet.Reason == OfPacketInReason.NoMatch && !packet.ByAction ? c.MissSendLen : packet.MaxLen;
 
     public override int WritePacketIn(Span<byte> destination, uint bufferId, in OfPacketIn packet, int dataLen)
         => OfpPacketIn.Write(destination, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue), WireMap.ToWirePort(packet.InPort),

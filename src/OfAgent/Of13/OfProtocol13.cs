@@ -31,7 +31,7 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
     public override int PacketInOverhead => 24 + 40 + 2;
 
     public override int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered)
-        => packet.Reason is OfPacketInReason.Action or OfPacketInReason.ExplicitMiss ? packet.MaxLen : c.MissSendLen;
+        => packet.ByAction || packet.Reason is OfPacketInReason.Action or OfPacketInReason.ExplicitMiss ? packet.MaxLen : c.MissSendLen;
 
     public override int WritePacketIn(Span<byte> destination, uint bufferId, in OfPacketIn packet, int dataLen)
     {

@@ -127,6 +127,11 @@ public sealed partial class OfConnection : IAsyncDisposable
     /// Read and written on the connection's receive loop only.
     /// </summary>
     internal uint[] Async14Masks { get; } = new uint[6];
+    /// <summary>
+    /// Open vSwitch's controller id of the connection: a controller action's packet-ins go only to the connections of
+    /// its id. Open vSwitch's default, 0, for every connection: NXT_SET_CONTROLLER_ID, which would change it, is not served.
+    /// </summary>
+    public ushort ControllerId => 0;
     /// <summary>Whether PACKET_IN, FLOW_REMOVED and PORT_STATUS go to this connection.</summary>
     public bool ReceivesAsync => (IsPrimary || MissSendLen != 0) && _negotiated && IsOpen;
     public bool IsOpen => !_cts.IsCancellationRequested;

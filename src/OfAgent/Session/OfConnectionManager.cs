@@ -382,7 +382,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
         bool any = false;
         foreach (var c in conns)
         {
-            if (!c.ReceivesAsync || !c.Controller.Wants(OfAsyncKind.PacketIn, reason)) continue;
+            if (!c.ReceivesAsync || c.ControllerId != p.ControllerId || !c.Controller.Wants(OfAsyncKind.PacketIn, reason)) continue;
             any = true;
             break;
         }
@@ -392,12 +392,12 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
             return;
         }
         // OpenFlow 1.3's OFPCML_NO_BUFFER (max_len 0xffff in an output to the controller): the whole frame, unbuffered.
-        bool buffer = !(p.Reason != OfPacketInReason.NoMatch && p.MaxLen == NoBufferMaxLen);
+        bool buffer = !((p.ByAction || p.Reason != OfPacketInReason.NoMatch) && p.MaxLen == NoBufferMaxLen);
         uint bufferId = buffer ? _switch.BufferPacket(p.Frame, p.InPort) : PacketBuffers.NoBuffer;
         bool buffered = bufferId != PacketBuffers.NoBuffer;
         foreach (var c in conns)
         {
-            if (!c.ReceivesAsync || !c.Controller.Wants(OfAsyncKind.PacketIn, reason)) continue;
+            if (!c.ReceivesAsync || c.ControllerId != p.ControllerId || !c.Controller.Wants(OfAsyncKind.PacketIn, reason)) continue;
             var proto = c.Protocol;
             int dataLen = buffered ? Math.Min(p.Frame.Length, proto.PacketInDataLength(c, p, buffered)) : p.Frame.Length;
             // A frame too large for one message (a received super-frame) is cut to what fits; total_len tells.

@@ -27,6 +27,8 @@ public enum NxActionSubtype : ushort
     Exit = 17,
     /// <summary>NXAST_DEC_TTL, action length 16.</summary>
     DecTtl = 18,
+    /// <summary>NXAST_CONTROLLER: a packet-in with its own max_len, controller id and reason, action length 16.</summary>
+    Controller = 20,
     /// <summary>NXAST_PUSH_MPLS: 16-bit ethertype, action length 16.</summary>
     PushMpls = 23,
     /// <summary>NXAST_POP_MPLS: 16-bit ethertype, action length 16.</summary>
@@ -77,7 +79,7 @@ public enum NxActionError : byte
 /// </summary>
 /// <remarks>
 /// <para>Fields are in host order. <see cref="Arg"/>: the integer argument (tunnel id, queue, group, ethertype, MPLS TTL,
-/// label or TC). Resubmit: <see cref="InPort"/> and <see cref="Table"/> (NXAST_RESUBMIT's table is 255, Open vSwitch's
+/// label or TC; CONTROLLER's controller id, with its reason in <see cref="Table"/> and its <see cref="MaxLen"/>). Resubmit: <see cref="InPort"/> and <see cref="Table"/> (NXAST_RESUBMIT's table is 255, Open vSwitch's
 /// "this table"). REG_LOAD and REG_LOAD2 are one shape, a load of <see cref="Value"/> under <see cref="Mask"/> into the
 /// field of <see cref="FieldHeader"/> (its 32-bit NXM or OXM header, hasmask clear, the length byte the value's bytes):
 /// REG_LOAD's mask is its ofs/n_bits range, an unmasked REG_LOAD2's the all-ones of the value's bytes. Whether the switch
@@ -112,6 +114,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   SET_MPLS_TTL(25), SET_MPLS_TC(31)                           len 16: arg8 pad(5)
     //   DEC_TTL(18), DEC_MPLS_TTL(26), EXIT(17)                     len 16: pad(6)
     //   RESUBMIT(1)                                                 len 16: in_port(2) pad(4), pad not read
+    //   CONTROLLER(20)                          len 16: max_len(2) controller_id(2) reason(1) zero(1), zero not read
     //   RESUBMIT_TABLE(14)                                          len 16: in_port(2) table(1) pad(3), pad zero
     //   NOTE(8)                                                 len 16+8n: note bytes (6+8n)
     //   REG_LOAD(7)                                                 len 24: ofs_nbits(2) dst(4) value(8)
@@ -139,7 +142,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
                 or NxActionSubtype.PushMpls or NxActionSubtype.PopMpls or NxActionSubtype.SetMplsTtl or NxActionSubtype.DecMplsTtl
                 or NxActionSubtype.SetMplsLabel or NxActionSubtype.SetMplsTc or NxActionSubtype.Group or NxActionSubtype.Resubmit
-                or NxActionSubtype.Exit or NxActionSubtype.Conjunction => 8,
+                or NxActionSubtype.Exit or NxActionSubtype.Conjunction or NxActionSubtype.Controller => 8,
             NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad or NxActionSubtype.RegMove or NxActionSubtype.OutputReg
                 or NxActionSubtype.OutputReg2 => 16,
             NxActionSubtype.RegLoad2 or NxActionSubtype.Note => b.Length,
@@ -167,6 +170,10 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 return true;
             case NxActionSubtype.Resubmit:
                 nx = new(subtype, InPort: BinaryPrimitives.ReadUInt16BigEndian(b[2..]), Table: 0xff);
+                return true;
+            case NxActionSubtype.Controller: // the last byte is not read, as Open vSwitch's decode_NXAST_RAW_CONTROLLER
+                nx = new(subtype, MaxLen: BinaryPrimitives.ReadUInt16BigEndian(b[2..]), Arg: BinaryPrimitives.ReadUInt16BigEndian(b[4..]),
+                         Table: b[6]);
                 return true;
             case NxActionSubtype.ResubmitTable:
                 if ((b[5] | b[6] | b[7]) != 0) return Fail(NxActionError.BadArgument, out error); // as Open vSwitch
@@ -252,6 +259,11 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 break;
             case NxActionSubtype.Resubmit:
                 BinaryPrimitives.WriteUInt16BigEndian(dest[2..], InPort);
+                break;
+            case NxActionSubtype.Controller:
+                BinaryPrimitives.WriteUInt16BigEndian(dest[2..], MaxLen);
+                BinaryPrimitives.WriteUInt16BigEndian(dest[4..], (ushort)Arg);
+                dest[6] = Table;
                 break;
             case NxActionSubtype.ResubmitTable:
                 BinaryPrimitives.WriteUInt16BigEndian(dest[2..], InPort);

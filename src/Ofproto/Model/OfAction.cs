@@ -80,7 +80,10 @@ public enum OfActionType : byte
     /// A flow's apply-actions only.
     /// </summary>
     Resubmit,
-    /// <summary>Open vSwitch's exit: no action after it runs (the action set still does). A flow's apply-actions only.</summary>
+    /// <summary>
+    /// Open vSwitch's exit: no action after it runs (the action set still does). In a packet-out's or a group bucket's
+    /// list it ends that list.
+    /// </summary>
     Exit,
     /// <summary>
     /// Open vSwitch's load (or set_field) of a register: <see cref="OfAction.LoadDst"/> set to <see cref="OfAction.Wide"/>,
@@ -100,6 +103,14 @@ public enum OfActionType : byte
     Conjunction,
     /// <summary>Open vSwitch's learn: <see cref="OfAction.LearnSpec"/> (registered by id in <see cref="OfAction.QueueId"/>). A flow's apply-actions only.</summary>
     Learn,
+    /// <summary>Open vSwitch's note: <see cref="OfAction.Data"/>, kept and reported as given; does nothing to the packet.</summary>
+    Note,
+    /// <summary>
+    /// Open vSwitch's controller action: a packet-in of at most <see cref="OfAction.MaxLen"/> bytes with reason
+    /// <see cref="OfAction.Value"/> (<see cref="OfPacketInReason"/>'s wire value: 0 no_match, 1 action, 2 invalid_ttl)
+    /// to the connections of controller id <see cref="OfAction.QueueId"/>.
+    /// </summary>
+    Controller,
 }
 
 /// <summary>
@@ -108,8 +119,16 @@ public enum OfActionType : byte
 /// for the datapath (<see cref="OfActionCompiler"/>).
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
-public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort MaxLen = 0, uint QueueId = 0, ulong Value = 0, ulong Value2 = 0)
+public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort MaxLen = 0, uint QueueId = 0, ulong Value = 0, ulong Value2 = 0,
+                                       byte[]? Data = null)
 {
+    /// <summary>Equal type and arguments, and <see cref="Data"/> of the same bytes.</summary>
+    public bool Equals(OfAction other)
+        => Type == other.Type && Port == other.Port && MaxLen == other.MaxLen && QueueId == other.QueueId && Value == other.Value
+           && Value2 == other.Value2 && Data.AsSpan().SequenceEqual(other.Data);
+
+    public override int GetHashCode() => HashCode.Combine(Type, Port, MaxLen, QueueId, Value, Value2, Data?.Length ?? -1);
+
     /// <summary>The 128-bit argument (IPv6 address, ND target): <see cref="Value2"/> high, <see cref="Value"/> low.</summary>
     public UInt128 Wide => new(Value2, Value);
 
@@ -181,6 +200,10 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public byte ConjClause => (byte)Port;
     /// <summary>A <see cref="OfActionType.Conjunction"/>'s number of clauses.</summary>
     public byte ConjClauses => (byte)MaxLen;
+    /// <summary>A packet-in of at most <paramref name="maxLen"/> bytes, reason <paramref name="reason"/> (0 no_match, 1 action, 2 invalid_ttl), to controller id <paramref name="id"/>.</summary>
+    public static OfAction Controller(ushort maxLen, byte reason, ushort id) => new(OfActionType.Controller, OfPort.Controller, maxLen, id, reason);
+    /// <summary>A note of <paramref name="bytes"/> (kept as given, padding included).</summary>
+    public static OfAction Note(byte[] bytes) => new(OfActionType.Note, Data: bytes);
 
     /// <summary>The forms a register load was written in (<see cref="LoadForm"/>).</summary>
     public const byte LoadFormSetField = 0, LoadFormRegLoad = 1, LoadFormRegLoad2 = 2;
@@ -210,9 +233,14 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public OfSubfield OutputSrc => new((OfField)Port, (int)(QueueId >> 8), (int)(QueueId & 0xFF));
 }
 
-/// <summary>Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may.</summary>
+/// <summary>
+/// Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may; only a flow's apply-actions
+/// run in the pipeline walk (resubmit, the register actions); an exit in a packet-out's or a group bucket's list ends that
+/// list (Open vSwitch ends a bucket's translation there and goes on after the group).
+/// </summary>
 public enum ActionContext : byte
 {
     FlowMod,
     PacketOut,
+    GroupBucket,
 }

@@ -46,9 +46,17 @@ public static class OfActionCompiler
         // ports are checked.
         if (MixesConjunction(actions)) return OfError.BadConjunction;
         var items = s_scratch is { } sc && sc.Length >= actions.Length ? sc : s_scratch = new FlowAction[Math.Max(16, actions.Length)];
+        List<byte[]>? data = null;
+        int count = actions.Length;
         for (int i = 0; i < actions.Length; i++)
         {
             var a = actions[i];
+            if (a.Type == OfActionType.Exit && context != ActionContext.FlowMod)
+            {
+                // A packet-out's or a bucket's list (the executor runs it, not the walk) simply ends here.
+                count = i;
+                break;
+            }
             switch (a.Type)
             {
                 case OfActionType.Output:
@@ -93,8 +101,15 @@ public static class OfActionCompiler
                     break;
                 }
                 case OfActionType.Exit:
-                    if (context != ActionContext.FlowMod) return OfError.BadArgument;
                     items[i] = FlowAction.Exit();
+                    break;
+                case OfActionType.Controller:
+                    if (a.Value > PacketInOrigin.MaxReason) return OfError.BadArgument;
+                    items[i] = FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.UserTag | PacketInOrigin.ControllerTag((byte)a.Value, (ushort)a.QueueId));
+                    break;
+                case OfActionType.Note:
+                    (data ??= []).Add(a.Data ?? []);
+                    items[i] = FlowAction.Note(data.Count - 1);
                     break;
                 case OfActionType.FieldLoad:
                 {
@@ -134,7 +149,8 @@ public static class OfActionCompiler
                 }
             }
         }
-        result = Shared(items.AsSpan(0, actions.Length));
+        if (count == 0) return OfError.None;
+        result = Shared(items.AsSpan(0, count), data is null ? [] : [.. data]);
         return OfError.None;
     }
 
@@ -218,12 +234,12 @@ public static class OfActionCompiler
     }
 
     /// <summary>The calling thread's recent list equal to <paramref name="items"/>, else a new one (then remembered).</summary>
-    private static FlowActions Shared(ReadOnlySpan<FlowAction> items)
+    private static FlowActions Shared(ReadOnlySpan<FlowAction> items, byte[][] data)
     {
         var recent = s_recent ??= new FlowActions[RecentListCount];
         foreach (var r in recent)
-            if (r is not null && items.SequenceEqual(r.Items)) return r;
-        var list = new FlowActions(items.ToArray());
+            if (r is not null && items.SequenceEqual(r.Items) && FlowActions.SameData(data, r.Data)) return r;
+        var list = new FlowActions(items.ToArray(), data);
         recent[s_recentNext] = list;
         s_recentNext = (s_recentNext + 1) % RecentListCount;
         return list;
@@ -261,12 +277,16 @@ public static class OfActionCompiler
     public static int ToOfActions(FlowActions actions, Span<OfAction> into)
     {
         var items = actions.Items;
-        for (int i = 0; i < items.Length; i++) into[i] = ToOfAction(items[i]);
+        for (int i = 0; i < items.Length; i++)
+            into[i] = items[i].Kind == ActionKind.Note ? OfAction.Note(actions.Data[items[i].QueueId]) : ToOfAction(items[i]);
         return items.Length;
     }
 
+    /// <summary>The OpenFlow layer's form of <paramref name="a"/>, an action that keeps no data (a note's bytes are its list's: <see cref="ToOfActions"/>).</summary>
     public static OfAction ToOfAction(in FlowAction a) => a.Kind switch
     {
+        ActionKind.Output when a.Port == PortNumber.Controller && PacketInOrigin.IsControllerAction((uint)a.Value2, out byte reason, out ushort id)
+            => OfAction.Controller(a.MaxLen, reason, id),
         ActionKind.Output => OfAction.Output(OfPort.FromDatapath(a.Port), a.MaxLen),
         ActionKind.Enqueue => OfAction.Enqueue(OfPort.FromDatapath(a.Port), a.QueueId),
         ActionKind.SetVlanVid => OfAction.SetVlanVid((ushort)a.Value),
@@ -331,11 +351,29 @@ public static class OfActionCompiler
 /// <remarks>
 /// The datapath carries it unread in its output-to-controller action and hands it back with the upcall: the cookie as
 /// the user data, the table id and the table-miss flag as the user tag (<see cref="UserTag"/>, <see cref="FromUpcall"/>).
+/// An Open vSwitch controller action adds its reason and controller id to the tag (<see cref="ControllerTag"/>).
+/// Tag bits: 0-7 the table, 8 table-miss, 9 a controller action, 10-15 its reason, 16-31 its controller id.
 /// </remarks>
 public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool TableMiss)
 {
     /// <summary>In <see cref="UserTag"/>: the flow is a table-miss flow entry.</summary>
     private const uint TableMissBit = 0x100;
+    /// <summary>In a user tag: the output is Open vSwitch's controller action (reason and controller id above it).</summary>
+    private const uint ControllerBit = 0x200;
+
+    /// <summary>The largest reason a controller action may give (invalid_ttl: OpenFlow 1.0 and 1.3 have no other).</summary>
+    public const byte MaxReason = 2;
+
+    /// <summary>The tag bits of a controller action's <paramref name="reason"/> and controller <paramref name="id"/>.</summary>
+    public static uint ControllerTag(byte reason, ushort id) => ControllerBit | (uint)(reason & 0x3f) << 10 | (uint)id << 16;
+
+    /// <summary>Whether <paramref name="userTag"/> is a controller action's, and its reason and controller id.</summary>
+    public static bool IsControllerAction(uint userTag, out byte reason, out ushort id)
+    {
+        reason = (byte)((userTag >> 10) & 0x3f);
+        id = (ushort)(userTag >> 16);
+        return (userTag & ControllerBit) != 0;
+    }
 
     /// <summary>Actions of no flow (a packet-out's): cookie -1, as OpenFlow 1.3.5 section 7.4.1 asks.</summary>
     public static PacketInOrigin None => new(ulong.MaxValue, 0, false);

@@ -82,8 +82,15 @@ public enum OfFlowRemovedReason : byte { IdleTimeout, HardTimeout, Delete, Group
 /// <param name="metadata">The pipeline's metadata when the packet was sent (0: none written).</param>
 /// <param name="tunnelId">The packet's tunnel id (0: none).</param>
 public readonly ref struct OfPacketIn(ReadOnlySpan<byte> frame, uint inPort, OfPacketInReason reason, ushort maxLen, byte tableId, ulong cookie,
-                                      ulong metadata = 0, ulong tunnelId = 0)
+                                      ulong metadata = 0, ulong tunnelId = 0, bool byAction = false, ushort controllerId = 0)
 {
+    /// <summary>
+    /// Sent by Open vSwitch's controller action: <see cref="MaxLen"/> is the action's whatever the reason, and only the
+    /// connections of controller id <see cref="ControllerId"/> take it.
+    /// </summary>
+    public readonly bool ByAction = byAction;
+    /// <summary>The controller id the packet-in is for (Open vSwitch's; 0, every connection's, unless a controller action named another).</summary>
+    public readonly ushort ControllerId = controllerId;
     public readonly ReadOnlySpan<byte> Frame = frame;
     public readonly uint InPort = inPort;
     public readonly OfPacketInReason Reason = reason;

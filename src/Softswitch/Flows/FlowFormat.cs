@@ -331,9 +331,21 @@ public static partial class FlowFormat
         {
             if (a.Kind == ActionKind.LearnValue) continue; // the learn request's values (Learned shows the flow they make)
             if (sb.Length > 0) sb.Append(',');
-            sb.Append(Action(a));
+            if (a.Kind == ActionKind.Note) AppendNote(sb, actions.Data[a.QueueId]);
+            else sb.Append(Action(a));
         }
         return sb.ToString();
+    }
+
+    /// <summary>A note as ovs-ofctl prints it: <c>note:</c> and its bytes in hex, dot-separated.</summary>
+    private static void AppendNote(StringBuilder sb, byte[] note)
+    {
+        sb.Append("note:");
+        for (int i = 0; i < note.Length; i++)
+        {
+            if (i > 0) sb.Append('.');
+            sb.Append(note[i].ToString("x2", CultureInfo.InvariantCulture));
+        }
     }
 
     public static string Action(in FlowAction a) => a.Kind switch
@@ -399,6 +411,7 @@ public static partial class FlowFormat
         ActionKind.Recirculate => $"recirc(table {a.QueueId})",
         ActionKind.Exit => "exit",
         ActionKind.Conjunction => $"conjunction({a.ConjId},{a.ConjClause + 1}/{a.ConjClauses})",
+        ActionKind.Note => "note", // its bytes are its list's (Actions prints them)
         ActionKind.FieldLoad => $"load:{Hex(a.Wide)}->{Subfield(a.LoadDst)}",
         ActionKind.FieldMove => $"move:{Subfield(a.MoveSrc)}->{Subfield(a.MoveDst)}",
         ActionKind.OutputField => a.MaxLen is 0 or 0xffff ? $"output:{Subfield(a.OutputSrc)}" : $"output(port={Subfield(a.OutputSrc)},max_len={a.MaxLen})",

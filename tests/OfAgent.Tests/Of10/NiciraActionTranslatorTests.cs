@@ -76,6 +76,8 @@ public sealed class NiciraActionTranslatorTests
             new OfLearnSpec(OfLearnDst.Load, false, new OfSubfield(OfField.InPort, 0, 16), 0, new OfSubfield(OfField.Reg0, 0, 16), 16),
             new OfLearnSpec(OfLearnDst.Load, true, default, 0xa, new OfSubfield((OfField)1, 5, 6), 6),
         ])),
+        OfActionType.Note => OfAction.Note([1, 2, 3, 4, 5, 6]),
+        OfActionType.Controller => OfAction.Controller(1234, 2, 5678),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
     };
 
@@ -109,7 +111,8 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.SetTunnel, NxActionSubtype.SetQueue, NxActionSubtype.SetTunnel64, NxActionSubtype.DecTtl,
             NxActionSubtype.PushMpls, NxActionSubtype.PopMpls, NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl,
             NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
-            NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction, NxActionSubtype.Learn,
+            NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction, NxActionSubtype.Learn, NxActionSubtype.Note,
+            NxActionSubtype.Controller,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }
@@ -264,6 +267,41 @@ public sealed class NiciraActionTranslatorTests
 
         // A packet-out's actions stand for no flow: no goto-table.
         Assert.False(Of10Actions.TryDecode(WireOf(OfpAction.NxResubmitTable(3)), out _, out var error));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
+    }
+
+    /// <summary>A note (ofp-actions.at's note:11.e9.9a.ad.67.f3) is kept as it came and written back byte for byte.</summary>
+    [Fact]
+    public void ANote_IsKept_AndWrittenBackAsItCame()
+    {
+        var wire = OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString("000811e99aad67f3"));
+        Assert.True(Of10Actions.TryDecode([wire], out var actions, out var error), error.ToString());
+        Assert.Equal([OfAction.Note([0x11, 0xe9, 0x9a, 0xad, 0x67, 0xf3])], actions.ToArray());
+        Assert.Equal(1, Of10Actions.ToOfp(actions.Span[0], out var back, out _));
+        byte[] a = new byte[wire.EncodedSize], b = new byte[back.EncodedSize];
+        wire.Encode(a);
+        back.Encode(b);
+        Assert.Equal(Convert.ToHexString(a), Convert.ToHexString(b));
+        Assert.Equal("FFFF001000002320000811E99AAD67F3", Convert.ToHexString(b));
+    }
+
+    /// <summary>
+    /// ofp-actions.at's controller(reason=invalid_ttl,max_len=1234,id=5678) is NXAST_CONTROLLER, read into the model's
+    /// controller action and written back byte for byte; a reason OpenFlow 1.0 and 1.3 cannot report (3, action_set) is
+    /// BAD_ARGUMENT.
+    /// </summary>
+    [Fact]
+    public void AControllerAction_IsKept_AndWrittenBackAsItCame()
+    {
+        var wire = OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString("001404d2162e0200"));
+        Assert.True(Of10Actions.TryDecode([wire], out var actions, out var error), error.ToString());
+        Assert.Equal([OfAction.Controller(1234, 2, 5678)], actions.ToArray());
+        Assert.Equal(1, Of10Actions.ToOfp(actions.Span[0], out var back, out _));
+        byte[] b = new byte[back.EncodedSize];
+        back.Encode(b);
+        Assert.Equal("FFFF001000002320001404D2162E0200", Convert.ToHexString(b));
+        var actionSet = OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString("001404d2162e0300"));
+        Assert.False(Of10Actions.TryDecode([actionSet], out _, out error));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
     }
 

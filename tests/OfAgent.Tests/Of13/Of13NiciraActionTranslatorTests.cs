@@ -64,8 +64,37 @@ public sealed class Of13NiciraActionTranslatorTests
         { "move:NXM_NX_REG0[0..15]->NXM_OF_IN_PORT[]", new(NxActionSubtype.RegMove, FieldHeader: 0x00000002, SrcHeader: 0x00010004, Bits: 16), Ofp13Codes.ActionBadSetArgument },
         { "output:NXM_NX_REG0[30..33]", new(NxActionSubtype.OutputReg, SrcHeader: 0x00010004, Bits: 4, SrcOfs: 30, MaxLen: 0xffff), Ofp13Codes.ActionBadSetLen },
         { "load of part of eth_dst", new(NxActionSubtype.RegLoad, FieldHeader: 0x00000206, Value: 1, Mask: 0xff), Ofp13Codes.ActionBadArgument },
-        { "note", new(NxActionSubtype.Note, Note: [1, 2, 3, 4, 5, 6]), Ofp13Codes.ActionBadExpType },
     };
+
+    /// <summary>
+    /// A note (ofp-actions.at's note:11.e9.9a.ad.67.f3) is kept as it came and written back the same, in apply-actions, a
+    /// packet-out's or a bucket's list; write-actions holding one is OFPBAC_BAD_TYPE (Open vSwitch's action set takes none).
+    /// </summary>
+    [Fact]
+    public void ANote_IsKept_WrittenBackTheSame_AndRefusedInWriteActions()
+    {
+        byte[] bytes = [0x11, 0xe9, 0x9a, 0xad, 0x67, 0xf3];
+        var note = Nx(new(NxActionSubtype.Note, Note: bytes));
+        foreach (bool apply in new[] { true, false })
+        {
+            Assert.True(Of13Actions.TryToOf([note, Ofp13Action.Output(2)], apply, out var actions, out var error), error.ToString());
+            Assert.Equal([OfAction.Note(bytes), OfAction.Output(2)], actions);
+            var back = new List<Ofp13Action>();
+            Of13Actions.ToWire(actions, false, back);
+            Assert.Equal(NxActionSubtype.Note, back[0].Nx.Subtype);
+            Assert.Equal(bytes, back[0].Nx.Note);
+        }
+        Assert.True(Of13Actions.NotInActionSet([OfAction.Note(bytes)]));
+        // controller(reason=invalid_ttl,max_len=1234,id=5678): in apply-actions, written back the same; not in an action set.
+        var controller = new NxAction(NxActionSubtype.Controller, Arg: 5678, Table: 2, MaxLen: 1234);
+        Assert.True(Of13Actions.TryToOf([Nx(controller)], true, out var served, out var err), err.ToString());
+        Assert.Equal([OfAction.Controller(1234, 2, 5678)], served);
+        var written = new List<Ofp13Action>();
+        Of13Actions.ToWire(served, false, written);
+        Assert.Equal(controller, Assert.Single(written).Nx);
+        Assert.True(Of13Actions.NotInActionSet([OfAction.Controller(1234, 2, 5678)]));
+        Assert.False(Of13Actions.NotInActionSet([OfAction.Output(2)]));
+    }
 
     [Theory]
     [MemberData(nameof(Refused))]
@@ -147,12 +176,18 @@ public sealed class Of13NiciraActionTranslatorTests
         {
             ("resubmit(,): neither a port nor a table", FlowMod(0, Apply(Nx(Resubmit(0xff))))),
             ("in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(Resubmit(1))]))),
-            ("exit in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(new NxAction(NxActionSubtype.Exit))]))),
         })
         {
             Assert.False(Of13FlowMods.TryInstructions(fm, out _, out error), what);
             Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
         }
+        // An exit in write-actions is BAD_TYPE, as Open vSwitch refuses what its action set does not take; a packet-out's
+        // or a bucket's list takes one (it ends the list there).
+        Assert.False(Of13FlowMods.TryInstructions(FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions,
+                                                                                   Actions: [Nx(new NxAction(NxActionSubtype.Exit))])), out _, out error));
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadType), error);
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.Output(1), Nx(new NxAction(NxActionSubtype.Exit)), Ofp13Action.Output(2)], out var outList, out error));
+        Assert.Equal([OfAction.Output(1), OfAction.Exit(), OfAction.Output(2)], outList);
         // A packet-out's or a bucket's list is in no table.
         Assert.False(Of13Actions.TryToOf([Nx(Resubmit(1))], out _, out error));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);

@@ -76,7 +76,7 @@ public class NxActionTests
 
     /// <summary>
     /// Open vSwitch's and Ryu's OpenFlow 1.0 Nicira actions in the golden vectors (ovs-ofctl's own encodings): each of a
-    /// subtype the switch reads reads without an error, each other one (pop_queue) is BAD_VENDOR_TYPE (the switch refuses resubmit:PORT and note later, in the translator).
+    /// subtype the switch reads reads without an error, each other one (pop_queue) is BAD_VENDOR_TYPE (the switch refuses resubmit:PORT later, in the translator).
     /// </summary>
     [Fact]
     public void NiciraActionsOfTheGoldenVectors_ReadOrAreAnUnknownSubtype()

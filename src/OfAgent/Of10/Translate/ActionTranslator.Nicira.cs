@@ -27,7 +27,10 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// vSwitch encodes it there (OFPET_BAD_REQUEST, code 258).</para>
 /// <para>resubmit(,TABLE) is a goto-table only where the switch writes it: last in a flow-mod's list, the packet's own
 /// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"); else OFPBAC_BAD_ARGUMENT.
-/// NXAST_RESUBMIT, note and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own.</para>
+/// NXAST_RESUBMIT and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own. A note (NXAST_NOTE)
+/// is kept, its bytes as they came (padding included), and given back in flow statistics; it does nothing to the packet.
+/// NXAST_CONTROLLER is the model's controller action (reason, max_len, controller id); a reason past invalid_ttl, which
+/// OpenFlow 1.0 and 1.3 cannot report, is BAD_ARGUMENT.</para>
 /// <para>OpenFlow 1.3's experimenter actions carry the same bodies and take the same translation
 /// (<see cref="TryNiciraModel"/>), with 1.3's errors; 1.3 runs a resubmit in the datapath wherever it stands in a flow's list.</para>
 /// </remarks>
@@ -50,7 +53,7 @@ public static partial class ActionTranslator
         BadArgument,
         /// <summary>A load of a field the switch cannot set or does not know (registers among them): OpenFlow 1.1+'s BAD_SET_TYPE.</summary>
         UnknownField,
-        /// <summary>A subtype the codec reads that this translation does not take (note; exit and NXAST_RESUBMIT, which 1.3 takes itself).</summary>
+        /// <summary>A subtype the codec reads that this translation does not take (exit and NXAST_RESUBMIT, which 1.3 takes itself).</summary>
         Unsupported,
         /// <summary>A move's or output_reg's field that the switch does not know (OFPBMC_BAD_FIELD).</summary>
         BadField,
@@ -129,6 +132,12 @@ public static partial class ActionTranslator
             case NxActionSubtype.DecMplsTtl: item = OfAction.DecMplsTtl(); return true;
             case NxActionSubtype.SetMplsLabel: item = OfAction.SetMplsLabel((uint)nx.Arg); return true;
             case NxActionSubtype.SetMplsTc: item = OfAction.SetMplsTc((byte)nx.Arg); return true;
+            case NxActionSubtype.Note: item = OfAction.Note(nx.Note ?? []); return true;
+            case NxActionSubtype.Controller:
+                // Reasons past invalid_ttl (1.4's action_set, group, packet_out) OpenFlow 1.0 and 1.3 cannot report.
+                if (nx.Table > PacketInOrigin.MaxReason) return false;
+                item = OfAction.Controller(nx.MaxLen, nx.Table, (ushort)nx.Arg);
+                return true;
             case NxActionSubtype.RegLoad when load.Header == 0 && RegisterOf(nx.FieldHeader) is { } reg:
                 return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad, out item, out why);
             case NxActionSubtype.RegLoad:
@@ -166,7 +175,7 @@ public static partial class ActionTranslator
                 return true;
             case NxActionSubtype.Learn or NxActionSubtype.Learn2 when nx.Learn is { } learn:
                 return TryLearn(learn, out item, out why);
-            default: // note, exit, resubmit
+            default: // exit, resubmit
                 return Refuse(NxRefusal.Unsupported, out why);
         }
     }

@@ -135,6 +135,10 @@ public static partial class ActionTranslator
         return n;
     }
 
+    /// <summary>A controller action as Open vSwitch writes it without userdata: NXAST_CONTROLLER.</summary>
+    internal static NxAction ControllerOf(in OfAction a)
+        => new(NxActionSubtype.Controller, Arg: a.QueueId, Table: (byte)a.Value, MaxLen: a.MaxLen);
+
     /// <summary>A Nicira action as OpenFlow 1.0's vendor action.</summary>
     private static OfpAction Vendor(in NxAction nx)
     {
@@ -187,13 +191,16 @@ public static partial class ActionTranslator
             first = one;
             return 1;
         }
-        if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Conjunction or OfActionType.Learn)
+        if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Conjunction or OfActionType.Learn
+            or OfActionType.Note or OfActionType.Controller)
         {
             var nx = a.Type switch
             {
                 OfActionType.Exit => new NxAction(NxActionSubtype.Exit),
                 OfActionType.Conjunction => NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses),
                 OfActionType.Learn => LearnNx(a),
+                OfActionType.Note => new NxAction(NxActionSubtype.Note, Note: a.Data),
+                OfActionType.Controller => ControllerOf(a),
                 OfActionType.Resubmit => Of13.Translate.ActionTranslator.ResubmitOf(a),
                 _ => RegisterNx(a),
             };

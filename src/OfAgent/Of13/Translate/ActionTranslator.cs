@@ -20,10 +20,11 @@ internal static class ActionTranslator
     /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
     /// bodies, <see cref="Of10.Translate.ActionTranslator.TryNiciraModel"/>): consecutive REG_LOADs that set one field
     /// whole are one set-field; a load of a field the switch cannot set (the registers among them) is BAD_SET_TYPE, as
-    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; a note BAD_EXP_TYPE (the
-    /// switch does not keep one). A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) and an exit are served
-    /// in a flow's apply-actions (<paramref name="flowApply"/>), anywhere in the list; elsewhere (write-actions, a
-    /// packet-out, a group bucket), or a resubmit naming neither a port nor a table, they are BAD_ARGUMENT.
+    /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; a note is kept as it came.
+    /// A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) is served in a flow's apply-actions
+    /// (<paramref name="flowApply"/>), anywhere in the list; elsewhere (write-actions, a packet-out, a group bucket), or
+    /// naming neither a port nor a table, it is BAD_ARGUMENT. An exit is served anywhere but in write-actions
+    /// (<see cref="NotInActionSet"/>): in a packet-out's or a bucket's list it ends that list.
     /// </summary>
     public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error)
     {
@@ -80,6 +81,17 @@ internal static class ActionTranslator
     }
 
     /// <summary>
+    /// An action Open vSwitch does not take in an action set (ofp-actions.c action_set_classify's ACTION_SLOT_INVALID
+    /// among those the switch keeps: a note, a controller action, an exit); write-actions holding one is OFPBAC_BAD_TYPE, as Open vSwitch answers.
+    /// </summary>
+    public static bool NotInActionSet(ReadOnlySpan<OfAction> actions)
+    {
+        foreach (var a in actions)
+            if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit) return true;
+        return false;
+    }
+
+    /// <summary>
     /// A register action or a learn: only the pipeline walk runs them, for a flow's apply-actions (in write-actions, a packet-out or
     /// a group bucket they are BAD_ARGUMENT, as a resubmit there).
     /// </summary>
@@ -100,8 +112,7 @@ internal static class ActionTranslator
         }
         if (nx.Subtype == NxActionSubtype.Exit)
         {
-            if (!flowApply) return Fail(Ofp13Codes.ActionBadArgument, out error);
-            item = OfAction.Exit();
+            item = OfAction.Exit(); // anywhere but write-actions (NotInActionSet)
             return true;
         }
         if (Of10.Translate.ActionTranslator.TryNiciraModel(nx, ref load, out item, out var why)) return true;
@@ -232,6 +243,8 @@ internal static class ActionTranslator
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
                 case OfActionType.Conjunction: into.Add(Ofp13Action.Nicira(NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses))); break;
                 case OfActionType.Learn: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.LearnNx(a))); break;
+                case OfActionType.Note: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Note, Note: a.Data))); break;
+                case OfActionType.Controller: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.ControllerOf(a))); break;
                 case OfActionType.FieldMove or OfActionType.OutputField:
                     into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.RegisterNx(a)));
                     break;

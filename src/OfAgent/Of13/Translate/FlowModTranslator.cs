@@ -39,6 +39,11 @@ internal static class FlowModTranslator
                 {
                     bool isApply = ins.Type == Ofp13InstructionType.ApplyActions;
                     if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(ins.Actions), isApply, out var actions, out error)) return false;
+                    if (!isApply && ActionTranslator.NotInActionSet(actions))
+                    {
+                        error = Ofp13Error.BadAction(Ofp13Codes.ActionBadType);
+                        return false;
+                    }
                     if (isApply) apply = actions;
                     else write = actions;
                     break;
