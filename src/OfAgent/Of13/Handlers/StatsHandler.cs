@@ -4,6 +4,7 @@ using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
+using Softswitch.OfWire.Of15;
 using Softswitch.Ofproto;
 using Microsoft.Extensions.Logging;
 
@@ -95,9 +96,14 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 }
                 MeterConfig(c, xid, id.Id);
                 return;
+            case Ofp13MultipartType.GroupDesc when Ofp15.Serves(c.Version):
+                // 1.5's request names a group (ofp15_group_desc_request; OFPG_ALL: every one).
+                if (!id.TryDecode(body, out err)) break;
+                GroupDesc(c, xid, id.Id);
+                return;
             case Ofp13MultipartType.GroupDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
-                GroupDesc(c, xid);
+                GroupDesc(c, xid, GroupModRequest.AllGroups);
                 return;
             case Ofp13MultipartType.GroupFeatures:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
@@ -115,9 +121,14 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 }
                 TableFeatures(c, xid);
                 return;
+            case Ofp13MultipartType.PortDesc when Ofp15.Serves(c.Version):
+                // 1.5's request names a port (ofp15_port_desc_request; OFPP_ANY: every one).
+                if (!id.TryDecode(body, out err)) break;
+                PortDesc(c, xid, id.Id);
+                return;
             case Ofp13MultipartType.PortDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
-                PortDesc(c, xid);
+                PortDesc(c, xid, OfPort.Any);
                 return;
             case Ofp13MultipartType.TableDesc when c.Version >= Ofp13.Version14:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
@@ -170,7 +181,13 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         {
             var e = ctx.Switch.Aggregate(req, out var a);
             if (e != OfError.None) { Error(c, WireMap.ToWire(e), msg); return; }
-            Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
+            if (Ofp15.Serves(c.Version)) Single(c, xid, Ofp13MultipartType.Aggregate, Ofp15AggregateStats.Of(a.PacketCount, a.ByteCount, a.FlowCount));
+            else Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
+            return;
+        }
+        if (Ofp15.Serves(c.Version))
+        {
+            FlowDescs(c, msg, req, xid);
             return;
         }
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Flow, xid, Sender(c));
@@ -180,6 +197,26 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         {
             if (!c.IsOpen) return false;
             ReportTranslator.FlowStats(f, entry, oxm);
+            reply.Add(entry);
+            return true;
+        });
+        if (refused != OfError.None) { Error(c, WireMap.ToWire(refused), msg); return; }
+        reply.Finish();
+        LogSkipped(c, reply, "flow");
+    }
+
+    [ThreadStatic] private static Ofp15FlowDesc? s_flowDesc;
+
+    /// <summary>OpenFlow 1.5's flow statistics: OFPMP_FLOW_DESC entries, the counters as OXS statistics.</summary>
+    private void FlowDescs(OfConnection c, ReadOnlySpan<byte> msg, in FlowStatsRequest req, uint xid)
+    {
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Flow, xid, Sender(c));
+        var oxm = new Ofp13Oxm[MatchTranslator.MaxEntries];
+        var entry = s_flowDesc ??= new Ofp15FlowDesc();
+        var refused = ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
+        {
+            if (!c.IsOpen) return false;
+            ReportTranslator.FlowDesc(f, entry, oxm);
             reply.Add(entry);
             return true;
         });
@@ -329,11 +366,16 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             ctx.Log.LogWarning("{Conn}: {Count} {What} entries left out of a reply: each longer than a reply holds", c.Name, reply.SkippedCount, what);
     }
 
-    private void GroupDesc(OfConnection c, uint xid)
+    private void GroupDesc(OfConnection c, uint xid, uint groupId)
     {
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.GroupDesc, xid, Sender(c));
-        foreach (var g in ctx.Switch.GroupDescriptions())
+        foreach (var g in ctx.Switch.GroupDescriptions(groupId))
         {
+            if (Ofp15.Serves(c.Version))
+            {
+                reply.Add(GroupTranslator.ToWire15(g));
+                continue;
+            }
             var buckets = new List<Ofp13Bucket>(g.Buckets.Count);
             foreach (var b in g.Buckets)
             {
@@ -357,11 +399,12 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             [actions, actions, actions, actions]));
     }
 
-    private void PortDesc(OfConnection c, uint xid)
+    private void PortDesc(OfConnection c, uint xid, uint port)
     {
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.PortDesc, xid, Sender(c));
         foreach (var p in ctx.Switch.PortDescriptions())
         {
+            if (port != OfPort.Any && p.PortNo != port) continue;
             if (c.Version >= Ofp13.Version14) reply.Add(new Ofp14PortDesc(ReportTranslator.Port(p)));
             else reply.Add(new Ofp13PortDesc(ReportTranslator.Port(p)));
         }
