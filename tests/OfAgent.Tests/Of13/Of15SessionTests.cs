@@ -91,6 +91,25 @@ public sealed class Of15SessionTests
         Assert.Equal((byte)4, removed13![0]);
         Assert.Equal((ushort)9, BinaryPrimitives.ReadUInt16BigEndian(removed13.AsSpan(16))); // priority after the cookie in 1.3's
 
+        // A 1.5 controller's own PORT_MOD is reported to it too (1.5's EXT-338, as Open vSwitch); a 1.3 one's is not.
+        var portMod = new Softswitch.OfWire.Of14.Ofp14PortMod { Version = 6, PortNo = 3, HwAddr = 0x0200_0000_0003, Config = 1, Mask = 1 };
+        of15.Send(portMod.Encode());
+        byte[]? own;
+        do own = await of15.NextAsync(); while (own is not null && own[1] != (byte)Ofp13Type.PortStatus);
+        Assert.NotNull(own);
+        Assert.True(Softswitch.OfWire.Of14.Ofp14PortDesc.TryRead(own!.AsSpan(16), out var changed, out _));
+        Assert.Equal((3u, 1u), (changed.Port.PortNo, changed.Port.Config));
+        of13.Send(new Ofp13PortMod { Version = 4, PortNo = 3, HwAddr = 0x0200_0000_0003, Config = 0, Mask = 1 }.Encode());
+        var before13 = new List<byte[]>();
+        await of13.ReplyAsync(of13.Send(Empty(Ofp13Type.BarrierRequest)), before13);
+        // The 1.3 controller was told of the 1.5 one's change (config 1), not of its own (config 0).
+        Assert.Contains(before13, m => m[1] == (byte)Ofp13Type.PortStatus && Ofp13Port.Read(m.AsSpan(16)).Config == 1);
+        Assert.DoesNotContain(before13, m => m[1] == (byte)Ofp13Type.PortStatus && Ofp13Port.Read(m.AsSpan(16)).Config == 0);
+        byte[]? other;
+        do other = await of15.NextAsync(); while (other is not null && other[1] != (byte)Ofp13Type.PortStatus);
+        Assert.True(Softswitch.OfWire.Of14.Ofp14PortDesc.TryRead(other!.AsSpan(16), out changed, out _));
+        Assert.Equal((3u, 0u), (changed.Port.PortNo, changed.Port.Config));
+
         // Echo, barrier and role in 1.5.
         var role = await of15.ReplyAsync(of15.Send(new Ofp13RoleRequest { Version = 6, Role = 2, GenerationId = 3 }.Encode()));
         Assert.Equal(((byte)6, (byte)Ofp13Type.RoleReply), (role[0], role[1]));
