@@ -424,6 +424,9 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var tables = ctx.Switch.Tables;
         uint maxEntries = tables.Length > 0 ? (uint)tables[0].MaxEntries : 0;
         var actionTypes = Array.ConvertAll(s_actionTypes, t => (uint)t);
+        // In 1.5 the meter is an action of apply-actions (OFPAT_METER), no longer an instruction.
+        bool of15 = Ofp15.Serves(c.Version);
+        uint[] applyTypes = of15 ? [.. actionTypes, (uint)Ofp13ActionType.Meter] : actionTypes;
         var match = new uint[Ofp13Match.FieldCount];
         var wildcards = new uint[Ofp13Match.FieldCount];
         for (byte f = 0; f < Ofp13Match.FieldCount; f++)
@@ -436,7 +439,10 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         {
             bool last = id == OfTables.Count - 1;
             var instructions = new List<uint>();
-            foreach (var t in s_instructions) if (t != (ushort)Ofp13InstructionType.GotoTable || !last) instructions.Add(t);
+            foreach (var t in s_instructions)
+            {
+                if ((t != (ushort)Ofp13InstructionType.GotoTable || !last) && (t != (ushort)Ofp13InstructionType.Meter || !of15)) instructions.Add(t);
+            }
             var next = new uint[OfTables.Count - id - 1];
             for (int n = 0; n < next.Length; n++) next[n] = (uint)(id + 1 + n);
             reply.Add(new Ofp13TableFeatures((byte)id, "table" + id, ulong.MaxValue, ulong.MaxValue, 0, maxEntries, // every metadata bit may be matched and written
@@ -444,7 +450,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 new(Ofp13TableFeatureType.Instructions, [.. instructions]),
                 new(Ofp13TableFeatureType.NextTables, next),
                 new(Ofp13TableFeatureType.WriteActions, actionTypes),
-                new(Ofp13TableFeatureType.ApplyActions, actionTypes),
+                new(Ofp13TableFeatureType.ApplyActions, applyTypes),
                 new(Ofp13TableFeatureType.Match, match),
                 new(Ofp13TableFeatureType.Wildcards, wildcards),
                 new(Ofp13TableFeatureType.WriteSetField, settable),
