@@ -18,19 +18,19 @@ public sealed class AgentOptions
 
     /// <summary>
     /// The OpenFlow versions the switch speaks, a bitmap of ofp_header versions (bit 1: OpenFlow 1.0, bit 4: OpenFlow
-    /// 1.3, bit 5: OpenFlow 1.4; <see cref="OfpHelloVersions"/>): what our HELLO offers and what negotiation may agree
+    /// 1.3, bit 5: OpenFlow 1.4, bit 6: OpenFlow 1.5; <see cref="OfpHelloVersions"/>): what our HELLO offers and what negotiation may agree
     /// on, per connection.
     /// </summary>
     public uint Versions { get; set; } = DefaultVersions;
 
-    /// <summary>Every version this switch speaks: OpenFlow 1.0, 1.3 and 1.4.</summary>
-    public const uint AllVersions = (1u << 0x01) | (1u << 0x04) | (1u << 0x05);
+    /// <summary>Every version this switch speaks: OpenFlow 1.0, 1.3, 1.4 and 1.5.</summary>
+    public const uint AllVersions = (1u << 0x01) | (1u << 0x04) | (1u << 0x05) | (1u << 0x06);
 
     /// <summary>
     /// The versions offered when none is asked for (no <c>--protocols</c>, an empty <c>protocols</c> column): OpenFlow
-    /// 1.0 and 1.3. Open vSwitch offers 1.0 to 1.5 by default; 1.4 is offered here only when asked for, because a
-    /// controller that offers every version would leave 1.3 for it, and 1.4 still lacks flow monitors, table status and
-    /// request forwarding (its bundles are served, as under 1.3).
+    /// 1.0 and 1.3. Open vSwitch offers 1.0 to 1.5 by default; 1.4 and 1.5 are offered here only when asked for, because
+    /// a controller that offers every version would leave 1.3 for them, and they still lack flow monitors, table status
+    /// and request forwarding (their bundles are served, as under 1.3).
     /// </summary>
     public const uint DefaultVersions = (1u << 0x01) | (1u << 0x04);
 

@@ -88,7 +88,8 @@ public sealed class OfSwitchAgent : IAsyncDisposable
     public void Start()
     {
         _connections.Start([new OfProtocol10(_requests), new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of13.Ofp13.Version),
-                            new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of13.Ofp13.Version14)]);
+                            new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of13.Ofp13.Version14),
+                            new Of13.OfProtocol13(_requests, Softswitch.OfWire.Of15.Ofp15.Version)]);
         Switch.Start(_events);
         Switch.FlowMonitors.Start(_connections);
     }

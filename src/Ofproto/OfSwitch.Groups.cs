@@ -76,8 +76,56 @@ public sealed partial class OfSwitch
         }
         lock (_groupLock)
         {
-            return req.Command is GroupModCommand.Add or GroupModCommand.Modify ? AddOrModifyGroup(req) : OfError.BadGroupCommand;
+            return req.Command switch
+            {
+                GroupModCommand.Add or GroupModCommand.Modify => AddOrModifyGroup(req),
+                GroupModCommand.InsertBuckets or GroupModCommand.RemoveBuckets => EditBuckets(req),
+                _ => OfError.BadGroupCommand,
+            };
         }
+    }
+
+    /// <summary>
+    /// OpenFlow 1.5's INSERT_BUCKET and REMOVE_BUCKET, as Open vSwitch's copy_buckets_for_insert_bucket and
+    /// copy_buckets_for_remove_bucket: the group's buckets with the new ones after the bucket of the command bucket id
+    /// (first or last for FIRST and LAST), or without the bucket it names (FIRST, LAST, ALL: every one; FIRST and LAST of
+    /// no bucket remove nothing); an id the group does not have is UNKNOWN_BUCKET, a new bucket's id the group has
+    /// BUCKET_EXISTS. The group keeps its type; the result is then checked and set as a MODIFY.
+    /// </summary>
+    private OfError EditBuckets(in GroupModRequest req)
+    {
+        if (!_dp.Groups.TryGet(req.GroupId, out var g) || g.Description is not OfGroupDesc old) return OfError.UnknownGroup;
+        var buckets = new List<OfBucket>(old.Buckets.Count + req.Buckets.Count);
+        for (int i = 0; i < old.Buckets.Count; i++) buckets.Add(old.Buckets[i] with { Id = old.Buckets[i].IdAt(i) });
+        uint at = req.CommandBucketId;
+        int index = at <= OfBucket.MaxId ? buckets.FindIndex(b => b.Id == at) : -1;
+        if (at <= OfBucket.MaxId && index < 0) return OfError.UnknownBucket;
+        if (req.Command == GroupModCommand.InsertBuckets)
+        {
+            var added = new List<OfBucket>(req.Buckets.Count);
+            for (int i = 0; i < req.Buckets.Count; i++)
+            {
+                var b = req.Buckets[i];
+                if (b.Id > OfBucket.MaxId) return OfError.InvalidGroup; // an insert names its buckets
+                if (buckets.Exists(o => o.Id == b.Id)) return OfError.BucketExists;
+                added.Add(b);
+            }
+            int pos = at == OfBucket.First ? 0 : at == OfBucket.Last ? buckets.Count : index + 1;
+            buckets.InsertRange(pos, added);
+        }
+        else
+        {
+            int remove = at switch
+            {
+                OfBucket.All => -2,
+                OfBucket.First => buckets.Count > 0 ? 0 : -1,
+                OfBucket.Last => buckets.Count - 1,
+                _ => index,
+            };
+            if (remove == -2) buckets.Clear();
+            else if (remove >= 0) buckets.RemoveAt(remove);
+        }
+        return AddOrModifyGroup(new GroupModRequest(GroupModCommand.Modify, old.Type, req.GroupId, buckets));
     }
 
     private OfError AddOrModifyGroup(in GroupModRequest req)

@@ -48,7 +48,7 @@ public sealed class VswitchdRobustnessTests
                 ("a passive controller on a port in use", ["set-controller", a, $"ptcp:{port}:127.0.0.1"]),
                 ("controller settings", ["set", "Controller", a, "inactivity_probe=0", "max_backoff=1000", "connection_mode=in-band", "controller_rate_limit=100"]),
                 ("controller targets that do not parse", ["set-controller", a, "tcp:999.1.1.1:70000", "garbage", "ssl:10.9.9.9", "tcp:127.0.0.1"]),
-                ("fail mode and protocols", ["set", "Bridge", a, "fail_mode=secure", "protocols=OpenFlow15,OpenFlow12"]),
+                ("fail mode and protocols", ["set", "Bridge", a, "fail_mode=secure", "protocols=OpenFlow12,OpenFlow11"]),
                 ("other_config", ["set", "Bridge", a, "other_config:datapath-id=zz", "other_config:hwaddr=ff:ff:ff:ff:ff:ff", "other_config:dp-desc=" + new string('d', 400)]),
                 ("datapath_type", ["set", "Bridge", a, "datapath_type=bogus"]),
                 ("bridge features", ["set", "Bridge", a, "stp_enable=true", "rstp_enable=true", "mcast_snooping_enable=true",

@@ -9,9 +9,10 @@ using Softswitch.Ofproto;
 namespace Softswitch.OfAgent.Of13;
 
 /// <summary>
-/// OpenFlow 1.3 and 1.4 (ofp_header versions 4 and 5): the request dispatcher and the encoding of the switch's reports,
-/// in <paramref name="version"/>. 1.4 keeps most of 1.3's layouts; where it changed them (ports, port and queue
-/// statistics, port-mod, table-mod, async configuration) the handlers use the Of14 codec, and it adds ROLE_STATUS.
+/// OpenFlow 1.3, 1.4 and 1.5 (ofp_header versions 4, 5 and 6): the request dispatcher and the encoding of the switch's
+/// reports, in <paramref name="version"/>. 1.4 keeps most of 1.3's layouts; where it changed them (ports, port and queue
+/// statistics, port-mod, table-mod, async configuration) the handlers use the Of14 codec, and it adds ROLE_STATUS. 1.5
+/// keeps 1.4's and changes flow statistics, FLOW_REMOVED, PACKET_OUT and groups again (the Of15 codec).
 /// </summary>
 /// <remarks>
 /// The 1.3 counterpart of <see cref="Of10.OfProtocol10"/> over the same switch, in the same shape: the dispatcher

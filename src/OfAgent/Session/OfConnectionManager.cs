@@ -410,7 +410,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
     }
 
     /// <summary>The ofp_header version of OpenFlow 1.3, from which a table miss is the table-miss flow entry's.</summary>
-    private const byte OpenFlow13 = 0x04;
+    private const byte OpenFlow13 = 0x04, OpenFlow15 = 0x06;
 
     /// <summary>max_len of an output to the controller that asks for the whole frame without a buffer (OFPCML_NO_BUFFER).</summary>
     private const ushort NoBufferMaxLen = 0xffff;
@@ -419,17 +419,23 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
     public void SendFlowRemoved(in OfFlowRemoved removed)
         => SendAsync(OfAsyncKind.FlowRemoved, (int)removed.Reason, removed, static (proto, r) => proto.FlowRemoved(r));
 
-    /// <summary>PORT_STATUS to every connection that wants it but <paramref name="except"/>'s, encoded once per version in use.</summary>
+    /// <summary>
+    /// PORT_STATUS to every connection that wants it, encoded once per version in use; not to <paramref name="except"/>'s
+    /// (the sender of the PORT_MOD) before OpenFlow 1.5, as Open vSwitch's connmgr_send_port_status (1.5's EXT-338:
+    /// a PORT_MOD's change goes to every controller, its sender too).
+    /// </summary>
     public void SendPortStatus(OfPortReason reason, OfPortDesc port, OfController? except = null)
-        => SendAsync(OfAsyncKind.PortStatus, (int)reason, (reason, port), static (proto, a) => proto.PortStatus(a.reason, a.port), except);
+        => SendAsync(OfAsyncKind.PortStatus, (int)reason, (reason, port), static (proto, a) => proto.PortStatus(a.reason, a.port), except, exceptBefore: OpenFlow15);
 
-    private void SendAsync<T>(OfAsyncKind kind, int reason, T report, Func<OfProtocol, T, byte[]> encode, OfController? except = null)
+    /// <param name="except">A controller whose connections of a version before <paramref name="exceptBefore"/> are left out.</param>
+    private void SendAsync<T>(OfAsyncKind kind, int reason, T report, Func<OfProtocol, T, byte[]> encode, OfController? except = null,
+                              byte exceptBefore = byte.MaxValue)
     {
         byte[]? v1 = null, v2 = null;
         byte ver1 = 0, ver2 = 0;
         foreach (var c in _connSnapshot)
         {
-            if (!c.ReceivesAsync || !c.Controller.Wants(kind, reason) || ReferenceEquals(c.Controller, except)) continue;
+            if (!c.ReceivesAsync || !c.Controller.Wants(kind, reason) || (ReferenceEquals(c.Controller, except) && c.Version < exceptBefore)) continue;
             byte v = c.Version;
             // Encoded at most once per version: the connections of one version share the message.
             byte[] msg = v == ver1 && v1 is not null ? v1 : v == ver2 && v2 is not null ? v2 : encode(c.Protocol, report);

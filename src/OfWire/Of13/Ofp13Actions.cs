@@ -32,7 +32,7 @@ public readonly record struct Ofp13Action(Ofp13ActionType Type, uint Arg = 0, us
 /// </summary>
 /// <remarks>
 /// Decoding checks the wire: an action shorter than 8 bytes, not a multiple of 8 or longer than what is left (BAD_LEN),
-/// a fixed-size action of another size (BAD_LEN), a type 1.3 does not define (BAD_TYPE), an experimenter action of
+/// a fixed-size action of another size (BAD_LEN), a type 1.3 does not define (BAD_TYPE; 1.5's METER is read, and taken only where 1.5 allows it), an experimenter action of
 /// another experimenter than Nicira's (BAD_EXPERIMENTER), a Nicira body <see cref="NxAction.TryDecodeBody"/> refuses
 /// (BAD_EXP_TYPE, BAD_LEN, BAD_ARGUMENT), a set-field whose TLV is not an OPENFLOW_BASIC field (BAD_SET_TYPE), whose
 /// length is wrong (BAD_SET_LEN) or that carries a mask (BAD_SET_ARGUMENT: OpenFlow 1.3 set-field has none). Whether an
@@ -72,6 +72,7 @@ public static class Ofp13Actions
                     break;
                 case Ofp13ActionType.SetQueue:
                 case Ofp13ActionType.Group:
+                case Ofp13ActionType.Meter:
                     w.U32(a.Arg);
                     break;
                 case Ofp13ActionType.SetField:
@@ -95,7 +96,7 @@ public static class Ofp13Actions
     // +---------------------------------------------------------------+
     // |                    body (len - 4), by type:                   |   4
     // +---------------------------------------------------------------+
-    // OUTPUT (16): port (4), max_len (2), pad (6). SET_QUEUE, GROUP (8): id (4). SET_MPLS_TTL, SET_NW_TTL (8): ttl (1),
+    // OUTPUT (16): port (4), max_len (2), pad (6). SET_QUEUE, GROUP, METER (8): id (4). SET_MPLS_TTL, SET_NW_TTL (8): ttl (1),
     // pad (3). PUSH_VLAN, PUSH_MPLS, POP_MPLS, PUSH_PBB (8): ethertype (2), pad (2). SET_FIELD: one OXM TLV, padded to
     // len. COPY_TTL_*, DEC_*_TTL, POP_VLAN, POP_PBB (8): pad (4). EXPERIMENTER (16 or more): experimenter (4), then
     // Nicira's body (subtype first, NxAction's diagram) when the experimenter is 0x00002320.
@@ -148,6 +149,7 @@ public static class Ofp13Actions
                     break;
                 case Ofp13ActionType.SetQueue:
                 case Ofp13ActionType.Group:
+                case Ofp13ActionType.Meter:
                     if (len != 8) return Fail(Ofp13Codes.ActionBadLen, out error);
                     action = new(type, Be.U32(a, 4));
                     break;

@@ -83,6 +83,10 @@ public enum OfError : byte
     BadGroupCommand,
     /// <summary>Groups chained deeper than the datapath follows.</summary>
     ChainTooDeep,
+    /// <summary>An insert or removal at a bucket id the group does not have (OpenFlow 1.5's OFPGMFC_UNKNOWN_BUCKET).</summary>
+    UnknownBucket,
+    /// <summary>An insert of a bucket whose id the group already has (OFPGMFC_BUCKET_EXISTS).</summary>
+    BucketExists,
     // ---- meters
     /// <summary>A meter id no meter may have (0, above OFPM_MAX but the controller and slow-path meters, OFPM_ALL).</summary>
     InvalidMeter,

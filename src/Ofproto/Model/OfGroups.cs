@@ -3,17 +3,38 @@ namespace Softswitch.Ofproto;
 /// <summary>A group's type, version-independent (OpenFlow 1.3.5 section 5.6.1).</summary>
 public enum OfGroupType : byte { All, Select, Indirect, FastFailover }
 
-/// <summary>What a group-mod does.</summary>
-public enum GroupModCommand : byte { Add, Modify, Delete }
+/// <summary>
+/// What a group-mod does: OpenFlow 1.1's three, and 1.5's INSERT_BUCKET and REMOVE_BUCKET, which change a group's
+/// buckets at <see cref="GroupModRequest.CommandBucketId"/> and keep its type.
+/// </summary>
+public enum GroupModCommand : byte { Add, Modify, Delete, InsertBuckets, RemoveBuckets }
 
 /// <summary>
 /// A bucket as a controller gives it and reads it back: its weight (select groups), the port and group whose liveness
 /// it watches (<see cref="OfPort.Any"/> and <see cref="GroupModRequest.AnyGroup"/>: none), and its actions.
 /// </summary>
-public sealed record OfBucket(ushort Weight, uint WatchPort, uint WatchGroup, ReadOnlyMemory<OfAction> Actions);
+/// <para><see cref="Id"/> is the bucket id OpenFlow 1.5 gives and reads back; a bucket given without one
+/// (<see cref="NoId"/>: every version before 1.5) reads back as its place in the group, 0 first, as Open vSwitch numbers
+/// them.</para>
+public sealed record OfBucket(ushort Weight, uint WatchPort, uint WatchGroup, ReadOnlyMemory<OfAction> Actions, uint Id = OfBucket.NoId)
+{
+    /// <summary>OFPG_BUCKET_MAX: the highest id a bucket may have.</summary>
+    public const uint MaxId = 0xffffff00;
+    /// <summary>OFPG_BUCKET_FIRST, OFPG_BUCKET_LAST, OFPG_BUCKET_ALL: where an insert or a removal acts.</summary>
+    public const uint First = 0xfffffffd, Last = 0xfffffffe, All = 0xffffffff;
+    /// <summary>No id given: the bucket's place in its group is its id.</summary>
+    public const uint NoId = All;
+
+    /// <summary>The id of the bucket at <paramref name="index"/> of its group: its own, else its place.</summary>
+    public uint IdAt(int index) => Id <= MaxId ? Id : (uint)index;
+}
 
 /// <summary>A group-mod, version-independent: what a codec decodes any version's GROUP_MOD into.</summary>
-public readonly record struct GroupModRequest(GroupModCommand Command, OfGroupType Type, uint GroupId, IReadOnlyList<OfBucket> Buckets)
+/// <param name="CommandBucketId">Where INSERT_BUCKET puts its buckets (after the bucket of that id, or
+/// <see cref="OfBucket.First"/>, <see cref="OfBucket.Last"/>) and which bucket REMOVE_BUCKET removes (those, or
+/// <see cref="OfBucket.All"/>); <see cref="OfBucket.All"/> for the other commands.</param>
+public readonly record struct GroupModRequest(GroupModCommand Command, OfGroupType Type, uint GroupId, IReadOnlyList<OfBucket> Buckets,
+                                              uint CommandBucketId = OfBucket.All)
 {
     /// <summary>OFPG_MAX: the highest group id a controller may use.</summary>
     public const uint MaxId = 0xffffff00;

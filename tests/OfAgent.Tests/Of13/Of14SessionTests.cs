@@ -18,7 +18,7 @@ public sealed class Of14SessionTests
     private const uint V10 = 1u << 1, V13 = 1u << 4, V14 = 1u << 5;
 
     /// <summary>A minimal controller: HELLO with the bitmap it is given, then raw messages of the version agreed.</summary>
-    private sealed class Controller : IDisposable
+    internal sealed class Controller : IDisposable
     {
         private readonly Socket _s = new(SocketType.Stream, ProtocolType.Tcp);
         private readonly List<byte> _buf = new();

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Microsoft.Extensions.Logging.Abstractions;
 using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of13;
@@ -10,7 +11,8 @@ namespace Softswitch.OfAgent.Tests.Of13;
 /// <summary>
 /// The 1.3 protocol writes the switch's reports in the version it is built for: a later version that keeps 1.3's
 /// layouts gets FLOW_REMOVED and PACKET_IN under its own version byte, the bytes after it unchanged; PORT_STATUS, whose
-/// port 1.4 lays out anew, carries the same port in 1.4's layout.
+/// port 1.4 lays out anew, carries the same port in 1.4's layout; 1.5's FLOW_REMOVED, laid out anew, the same flow with
+/// its counters as OXS statistics.
 /// </summary>
 public sealed class ReportVersionTests
 {
@@ -34,7 +36,23 @@ public sealed class ReportVersionTests
         Assert.Equal(Ofp13Port.Read(status13.AsSpan(16)), read.Port);
 
         var removed = new OfFlowRemoved(OfMatch.Any, 7, 100, OfFlowRemovedReason.IdleTimeout, 2, 1_500_000_000, 10, 0, 3, 180);
-        AssertSameButVersion(version, v13.FlowRemoved(removed), later.FlowRemoved(removed));
+        if (version == Softswitch.OfWire.Of15.Ofp15.Version)
+        {
+            // 1.5 lays FLOW_REMOVED out anew: table, reason, priority, timeouts, cookie, the match, OXS counters.
+            var r15 = later.FlowRemoved(removed);
+            Assert.Equal((version, (byte)Ofp13Type.FlowRemoved), (r15[0], r15[1]));
+            Assert.Equal(((byte)2, (byte)0), (r15[8], r15[9])); // table 2, IDLE_TIMEOUT
+            Assert.Equal(((ushort)100, (ushort)10, (ushort)0), (BinaryPrimitives.ReadUInt16BigEndian(r15.AsSpan(10)),
+                BinaryPrimitives.ReadUInt16BigEndian(r15.AsSpan(12)), BinaryPrimitives.ReadUInt16BigEndian(r15.AsSpan(14))));
+            Assert.Equal(7ul, BinaryPrimitives.ReadUInt64BigEndian(r15.AsSpan(16)));
+            Assert.True(Softswitch.OfWire.Of15.Ofp15Stats.TryRead(r15.AsSpan(32), out var stats, out int size, out _)); // after the empty match (8)
+            Assert.Equal(r15.Length, 32 + size);
+            Assert.Equal(((1u, 500_000_000u), 3ul, 180ul), (stats.DurationValue!.Value, stats.Packets!.Value, stats.Bytes!.Value));
+        }
+        else
+        {
+            AssertSameButVersion(version, v13.FlowRemoved(removed), later.FlowRemoved(removed));
+        }
 
         byte[] frame = new byte[64];
         frame[12] = 0x08;

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
+using Softswitch.OfWire.Of15;
 
 namespace Softswitch.OfWire.Tests.Of13;
 
@@ -69,12 +70,18 @@ public static class Of13FuzzOracle
         n += Fixed("flow monitor requests", body, b => DecodeMonitors(b, onf: false), l => Write(w => { foreach (var r in l) r.Write(w); }));
         n += Fixed("ONF flow monitor requests", body.Length > 8 ? body[8..] : body, b => DecodeMonitors(b, onf: true),
                    l => Write(w => { foreach (var r in l) r.WriteOnf(w); }));
+        // OpenFlow 1.5's own layouts.
+        n += Fixed("PACKET_OUT 1.5", m, b => { var p = new Ofp15PacketOut(); return (p.TryDecode(b, out _), p); }, p => p.Encode());
+        n += Fixed("GROUP_MOD 1.5", m, b => { var g = new Ofp15GroupMod(); return (g.TryDecode(b, out _), g); }, g => g.Encode());
+        n += Fixed("ofp_stats", body, b => { bool ok = Ofp15Stats.TryRead(b, out var v, out int size, out _); return (ok && size == b.Length, v); },
+                   v => Write(w => v.Write(w)));
+        n += Entries<Ofp15FlowDesc>(body) + Entries<Ofp15AggregateStats>(body) + Entries<Ofp15GroupDesc>(body);
         return n;
     }
 
     // The highest code of each error type, OFPET_HELLO_FAILED (0) to OFPET_TABLE_FEATURES_FAILED (13) (OpenFlow 1.3.5 7.4.4),
     // then 1.4's OFPET_BAD_PROPERTY (14), OFPET_ASYNC_CONFIG_FAILED (15) and OFPET_FLOW_MONITOR_FAILED (16), which only
-    // 1.4 messages earn.
+    // 1.4 messages earn. 1.5 adds the group-mod codes UNKNOWN_BUCKET (15) and BUCKET_EXISTS (16).
     private static readonly ushort[] s_maxCode = [1, 13, 15, 8, 11, 7, 14, 4, 2, 2, 2, 2, 11, 5, 8, 2, 7];
 
     /// <summary>
@@ -87,9 +94,11 @@ public static class Of13FuzzOracle
         if (m.Length < 8) return false;
         Ofp13Error e;
         bool ok;
-        bool of14 = m[0] >= Ofp13.Version14;
+        bool of14 = m[0] >= Ofp13.Version14, of15 = Ofp15.Serves(m[0]);
         switch ((Ofp13Type)m[1])
         {
+            case Ofp13Type.PacketOut when of15: ok = new Ofp15PacketOut().TryDecode(m, out e); break;
+            case Ofp13Type.GroupMod when of15: ok = new Ofp15GroupMod().TryDecode(m, out e); break;
             case Ofp13Type.PortMod when of14: ok = default(Ofp14PortMod).TryDecode(m, out e); break;
             case Ofp13Type.TableMod when of14: ok = default(Ofp14TableMod).TryDecode(m, out e); break;
             case Ofp13Type.SetAsync when of14: ok = new Ofp14AsyncConfig().TryDecode(m, out e); break;
@@ -119,7 +128,8 @@ public static class Of13FuzzOracle
         }
         if (ok) return false;
         string what = $"{(Ofp13Type)m[1]} refused with type {(ushort)e.Type} code {e.Code}";
-        if ((ushort)e.Type is 0 || (ushort)e.Type >= (of14 ? 17 : 14) || e.Code > s_maxCode[(ushort)e.Type])
+        if ((ushort)e.Type is 0 || (ushort)e.Type >= (of14 ? 17 : 14)
+            || e.Code > (of15 && e.Type == Ofp13ErrorType.GroupModFailed ? Ofp15.GroupBucketExists : s_maxCode[(ushort)e.Type]))
         {
             throw new InvalidOperationException($"{what}: not an error a request earns");
         }

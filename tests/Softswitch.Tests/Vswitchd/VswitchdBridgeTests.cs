@@ -929,7 +929,7 @@ public sealed class VswitchdBridgeTests : IDisposable
     }
 
     [Fact]
-    public void ProtocolsColumn_TakesOpenFlow14_EmptyOrUnspokenIsTheDefault()
+    public void ProtocolsColumn_TakesOpenFlow14And15_EmptyOrUnspokenIsTheDefault()
     {
         var br = VswitchConfig.Read(Database())!.Bridges[0];
         using var bridge = Bridge.Create(br, Host());
@@ -939,8 +939,11 @@ public sealed class VswitchdBridgeTests : IDisposable
         // An empty column is the default set (1.0 and 1.3); so is one that names only versions not spoken (logged).
         bridge.Apply(br with { Protocols = [] });
         Assert.Equal(Softswitch.OfAgent.AgentOptions.DefaultVersions, bridge.Agent.Options.Versions);
-        bridge.Apply(br with { Protocols = ["OpenFlow15"] });
+        bridge.Apply(br with { Protocols = ["OpenFlow12"] });
         Assert.Equal(Softswitch.OfAgent.AgentOptions.DefaultVersions, bridge.Agent.Options.Versions);
+        // OpenFlow 1.5 is spoken when named.
+        bridge.Apply(br with { Protocols = ["OpenFlow15", "OpenFlow13"] });
+        Assert.Equal((1u << 4) | (1u << 6), bridge.Agent.Options.Versions);
     }
 
     [Theory]

@@ -3,6 +3,7 @@ using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of15;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Handlers;
@@ -26,6 +27,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
 
     [ThreadStatic] private static Ofp13FlowMod? s_flowMod;
     [ThreadStatic] private static Ofp13PacketOut? s_packetOut;
+    [ThreadStatic] private static Ofp15PacketOut? s_packetOut15;
 
     private void Error(OfConnection c, Ofp13Error e, ReadOnlySpan<byte> msg) => ctx.SendError(c, e, msg);
 
@@ -70,6 +72,11 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
 
     public void PacketOut(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        if (Ofp15.Serves(msg[0]))
+        {
+            PacketOut15(c, msg);
+            return;
+        }
         var po = s_packetOut ??= new Ofp13PacketOut();
         if (!po.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
         if (po.BufferId == Ofp13.NoBuffer && po.Data.IsEmpty && po.Actions.Count == 0)
@@ -83,11 +90,55 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     }
 
     /// <summary>
+    /// OpenFlow 1.5's PACKET_OUT: the packet's pipeline fields come as a match. As Open vSwitch's
+    /// ofputil_decode_packet_out, a field that is not a pipeline field is BAD_REQUEST/PIPELINE_FIELDS_ONLY and a match
+    /// without in_port BAD_REQUEST/BAD_PORT; in_port is the packet's input port (through the pipeline with output:TABLE,
+    /// as in 1.3). The other pipeline fields (metadata, tunnel_id) are not carried into a packet-out here: BAD_MATCH/BAD_FIELD.
+    /// </summary>
+    private void PacketOut15(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var po = s_packetOut15 ??= new Ofp15PacketOut();
+        if (!po.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        uint? inPort = null;
+        bool otherPipelineField = false;
+        foreach (var f in po.Match)
+        {
+            switch (f.Field)
+            {
+                case MatchTranslator.InPort when !f.HasMask: inPort = (uint)f.Value; break;
+                case MatchTranslator.Metadata or MatchTranslator.TunnelId: otherPipelineField = true; break;
+                default:
+                    if (Ofp13Match.IsRegister(f.Field)) { otherPipelineField = true; break; }
+                    Error(c, Ofp13Error.BadRequest(Ofp15.PipelineFieldsOnly), msg);
+                    return;
+            }
+        }
+        if (inPort is not { } port) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.BadPort), msg); return; }
+        if (otherPipelineField) { Error(c, Ofp13Error.BadMatch(Ofp13Codes.MatchBadField), msg); return; }
+        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
+        Check(c, ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, port, actions, po.Data), c.Controller), msg);
+    }
+
+    /// <summary>
     /// GROUP_MOD: decoded, its buckets' actions translated as a flow's, and carried out by the switch, which checks the
     /// group rules (types, buckets, weights, watches, chains; see <see cref="OfSwitch.GroupMod"/>).
     /// </summary>
     public void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        if (Ofp15.Serves(msg[0]))
+        {
+            // 1.5's layout: bucket ids and properties, INSERT_BUCKET and REMOVE_BUCKET.
+            var mod15 = new Ofp15GroupMod();
+            if (!mod15.TryDecode(msg, out var err15) || !GroupTranslator.TryToModel(mod15, out var req, out err15)) { Error(c, err15, msg); return; }
+            if (req.Command is GroupModCommand.Add or GroupModCommand.Modify or GroupModCommand.InsertBuckets
+                && !ReadBackLimits.GroupFits([.. req.Buckets]))
+            {
+                Error(c, s_tooLongToReadBack, msg);
+                return;
+            }
+            Check(c, ctx.Switch.GroupMod(req, c.Controller), msg);
+            return;
+        }
         var mod = new Ofp13GroupMod();
         if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
         if (!GroupModCommandMap.TryToModel(mod.Command, out var command)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }

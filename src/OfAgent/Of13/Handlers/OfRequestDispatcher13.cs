@@ -7,8 +7,9 @@ using Softswitch.OfWire.Of14;
 namespace Softswitch.OfAgent.Of13.Handlers;
 
 /// <summary>
-/// Every OpenFlow 1.3 or 1.4 request a connection receives after HELLO, routed by type to the handler of its area, which
-/// decodes it with the 1.3 codec, or the 1.4 codec where 1.4 changed the layout (ovs ofproto/ofproto.c handle_openflow).
+/// Every OpenFlow 1.3, 1.4 or 1.5 request a connection receives after HELLO, routed by type to the handler of its area,
+/// which decodes it with the 1.3 codec, or the 1.4 or 1.5 codec where that version changed the layout (ovs
+/// ofproto/ofproto.c handle_openflow).
 /// </summary>
 /// <remarks>
 /// Design: owns the routing and nothing else; echo, barrier and the request scope are the base's

@@ -4,6 +4,7 @@ using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
+using Softswitch.OfWire.Of15;
 using Softswitch.Ofproto;
 using Microsoft.Extensions.Logging;
 
@@ -97,9 +98,14 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 }
                 MeterConfig(c, xid, id.Id);
                 return;
+            case Ofp13MultipartType.GroupDesc when Ofp15.Serves(c.Version):
+                // 1.5's request names a group (ofp15_group_desc_request; OFPG_ALL: every one).
+                if (!id.TryDecode(body, out err)) break;
+                GroupDesc(c, xid, id.Id);
+                return;
             case Ofp13MultipartType.GroupDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
-                GroupDesc(c, xid);
+                GroupDesc(c, xid, GroupModRequest.AllGroups);
                 return;
             case Ofp13MultipartType.GroupFeatures:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
@@ -117,9 +123,14 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 }
                 TableFeatures(c, xid);
                 return;
+            case Ofp13MultipartType.PortDesc when Ofp15.Serves(c.Version):
+                // 1.5's request names a port (ofp15_port_desc_request; OFPP_ANY: every one).
+                if (!id.TryDecode(body, out err)) break;
+                PortDesc(c, xid, id.Id);
+                return;
             case Ofp13MultipartType.PortDesc:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
-                PortDesc(c, xid);
+                PortDesc(c, xid, OfPort.Any);
                 return;
             case Ofp13MultipartType.TableDesc when c.Version >= Ofp13.Version14:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
@@ -181,7 +192,13 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         {
             var e = ctx.Switch.Aggregate(req, out var a);
             if (e != OfError.None) { Error(c, WireMap.ToWire(e), msg); return; }
-            Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
+            if (Ofp15.Serves(c.Version)) Single(c, xid, Ofp13MultipartType.Aggregate, Ofp15AggregateStats.Of(a.PacketCount, a.ByteCount, a.FlowCount));
+            else Single(c, xid, Ofp13MultipartType.Aggregate, new Ofp13AggregateStats(a.PacketCount, a.ByteCount, a.FlowCount));
+            return;
+        }
+        if (Ofp15.Serves(c.Version))
+        {
+            FlowDescs(c, msg, req, xid);
             return;
         }
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Flow, xid, Sender(c));
@@ -191,6 +208,26 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         {
             if (!c.IsOpen) return false;
             ReportTranslator.FlowStats(f, entry, oxm);
+            reply.Add(entry);
+            return true;
+        });
+        if (refused != OfError.None) { Error(c, WireMap.ToWire(refused), msg); return; }
+        reply.Finish();
+        LogSkipped(c, reply, "flow");
+    }
+
+    [ThreadStatic] private static Ofp15FlowDesc? s_flowDesc;
+
+    /// <summary>OpenFlow 1.5's flow statistics: OFPMP_FLOW_DESC entries, the counters as OXS statistics.</summary>
+    private void FlowDescs(OfConnection c, ReadOnlySpan<byte> msg, in FlowStatsRequest req, uint xid)
+    {
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.Flow, xid, Sender(c));
+        var oxm = new Ofp13Oxm[MatchTranslator.MaxEntries];
+        var entry = s_flowDesc ??= new Ofp15FlowDesc();
+        var refused = ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
+        {
+            if (!c.IsOpen) return false;
+            ReportTranslator.FlowDesc(f, entry, oxm);
             reply.Add(entry);
             return true;
         });
@@ -340,11 +377,16 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             ctx.Log.LogWarning("{Conn}: {Count} {What} entries left out of a reply: each longer than a reply holds", c.Name, reply.SkippedCount, what);
     }
 
-    private void GroupDesc(OfConnection c, uint xid)
+    private void GroupDesc(OfConnection c, uint xid, uint groupId)
     {
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.GroupDesc, xid, Sender(c));
-        foreach (var g in ctx.Switch.GroupDescriptions())
+        foreach (var g in ctx.Switch.GroupDescriptions(groupId))
         {
+            if (Ofp15.Serves(c.Version))
+            {
+                reply.Add(GroupTranslator.ToWire15(g));
+                continue;
+            }
             var buckets = new List<Ofp13Bucket>(g.Buckets.Count);
             foreach (var b in g.Buckets)
             {
@@ -368,11 +410,12 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             [actions, actions, actions, actions]));
     }
 
-    private void PortDesc(OfConnection c, uint xid)
+    private void PortDesc(OfConnection c, uint xid, uint port)
     {
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.PortDesc, xid, Sender(c));
         foreach (var p in ctx.Switch.PortDescriptions())
         {
+            if (port != OfPort.Any && p.PortNo != port) continue;
             if (c.Version >= Ofp13.Version14) reply.Add(new Ofp14PortDesc(ReportTranslator.Port(p)));
             else reply.Add(new Ofp13PortDesc(ReportTranslator.Port(p)));
         }
@@ -392,6 +435,9 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var tables = ctx.Switch.Tables;
         uint maxEntries = tables.Length > 0 ? (uint)tables[0].MaxEntries : 0;
         var actionTypes = Array.ConvertAll(s_actionTypes, t => (uint)t);
+        // In 1.5 the meter is an action of apply-actions (OFPAT_METER), no longer an instruction.
+        bool of15 = Ofp15.Serves(c.Version);
+        uint[] applyTypes = of15 ? [.. actionTypes, (uint)Ofp13ActionType.Meter] : actionTypes;
         var match = new uint[Ofp13Match.FieldCount];
         var wildcards = new uint[Ofp13Match.FieldCount];
         for (byte f = 0; f < Ofp13Match.FieldCount; f++)
@@ -404,7 +450,10 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         {
             bool last = id == OfTables.Count - 1;
             var instructions = new List<uint>();
-            foreach (var t in s_instructions) if (t != (ushort)Ofp13InstructionType.GotoTable || !last) instructions.Add(t);
+            foreach (var t in s_instructions)
+            {
+                if ((t != (ushort)Ofp13InstructionType.GotoTable || !last) && (t != (ushort)Ofp13InstructionType.Meter || !of15)) instructions.Add(t);
+            }
             var next = new uint[OfTables.Count - id - 1];
             for (int n = 0; n < next.Length; n++) next[n] = (uint)(id + 1 + n);
             reply.Add(new Ofp13TableFeatures((byte)id, "table" + id, ulong.MaxValue, ulong.MaxValue, 0, maxEntries, // every metadata bit may be matched and written
@@ -412,7 +461,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 new(Ofp13TableFeatureType.Instructions, [.. instructions]),
                 new(Ofp13TableFeatureType.NextTables, next),
                 new(Ofp13TableFeatureType.WriteActions, actionTypes),
-                new(Ofp13TableFeatureType.ApplyActions, actionTypes),
+                new(Ofp13TableFeatureType.ApplyActions, applyTypes),
                 new(Ofp13TableFeatureType.Match, match),
                 new(Ofp13TableFeatureType.Wildcards, wildcards),
                 new(Ofp13TableFeatureType.WriteSetField, settable),

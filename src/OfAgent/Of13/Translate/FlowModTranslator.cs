@@ -30,6 +30,7 @@ internal static class FlowModTranslator
         byte? gotoTable = null;
         ulong metadata = 0, metadataMask = 0;
         uint meter = 0;
+        bool of15 = fm.Version >= OfWire.Of15.Ofp15.Version;
         foreach (var ins in fm.Instructions)
         {
             switch (ins.Type)
@@ -38,7 +39,9 @@ internal static class FlowModTranslator
                 case Ofp13InstructionType.WriteActions:
                 {
                     bool isApply = ins.Type == Ofp13InstructionType.ApplyActions;
-                    if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(ins.Actions), isApply, out var actions, out error)) return false;
+                    var wire = CollectionsMarshal.AsSpan(ins.Actions);
+                    if (isApply && of15 && !TryMeterAction(ref wire, ref meter, out error)) return false;
+                    if (!ActionTranslator.TryToOf(wire, isApply, out var actions, out error)) return false;
                     if (!isApply && ActionTranslator.NotInActionSet(actions))
                     {
                         error = Ofp13Error.BadAction(Ofp13Codes.ActionBadType);
@@ -59,6 +62,10 @@ internal static class FlowModTranslator
                     metadata = ins.Metadata;
                     metadataMask = ins.MetadataMask;
                     break;
+                case Ofp13InstructionType.Meter when of15:
+                    // "meter" is an action in OpenFlow 1.5 (Open vSwitch: OFPBIC_UNKNOWN_INST).
+                    error = Ofp13Error.BadInstruction(Ofp13Codes.InstUnknown);
+                    return false;
                 case Ofp13InstructionType.Meter:
                     // Whether the meter exists is the switch's to say (UNKNOWN_METER), with the flow-mod under its lock.
                     meter = ins.MeterId;
@@ -69,6 +76,29 @@ internal static class FlowModTranslator
             }
         }
         instructions = new OfInstructions(apply, write, clear, gotoTable, metadata & metadataMask, metadataMask, meter);
+        return true;
+    }
+
+    /// <summary>
+    /// OpenFlow 1.5's meter action (OFPAT_METER) at the head of apply-actions: taken off the list as the flow's meter. As
+    /// Open vSwitch's ofpacts_verify, the meter runs before every other action: one anywhere else, or a second one, is
+    /// BAD_ACTION/UNSUPPORTED_ORDER. (In write-actions, a bucket or a packet-out it is BAD_TYPE, as any action the list
+    /// does not take.)
+    /// </summary>
+    private static bool TryMeterAction(ref Span<Ofp13Action> wire, ref uint meter, out Ofp13Error error)
+    {
+        error = default;
+        if (wire.Length > 0 && wire[0].Type == Ofp13ActionType.Meter)
+        {
+            meter = wire[0].Arg;
+            wire = wire[1..];
+        }
+        foreach (var a in wire)
+        {
+            if (a.Type != Ofp13ActionType.Meter) continue;
+            error = Ofp13Error.BadAction(Ofp13Codes.ActionUnsupportedOrder);
+            return false;
+        }
         return true;
     }
 }

@@ -1,4 +1,5 @@
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of15;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Translate;
@@ -28,6 +29,13 @@ internal static class ReportTranslator
         Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[MatchTranslator.MaxEntries];
         int n = MatchTranslator.ToOxm(r.Match, match);
         long d = Math.Max(0, r.DurationNanos);
+        if (Ofp15.Serves(version))
+        {
+            // 1.5: the counters as OXS statistics (duration, packets, bytes: Open vSwitch's ofputil_encode_flow_removed).
+            var stats = new Ofp15Stats { DurationValue = ((uint)(d / 1_000_000_000), (uint)(d % 1_000_000_000)), Packets = r.PacketCount, Bytes = r.ByteCount };
+            return Ofp15FlowRemoved.Encode(version, 0, r.TableId, WireMap.ToWire(r.Reason, version), r.Priority, r.IdleTimeout, r.HardTimeout,
+                r.Cookie, match[..n], stats);
+        }
         return Ofp13Messages.FlowRemoved(version, 0, r.Cookie, r.Priority, WireMap.ToWire(r.Reason, version), r.TableId, (uint)(d / 1_000_000_000),
             (uint)(d % 1_000_000_000), r.IdleTimeout, r.HardTimeout, r.PacketCount, r.ByteCount, match[..n]);
     }
@@ -48,16 +56,49 @@ internal static class ReportTranslator
         entry.Match.Clear();
         entry.Match.AddRange(oxm.AsSpan(0, MatchTranslator.ToOxm(f.Match, oxm)));
         entry.Instructions.Clear();
-        AddInstructions(entry.Instructions, f);
+        AddInstructions(entry.Instructions, f, meterAction: false);
     }
 
-    /// <summary>A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata, goto.</summary>
-    private static void AddInstructions(List<Ofp13Instruction> into, in OfFlowStats f)
+    /// <summary>
+    /// Writes flow <paramref name="f"/> into OpenFlow 1.5's flow statistics entry <paramref name="entry"/> (its counters
+    /// as OXS statistics: duration, packets, bytes; the meter as the first apply action). <paramref name="oxm"/> is scratch.
+    /// </summary>
+    public static void FlowDesc(in OfFlowStats f, Ofp15FlowDesc entry, Ofp13Oxm[] oxm)
+    {
+        Ofp13Entries.Duration(Math.Max(0, f.DurationNanos), out uint sec, out uint nsec);
+        entry.TableId = f.TableId;
+        entry.Priority = f.Priority;
+        entry.IdleTimeout = f.IdleTimeout;
+        entry.HardTimeout = f.HardTimeout;
+        entry.Flags = FlowModFlagsMap.ToWire(f.Flags & ~FlowModFlags.ResetCounts);
+        entry.Importance = 0;
+        entry.Cookie = f.Cookie;
+        entry.Stats = new Ofp15Stats { DurationValue = (sec, nsec), Packets = f.PacketCount, Bytes = f.ByteCount };
+        entry.Match.Clear();
+        entry.Match.AddRange(oxm.AsSpan(0, MatchTranslator.ToOxm(f.Match, oxm)));
+        entry.Instructions.Clear();
+        AddInstructions(entry.Instructions, f, meterAction: true);
+    }
+
+    /// <summary>
+    /// A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata,
+    /// goto. With <paramref name="meterAction"/> (OpenFlow 1.5) the meter is the apply-actions' first action (OFPAT_METER).
+    /// </summary>
+    private static void AddInstructions(List<Ofp13Instruction> into, in OfFlowStats f, bool meterAction)
     {
         bool ipv6 = IsIpv6(f.Match);
         var ins = f.Instructions;
-        if (ins is { Meter: not 0 }) into.Add(new(Ofp13InstructionType.Meter, MeterId: ins.Meter));
-        if (!f.Actions.IsEmpty) into.Add(Actions(Ofp13InstructionType.ApplyActions, f.Actions, ipv6));
+        if (ins is { Meter: not 0 } && meterAction)
+        {
+            var apply = new List<Ofp13Action>(f.Actions.Length + 1) { new(Ofp13ActionType.Meter, ins.Meter) };
+            ActionTranslator.ToWire(f.Actions, ipv6, apply);
+            into.Add(new(Ofp13InstructionType.ApplyActions, Actions: apply));
+        }
+        else
+        {
+            if (ins is { Meter: not 0 }) into.Add(new(Ofp13InstructionType.Meter, MeterId: ins.Meter));
+            if (!f.Actions.IsEmpty) into.Add(Actions(Ofp13InstructionType.ApplyActions, f.Actions, ipv6));
+        }
         if (ins is null) return;
         if (ins.ClearActions) into.Add(new(Ofp13InstructionType.ClearActions));
         if (ins.WriteActions is { } write) into.Add(Actions(Ofp13InstructionType.WriteActions, write, ipv6));

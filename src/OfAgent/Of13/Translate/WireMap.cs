@@ -69,6 +69,8 @@ internal static class WireMap
         OfError.BadGroupType => Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType),
         OfError.BadGroupCommand => Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand),
         OfError.ChainTooDeep => Ofp13Error.GroupModFailed(Ofp13Codes.GroupChainingUnsupported),
+        OfError.UnknownBucket => Ofp13Error.GroupModFailed(OfWire.Of15.Ofp15.GroupUnknownBucket),
+        OfError.BucketExists => Ofp13Error.GroupModFailed(OfWire.Of15.Ofp15.GroupBucketExists),
         OfError.InvalidMeter => Ofp13Error.MeterModFailed(Ofp13Codes.MeterInvalid),
         OfError.MeterExists => Ofp13Error.MeterModFailed(Ofp13Codes.MeterExists),
         OfError.UnknownMeter => Ofp13Error.MeterModFailed(Ofp13Codes.MeterUnknownMeter),
