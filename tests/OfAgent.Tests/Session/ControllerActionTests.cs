@@ -22,6 +22,7 @@ public sealed class ControllerActionTests
     {
         await using var rig = new AgentRig();
         using var c = await rig.ConnectAsync();
+        await c.BarrierAsync(); // the switch has taken the connection in before the packet-ins are sent
         var udp = OfMatch.Any.EthType(0x0800).NwProto(17);
         Assert.Equal(OfError.None, rig.Switch.FlowMod(Add(udp, OfAction.Controller(5, 0, 77), OfAction.Controller(20, 0, 0))));
         rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0A000001, 0x0A000002, 1000, 2000, 100));
