@@ -12,22 +12,9 @@ public sealed class OvsOfctl13Tests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static (int, string, string) Ofctl(AgentRig rig, string cmd, params string[] rest)
-        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow13", cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
+    private static string Ok(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Ok(rig, "OpenFlow13", cmd, rest);
 
-    private static string Ok(AgentRig rig, string cmd, params string[] rest)
-    {
-        var (code, so, se) = Ofctl(rig, cmd, rest);
-        Assert.True(code == 0, $"ovs-ofctl -O OpenFlow13 {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
-        return so;
-    }
-
-    private static string Refused(AgentRig rig, string cmd, params string[] rest)
-    {
-        var (code, so, se) = Ofctl(rig, cmd, rest);
-        Assert.True(code != 0, $"ovs-ofctl -O OpenFlow13 {cmd} {string.Join(' ', rest)} was accepted: {so}");
-        return se + so;
-    }
+    private static string Refused(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Refused(rig, "OpenFlow13", cmd, rest);
 
     [ToolFact]
     [RequiresTool("ovs-ofctl")]

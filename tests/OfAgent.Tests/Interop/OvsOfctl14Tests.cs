@@ -15,17 +15,11 @@ public sealed class OvsOfctl14Tests
 
     private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
 
-    private static (int, string, string) Ofctl(AgentRig rig, string version, string cmd, params string[] rest)
-        => ExternalTool.Run("ovs-ofctl", ["-O", version, cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
+    private static (int, string, string) Ofctl(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Run(rig, version, cmd, rest);
 
-    private static string Ok(AgentRig rig, string cmd, params string[] rest) => OkIn(rig, "OpenFlow14", cmd, rest);
+    private static string Ok(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Ok(rig, "OpenFlow14", cmd, rest);
 
-    private static string OkIn(AgentRig rig, string version, string cmd, params string[] rest)
-    {
-        var (code, so, se) = Ofctl(rig, version, cmd, rest);
-        Assert.True(code == 0, $"ovs-ofctl -O {version} {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
-        return so;
-    }
+    private static string OkIn(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
     [ToolFact]
     [RequiresTool("ovs-ofctl")]

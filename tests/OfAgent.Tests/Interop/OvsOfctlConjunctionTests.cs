@@ -14,12 +14,7 @@ public sealed class OvsOfctlConjunctionTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest)
-    {
-        var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", version, cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
-        Assert.True(code == 0, $"ovs-ofctl -O {version} {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
-        return so;
-    }
+    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
     // (nw_src in {10.0.0.1, 10.0.0.3}) and (tp_dst in {80, 443}): port 2; any other packet: port 3 (ovs-fields(7)'s example).
     private static readonly string[] Acl =

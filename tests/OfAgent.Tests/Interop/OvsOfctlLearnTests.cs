@@ -15,15 +15,7 @@ public sealed class OvsOfctlLearnTests
 {
     private static readonly MacAddress H2 = MacAddress.Parse("00:00:00:00:00:02"), H3 = MacAddress.Parse("00:00:00:00:00:03");
 
-    private static (int, string, string) Ofctl(AgentRig rig, string version, string cmd, params string[] rest)
-        => ExternalTool.Run("ovs-ofctl", ["-O", version, cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
-
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest)
-    {
-        var (code, so, se) = Ofctl(rig, version, cmd, rest);
-        Assert.True(code == 0, $"ovs-ofctl -O {version} {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
-        return so;
-    }
+    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
     /// <summary>Waits (at most 10 s) until the switch has installed <paramref name="count"/> learned flows: the upcall pump installs them.</summary>
     private static void WaitLearned(AgentRig rig, long count)

@@ -14,11 +14,7 @@ public sealed class OvsOfctlMonitorTests
 {
     private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
 
-    private static void Ok(AgentRig rig, string version, string cmd, params string[] rest)
-    {
-        var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", version, cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
-        Assert.True(code == 0, $"ovs-ofctl {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
-    }
+    private static void Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]

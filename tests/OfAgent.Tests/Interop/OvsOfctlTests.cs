@@ -9,15 +9,9 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// <summary>Real ovs-ofctl (Open vSwitch 3.x) against our passive listener, checking its printed output.</summary>
 public sealed class OvsOfctlTests
 {
-    private static (int, string, string) Ofctl(AgentRig rig, string cmd, params string[] rest)
-        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
+    private static (int, string, string) Ofctl(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Run(rig, "OpenFlow10", cmd, rest);
 
-    private static string Ok(AgentRig rig, string cmd, params string[] rest)
-    {
-        var (code, so, se) = Ofctl(rig, cmd, rest);
-        Assert.True(code == 0, $"ovs-ofctl {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
-        return so;
-    }
+    private static string Ok(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Ok(rig, "OpenFlow10", cmd, rest);
 
     private static string OkF10(AgentRig rig, string cmd, params string[] rest)
     {
