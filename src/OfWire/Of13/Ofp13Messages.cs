@@ -316,12 +316,18 @@ public static class Ofp13Messages
     /// BAD_VERSION. Reads the version and xid.
     /// </summary>
     internal static bool TryHeader(ReadOnlySpan<byte> msg, int size, bool exact, out byte version, out uint xid, out Ofp13Error error)
+        => TryHeader(msg, size, exact, Ofp13.Version, out version, out xid, out error);
+
+    /// <summary>The header check of every layout from OpenFlow 1.1 on: the length (exactly <paramref name="size"/>, or at
+    /// least), then the version (<paramref name="lowest"/> up to <see cref="Ofp13.LastVersion"/>: the versions that
+    /// share the layout), as Open vSwitch's decoders answer them (BAD_REQUEST/BAD_LEN, BAD_REQUEST/BAD_VERSION).</summary>
+    internal static bool TryHeader(ReadOnlySpan<byte> msg, int size, bool exact, byte lowest, out byte version, out uint xid, out Ofp13Error error)
     {
         version = 0;
         xid = 0;
         error = default;
         if (exact ? msg.Length != size : msg.Length < size) return BadLen(out error);
-        if (!Ofp13.Serves(msg[0]))
+        if (msg[0] < lowest || msg[0] > Ofp13.LastVersion)
         {
             error = Ofp13Error.BadRequest(Ofp13Codes.BadVersion);
             return false;

@@ -22,24 +22,7 @@ public static class Ofp14Messages
 
     /// <summary>As <see cref="Ofp13Messages"/>' header check, for versions 1.4 and 1.5.</summary>
     internal static bool TryHeader(ReadOnlySpan<byte> msg, int size, bool exact, out byte version, out uint xid, out Ofp13Error error)
-    {
-        version = 0;
-        xid = 0;
-        error = default;
-        if (exact ? msg.Length != size : msg.Length < size)
-        {
-            error = Ofp13Error.BadLength;
-            return false;
-        }
-        if (!Serves(msg[0]))
-        {
-            error = Ofp13Error.BadRequest(Ofp13Codes.BadVersion);
-            return false;
-        }
-        version = msg[0];
-        xid = Be.U32(msg, 4);
-        return true;
-    }
+        => Ofp13Messages.TryHeader(msg, size, exact, Ofp13.Version14, out version, out xid, out error);
 
     internal static void CheckVersion(byte version)
     {

@@ -32,25 +32,9 @@ public static class Ofp15
     /// <summary>OFPBRC_PIPELINE_FIELDS_ONLY: a packet-out match naming a field that is not a pipeline field.</summary>
     public const ushort PipelineFieldsOnly = 17;
 
+    /// <summary>As <see cref="Ofp13Messages"/>' header check, for version 1.5 alone.</summary>
     internal static bool TryHeader(ReadOnlySpan<byte> msg, int size, out byte version, out uint xid, out Ofp13Error error)
-    {
-        version = 0;
-        xid = 0;
-        error = default;
-        if (msg.Length < size)
-        {
-            error = Ofp13Error.BadLength;
-            return false;
-        }
-        if (!Serves(msg[0]))
-        {
-            error = Ofp13Error.BadRequest(Ofp13Codes.BadVersion);
-            return false;
-        }
-        version = msg[0];
-        xid = Be.U32(msg, 4);
-        return true;
-    }
+        => Ofp13Messages.TryHeader(msg, size, exact: false, Version, out version, out xid, out error);
 
     internal static void CheckVersion(byte version)
     {
