@@ -62,6 +62,15 @@ public sealed class PpsOptions
     /// <summary>Measure 1, 2, ... this many forwarding threads one after the other (0: one run of <see cref="Threads"/>).</summary>
     public int ScaleTo;
 
+    /// <summary>These options with another --pipeline (the other side of --paired --versus).</summary>
+    public PpsOptions WithPipeline(string pipeline)
+    {
+        var c = (PpsOptions)MemberwiseClone();
+        c.Pipeline = pipeline;
+        c.Versus = null;
+        return c;
+    }
+
     /// <summary>These options for one run of a --scale-to sweep.</summary>
     public PpsOptions ForThreads(int threads)
     {
@@ -76,6 +85,8 @@ public sealed class PpsOptions
     public string? Pipeline;
     /// <summary>--paired (with --pipeline): the pipeline and the one-table row with the same --flows, measured in one process in alternating windows.</summary>
     public bool Paired;
+    /// <summary>--versus P (with --pipeline and --paired): the other side is pipeline P over the same --flows instead of one table.</summary>
+    public string? Versus;
     /// <summary>
     /// The --flows flows as an OpenFlow 1.3 controller installs them (an os-ken or Faucet app): in_port, eth_type,
     /// ip_proto, the IPv4 addresses and UDP ports at one priority, under OpenFlow 1.3's rules (priority decides, no
@@ -150,6 +161,10 @@ public sealed class PpsOptions
                     o.Pipeline = Next();
                     if (o.Pipeline is not ("faucet" or "faucet-resubmit" or "mpls")) throw new ArgumentException("--pipeline takes faucet, faucet-resubmit or mpls");
                     break;
+                case "--versus":
+                    o.Versus = Next();
+                    if (o.Versus is not ("faucet" or "faucet-resubmit" or "mpls")) throw new ArgumentException("--versus takes faucet, faucet-resubmit or mpls");
+                    break;
                 case "--help": case "-h":
                     Console.WriteLine("pps options: --flows N (exact flows, default 100000) --rules N (wildcard rules) --masks N (distinct masks, default 16)");
                     Console.WriteLine("             --emc on|off --emc-entries N --churn R|max (flow-mods/s by a second thread) --seconds S");
@@ -171,7 +186,8 @@ public sealed class PpsOptions
                     Console.WriteLine("             compare with the same --flows in one table; --paired measures both in one process, alternating");
                     Console.WriteLine("             0.5 s windows for --seconds each, and reports the ratio; without --paired, --churn R deletes and");
                     Console.WriteLine("             re-adds R flows a second picked from every table's, each 10 ms's flow-mods in one run as the agent");
-                    Console.WriteLine("             applies a read's flow-mods; --churn-each publishes each flow-mod on its own)");
+                    Console.WriteLine("             applies a read's flow-mods; --churn-each publishes each flow-mod on its own;");
+                    Console.WriteLine("             --paired --versus P: the other side is pipeline P instead of one table, e.g. --pipeline faucet-resubmit --versus faucet)");
                     Console.WriteLine("             --openflow13 (the --flows flows as a 1.3 controller installs them: in_port + 5-tuple at one priority, 1.3's rules)");
                     Console.WriteLine("             --group all|select|indirect|ff (with --openflow13's flows: each applies one group: select over the output");
                     Console.WriteLine("             ports, all to two ports, indirect to one, ff over two watched ports; select reports how the buckets shared)");
@@ -201,6 +217,7 @@ public sealed class PpsOptions
             throw new ArgumentException("--scale-to runs without --tunnel, --churn, --pcap and --listen");
         if (o.Sampling < 0 || (o.Sampling > 0 && o.Threads > 1)) throw new ArgumentException("--sampling N runs with one thread, N >= 0");
         if (o.Paired && o.Pipeline is null && !(o.Churn > 0)) throw new ArgumentException("--paired needs --pipeline or --churn");
+        if (o.Versus is not null && (!o.Paired || o.Pipeline is null || o.Churn > 0)) throw new ArgumentException("--versus needs --paired and --pipeline, without --churn");
         if (o.Pipeline is not null && (o.Rules > 0 || o.Pcap is not null || o.Tunnel is not null || o.Threads > 1 || o.ScaleTo > 0))
             throw new ArgumentException("--pipeline runs without --rules, --pcap, --tunnel, --threads and --scale-to");
         if (o.Paired && o.Churn > 0 && (double.IsPositiveInfinity(o.Churn) || o.ChurnAfter > 0 || o.Rules > 0 || o.Pcap is not null || o.Tunnel is not null || o.Threads > 1 || o.Listen is not null))
@@ -247,14 +264,14 @@ public static class PpsHarness
     }
 
     /// <summary>
-    /// --pipeline P --paired: the pipeline and the one-table row with the same --flows side by side in one process,
+    /// --pipeline P --paired: the pipeline and the one-table row (or, with --versus Q, pipeline Q) with the same --flows side by side in one process,
     /// each on its own datapath, measured in alternating 0.5 s windows (after a warm-up of each), so that a machine
     /// whose load drifts slows both alike; reports each one's Mpps over its windows and their ratio.
     /// </summary>
     private static int RunPaired(PpsOptions o)
     {
         if (o.Pipeline is null) { Console.Error.WriteLine("pps: --paired needs --pipeline"); return 2; }
-        var one = PairedSide.Create(o, pipeline: false);
+        var one = o.Versus is null ? PairedSide.Create(o, pipeline: false) : PairedSide.Create(o.WithPipeline(o.Versus), pipeline: true);
         var many = PairedSide.Create(o, pipeline: true);
         one.Run(1.0);
         many.Run(1.0);
@@ -268,8 +285,9 @@ public static class PpsHarness
             elapsed += 0.5;
         }
         double a = one.Mpps, b = many.Mpps;
-        if (o.Json) Console.WriteLine(JsonSerializer.Serialize(new { one_table_mpps = a, pipeline_mpps = b, ratio = b / a, pipeline = o.Pipeline, flows = o.Flows }, s_json));
-        else Console.WriteLine($"one table ({o.Flows:N0} exact flows): {a:F2} Mpps; {o.Pipeline} pipeline: {b:F2} Mpps; ratio {b / a:P1} ({o.Seconds:F0} s each, alternating 0.5 s windows)");
+        string other = o.Versus is null ? $"one table ({o.Flows:N0} exact flows)" : $"{o.Versus} pipeline";
+        if (o.Json) Console.WriteLine(JsonSerializer.Serialize(new { one_table_mpps = a, pipeline_mpps = b, ratio = b / a, pipeline = o.Pipeline, versus = o.Versus, flows = o.Flows }, s_json));
+        else Console.WriteLine($"{other}: {a:F2} Mpps; {o.Pipeline} pipeline: {b:F2} Mpps; ratio {b / a:P1} ({o.Seconds:F0} s each, alternating 0.5 s windows)");
         one.Dispose();
         many.Dispose();
         return 0;
