@@ -23,60 +23,24 @@ internal readonly record struct RstpPortInput(ushort No, string Name, Guid PortU
 /// and 1.3's BLOCKED, as Open vSwitch's update_rstp_port_state maps it); a topology change flushes the addresses
 /// learned on the ports the engine names.
 /// </summary>
-/// <remarks>
-/// <para>Threads: a timer runs the protocol every <see cref="TickMs"/> ms (links, received BPDUs, time, then the states,
-/// flushes and the BPDUs it sent, in that order); the configuration thread calls <see cref="Configure"/>; forwarding
-/// threads call <see cref="Received"/>. One lock (<c>_lock</c>) serialises the engine; received BPDUs wait in a
-/// bounded ring under its own short lock (<see cref="ReceivedFrames"/>), so a forwarding thread never waits on the
-/// protocol. Nothing is allocated per BPDU or per tick.</para>
-/// </remarks>
-internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
+/// <remarks>Threads, rings and the timer: <see cref="BridgeTreeDriver"/>.</remarks>
+internal sealed class BridgeRstp : BridgeTreeDriver
 {
-    public const int TickMs = 100;
-    private const int RxSlots = 64, FrameSize = 128, TxSlots = 64;
-
-    private readonly SwitchDatapath _dp;
-    private readonly ILogger _log;
-    private readonly string _bridge;
-    private readonly Lock _lock = new();
     private readonly RstpBridge _rstp;
-    /// <summary>Engine port number → OpenFlow port number (0: unused), the Port row each serves, its packet-out.</summary>
+    /// <summary>Engine port number → OpenFlow port number (0: unused), and the Port row each serves.</summary>
     private readonly ushort[] _ofport = new ushort[RstpBridge.MaxPorts + 1];
     private readonly Guid[] _portUuid = new Guid[RstpBridge.MaxPorts + 1];
-    private readonly FlowActions?[] _output = new FlowActions?[RstpBridge.MaxPorts + 1];
     /// <summary>OpenFlow port number → engine port number (0: none).</summary>
     private readonly Dictionary<ushort, int> _byOfport = [];
     /// <summary>Ports with rstp-port-mcheck=true as last applied (mcheck runs when it becomes true).</summary>
     private readonly HashSet<ushort> _mcheck = [];
-    /// <summary>The ports of the datapath this spanning tree has set a state on (participating or excluded).</summary>
-    private readonly HashSet<ushort> _gated = [];
-
-    private readonly ReceivedFrames _received = new(RxSlots, FrameSize);
-
-    private readonly byte[][] _txFrame = new byte[TxSlots][];
-    private readonly int[] _txPort = new int[TxSlots];
-    private readonly int[] _txSize = new int[TxSlots];
-    private int _txCount;
-
-    private readonly byte[] _scratch = new byte[FrameSize];
-    private readonly Timer _timer;
-    private long _lastTick;
-    private bool _disposed;
 
     public BridgeRstp(string bridge, SwitchDatapath dp, ulong address, ILogger log)
+        : base(bridge, dp, log, RstpBridge.MaxPorts + 1, "rapid spanning tree")
     {
-        _bridge = bridge;
-        _dp = dp;
-        _log = log;
         _rstp = new RstpBridge(bridge, address, this);
-        for (int i = 0; i < TxSlots; i++) _txFrame[i] = new byte[FrameSize];
-        _lastTick = Environment.TickCount64;
-        dp.BpduSink = this;
-        _timer = new Timer(static s => ((BridgeRstp)s!).Run(), this, TickMs, TickMs);
+        Start();
     }
-
-    /// <summary>BPDUs dropped because the receive ring was full.</summary>
-    public long RxOverflow => _received.Overflow;
 
     /// <summary>
     /// Applies the bridge's settings and its ports, as Open vSwitch's bridge_configure_rstp and port_configure_rstp:
@@ -86,9 +50,9 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
     /// </summary>
     public void Configure(RstpConfig config, ulong bridgeAddress, IReadOnlyList<RstpPortInput> ports)
     {
-        lock (_lock)
+        lock (Sync)
         {
-            if (_disposed) return;
+            if (Disposed) return;
             _rstp.SetAddress(config.Address ?? bridgeAddress);
             _rstp.SetPriority(config.Priority);
             _rstp.SetAgeingTime(config.AgeingTime);
@@ -105,7 +69,7 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
                 if (keep.Contains(no) && (wanted.Settings.PortNum is not { } n || n == number)) continue;
                 if (_rstp.Port(number) is { } gone) _rstp.RemovePort(gone);
                 _ofport[number] = 0;
-                _output[number] = null;
+                Output[number] = null;
                 _byOfport.Remove(no);
             }
             var taken = _byOfport.Values.ToHashSet();
@@ -121,16 +85,16 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
                 int number = p.Settings.PortNum is { } n && !taken.Contains(n) ? n : FirstFree();
                 if (number == 0)
                 {
-                    _log.LogError("bridge {Bridge}: port {Port}: more than {Max} RSTP ports: it takes no part", _bridge, p.Name, RstpBridge.MaxPorts);
+                    Log.LogError("bridge {Bridge}: port {Port}: more than {Max} RSTP ports: it takes no part", BridgeName, p.Name, RstpBridge.MaxPorts);
                     continue;
                 }
                 if (p.Settings.PortNum is { } asked && asked != number)
-                    _log.LogError("bridge {Bridge}: port {Port}: rstp-port-num {Num} is another port's: it is number {Used}", _bridge, p.Name, asked, number);
+                    Log.LogError("bridge {Bridge}: port {Port}: rstp-port-num {Num} is another port's: it is number {Used}", BridgeName, p.Name, asked, number);
                 taken.Add(number);
                 _rstp.AddPort(number);
                 _byOfport[p.No] = number;
                 _ofport[number] = p.No;
-                _output[number] = new FlowActions([FlowAction.Output(p.No)]);
+                Output[number] = new FlowActions([FlowAction.Output(p.No)]);
                 SetState(p.No, PortStpState.Disabled);
             }
             foreach (var p in taking)
@@ -153,94 +117,51 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
                 if (_byOfport.ContainsKey(p.No)) continue;
                 SetState(p.No, PortStpState.Excluded);
             }
-            _gated.IntersectWith(ports.Select(p => p.No));
+            Gated.IntersectWith(ports.Select(p => p.No));
             RunLocked();
         }
     }
 
-    private void SetState(ushort no, PortStpState state)
-    {
-        _gated.Add(no);
-        _dp.SetPortStp(no, state);
-    }
+    protected override ushort OfPort(int enginePort) => _ofport[enginePort];
 
-    /// <summary>Takes a BPDU the datapath consumed (a forwarding thread): copied into the ring, or counted when it is full.</summary>
-    public void Received(PortSlot port, ReadOnlySpan<byte> frame) => _received.Add(port.No, frame);
-
-    /// <summary>The engine's BPDU for engine port <paramref name="portNo"/>: framed from the port's address and kept
-    /// until the states are applied (see <see cref="RunLocked"/>).</summary>
-    void IStpTransmit.Send(int portNo, ReadOnlySpan<byte> bpdu)
-    {
-        if (_txCount == TxSlots || _ofport[portNo] == 0) return;
-        ushort no = _ofport[portNo];
-        ulong mac = _dp.Ports.Get(no)?.Port.Info.HwAddr.Value ?? 0;
-        _txSize[_txCount] = StpFrame.Write(_txFrame[_txCount], mac, bpdu);
-        _txPort[_txCount] = portNo;
-        _txCount++;
-    }
-
-    private void Run()
-    {
-        lock (_lock)
-        {
-            if (_disposed) return;
-            try
-            {
-                RunLocked();
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                _log.LogError(e, "bridge {Bridge}: rapid spanning tree round failed", _bridge);
-            }
-        }
-    }
-
-    /// <summary>One round (under <c>_lock</c>): links, received BPDUs, time, then states, flushes and BPDUs out.</summary>
-    private void RunLocked()
+    /// <summary>One round (under <see cref="BridgeTreeDriver.Sync"/>): links, received BPDUs, time, then states, flushes and BPDUs out.</summary>
+    protected override void RunLocked()
     {
         var ports = _rstp.Ports;
         for (int i = 0; i < ports.Count; i++)
         {
             var port = ports[i];
-            var slot = _dp.Ports.Get(_ofport[port.Number]);
+            var slot = Dp.Ports.Get(_ofport[port.Number]);
             bool up = slot is not null && slot.LinkUp && (slot.Config & PortConfig.PortDown) == 0;
             _rstp.SetMacOperational(port, up);
         }
-        while (_received.TryTake(_scratch, out ushort no, out int size))
+        while (TakeReceived(out ushort no, out bool parsed, out var bpdu))
         {
             // An excluded port's BPDU: consumed, not heard.
             if (!_byOfport.TryGetValue(no, out int number) || _rstp.Port(number) is not { } port) continue;
-            if (StpFrame.TryGetBpdu(_scratch.AsSpan(0, size), out var bpdu)) _rstp.Received(port, bpdu);
+            if (parsed) _rstp.Received(port, bpdu);
             else port.ErrorCount++;
-            if (_log.IsEnabled(LogLevel.Debug))
-                _log.LogDebug("bridge {Bridge}: port {Port}: BPDU {Hex}", _bridge, port.Name, Convert.ToHexString(_scratch, 0, size));
         }
-        long now = Environment.TickCount64;
-        _rstp.Tick((int)Math.Min(now - _lastTick, 10_000));
-        _lastTick = now;
+        _rstp.Tick(TakeElapsedMs());
         while (_rstp.TryTakeChangedPort(out var changed))
         {
             ushort no = _ofport[changed.Number];
             if (no == 0) continue;
             SetState(no, Map(changed.State));
-            _log.LogInformation("bridge {Bridge}: port {Port}: RSTP state {State} (role {Role})", _bridge, changed.Name, Name(changed.State), Name(changed.Role));
+            Log.LogInformation("bridge {Bridge}: port {Port}: RSTP state {State} (role {Role})", BridgeName, changed.Name, Name(changed.State), Name(changed.Role));
         }
         // A port reopened under its number (a new slot, no gate) takes its state again.
         for (int i = 0; i < ports.Count; i++)
         {
             var port = ports[i];
-            if (_dp.Ports.Get(_ofport[port.Number]) is not { } slot || slot.Stp == Map(port.State)) continue;
+            if (Dp.Ports.Get(_ofport[port.Number]) is not { } slot || slot.Stp == Map(port.State)) continue;
             SetState(slot.No, Map(port.State));
         }
         while (_rstp.TryTakeFdbFlush(out var flushed))
         {
-            if (_ofport[flushed.Number] is var no and not 0) _dp.MacTable.Age(_dp.Clock.NowNanos, no);
+            if (_ofport[flushed.Number] is var no and not 0) Dp.MacTable.Age(Dp.Clock.NowNanos, no);
         }
-        for (int t = 0; t < _txCount; t++)
-        {
-            if (_output[_txPort[t]] is { } output) _dp.PacketOut(_txFrame[t].AsSpan(0, _txSize[t]), PortNumber.None, output);
-        }
-        _txCount = 0;
+        SendQueued();
     }
 
     /// <summary>The datapath state of an RSTP state: discarding gates as listening does (neither learns nor forwards,
@@ -282,7 +203,7 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
     /// <summary>The Bridge rstp_status keys Open vSwitch writes (br_refresh_rstp_status).</summary>
     public Dictionary<string, string> BridgeStatus()
     {
-        lock (_lock)
+        lock (Sync)
         {
             return new Dictionary<string, string>
             {
@@ -302,7 +223,7 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
     public List<(Guid Port, Dictionary<string, string> Status, Dictionary<string, long> Statistics)> PortStatus()
     {
         var list = new List<(Guid, Dictionary<string, string>, Dictionary<string, long>)>();
-        lock (_lock)
+        lock (Sync)
         {
             foreach (var p in _rstp.Ports)
             {
@@ -331,7 +252,7 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
     /// every second: it is written with whatever else is).</summary>
     public void AddStatusStamp(ref StatusStamp stamp)
     {
-        lock (_lock)
+        lock (Sync)
         {
             stamp.Add((long)_rstp.BridgeId);
             stamp.Add((long)_rstp.RootId);
@@ -354,9 +275,9 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
     /// <summary>The bridge as Open vSwitch's <c>ovs-appctl rstp/show</c> prints it (lib/rstp.c rstp_print_details).</summary>
     public void Show(StringBuilder s)
     {
-        lock (_lock)
+        lock (Sync)
         {
-            s.Append("---- ").Append(_bridge).Append(" ----\n");
+            s.Append("---- ").Append(BridgeName).Append(" ----\n");
             s.Append("Root ID:\n");
             if (_rstp.IsRoot)
             {
@@ -399,19 +320,5 @@ internal sealed class BridgeRstp : IBpduSink, IStpTransmit, IDisposable
         s.Append(CultureInfo.InvariantCulture, $"  stp-hello-time  {hello}s\n");
         s.Append(CultureInfo.InvariantCulture, $"  stp-max-age     {maxAge}s\n");
         s.Append(CultureInfo.InvariantCulture, $"  stp-fwd-delay   {forwardDelay}s\n");
-    }
-
-    /// <summary>Stops the protocol: every port's gate opened, BPDUs forwarded as any frame again.</summary>
-    public void Dispose()
-    {
-        _timer.Dispose();
-        lock (_lock)
-        {
-            if (_disposed) return;
-            _disposed = true;
-            if (ReferenceEquals(_dp.BpduSink, this)) _dp.BpduSink = null;
-            foreach (var no in _gated) _dp.SetPortStp(no, PortStpState.Off);
-            _gated.Clear();
-        }
     }
 }

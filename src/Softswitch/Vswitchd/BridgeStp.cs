@@ -20,59 +20,22 @@ internal readonly record struct StpPortInput(ushort No, string Name, Guid PortUu
 /// disable them in the protocol, and each port's state becomes its datapath gate and OpenFlow state
 /// (<see cref="SwitchDatapath.SetPortStp"/>: a PORT_STATUS per change); a topology change flushes the MAC table.
 /// </summary>
-/// <remarks>
-/// <para>Threads: a timer runs the protocol every <see cref="TickMs"/> ms (links, received BPDUs, timers, then the
-/// states and the BPDUs it sent, in that order, so a port's gate opens before a BPDU that needs it goes out); the
-/// configuration thread calls <see cref="Configure"/>; forwarding threads call <see cref="Received"/>. One lock
-/// (<c>_lock</c>) serialises the engine; received BPDUs wait in a bounded ring under their own short lock
-/// (<see cref="ReceivedFrames"/>'s, never held with the other), so a forwarding thread never waits on the protocol. Nothing is
-/// allocated per BPDU or per tick (the rings and the packet-out actions are made once).</para>
-/// </remarks>
-internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
+/// <remarks>Threads, rings and the timer: <see cref="BridgeTreeDriver"/>.</remarks>
+internal sealed class BridgeStp : BridgeTreeDriver
 {
-    public const int TickMs = 100;
-    private const int RxSlots = 64, FrameSize = 128, TxSlots = 64;
-
-    private readonly SwitchDatapath _dp;
-    private readonly ILogger _log;
-    private readonly string _bridge;
-    private readonly Lock _lock = new();
     private readonly StpBridge _stp;
     /// <summary>Engine port index → OpenFlow port number (0: unused), and the Port row each serves.</summary>
     private readonly ushort[] _ofport = new ushort[StpBridge.MaxPorts];
     private readonly Guid[] _portUuid = new Guid[StpBridge.MaxPorts];
-    private readonly FlowActions?[] _output = new FlowActions?[StpBridge.MaxPorts];
     /// <summary>Engine port index → when (<see cref="Environment.TickCount64"/>) its state was entered (stp_sec_in_state).</summary>
     private readonly long[] _entered = new long[StpBridge.MaxPorts];
-    /// <summary>The ports of the datapath this spanning tree has set a state on (participating or excluded).</summary>
-    private readonly HashSet<ushort> _gated = [];
-
-    private readonly ReceivedFrames _received = new(RxSlots, FrameSize);
-
-    private readonly byte[][] _txFrame = new byte[TxSlots][];
-    private readonly int[] _txPort = new int[TxSlots];
-    private readonly int[] _txSize = new int[TxSlots];
-    private int _txCount;
-
-    private readonly byte[] _scratch = new byte[FrameSize];
-    private readonly Timer _timer;
-    private long _lastTick;
-    private bool _disposed;
 
     public BridgeStp(string bridge, SwitchDatapath dp, ulong bridgeId, ILogger log)
+        : base(bridge, dp, log, StpBridge.MaxPorts, "spanning tree")
     {
-        _bridge = bridge;
-        _dp = dp;
-        _log = log;
         _stp = new StpBridge(bridge, bridgeId, this);
-        for (int i = 0; i < TxSlots; i++) _txFrame[i] = new byte[FrameSize];
-        _lastTick = Environment.TickCount64;
-        dp.BpduSink = this;
-        _timer = new Timer(static s => ((BridgeStp)s!).Run(), this, TickMs, TickMs);
+        Start();
     }
-
-    /// <summary>BPDUs dropped because the receive ring was full (the protocol is late by more than <see cref="RxSlots"/> BPDUs).</summary>
-    public long RxOverflow => _received.Overflow;
 
     /// <summary>
     /// Why the ports cannot run a spanning tree together, or null: as Open vSwitch's bridge_configure_stp, stp-port-num
@@ -102,9 +65,9 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     /// </summary>
     public void Configure(StpConfig config, ulong bridgeAddress, IReadOnlyList<StpPortInput> ports)
     {
-        lock (_lock)
+        lock (Sync)
         {
-            if (_disposed) return;
+            if (Disposed) return;
             _stp.SetBridgePriority(config.Priority);
             _stp.SetBridgeAddress(config.SystemId ?? bridgeAddress);
             _stp.SetTimes(config.HelloTimeMs, config.MaxAgeMs, config.ForwardDelayMs);
@@ -116,7 +79,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 if (!p.Eligible || !p.Settings.Enabled || p.Settings.PortNum is not { } n || n == 0) continue;
                 if (!taken.Add(n - 1))
                 {
-                    _log.LogError("bridge {Bridge}: port {Port}: duplicate stp-port-num {Num} (another port's): it takes no part in spanning tree", _bridge, p.Name, n);
+                    Log.LogError("bridge {Bridge}: port {Port}: duplicate stp-port-num {Num} (another port's): it takes no part in spanning tree", BridgeName, p.Name, n);
                     continue;
                 }
                 wanted[n - 1] = p;
@@ -128,7 +91,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 while (next < StpBridge.MaxPorts && taken.Contains(next)) next++;
                 if (next == StpBridge.MaxPorts)
                 {
-                    _log.LogError("bridge {Bridge}: port {Port}: more than {Max} spanning tree ports: it takes no part", _bridge, p.Name, StpBridge.MaxPorts);
+                    Log.LogError("bridge {Bridge}: port {Port}: more than {Max} spanning tree ports: it takes no part", BridgeName, p.Name, StpBridge.MaxPorts);
                     continue;
                 }
                 taken.Add(next);
@@ -141,7 +104,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 if (_ofport[i] == 0 || (wanted.TryGetValue(i, out var w) && w.No == _ofport[i])) continue;
                 _stp.DisablePort(_stp.Port(i));
                 _ofport[i] = 0;
-                _output[i] = null;
+                Output[i] = null;
             }
             var given = new HashSet<ushort>();
             foreach (var (i, p) in wanted)
@@ -154,7 +117,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 _stp.SetPathCost(port, p.Settings.PathCost is { } cost and > 0 ? cost : StpBridge.SpeedToCost(p.Mbps));
                 if (_ofport[i] == p.No) continue;
                 _ofport[i] = p.No;
-                _output[i] = new FlowActions([FlowAction.Output(p.No)]);
+                Output[i] = new FlowActions([FlowAction.Output(p.No)]);
                 _entered[i] = Environment.TickCount64;
                 SetState(p.No, PortStpState.Disabled);
             }
@@ -164,99 +127,55 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
                 SetState(p.No, PortStpState.Excluded);
             }
             // Ports gone from the bridge: nothing to reset (their slots went with them).
-            _gated.IntersectWith(ports.Select(p => p.No));
+            Gated.IntersectWith(ports.Select(p => p.No));
             RunLocked();
         }
     }
 
-    private void SetState(ushort no, PortStpState state)
-    {
-        _gated.Add(no);
-        _dp.SetPortStp(no, state);
-    }
+    protected override ushort OfPort(int enginePort) => _ofport[enginePort];
 
-    /// <summary>Takes a BPDU the datapath consumed (a forwarding thread): copied into the ring, or counted when it is full.</summary>
-    public void Received(PortSlot port, ReadOnlySpan<byte> frame) => _received.Add(port.No, frame);
-
-    /// <summary>The engine's BPDU for engine port <paramref name="portNo"/>: framed from the port's address and kept
-    /// until the states are applied (see <see cref="RunLocked"/>).</summary>
-    void IStpTransmit.Send(int portNo, ReadOnlySpan<byte> bpdu)
-    {
-        if (_txCount == TxSlots || _ofport[portNo] == 0) return;
-        ushort no = _ofport[portNo];
-        ulong mac = _dp.Ports.Get(no)?.Port.Info.HwAddr.Value ?? 0;
-        _txSize[_txCount] = StpFrame.Write(_txFrame[_txCount], mac, bpdu);
-        _txPort[_txCount] = portNo;
-        _txCount++;
-    }
-
-    private void Run()
-    {
-        lock (_lock)
-        {
-            if (_disposed) return;
-            try
-            {
-                RunLocked();
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                _log.LogError(e, "bridge {Bridge}: spanning tree round failed", _bridge);
-            }
-        }
-    }
-
-    /// <summary>One round (under <c>_lock</c>): links, received BPDUs, time, then states, flush and BPDUs out.</summary>
-    private void RunLocked()
+    /// <summary>One round (under <see cref="BridgeTreeDriver.Sync"/>): links, received BPDUs, time, then states, flush and BPDUs out.</summary>
+    protected override void RunLocked()
     {
         for (int i = 0; i < StpBridge.MaxPorts; i++)
         {
             if (_ofport[i] == 0) continue;
-            var slot = _dp.Ports.Get(_ofport[i]);
+            var slot = Dp.Ports.Get(_ofport[i]);
             var port = _stp.Port(i);
             bool up = slot is not null && slot.LinkUp && (slot.Config & PortConfig.PortDown) == 0;
             if (up && port.State == StpState.Disabled) _stp.EnablePort(port);
             else if (!up && port.State != StpState.Disabled) _stp.DisablePort(port);
         }
-        while (TakeReceived(out ushort no, out int size))
+        while (TakeReceived(out ushort no, out bool parsed, out var bpdu))
         {
             int i = Array.IndexOf(_ofport, no);
             if (i < 0) continue; // an excluded port's BPDU: consumed, not heard (as Open vSwitch sinks them)
             var port = _stp.Port(i);
-            if (StpFrame.TryGetBpdu(_scratch.AsSpan(0, size), out var bpdu)) _stp.Received(port, bpdu);
+            if (parsed) _stp.Received(port, bpdu);
             else port.ErrorCount++;
-            if (_log.IsEnabled(LogLevel.Debug))
-                _log.LogDebug("bridge {Bridge}: port {Port}: BPDU {Hex}", _bridge, port.Name, Convert.ToHexString(_scratch, 0, size));
         }
         long now = Environment.TickCount64;
-        _stp.Tick((int)Math.Min(now - _lastTick, 10_000));
-        _lastTick = now;
+        _stp.Tick(TakeElapsedMs());
         while (_stp.TryTakeChangedPort(out var changed))
         {
             ushort no = _ofport[changed.No];
             if (no == 0) continue;
             _entered[changed.No] = now;
             SetState(no, Map(changed.State));
-            _log.LogInformation("bridge {Bridge}: port {Port}: spanning tree state {State}", _bridge, changed.Name, Name(changed.State));
+            Log.LogInformation("bridge {Bridge}: port {Port}: spanning tree state {State}", BridgeName, changed.Name, Name(changed.State));
         }
         // A port reopened under its number (a new slot, no gate) takes its state again.
         for (int i = 0; i < StpBridge.MaxPorts; i++)
         {
-            if (_ofport[i] == 0 || _dp.Ports.Get(_ofport[i]) is not { } slot) continue;
+            if (_ofport[i] == 0 || Dp.Ports.Get(_ofport[i]) is not { } slot) continue;
             var port = _stp.Port(i);
             if (slot.Stp == Map(port.State)) continue;
-            _log.LogInformation("bridge {Bridge}: port {Port}: datapath state {Was} set to the spanning tree's {State}", _bridge, port.Name, slot.Stp, Name(port.State));
+            Log.LogInformation("bridge {Bridge}: port {Port}: datapath state {Was} set to the spanning tree's {State}", BridgeName, port.Name, slot.Stp, Name(port.State));
             SetState(slot.No, Map(port.State));
         }
-        if (_stp.TakeFdbFlush()) _dp.MacTable.Clear();
-        for (int t = 0; t < _txCount; t++)
-        {
-            if (_output[_txPort[t]] is { } output) _dp.PacketOut(_txFrame[t].AsSpan(0, _txSize[t]), PortNumber.None, output);
-        }
-        _txCount = 0;
+        if (_stp.TakeFdbFlush()) Dp.MacTable.Clear();
+        SendQueued();
     }
-
-    private bool TakeReceived(out ushort no, out int size) => _received.TryTake(_scratch, out no, out size);
 
     private static PortStpState Map(StpState s) => s switch
     {
@@ -292,7 +211,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     /// <summary>The Bridge status keys Open vSwitch writes for its spanning tree.</summary>
     public void AddBridgeStatus(IDictionary<string, string> status)
     {
-        lock (_lock)
+        lock (Sync)
         {
             status["stp_bridge_id"] = Id(_stp.BridgeId);
             status["stp_designated_root"] = Id(_stp.DesignatedRoot);
@@ -307,7 +226,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     public List<(Guid Port, Dictionary<string, string> Status, Dictionary<string, long> Statistics)> PortStatus()
     {
         var list = new List<(Guid, Dictionary<string, string>, Dictionary<string, long>)>();
-        lock (_lock)
+        lock (Sync)
         {
             long now = Environment.TickCount64;
             for (int i = 0; i < StpBridge.MaxPorts; i++)
@@ -338,7 +257,7 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     /// the status.</summary>
     public void AddStatusStamp(ref StatusStamp stamp)
     {
-        lock (_lock)
+        lock (Sync)
         {
             stamp.Add((long)_stp.BridgeId);
             stamp.Add((long)_stp.DesignatedRoot);
@@ -361,11 +280,11 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     /// the root; the MAC table is flushed. The round runs at once, so the flush and a TCN do not wait for the timer.</summary>
     public void ForceTopologyChange()
     {
-        lock (_lock)
+        lock (Sync)
         {
-            if (_disposed) return;
+            if (Disposed) return;
             _stp.TopologyChangeDetection();
-            _log.LogInformation("bridge {Bridge}: detected topology change (stp/tcn)", _bridge);
+            Log.LogInformation("bridge {Bridge}: detected topology change (stp/tcn)", BridgeName);
             RunLocked();
         }
     }
@@ -375,16 +294,16 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
     {
         get
         {
-            lock (_lock) return _stp.TopologyChange;
+            lock (Sync) return _stp.TopologyChange;
         }
     }
 
     /// <summary>The bridge as Open vSwitch's <c>ovs-appctl stp/show</c> prints it (lib/stp.c stp_print_details).</summary>
     public void Show(StringBuilder s)
     {
-        lock (_lock)
+        lock (Sync)
         {
-            s.Append("---- ").Append(_bridge).Append(" ----\n");
+            s.Append("---- ").Append(BridgeName).Append(" ----\n");
             s.Append("Root ID:\n");
             IdDetails(s, _stp.DesignatedRoot, _stp.BridgeHelloTime, _stp.BridgeMaxAge, _stp.BridgeForwardDelay);
             if (_stp.IsRoot || _stp.RootPort is null)
@@ -421,19 +340,5 @@ internal sealed class BridgeStp : IBpduSink, IStpTransmit, IDisposable
         s.Append(CultureInfo.InvariantCulture, $"  stp-hello-time  {StpBridge.TimerToMs(hello) / 1000}s\n");
         s.Append(CultureInfo.InvariantCulture, $"  stp-max-age     {StpBridge.TimerToMs(maxAge) / 1000}s\n");
         s.Append(CultureInfo.InvariantCulture, $"  stp-fwd-delay   {StpBridge.TimerToMs(forwardDelay) / 1000}s\n");
-    }
-
-    /// <summary>Stops the protocol: every port's gate opened (spanning tree off), BPDUs forwarded as any frame again.</summary>
-    public void Dispose()
-    {
-        _timer.Dispose();
-        lock (_lock)
-        {
-            if (_disposed) return;
-            _disposed = true;
-            if (ReferenceEquals(_dp.BpduSink, this)) _dp.BpduSink = null;
-            foreach (var no in _gated) _dp.SetPortStp(no, PortStpState.Off);
-            _gated.Clear();
-        }
     }
 }
