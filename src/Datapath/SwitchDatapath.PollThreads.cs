@@ -53,6 +53,7 @@ public sealed partial class SwitchDatapath
             if (!CpuPlacement.PinCurrentThread(cpu, out var why)) Volatile.Write(ref _placementErrors[idx], $"CPU {cpu}: {why}");
         }
         placed.Signal();
+        TransmitThread.Set(idx);   // ports with per-thread transmit queues pick this thread's (AF_XDP: idx mod Q)
         // Every round starts at a quiescent point (no rule of an earlier round is held); the thread is offline while
         // it waits (see Classifier.QuiescentDomain).
         var reader = Pipeline.Reclamation.Register();

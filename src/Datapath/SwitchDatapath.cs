@@ -206,6 +206,7 @@ public sealed partial class SwitchDatapath : IDisposable
         PortSlot slot;
         lock (_portLock)
         {
+            port.SetTransmitThreads(_forwarders.Length);   // before any forwarding thread can see the port
             var cur = _ports;
             if (no == 0)
             {

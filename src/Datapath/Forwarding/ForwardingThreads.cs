@@ -196,6 +196,7 @@ public sealed class ForwardingThreads : IDisposable
             if (!CpuPlacement.PinCurrentThread(cpu, out var why)) Volatile.Write(ref _placementErrors[idx], $"CPU {cpu}: {why}");
         }
         placed.Signal();
+        TransmitThread.Set(idx);   // thread idx is forwarder idx of every member datapath (their ports' transmit queues)
         var waiter = _waiters[idx];
         RxQueue[] waitSet = [];
         int waitVersion = -1;

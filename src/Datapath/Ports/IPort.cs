@@ -160,4 +160,11 @@ public interface IPort : IDisposable
     /// split: just this port.
     /// </summary>
     IPort[] OpenReceivers(int count) => [this];
+
+    /// <summary>
+    /// Called by the datapath before the port is published to its <paramref name="count"/> forwarding threads, so a
+    /// port with several transmit queues can give each thread (<see cref="TransmitThread.Current"/>) one of its own, and
+    /// lock only the queues that end up shared (AF_XDP: thread t on queue t mod Q). The default ignores it.
+    /// </summary>
+    void SetTransmitThreads(int count) { }
 }

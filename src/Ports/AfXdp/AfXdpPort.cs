@@ -71,9 +71,11 @@ public sealed record AfXdpOptions
 /// </summary>
 /// <remarks>
 /// One <see cref="XskSocket"/> per served queue, all in one XSKMAP behind the redirect program, attached through a BPF
-/// link (native mode, else generic), so a crashed switch leaves no program behind. The thread that receives from a
-/// socket owns its TX ring; a thread that owns none sends through a packet socket (<see cref="TxViaPacketSocket"/>).
-/// AF_XDP carries no checksum or GSO metadata; the port says so once at open. Frames larger than a UMEM frame travel
+/// link (native mode, else generic), so a crashed switch leaves no program behind. Transmit goes through the sockets'
+/// TX rings only, as Open vSwitch's static tx queue ids: forwarding thread t (<see cref="TransmitThread"/>) of the
+/// N the datapath announced (<see cref="SetTransmitThreads"/>) sends on queue t mod Q, every other thread (packet-outs,
+/// maintenance) on queue N mod Q; a queue with one such lane sends unlocked, one with more under its spinlock, and the
+/// other threads' lane always locks (<see cref="TransmitLanes"/>). AF_XDP carries no checksum or GSO metadata; the port says so once at open. Frames larger than a UMEM frame travel
 /// as descriptor chains on multi-buffer sockets (<see cref="MultiBuffer"/>), and are dropped and counted without.
 /// Thread safety: Receive/PrepareWait of the port and of each receiver from one thread at a time; Send from any
 /// number of threads; Dispose after the datapath stopped using the port. Design: docs/ports.md, "AF_XDP".
@@ -89,9 +91,20 @@ public sealed unsafe class AfXdpPort : IPort
     private int _next;                         // round-robin start among _served
     private int _epollFd = -1;                 // over _served when it holds more than one socket
     private int _mapFd = -1, _progFd = -1, _linkFd = -1, _flowProgFd = -1;
-    private int _packetFd = -1;                // transmit for threads that own no TX ring here
-    private long _txViaPacketSocket;
+    private volatile TxLayout _tx;             // which queue each transmitting thread uses, and whether it locks
     private volatile bool _disposed;
+
+    /// <summary>One thread's transmit queue: the socket, whether it sends under the queue's lock, and its queue id.</summary>
+    private readonly record struct TxLane(XskSocket Socket, bool Locked, int Queue);
+
+    /// <summary>The lanes of <c>N</c> forwarding threads (0..N-1) and of every other thread (N), with each lane's frame
+    /// count (one cache line apart: written by its lane's thread, or under its queue's lock for the last lane).</summary>
+    private sealed class TxLayout(TxLane[] lanes)
+    {
+        public const int Stride = 8;
+        public readonly TxLane[] Lanes = lanes;
+        public readonly long[] Frames = new long[(lanes.Length + 1) * Stride];
+    }
 
     public PortInfo Info { get; }
     public PortCounters Counters => _counters;
@@ -109,14 +122,39 @@ public sealed unsafe class AfXdpPort : IPort
     /// <summary>sendto calls made to transmit, and those need_wakeup made unnecessary.</summary>
     public long TxKicks => Sum(static s => Volatile.Read(ref s.TxKickCount));
     public long TxKicksSkipped => Sum(static s => Volatile.Read(ref s.TxKickSkippedCount));
+    /// <summary>sendto calls a socket's receiving thread made, idle, for frames left on the TX ring.</summary>
+    public long TxIdleKicks => Sum(static s => Volatile.Read(ref s.TxIdleKickCount));
     /// <summary>Whether every socket of the port runs zero-copy (false: copy mode).</summary>
     public bool ZeroCopy => Array.TrueForAll(_sockets, static s => s is not null && s.ZeroCopy);
     /// <summary>Whether every socket of the port takes frames larger than a UMEM frame (XDP_USE_SG).</summary>
     public bool MultiBuffer => Array.TrueForAll(_sockets, static s => s is not null && s.MultiBuffer);
     /// <summary>Whether the kernel busy-polls the sockets' NAPI contexts (<see cref="AfXdpOptions.KernelBusyPollMicros"/>).</summary>
     public bool KernelBusyPoll => Array.TrueForAll(_sockets, static s => s is not null && s.KernelBusyPoll);
-    /// <summary>Frames sent through the packet socket by threads that own no TX ring of this port.</summary>
-    public long TxViaPacketSocket => Volatile.Read(ref _txViaPacketSocket);
+    /// <summary>Times a sender found its queue's TX lock held (queues shared by several lanes).</summary>
+    public long TxLockWaits => Sum(static s => Volatile.Read(ref s.TxLockWaitCount));
+    /// <summary>TX descriptors posted per served queue (same order as <see cref="Queues"/>).</summary>
+    public long[] TxPostedPerQueue => Array.ConvertAll(_sockets, static s => s.TxPosted);
+    /// <summary>TX descriptors the kernel completed per served queue: equal to <see cref="TxPostedPerQueue"/> once the
+    /// queues drained (nothing lost between the TX and completion rings).</summary>
+    public long[] TxCompletedPerQueue => Array.ConvertAll(_sockets, static s => s.TxCompleted);
+
+    /// <summary>What each transmitting thread uses: "fwd-T" for forwarding thread T, "other" for every other thread;
+    /// the queue it sends on, whether under the queue's lock, and the frames it sent.</summary>
+    public IReadOnlyList<(string Thread, int Queue, bool Locked, long Frames)> TransmitLanes
+    {
+        get
+        {
+            var layout = _tx;
+            var list = new List<(string, int, bool, long)>(layout.Lanes.Length);
+            for (int i = 0; i < layout.Lanes.Length; i++)
+            {
+                var l = layout.Lanes[i];
+                string who = i == layout.Lanes.Length - 1 ? "other" : $"fwd-{i}";
+                list.Add((who, l.Queue, l.Locked, Volatile.Read(ref layout.Frames[i * TxLayout.Stride])));
+            }
+            return list;
+        }
+    }
     /// <summary>Frames received per served queue (same order as <see cref="Queues"/>).</summary>
     public long[] RxPacketsPerQueue => Array.ConvertAll(_sockets, static s => s.RxPackets);
 
@@ -141,7 +179,7 @@ public sealed unsafe class AfXdpPort : IPort
             if (_opt.RequireZeroCopy && !ZeroCopy)
                 throw new PortOpenException(PortOpenError.Unsupported, ifname, $"afxdp:{ifname}: zero-copy was asked for, but the driver bound the socket(s) in copy mode.");
             if (_sockets.Length > 1) _epollFd = EpollOver(_sockets);
-            _packetFd = OpenPacketSocket();
+            _tx = Layout(1);
             AttachedMode = AttachProgram(queueCount);
             Info = _if.ToPortInfo();
         }
@@ -189,26 +227,6 @@ public sealed unsafe class AfXdpPort : IPort
             }
         }
         return ep;
-    }
-
-    /// <summary>A packet socket that only sends (protocol 0: it receives nothing), bypassing the qdisc as AF_XDP does.</summary>
-    private int OpenPacketSocket()
-    {
-        int fd = LibC.socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
-        if (fd < 0) throw PortOpenException.FromErrno(_if.Name, "Opening the AF_PACKET socket for shared transmit", LibC.LastErrno);
-        byte* sll = stackalloc byte[20];
-        new Span<byte>(sll, 20).Clear();
-        *(ushort*)sll = LibC.AF_PACKET;
-        *(int*)(sll + 4) = _if.Index;
-        if (LibC.bind(fd, sll, 20) != 0)
-        {
-            int e = LibC.LastErrno;
-            LibC.close(fd);
-            throw PortOpenException.FromErrno(_if.Name, "Binding the AF_PACKET socket for shared transmit", e);
-        }
-        int one = 1;
-        LibC.setsockopt(fd, LibC.SOL_PACKET, 20 /* PACKET_QDISC_BYPASS */, &one, 4);   // best effort
-        return fd;
     }
 
     private XdpAttachMode AttachProgram(int queueCount)
@@ -327,7 +345,7 @@ public sealed unsafe class AfXdpPort : IPort
         list[0] = this;
         for (int i = 1; i < _sockets.Length; i++) list[i] = new QueueReceiver(this, _sockets[i]);
         _served = [_sockets[0]];
-        _opt.Logger?.LogInformation("{If}: {Queues} AF_XDP queues split across {Count} forwarding threads (each receives and transmits on its own queues)",
+        _opt.Logger?.LogInformation("{If}: {Queues} AF_XDP queues split across {Count} forwarding threads (queue i received by thread i mod N, thread t transmits on queue t mod Q)",
             _if.Name, _sockets.Length, count);
         return list;
     }
@@ -357,25 +375,30 @@ public sealed unsafe class AfXdpPort : IPort
     public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
     {
         if (pkts.IsEmpty || _disposed) return;
-        int me = Environment.CurrentManagedThreadId;
-        foreach (var s in _sockets)
-        {
-            if (s.TxOwner == me)
-            {
-                s.Send(pool, pkts);
-                return;
-            }
-        }
-        SendViaPacketSocket(pool, pkts);
+        var layout = _tx;
+        var lanes = layout.Lanes;
+        int t = TransmitThread.Current;
+        int i = (uint)t < (uint)(lanes.Length - 1) ? t : lanes.Length - 1;   // a thread beyond the N announced: the other lane
+        ref readonly TxLane lane = ref lanes[i];
+        lane.Socket.Send(pool, pkts, lane.Locked, ref layout.Frames[i * TxLayout.Stride]);
     }
 
-    /// <summary>Transmit for a thread that owns no TX ring here: sendmmsg on the packet socket (reentrant; iovecs on the stack).</summary>
-    private void SendViaPacketSocket(PacketPool pool, ReadOnlySpan<int> pkts)
+    /// <summary>
+    /// Lays out transmit for <paramref name="count"/> forwarding threads (<see cref="IPort.SetTransmitThreads"/>): thread t
+    /// on queue t mod Q, every other thread on queue count mod Q (the next in turn, so with more queues than threads it has
+    /// one to itself). Called by the datapath before the port is published to its threads; not while frames are sent.
+    /// </summary>
+    public void SetTransmitThreads(int count) => _tx = Layout(Math.Max(1, count));
+
+    private TxLayout Layout(int count)
     {
-        int fd = _packetFd;
-        if (fd < 0) return;
-        long sent = PacketSocketTransmit.Send(fd, pool, pkts, zeroVnetHeader: null, _counters);
-        if (sent > 0) Interlocked.Add(ref _txViaPacketSocket, sent);
+        int q = _sockets.Length;
+        var users = new int[q];
+        for (int t = 0; t <= count; t++) users[t % q]++;
+        var lanes = new TxLane[count + 1];
+        for (int t = 0; t < count; t++) lanes[t] = new TxLane(_sockets[t % q], users[t % q] > 1, _sockets[t % q].QueueId);
+        lanes[count] = new TxLane(_sockets[count % q], true, _sockets[count % q].QueueId);   // any number of threads: always locked
+        return new TxLayout(lanes);
     }
 
     public void Dispose()
@@ -387,7 +410,6 @@ public sealed unsafe class AfXdpPort : IPort
         if (_flowProgFd >= 0) { LibC.close(_flowProgFd); _flowProgFd = -1; }
         if (_mapFd >= 0) { LibC.close(_mapFd); _mapFd = -1; }
         if (_epollFd >= 0) { LibC.close(_epollFd); _epollFd = -1; }
-        if (_packetFd >= 0) { LibC.close(_packetFd); _packetFd = -1; }
         foreach (var s in _sockets) s?.Dispose();
     }
 

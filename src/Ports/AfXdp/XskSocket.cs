@@ -21,10 +21,13 @@ namespace Softswitch.Ports.AfXdp;
 /// drop counters into the port's RxDropped once a second.
 /// Transmit: copy up to 32 frames into free UMEM frames, publish them, sendto() when the TX ring asks for a wakeup
 /// (copy mode always does, and transmits inside that call; without need_wakeup, after every batch), reclaim every completion waiting.
-/// Thread safety: the RX side (Receive, PrepareWait, statistics) belongs to the one thread polling the socket. The TX
-/// side has one producer: <see cref="TxOwner"/>, the thread that first received from the socket (so each forwarding
-/// thread transmits on the queue it receives from); only that thread calls <see cref="Send"/> and pushes the TX ring
-/// while idle. Port counters are shared by the port's sockets and updated atomically, once per burst.
+/// Thread safety: the RX side (RX and fill rings: Receive, PrepareWait, statistics) belongs to the one thread polling
+/// the socket, its rx owner. The TX side (TX and completion rings, the free stack) belongs to the threads the port gives
+/// this queue to transmit on (<see cref="AfXdpPort"/>'s lanes, thread t on queue t mod Q): one of them calls
+/// <see cref="Send"/> unlocked, several call it with <c>locked</c> and serialise on a spinlock. The rx owner only kicks
+/// the TX ring when it goes idle (a sendto touches none of our ring state, and the kernel serialises its transmit), so
+/// frames a busy device refused still go out; completions are reaped by the senders, as ring reads, no system call.
+/// Port counters are shared by the port's sockets and updated atomically, once per burst.
 /// </remarks>
 [SkipLocalsInit]
 internal sealed unsafe class XskSocket : IDisposable
@@ -64,14 +67,31 @@ internal sealed unsafe class XskSocket : IDisposable
     private int _txFreeCount;
     private long _nextStatsTick;
     private ulong _lastKernelDrops;
-    private int _txOwner;
     private long _rxPackets;
-    internal long RxTooBigCount, RxNoBuffersCount, TxKickErrorCount, TxKickCount, TxKickSkippedCount;
+    private int _txLock;                        // 0 free, 1 held: taken by Send(locked: true) around the TX side
+    private long _txPosted, _txCompleted;       // TX descriptors put on the TX ring / taken back from the completion ring
+    private readonly object _disposeLock = new(); // the rings' unmap against a reader of TxCompleted (dp/show), not the hot path
+    internal long RxTooBigCount, RxNoBuffersCount, TxKickErrorCount, TxKickCount, TxKickSkippedCount, TxLockWaitCount;
+    internal long TxIdleKickCount;              // the rx owner's kicks (its own counter: it kicks beside the senders)
 
     public int QueueId { get; }
     public int Fd => _fd;
-    /// <summary>Managed id of the thread that produces on the TX ring (0: none has received yet).</summary>
-    public int TxOwner => Volatile.Read(ref _txOwner);
+    /// <summary>TX descriptors put on the TX ring (one per frame, more for a frame chained over UMEM frames).</summary>
+    public long TxPosted => Volatile.Read(ref _txPosted);
+
+    /// <summary>TX descriptors the kernel has completed: those reaped from the completion ring and those waiting there
+    /// (racy while frames flow; equal to <see cref="TxPosted"/> once the TX ring drained and the kernel freed them).</summary>
+    public long TxCompleted
+    {
+        get
+        {
+            lock (_disposeLock)
+            {
+                long reaped = Volatile.Read(ref _txCompleted);
+                return _comp.Map == null ? reaped : reaped + _comp.Available;
+            }
+        }
+    }
     /// <summary>Frames received on this queue.</summary>
     public long RxPackets => Volatile.Read(ref _rxPackets);
     /// <summary>Whether the socket runs in zero-copy mode (the driver fills our UMEM itself); false: copy mode.</summary>
@@ -257,7 +277,6 @@ internal sealed unsafe class XskSocket : IDisposable
     public int Receive(PacketPool pool, Span<int> pkts)
     {
         if (_fd < 0 || pkts.IsEmpty) return 0;
-        if (_txOwner == 0) ClaimTx();
         uint avail = _rx.Available;
         if (avail == 0)
         {
@@ -376,24 +395,13 @@ internal sealed unsafe class XskSocket : IDisposable
     public bool PrepareWait()
     {
         if (_fd < 0) return true;
-        if (_txOwner == 0) ClaimTx();
-        if (!_tx.Drained && OwnsTx) PushTx();   // frames a busy device refused: push them out before sleeping
+        if (!_tx.Drained) IdleKick();   // frames a busy device refused: push them out before sleeping
         return _rx.Available == 0;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ClaimTx() => Interlocked.CompareExchange(ref _txOwner, Environment.CurrentManagedThreadId, 0);
-
-    /// <summary>True on the thread that produces on the TX ring.</summary>
-    public bool OwnsTx
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _txOwner == Environment.CurrentManagedThreadId;
     }
 
     /// <summary>
     /// The RX ring is empty: fold the kernel's drop counters in once a second, and push out frames a busy device
-    /// refused (on the TX ring's owner only).
+    /// refused.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Idle()
@@ -404,14 +412,20 @@ internal sealed unsafe class XskSocket : IDisposable
             _nextStatsTick = now + 1000;
             RefreshStatistics();
         }
-        if (!_tx.Drained && OwnsTx) PushTx();
+        if (!_tx.Drained) IdleKick();
     }
 
-    private void PushTx()
+    /// <summary>
+    /// The rx owner's kick of frames left on the TX ring (a sender's kick gave up on a busy device): a sendto only, when
+    /// the ring asks for it. It reads the senders' producer index racily (a stale one costs a kick or defers one to the
+    /// next idle round) and writes nothing of the TX side; the senders reap the completions.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void IdleKick()
     {
-        if (_fd < 0) return;
-        Kick();
-        ReclaimCompletions();
+        if (_fd < 0 || (_opt.NeedWakeup && !_tx.NeedsWakeup)) return;
+        Interlocked.Increment(ref TxIdleKickCount);
+        LibC.sendto(_fd, null, 0, LibC.MSG_DONTWAIT, null, 0);
     }
 
     /// <summary>The socket's kernel counters (XDP_STATISTICS), cumulative since open; default when unavailable.</summary>
@@ -453,11 +467,40 @@ internal sealed unsafe class XskSocket : IDisposable
         return MultiBuffer && n <= MaxChain ? n : 0;
     }
 
-    /// <summary>Transmits <paramref name="pkts"/> through the TX ring (a frame larger than a UMEM frame as a descriptor
-    /// chain, XDP_PKT_CONTD on all but the last). Only the TX owner calls this.</summary>
-    public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
+    /// <summary>
+    /// Transmits <paramref name="pkts"/> through the TX ring (a frame larger than a UMEM frame as a descriptor chain,
+    /// XDP_PKT_CONTD on all but the last), under the TX spinlock when <paramref name="locked"/> (the queue has several
+    /// senders); adds the frames sent to <paramref name="laneFrames"/> (the caller's lane count) while it holds the TX
+    /// side. Returns the frames sent.
+    /// </summary>
+    public long Send(PacketPool pool, ReadOnlySpan<int> pkts, bool locked, ref long laneFrames)
     {
-        if (_fd < 0) return;
+        if (_fd < 0) return 0;
+        if (!locked) return SendHeld(pool, pkts, ref laneFrames);
+        if (Interlocked.CompareExchange(ref _txLock, 1, 0) != 0) LockContended();
+        try
+        {
+            return SendHeld(pool, pkts, ref laneFrames);
+        }
+        finally
+        {
+            Volatile.Write(ref _txLock, 0);
+        }
+    }
+
+    /// <summary>Spins (yielding, never sleeping) until the TX lock is free, and counts the wait once it holds it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void LockContended()
+    {
+        var spin = new SpinWait();
+        do spin.SpinOnce(sleep1Threshold: -1);
+        while (Volatile.Read(ref _txLock) != 0 || Interlocked.CompareExchange(ref _txLock, 1, 0) != 0);
+        TxLockWaitCount++;   // under the lock
+    }
+
+    private long SendHeld(PacketPool pool, ReadOnlySpan<int> pkts, ref long laneFrames)
+    {
+        if (_fd < 0) return 0;
         long sent = 0, bytes = 0, dropped = 0;
         ReclaimCompletions();
         int i = 0;
@@ -512,15 +555,18 @@ internal sealed unsafe class XskSocket : IDisposable
                 sent++;
             }
             _tx.Submit((uint)k);
+            Volatile.Write(ref _txPosted, _txPosted + k);
             Kick();
             ReclaimCompletions();
         }
         if (sent > 0)
         {
+            laneFrames += sent;
             Interlocked.Add(ref _counters.TxPackets, sent);
             Interlocked.Add(ref _counters.TxBytes, bytes);
         }
         if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
+        return sent;
     }
 
     /// <summary>Asks the kernel to transmit what the TX ring holds (copy mode sends within this call, 32 at a time),
@@ -549,6 +595,7 @@ internal sealed unsafe class XskSocket : IDisposable
         if (avail == 0) return;
         uint idx = _comp.Local;
         for (uint i = 0; i < avail; i++) _txFree[_txFreeCount++] = _comp.Addr(idx + i) & _frameMask;
+        Volatile.Write(ref _txCompleted, _txCompleted + avail);
         _comp.Release(avail);
     }
 
@@ -556,10 +603,13 @@ internal sealed unsafe class XskSocket : IDisposable
     {
         int fd = _fd;
         _fd = -1;
-        Unmap(ref _rx);
-        Unmap(ref _tx);
-        Unmap(ref _fill);
-        Unmap(ref _comp);
+        lock (_disposeLock)
+        {
+            Unmap(ref _rx);
+            Unmap(ref _tx);
+            Unmap(ref _fill);
+            Unmap(ref _comp);
+        }
         if (fd >= 0) LibC.close(fd);
         if (_umem != null) { LibC.munmap(_umem, _umemSize); _umem = null; }
     }

@@ -127,7 +127,17 @@ internal static class DaemonCommands
         sb.Append(ic, $"    afxdp: {(x.ZeroCopy ? "zero-copy" : "copy")} mode, XDP {(x.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, ")
           .Append(ic, $"{x.Queues.Count} queue(s) of {x.RxFrames} rx frames, multi-buffer {(x.MultiBuffer ? "on" : "off")}, kernel busy-poll {(x.KernelBusyPoll ? "on" : "off")}, rx_dropped {st.RxDropped} rx_ring_full {st.RxRingFull} ")
           .Append(ic, $"rx_fill_ring_empty_descs {st.FillRingEmptyDescs} tx_ring_empty_descs {st.TxRingEmptyDescs} rx_invalid_descs {st.RxInvalidDescs} ")
-          .Append(ic, $"tx_invalid_descs {st.TxInvalidDescs} rx_no_buffers {x.RxNoBuffers} tx_kicks {x.TxKicks} tx_kicks_skipped {x.TxKicksSkipped} tx_via_packet_socket {x.TxViaPacketSocket}\n");
+          .Append(ic, $"tx_invalid_descs {st.TxInvalidDescs} rx_no_buffers {x.RxNoBuffers} tx_kicks {x.TxKicks} tx_kicks_skipped {x.TxKicksSkipped} tx_idle_kicks {x.TxIdleKicks} tx_lock_waits {x.TxLockWaits}\n");
+        // Which thread transmits on which queue (t mod Q; "other": packet-outs and the control path), locked or not,
+        // and per queue the descriptors posted and completed (equal once the queue drained).
+        sb.Append("    afxdp tx:");
+        foreach (var (thread, queue, locked, frames) in x.TransmitLanes)
+            sb.Append(ic, $" {thread} queue {queue} {(locked ? "locked" : "unlocked")} {frames} frames;");
+        var posted = x.TxPostedPerQueue;
+        var completed = x.TxCompletedPerQueue;
+        for (int i = 0; i < posted.Length; i++) sb.Append(ic, $" queue {x.Queues[i]} posted {posted[i]} completed {completed[i]};");
+        sb.Length--;
+        sb.Append('\n');
     }
 
     public static string DpShow(SwitchDatapath dp, OfSwitchAgent agent, OffloadManager? offload)

@@ -13,8 +13,8 @@ namespace Softswitch.Ports.Tests.AfXdp;
 
 /// <summary>
 /// AF_XDP on a two-queue veth: one socket per RX queue, frames of both queues received (by the port alone, or split
-/// across two forwarding threads that each receive and transmit on their own queues), counters and flow stats adding
-/// up. The sending veth spreads flows over its TX queues by hash, and each TX queue lands on the same-numbered RX
+/// across two forwarding threads that each receive on their own queues and transmit on queue t mod Q), counters and
+/// flow stats adding up; transmit only through the sockets' TX rings, from every thread. The sending veth spreads flows over its TX queues by hash, and each TX queue lands on the same-numbered RX
 /// queue of the peer; frames go out from two CPUs as well.
 /// </summary>
 public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
@@ -150,7 +150,7 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
     }
 
     [NetnsFact]
-    public void TwoThreads_EachReceivesAndTransmitsOnItsOwnQueues_CountersAndFlowStatsAddUp()
+    public void TwoThreads_EachReceivesItsOwnQueues_AndTransmitsOnQueueTModQ_CountersAndFlowStatsAddUp()
     {
         using var a = Netns.Create(queues: 2);
         using var b = Netns.Create(queues: 2);
@@ -172,7 +172,7 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
         var sent = new HashSet<string>(frames.Select(Convert.ToHexString));
         int matching = got.Count(f => sent.Contains(Convert.ToHexString(f)));
         output.WriteLine($"captured {got.Count}, of ours {matching}; A rx {portA.Counters.RxPackets} B tx {portB.Counters.TxPackets}; " +
-                         $"threads {dp.Forwarders[0].Packets} / {dp.Forwarders[1].Packets}; B tx via packet socket {portB.TxViaPacketSocket}");
+                         $"threads {dp.Forwarders[0].Packets} / {dp.Forwarders[1].Packets}; B lanes {string.Join(", ", portB.TransmitLanes)}");
         Assert.Equal(frames.Count, matching);
 
         // Counters settle once the last burst is flushed.
@@ -185,15 +185,82 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
         Assert.Equal(frames.Count, flow!.Packets);
         Assert.Equal(frames.Sum(f => (long)f.Length), flow.Bytes);
         Assert.Equal(frames.Count, dp.Forwarders[0].Packets + dp.Forwarders[1].Packets);
-        // Each thread received from port B's queue too, so each owns one of B's TX rings: nothing took the shared path.
-        Assert.Equal(0, portB.TxViaPacketSocket);
+        // Thread t transmits on B's queue t mod 2 (thread 0 under the lock it shares with the other threads' lane),
+        // every frame through a TX ring, and every descriptor posted comes back through the completion ring.
+        var lanes = portB.TransmitLanes;
+        Assert.Equal([("fwd-0", 0, true), ("fwd-1", 1, false), ("other", 0, true)], lanes.Select(l => (l.Thread, l.Queue, l.Locked)));
+        Assert.Equal(frames.Count, lanes[0].Frames + lanes[1].Frames);
+        Assert.Equal(0, lanes[2].Frames);
+        Assert.Equal(frames.Count, portB.TxPostedPerQueue.Sum());
+        AssertCompleted(portB);
         AssertEveryQueueGotTraffic(portA);
         if (portA.RxPacketsPerQueue.All(n => n > 0))
             Assert.True(dp.Forwarders[0].Packets > 0 && dp.Forwarders[1].Packets > 0, "one thread forwarded everything");
     }
 
+    /// <summary>Every descriptor posted on each queue's TX ring comes back through its completion ring (waits for the
+    /// kernel to free the last frames).</summary>
+    internal static void AssertCompleted(AfXdpPort port)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!port.TxCompletedPerQueue.SequenceEqual(port.TxPostedPerQueue) && sw.ElapsedMilliseconds < 5000) Thread.Sleep(10);
+        Assert.Equal(port.TxPostedPerQueue, port.TxCompletedPerQueue);
+    }
+
+    /// <summary>
+    /// Open vSwitch's XPS case: two forwarding threads, each receiving one input port, both transmitting to one output
+    /// port with one queue; both threads send on its queue 0 under its lock, every frame arrives once, and the lanes'
+    /// counts, the port's counters and the TX/completion rings agree.
+    /// </summary>
     [NetnsFact]
-    public void APacketOut_FromAThreadWithoutAQueue_GoesOutThroughThePacketSocket()
+    public void TwoThreads_BothTransmitToOneSingleQueuePort_UnderItsLock_EveryFrameDeliveredAndCounted()
+    {
+        using var a = Netns.Create();
+        using var b = Netns.Create();
+        using var c = Netns.Create();
+        using var portA = new AfXdpPort(a.HostIf);
+        using var portB = new AfXdpPort(b.HostIf);
+        using var portC = new AfXdpPort(c.HostIf);
+        using var dp = new SwitchDatapath(new DatapathOptions { Threads = 2, PacketInRate = 0 }) { MissBehavior = MissBehavior.Drop };
+        dp.AddPort(portA, 1);
+        dp.AddPort(portB, 2);
+        dp.AddPort(portC, 3);
+        var tables = new OfFlowTables(dp);
+        foreach (ushort inPort in new ushort[] { 1, 2 })
+        {
+            var match = FlowMatch.FromOpenFlow(OfWildcards.All & ~(OfWildcards.InPort | OfWildcards.DlType),
+                new FlowKeyBuilder().InPort(inPort).DlType(0x0800).Key);
+            Assert.Equal(FlowModStatus.Ok, tables.Apply(new FlowMod(FlowModCommand.Add, match, 100, new FlowActions([FlowAction.Output(3)])), null, out _));
+        }
+        dp.Start();
+
+        var dst = MacAddress.Parse(c.NsMac);
+        var fromA = Flows(300, dst, 1000);
+        var fromB = Flows(300, dst, 2000);
+        using var cap = c.StartCapture(0x0800, fromA.Count + fromB.Count, timeoutSeconds: 10);
+        int cpus = Environment.ProcessorCount;
+        Parallel.Invoke(() => a.SendFrames(fromA, cpu: 0), () => b.SendFrames(fromB, cpu: Math.Min(1, cpus - 1)));
+        var got = cap.Finish().Select(Convert.ToHexString).ToList();
+        var sent = fromA.Concat(fromB).Select(Convert.ToHexString).ToList();
+        var lanes = portC.TransmitLanes;
+        output.WriteLine($"captured {got.Count}; C tx {portC.Counters.TxPackets}, dropped {portC.Counters.TxDropped}, lock waits {portC.TxLockWaits}; lanes {string.Join(", ", lanes)}");
+        Assert.Equal(sent.Order(), got.Where(sent.Contains).Order());   // each frame once
+
+        var sw = Stopwatch.StartNew();
+        while (portC.Counters.Snapshot().TxPackets < sent.Count && sw.ElapsedMilliseconds < 2000) Thread.Sleep(10);
+        Assert.Equal(sent.Count, portC.Counters.Snapshot().TxPackets);
+        Assert.Equal(0, portC.Counters.Snapshot().TxDropped);
+        Assert.Equal([("fwd-0", 0, true), ("fwd-1", 0, true), ("other", 0, true)], lanes.Select(l => (l.Thread, l.Queue, l.Locked)));
+        lanes = portC.TransmitLanes;
+        Assert.Equal(fromA.Count, lanes[0].Frames);   // thread 0 receives A (ports go to threads round-robin)
+        Assert.Equal(fromB.Count, lanes[1].Frames);   // thread 1 receives B
+        Assert.Equal(0, lanes[2].Frames);
+        Assert.Equal([(long)sent.Count], portC.TxPostedPerQueue);
+        AssertCompleted(portC);
+    }
+
+    [NetnsFact]
+    public void APacketOut_FromAThreadThatForwardsNothing_GoesOutOnTheOtherLanesQueue_UnderItsLock()
     {
         using var ns = Netns.Create(queues: 2);
         using var port = new AfXdpPort(ns.HostIf);
@@ -207,11 +274,13 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
             frames[i].CopyTo(pool.Slab, pool.FrameOffset(pkts[i]));
             pool.Length[pkts[i]] = (ushort)frames[i].Length;
         }
-        port.Send(pool, pkts);   // this thread never received from the port: it owns no TX ring
+        port.Send(pool, pkts);   // this thread is no forwarding thread: the other lane, queue 1 mod 2 = 1, locked
         pool.Release(pkts);
         var got = cap.Finish();
         Assert.Equal(frames.Select(Convert.ToHexString).Order(), got.Select(Convert.ToHexString).Order());
-        Assert.Equal(3, port.TxViaPacketSocket);
+        Assert.Equal(("other", 1, true, 3L), port.TransmitLanes[^1]);
+        Assert.Equal([0L, 3L], port.TxPostedPerQueue);
+        AssertCompleted(port);
         Assert.Equal(3, port.Counters.Snapshot().TxPackets);
     }
 }

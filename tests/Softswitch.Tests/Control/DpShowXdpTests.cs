@@ -24,5 +24,23 @@ public sealed class DpShowXdpTests
         foreach (var counter in new[] { "rx_dropped 0", "rx_ring_full 0", "rx_fill_ring_empty_descs 0", "tx_ring_empty_descs ", "rx_invalid_descs 0", "tx_invalid_descs 0", "tx_kicks 0" })
             Assert.Contains(counter, line);
         Assert.False(port.ZeroCopy, "a veth has no zero-copy AF_XDP");
+        // One forwarding thread, one queue: the thread shares queue 0 with the other threads' lane, so both lock.
+        var tx = text.Split('\n').Single(l => l.TrimStart().StartsWith("afxdp tx:", StringComparison.Ordinal));
+        Assert.Equal("    afxdp tx: fwd-0 queue 0 locked 0 frames; other queue 0 locked 0 frames; queue 0 posted 0 completed 0", tx);
+    }
+
+    /// <summary>Two threads on a two-queue port: thread t on queue t mod 2; thread 1 has queue 1 alone (unlocked),
+    /// thread 0 shares queue 0 with the other threads' lane (2 mod 2), so it locks.</summary>
+    [NetnsFact]
+    public void DpShow_SaysWhichThreadTransmitsOnWhichQueue_AndWhichLock()
+    {
+        using var ns = Netns.Create(queues: 2);
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0, Threads = 2 });
+        dp.AddPort(new AfXdpPort(ns.HostIf), 1);
+        var agent = new OfSwitchAgent(new OfSwitch(dp), new AgentOptions());
+        string text = DaemonCommands.DpShow(dp, agent, offload: null);
+        var tx = text.Split('\n').Single(l => l.TrimStart().StartsWith("afxdp tx:", StringComparison.Ordinal));
+        Assert.Equal("    afxdp tx: fwd-0 queue 0 locked 0 frames; fwd-1 queue 1 unlocked 0 frames; other queue 0 locked 0 frames; " +
+                     "queue 0 posted 0 completed 0; queue 1 posted 0 completed 0", tx);
     }
 }
