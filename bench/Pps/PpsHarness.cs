@@ -1008,7 +1008,7 @@ public static class PpsHarness
     private static long SentTotal(MemoryPort[] ports)
     {
         long n = 0;
-        foreach (var p in ports) n += Interlocked.Read(ref p.Counters.TxPackets);
+        foreach (var p in ports) n += p.Counters.TxPackets;
         return n;
     }
 

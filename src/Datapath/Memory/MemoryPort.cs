@@ -193,8 +193,7 @@ public sealed class MemoryPort : IPort
                 Counters.RxErrors++;
                 continue;
             }
-            Counters.RxPackets++;
-            Counters.RxBytes += frame.Length;
+            Counters.AddRx(1, frame.Length);
             n++;
         }
         return n;
@@ -219,8 +218,7 @@ public sealed class MemoryPort : IPort
         }
         _genNext = next;
         _genRemaining -= n;
-        Counters.RxPackets += n;
-        Counters.RxBytes += bytes;
+        Counters.AddRx(n, bytes);
         return n;
     }
 
@@ -228,7 +226,7 @@ public sealed class MemoryPort : IPort
     {
         if (!LinkUp)
         {
-            Interlocked.Add(ref Counters.TxDropped, pkts.Length);
+            Counters.AddTxDropped(pkts.Length);
             return;
         }
         long bytes = 0;
@@ -246,8 +244,7 @@ public sealed class MemoryPort : IPort
                 lock (_captured) _captured.Add(copy);
             }
         }
-        Interlocked.Add(ref Counters.TxPackets, pkts.Length);
-        Interlocked.Add(ref Counters.TxBytes, bytes);
+        Counters.AddTx(pkts.Length, bytes);
     }
 
     /// <summary>Returns and clears the frames captured so far.</summary>
