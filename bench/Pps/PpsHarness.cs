@@ -61,6 +61,17 @@ public sealed class PpsOptions
     public double SampleInterval = 0.1;
     /// <summary>Measure 1, 2, ... this many forwarding threads one after the other (0: one run of <see cref="Threads"/>).</summary>
     public int ScaleTo;
+    /// <summary>
+    /// --shared catchall|rules|normal|split: every forwarding thread hits the same rules and sends to the same output
+    /// port (the last one): one catch-all flow (output), --rules wildcard rules that do not match in_port, one catch-all
+    /// NORMAL flow with the destination learned behind the output port; or split: one generating port whose receiving
+    /// the threads share, split by flow hash, with its --flows exact flows (null: each thread its own port, flows and
+    /// output ports, sharing nothing).
+    /// </summary>
+    public string? Shared;
+    /// <summary>--per-cpu (with --pin-cpu N and --threads 2): one thread alone on CPU N, alone on N+1, then both; reports
+    /// the rate of both against the sum of each alone on its CPU.</summary>
+    public bool PerCpu;
 
     /// <summary>These options with another --pipeline (the other side of --paired --versus).</summary>
     public PpsOptions WithPipeline(string pipeline)
@@ -145,6 +156,11 @@ public sealed class PpsOptions
                 case "--churn-each": o.ChurnEach = true; break;
                 case "--sample-interval": o.SampleInterval = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--scale-to": o.ScaleTo = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--shared":
+                    o.Shared = Next();
+                    if (o.Shared is not ("catchall" or "rules" or "normal" or "split")) throw new ArgumentException("--shared takes catchall, rules, normal or split");
+                    break;
+                case "--per-cpu": o.PerCpu = true; break;
                 case "--paired": o.Paired = true; break;
                 case "--openflow13": o.OpenFlow13 = true; break;
                 case "--group":
@@ -180,6 +196,11 @@ public sealed class PpsOptions
                     Console.WriteLine("             per --sample-interval S (default 0.1); with --scale-to, Mpps per thread count)");
                     Console.WriteLine("             --churn-after S (with --churn: churn begins S seconds into the measured window, so the plot shows before and after)");
                     Console.WriteLine("             --scale-to N (measure 1..N forwarding threads one after the other; one table row and one scaling point each)");
+                    Console.WriteLine("             --shared catchall|rules|normal|split (every thread hits the same rules and output port, the last:");
+                    Console.WriteLine("             one catch-all flow; --rules wildcard rules without in_port; a catch-all NORMAL flow, the destination");
+                    Console.WriteLine("             learned behind the output port; split: port 1's receiving split by flow hash over the threads)");
+                    Console.WriteLine("             --per-cpu (with --pin-cpu N --threads 2: one thread alone on CPU N, alone on N+1, then both;");
+                    Console.WriteLine("             the per-CPU ratio is both's rate over the sum of each alone)");
                     Console.WriteLine("             --pipeline faucet (four OpenFlow 1.3 tables, vlan -> eth_src -> eth_dst -> output, over --flows MACs;");
                     Console.WriteLine("             faucet-resubmit: the same tables chained by Nicira resubmit(,N) instead of goto_table;");
                     Console.WriteLine("             mpls: MPLS termination, table 0 pops the label, table 1 matches the inner ipv4_dst, over --flows hosts;");
@@ -215,6 +236,10 @@ public sealed class PpsOptions
         if (o.ScaleTo < 0 || o.ScaleTo > o.Ports) throw new ArgumentException("--scale-to must be 1..ports");
         if (o.ScaleTo > 1 && (o.Tunnel is not null || o.Churn > 0 || o.Pcap is not null || o.Listen is not null))
             throw new ArgumentException("--scale-to runs without --tunnel, --churn, --pcap and --listen");
+        if (o.Shared is not null && (o.Pcap is not null || o.Tunnel is not null || o.Pipeline is not null || o.Churn > 0 || o.Group is not null || o.OpenFlow13))
+            throw new ArgumentException("--shared runs without --pcap, --tunnel, --pipeline, --churn, --group and --openflow13");
+        if (o.Shared is not null && Math.Max(o.Threads, o.ScaleTo) >= o.Ports) throw new ArgumentException("--shared needs more --ports than threads (the last port is the output)");
+        if (o.PerCpu && (o.PinCpu < 0 || o.Threads != 2 || o.ScaleTo > 0)) throw new ArgumentException("--per-cpu needs --pin-cpu N and --threads 2 (and no --scale-to)");
         if (o.Sampling < 0 || (o.Sampling > 0 && o.Threads > 1)) throw new ArgumentException("--sampling N runs with one thread, N >= 0");
         if (o.Paired && o.Pipeline is null && !(o.Churn > 0)) throw new ArgumentException("--paired needs --pipeline or --churn");
         if (o.Versus is not null && (!o.Paired || o.Pipeline is null || o.Churn > 0)) throw new ArgumentException("--versus needs --paired and --pipeline, without --churn");
@@ -243,6 +268,7 @@ public static class PpsHarness
             return 2;
         }
         if (o.ScaleTo > 0) return RunScaling(o);
+        if (o.PerCpu) return RunPerCpu(o);
         if (o.Paired) return o.Churn > 0 ? RunPairedChurn(o) : RunPaired(o);
         Result r;
         try { r = Measure(o, o.Json ? null : Console.Out); }
@@ -471,6 +497,43 @@ public static class PpsHarness
         finally { Console.SetOut(stdout); }
     }
 
+    /// <summary>
+    /// --per-cpu: one forwarding thread alone on CPU N, alone on CPU N+1, then two on N and N+1, in one process; the
+    /// per-CPU ratio is the two threads' rate over the sum of each one's alone on its CPU (1.0: two CPUs do twice one's
+    /// work; what falls short is what the threads cost each other, shared lines and the memory they share).
+    /// </summary>
+    private static int RunPerCpu(PpsOptions o)
+    {
+        Result a, b, both;
+        try
+        {
+            a = Measure(o.ForThreads(1), null);
+            var second = o.ForThreads(1);
+            second.PinCpu = o.PinCpu + 1;
+            b = Measure(second, null);
+            both = Measure(o.ForThreads(2), null);
+        }
+        catch (Exception e) when (e is FormatException or IOException or InvalidDataException or ArgumentException)
+        {
+            Console.Error.WriteLine($"pps: {e.Message}");
+            return 2;
+        }
+        double ratio = both.Mpps / (a.Mpps + b.Mpps);
+        var per = both.MppsPerThread ?? [];
+        if (o.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { shared = o.Shared ?? "none", alone_mpps = new[] { a.Mpps, b.Mpps }, both_mpps = both.Mpps, both_per_thread_mpps = per,
+                                                             per_cpu = ratio, alloc_bytes_per_packet = both.AllocBytesPerPacket }, s_json));
+        }
+        else
+        {
+            Console.WriteLine($"{o.Shared ?? "share-nothing"}: alone on CPU {o.PinCpu} {a.Mpps:F2} Mpps, alone on CPU {o.PinCpu + 1} {b.Mpps:F2} Mpps; " +
+                              $"both {both.Mpps:F2} Mpps ({string.Join(" + ", per.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))}); " +
+                              $"per CPU {ratio:F3}; bytes allocated per packet {both.AllocBytesPerPacket:F4}");
+        }
+        return 0;
+    }
+
     /// <summary>--scale-to N: one measurement per thread count 1..N, one table, and the scaling plot's section.</summary>
     private static int RunScaling(PpsOptions o)
     {
@@ -558,7 +621,7 @@ public static class PpsHarness
         var ports = new MemoryPort[o.Ports + (o.Tunnel is null ? 0 : 1)];
         for (int i = 0; i < o.Ports; i++)
         {
-            ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL | (uint)(i + 1)));
+            ports[i] = new MemoryPort($"p{i + 1}", new MacAddress(0x0200_0000_0000UL | (uint)(i + 1))) { SplitByFlowHash = i == 0 && o.Shared == "split" };
             dp.AddPort(ports[i]);
         }
         Traffic.InstallGroup(o, dp);
@@ -589,6 +652,7 @@ public static class PpsHarness
         // Traffic and flows.
         var traffic = o.Pcap is not null ? PcapTraffic.Load(o)
             : o.Pipeline is not null ? Traffic.BuildPipeline(o, rng)
+            : o.Shared is not null ? Traffic.BuildShared(o, 0)
             : Traffic.Build(o, rng, o.TunnelRx ? tunnelNo : (ushort)1, o.Tunnel is not null && !o.TunnelRx ? tunnelNo : (ushort)0);
         var mods = traffic.Mods;
         var status = new FlowModStatus[mods.Length];
@@ -606,6 +670,8 @@ public static class PpsHarness
         long memAfter = GC.GetTotalMemory(true);
         double bytesPerFlow = mods.Length == 0 ? 0 : (double)(memAfter - memBefore) / mods.Length;
         if (o.Fdb is not null) PcapTraffic.Learn(dp, o.Fdb);
+        // --shared normal: the destination is known behind the output port (each thread's source is learned on its port).
+        if (o.Shared == "normal") dp.MacTable.Learn(Traffic.DstMac, 0, (ushort)o.Ports, dp.Clock.NowNanos);
         if (o.Pipeline is not null)
             progress?.WriteLine($"pipeline {o.Pipeline}: tables {string.Join(", ", flows.Pipeline.StageIds().Select(t => $"{t} ({flows.Pipeline.Stage(t)!.Count:N0} flows)"))}");
         progress?.WriteLine($"installed {flows.ActiveExact:N0} exact flows and {flows.ActiveWildcard:N0} wildcard rules over {flows.WildcardSubtableCount} masks " +
@@ -849,8 +915,14 @@ public static class PpsHarness
     private static Result MeasureThreads(PpsOptions o, SwitchDatapath dp, OfFlowTables flows, MemoryPort[] ports, Traffic traffic, Random rng, double bytesPerFlow, TextWriter? progress)
     {
         int n = o.Threads;
-        for (int t = 1; t < n; t++)
+        for (int t = 1; t < n && o.Shared != "split"; t++)
         {
+            if (o.Shared is not null)
+            {
+                // The same rules (installed once) for frames from thread t's port.
+                ports[t].SetGenerator(Traffic.BuildShared(o, t).Frames);
+                continue;
+            }
             var more = Traffic.Build(o, new Random(o.Seed), (ushort)(t + 1));
             var status = new FlowModStatus[more.Mods.Length];
             flows.ApplyBatch(more.Mods, status, null);
@@ -954,7 +1026,7 @@ public static class PpsHarness
     private static long SentTotal(MemoryPort[] ports)
     {
         long n = 0;
-        foreach (var p in ports) n += Interlocked.Read(ref p.Counters.TxPackets);
+        foreach (var p in ports) n += p.Counters.TxPackets;
         return n;
     }
 
@@ -1113,6 +1185,26 @@ internal sealed class Traffic
         return new Traffic { Frames = frames, Mods = mods.ToArray(), MaskCount = 0 };
     }
 
+    /// <summary>
+    /// --shared's frames for thread <paramref name="thread"/> (from its port, thread + 1; with split, all from port 1)
+    /// and, for thread 0, the rules every thread hits: the same frames for every thread but each thread's own source MAC
+    /// (so NORMAL learns each behind its port once), all to the last port.
+    /// </summary>
+    public static Traffic BuildShared(PpsOptions o, int thread)
+    {
+        ushort outPort = (ushort)o.Ports;
+        var mine = new MacAddress(SrcMac.Value + (ulong)thread);
+        if (o.Shared == "split") return Build(o, new Random(o.Seed), 1, outPort);
+        var t = Build(o, new Random(o.Seed), (ushort)(thread + 1), outPort, anyInPort: true, srcMac: mine);
+        FlowMod CatchAll(ushort port) => new(FlowModCommand.Add, FlowMatch.All, 0, new FlowActions([FlowAction.Output(port)]));
+        return o.Shared switch
+        {
+            "catchall" => new Traffic { Frames = t.Frames, Mods = [CatchAll(outPort)] },
+            "normal" => new Traffic { Frames = t.Frames, Mods = [CatchAll(PortNumber.Normal)] },
+            _ => t,   // rules: the wildcard rules (none matches in_port)
+        };
+    }
+
     /// <summary>What an OpenFlow 1.3 learning or routing app matches: in_port, eth_type, ip_proto, both IPv4 addresses and both ports.</summary>
     private static readonly OfWildcards FiveTuple = OfWildcards.DlSrc | OfWildcards.DlDst | OfWildcards.DlVlan | OfWildcards.DlVlanPcp | OfWildcards.NwTos | OfWildcards.TunIdExt;
 
@@ -1156,7 +1248,7 @@ internal sealed class Traffic
     /// <see cref="PpsHarness.ThreadOutputs"/> gives it: never its own input, and none another thread sends to when there are
     /// enough ports, so no transmit counter is written by two threads.
     /// </summary>
-    public static Traffic Build(PpsOptions o, Random rng, ushort inPort = 1, ushort outputTo = 0)
+    public static Traffic Build(PpsOptions o, Random rng, ushort inPort = 1, ushort outputTo = 0, bool anyInPort = false, MacAddress? srcMac = null)
     {
         var frames = new List<byte[]>();
         var mods = new List<FlowMod>();
@@ -1168,14 +1260,14 @@ internal sealed class Traffic
             var mine = PpsHarness.ThreadOutputs(o, inPort - 1);
             for (int p = 2; p <= o.Ports; p++) outputs[p] = new FlowActions([FlowAction.Output(mine[(p - 2) % mine.Length])]);
         }
-        var srcMac = SrcMac;
+        var src = srcMac ?? SrcMac;
         var dstMac = DstMac;
 
         for (int i = 0; i < o.Flows; i++)
         {
-            uint src = 0x0A00_0000u | (uint)(i & 0xFFFFFF);
+            uint srcIp = 0x0A00_0000u | (uint)(i & 0xFFFFFF);
             uint dst = 0x0B00_0000u | (uint)(rng.Next() & 0xFFFF);
-            var f = FrameBuilder.Udp(srcMac, dstMac, src, dst, (ushort)(1024 + (i & 0x7FFF)), 5001, o.FrameSize);
+            var f = FrameBuilder.Udp(src, dstMac, srcIp, dst, (ushort)(1024 + (i & 0x7FFF)), 5001, o.FrameSize);
             PacketParser.Parse(f, inPort, out var key, out _);
             frames.Add(f);
             mods.Add(o.OpenFlow13
@@ -1204,15 +1296,15 @@ internal sealed class Traffic
                 int srcPrefix = i / (bases.Length * prefixes.Length); // more variety beyond 16 masks
                 var w = (b & ~OfWildcards.NwDstMask) | (OfWildcards)((uint)(32 - prefix) << (int)OfWildcards.NwDstShift);
                 if (srcPrefix > 0) w = (w & ~OfWildcards.NwSrcMask) | (OfWildcards)((uint)(32 - Math.Min(32, srcPrefix * 4)) << (int)OfWildcards.NwSrcShift);
-                maskList.Add(w | OfWildcards.TunIdExt);
+                maskList.Add(w | OfWildcards.TunIdExt | (anyInPort ? OfWildcards.InPort : 0));
             }
             masks = maskList.Count;
             for (int i = 0; i < o.Rules; i++)
             {
                 var w = maskList[i % masks];
-                uint src = 0x0C00_0000u | (uint)rng.Next(1 << 20);
+                uint srcIp = 0x0C00_0000u | (uint)rng.Next(1 << 20);
                 uint dst = 0x0D00_0000u | (uint)(i * 2654435761u >> 8);
-                var f = FrameBuilder.Udp(srcMac, dstMac, src, dst, (ushort)(2000 + i % 20000), 5001, o.FrameSize);
+                var f = FrameBuilder.Udp(src, dstMac, srcIp, dst, (ushort)(2000 + i % 20000), 5001, o.FrameSize);
                 PacketParser.Parse(f, inPort, out var key, out _);
                 frames.Add(f);
                 ushort prio = (ushort)(100 + rng.Next(30000));

@@ -204,6 +204,8 @@ public sealed partial class SwitchDatapath : IDisposable
     public PortSlot AddPort(IPort port, ushort no = 0)
     {
         PortSlot slot;
+        // Each forwarding thread counts on the port in a slot of its own (before any can poll or send to it).
+        port.Counters.ProvideThreadSlots(this, _forwarders.Length);
         lock (_portLock)
         {
             port.SetTransmitThreads(_forwarders.Length);   // before any forwarding thread can see the port

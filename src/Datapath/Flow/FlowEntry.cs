@@ -28,9 +28,10 @@ public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Rea
 /// <remarks>
 /// Design: identity (match, priority) and timeouts are immutable once published. <see cref="Actions"/> is
 /// swapped whole by MODIFY (readers load it once per flow-batch). Counters are updated by forwarding
-/// threads once per flow-batch (plain adds when the datapath has one, else Interlocked adds; see <see cref="Forwarded"/>),
-/// by anything else in a side object; <see cref="LastUsedNanos"/> by a plain volatile write when it moves by
-/// <see cref="LastUsedStepNanos"/> or more.
+/// threads once per flow-batch with plain adds to words only that thread writes (the rule's own words while one thread
+/// counts it, else each thread's own slot, a cache line apart; see <see cref="Forwarded"/>), by anything else
+/// atomically in a side object; <see cref="LastUsedNanos"/> by a plain volatile write when it moves by
+/// <see cref="LastUsedStepNanos"/> or more. Readers sum them all.
 /// <see cref="IsRemoved"/> becomes true when the writer unlinks the entry, so caches holding it treat it as
 /// a miss. Timestamps are nanoseconds of the table's <see cref="IClock"/>. The datapath knows a rule as
 /// (mask, value, priority, actions, timeouts); whatever a policy layer above keeps about it (a protocol's cookie,
@@ -69,7 +70,8 @@ public sealed class FlowEntry
     [FieldOffset(38)] public readonly bool IsUnshadowable;
     /// <summary>
     /// With several forwarding threads, the one whose counts go into <see cref="_packets"/> and <see cref="_bytes"/>
-    /// with plain adds (its <see cref="Forwarded"/> id; 0 until the first thread counts the rule and claims it).
+    /// with plain adds (its <see cref="Forwarded"/> id; 0 until the first thread counts the rule and claims it), or
+    /// <see cref="Contended"/> once a second thread counted it: from then on every thread counts in its own slot.
     /// </summary>
     [FieldOffset(39)] private byte _countingOwner;
     [FieldOffset(40)] public readonly FlowMatch Match;
@@ -140,8 +142,8 @@ public sealed class FlowEntry
     public FlowInstructions? Instructions => Volatile.Read(ref _instructions);
     /// <summary>A 64-bit word the policy layer keeps with the rule (opaque to the datapath; its writer may replace it).</summary>
     public ulong Tag => Volatile.Read(ref _tag);
-    public long Packets => Volatile.Read(ref _packets) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Packets) : 0);
-    public long Bytes => Volatile.Read(ref _bytes) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Bytes) : 0);
+    public long Packets => Volatile.Read(ref _packets) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Packets) + e.SumThreads(0) : 0);
+    public long Bytes => Volatile.Read(ref _bytes) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Bytes) + e.SumThreads(1) : 0);
     public long LastUsedNanos => Volatile.Read(ref _lastUsedNanos);
     public bool IsRemoved => _removed;
 
@@ -179,14 +181,16 @@ public sealed class FlowEntry
     /// Hot path: a forwarding thread accounts one flow-batch. The rule's two counter words have one writer, so they
     /// take plain adds (no lock prefix; readers see each aligned 64-bit word whole): the datapath's only forwarding
     /// thread (<paramref name="owner"/> <see cref="SoleWriter"/>), or, with several, the first thread that counts the
-    /// rule, which claims it (<paramref name="owner"/> is that thread's id, 1-254). Another thread's counts for the same
-    /// rule are atomic adds into the side object <see cref="Hit"/> uses, which is made on first use: a rule whose
-    /// packets all come through one thread (a port's traffic is one thread's) is counted without a locked instruction.
-    /// A rule keeps its first owner (a port moved to another thread leaves its rules' counts to go beside). An
-    /// <paramref name="owner"/> of 0 never claims (a thread past the 254th).
+    /// rule, which claims it (<paramref name="owner"/> is that thread's id, 1-254): a rule whose packets all come
+    /// through one thread (a port's traffic is one thread's) is counted in its own line. When a second thread counts the
+    /// rule (a catch-all, a wildcard rule or NORMAL that every port's packets hit), the rule becomes
+    /// <see cref="Contended"/> and every thread, the first too, counts it in a slot of its own in the side object
+    /// (<paramref name="threads"/> slots, 128 bytes apart, made on first use): no thread then writes a line another
+    /// writes, nor the line of the actions and match they all read. Readers sum the words. An <paramref name="owner"/>
+    /// of 0 (a thread past the 254th), or one past <paramref name="threads"/>, adds atomically to the side object.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Forwarded(int packets, long bytes, long nowNanos, byte owner)
+    internal void Forwarded(int packets, long bytes, long nowNanos, byte owner, int threads = 0)
     {
         if (owner == SoleWriter || OwnsCounts(owner))
         {
@@ -195,14 +199,36 @@ public sealed class FlowEntry
         }
         else
         {
-            var e = Elsewhere();
-            Interlocked.Add(ref e.Packets, packets);
-            Interlocked.Add(ref e.Bytes, bytes);
+            CountInSlot(packets, bytes, owner, threads);
         }
         // Stored only when it moves by a millisecond or more: with several forwarding threads on one rule, a store per
         // batch would pass the line between their cores; timeouts count in seconds and statistics show milliseconds.
         if (nowNanos - Volatile.Read(ref _lastUsedNanos) >= LastUsedStepNanos) Volatile.Write(ref _lastUsedNanos, nowNanos);
     }
+
+    /// <summary>A rule several forwarding threads count, each in its own slot (see <see cref="Forwarded"/>).</summary>
+    private void CountInSlot(int packets, long bytes, byte owner, int threads)
+    {
+        var e = Elsewhere();
+        var slots = Volatile.Read(ref e.PerThread) ?? e.MakeSlots(threads);
+        int i = (owner - 1) * ElsewhereCounts.Stride;
+        if (owner != 0 && (uint)(i + 1) < (uint)slots.Length)
+        {
+            // This thread's slot: it alone writes it.
+            Volatile.Write(ref slots[i], slots[i] + packets);
+            Volatile.Write(ref slots[i + 1], slots[i + 1] + bytes);
+        }
+        else
+        {
+            Interlocked.Add(ref e.Packets, packets);
+            Interlocked.Add(ref e.Bytes, bytes);
+        }
+        // Once: the first owner leaves the rule's own words too (they stay as counted, written no more).
+        if (Volatile.Read(ref _countingOwner) != Contended) Volatile.Write(ref _countingOwner, Contended);
+    }
+
+    /// <summary><see cref="_countingOwner"/> of a rule every thread counts in its own slot (no thread's id).</summary>
+    internal const byte Contended = byte.MaxValue;
 
     /// <summary>How far the forwarding threads let <see cref="LastUsedNanos"/> lag behind a rule's last packet.</summary>
     public const long LastUsedStepNanos = 1_000_000;
@@ -244,11 +270,33 @@ public sealed class FlowEntry
         return _elsewhere!;
     }
 
-    /// <summary>Counts that did not come from a forwarding thread, and the offsets of a reset; made on first use (a flow
-    /// that only ever forwards never has one).</summary>
+    /// <summary>Counts that did not come from a forwarding thread, and the offsets of a reset, and the forwarding
+    /// threads' slots of a rule several count; made on first use (a flow that only ever forwards through one thread
+    /// never has one).</summary>
     private sealed class ElsewhereCounts
     {
         public long Packets, Bytes;
+        /// <summary>Thread id t's packets at [(t - 1) * <see cref="Stride"/>], its bytes next; null until a second thread counts.</summary>
+        public long[]? PerThread;
+
+        /// <summary>Longs from one thread's slot to the next: 128 bytes, so two slots' words (16 bytes) never share a
+        /// line, whatever the array's alignment (and the adjacent-line prefetcher pulls no other thread's).</summary>
+        public const int Stride = 16;
+
+        public long[] MakeSlots(int threads)
+        {
+            Interlocked.CompareExchange(ref PerThread, new long[Math.Max(1, threads) * Stride], null);
+            return PerThread!;
+        }
+
+        public long SumThreads(int word)
+        {
+            var slots = Volatile.Read(ref PerThread);
+            if (slots is null) return 0;
+            long n = 0;
+            for (int i = word; i < slots.Length; i += Stride) n += Volatile.Read(ref slots[i]);
+            return n;
+        }
     }
 
     /// <summary>Marks the flow used without counting a packet (e.g. a hardware counter moved).</summary>

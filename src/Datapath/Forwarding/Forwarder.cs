@@ -103,6 +103,9 @@ public sealed partial class Forwarder
         _counting = counting;
         // A rule's counting owner is a forwarding thread's index + 1 (0: unclaimed); past 254 threads, never an owner.
         _countingId = counting == FlowCounting.SoleWriter ? FlowEntry.SoleWriter : index is >= 0 and < 254 ? (byte)(index + 1) : (byte)0;
+        _countingSlots = Math.Min(254, dp.SharedThreads?.Count ?? Math.Max(1, dp.Options.Threads));
+        // This thread's slot of every port's counters (0: the control path's, which adds atomically).
+        _portSlot = counting == FlowCounting.Control || index < 0 ? 0 : index + 1;
         _sampler = new PacketSampler(sampleRate, dp.Options.SampleRingSlots);
         _dp = dp;
         Counters = dp.Counters.CreateSet();
@@ -127,6 +130,10 @@ public sealed partial class Forwarder
     private readonly FlowCounting _counting;
     /// <summary>This thread's id as a rule's counting owner (see <see cref="FlowEntry.Forwarded"/>).</summary>
     private readonly byte _countingId;
+    /// <summary>The slots a rule several threads count keeps (one per forwarding thread).</summary>
+    private readonly int _countingSlots;
+    /// <summary>This thread's slot in its ports' counters (<see cref="PortCounters.EnterThread"/>).</summary>
+    private readonly int _portSlot;
     internal byte CountingId => _countingId;
     /// <summary>How this thread writes its rules' counters.</summary>
     internal FlowCounting Counting => _counting;
@@ -136,7 +143,7 @@ public sealed partial class Forwarder
     private void Count(FlowEntry flow, int packets, long bytes)
     {
         if (_counting == FlowCounting.Control) flow.Hit(packets, bytes, _now);
-        else flow.Forwarded(packets, bytes, _now, _countingId);
+        else flow.Forwarded(packets, bytes, _now, _countingId, _countingSlots);
     }
 
     private FlowTable _cachedTable;
@@ -211,6 +218,8 @@ public sealed partial class Forwarder
     /// <summary>Receives one burst through <paramref name="receiver"/> (the port or one of its receivers) for <paramref name="slot"/>.</summary>
     public int Poll(PortSlot slot, IPort receiver)
     {
+        // What this round counts on ports goes to this thread's slots (see PortCounters).
+        PortCounters.EnterThread(_dp, _portSlot);
         int n = receiver.Receive(Pool, _pkts);
         if (n <= 0)
         {
@@ -652,6 +661,7 @@ public sealed partial class Forwarder
     /// <summary>Control path: executes <paramref name="actions"/> on one frame (packet-out). Caller serialises.</summary>
     internal void ExecutePacketOut(ReadOnlySpan<byte> frame, ushort inPort, FlowActions actions)
     {
+        PortCounters.EnterThread(_dp, _portSlot);   // the control path's: the ports' shared slots, atomically
         _now = _dp.Clock.NowNanos;
         Executor.BurstNanos = _now;
         int p = Pool.Alloc();

@@ -43,6 +43,33 @@ public sealed class MemoryPort : IPort
         _eventFd = PortWaiter.NewEventFd();
     }
 
+    /// <summary>Another receiver of <paramref name="parent"/> (see <see cref="SplitByFlowHash"/>): counts into its counters.</summary>
+    private MemoryPort(MemoryPort parent, int index)
+    {
+        Info = parent.Info with { Name = $"{parent.Info.Name}.rx{index}" };
+        Counters = parent.Counters;
+        _eventFd = PortWaiter.NewEventFd();
+    }
+
+    /// <summary>
+    /// With several forwarding threads, the datapath splits this port's receiving by flow hash (as AF_PACKET's fanout
+    /// does): <see cref="OpenReceivers"/> gives one receiver per thread, and <see cref="SetGenerator"/> deals each
+    /// receiver the generated frames whose flow hash falls to it. Set before the port is added.
+    /// </summary>
+    public bool SplitByFlowHash { get; init; }
+
+    private MemoryPort[] _receivers = [];
+
+    public IPort[] OpenReceivers(int count)
+    {
+        if (!SplitByFlowHash || count < 2) return [this];
+        var all = new MemoryPort[count];
+        all[0] = this;
+        for (int i = 1; i < count; i++) all[i] = new MemoryPort(this, i);
+        _receivers = all;
+        return all;
+    }
+
     public int WaitFd => _eventFd >= 0 ? _eventFd : PortWait.Unavailable;
 
     public bool PrepareWait()
@@ -90,6 +117,26 @@ public sealed class MemoryPort : IPort
 
     /// <summary>Receive cycles through <paramref name="frames"/> (copied per packet into pool buffers), <paramref name="count"/> frames in all.</summary>
     public void SetGenerator(byte[][]? frames, long count = long.MaxValue)
+    {
+        var receivers = _receivers;
+        if (receivers.Length > 1 && frames is not null)
+        {
+            // Split by flow hash: receiver i generates the frames whose key hashes to i (each its share of count).
+            var parts = new List<byte[]>[receivers.Length];
+            for (int i = 0; i < parts.Length; i++) parts[i] = [];
+            foreach (var f in frames)
+            {
+                PacketParser.Parse(f, 0, out var key, out _);
+                parts[(int)(key.Hash() % (uint)parts.Length)].Add(f);
+            }
+            for (int i = 1; i < receivers.Length; i++) receivers[i].SetGeneratorOne([.. parts[i]], count == long.MaxValue ? count : count / receivers.Length);
+            SetGeneratorOne([.. parts[0]], count == long.MaxValue ? count : count - count / receivers.Length * (receivers.Length - 1));
+            return;
+        }
+        SetGeneratorOne(frames, count);
+    }
+
+    private void SetGeneratorOne(byte[][]? frames, long count)
     {
         _gen = null;
         _genNext = 0;
@@ -146,8 +193,7 @@ public sealed class MemoryPort : IPort
                 Counters.RxErrors++;
                 continue;
             }
-            Counters.RxPackets++;
-            Counters.RxBytes += frame.Length;
+            Counters.AddRx(1, frame.Length);
             n++;
         }
         return n;
@@ -172,8 +218,7 @@ public sealed class MemoryPort : IPort
         }
         _genNext = next;
         _genRemaining -= n;
-        Counters.RxPackets += n;
-        Counters.RxBytes += bytes;
+        Counters.AddRx(n, bytes);
         return n;
     }
 
@@ -181,7 +226,7 @@ public sealed class MemoryPort : IPort
     {
         if (!LinkUp)
         {
-            Interlocked.Add(ref Counters.TxDropped, pkts.Length);
+            Counters.AddTxDropped(pkts.Length);
             return;
         }
         long bytes = 0;
@@ -199,8 +244,7 @@ public sealed class MemoryPort : IPort
                 lock (_captured) _captured.Add(copy);
             }
         }
-        Interlocked.Add(ref Counters.TxPackets, pkts.Length);
-        Interlocked.Add(ref Counters.TxBytes, bytes);
+        Counters.AddTx(pkts.Length, bytes);
     }
 
     /// <summary>Returns and clears the frames captured so far.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 
@@ -79,14 +80,110 @@ public sealed record PortInfo(string Name, MacAddress HwAddr, PortFeatures Curre
     int Mtu = 1500);
 
 /// <summary>
-/// Counters of one port. Written by the threads that receive from or send to the port (each counter has one
-/// writer per thread role: receive counters by the port's poll thread, transmit counters under the port's
-/// send path), read by anyone.
+/// Counters of one port. The packet, byte and drop counts (<see cref="RxPackets"/> .. <see cref="TxDropped"/>) are
+/// added through <see cref="AddRx"/>, <see cref="AddTx"/>, <see cref="AddRxDropped"/> and <see cref="AddTxDropped"/>
+/// from any thread and read as sums; the error and offload counters are fields their one writer (the port) keeps.
 /// </summary>
+/// <remarks>
+/// Design: every forwarding thread of the port's datapath adds to a slot of its own, 128 bytes from the next, with plain
+/// stores (the thread's slot is set by <see cref="EnterThread"/> as it polls); any other thread (the control path, a
+/// maintenance timer, a port before it is added) adds atomically to a shared slot. So two threads that send to one
+/// port, or receive from one port's queues, never write one line, and the counts stay exact: a reader sums the slots
+/// (racily, each word whole, so monotonically). The slots are made when the datapath adds the port
+/// (<see cref="ProvideThreadSlots"/>): one per forwarding thread.
+/// </remarks>
 public sealed class PortCounters
 {
-    public long RxPackets, RxBytes, RxDropped;
-    public long TxPackets, TxBytes, TxDropped;
+    // The shared slot (atomic adds), then the threads' slots: word k of thread t's slot at [t * Stride + k].
+    private const int RxP = 0, RxB = 1, RxD = 2, TxP = 3, TxB = 4, TxD = 5, Words = 6;
+    /// <summary>Longs from one slot to the next: 128 bytes, so two slots' six words never share a line whatever the
+    /// array's alignment (and the adjacent-line prefetcher pulls no other thread's).</summary>
+    private const int Stride = 16;
+    private long[] _slots = new long[Stride];
+    private object? _owner;
+
+    [ThreadStatic] private static object? s_threadOwner;
+    [ThreadStatic] private static int s_threadSlot;
+
+    /// <summary>
+    /// The calling thread is forwarding thread <paramref name="slot"/> - 1 of <paramref name="owner"/> (a datapath): its
+    /// adds to that datapath's ports go to its own slot until it enters again (0: the shared slot, atomically).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void EnterThread(object? owner, int slot)
+    {
+        s_threadOwner = owner;
+        s_threadSlot = slot;
+    }
+
+    /// <summary>
+    /// Gives each of <paramref name="owner"/>'s <paramref name="threads"/> forwarding threads a slot (the datapath, as it
+    /// adds the port, before any of its threads can count here). A port moved to another datapath keeps its counts.
+    /// </summary>
+    public void ProvideThreadSlots(object owner, int threads)
+    {
+        var old = Volatile.Read(ref _slots);
+        var slots = new long[(Math.Max(1, threads) + 1) * Stride];
+        for (int k = 0; k < Words; k++) slots[k] = Read(old, k);
+        Volatile.Write(ref _slots, slots);
+        Volatile.Write(ref _owner, owner);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Add(int word, long n)
+    {
+        var slots = _slots;
+        int i = s_threadSlot * Stride + word;
+        if (i >= Stride && (uint)i < (uint)slots.Length && ReferenceEquals(s_threadOwner, _owner)) Volatile.Write(ref slots[i], slots[i] + n);
+        else Interlocked.Add(ref slots[word], n);
+    }
+
+    private static long Read(long[] slots, int word)
+    {
+        long n = 0;
+        for (int i = word; i < slots.Length; i += Stride) n += Volatile.Read(ref slots[i]);
+        return n;
+    }
+
+    private long Read(int word) => Read(Volatile.Read(ref _slots), word);
+
+    /// <summary>Counts <paramref name="packets"/> received, <paramref name="bytes"/> long in all.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddRx(long packets, long bytes)
+    {
+        Add(RxP, packets);
+        Add(RxB, bytes);
+    }
+
+    /// <summary>Counts <paramref name="packets"/> sent, <paramref name="bytes"/> long in all.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddTx(long packets, long bytes)
+    {
+        Add(TxP, packets);
+        Add(TxB, bytes);
+    }
+
+    public void AddRxDropped(long n) => Add(RxD, n);
+    public void AddTxDropped(long n) => Add(TxD, n);
+
+    /// <summary>
+    /// Sets the totals (a port that mirrors counts kept elsewhere, e.g. a board's registers, and adds none itself): the
+    /// shared slot takes each value less what the threads' slots hold.
+    /// </summary>
+    public void Store(long rxPackets, long rxBytes, long txPackets, long txBytes, long rxDropped, long txDropped)
+    {
+        var slots = Volatile.Read(ref _slots);
+        Span<long> v = [rxPackets, rxBytes, rxDropped, txPackets, txBytes, txDropped];
+        for (int k = 0; k < Words; k++) Volatile.Write(ref slots[k], v[k] - (Read(slots, k) - Volatile.Read(ref slots[k])));
+    }
+
+    public long RxPackets => Read(RxP);
+    public long RxBytes => Read(RxB);
+    public long RxDropped => Read(RxD);
+    public long TxPackets => Read(TxP);
+    public long TxBytes => Read(TxB);
+    public long TxDropped => Read(TxD);
+
     /// <summary>
     /// Error counters start at -1, "not maintained": OF1.0 reports a counter a port does not keep as all ones
     /// (0xffffffffffffffff). A port that keeps one writes it (from 0).
@@ -100,8 +197,7 @@ public sealed class PortCounters
     public long RxChecksumCompleted, RxGsoFrames, RxGsoSegments, RxGsoRefused, RxOversize, RxGsoWhole;
 
     public PortCountersSnapshot Snapshot() => new(
-        Volatile.Read(ref RxPackets), Volatile.Read(ref TxPackets), Volatile.Read(ref RxBytes), Volatile.Read(ref TxBytes),
-        Volatile.Read(ref RxDropped), Volatile.Read(ref TxDropped), Volatile.Read(ref RxErrors), Volatile.Read(ref TxErrors),
+        RxPackets, TxPackets, RxBytes, TxBytes, RxDropped, TxDropped, Volatile.Read(ref RxErrors), Volatile.Read(ref TxErrors),
         Volatile.Read(ref RxFrameErrors), Volatile.Read(ref RxOverErrors), Volatile.Read(ref RxCrcErrors), Volatile.Read(ref Collisions));
 }
 

@@ -189,14 +189,12 @@ public sealed partial class TunnelPort : IEncapsulatingPort
     /// <summary>Adds transmitted packets and their inner bytes (atomically).</summary>
     public void CountTx(long packets, long bytes)
     {
-        Interlocked.Add(ref Counters.TxPackets, packets);
-        Interlocked.Add(ref Counters.TxBytes, bytes);
+        Counters.AddTx(packets, bytes);
     }
 
     internal void CountRx(long packets, long bytes)
     {
-        Interlocked.Add(ref Counters.RxPackets, packets);
-        Interlocked.Add(ref Counters.RxBytes, bytes);
+        Counters.AddRx(packets, bytes);
     }
 
     /// <summary>A transmit drop: the named counter and the port's tx_dropped.</summary>
@@ -210,7 +208,7 @@ public sealed partial class TunnelPort : IEncapsulatingPort
     internal void Drop(TunnelDropReason reason, long n = 1)
     {
         Drops.Add(reason, n);
-        Interlocked.Add(ref Counters.TxDropped, n);
+        Counters.AddTxDropped(n);
     }
 
     /// <summary>

@@ -305,7 +305,7 @@ public sealed unsafe class AfPacketPort : IPort
         int held = 0;
         for (int i = 0; i < _frameCount; i++)
             if ((Volatile.Read(ref *(uint*)Frame(i)) & TP_STATUS_USER) != 0) held++;
-        if (held > 0) Interlocked.Add(ref _counters.RxDropped, held);
+        if (held > 0) _counters.AddRxDropped(held);
         int oldBlockSize = _blockSize, oldBlocks = _frameCount / _framesPerBlock;
         // A small ring to one four times it in the same small blocks, or to the full ring once that is no larger;
         // from a full ring to four times it, up to the most.
@@ -358,7 +358,7 @@ public sealed unsafe class AfPacketPort : IPort
         {
             nint r = LibC.recvfrom(_fd, _scratchPtr, ScratchSize, LibC.MSG_DONTWAIT | MSG_TRUNC, null, null);
             if (r < 0) break;
-            Interlocked.Increment(ref _counters.RxDropped);
+            _counters.AddRxDropped(1);
         }
         // A loss the kernel counted before the swap was the old ring's: counted, and no reason to grow the new one.
         ReadStatistics();
@@ -489,8 +489,7 @@ public sealed unsafe class AfPacketPort : IPort
         if (n > 0)
         {
             // Receivers split by fanout share these counters, so updates are atomic (once per burst).
-            Interlocked.Add(ref _counters.RxPackets, n);
-            Interlocked.Add(ref _counters.RxBytes, rxBytes);
+            _counters.AddRx(n, rxBytes);
             if (_canGrow && (_growPending || (_growAt != 0 && n >= _growAt))) GrowRing();
         }
         return n;
@@ -605,7 +604,7 @@ public sealed unsafe class AfPacketPort : IPort
             {
                 pool.Release(p);
                 Interlocked.Increment(ref _counters.RxGsoRefused);
-                Interlocked.Increment(ref _counters.RxDropped);
+                _counters.AddRxDropped(1);
                 _opt.Logger?.LogDebug("{If}: GSO frame refused ({Reason}, gso_type {Type})", _if.Name, refusal, vh.GsoType);
                 return -1;
             }
@@ -676,7 +675,7 @@ public sealed unsafe class AfPacketPort : IPort
         {
             _gso.Clear();
             Interlocked.Increment(ref _counters.RxGsoRefused);
-            Interlocked.Increment(ref _counters.RxDropped);
+            _counters.AddRxDropped(1);
             _opt.Logger?.LogDebug("{If}: GSO frame refused ({Reason}, gso_type {Type})", _if.Name, refusal, vh.GsoType);
             return;
         }
@@ -719,7 +718,7 @@ public sealed unsafe class AfPacketPort : IPort
     private void Oversize()
     {
         Interlocked.Increment(ref _counters.RxOversize);
-        Interlocked.Increment(ref _counters.RxDropped);
+        _counters.AddRxDropped(1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -765,12 +764,12 @@ public sealed unsafe class AfPacketPort : IPort
         if (_windowTicks == 0 || now - _windowTicks >= GrowWindowSeconds * System.Diagnostics.Stopwatch.Frequency)
         {
             _windowTicks = now;
-            _windowOffered = Volatile.Read(ref _counters.RxPackets) + Volatile.Read(ref _counters.RxDropped);
+            _windowOffered = _counters.RxPackets + _counters.RxDropped;
         }
         if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_STATISTICS, st, &len) == 0 && st[1] != 0)
         {
-            Interlocked.Add(ref _counters.RxDropped, st[1]);
-            long offered = Volatile.Read(ref _counters.RxPackets) + Volatile.Read(ref _counters.RxDropped) - _windowOffered;
+            _counters.AddRxDropped(st[1]);
+            long offered = _counters.RxPackets + _counters.RxDropped - _windowOffered;
             bool sustained = _blockSize != _fullBlockSize || offered >= (long)_frameCount * GrowWindowSeconds;
             if (_canGrow && sustained) _growPending = true;
         }

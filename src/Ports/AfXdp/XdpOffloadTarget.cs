@@ -216,13 +216,11 @@ public sealed class XdpOffloadTarget : IOffloadTarget
         if (dp == 0) return;
         if (_portCounters.TryGetValue(i.InPort, out var rx))
         {
-            Interlocked.Add(ref rx.RxPackets, dp);
-            Interlocked.Add(ref rx.RxBytes, db);
+            rx.AddRx(dp, db);
         }
         if (i.OutPort != PortNumber.None && _portCounters.TryGetValue(i.OutPort, out var tx))
         {
-            Interlocked.Add(ref tx.TxPackets, dp);
-            Interlocked.Add(ref tx.TxBytes, db + dp * i.TxSizeChange);
+            tx.AddTx(dp, db + dp * i.TxSizeChange);
         }
     }
 

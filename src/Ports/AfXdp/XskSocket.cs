@@ -334,13 +334,12 @@ internal sealed unsafe class XskSocket : IDisposable
         {
             RxTooBigCount += tooBig;
             Interlocked.Add(ref _counters.RxOversize, tooBig);
-            Interlocked.Add(ref _counters.RxDropped, tooBig);
+            _counters.AddRxDropped(tooBig);
         }
         if (n > 0)
         {
             _rxPackets += n;
-            Interlocked.Add(ref _counters.RxPackets, n);
-            Interlocked.Add(ref _counters.RxBytes, bytes);
+            _counters.AddRx(n, bytes);
         }
         return n;
     }
@@ -450,7 +449,7 @@ internal sealed unsafe class XskSocket : IDisposable
         uint len = 48;
         if (_fd < 0 || LibC.getsockopt(_fd, LibC.SOL_XDP, XDP_STATISTICS, st, &len) != 0) return;
         ulong drops = st[0] + (len >= 32 ? st[3] : 0);
-        if (drops > _lastKernelDrops) Interlocked.Add(ref _counters.RxDropped, (long)(drops - _lastKernelDrops));
+        if (drops > _lastKernelDrops) _counters.AddRxDropped((long)(drops - _lastKernelDrops));
         _lastKernelDrops = drops;
     }
 
@@ -562,10 +561,9 @@ internal sealed unsafe class XskSocket : IDisposable
         if (sent > 0)
         {
             laneFrames += sent;
-            Interlocked.Add(ref _counters.TxPackets, sent);
-            Interlocked.Add(ref _counters.TxBytes, bytes);
+            _counters.AddTx(sent, bytes);
         }
-        if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
+        if (dropped > 0) _counters.AddTxDropped(dropped);
         return sent;
     }
 

@@ -80,10 +80,9 @@ internal static unsafe class PacketSocketTransmit
         }
         if (sentPkts > 0)
         {
-            Interlocked.Add(ref counters.TxPackets, sentPkts);
-            Interlocked.Add(ref counters.TxBytes, sentBytes);
+            counters.AddTx(sentPkts, sentBytes);
         }
-        if (dropped > 0) Interlocked.Add(ref counters.TxDropped, dropped);
+        if (dropped > 0) counters.AddTxDropped(dropped);
         return sentPkts;
     }
 

@@ -135,7 +135,7 @@ public sealed unsafe partial class TapPort : IPort
             fixed (byte* dst = &pool.Slab[pool.FrameOffset(p)]) r = LibC.read(_fd, dst, (nuint)room);
             if (r > 0)
             {
-                if (r >= room) { _rxTooBig++; _counters.RxDropped++; continue; } // possibly truncated
+                if (r >= room) { _rxTooBig++; _counters.AddRxDropped(1); continue; } // possibly truncated
                 pool.Length[p] = (ushort)r;
                 pkts[n++] = p;
                 bytes += r;
@@ -150,8 +150,7 @@ public sealed unsafe partial class TapPort : IPort
         }
         if (p >= 0) pool.Release(p);
         if (n == 0) _skipReads = EmptyReadSkips;
-        _counters.RxPackets += n;
-        _counters.RxBytes += bytes;
+        _counters.AddRx(n, bytes);
         return n;
     }
 
@@ -176,10 +175,9 @@ public sealed unsafe partial class TapPort : IPort
         }
         if (sent > 0)
         {
-            Interlocked.Add(ref _counters.TxPackets, sent);
-            Interlocked.Add(ref _counters.TxBytes, bytes);
+            _counters.AddTx(sent, bytes);
         }
-        if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
+        if (dropped > 0) _counters.AddTxDropped(dropped);
     }
 
     public void Dispose()

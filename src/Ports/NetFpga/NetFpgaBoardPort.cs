@@ -63,12 +63,7 @@ public sealed class NetFpgaBoardPort : IPort
             _raw[i] = raw;
         }
         var c = Counters;
-        Volatile.Write(ref c.RxPackets, _total[0]);
-        Volatile.Write(ref c.RxBytes, _total[1]);
-        Volatile.Write(ref c.TxPackets, _total[2]);
-        Volatile.Write(ref c.TxBytes, _total[3]);
-        Volatile.Write(ref c.RxDropped, _total[4]);
-        Volatile.Write(ref c.TxDropped, s.TxDropped);
+        c.Store(_total[0], _total[1], _total[2], _total[3], _total[4], s.TxDropped);
         Volatile.Write(ref c.RxErrors, s.RxErrors);
         Volatile.Write(ref c.TxErrors, s.TxErrors);
         Volatile.Write(ref c.RxFrameErrors, s.RxFrameErrors);

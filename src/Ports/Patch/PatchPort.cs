@@ -89,12 +89,11 @@ public sealed class PatchPort : IPort
             else
             {
                 pool.Release(p);
-                Counters.RxDropped++;
+                Counters.AddRxDropped(1);
             }
             Volatile.Write(ref ring.Tail, ring.Tail + 1);
         }
-        Counters.RxPackets += n;
-        Counters.RxBytes += bytes;
+        Counters.AddRx(n, bytes);
         return n;
     }
 
@@ -102,7 +101,7 @@ public sealed class PatchPort : IPort
     {
         if (_peer is not { } peer)
         {
-            Interlocked.Add(ref Counters.TxDropped, pkts.Length);
+            Counters.AddTxDropped(pkts.Length);
             return;
         }
         var ring = peer._in;
@@ -131,9 +130,8 @@ public sealed class PatchPort : IPort
                 ring.Signal();
             }
         }
-        Interlocked.Add(ref Counters.TxPackets, sent);
-        Interlocked.Add(ref Counters.TxBytes, bytes);
-        if (dropped > 0) Interlocked.Add(ref Counters.TxDropped, dropped);
+        Counters.AddTx(sent, bytes);
+        if (dropped > 0) Counters.AddTxDropped(dropped);
     }
 
     /// <summary>Disconnects this end and closes its eventfd (under its ring's lock: no sender signals it afterwards).</summary>

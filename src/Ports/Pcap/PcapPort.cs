@@ -142,7 +142,7 @@ public sealed unsafe class PcapPort : IPort
         long bytes = 0;
         if (got == 0)
         {
-            _counters.RxDropped++; // libpcap already took this frame out of its ring
+            _counters.AddRxDropped(1); // libpcap already took this frame out of its ring
             return 0;
         }
         while (true)
@@ -159,7 +159,7 @@ public sealed unsafe class PcapPort : IPort
             else
             {
                 _rxTooBig++;
-                _counters.RxDropped++;
+                _counters.AddRxDropped(1);
             }
             if (n == got) break;
             r = LibPcap.pcap_next_ex(pcap, &hdr, &data);
@@ -170,8 +170,7 @@ public sealed unsafe class PcapPort : IPort
             }
         }
         if (n < got) pool.Release(pkts.Slice(n, got - n));
-        _counters.RxPackets += n;
-        _counters.RxBytes += bytes;
+        _counters.AddRx(n, bytes);
         return n;
     }
 
@@ -198,7 +197,7 @@ public sealed unsafe class PcapPort : IPort
         LibPcap.Stat st;
         if (_pcap == 0 || LibPcap.pcap_stats(_pcap, &st) != 0) return;
         long drops = (long)st.Drop + st.IfDrop;
-        if (drops > _lastKernelDrops) _counters.RxDropped += drops - _lastKernelDrops;
+        if (drops > _lastKernelDrops) _counters.AddRxDropped(drops - _lastKernelDrops);
         _lastKernelDrops = drops;
     }
 
@@ -229,10 +228,9 @@ public sealed unsafe class PcapPort : IPort
         }
         if (sent > 0)
         {
-            Interlocked.Add(ref _counters.TxPackets, sent);
-            Interlocked.Add(ref _counters.TxBytes, bytes);
+            _counters.AddTx(sent, bytes);
         }
-        if (dropped > 0) Interlocked.Add(ref _counters.TxDropped, dropped);
+        if (dropped > 0) _counters.AddTxDropped(dropped);
     }
 
     public void Dispose()

@@ -46,8 +46,7 @@ public sealed class VirtualPortTests
 
         public void CountTx(long packets, long bytes)
         {
-            Interlocked.Add(ref Counters.TxPackets, packets);
-            Interlocked.Add(ref Counters.TxBytes, bytes);
+            Counters.AddTx(packets, bytes);
         }
     }
 
