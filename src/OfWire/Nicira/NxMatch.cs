@@ -171,6 +171,7 @@ public static class NxMatch
         34 => value <= 0xf_ffff,
         35 => value <= 7,
         36 => value <= 1,
+        39 => value <= 0x1ff,                          // ipv6_exthdr: 9 flags
         _ => true,
     };
 
