@@ -83,7 +83,7 @@ public sealed class ReadmeGettingStartedTests
             string all = r.Stdout + r.Stderr;
             Assert.True(r.ExitCode == 0, $"the README's commands failed ({r.ExitCode}):\n{script}\n---\n{all}");
             Assert.Contains("3 packets transmitted, 3 received", all);
-            Assert.Contains("OFPST_FLOW reply", all);
+            Assert.Contains("NXST_FLOW reply", all);   // ovs-ofctl dumps in Open vSwitch's NXM flow format under 1.0, as against ovs-vswitchd
             Assert.Contains("OFPST_PORT_DESC reply", all);
             Assert.Contains($"1({prefix}p1)", all);
             Assert.Contains("n_packets=", all);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
@@ -32,6 +33,14 @@ internal sealed class OfRequestContext(OfSwitch ofproto, AgentOptions options, I
         Interlocked.Increment(ref ErrorsSent);
         Log.LogDebug("{Conn}: error {Type}/{Code} for a {Len}-byte request", c.Name, error.Type, error.Code, request.Length);
         c.SendRaw(OfpErrorMsg.ForRequest(error, request).ToArray());
+    }
+
+    /// <summary>Answers <paramref name="request"/> with an OpenFlow 1.0 error as Open vSwitch sends it (a Nicira one inside NXET_VENDOR).</summary>
+    public void SendError(OfConnection c, Nx10Error error, ReadOnlySpan<byte> request)
+    {
+        Interlocked.Increment(ref ErrorsSent);
+        Log.LogDebug("{Conn}: error {Error} for a {Len}-byte request", c.Name, error, request.Length);
+        c.SendRaw(error.ForRequest(request));
     }
 
     /// <summary>Answers <paramref name="request"/> with an OFPT_ERROR of the 1.3 codec in the connection's version (its xid, its first 64 bytes).</summary>

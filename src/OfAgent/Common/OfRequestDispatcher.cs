@@ -28,7 +28,7 @@ internal abstract class OfRequestDispatcher(OfRequestContext ctx, byte version, 
         // A flow-mod joins this thread's run of flow-mods (OfSwitch.BeginFlowModRun: the flow-mods a connection read
         // together take effect together); any other request ends it first, so it sees every flow-mod before it in
         // effect. OFPT_FLOW_MOD is 14 in 1.0 and 1.3 alike. The connection ends the run before it waits.
-        if (msg.Length >= OfpHeader.Size && msg[1] == FlowModType) Ctx.Switch.BeginFlowModRun();
+        if (IsFlowMod(msg)) Ctx.Switch.BeginFlowModRun();
         else Ctx.Switch.EndFlowModRun();
         // Every request may keep flows of the tables until it is answered (a flow-mod's removed flows, a stats dump,
         // a packet-out's lookup): a hold keeps them from being recycled meanwhile.
@@ -47,6 +47,9 @@ internal abstract class OfRequestDispatcher(OfRequestContext ctx, byte version, 
         }
         Dispatch(c, msg);
     }
+
+    /// <summary>Whether <paramref name="msg"/> is a flow-mod (it joins the run): OFPT_FLOW_MOD, the same in every version served.</summary>
+    protected virtual bool IsFlowMod(ReadOnlySpan<byte> msg) => msg.Length >= OfpHeader.Size && msg[1] == FlowModType;
 
     /// <summary>Any other request, inside the request scope: the message lies in the receive buffer, valid for the call only.</summary>
     protected abstract void Dispatch(OfConnection c, ReadOnlySpan<byte> msg);

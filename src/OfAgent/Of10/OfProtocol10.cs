@@ -29,6 +29,13 @@ internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
 
     public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(removed).ToArray();
 
+    /// <summary>OFPT_FLOW_REMOVED, or NXT_FLOW_REMOVED on a connection in the NXM flow format (Open vSwitch's NXT_SET_FLOW_FORMAT).</summary>
+    public override byte[] FlowRemoved(OfConnection c, in OfFlowRemoved removed)
+        => c.NxmFlowFormat ? ReportTranslator.NxFlowRemoved(removed) : FlowRemoved(removed);
+
+    /// <summary>The version, told apart by the flow format (FLOW_REMOVED's form).</summary>
+    public override int AsyncFormat(OfConnection c) => c.NxmFlowFormat ? 0x100 | Version : Version;
+
     public override byte[] PortStatus(OfPortReason reason, OfPortDesc port)
         => new OfpPortStatus { Reason = WireMap.ToWire(reason), Desc = ReportTranslator.PhyPort(port) }.ToArray();
 }

@@ -122,6 +122,24 @@ public sealed partial class OfConnection : IAsyncDisposable
     public ushort MissSendLen { get; set; }
 
     /// <summary>
+    /// Open vSwitch's flow format of an OpenFlow 1.0 connection (NXT_SET_FLOW_FORMAT): false for OpenFlow 1.0's ofp_match,
+    /// the default, true for NXM once the peer asked. Only FLOW_REMOVED's form depends on it (a request of either form is
+    /// served in either format). Set on the receive loop; read by whichever thread sends a FLOW_REMOVED.
+    /// </summary>
+    public bool NxmFlowFormat
+    {
+        get => Volatile.Read(ref _nxmFlowFormat);
+        set => Volatile.Write(ref _nxmFlowFormat, value);
+    }
+    private bool _nxmFlowFormat;
+
+    /// <summary>
+    /// Open vSwitch's flow_mod_table_id extension on an OpenFlow 1.0 connection (NXT_FLOW_MOD_TABLE_ID): a flow-mod's
+    /// command carries its table in the high byte. Off until the peer enables it. Read and written on the receive loop only.
+    /// </summary>
+    public bool FlowModTableId { get; set; }
+
+    /// <summary>
     /// OpenFlow 1.4's role-status, table-status and request-forward masks (OFPACPT_ROLE_STATUS_SLAVE to
     /// OFPACPT_REQUESTFORWARD_MASTER, in that order) as SET_ASYNC left them; 0 until then, as Open vSwitch's defaults.
     /// Read and written on the connection's receive loop only.

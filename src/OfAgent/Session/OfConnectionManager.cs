@@ -417,7 +417,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
 
     /// <summary>FLOW_REMOVED to every connection that wants it, encoded once per version in use.</summary>
     public void SendFlowRemoved(in OfFlowRemoved removed)
-        => SendAsync(OfAsyncKind.FlowRemoved, (int)removed.Reason, removed, static (proto, r) => proto.FlowRemoved(r));
+        => SendAsync(OfAsyncKind.FlowRemoved, (int)removed.Reason, removed, static (proto, c, r) => proto.FlowRemoved(c, r));
 
     /// <summary>
     /// PORT_STATUS to every connection that wants it, encoded once per version in use; not to <paramref name="except"/>'s
@@ -425,20 +425,20 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
     /// a PORT_MOD's change goes to every controller, its sender too).
     /// </summary>
     public void SendPortStatus(OfPortReason reason, OfPortDesc port, OfController? except = null)
-        => SendAsync(OfAsyncKind.PortStatus, (int)reason, (reason, port), static (proto, a) => proto.PortStatus(a.reason, a.port), except, exceptBefore: OpenFlow15);
+        => SendAsync(OfAsyncKind.PortStatus, (int)reason, (reason, port), static (proto, _, a) => proto.PortStatus(a.reason, a.port), except, exceptBefore: OpenFlow15);
 
     /// <param name="except">A controller whose connections of a version before <paramref name="exceptBefore"/> are left out.</param>
-    private void SendAsync<T>(OfAsyncKind kind, int reason, T report, Func<OfProtocol, T, byte[]> encode, OfController? except = null,
+    private void SendAsync<T>(OfAsyncKind kind, int reason, T report, Func<OfProtocol, OfConnection, T, byte[]> encode, OfController? except = null,
                               byte exceptBefore = byte.MaxValue)
     {
         byte[]? v1 = null, v2 = null;
-        byte ver1 = 0, ver2 = 0;
+        int ver1 = 0, ver2 = 0;
         foreach (var c in _connSnapshot)
         {
             if (!c.ReceivesAsync || !c.Controller.Wants(kind, reason) || (ReferenceEquals(c.Controller, except) && c.Version < exceptBefore)) continue;
-            byte v = c.Version;
-            // Encoded at most once per version: the connections of one version share the message.
-            byte[] msg = v == ver1 && v1 is not null ? v1 : v == ver2 && v2 is not null ? v2 : encode(c.Protocol, report);
+            int v = c.Protocol.AsyncFormat(c);
+            // Encoded at most once per format (a version, and OpenFlow 1.0's flow format): the connections of one format share the message.
+            byte[] msg = v == ver1 && v1 is not null ? v1 : v == ver2 && v2 is not null ? v2 : encode(c.Protocol, c, report);
             if (v1 is null) (v1, ver1) = (msg, v);
             else if (v != ver1 && v2 is null) (v2, ver2) = (msg, v);
             if (!c.SendNotification(msg)) Interlocked.Increment(ref AsyncMessagesDropped);

@@ -47,6 +47,15 @@ internal abstract class OfProtocol
     /// <summary>A FLOW_REMOVED for <paramref name="removed"/>, whole.</summary>
     public abstract byte[] FlowRemoved(in OfFlowRemoved removed);
 
+    /// <summary>A FLOW_REMOVED for <paramref name="removed"/> in the form connection <paramref name="c"/> asked for, whole.</summary>
+    public virtual byte[] FlowRemoved(OfConnection c, in OfFlowRemoved removed) => FlowRemoved(removed);
+
+    /// <summary>
+    /// Which encoding of the asynchronous messages connection <paramref name="c"/> takes: connections of one format share
+    /// one encoding of each report. The version, unless the version has per-connection forms (OpenFlow 1.0's NXM flow format).
+    /// </summary>
+    public virtual int AsyncFormat(OfConnection c) => Version;
+
     /// <summary>A PORT_STATUS for <paramref name="port"/>, whole.</summary>
     public abstract byte[] PortStatus(OfPortReason reason, OfPortDesc port);
 

@@ -105,6 +105,14 @@ public sealed class OfpFlowMod : OfpMessage
     /// for a flow-mod: framing (OFPBRC_BAD_LEN), version (OFPBRC_BAD_VERSION), then the body's. False for another type.
     /// </summary>
     public static bool TryDecode(ReadOnlySpan<byte> frame, List<OfpAction> actions, out OfpFlowModFields fields, out OfpError error)
+        => TryDecode(frame, actions, tableIdInCommand: false, out fields, out error);
+
+    /// <summary>
+    /// As <see cref="TryDecode(ReadOnlySpan{byte}, List{OfpAction}, out OfpFlowModFields, out OfpError)"/>; with
+    /// <paramref name="tableIdInCommand"/> (Open vSwitch's flow_mod_table_id extension, enabled by NXT_FLOW_MOD_TABLE_ID)
+    /// the command's high byte is the flow's table (<see cref="OfpFlowModFields.TableId"/>; 0xff otherwise).
+    /// </summary>
+    public static bool TryDecode(ReadOnlySpan<byte> frame, List<OfpAction> actions, bool tableIdInCommand, out OfpFlowModFields fields, out OfpError error)
     {
         fields = default;
         if (!OfpHeader.TryRead(frame, out OfpHeader header) || header.Length != frame.Length)
@@ -122,10 +130,13 @@ public sealed class OfpFlowMod : OfpMessage
             error = OfpError.BadRequest(OfpBadRequestCode.BadType);
             return false;
         }
-        return TryReadBody(frame.Slice(OfpHeader.Size), actions, out fields, out error);
+        return TryReadBody(frame.Slice(OfpHeader.Size), actions, tableIdInCommand, out fields, out error);
     }
 
     private static bool TryReadBody(ReadOnlySpan<byte> body, List<OfpAction> actions, out OfpFlowModFields fields, out OfpError error)
+        => TryReadBody(body, actions, tableIdInCommand: false, out fields, out error);
+
+    private static bool TryReadBody(ReadOnlySpan<byte> body, List<OfpAction> actions, bool tableIdInCommand, out OfpFlowModFields fields, out OfpError error)
     {
         const int fixedBody = MinSize - OfpHeader.Size;
         fields = default;
@@ -134,7 +145,9 @@ public sealed class OfpFlowMod : OfpMessage
             error = OfpError.BadLen;
             return false;
         }
-        var command = (OfpFlowModCommand)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(48));
+        ushort rawCommand = BinaryPrimitives.ReadUInt16BigEndian(body.Slice(48));
+        byte tableId = tableIdInCommand ? (byte)(rawCommand >> 8) : (byte)0xff;
+        var command = (OfpFlowModCommand)(tableIdInCommand ? rawCommand & 0xff : rawCommand);
         if (command > OfpFlowModCommand.DeleteStrict)
         {
             error = OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand);
@@ -151,14 +164,16 @@ public sealed class OfpFlowMod : OfpMessage
             BinaryPrimitives.ReadUInt16BigEndian(body.Slice(54)),
             BinaryPrimitives.ReadUInt32BigEndian(body.Slice(56)),
             BinaryPrimitives.ReadUInt16BigEndian(body.Slice(60)),
-            (OfpFlowModFlags)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(62)));
+            (OfpFlowModFlags)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(62)),
+            tableId);
         return true;
     }
 }
 
 /// <summary>The fixed fields of an OFPT_FLOW_MOD (<see cref="OfpFlowMod.TryDecode(ReadOnlySpan{byte}, List{OfpAction}, out OfpFlowModFields, out OfpError)"/>).</summary>
 public readonly record struct OfpFlowModFields(OfpMatch Match, ulong Cookie, OfpFlowModCommand Command, ushort IdleTimeout,
-                                               ushort HardTimeout, ushort Priority, uint BufferId, ushort OutPort, OfpFlowModFlags Flags);
+                                               ushort HardTimeout, ushort Priority, uint BufferId, ushort OutPort, OfpFlowModFlags Flags,
+                                               byte TableId = 0xff);
 
 /// <summary>OFPT_FLOW_REMOVED: a flow expired or was deleted (sent when it had OFPFF_SEND_FLOW_REM).</summary>
 public sealed class OfpFlowRemoved : OfpMessage

@@ -66,7 +66,7 @@ public sealed class OvsOfctl14Tests
         Assert.Contains("n_packets=1", Ok(rig, "dump-flows", "table=3"));
         // The same flows read by a 1.0 tool at the same time (a 1.0 connection beside the 1.4 ones).
         Assert.Contains("priority=10,in_port=1 actions=write_metadata:0x7/0xff,goto_table:3", Ok(rig, "dump-flows"));
-        Assert.Contains("OFPST_FLOW reply (xid=0x", OkIn(rig, "OpenFlow10", "dump-flows"));
+        Assert.Contains("NXST_FLOW reply (xid=0x", OkIn(rig, "OpenFlow10", "dump-flows"));   // 1.0 dumps in the NXM flow format
 
         Ok(rig, "mod-port", "3", "down");
         Assert.Contains("config:     PORT_DOWN", Ok(rig, "dump-ports-desc").Split(" 3(mem3)")[1].Split(" 4(mem4)")[0]);

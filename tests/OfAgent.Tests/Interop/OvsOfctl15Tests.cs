@@ -161,7 +161,7 @@ public sealed class OvsOfctl15Tests
         Assert.Contains("priority=2,in_port=2 actions=output:1", Ok(rig, "dump-flows"));
         Assert.Contains("OFPST_FLOW reply (OF1.3)", OkIn(rig, "OpenFlow13", "dump-flows"));
         Assert.Contains("OFPST_FLOW reply (OF1.4)", OkIn(rig, "OpenFlow14", "dump-flows"));
-        Assert.Contains("OFPST_FLOW reply (xid=0x", OkIn(rig, "OpenFlow10", "dump-flows"));
+        Assert.Contains("NXST_FLOW reply (xid=0x", OkIn(rig, "OpenFlow10", "dump-flows"));   // 1.0 dumps in the NXM flow format
         // A tool that offers 1.5 and 1.0 is answered in 1.5, the highest both speak.
         Assert.Contains("(OF1.5)", OkIn(rig, "OpenFlow10,OpenFlow15", "dump-flows"));
     }

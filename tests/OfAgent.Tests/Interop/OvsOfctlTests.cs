@@ -163,7 +163,8 @@ public sealed class OvsOfctlTests
         Assert.Equal(0x0A000009u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(sent.AsSpan(30)));
         Assert.Contains("ip,in_port=1 actions=load:0xa000009->NXM_NX_REG1[],move:NXM_NX_REG1[]->NXM_OF_IP_DST[],load:0x3->NXM_NX_REG2[0..15],output:NXM_NX_REG2[0..15]",
                         Ok(rig, "dump-flows"));
-        var (code, so, se) = Ofctl(rig, "add-flow", "reg0=5,actions=output:2");
-        Assert.True(code != 0, so + se);
+        // A register match needs Open vSwitch's NXM flow format under 1.0: ovs-ofctl switches to it, and the dump shows it.
+        Ok(rig, "add-flow", "reg0=5,actions=output:2");
+        Assert.Contains("reg0=0x5 actions=output:2", Ok(rig, "dump-flows"));
     }
 }

@@ -449,9 +449,15 @@ public sealed class AgentSessionTests
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadArgument, x);
         x = c.Send(ExactFlow(f, 1, OfpAction.NxRegLoad2([0x00, 0x01, 0x01, 0x08, 0, 0, 0, 5, 0, 0, 0, 5])));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadArgument, x);
+        // Nicira's messages are served (the NXM flow format): an unknown subtype is BAD_SUBTYPE, a Nicira statistics
+        // request without its subtype BAD_LEN, another vendor's BAD_VENDOR, as Open vSwitch answers them.
         x = c.Send(new OfpVendor { Vendor = 0x2320, Data = new byte[8] });
-        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadVendor, x);
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadSubtype, x);
         x = c.Send(new OfpVendorStatsRequest { Vendor = 0x2320 });
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadLen, x);
+        x = c.Send(new OfpVendor { Vendor = 0x005c16c7, Data = new byte[8] });
+        await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadVendor, x);
+        x = c.Send(new OfpVendorStatsRequest { Vendor = 0x005c16c7, Data = new byte[8] });
         await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadVendor, x);
         x = c.Send(new OfpFeaturesReply());
         await ExpectError(c, OfpErrorType.BadRequest, (ushort)OfpBadRequestCode.BadType, x);

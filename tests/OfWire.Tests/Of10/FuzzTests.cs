@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Xunit.Abstractions;
 using Softswitch.OfWire.Of10;
+using Softswitch.OfWire.Of13;
 
 namespace Softswitch.OfWire.Tests.Of10;
 
@@ -15,6 +16,7 @@ public static class WireFuzzTargets
     {
         OfpFraming.TryGetFrame(input, out _, out _);
         OfpFraming.TryGetFrame(input, out _, out _, maxMessageSize: 64);
+        Nicira(input);
         if (OfpMessage.TryDecode(input, out OfpMessage? msg, out _))
         {
             Stable(msg.ToArray(), input.Length);
@@ -24,6 +26,87 @@ public static class WireFuzzTargets
             // Whatever the error, the reply must be buildable.
             OfpErrorMsg.ForRequest(OfpError.BadRequest(OfpBadRequestCode.BadLen), input).ToArray();
         }
+    }
+
+    /// <summary>The NX1.0 errors the Nicira decoders may answer with (Open vSwitch's OFPBMC_* in 1.0 and NXBRC_*).</summary>
+    private static readonly HashSet<(ushort, ushort)> s_nxErrors = [(0, 263), (1, 256), (1, 258), (1, 259), (1, 260), (1, 261), (1, 262), (1, 521)];
+
+    /// <summary>Whether <paramref name="e"/> is an error the Nicira decoders define: a standard BAD_REQUEST or BAD_ACTION, or one of Open vSwitch's NX1.0 codes.</summary>
+    public static bool Defined(Nx10Error e)
+        => e.Nicira ? s_nxErrors.Contains((e.Type, e.Code)) : e.Type is (ushort)OfpErrorType.BadRequest or (ushort)OfpErrorType.BadAction;
+
+    /// <summary>
+    /// Open vSwitch's Nicira messages of the NXM flow format (<see cref="Nx10"/>, <see cref="NxMatch"/>): a refusal is a
+    /// defined error; a decode encodes to a message that decodes to the same encoding (the encoding is a fixed point),
+    /// no longer than the input (the input's own bytes when they are canonical: zero pads, no all-ones masks).
+    /// Returns the outcome (for the corpus): the subtype decoded, or the error.
+    /// </summary>
+    public static string Nicira(ReadOnlySpan<byte> input)
+    {
+        if (input.Length < OfpHeader.Size || input[0] != OfpConstants.Version || BinaryPrimitives.ReadUInt16BigEndian(input[2..]) != input.Length) return "";
+        if (input[1] == (byte)OfpType.Vendor)
+        {
+            if (!Nx10.TryReadSubtype(input, out uint sub, out var e)) return Refused(e);
+            uint xid = BinaryPrimitives.ReadUInt32BigEndian(input[4..]);
+            switch (sub)
+            {
+                case Nx10.SetFlowFormat:
+                    if (!Nx10.TryDecodeSetFlowFormat(input, out uint format, out e)) return Refused(e);
+                    Same(Nx10.Message(sub, xid, [(byte)(format >> 24), (byte)(format >> 16), (byte)(format >> 8), (byte)format]), input);
+                    return "nx set_flow_format";
+                case Nx10.FlowModTableId:
+                    if (!Nx10.TryDecodeFlowModTableId(input, out bool set, out e)) return Refused(e);
+                    if (Nx10.TryDecodeFlowModTableId(Nx10.Message(sub, xid, [set ? (byte)1 : (byte)0, 0, 0, 0, 0, 0, 0, 0]), out bool again, out _) != true || again != set)
+                        throw new InvalidOperationException("flow_mod_table_id does not re-encode");
+                    return "nx flow_mod_table_id";
+                case Nx10.FlowMod:
+                {
+                    var actions = new List<OfpAction>();
+                    if (!Nx10.TryDecodeFlowMod(input, actions, out var f, out var err)) return Refused(err);
+                    var match = new List<Ofp13Oxm>();
+                    var me = NxMatch.TryDecode(input.Slice(Nx10.FlowModMatchOffset, f.MatchLength), match);
+                    if (me != NxmError.None) return Refused(Nx10Error.Of(me));
+                    byte[] enc = Nx10.EncodeFlowMod(xid, f, [.. match], [.. actions]);
+                    if (enc.Length > input.Length) throw new InvalidOperationException($"NXT_FLOW_MOD grew from {input.Length} to {enc.Length} bytes");
+                    var actions2 = new List<OfpAction>();
+                    if (!Nx10.TryDecodeFlowMod(enc, actions2, out var f2, out err)) throw new InvalidOperationException($"re-encoded NXT_FLOW_MOD refused: {err}");
+                    var match2 = new List<Ofp13Oxm>();
+                    if (NxMatch.TryDecode(enc.AsSpan(Nx10.FlowModMatchOffset, f2.MatchLength), match2) != NxmError.None || !match2.SequenceEqual(match))
+                        throw new InvalidOperationException("re-encoded nx_match differs");
+                    Same(Nx10.EncodeFlowMod(xid, f2, [.. match2], [.. actions2]), enc);
+                    return "nx flow_mod";
+                }
+                default:
+                    return "nx subtype other";
+            }
+        }
+        if (input[1] == (byte)OfpType.StatsRequest && input.Length >= 10 && BinaryPrimitives.ReadUInt16BigEndian(input[8..]) == (ushort)OfpStatsType.Vendor)
+        {
+            if (!Nx10.TryDecodeStatsRequest(input, out var f, out var err)) return Refused(err);
+            if (f.Subtype is not (Nx10.StatsFlow or Nx10.StatsAggregate)) return "nxst subtype other";
+            var match = new List<Ofp13Oxm>();
+            var me = NxMatch.TryDecode(input.Slice(Nx10.StatsMatchOffset, f.MatchLength), match);
+            if (me != NxmError.None) return Refused(Nx10Error.Of(me));
+            uint xid = BinaryPrimitives.ReadUInt32BigEndian(input[4..]);
+            byte[] enc = Nx10.EncodeStatsRequest(xid, f.Subtype, f.OutPort, f.TableId, [.. match]);
+            if (enc.Length > input.Length) throw new InvalidOperationException("NXST request grew");
+            if (!Nx10.TryDecodeStatsRequest(enc, out var f2, out _) || f2 with { MatchLength = 0 } != f with { MatchLength = 0 })
+                throw new InvalidOperationException("re-encoded NXST request differs");
+            return f.Subtype == Nx10.StatsFlow ? "nxst flow" : "nxst aggregate";
+        }
+        return "";
+    }
+
+    private static string Refused(Nx10Error e)
+    {
+        if (!Defined(e)) throw new InvalidOperationException($"undefined refusal {e}");
+        e.ForRequest([1, 4, 0, 8, 0, 0, 0, 1]);
+        return $"nx error {e}";
+    }
+
+    private static void Same(ReadOnlySpan<byte> encoded, ReadOnlySpan<byte> input)
+    {
+        if (!encoded.SequenceEqual(input)) throw new InvalidOperationException("a fixed-size Nicira message does not re-encode to its bytes");
     }
 
     public static void Actions(ReadOnlySpan<byte> input)

@@ -5,7 +5,8 @@ namespace Softswitch.OfWire.Tests.Of10;
 
 /// <summary>
 /// The minimised wire fuzz corpus, Corpus/wire-corpus.txt: one input per distinct decoder outcome (framing status;
-/// the decoded message type, stats type and action types; or the OFPT_ERROR type and code the decoder answers),
+/// the decoded message type, stats type and action types, and for Nicira's messages what the NXM flow format's decoders
+/// answer; or the OFPT_ERROR type and code the decoder answers),
 /// the shortest input found for it, plus regression inputs kept whatever their outcome. Lines are
 /// <c>OUTCOME&lt;TAB&gt;HEX</c>; a line whose outcome starts with <c>regression:</c> is kept by the minimiser.
 /// Regenerate with <c>SSW_WRITE_CORPUS=1 dotnet test tests/OfWire.Tests --filter WireCorpusTests</c>.
@@ -32,6 +33,9 @@ public static class WireCorpus
         List<OfpAction>? actions = msg switch { OfpFlowMod fm => fm.Actions, OfpPacketOut po => po.Actions, _ => null };
         if (actions is not null)
             sb.Append(" [").Append(string.Join(',', actions.Select(a => a.Type).Distinct().Order())).Append(']');
+        // Nicira's messages and statistics: what the NXM flow format's decoders make of them.
+        string nx = WireFuzzTargets.Nicira(input[..len]);
+        if (nx.Length > 0) sb.Append(' ').Append(nx);
         return sb.ToString();
     }
 

@@ -1,13 +1,15 @@
 using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of10.Handlers;
 
 /// <summary>
-/// FLOW_MOD and PACKET_OUT in OpenFlow 1.0: decode, one call to the switch (<see cref="OfSwitch.FlowMod"/>,
+/// FLOW_MOD and PACKET_OUT in OpenFlow 1.0 (a flow-mod's table in its command's high byte once the peer enabled Open
+/// vSwitch's flow_mod_table_id): decode, one call to the switch (<see cref="OfSwitch.FlowMod"/>,
 /// <see cref="OfSwitch.PacketOut"/>), answer its refusal with the OpenFlow 1.0 error (ovs ofproto/ofproto.c
 /// handle_flow_mod, handle_packet_out).
 /// </summary>
@@ -28,7 +30,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     {
         var wireActions = s_actions ??= new List<OfpAction>(16);
         wireActions.Clear();
-        if (!OfpFlowMod.TryDecode(msg, wireActions, out var fm, out var decodeError))
+        if (!OfpFlowMod.TryDecode(msg, wireActions, c.FlowModTableId, out var fm, out var decodeError))
         {
             ctx.SendError(c, decodeError, msg);
             return;
@@ -45,6 +47,12 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         if (!FlowModTranslator.TryCommand(fm.Command, out var command))
         {
             ctx.SendError(c, OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), msg);
+            return;
+        }
+        if (fm.TableId != FlowModRequest.AllTables && fm.TableId >= OfTables.Count)
+        {
+            // Open vSwitch's OFPBRC_BAD_TABLE_ID, a Nicira error in OpenFlow 1.0.
+            ctx.SendError(c, Nx10Error.BadTableId, msg);
             return;
         }
         var request = FlowModTranslator.ToRequest(fm, command, actions, gotoTable);

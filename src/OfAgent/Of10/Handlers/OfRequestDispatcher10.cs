@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
@@ -12,7 +13,8 @@ namespace Softswitch.OfAgent.Of10.Handlers;
 /// <remarks>
 /// Design: owns the routing and nothing else; echo, barrier and the request scope are the base's
 /// (<see cref="OfRequestDispatcher"/>). The areas: <see cref="FlowModHandler"/> (flow-mod, packet-out),
-/// <see cref="StatsHandler"/> (stats), <see cref="SwitchConfigHandler"/> (features, config, port-mod, queue config).
+/// <see cref="StatsHandler"/> (stats), <see cref="SwitchConfigHandler"/> (features, config, port-mod, queue config),
+/// <see cref="NiciraHandler"/> (Open vSwitch's Nicira messages and statistics: the NXM flow format).
 /// It serves <see cref="OfProtocol10"/>; OpenFlow 1.3 has the same shape (<see cref="Of13.Handlers.OfRequestDispatcher13"/>).
 /// </remarks>
 internal sealed class OfRequestDispatcher10 : OfRequestDispatcher
@@ -20,6 +22,7 @@ internal sealed class OfRequestDispatcher10 : OfRequestDispatcher
     private readonly FlowModHandler _flowMods;
     private readonly StatsHandler _stats;
     private readonly SwitchConfigHandler _config;
+    private readonly NiciraHandler _nicira;
 
     public OfRequestDispatcher10(OfRequestContext ctx)
         : base(ctx, OfpConstants.Version, (byte)OfpType.EchoRequest, (byte)OfpType.EchoReply, (byte)OfpType.BarrierRequest, (byte)OfpType.BarrierReply)
@@ -27,7 +30,14 @@ internal sealed class OfRequestDispatcher10 : OfRequestDispatcher
         _flowMods = new FlowModHandler(ctx);
         _stats = new StatsHandler(ctx);
         _config = new SwitchConfigHandler(ctx);
+        _nicira = new NiciraHandler(ctx);
     }
+
+    /// <summary>OFPT_FLOW_MOD, and Open vSwitch's NXT_FLOW_MOD (an OFPT_VENDOR of Nicira's, subtype 13): both join the flow-mod run.</summary>
+    protected override bool IsFlowMod(ReadOnlySpan<byte> msg)
+        => base.IsFlowMod(msg) || (msg.Length >= Nx10.HeaderSize && msg[1] == (byte)OfpType.Vendor
+                                   && BinaryPrimitives.ReadUInt32BigEndian(msg[8..]) == OfpConstants.NiciraVendorId
+                                   && BinaryPrimitives.ReadUInt32BigEndian(msg[12..]) == Nx10.FlowMod);
 
     protected override void Dispatch(OfConnection c, ReadOnlySpan<byte> msg)
     {
@@ -36,6 +46,18 @@ internal sealed class OfRequestDispatcher10 : OfRequestDispatcher
         if (msg.Length >= OfpHeader.Size && msg[1] == (byte)OfpType.FlowMod)
         {
             _flowMods.FlowMod(c, msg);
+            return;
+        }
+        // Nicira's messages (NXT_*) and statistics (OFPST_VENDOR: NXST_*), from the receive buffer too.
+        if (msg.Length >= OfpHeader.Size && msg[1] == (byte)OfpType.Vendor)
+        {
+            _nicira.Vendor(c, msg);
+            return;
+        }
+        if (msg.Length >= OfpStatsRequest.HeaderSize && msg[1] == (byte)OfpType.StatsRequest
+            && BinaryPrimitives.ReadUInt16BigEndian(msg[8..]) == (ushort)OfpStatsType.Vendor)
+        {
+            _nicira.Stats(c, msg);
             return;
         }
         Dispatch(c, msg.ToArray());

@@ -1,5 +1,6 @@
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
+using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of10.Translate;
@@ -106,6 +107,38 @@ internal static class ReportTranslator
         if (!send(writer.Finish(more: true, out int count), count)) return false;
         writer.Begin(xid);
         writer.TryAdd(match, f.TableId, sec, nsec, f.Priority, f.IdleTimeout, f.HardTimeout, f.Cookie, f.PacketCount, f.ByteCount, wire);
+        return true;
+    }
+
+    /// <summary>NXT_FLOW_REMOVED for <paramref name="r"/> (a connection in the NXM flow format), whole.</summary>
+    public static byte[] NxFlowRemoved(in OfFlowRemoved r)
+    {
+        Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[NxmMatchTranslator.MaxEntries];
+        int n = NxmMatchTranslator.ToNxm(r.Match, match);
+        return Nx10.EncodeFlowRemoved(r.Cookie, r.Priority, (byte)WireMap.ToWire(r.Reason), r.TableId, (uint)(r.DurationNanos / NanosPerSecond),
+                                      (uint)(r.DurationNanos % NanosPerSecond), r.IdleTimeout, r.PacketCount, r.ByteCount, match[..n]);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="f"/> to the NXST_FLOW reply being written, as <see cref="AddFlowStats"/> does to an
+    /// OFPST_FLOW reply: the match in NXM, the actions (and a goto-table as a resubmit) in OpenFlow 1.0's form.
+    /// </summary>
+    public static bool AddNxFlowStats(uint xid, in OfFlowStats f, NxFlowStatsReplyWriter writer, ref OfpAction[] actionScratch,
+                                      Func<byte[], int, bool> send)
+    {
+        int widest = ActionTranslator.MaxWirePerAction * f.Actions.Length + 1;
+        if (actionScratch.Length < widest) actionScratch = new OfpAction[Math.Max(widest, actionScratch.Length * 2)];
+        int n = ActionTranslator.ToOfp(f.Actions, actionScratch);
+        if (f.Instructions?.GotoTable is { } table) actionScratch[n++] = s_resubmit[table];
+        Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[NxmMatchTranslator.MaxEntries];
+        int m = NxmMatchTranslator.ToNxm(f.Match, match);
+        var wire = actionScratch.AsSpan(0, n);
+        uint sec = (uint)(f.DurationNanos / NanosPerSecond), nsec = (uint)(f.DurationNanos % NanosPerSecond);
+        if (writer.TryAdd(f.TableId, sec, nsec, f.Priority, f.IdleTimeout, f.HardTimeout, f.Cookie, f.PacketCount, f.ByteCount, match[..m], wire))
+            return true;
+        if (!send(writer.Finish(more: true, out int count), count)) return false;
+        writer.Begin(xid);
+        writer.TryAdd(f.TableId, sec, nsec, f.Priority, f.IdleTimeout, f.HardTimeout, f.Cookie, f.PacketCount, f.ByteCount, match[..m], wire);
         return true;
     }
 

@@ -1,0 +1,174 @@
+using Softswitch.OfAgent.Common;
+using Softswitch.OfAgent.Of10.Translate;
+using Softswitch.OfAgent.Session;
+using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
+using Softswitch.Ofproto;
+
+namespace Softswitch.OfAgent.Of10.Handlers;
+
+/// <summary>
+/// Open vSwitch's Nicira messages on an OpenFlow 1.0 connection, the NXM flow format's: NXT_SET_FLOW_FORMAT and
+/// NXT_FLOW_MOD_TABLE_ID (the connection's state), NXT_FLOW_MOD, and the NXST_FLOW and NXST_AGGREGATE statistics (ovs
+/// ofproto/ofproto.c handle_nxt_set_flow_format, handle_nxt_flow_mod_table_id, handle_flow_mod,
+/// handle_flow_stats_request, handle_aggregate_stats_request). Any other Nicira subtype is OFPBRC_BAD_SUBTYPE, another
+/// vendor OFPBRC_BAD_VENDOR.
+/// </summary>
+/// <remarks>
+/// Design: the NXM match goes through <see cref="NxmMatchTranslator"/> (OpenFlow 1.3's OXM translator under it), the
+/// actions through OpenFlow 1.0's <see cref="ActionTranslator"/>, the request to the switch as the 1.0 flow-mod's does
+/// (<see cref="FlowModTranslator"/>); errors are Open vSwitch's in OpenFlow 1.0 (<see cref="Nx10Error"/>: the OFPBMC_*
+/// codes as Nicira errors). The flow format changes only what this connection receives (FLOW_REMOVED's form): both
+/// request forms are served in either format, as Open vSwitch serves them. Stateless beyond per-thread scratch; runs on
+/// any connection's receive loop (inside the request's hold of the tables), takes no lock of its own.
+/// </remarks>
+internal sealed class NiciraHandler(OfRequestContext ctx)
+{
+    [ThreadStatic] private static List<OfpAction>? s_actions;
+    [ThreadStatic] private static NxFlowStatsReplyWriter? s_writer;
+    [ThreadStatic] private static OfpAction[]? s_wireActions;
+
+    /// <summary>An OFPT_VENDOR request, from the receive buffer (valid for the call only).</summary>
+    public void Vendor(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Nx10.TryReadSubtype(msg, out uint subtype, out var error))
+        {
+            ctx.SendError(c, error, msg);
+            return;
+        }
+        switch (subtype)
+        {
+            case Nx10.SetFlowFormat:
+                if (!Nx10.TryDecodeSetFlowFormat(msg, out uint format, out error)) ctx.SendError(c, error, msg);
+                // Open vSwitch: a format it does not know is OFPBRC_EPERM.
+                else if (format is not (Nx10.FormatOpenFlow10 or Nx10.FormatNxm)) ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.Eperm), msg);
+                else c.NxmFlowFormat = format == Nx10.FormatNxm;
+                break;
+            case Nx10.FlowModTableId:
+                if (!Nx10.TryDecodeFlowModTableId(msg, out bool set, out error)) ctx.SendError(c, error, msg);
+                else c.FlowModTableId = set;
+                break;
+            case Nx10.FlowMod:
+                FlowMod(c, msg);
+                break;
+            default:
+                ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadSubtype), msg);
+                break;
+        }
+    }
+
+    /// <summary>NXT_FLOW_MOD: the 1.0 flow-mod with an NXM match, a cookie filter, and its table where flow_mod_table_id is on.</summary>
+    private void FlowMod(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var wire = s_actions ??= new List<OfpAction>(16);
+        wire.Clear();
+        if (!Nx10.TryDecodeFlowMod(msg, wire, out var fm, out var err))
+        {
+            ctx.SendError(c, err, msg);
+            return;
+        }
+        var problem = NxmMatchTranslator.TryToOf(msg.Slice(Nx10.FlowModMatchOffset, fm.MatchLength), allowCookie: true, out var match, out ulong cookie, out ulong cookieMask);
+        if (problem != NxmError.None)
+        {
+            ctx.SendError(c, Nx10Error.Of(problem), msg);
+            return;
+        }
+        ushort raw = fm.Command;
+        byte table = FlowModRequest.AllTables;
+        if (c.FlowModTableId)
+        {
+            table = (byte)(raw >> 8);
+            raw &= 0xff;
+        }
+        // Open vSwitch: a flow addition may set a cookie, never match one.
+        if ((raw & 0xff) == (ushort)OfpFlowModCommand.Add && cookieMask != 0)
+        {
+            ctx.SendError(c, Nx10Error.NxmInvalid, msg);
+            return;
+        }
+        if (!FlowModTranslator.TryCommand((OfpFlowModCommand)raw, out var command))
+        {
+            ctx.SendError(c, OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), msg);
+            return;
+        }
+        bool addOrModify = command is FlowModCommand.Add or FlowModCommand.Modify or FlowModCommand.ModifyStrict;
+        var actions = ReadOnlyMemory<OfAction>.Empty;
+        byte? gotoTable = null;
+        if (addOrModify && !ActionTranslator.TryDecode(wire, FlowModTranslator.TransportOf(match), out actions, out gotoTable, out var actionError))
+        {
+            ctx.SendError(c, actionError, msg);
+            return;
+        }
+        if (table != FlowModRequest.AllTables && table >= OfTables.Count)
+        {
+            ctx.SendError(c, Nx10Error.BadTableId, msg);
+            return;
+        }
+        var request = FlowModTranslator.ToRequest(fm, command, table, match, cookie, cookieMask, actions, gotoTable);
+        if (addOrModify && !ReadBackLimits.FlowFits(request))
+        {
+            ctx.SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
+            return;
+        }
+        ctx.Check(c, ctx.Switch.FlowMod(request, c.Controller), msg);
+    }
+
+    /// <summary>An OFPT_STATS_REQUEST of type OFPST_VENDOR: NXST_FLOW or NXST_AGGREGATE.</summary>
+    public void Stats(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        if (!Nx10.TryDecodeStatsRequest(msg, out var f, out var err))
+        {
+            ctx.SendError(c, err, msg);
+            return;
+        }
+        if (f.Subtype is not (Nx10.StatsFlow or Nx10.StatsAggregate))
+        {
+            ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadSubtype), msg);
+            return;
+        }
+        var problem = NxmMatchTranslator.TryToOf(msg.Slice(Nx10.StatsMatchOffset, f.MatchLength), allowCookie: true, out var match, out ulong cookie, out ulong cookieMask);
+        if (problem != NxmError.None)
+        {
+            ctx.SendError(c, Nx10Error.Of(problem), msg);
+            return;
+        }
+        uint xid = OfpHeader.TryRead(msg, out var header) ? header.Xid : 0;
+        var request = new FlowStatsRequest(match, f.TableId, WireMap.ToOfPort(f.OutPort), Cookie: cookie, CookieMask: cookieMask, Rules: FlowModTranslator.NxmRules);
+        if (f.Subtype == Nx10.StatsAggregate)
+        {
+            if (!ctx.Check(c, ctx.Switch.Aggregate(request, out var a), msg)) return;
+            c.SendRaw(Nx10.AggregateReply(xid, a.PacketCount, a.ByteCount, a.FlowCount));
+            return;
+        }
+        FlowStats(c, xid, request, msg);
+    }
+
+    /// <summary>NXST_FLOW, written straight into pooled replies and paced by the reader, as OFPST_FLOW is (<see cref="StatsHandler"/>).</summary>
+    private void FlowStats(OfConnection c, uint xid, in FlowStatsRequest request, ReadOnlySpan<byte> msg)
+    {
+        var writer = s_writer ??= new NxFlowStatsReplyWriter(OfConnection.MessagePool);
+        var actions = s_wireActions ??= new OfpAction[16];
+        Func<byte[], int, bool> send = (reply, count) =>
+        {
+            if (!c.WaitForRoom())
+            {
+                OfConnection.MessagePool.Return(reply);
+                return false;
+            }
+            c.SendPooled(reply, count);
+            return true;
+        };
+        bool open = true;
+        writer.Begin(xid);
+        try
+        {
+            var refused = ctx.Switch.VisitFlows(request, (in OfFlowStats f) => open = ReportTranslator.AddNxFlowStats(xid, f, writer, ref actions, send));
+            if (!ctx.Check(c, refused, msg)) OfConnection.MessagePool.Return(writer.Finish(more: false, out _));
+            else if (open) send(writer.Finish(more: false, out int last), last);
+        }
+        finally
+        {
+            s_wireActions = actions;
+        }
+    }
+}
