@@ -27,6 +27,9 @@ public enum NxActionSubtype : ushort
     Exit = 17,
     /// <summary>NXAST_DEC_TTL, action length 16.</summary>
     DecTtl = 18,
+    /// <summary>NXAST_DEC_TTL_CNT_IDS: dec_ttl whose invalid-TTL packet-ins go to the listed controller ids
+    /// (<see cref="NxAction.ControllerIds"/>), length 16 + the ids padded to 8.</summary>
+    DecTtlCntIds = 21,
     /// <summary>NXAST_CONTROLLER: a packet-in with its own max_len, controller id and reason, action length 16.</summary>
     Controller = 20,
     /// <summary>NXAST_PUSH_MPLS: 16-bit ethertype, action length 16.</summary>
@@ -124,6 +127,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   OUTPUT_REG2(32)                      len 24: ofs_nbits(2) max_len(2) src(4) zero(6)
     //   CONJUNCTION(34)                                             len 16: clause(1) n_clauses(1) id(4)
     //   LEARN(16), LEARN2(45)              len 32+, 40+: NxLearn's diagram (its flow-mod and specs, in Learn)
+    //   DEC_TTL_CNT_IDS(21)                 len 16+8n: n_controllers(2) zero(4), then the ids (2 each), zero padding
     /// <summary>
     /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
     /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
@@ -137,6 +141,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         if (b.Length < 8) return Fail(NxActionError.BadLen, out error); // nx_action_header is 16 bytes
         var subtype = (NxActionSubtype)BinaryPrimitives.ReadUInt16BigEndian(b);
         if (subtype is NxActionSubtype.Learn or NxActionSubtype.Learn2) return TryDecodeLearn(b, subtype, out nx, out error);
+        if (subtype == NxActionSubtype.DecTtlCntIds) return TryDecTtlCntIds(b, out nx, out error);
         int expected = subtype switch
         {
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
@@ -225,6 +230,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         NxActionSubtype.Note => ((8 + 2 + (Note?.Length ?? 0) + 7) & ~7) - 8,
         NxActionSubtype.RegLoad2 => ((8 + 2 + 4 + (IsWhole ? 1 : 2) * FieldSize + 7) & ~7) - 8,
         NxActionSubtype.Learn or NxActionSubtype.Learn2 => Learn?.BodySize ?? 8,
+        NxActionSubtype.DecTtlCntIds => 8 + ((2 * (ControllerIds?.Length ?? 0) + 7) & ~7),
         _ => 8,
     };
 
@@ -274,6 +280,9 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 break;
             case NxActionSubtype.Conjunction:
                 WriteConjunction(dest);
+                break;
+            case NxActionSubtype.DecTtlCntIds:
+                WriteDecTtlCntIds(dest);
                 break;
             case NxActionSubtype.RegLoad:
             {

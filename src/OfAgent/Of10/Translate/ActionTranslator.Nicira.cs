@@ -126,6 +126,7 @@ public static partial class ActionTranslator
             case NxActionSubtype.SetQueue: item = OfAction.SetQueue((uint)nx.Arg); return true;
             case NxActionSubtype.Group: item = OfAction.Group((uint)nx.Arg); return true;
             case NxActionSubtype.DecTtl: item = OfAction.DecNwTtl(); return true;
+            case NxActionSubtype.DecTtlCntIds: item = OfAction.DecNwTtl(nx.ControllerIds ?? []); return true;
             case NxActionSubtype.PushMpls: item = OfAction.PushMpls((ushort)nx.Arg); return true;
             case NxActionSubtype.PopMpls: item = OfAction.PopMpls((ushort)nx.Arg); return true;
             case NxActionSubtype.SetMplsTtl: item = OfAction.SetMplsTtl((byte)nx.Arg); return true;
