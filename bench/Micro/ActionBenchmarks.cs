@@ -31,7 +31,7 @@ public class ActionBenchmarks
         public ulong Tunnel;
         public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts) => Packets += pkts.Length;
         public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
-        public void InvalidTtl(ReadOnlySpan<int> pkts) => Packets += pkts.Length;
+        public void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId) => Packets += pkts.Length;
         public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts) => Packets += pkts.Length;
     }
 

@@ -151,6 +151,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         ushort controllerId = 0;
         bool byAction = u.Reason == UpcallReason.Action && PacketInOrigin.IsControllerAction(u.UserTag, out given, out controllerId)
                         && given <= PacketInOrigin.MaxReason;
+        // An invalid-TTL upcall's tag is the controller id its dec_ttl named (0: a plain dec_ttl's).
+        if (u.Reason == UpcallReason.InvalidTtl) controllerId = (ushort)u.UserTag;
         var reason = u.Reason switch
         {
             UpcallReason.Miss => OfPacketInReason.NoMatch,

@@ -24,7 +24,13 @@ public sealed class OfSwitchTests : IDisposable
         public readonly List<OfFlowRemoved> Removed = new();
         public readonly List<(OfPortReason, OfPortDesc)> Ports = new();
         public int PacketIns;
-        public void PacketIn(in OfPacketIn packet) => Interlocked.Increment(ref PacketIns);
+        /// <summary>Each packet-in's reason and controller id, in order.</summary>
+        public readonly List<(OfPacketInReason Reason, ushort ControllerId)> PacketInIds = new();
+        public void PacketIn(in OfPacketIn packet)
+        {
+            lock (PacketInIds) PacketInIds.Add((packet.Reason, packet.ControllerId));
+            Interlocked.Increment(ref PacketIns);
+        }
         public void FlowRemoved(in OfFlowRemoved removed) { lock (Removed) Removed.Add(removed); }
         public void PortStatus(OfPortReason reason, OfPortDesc port) { lock (Ports) Ports.Add((reason, port)); }
     }
@@ -348,6 +354,57 @@ public sealed class OfSwitchTests : IDisposable
         b.Async = OfAsyncConfig.Default;
         Assert.False(_sw.InvalidTtlToController);
         _sw.Roles.Leave(b);
+    }
+
+    /// <summary>
+    /// Open vSwitch's dec_ttl(id,...): a packet whose TTL it brings to 0 goes up once per listed controller id, in order, with
+    /// reason invalid_ttl (a plain dec_ttl's packet-in is controller id 0's), and is not forwarded; a packet with TTL to
+    /// spare goes on decremented. More ids than the datapath action holds are refused, not cut.
+    /// </summary>
+    [Fact]
+    public void DecTtlWithIds_SendsOnePacketInPerControllerId()
+    {
+        _sw.SetControllerConnected(true);
+        var a = _sw.Roles.Join();
+        a.Async = a.Async with { PacketInMaster = a.Async.PacketInMaster | OfAsyncConfig.Bit(OfPacketInReason.InvalidTtl) };
+        var flow = new FlowModRequest(FlowModCommand.Add, Udp(0x0a000002), 10,
+                                      OfInstructions.Apply(new[] { OfAction.DecNwTtl([7, 0, 9]), OfAction.Output(2) }), Rules: MatchRules.OpenFlow13);
+        Assert.Equal(OfError.None, _sw.FlowMod(flow));
+        _ports[0].Inject(UdpWithTtl(1));
+        _dp.PollUntilIdle();
+        Assert.True(Wait.Until(() => Volatile.Read(ref _reports.PacketIns) == 3));
+        lock (_reports.PacketInIds)
+            Assert.Equal([(OfPacketInReason.InvalidTtl, 7), (OfPacketInReason.InvalidTtl, 0), (OfPacketInReason.InvalidTtl, 9)], _reports.PacketInIds);
+        Assert.Empty(_ports[1].TakeSent());
+        _ports[0].Inject(UdpWithTtl(64));
+        _dp.PollUntilIdle();
+        Assert.Equal(63, Assert.Single(_ports[1].TakeSent())[22]);
+
+        var plain = flow with { Instructions = OfInstructions.Apply(new[] { OfAction.DecNwTtl(), OfAction.Output(2) }) };
+        Assert.Equal(OfError.None, _sw.FlowMod(plain));
+        _ports[0].Inject(UdpWithTtl(1));
+        _dp.PollUntilIdle();
+        Assert.True(Wait.Until(() => Volatile.Read(ref _reports.PacketIns) == 4));
+        lock (_reports.PacketInIds) Assert.Equal((OfPacketInReason.InvalidTtl, (ushort)0), _reports.PacketInIds[^1]);
+
+        ushort[] eleven = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+        Assert.Equal(OfError.BadArgument, _sw.FlowMod(flow with { Instructions = OfInstructions.Apply(new[] { OfAction.DecNwTtl(eleven) }) }));
+        Assert.Equal(OfError.None, _sw.FlowMod(flow with { Instructions = OfInstructions.Apply(new[] { OfAction.DecNwTtl(eleven[..10]) }) }));
+        _sw.Roles.Leave(a);
+    }
+
+    /// <summary>A UDP frame to 10.0.0.2 with IPv4 TTL <paramref name="ttl"/> (header checksum right).</summary>
+    private static byte[] UdpWithTtl(byte ttl)
+    {
+        var frame = Softswitch.Datapath.Packets.FrameBuilder.Udp(new MacAddress(0x0200_0000_0001), new MacAddress(0x0200_0000_0002), 0x0a000001, 0x0a000002, 1, 2);
+        frame[22] = ttl;
+        frame[24] = frame[25] = 0;
+        uint sum = 0;
+        for (int i = 14; i < 34; i += 2) sum += (uint)(frame[i] << 8 | frame[i + 1]);
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+        frame[24] = (byte)(~sum >> 8);
+        frame[25] = (byte)~sum;
+        return frame;
     }
 
     [Fact]

@@ -23,11 +23,12 @@ public interface IActionSink
     void SetTunnel(ulong tunnelId);
 
     /// <summary>
-    /// Packets a TTL decrement would have brought to 0, taken out of the batch: the sink sends them to the controller
-    /// with reason invalid-TTL. Called only when <see cref="ActionExecutor.InvalidTtlToController"/> is set (otherwise the
-    /// executor drops and counts them). The buffers stay the caller's.
+    /// Packets a TTL decrement would have brought to 0, taken out of the batch: the sink sends them to the controllers of
+    /// id <paramref name="controllerId"/> with reason invalid-TTL (a plain dec_ttl's: 0; a dec_ttl(ids) calls once per id).
+    /// Called only when <see cref="ActionExecutor.InvalidTtlToController"/> is set (otherwise the executor drops and counts
+    /// them). The buffers stay the caller's.
     /// </summary>
-    void InvalidTtl(ReadOnlySpan<int> pkts);
+    void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId);
 
     /// <summary>
     /// An output to the controller (<see cref="FlowAction.OutputToController"/>): as <see cref="Output"/> to the
@@ -216,7 +217,7 @@ public sealed partial class ActionExecutor
                 case ActionKind.DecMplsTtl:
                 {
                     var scratch = Scratch(depth, pkts.Length);
-                    int n = DecTtl(pool, pkts, layers, a.Kind == ActionKind.DecMplsTtl, scratch, ref sink);
+                    int n = DecTtl(pool, pkts, layers, a, scratch, ref sink);
                     if (depth == 0) LogCut(pool, scratch.Live, n, pkts.Length);
                     if (n == pkts.Length) break;
                     pkts = scratch.Live.AsSpan(0, n);
@@ -405,11 +406,13 @@ public sealed partial class ActionExecutor
     /// live list and their layers compacted to the front of <paramref name="layers"/>. The scratch is the list's group
     /// depth's (a bucket's list runs one deeper, so it never overwrites the survivors of the list that applied the group);
     /// a re-entry at depth 0 (a packet-out's output to TABLE runs the tables' actions on the same executor) never meets a
-    /// compacted batch, since a packet-out carries one packet and a batch whose only packet expires ends there.
+    /// compacted batch, since a packet-out carries one packet and a batch whose only packet expires ends there. A
+    /// dec_ttl(ids) (<see cref="FlowAction.HasTtlControllerIds"/>) hands the expired packets to the sink once per id.
     /// </summary>
-    private int DecTtl<TSink>(PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, bool mpls, DepthScratch scratch, ref TSink sink)
+    private int DecTtl<TSink>(PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, in FlowAction a, DepthScratch scratch, ref TSink sink)
         where TSink : struct, IActionSink
     {
+        bool mpls = a.Kind == ActionKind.DecMplsTtl;
         int kept = 0, dead = 0;
         int[] live = scratch.Live, deadList = scratch.Dead;
         for (int i = 0; i < pkts.Length; i++)
@@ -428,8 +431,18 @@ public sealed partial class ActionExecutor
             }
         }
         if (dead == 0) return pkts.Length;
-        if (InvalidTtlToController) sink.InvalidTtl(deadList.AsSpan(0, dead));
-        else _counters.Add(InvalidTtlDrop, dead);
+        if (!InvalidTtlToController)
+        {
+            _counters.Add(InvalidTtlDrop, dead);
+        }
+        else if (!a.HasTtlControllerIds)
+        {
+            sink.InvalidTtl(deadList.AsSpan(0, dead), 0);
+        }
+        else
+        {
+            for (int i = 0; i < a.TtlControllerIdCount; i++) sink.InvalidTtl(deadList.AsSpan(0, dead), a.TtlControllerId(i));
+        }
         return kept;
     }
 

@@ -242,6 +242,39 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction DecMplsTtl() => Of(ActionKind.DecMplsTtl, 0);
     public static FlowAction SetNwTtl(byte ttl) => Of(ActionKind.SetNwTtl, ttl);
     public static FlowAction DecNwTtl() => Of(ActionKind.DecNwTtl, 0);
+
+    /// <summary>The most controller ids a <see cref="DecNwTtl(ReadOnlySpan{ushort})"/> holds (they live in the action itself).</summary>
+    public const int MaxTtlControllerIds = 10;
+
+    /// <summary>
+    /// A dec_ttl whose invalid-TTL packets go to the controllers of ids <paramref name="ids"/>, one packet-in per id (Open
+    /// vSwitch's dec_ttl(id,...)): <see cref="Port"/> 1 marks the form, <see cref="MaxLen"/> counts the ids, packed 16 bits
+    /// each into <see cref="Value"/> (0-3), <see cref="Value2"/> (4-7) and <see cref="QueueId"/> (8-9). At most
+    /// <see cref="MaxTtlControllerIds"/>.
+    /// </summary>
+    public static FlowAction DecNwTtl(ReadOnlySpan<ushort> ids)
+    {
+        if (ids.Length > MaxTtlControllerIds) ThrowHelper.Argument(nameof(ids));
+        ulong v = 0, v2 = 0;
+        uint q = 0;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (i < 4) v |= (ulong)ids[i] << (16 * i);
+            else if (i < 8) v2 |= (ulong)ids[i] << (16 * (i - 4));
+            else q |= (uint)ids[i] << (16 * (i - 8));
+        }
+        return new(ActionKind.DecNwTtl, 1, (ushort)ids.Length, q, v, v2);
+    }
+
+    /// <summary>A <see cref="ActionKind.DecNwTtl"/> that names its packet-ins' controller ids (<see cref="DecNwTtl(ReadOnlySpan{ushort})"/>).</summary>
+    public bool HasTtlControllerIds => Kind == ActionKind.DecNwTtl && Port == 1;
+
+    /// <summary>The number of controller ids of a <see cref="DecNwTtl(ReadOnlySpan{ushort})"/> (0 for a plain dec_ttl).</summary>
+    public int TtlControllerIdCount => HasTtlControllerIds ? MaxLen : 0;
+
+    /// <summary>Controller id <paramref name="i"/> (below <see cref="TtlControllerIdCount"/>) of a <see cref="DecNwTtl(ReadOnlySpan{ushort})"/>.</summary>
+    public ushort TtlControllerId(int i)
+        => (ushort)(i < 4 ? Value >> (16 * i) : i < 8 ? Value2 >> (16 * (i - 4)) : QueueId >> (16 * (i - 8)));
     public static FlowAction CopyTtlOut() => Of(ActionKind.CopyTtlOut, 0);
     public static FlowAction CopyTtlIn() => Of(ActionKind.CopyTtlIn, 0);
     public static FlowAction SetQueue(uint queueId) => new(ActionKind.SetQueue, 0, 0, queueId, 0);

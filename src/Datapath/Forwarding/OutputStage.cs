@@ -556,10 +556,11 @@ public sealed partial class OutputStage
 
         public readonly void Learn(int templateId, ReadOnlySpan<FlowAction> values, LearnState state) => _out._f.PostLearn(templateId, values, state);
 
-        public readonly void InvalidTtl(ReadOnlySpan<int> pkts)
+        public readonly void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId)
         {
             ulong metadata = _out._f.Executor.PacketInMetadata;
-            foreach (int p in pkts) _out.ToController(p, UpcallReason.InvalidTtl, 0xFFFF, metadata: metadata);
+            // The controller id rides in the upcall's user tag (an invalid-TTL upcall carries no other).
+            foreach (int p in pkts) _out.ToController(p, UpcallReason.InvalidTtl, 0xFFFF, userTag: controllerId, metadata: metadata);
         }
 
         public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)

@@ -15,6 +15,8 @@ public enum NxActionSubtype : ushort
     RegMove = 6,
     /// <summary>NXAST_REG_LOAD: a 64-bit value into bits ofs..ofs+n_bits-1 of an NXM or OXM field, action length 24.</summary>
     RegLoad = 7,
+    /// <summary>NXAST_MULTIPATH: a hash of some of the flow's fields picks one of n links into a field's bits, length 32.</summary>
+    Multipath = 10,
     /// <summary>NXAST_NOTE: opaque bytes that do nothing to the packet, action length 16 or more.</summary>
     Note = 8,
     /// <summary>NXAST_SET_TUNNEL64: 64-bit tunnel id, action length 24.</summary>
@@ -27,6 +29,11 @@ public enum NxActionSubtype : ushort
     Exit = 17,
     /// <summary>NXAST_DEC_TTL, action length 16.</summary>
     DecTtl = 18,
+    /// <summary>NXAST_FIN_TIMEOUT: the idle and hard timeouts a TCP FIN or RST lowers its rule's to, length 16.</summary>
+    FinTimeout = 19,
+    /// <summary>NXAST_DEC_TTL_CNT_IDS: dec_ttl whose invalid-TTL packet-ins go to the listed controller ids
+    /// (<see cref="NxAction.ControllerIds"/>), length 16 + the ids padded to 8.</summary>
+    DecTtlCntIds = 21,
     /// <summary>NXAST_CONTROLLER: a packet-in with its own max_len, controller id and reason, action length 16.</summary>
     Controller = 20,
     /// <summary>NXAST_PUSH_MPLS: 16-bit ethertype, action length 16.</summary>
@@ -124,6 +131,8 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   OUTPUT_REG2(32)                      len 24: ofs_nbits(2) max_len(2) src(4) zero(6)
     //   CONJUNCTION(34)                                             len 16: clause(1) n_clauses(1) id(4)
     //   LEARN(16), LEARN2(45)              len 32+, 40+: NxLearn's diagram (its flow-mod and specs, in Learn)
+    //   FIN_TIMEOUT(19) len 16, MULTIPATH(10) len 32: NxAction.FinTimeout.cs
+    //   DEC_TTL_CNT_IDS(21)                 len 16+8n: n_controllers(2) zero(4), then the ids (2 each), zero padding
     /// <summary>
     /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
     /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
@@ -137,14 +146,16 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         if (b.Length < 8) return Fail(NxActionError.BadLen, out error); // nx_action_header is 16 bytes
         var subtype = (NxActionSubtype)BinaryPrimitives.ReadUInt16BigEndian(b);
         if (subtype is NxActionSubtype.Learn or NxActionSubtype.Learn2) return TryDecodeLearn(b, subtype, out nx, out error);
+        if (subtype == NxActionSubtype.DecTtlCntIds) return TryDecTtlCntIds(b, out nx, out error);
         int expected = subtype switch
         {
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
                 or NxActionSubtype.PushMpls or NxActionSubtype.PopMpls or NxActionSubtype.SetMplsTtl or NxActionSubtype.DecMplsTtl
                 or NxActionSubtype.SetMplsLabel or NxActionSubtype.SetMplsTc or NxActionSubtype.Group or NxActionSubtype.Resubmit
-                or NxActionSubtype.Exit or NxActionSubtype.Conjunction or NxActionSubtype.Controller => 8,
+                or NxActionSubtype.Exit or NxActionSubtype.Conjunction or NxActionSubtype.Controller or NxActionSubtype.FinTimeout => 8,
             NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad or NxActionSubtype.RegMove or NxActionSubtype.OutputReg
                 or NxActionSubtype.OutputReg2 => 16,
+            NxActionSubtype.Multipath => 24,
             NxActionSubtype.RegLoad2 or NxActionSubtype.Note => b.Length,
             _ => -1,
         };
@@ -186,6 +197,10 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 return TryRegLoad(b, out nx, out error);
             case NxActionSubtype.Conjunction:
                 return TryConjunction(b, out nx, out error);
+            case NxActionSubtype.FinTimeout:
+                return TryFinTimeout(b, out nx, out error);
+            case NxActionSubtype.Multipath:
+                return TryMultipath(b, out nx, out error);
             case NxActionSubtype.RegMove:
             {
                 uint src = BinaryPrimitives.ReadUInt32BigEndian(b[8..]), dst = BinaryPrimitives.ReadUInt32BigEndian(b[12..]);
@@ -222,9 +237,11 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     {
         NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad or NxActionSubtype.RegMove or NxActionSubtype.OutputReg
             or NxActionSubtype.OutputReg2 => 16,
+        NxActionSubtype.Multipath => 24,
         NxActionSubtype.Note => ((8 + 2 + (Note?.Length ?? 0) + 7) & ~7) - 8,
         NxActionSubtype.RegLoad2 => ((8 + 2 + 4 + (IsWhole ? 1 : 2) * FieldSize + 7) & ~7) - 8,
         NxActionSubtype.Learn or NxActionSubtype.Learn2 => Learn?.BodySize ?? 8,
+        NxActionSubtype.DecTtlCntIds => 8 + ((2 * (ControllerIds?.Length ?? 0) + 7) & ~7),
         _ => 8,
     };
 
@@ -274,6 +291,12 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 break;
             case NxActionSubtype.Conjunction:
                 WriteConjunction(dest);
+                break;
+            case NxActionSubtype.DecTtlCntIds:
+                WriteDecTtlCntIds(dest);
+                break;
+            case NxActionSubtype.FinTimeout or NxActionSubtype.Multipath:
+                WriteFinTimeoutOrMultipath(dest);
                 break;
             case NxActionSubtype.RegLoad:
             {

@@ -237,6 +237,9 @@ public readonly partial record struct NxAction
     /// <summary>NXAST_LEARN's or NXAST_LEARN2's body; null for every other subtype.</summary>
     public NxLearn? Learn { get; init; }
 
+    /// <summary>NXAST_DEC_TTL_CNT_IDS's controller ids, in order as given (NxAction.DecTtl.cs); null for every other subtype.</summary>
+    public ushort[]? ControllerIds { get; init; }
+
     /// <summary>A learn action (NXAST_LEARN2 when <see cref="NxLearn.Learn2"/>, else NXAST_LEARN).</summary>
     public static NxAction OfLearn(NxLearn learn) => new(learn.Learn2 ? NxActionSubtype.Learn2 : NxActionSubtype.Learn) { Learn = learn };
 

@@ -187,6 +187,29 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public static OfAction DecMplsTtl() => new(OfActionType.DecMplsTtl);
     public static OfAction SetNwTtl(byte ttl) => new(OfActionType.SetNwTtl, Value: ttl);
     public static OfAction DecNwTtl() => new(OfActionType.DecNwTtl);
+
+    /// <summary>
+    /// Open vSwitch's dec_ttl(id,...): as <see cref="DecNwTtl()"/>, its invalid-TTL packet-ins to the controllers of ids
+    /// <paramref name="ids"/> (kept in <see cref="Data"/>, two bytes each, big-endian).
+    /// </summary>
+    public static OfAction DecNwTtl(ReadOnlySpan<ushort> ids)
+    {
+        var data = new byte[2 * ids.Length];
+        for (int i = 0; i < ids.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(2 * i), ids[i]);
+        return new(OfActionType.DecNwTtl, Data: data);
+    }
+
+    /// <summary>A dec_ttl's controller ids (<see cref="DecNwTtl(ReadOnlySpan{ushort})"/>); null for a plain dec_ttl or another action.</summary>
+    public ushort[]? TtlControllerIds
+    {
+        get
+        {
+            if (Type != OfActionType.DecNwTtl || Data is not { } d) return null;
+            var ids = new ushort[d.Length / 2];
+            for (int i = 0; i < ids.Length; i++) ids[i] = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(2 * i));
+            return ids;
+        }
+    }
     public static OfAction CopyTtlOut() => new(OfActionType.CopyTtlOut);
     public static OfAction CopyTtlIn() => new(OfActionType.CopyTtlIn);
     public static OfAction SetQueue(uint queueId) => new(OfActionType.SetQueue, QueueId: queueId);

@@ -225,6 +225,11 @@ public static class OfActionCompiler
             case OfActionType.SetMplsTtl: f = FlowAction.SetMplsTtl((byte)v); break;
             case OfActionType.DecMplsTtl: f = FlowAction.DecMplsTtl(); break;
             case OfActionType.SetNwTtl: f = FlowAction.SetNwTtl((byte)v); break;
+            case OfActionType.DecNwTtl when a.TtlControllerIds is { } ids:
+                // The ids live in the datapath's action itself: more than it holds is refused, not cut.
+                if (ids.Length > FlowAction.MaxTtlControllerIds) return OfError.BadArgument;
+                f = FlowAction.DecNwTtl(ids);
+                break;
             case OfActionType.DecNwTtl: f = FlowAction.DecNwTtl(); break;
             case OfActionType.CopyTtlOut: f = FlowAction.CopyTtlOut(); break;
             case OfActionType.CopyTtlIn: f = FlowAction.CopyTtlIn(); break;
@@ -282,6 +287,14 @@ public static class OfActionCompiler
         return items.Length;
     }
 
+    /// <summary>A dec_ttl(ids)'s controller ids (<see cref="FlowAction.DecNwTtl(ReadOnlySpan{ushort})"/>).</summary>
+    private static ushort[] TtlControllerIds(in FlowAction a)
+    {
+        var ids = new ushort[a.TtlControllerIdCount];
+        for (int i = 0; i < ids.Length; i++) ids[i] = a.TtlControllerId(i);
+        return ids;
+    }
+
     /// <summary>The OpenFlow layer's form of <paramref name="a"/>, an action that keeps no data (a note's bytes are its list's: <see cref="ToOfActions"/>).</summary>
     public static OfAction ToOfAction(in FlowAction a) => a.Kind switch
     {
@@ -328,6 +341,7 @@ public static class OfActionCompiler
         ActionKind.SetMplsTtl => OfAction.SetMplsTtl((byte)a.Value),
         ActionKind.DecMplsTtl => OfAction.DecMplsTtl(),
         ActionKind.SetNwTtl => OfAction.SetNwTtl((byte)a.Value),
+        ActionKind.DecNwTtl when a.HasTtlControllerIds => OfAction.DecNwTtl(TtlControllerIds(a)),
         ActionKind.DecNwTtl => OfAction.DecNwTtl(),
         ActionKind.CopyTtlOut => OfAction.CopyTtlOut(),
         ActionKind.CopyTtlIn => OfAction.CopyTtlIn(),

@@ -546,7 +546,7 @@ internal static class OfprotoTrace
         public void SetTunnel(ulong tunnelId) { }
 
         /// <summary>An invalid-TTL packet-in shows as a copy to the controller.</summary>
-        public void InvalidTtl(ReadOnlySpan<int> pkts)
+        public void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId)
         {
             foreach (int p in pkts) outputs.Add(new TraceOutput(Softswitch.Datapath.Ports.PortNumber.Controller, ActionExecutor.NoQueue, pool.Frame(p).ToArray()));
         }

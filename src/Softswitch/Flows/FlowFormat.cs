@@ -348,6 +348,18 @@ public static partial class FlowFormat
         }
     }
 
+    /// <summary>A dec_ttl(ids) as ovs-ofctl prints it: <c>dec_ttl(1,2)</c>.</summary>
+    private static string DecTtlIds(in FlowAction a)
+    {
+        var sb = new StringBuilder("dec_ttl(");
+        for (int i = 0; i < a.TtlControllerIdCount; i++)
+        {
+            if (i > 0) sb.Append(',');
+            sb.Append(a.TtlControllerId(i).ToString(CultureInfo.InvariantCulture));
+        }
+        return sb.Append(')').ToString();
+    }
+
     public static string Action(in FlowAction a) => a.Kind switch
     {
         ActionKind.Output => a.Port switch
@@ -401,6 +413,7 @@ public static partial class FlowFormat
         ActionKind.SetMplsTtl => $"set_mpls_ttl({a.Value})",
         ActionKind.DecMplsTtl => "dec_mpls_ttl",
         ActionKind.SetNwTtl => $"mod_nw_ttl:{a.Value}",
+        ActionKind.DecNwTtl when a.HasTtlControllerIds => DecTtlIds(a),
         ActionKind.DecNwTtl => "dec_ttl",
         ActionKind.CopyTtlOut => "copy_ttl_out",
         ActionKind.CopyTtlIn => "copy_ttl_in",

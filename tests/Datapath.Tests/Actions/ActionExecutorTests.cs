@@ -59,7 +59,7 @@ public class ActionExecutorTests
 
         public void SetTunnel(ulong tunnelId) { }
 
-        public void InvalidTtl(ReadOnlySpan<int> pkts) { }
+        public void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId) { }
 
         public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
             => Output(Softswitch.Datapath.Ports.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);

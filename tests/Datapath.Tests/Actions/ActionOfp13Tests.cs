@@ -399,6 +399,56 @@ public class ActionOfp13Tests
         Assert.Empty(sink2.Outputs);
         Assert.Empty(sink2.InvalidTtls);
         Assert.Equal(1, counters[ActionExecutor.InvalidTtlDrop]);
+
+        // dec_ttl(ids): the expired packets go to the sink once per id, in order; the others go on decremented.
+        exec.InvalidTtlToController = true;
+        var sink3 = new RecordingSink();
+        for (int i = 0; i < 3; i++)
+        {
+            pool.Write(pkts[i], frames[i]);
+            layers[i] = LayersOf(frames[i]);
+        }
+        ushort[] ids = [7, 0, 65535, 1, 2, 3, 4, 5, 6, 9];
+        var withIds = FlowAction.DecNwTtl(ids);
+        Assert.True(withIds.HasTtlControllerIds);
+        Assert.False(FlowAction.DecNwTtl().HasTtlControllerIds);
+        Assert.Equal(ids, Enumerable.Range(0, withIds.TtlControllerIdCount).Select(withIds.TtlControllerId));
+        exec.Execute(new FlowActions([withIds, FlowAction.Output(1)]), pool, pkts, layers, ref sink3);
+        Assert.Equal(ids, sink3.InvalidTtlIds);
+        Assert.All(sink3.InvalidTtls, p => Assert.Equal(new[] { pkts[1] }, p));
+        Assert.Equal(new[] { pkts[0], pkts[2] }, Assert.Single(sink3.Outputs).Pkts);
+        Assert.Equal(0x3F, pool.Frame(pkts[2])[22]);
+        Assert.Throws<ArgumentException>(() => FlowAction.DecNwTtl(new ushort[FlowAction.MaxTtlControllerIds + 1]));
+    }
+
+    /// <summary>dec_ttl(ids) sending every packet of the batch up, once per id: nothing allocated.</summary>
+    [Fact]
+    public void DecTtlWithIds_AllocatesNothing()
+    {
+        byte[] ttl1 = (byte[])Ipv4Udp.Clone();
+        ttl1[22] = 1;
+        RefFrame.FixChecksums(ttl1);
+        var exec = new ActionExecutor { InvalidTtlToController = true };
+        var sink = new CountingSink();
+        var list = new FlowActions([FlowAction.SetNwTtl(1), FlowAction.DecNwTtl([7, 0, 9]), FlowAction.Output(1)]);
+        var pool = new PacketPool(33);
+        int[] pkts = new int[32];
+        var layers = new PacketLayers[32];
+        for (int i = 0; i < 32; i++)
+        {
+            pkts[i] = pool.Alloc();
+            pool.Write(pkts[i], ttl1);
+            layers[i] = LayersOf(ttl1);
+        }
+        for (int i = 0; i < 100; i++) exec.Execute(list, pool, pkts, layers, ref sink);
+        long allocated = AllocationMeter.SteadyState(() =>
+        {
+            for (int i = 0; i < 10_000; i++) exec.Execute(list, pool, pkts, layers, ref sink);
+        });
+        Assert.True(allocated == 0, $"{allocated} bytes");
+        Assert.Equal(0, sink.InvalidTtls % (3 * 32)); // every packet up once per id
+        Assert.True(sink.InvalidTtls >= 3 * 32 * 10_100L);
+        Assert.Equal(0, sink.Outputs);
     }
 
     [Fact]

@@ -245,7 +245,14 @@ internal struct RecordingSink : IActionSink
 
     public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
 
-    public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls.Add(pkts.ToArray());
+    public void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId)
+    {
+        InvalidTtls.Add(pkts.ToArray());
+        InvalidTtlIds.Add(controllerId);
+    }
+
+    /// <summary>The controller id of each <see cref="InvalidTtls"/> entry.</summary>
+    public List<ushort> InvalidTtlIds { get; } = [];
 
     public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
         => Output(Softswitch.Datapath.Ports.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
@@ -267,7 +274,7 @@ internal struct CountingSink : IActionSink
 
     public long InvalidTtls;
 
-    public void InvalidTtl(ReadOnlySpan<int> pkts) => InvalidTtls += pkts.Length;
+    public void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId) => InvalidTtls += pkts.Length;
 
     public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
         => Output(Softswitch.Datapath.Ports.PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);

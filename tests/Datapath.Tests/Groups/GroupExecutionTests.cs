@@ -26,7 +26,7 @@ public class GroupExecutionTests
 
         public readonly void SetTunnel(ulong tunnelId) { }
 
-        public readonly void InvalidTtl(ReadOnlySpan<int> pkts) { }
+        public readonly void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId) { }
 
         public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
             => Output(PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
@@ -99,7 +99,7 @@ public class GroupExecutionTests
 
         public void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts) => Sent.Add((port, Tunnel));
         public void SetTunnel(ulong tunnelId) => Tunnel = tunnelId;
-        public readonly void InvalidTtl(ReadOnlySpan<int> pkts) { }
+        public readonly void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId) { }
         public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
             => Output(PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
     }

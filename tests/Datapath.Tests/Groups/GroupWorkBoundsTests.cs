@@ -150,7 +150,7 @@ public class GroupWorkBoundsTests
             foreach (int _ in pkts) Outputs.Add(port);
         }
         public void SetTunnel(ulong tunnelId) { }
-        public void InvalidTtl(ReadOnlySpan<int> pkts) { }
+        public void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId) { }
         public void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts) { }
     }
 
@@ -158,7 +158,7 @@ public class GroupWorkBoundsTests
     {
         public readonly void Output(ushort port, ushort maxLen, uint queueId, bool modifiedAfter, ReadOnlySpan<int> pkts) { }
         public readonly void SetTunnel(ulong tunnelId) { }
-        public readonly void InvalidTtl(ReadOnlySpan<int> pkts) { }
+        public readonly void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId) { }
         public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts) { }
     }
 }

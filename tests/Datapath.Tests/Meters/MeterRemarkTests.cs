@@ -27,7 +27,7 @@ public sealed class MeterRemarkTests
         }
 
         public readonly void SetTunnel(ulong tunnelId) { }
-        public readonly void InvalidTtl(ReadOnlySpan<int> pkts) { }
+        public readonly void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId) { }
         public readonly void ToController(ushort maxLen, uint queueId, bool modifiedAfter, ulong userData, uint userTag, ReadOnlySpan<int> pkts)
             => Output(PortNumber.Controller, maxLen, queueId, modifiedAfter, pkts);
     }

@@ -94,6 +94,7 @@ public sealed class NiciraActionTranslatorTests
             if (Of10Actions.ToOfp(a, out var wire, out _) > 0 && wire.Type == OfpActionType.Vendor) rows.Add(a);
         }
         rows.Add(OfAction.SetTunnel(0x99));                  // NXAST_SET_TUNNEL (32 bits)
+        rows.Add(OfAction.DecNwTtl([7, 9]));                 // NXAST_DEC_TTL_CNT_IDS
         rows.Add(OfAction.SetIcmpType(135, icmpv6: true));   // ICMPv6's fields
         rows.Add(OfAction.SetIcmpCode(2, icmpv6: true));
         return [.. rows];
@@ -112,7 +113,7 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.PushMpls, NxActionSubtype.PopMpls, NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl,
             NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
             NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction, NxActionSubtype.Learn, NxActionSubtype.Note,
-            NxActionSubtype.Controller,
+            NxActionSubtype.Controller, NxActionSubtype.DecTtlCntIds,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }
@@ -314,7 +315,7 @@ public sealed class NiciraActionTranslatorTests
             return error;
         }
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x00, 0x01, 0xff, 0xf8, 0, 0, 0, 0])); // NXAST_RESUBMIT
-        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x00, 0x15, 0, 0, 0, 0, 0, 0]));       // DEC_TTL_CNT_IDS
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x00, 0x1d, 0, 0, 0, 0, 0, 0]));       // NXAST_SAMPLE
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([]));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([0x00, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([0x00, 0x09, 0, 0, 0, 0, 0, 0]));

@@ -21,6 +21,7 @@ public sealed class Of13NiciraActionTranslatorTests
         { "set_tunnel64", new(NxActionSubtype.SetTunnel64, Arg: 0x1_2345_6789), OfAction.SetTunnel(0x1_2345_6789) },
         { "set_queue", new(NxActionSubtype.SetQueue, Arg: 3), OfAction.SetQueue(3) },
         { "dec_ttl", new(NxActionSubtype.DecTtl), OfAction.DecNwTtl() },
+        { "dec_ttl(7,9)", NxAction.DecTtlIds([7, 9]), OfAction.DecNwTtl([7, 9]) },
         { "push_mpls", new(NxActionSubtype.PushMpls, Arg: 0x8847), OfAction.PushMpls(0x8847) },
         { "pop_mpls", new(NxActionSubtype.PopMpls, Arg: 0x0800), OfAction.PopMpls(0x0800) },
         { "set_mpls_ttl", new(NxActionSubtype.SetMplsTtl, Arg: 9), OfAction.SetMplsTtl(9) },

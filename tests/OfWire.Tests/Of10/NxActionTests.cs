@@ -87,6 +87,7 @@ public class NxActionTests
             NxActionSubtype.ResubmitTable, NxActionSubtype.DecTtl, NxActionSubtype.PushMpls, NxActionSubtype.PopMpls,
             NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl, NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc,
             NxActionSubtype.RegLoad2, NxActionSubtype.Group, NxActionSubtype.Resubmit, NxActionSubtype.Note, NxActionSubtype.Exit,
+            NxActionSubtype.DecTtlCntIds,
         ];
         int readCount = 0, unknown = 0;
         foreach (var v in VectorFile.All)

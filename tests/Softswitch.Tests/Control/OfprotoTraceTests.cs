@@ -87,6 +87,18 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.Equal("2", Line(r.Text, "Output: "));
     }
 
+    /// <summary>dec_ttl(ids) is traced as ovs-ofctl writes it; the packet goes on with its TTL decremented.</summary>
+    [Fact]
+    public void ADecTtlWithControllerIds_IsTracedAsOvsOfctlWritesIt()
+    {
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, new OfMatch().InPort(1), 100,
+            OfInstructions.Apply(new[] { OfAction.DecNwTtl([7, 0, 9]), OfAction.Output(2) }), Rules: MatchRules.OpenFlow13)));
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Equal("dec_ttl(7,0,9),output:2", Line(r.Text, "Actions: "));
+        Assert.Equal("2", Line(r.Text, "Output: "));
+    }
+
     [Fact]
     public void Groups_AreTracedBucketByBucket_WithoutCounting_AndDumpGroupsShowsThem()
     {

@@ -53,7 +53,8 @@ public static partial class ActionTranslator
         BadArgument,
         /// <summary>A load of a field the switch cannot set or does not know (registers among them): OpenFlow 1.1+'s BAD_SET_TYPE.</summary>
         UnknownField,
-        /// <summary>A subtype the codec reads that this translation does not take (exit and NXAST_RESUBMIT, which 1.3 takes itself).</summary>
+        /// <summary>A subtype the codec reads that this translation does not take (exit and NXAST_RESUBMIT, which 1.3 takes
+        /// itself; fin_timeout and multipath, which no version takes).</summary>
         Unsupported,
         /// <summary>A move's or output_reg's field that the switch does not know (OFPBMC_BAD_FIELD).</summary>
         BadField,
@@ -126,6 +127,7 @@ public static partial class ActionTranslator
             case NxActionSubtype.SetQueue: item = OfAction.SetQueue((uint)nx.Arg); return true;
             case NxActionSubtype.Group: item = OfAction.Group((uint)nx.Arg); return true;
             case NxActionSubtype.DecTtl: item = OfAction.DecNwTtl(); return true;
+            case NxActionSubtype.DecTtlCntIds: item = OfAction.DecNwTtl(nx.ControllerIds ?? []); return true;
             case NxActionSubtype.PushMpls: item = OfAction.PushMpls((ushort)nx.Arg); return true;
             case NxActionSubtype.PopMpls: item = OfAction.PopMpls((ushort)nx.Arg); return true;
             case NxActionSubtype.SetMplsTtl: item = OfAction.SetMplsTtl((byte)nx.Arg); return true;
@@ -175,7 +177,7 @@ public static partial class ActionTranslator
                 return true;
             case NxActionSubtype.Learn or NxActionSubtype.Learn2 when nx.Learn is { } learn:
                 return TryLearn(learn, out item, out why);
-            default: // exit, resubmit
+            default: // exit, resubmit; fin_timeout and multipath, which the codec reads and the switch does not run
                 return Refuse(NxRefusal.Unsupported, out why);
         }
     }

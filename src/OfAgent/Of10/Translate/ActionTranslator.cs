@@ -177,6 +177,7 @@ public static partial class ActionTranslator
             OfActionType.SetTunnel => a.Value <= uint.MaxValue ? OfpAction.NxSetTunnel((uint)a.Value) : OfpAction.NxSetTunnel64(a.Value),
             OfActionType.SetQueue => OfpAction.Nicira(NxActionSubtype.SetQueue, 4, a.QueueId),
             OfActionType.Group => OfpAction.Nicira(NxActionSubtype.Group, 4, a.QueueId),
+            OfActionType.DecNwTtl when a.TtlControllerIds is { } ids => Vendor(NxAction.DecTtlIds(ids)),
             OfActionType.DecNwTtl => OfpAction.Nicira(NxActionSubtype.DecTtl),
             OfActionType.PushMpls => OfpAction.Nicira(NxActionSubtype.PushMpls, 2, (uint)a.Value),
             OfActionType.PopMpls => OfpAction.Nicira(NxActionSubtype.PopMpls, 2, (uint)a.Value),

@@ -18,7 +18,7 @@ namespace Softswitch.OfAgent.Of13.Translate;
 /// <para>Checked, each as Open vSwitch 3.1 checks it for OpenFlow 1.1 and later: set_field on a field whose table-11
 /// prerequisites do not hold; set_field vlan_vid and pop_vlan on an untagged packet (the spec gives vlan_vid no
 /// prerequisite, Open vSwitch asks for a tag, and so does this switch: an untagged packet has no VID to set); set_nw_ttl
-/// and dec_nw_ttl without IPv4 or IPv6; set_mpls_ttl, dec_mpls_ttl and pop_mpls without MPLS; a Nicira move or
+/// and dec_nw_ttl (and Nicira's dec_ttl, dec_ttl(ids)) without IPv4 or IPv6; set_mpls_ttl, dec_mpls_ttl and pop_mpls without MPLS; a Nicira move or
 /// output_reg naming a packet field whose prerequisites do not hold (Open vSwitch's mf_check_src and mf_check_dst).</para>
 /// <para>Stateless and allocation-free.</para>
 /// </remarks>
@@ -77,6 +77,7 @@ internal static class ActionPrerequisites
                 return true;
             case Ofp13ActionType.SetNwTtl:
             case Ofp13ActionType.DecNwTtl:
+            case Ofp13ActionType.Experimenter when a.Nx.Subtype is OfWire.NxActionSubtype.DecTtl or OfWire.NxActionSubtype.DecTtlCntIds:
                 return !known || ip;
             case Ofp13ActionType.SetMplsTtl:
             case Ofp13ActionType.DecMplsTtl:

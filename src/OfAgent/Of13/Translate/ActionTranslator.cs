@@ -236,6 +236,7 @@ internal static class ActionTranslator
                 case OfActionType.SetMplsTtl: into.Add(new(Ofp13ActionType.SetMplsTtl, (uint)a.Value)); break;
                 case OfActionType.DecMplsTtl: into.Add(new(Ofp13ActionType.DecMplsTtl)); break;
                 case OfActionType.SetNwTtl: into.Add(new(Ofp13ActionType.SetNwTtl, (uint)a.Value)); break;
+                case OfActionType.DecNwTtl when a.TtlControllerIds is { } ids: into.Add(Ofp13Action.Nicira(NxAction.DecTtlIds(ids))); break;
                 case OfActionType.DecNwTtl: into.Add(new(Ofp13ActionType.DecNwTtl)); break;
                 case OfActionType.CopyTtlOut: into.Add(new(Ofp13ActionType.CopyTtlOut)); break;
                 case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
