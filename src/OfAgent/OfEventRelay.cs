@@ -22,4 +22,6 @@ internal sealed class OfEventRelay(OfConnectionManager connections) : IOfReports
     public void PortStatus(OfPortReason reason, OfPortDesc port) => connections.SendPortStatus(reason, port);
 
     public void PortStatus(OfPortReason reason, OfPortDesc port, OfController source) => connections.SendPortStatus(reason, port, source);
+
+    public void TableStatus(OfTableStatusReason reason, in OfTableDesc table) => connections.SendTableStatus(reason, table);
 }

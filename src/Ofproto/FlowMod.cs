@@ -75,6 +75,7 @@ public enum MatchRules : byte
 /// <see cref="CookieMask"/> touches only flows whose cookie equals <see cref="Cookie"/> under it.
 /// A delete with an <see cref="OutGroup"/> touches only flows that apply that group. <see cref="Instructions"/> (null: apply-actions only) and a <see cref="TableId"/> other than 0 need
 /// <see cref="MatchRules.OpenFlow13"/> (a goto-table alone: <see cref="MatchRules.GotoTable"/>); <see cref="FlowModRequest.AllTables"/> deletes in every table (and, under OpenFlow 1.0's rules, modifies in every table).
+/// An ADD's <see cref="Importance"/> (OpenFlow 1.4) stays with its flow (a modify keeps the flow's) and orders eviction.
 /// </summary>
 public readonly record struct FlowMod(
     FlowModCommand Command,
@@ -90,7 +91,8 @@ public readonly record struct FlowMod(
     ulong CookieMask = 0,
     byte TableId = 0,
     FlowInstructions? Instructions = null,
-    uint OutGroup = FlowModRequest.AnyGroup);
+    uint OutGroup = FlowModRequest.AnyGroup,
+    ushort Importance = 0);
 
 /// <summary>Outcome of applying a flow-mod; a codec maps the failures onto its error codes.</summary>
 public enum FlowModStatus : byte
@@ -121,7 +123,7 @@ public sealed record FlowTableOptions
     /// <summary>
     /// Most flows of each table (OpenFlow 1.0's table 0, each 1.3 table), exact and wildcard together, as Open vSwitch's
     /// Flow_Table flow_limit; an ADD of a new flow beyond it fails with <see cref="FlowModStatus.TableFull"/> (replacing
-    /// one does not). What table stats and table features report as the table's max_entries. At least 1.
+    /// one does not), or, in a table with eviction on, evicts a flow (<see cref="OfFlowTables.SetEviction"/>). What table stats and table features report as the table's max_entries. At least 1.
     /// </summary>
     public int MaxFlows { get; init; } = DefaultMaxFlows;
 

@@ -32,6 +32,8 @@ public sealed class FlowModBatch
     private readonly List<FlowTable> _held = new();
     private readonly List<Undo> _undo = new();
     private readonly Dictionary<FlowEntry, FlowTable> _doomed = new(ReferenceEqualityComparer.Instance);
+    // The marked flows an add evicted (removed with reason Eviction, the others with Delete).
+    private HashSet<FlowEntry>? _evicted;
     // An atomic batch's flow changes, told to the flow monitors when it commits.
     private List<(FlowEntry Entry, OfFlowUpdateEvent Event, FlowRemovedReason Reason, FlowEntry? Replaced)>? _changes;
     private readonly QuiescentDomain.Hold _reclaimHold;
@@ -136,6 +138,7 @@ public sealed class FlowModBatch
         finally
         {
             _doomed.Clear();
+            _evicted = null;
             _changes = null;
             End();
         }
@@ -165,14 +168,16 @@ public sealed class FlowModBatch
                 if (!ReferenceEquals(t, table)) continue;
                 // A later add of the same match and priority replaced it in place: out of the table already.
                 if (!e.IsRemoved) list.Add(e);
-                if (_owner.Changes is not null) NoteChange(e, OfFlowUpdateEvent.Removed, FlowRemovedReason.Delete, null);
-                removed?.Add(new FlowRemoved(e, FlowRemovedReason.Delete, now - e.CreatedNanos, e.Packets, e.Bytes));
+                var reason = _evicted is not null && _evicted.Contains(e) ? FlowRemovedReason.Eviction : FlowRemovedReason.Delete;
+                if (_owner.Changes is not null) NoteChange(e, OfFlowUpdateEvent.Removed, reason, null);
+                removed?.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
             }
             if (list.Count == 0) continue;
             using var w = table.Write();
             w.Remove(list);
         }
         _doomed.Clear();
+        _evicted = null;
     }
 
     private void End()
@@ -246,6 +251,13 @@ public sealed class FlowModBatch
     {
         if (!_doomed.TryAdd(e, table)) return;
         _undo.Add(new Undo(UndoKind.Doomed, table, e, null, null, null, 0, 0, 0, false));
+    }
+
+    /// <summary>Marks <paramref name="e"/> of <paramref name="table"/> as evicted by an add: removed at the commit with reason Eviction.</summary>
+    internal void DoomEvicted(FlowTable table, FlowEntry e)
+    {
+        Doom(table, e);
+        (_evicted ??= new(ReferenceEqualityComparer.Instance)).Add(e);
     }
 
     internal void NoteAdded(FlowTable table, FlowEntry added, FlowEntry? replaced)

@@ -427,6 +427,7 @@ public sealed class OfFlowMonitors : OfFlowTables.IFlowChanges
             FlowRemovedReason.HardTimeout => OfFlowRemovedReason.HardTimeout,
             FlowRemovedReason.GroupDelete => OfFlowRemovedReason.GroupDelete,
             FlowRemovedReason.MeterDelete => OfFlowRemovedReason.MeterDelete,
+            FlowRemovedReason.Eviction => OfFlowRemovedReason.Eviction,
             _ => OfFlowRemovedReason.Delete,
         };
         return new OfFlowUpdate(ev, ev == OfFlowUpdateEvent.Removed ? r : default, OfFlowRule.Of(e)?.TableId ?? OfFlowTables.MainTableId,

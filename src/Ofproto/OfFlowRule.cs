@@ -6,8 +6,10 @@ namespace Softswitch.Ofproto;
 
 /// <summary>
 /// What the OpenFlow layer keeps about a flow beyond what the datapath classifies with. The cookie is the rule's
-/// <see cref="FlowEntry.Tag"/>; its flags and its OpenFlow table (<see cref="OfFlowTables.Tables"/>) are this
-/// descriptor, the rule's <see cref="FlowEntry.Owner"/>, one shared instance per combination (no allocation per flow).
+/// <see cref="FlowEntry.Tag"/>; its flags, its OpenFlow table (<see cref="OfFlowTables.Tables"/>) and its importance
+/// (OpenFlow 1.4) are this descriptor, the rule's <see cref="FlowEntry.Owner"/>, one shared instance per combination
+/// (no allocation per flow: the combinations of importance 0 sit in arrays, the others in a dictionary that grows by
+/// one instance per combination a controller uses).
 /// </summary>
 /// <remarks>Thread safety: immutable; the instances are created once.</remarks>
 public sealed class OfFlowRule
@@ -16,12 +18,20 @@ public sealed class OfFlowRule
     private const int FlagCombinations = 64;
     private static readonly OfFlowRule[] s_rules = Build();
     private static readonly OfFlowRule?[] s_tableRules = new OfFlowRule?[256 * FlagCombinations];
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, OfFlowRule> s_important = new();
 
-    private OfFlowRule(FlowModFlags flags, byte tableId)
+    private OfFlowRule(FlowModFlags flags, byte tableId, ushort importance = 0)
     {
         Flags = flags;
         TableId = tableId;
+        Importance = importance;
     }
+
+    /// <summary>
+    /// The flow's importance (OpenFlow 1.4's flow-mod field; 0 for earlier versions): a table that evicts takes flows of
+    /// lower importance first (<see cref="OfFlowTables"/>).
+    /// </summary>
+    public ushort Importance { get; }
 
     public FlowModFlags Flags { get; }
     /// <summary>The OpenFlow table the flow is in (<see cref="OfFlowTables.MainTableId"/>: OpenFlow 1.0 has one).</summary>
@@ -52,6 +62,14 @@ public sealed class OfFlowRule
         return s_tableRules[i]!;
     }
 
+    /// <summary>The shared descriptor of flows with these flags and importance in table <paramref name="tableId"/>.</summary>
+    public static OfFlowRule For(FlowModFlags flags, byte tableId, ushort importance)
+    {
+        if (importance == 0) return For(flags, tableId);
+        int key = (importance << 14) | (tableId << 6) | Kept(flags);
+        return s_important.GetOrAdd(key, static (_, a) => new OfFlowRule((FlowModFlags)Kept(a.flags), a.tableId, a.importance), (flags, tableId, importance));
+    }
+
     /// <summary>
     /// A datapath rule for a flow of an OpenFlow table set whose match is taken as given: an exact match's priority is
     /// normalised to <see cref="OfFlowTables.ExactPriority"/> (the requested one is kept for reporting); the rule
@@ -72,9 +90,9 @@ public sealed class OfFlowRule
     /// </summary>
     internal static FlowEntry NewEntry(FlowTable.WriteScope w, in FlowMatch match, bool exact, ushort priority, FlowActions actions,
                                        ulong cookie, ushort idleTimeout, ushort hardTimeout, FlowModFlags flags, long createdNanos,
-                                       byte tableId = OfFlowTables.MainTableId)
+                                       byte tableId = OfFlowTables.MainTableId, ushort importance = 0)
     {
-        return w.NewEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos, For(flags, tableId), cookie, priority,
+        return w.NewEntry(match, OfFlowTables.RankOf(exact, priority), actions, idleTimeout, hardTimeout, createdNanos, For(flags, tableId, importance), cookie, priority,
                           IsTableMiss(match, priority));
     }
 

@@ -9,11 +9,11 @@ namespace Softswitch.Ofproto;
 public sealed partial class OfFlowTables
 {
     /// <summary>Applies one flow-mod (docs/ofproto.md, "Flow-mods") and publishes it.</summary>
-    /// <param name="removed">Receives the flows a DELETE removed (reason Delete), or null to discard them.</param>
+    /// <param name="removed">Receives the flows a DELETE removed (reason Delete) or an ADD evicted (reason Eviction), or null to discard them.</param>
     public FlowModStatus Apply(in FlowMod mod, List<FlowRemoved>? removed = null) => Apply(mod, removed, out _);
 
     /// <summary>Applies one flow-mod and publishes it, returning the flow it leaves in place.</summary>
-    /// <param name="removed">Receives the flows a DELETE removed (reason Delete), or null to discard them.</param>
+    /// <param name="removed">Receives the flows a DELETE removed (reason Delete) or an ADD evicted (reason Eviction), or null to discard them.</param>
     /// <param name="flow">
     /// After a successful ADD, MODIFY or MODIFY_STRICT: the flow with exactly the request's match and (normalised)
     /// priority, the one that processes a buffered packet the request releases: the inserted entry, or the existing
@@ -36,7 +36,7 @@ public sealed partial class OfFlowTables
             try
             {
                 var b = batch ?? own!;
-                if (!delete) return ModifyEveryTable(b, mod, out flow);
+                if (!delete) return ModifyEveryTable(b, mod, removed, out flow);
                 foreach (int id in _pipeline.StageIds())
                 {
                     var table = _pipeline.Stage(id)!;
@@ -233,11 +233,11 @@ public sealed partial class OfFlowTables
         switch (mod.Command)
         {
             case FlowModCommand.Add:
-                return AddLocked(b, w, mod, t, now, out flow);
+                return AddLocked(b, w, mod, t, now, removed, out flow);
             case FlowModCommand.Modify:
-                return ModifyLocked(b, w, mod, t, strict: false, now, out flow);
+                return ModifyLocked(b, w, mod, t, strict: false, now, removed, out flow);
             case FlowModCommand.ModifyStrict:
-                return ModifyLocked(b, w, mod, t, strict: true, now, out flow);
+                return ModifyLocked(b, w, mod, t, strict: true, now, removed, out flow);
             case FlowModCommand.Delete:
                 DeleteLocked(b, w, mod, t, strict: false, removed, now);
                 return FlowModStatus.Ok;
@@ -267,7 +267,8 @@ public sealed partial class OfFlowTables
         }
     }
 
-    private FlowModStatus AddLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, long now, out FlowEntry? flow)
+    private FlowModStatus AddLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, long now, List<FlowRemoved>? removed,
+                                    out FlowEntry? flow)
     {
         flow = null;
         bool emergency = IsEmergency(mod);
@@ -284,11 +285,12 @@ public sealed partial class OfFlowTables
         {
             // Capacity is the table's, whichever classifier stage the flow lands in (all-ones masks in the hash stage).
             bool full = emergency ? _emergency.Count - doomed >= _options.MaxEmergencyFlows : w.Table.Count - doomed >= _options.MaxFlows;
-            if (full) return FlowModStatus.TableFull;
+            // Open vSwitch's add_flow_start: a full table with eviction on makes room by evicting one flow, else it refuses.
+            if (full && (emergency || !TryEvict(b, w, mod.TableId, removed, now))) return FlowModStatus.TableFull;
         }
 
         flow = OfFlowRule.NewEntry(w, t.Match, t.Exact, mod.Priority, mod.Actions, mod.Cookie, mod.IdleTimeout, mod.HardTimeout, mod.Flags, now,
-                                   emergency ? MainTableId : mod.TableId);
+                                   emergency ? MainTableId : mod.TableId, mod.Importance);
         if (mod.Instructions is not null) w.SetInstructions(flow, mod.Instructions);
         // OpenFlow 1.3.5 section 6.4: a replaced flow's counters carry over unless RESET_COUNTS (1.0 clears them).
         if (replaced is not null && (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 && (mod.Flags & FlowModFlags.ResetCounts) == 0)
@@ -310,14 +312,15 @@ public sealed partial class OfFlowTables
         return false;
     }
 
-    private FlowModStatus ModifyLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, long now, out FlowEntry? flow)
+    private FlowModStatus ModifyLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, long now, List<FlowRemoved>? removed,
+                                       out FlowEntry? flow)
     {
         var targets = Scratch();
         CollectModifyTargets(b, w, mod, t, strict, targets);
         // OpenFlow 1.0: a modify that matches nothing adds its flow, and sets the cookie of those it changes. OpenFlow
         // 1.1+ (1.3.5 section 6.4): neither; the flow's cookie, timeouts, flags and counters stay (Open vSwitch alike).
         flow = null;
-        if (targets.Count == 0) return (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 ? FlowModStatus.Ok : AddLocked(b, w, mod, t, now, out flow);
+        if (targets.Count == 0) return (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 ? FlowModStatus.Ok : AddLocked(b, w, mod, t, now, removed, out flow);
         flow = ModifyTargetsLocked(b, w, mod, t, targets);
         targets.Clear();
         return FlowModStatus.Ok;
@@ -364,7 +367,7 @@ public sealed partial class OfFlowTables
     /// nothing changes. Every table is held by the batch <paramref name="b"/> from the collection of its flows on,
     /// and published with the batch.
     /// </summary>
-    private FlowModStatus ModifyEveryTable(FlowModBatch b, in FlowMod mod, out FlowEntry? flow)
+    private FlowModStatus ModifyEveryTable(FlowModBatch b, in FlowMod mod, List<FlowRemoved>? removed, out FlowEntry? flow)
     {
         flow = null;
         var t = new Target(mod);
@@ -391,7 +394,7 @@ public sealed partial class OfFlowTables
             // Nothing matches: the add OpenFlow 1.0's modify is then, into table 0.
             b.Hold(_main);
             using var w = _main.Write();
-            return AddLocked(b, w, mod with { TableId = MainTableId }, t, _clock.NowNanos, out flow);
+            return AddLocked(b, w, mod with { TableId = MainTableId }, t, _clock.NowNanos, removed, out flow);
         }
         foreach (var (table, targets) in found)
         {

@@ -28,7 +28,7 @@ public sealed record OfAsyncConfig(uint PacketInMaster, uint PortStatusMaster, u
     private const uint AllPortReasons = (1u << (int)OfPortReason.Add) | (1u << (int)OfPortReason.Delete) | (1u << (int)OfPortReason.Modify);
     private const uint AllFlowRemovedReasons = (1u << (int)OfFlowRemovedReason.IdleTimeout) | (1u << (int)OfFlowRemovedReason.HardTimeout)
                                              | (1u << (int)OfFlowRemovedReason.Delete) | (1u << (int)OfFlowRemovedReason.GroupDelete)
-                                             | (1u << (int)OfFlowRemovedReason.MeterDelete);
+                                             | (1u << (int)OfFlowRemovedReason.MeterDelete) | (1u << (int)OfFlowRemovedReason.Eviction);
 
     /// <summary>A reason's bit in the masks (what <see cref="Wants"/> tests for it).</summary>
     public static uint Bit(OfPacketInReason r) => 1u << (int)r;

@@ -240,6 +240,7 @@ public sealed partial class OfSwitch
             Interlocked.Add(ref _flowModsApplied, applied);
         }
         ReportFinal(removed);
+        ReportVacancy();
         if (emergency) EmergencyFlowsChanged();
         foreach (var r in requests)
         {

@@ -190,6 +190,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     {
         FlowMonitors.Changed(expired.Entry, OfFlowUpdateEvent.Removed, expired.Reason);
         Report(expired);
+        ReportVacancy();
         // delete_learned: the learned flows go after the expiry, on a thread of their own (a flow-mod here would
         // write tables from the maintenance step that is removing flows).
         if (LearnedToDelete(expired.Entry) is { } learned) ThreadPool.QueueUserWorkItem(_ => DeleteLearnedAfterExpiry(learned));
@@ -217,6 +218,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             FlowRemovedReason.HardTimeout => OfFlowRemovedReason.HardTimeout,
             FlowRemovedReason.GroupDelete => OfFlowRemovedReason.GroupDelete,
             FlowRemovedReason.MeterDelete => OfFlowRemovedReason.MeterDelete,
+            FlowRemovedReason.Eviction => OfFlowRemovedReason.Eviction,
             _ => OfFlowRemovedReason.Delete,
         };
         reports.FlowRemoved(new OfFlowRemoved(OfMatchCompiler.ToOfMatch(e.Match), OfFlowRule.CookieOf(e), e.RequestedPriority, reason,
@@ -249,6 +251,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         finally
         {
             if (s_runRemovedHeld) ReportRun();
+            ReportVacancy();
         }
     }
 
@@ -321,9 +324,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         byte tableId = mod.TableId;
         var removed = s_removed ??= new List<FlowRemoved>();
         removed.Clear();
-        // Outside a run, a delete's reports read the entries after it: held from reuse until then.
-        using var hold = !addOrModify && !Flows.InRun ? Flows.Reclamation.Enter() : default;
-        if (!addOrModify && !s_runRemovedHeld && Flows.InRun)
+        // A delete removes flows, and so may an add to a table that evicts.
+        bool mayRemove = !addOrModify || Flows.Evicts(tableId == FlowModRequest.AllTables ? OfFlowTables.MainTableId : tableId);
+        // Outside a run, a delete's (or eviction's) reports read the entries after it: held from reuse until then.
+        using var hold = mayRemove && !Flows.InRun ? Flows.Reclamation.Enter() : default;
+        if (mayRemove && !s_runRemovedHeld && Flows.InRun)
         {
             // Taken before the delete retires anything: the run's reports read the entries after it publishes.
             s_runRemovedHold = Flows.Reclamation.Enter();
@@ -374,6 +379,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         ReportRemoved(removed);
         removed.Clear();
         if (learned is not null) DeleteLearned(learned);
+        // After each flow-mod, as Open vSwitch's add and delete finishers, in a run too (the table's count is the
+        // writer's, and no request sees the run's tables before it ends).
+        ReportVacancy();
         if (st != FlowModStatus.Ok) return ToError(st);
         if (emergency) EmergencyFlowsChanged();
         if (addOrModify && req.BufferId != PacketBuffers.NoBuffer)
@@ -430,7 +438,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         // rest (an OpenFlow 1.0 modify or delete names every table).
         byte tableId = req.TableId == FlowModRequest.AllTables && req.Command != FlowModCommand.Add && Flows.Pipeline.OnlyStageZero ? OfFlowTables.MainTableId : req.TableId;
         mod = new FlowMod(req.Command, match, req.Priority, actions, req.Cookie, req.IdleTimeout, req.HardTimeout, req.Flags, outPort, req.Rules,
-                          req.CookieMask, tableId, instructions, req.OutGroup);
+                          req.CookieMask, tableId, instructions, req.OutGroup, req.Importance);
         return OfError.None;
     }
 
@@ -662,6 +670,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
                 {
                     Instructions = e.Instructions is { } ins ? ToOf(ins) : null,
                     Flags = OfFlowRule.Of(e)?.Flags ?? FlowModFlags.None,
+                    Importance = OfFlowRule.Of(e)?.Importance ?? 0,
                 };
                 if (!visitor(stats)) break;
             }

@@ -17,6 +17,8 @@ public enum FlowRemovedReason : byte
     GroupDelete,
     /// <summary>Removed because the meter it names was deleted.</summary>
     MeterDelete,
+    /// <summary>Removed by the layer above to make room for a new rule in its full table.</summary>
+    Eviction,
 }
 
 /// <summary>A rule that left its table, with its final counters.</summary>

@@ -59,6 +59,18 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
     public override List<byte[]>? FlowUpdates(IReadOnlyList<OfFlowUpdate> updates) => FlowMonitorHandler.Encode(Version, updates);
 
     /// <summary>OpenFlow 1.4's ROLE_STATUS, reason OFPCRR_MASTER_REQUEST (1.3 has none: null).</summary>
+    /// <summary>TABLE_STATUS (1.4 and later).</summary>
+    public override byte[]? TableStatus(OfTableStatusReason reason, in OfTableDesc table)
+        => Version < Ofp13.Version14 ? null : Ofp14Messages.TableStatus(Version, 0, WireMap.ToWire(reason), ReportTranslator.TableDesc(table));
+
+    /// <summary>The connection's table-status mask for its role (OFPACPT_TABLE_STATUS_MASTER or _SLAVE), as SET_ASYNC left it.</summary>
+    public override bool WantsTableStatus(OfConnection c, OfTableStatusReason reason)
+    {
+        if (Version < Ofp13.Version14) return false;
+        var p = c.Controller.Role == OfRole.Slave ? Ofp14AsyncProp.TableStatusSlave : Ofp14AsyncProp.TableStatusMaster;
+        return (c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] & (1u << WireMap.ToWire(reason))) != 0;
+    }
+
     public override byte[]? RoleStatus(OfRole role, ulong generationId)
         => Version < Ofp13.Version14 ? null : new Ofp14RoleStatus
         {

@@ -142,7 +142,8 @@ public sealed partial class OfConnection : IAsyncDisposable
     /// <summary>
     /// OpenFlow 1.4's role-status, table-status and request-forward masks (OFPACPT_ROLE_STATUS_SLAVE to
     /// OFPACPT_REQUESTFORWARD_MASTER, in that order) as SET_ASYNC left them; 0 until then, as Open vSwitch's defaults.
-    /// Read and written on the connection's receive loop only.
+    /// Written on the connection's receive loop only; the table-status masks are also read by the threads that send
+    /// TABLE_STATUS (each mask is one word: a reader sees the old one or the new one).
     /// </summary>
     internal uint[] Async14Masks { get; } = new uint[6];
     /// <summary>

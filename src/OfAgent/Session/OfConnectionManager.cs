@@ -410,14 +410,38 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
     }
 
     /// <summary>The ofp_header version of OpenFlow 1.3, from which a table miss is the table-miss flow entry's.</summary>
-    private const byte OpenFlow13 = 0x04, OpenFlow15 = 0x06;
+    private const byte OpenFlow13 = 0x04, OpenFlow14 = 0x05, OpenFlow15 = 0x06;
 
     /// <summary>max_len of an output to the controller that asks for the whole frame without a buffer (OFPCML_NO_BUFFER).</summary>
     private const ushort NoBufferMaxLen = 0xffff;
 
-    /// <summary>FLOW_REMOVED to every connection that wants it, encoded once per version in use.</summary>
+    /// <summary>
+    /// FLOW_REMOVED to every connection that wants it, encoded once per version in use. An eviction goes to OpenFlow 1.4
+    /// and later only (Open vSwitch's 1.0 and 1.3 connections leave OFPRR_EVICTION out of their masks).
+    /// </summary>
     public void SendFlowRemoved(in OfFlowRemoved removed)
-        => SendAsync(OfAsyncKind.FlowRemoved, (int)removed.Reason, removed, static (proto, c, r) => proto.FlowRemoved(c, r));
+        => SendAsync(OfAsyncKind.FlowRemoved, (int)removed.Reason, removed, static (proto, c, r) => proto.FlowRemoved(c, r),
+                     minVersion: removed.Reason == OfFlowRemovedReason.Eviction ? OpenFlow14 : (byte)0);
+
+    /// <summary>
+    /// TABLE_STATUS to every OpenFlow 1.4 or later connection whose table-status mask (SET_ASYNC) takes the reason, as
+    /// Open vSwitch's connmgr_send_table_status; encoded once per version in use.
+    /// </summary>
+    public void SendTableStatus(OfTableStatusReason reason, in OfTableDesc table)
+    {
+        byte[]? v1 = null, v2 = null;
+        byte ver1 = 0, ver2 = 0;
+        foreach (var c in _connSnapshot)
+        {
+            if (!c.ReceivesAsync || !c.Protocol.WantsTableStatus(c, reason)) continue;
+            byte v = c.Version;
+            byte[]? msg = v == ver1 && v1 is not null ? v1 : v == ver2 && v2 is not null ? v2 : c.Protocol.TableStatus(reason, table);
+            if (msg is null) continue;
+            if (v1 is null) (v1, ver1) = (msg, v);
+            else if (v != ver1 && v2 is null) (v2, ver2) = (msg, v);
+            if (!c.SendNotification(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
+        }
+    }
 
     /// <summary>
     /// PORT_STATUS to every connection that wants it, encoded once per version in use; not to <paramref name="except"/>'s
@@ -428,14 +452,16 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
         => SendAsync(OfAsyncKind.PortStatus, (int)reason, (reason, port), static (proto, _, a) => proto.PortStatus(a.reason, a.port), except, exceptBefore: OpenFlow15);
 
     /// <param name="except">A controller whose connections of a version before <paramref name="exceptBefore"/> are left out.</param>
+    /// <param name="minVersion">Connections of an earlier version are left out.</param>
     private void SendAsync<T>(OfAsyncKind kind, int reason, T report, Func<OfProtocol, OfConnection, T, byte[]> encode, OfController? except = null,
-                              byte exceptBefore = byte.MaxValue)
+                              byte exceptBefore = byte.MaxValue, byte minVersion = 0)
     {
         byte[]? v1 = null, v2 = null;
         int ver1 = 0, ver2 = 0;
         foreach (var c in _connSnapshot)
         {
-            if (!c.ReceivesAsync || !c.Controller.Wants(kind, reason) || (ReferenceEquals(c.Controller, except) && c.Version < exceptBefore)) continue;
+            bool excepted = ReferenceEquals(c.Controller, except) && c.Version < exceptBefore;
+            if (!c.ReceivesAsync || c.Version < minVersion || !c.Controller.Wants(kind, reason) || excepted) continue;
             int v = c.Protocol.AsyncFormat(c);
             // Encoded at most once per format (a version, and OpenFlow 1.0's flow format): the connections of one format share the message.
             byte[] msg = v == ver1 && v1 is not null ? v1 : v == ver2 && v2 is not null ? v2 : encode(c.Protocol, c, report);

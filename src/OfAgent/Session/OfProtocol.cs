@@ -65,6 +65,15 @@ internal abstract class OfProtocol
     /// </summary>
     public virtual byte[]? RoleStatus(OfRole role, ulong generationId) => null;
 
+    /// <summary>A TABLE_STATUS for <paramref name="table"/>, whole; null in a version without one (OpenFlow 1.0 and 1.3).</summary>
+    public virtual byte[]? TableStatus(OfTableStatusReason reason, in OfTableDesc table) => null;
+
+    /// <summary>
+    /// The bit of <paramref name="reason"/> in the table-status mask <paramref name="c"/>'s SET_ASYNC left for its role
+    /// (0 in a version without TABLE_STATUS): whether the connection takes it.
+    /// </summary>
+    public virtual bool WantsTableStatus(OfConnection c, OfTableStatusReason reason) => false;
+
     /// <summary>
     /// The messages that carry flow monitor updates unasked, in order; null in a version whose flow monitors the switch
     /// does not serve (OpenFlow 1.0).

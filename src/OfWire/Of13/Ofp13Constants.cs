@@ -79,6 +79,8 @@ public enum Ofp13Type : byte
     MeterMod = 29,
     /// <summary>OpenFlow 1.4's (not 1.3's): a controller's role changed without its asking (OFPT_ROLE_STATUS).</summary>
     RoleStatus = 30,
+    /// <summary>OpenFlow 1.4's: a table's vacancy crossed a threshold (OFPT_TABLE_STATUS).</summary>
+    TableStatus = 31,
 }
 
 /// <summary>ofp_multipart_type.</summary>

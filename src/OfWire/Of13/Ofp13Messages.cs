@@ -12,6 +12,8 @@ public sealed class Ofp13FlowMod
     public ulong Cookie, CookieMask;
     public byte TableId, Command;
     public ushort IdleTimeout, HardTimeout, Priority, Flags;
+    /// <summary>OpenFlow 1.4's importance (1.3's pad: read and written as 0 there).</summary>
+    public ushort Importance;
     public uint BufferId, OutPort, OutGroup;
     public readonly List<Ofp13Oxm> Match = new();
     public readonly List<Ofp13Instruction> Instructions = new();
@@ -37,7 +39,7 @@ public sealed class Ofp13FlowMod
     // +---------------------------------------------------------------+
     // |                           out_group                           |  40
     // +-------------------------------+-------------------------------+
-    // |             flags             |              pad              |  44
+    // |             flags             |   pad (1.4, 1.5: importance)  |  44
     // +---------------------------------------------------------------+
     // |               ofp_match (4 + OXMs, padded to 8)               |  48
     // +---------------------------------------------------------------+
@@ -60,6 +62,7 @@ public sealed class Ofp13FlowMod
         OutPort = Be.U32(msg, 36);
         OutGroup = Be.U32(msg, 40);
         Flags = Be.U16(msg, 44);
+        Importance = Version >= Ofp13.Version14 ? Be.U16(msg, 46) : (ushort)0;
         if (!Ofp13Match.TryDecode(msg[FixedSize..], Match, out int matchSize, out error)) return false;
         return Ofp13Instructions.TryDecode(msg[(FixedSize + matchSize)..], Instructions, out error);
     }
@@ -69,7 +72,7 @@ public sealed class Ofp13FlowMod
         var w = new Ofp13Writer(128);
         int start = w.Begin(Version, Ofp13Type.FlowMod, Xid);
         w.U64(Cookie); w.U64(CookieMask); w.U8(TableId); w.U8(Command); w.U16(IdleTimeout); w.U16(HardTimeout); w.U16(Priority);
-        w.U32(BufferId); w.U32(OutPort); w.U32(OutGroup); w.U16(Flags); w.Zeros(2);
+        w.U32(BufferId); w.U32(OutPort); w.U32(OutGroup); w.U16(Flags); w.U16(Version >= Ofp13.Version14 ? Importance : (ushort)0);
         Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(Match));
         Ofp13Instructions.Encode(w, Instructions);
         w.Finish(start);

@@ -108,6 +108,8 @@ public sealed class Ofp13FlowStats : IOfp13Entry<Ofp13FlowStats>
     public byte TableId;
     public uint DurationSec, DurationNsec;
     public ushort Priority, IdleTimeout, HardTimeout, Flags;
+    /// <summary>OpenFlow 1.4's importance (1.3's pad: the writer of a 1.3 reply leaves it 0).</summary>
+    public ushort Importance;
     public ulong Cookie, PacketCount, ByteCount;
     public readonly List<Ofp13Oxm> Match = new();
     public readonly List<Ofp13Instruction> Instructions = new();
@@ -116,7 +118,7 @@ public sealed class Ofp13FlowStats : IOfp13Entry<Ofp13FlowStats>
     {
         int start = w.Position;
         w.U16(0); w.U8(TableId); w.U8(0); w.U32(DurationSec); w.U32(DurationNsec);
-        w.U16(Priority); w.U16(IdleTimeout); w.U16(HardTimeout); w.U16(Flags); w.Zeros(4);
+        w.U16(Priority); w.U16(IdleTimeout); w.U16(HardTimeout); w.U16(Flags); w.U16(Importance); w.Zeros(2);
         w.U64(Cookie); w.U64(PacketCount); w.U64(ByteCount);
         Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(Match));
         Ofp13Instructions.Encode(w, Instructions);
@@ -134,9 +136,9 @@ public sealed class Ofp13FlowStats : IOfp13Entry<Ofp13FlowStats>
     // |            priority           |          idle_timeout         |  12
     // +-------------------------------+-------------------------------+
     // |          hard_timeout         |             flags             |  16
-    // +---------------------------------------------------------------+
-    // |                              pad                              |  20
-    // +---------------------------------------------------------------+
+    // +-------------------------------+-------------------------------+
+    // |  pad (1.4, 1.5: importance)   |              pad              |  20
+    // +-------------------------------+-------------------------------+
     // |                           cookie (8)                          |  24
     // +---------------------------------------------------------------+
     // |                        packet_count (8)                       |  32
@@ -157,7 +159,7 @@ public sealed class Ofp13FlowStats : IOfp13Entry<Ofp13FlowStats>
         var e = new Ofp13FlowStats
         {
             TableId = s[2], DurationSec = Be.U32(s, 4), DurationNsec = Be.U32(s, 8), Priority = Be.U16(s, 12), IdleTimeout = Be.U16(s, 14),
-            HardTimeout = Be.U16(s, 16), Flags = Be.U16(s, 18), Cookie = Be.U64(s, 24), PacketCount = Be.U64(s, 32), ByteCount = Be.U64(s, 40),
+            HardTimeout = Be.U16(s, 16), Flags = Be.U16(s, 18), Importance = Be.U16(s, 20), Cookie = Be.U64(s, 24), PacketCount = Be.U64(s, 32), ByteCount = Be.U64(s, 40),
         };
         if (!Ofp13Match.TryDecode(s[48..size], e.Match, out int matchSize, out _)) return false;
         if (!Ofp13Instructions.TryDecode(s[(48 + matchSize)..size], e.Instructions, out _)) return false;

@@ -29,6 +29,29 @@ public static class Ofp14Messages
         if (!Serves(version)) throw new ArgumentOutOfRangeException(nameof(version), version, "not a version of the OpenFlow 1.4 layouts (0x05 or 0x06)");
     }
 
+    /// <summary>OFPTR_VACANCY_DOWN and OFPTR_VACANCY_UP, TABLE_STATUS's reasons (and their bits in the async configuration's table-status masks).</summary>
+    public const byte TableReasonVacancyDown = 3, TableReasonVacancyUp = 4;
+
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                         ofp_header (8)                        |   0
+    // +---------------+-----------------------------------------------+
+    // |     reason    |                      pad                      |   8
+    // +---------------+-----------------------------------------------+
+    // |             ofp_table_desc (8 + properties, Ofp14TableDesc)   |  16
+    // +---------------------------------------------------------------+
+    /// <summary>OFPT_TABLE_STATUS: the reason (<see cref="TableReasonVacancyDown"/>, <see cref="TableReasonVacancyUp"/>), 7 pad bytes, the table's description.</summary>
+    public static byte[] TableStatus(byte version, uint xid, byte reason, in Ofp14TableDesc table)
+    {
+        CheckVersion(version);
+        var w = new Ofp13Writer(16 + table.Size);
+        int start = w.Begin(version, Ofp13Type.TableStatus, xid);
+        w.U8(reason); w.Zeros(7);
+        table.Write(w);
+        w.Finish(start);
+        return w.ToArray();
+    }
+
     /// <summary>OFPT_PORT_STATUS: the reason, 7 pad bytes, a 1.4 port (<see cref="Ofp14PortDesc"/>): 88 bytes.</summary>
     public static byte[] PortStatus(byte version, uint xid, byte reason, in Ofp13Port port)
     {
@@ -159,8 +182,9 @@ public struct Ofp14TableMod
                     return true;
                 case Ofp14Props.TableVacancy:
                     if (p.Length != PropertySize) return Ofp14Props.BadLen(out e);
-                    // Open vSwitch's parse_table_mod_vacancy_property: down above up, or either above 100, is BAD_VALUE.
-                    if (p[4] > p[5] || p[5] > 100)
+                    // Open vSwitch's parse_table_mod_vacancy_property: down above up, either above 100, or a vacancy other
+                    // than 0 (a table-mod sets no vacancy), is BAD_VALUE.
+                    if (p[4] > p[5] || p[5] > 100 || p[6] != 0)
                     {
                         e = new Ofp13Error(Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadValue);
                         return false;

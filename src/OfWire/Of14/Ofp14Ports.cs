@@ -290,14 +290,25 @@ public readonly record struct Ofp14QueueDesc(uint PortNo, uint QueueId, ushort? 
     }
 }
 
-/// <summary>OFPMP_TABLE_DESC's entry (OpenFlow 1.4 and 1.5): a table's id and config; the switch keeps no eviction or vacancy, so no property.</summary>
-public readonly record struct Ofp14TableDesc(byte TableId, uint Config) : IOfp13Entry<Ofp14TableDesc>
+/// <summary>
+/// OFPMP_TABLE_DESC's entry (OpenFlow 1.4 and 1.5), also TABLE_STATUS's body: a table's id and config
+/// (OFPTC_EVICTION, OFPTC_VACANCY_EVENTS), then, as Open vSwitch's ofputil_append_table_desc_reply writes them, the
+/// OFPTMPT_EVICTION property (the eviction flags) and, with vacancy events on, the OFPTMPT_VACANCY property (down and
+/// up thresholds, the vacancy now).
+/// </summary>
+public readonly record struct Ofp14TableDesc(byte TableId, uint Config, uint? EvictionFlags = null, (byte Down, byte Up, byte Vacancy)? Vacancy = null)
+    : IOfp13Entry<Ofp14TableDesc>
 {
-    public const int Size = 8;
+    public const int FixedSize = 8, PropertySize = 8;
+
+    /// <summary>The entry's bytes: the fixed part and its properties.</summary>
+    public int Size => FixedSize + (EvictionFlags is null ? 0 : PropertySize) + (Vacancy is null ? 0 : PropertySize);
 
     public void Write(Ofp13Writer w)
     {
-        w.U16(Size); w.U8(TableId); w.U8(0); w.U32(Config);
+        w.U16((ushort)Size); w.U8(TableId); w.U8(0); w.U32(Config);
+        if (EvictionFlags is { } f) { w.U16(Ofp14Props.TableEviction); w.U16(PropertySize); w.U32(f); }
+        if (Vacancy is { } v) { w.U16(Ofp14Props.TableVacancy); w.U16(PropertySize); w.U8(v.Down); w.U8(v.Up); w.U8(v.Vacancy); w.U8(0); }
     }
 
     //  0                   1                   2                   3
@@ -305,18 +316,36 @@ public readonly record struct Ofp14TableDesc(byte TableId, uint Config) : IOfp13
     // |             length            |    table_id   |      pad      |   0
     // +-------------------------------+---------------+---------------+
     // |                             config                            |   4
-    // +---------------------------------------------------------------+
-    // |                  properties (to length, skipped)              |   8
-    // +---------------------------------------------------------------+
+    // +-------------------------------+-------------------------------+
+    // |    type: OFPTMPT_EVICTION     |           length: 8           |   8
+    // +-------------------------------+-------------------------------+
+    // |                             flags                             |  12
+    // +-------------------------------+---------------+---------------+
+    // |     type: OFPTMPT_VACANCY     |           length: 8           |  16
+    // +---------------+---------------+---------------+---------------+
+    // | vacancy_down  |  vacancy_up   |    vacancy    |      pad      |  20
+    // +---------------+---------------+---------------+---------------+
+    // (each property optional; others are skipped)
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp14TableDesc entry, out int size)
     {
         entry = default;
         size = 0;
-        if (s.Length < Size) return false;
+        if (s.Length < FixedSize) return false;
         size = Be.U16(s, 0);
-        if (size < Size || size > s.Length || (size & 7) != 0) return false;
-        if (!Ofp14Props.TryWalk(s[Size..size], static (ushort _, ReadOnlySpan<byte> _, out Ofp13Error e) => { e = default; return true; }, out _)) return false;
-        entry = new(s[2], Be.U32(s, 4));
+        if (size < FixedSize || size > s.Length || (size & 7) != 0) return false;
+        uint? eviction = null;
+        (byte, byte, byte)? vacancy = null;
+        bool ok = Ofp14Props.TryWalk(s[FixedSize..size], (ushort type, ReadOnlySpan<byte> p, out Ofp13Error e) =>
+        {
+            e = default;
+            if (type is not (Ofp14Props.TableEviction or Ofp14Props.TableVacancy)) return true;
+            if (p.Length != PropertySize) return Ofp14Props.BadLen(out e);
+            if (type == Ofp14Props.TableEviction) eviction = Be.U32(p, 4);
+            else vacancy = (p[4], p[5], p[6]);
+            return true;
+        }, out _);
+        if (!ok) return false;
+        entry = new(s[2], Be.U32(s, 4), eviction, vacancy);
         return true;
     }
 }

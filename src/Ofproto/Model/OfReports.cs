@@ -72,7 +72,41 @@ public static class OfPacketInReasons
 }
 
 /// <summary>Why a flow left its table.</summary>
-public enum OfFlowRemovedReason : byte { IdleTimeout, HardTimeout, Delete, GroupDelete, MeterDelete }
+public enum OfFlowRemovedReason : byte { IdleTimeout, HardTimeout, Delete, GroupDelete, MeterDelete, Eviction }
+
+/// <summary>Why the switch tells its controllers about a table (OpenFlow 1.4's TABLE_STATUS): its vacancy crossed a threshold.</summary>
+public enum OfTableStatusReason : byte
+{
+    /// <summary>The vacancy fell below the table's vacancy_down.</summary>
+    VacancyDown,
+    /// <summary>The vacancy rose above the table's vacancy_up.</summary>
+    VacancyUp,
+}
+
+/// <summary>How a table chooses the flows it evicts (OpenFlow 1.4's OFPTMPEF_* bits, as the model names them).</summary>
+[Flags]
+public enum OfEvictionFlags : byte
+{
+    None = 0,
+    /// <summary>Other factors (Open vSwitch: fairness between the eviction groups).</summary>
+    Other = 1 << 0,
+    /// <summary>The flows' importance.</summary>
+    Importance = 1 << 1,
+    /// <summary>The flows' remaining lifetime.</summary>
+    Lifetime = 1 << 2,
+    /// <summary>What the switch uses, the only combination it accepts (Open vSwitch's OFPROTO_EVICTION_FLAGS).</summary>
+    Switch = Other | Importance | Lifetime,
+}
+
+/// <summary>
+/// A table's configuration as OFPMP_TABLE_DESC and TABLE_STATUS show it: eviction on or off (always by
+/// <see cref="OfEvictionFlags.Switch"/>), vacancy events on or off with their thresholds, and its vacancy now (percent
+/// free: 100 for an empty table, 0 for a full one).
+/// </summary>
+public readonly record struct OfTableDesc(byte TableId, bool Eviction, bool VacancyEvents, byte VacancyDown, byte VacancyUp, byte Vacancy)
+{
+    public OfEvictionFlags EvictionFlags => OfEvictionFlags.Switch;
+}
 
 /// <summary>
 /// A packet for the controllers (valid only during the call that hands it over): the frame, where it came from, why, and
@@ -141,6 +175,9 @@ public readonly ref struct OfFlowStats
 
     /// <summary>The flags the flow was added with (SEND_FLOW_REM, CHECK_OVERLAP, ...).</summary>
     public FlowModFlags Flags { get; init; }
+
+    /// <summary>The importance the flow was added with (OpenFlow 1.4; 0 before).</summary>
+    public ushort Importance { get; init; }
 }
 
 /// <summary>A flow's instructions besides apply-actions, as flow statistics show them.</summary>
@@ -165,4 +202,7 @@ public interface IOfReports
 
     /// <summary>A port changed by <paramref name="source"/>'s PORT_MOD: reported to every controller but the source.</summary>
     void PortStatus(OfPortReason reason, OfPortDesc port, OfController source) => PortStatus(reason, port);
+
+    /// <summary>A table's vacancy crossed a threshold its vacancy events watch (OpenFlow 1.4's TABLE_STATUS).</summary>
+    void TableStatus(OfTableStatusReason reason, in OfTableDesc table) { }
 }

@@ -36,6 +36,7 @@ public readonly record struct OfInstructions(
 /// <param name="CookieMask">Modify/delete only flows whose cookie equals <paramref name="Cookie"/> under this mask (0: any).</param>
 /// <param name="OutPort">Deletes only flows that output to this port (<see cref="OfPort.Any"/>: any).</param>
 /// <param name="OutGroup">Deletes only flows that output to this group (<see cref="AnyGroup"/>: any).</param>
+/// <param name="Importance">An ADD's importance (OpenFlow 1.4): flows of lower importance are evicted first.</param>
 public readonly record struct FlowModRequest(
     FlowModCommand Command,
     OfMatch Match,
@@ -50,7 +51,8 @@ public readonly record struct FlowModRequest(
     FlowModFlags Flags = FlowModFlags.None,
     uint OutPort = OfPort.Any,
     uint OutGroup = FlowModRequest.AnyGroup,
-    MatchRules Rules = MatchRules.OpenFlow10)
+    MatchRules Rules = MatchRules.OpenFlow10,
+    ushort Importance = 0)
 {
     /// <summary>OFPG_ANY: no group filter.</summary>
     public const uint AnyGroup = 0xffffffff;
@@ -88,8 +90,14 @@ public enum OfTableConfig : byte
     Unrecognised = 1 << 7,
 }
 
-/// <summary>A TABLE_MOD: table <see cref="TableId"/> (or <see cref="OfTables.All"/>) configured as <see cref="Config"/>.</summary>
-public readonly record struct TableModRequest(byte TableId, OfTableConfig Config);
+/// <summary>
+/// A TABLE_MOD: table <see cref="TableId"/> (or <see cref="OfTables.All"/>) configured as <see cref="Config"/>; from
+/// OpenFlow 1.4 also eviction and vacancy events on or off (null: unchanged, as before 1.4), the eviction flags asked
+/// for (null: none named) and the vacancy thresholds (percent, down at most up, up at most 100) that
+/// <see cref="VacancyEvents"/> sets with it.
+/// </summary>
+public readonly record struct TableModRequest(byte TableId, OfTableConfig Config, bool? Eviction = null, OfEvictionFlags? EvictionFlags = null,
+                                              bool? VacancyEvents = null, byte VacancyDown = 0, byte VacancyUp = 0);
 
 /// <summary>A flow or aggregate statistics request, version-independent.</summary>
 /// <param name="TableId">A table, <see cref="FlowModRequest.AllTables"/>, or <see cref="OfTables.EmergencyTableId"/> (OpenFlow 1.0's emergency flows).</param>

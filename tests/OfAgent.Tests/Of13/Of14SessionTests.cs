@@ -191,8 +191,8 @@ public sealed class Of14SessionTests
         Assert.True(get.TryDecode(await c.ReplyAsync(c.Send(Empty(Ofp13Type.GetAsyncRequest))), out _));
         Assert.Equal(Ofp13Type.GetAsyncReply, get.Type);
         Assert.Equal(0xfffu, get.Present);
-        // The defaults: a master's packet-ins for no-match and action, flow removals of every 1.4 reason (meter delete included).
-        Assert.Equal((3u, 0u, 7u, 7u, 0x1fu, 0u), (get[Ofp14AsyncProp.PacketInMaster], get[Ofp14AsyncProp.PacketInSlave], get[Ofp14AsyncProp.PortStatusMaster],
+        // The defaults: a master's packet-ins for no-match and action, flow removals of every 1.4 reason (meter delete and eviction included).
+        Assert.Equal((3u, 0u, 7u, 7u, 0x3fu, 0u), (get[Ofp14AsyncProp.PacketInMaster], get[Ofp14AsyncProp.PacketInSlave], get[Ofp14AsyncProp.PortStatusMaster],
                                                  get[Ofp14AsyncProp.PortStatusSlave], get[Ofp14AsyncProp.FlowRemovedMaster], get[Ofp14AsyncProp.FlowRemovedSlave]));
         var set = new Ofp14AsyncConfig { Version = 5 };
         set.Set(Ofp14AsyncProp.FlowRemovedMaster, 1u << 4); // METER_DELETE only
@@ -222,26 +222,93 @@ public sealed class Of14SessionTests
         Assert.Contains(new Ofp14QueueDesc(1, 0, null, null), list);
         Assert.Equal((Ofp13ErrorType.QueueOpFailed, Ofp13Codes.QueueBadPort),
                      ErrorOf(await c.ReplyAsync(c.Send(Multipart(Ofp13MultipartType.QueueDesc, new Ofp14QueueDescRequest { Port = 99, Queue = Ofp13.QueueAll }.Encode())))));
+        // Every table: eviction and vacancy events off, the switch's eviction flags (OTHER|IMPORTANCE|LIFETIME), as Open vSwitch's.
         var tables = await c.ReplyAsync(c.Send(Multipart(Ofp13MultipartType.TableDesc)));
-        Assert.Equal(16 + 254 * Ofp14TableDesc.Size, tables.Length);
+        var descs = new List<Ofp14TableDesc>();
+        Assert.True(Ofp13Entries.TryReadAll(tables.AsSpan(16), descs));
+        Assert.Equal(254, descs.Count);
+        Assert.All(descs, d => Assert.Equal((0u, (uint?)7, ((byte, byte, byte)?)null), (d.Config, d.EvictionFlags, d.Vacancy)));
         // 1.4 asks queues with QUEUE_DESC: QUEUE_GET_CONFIG is BAD_TYPE, as in Open vSwitch.
         Assert.Equal((Ofp13ErrorType.BadRequest, Ofp13Codes.BadType),
                      ErrorOf(await c.ReplyAsync(c.Send(new Ofp13QueueGetConfigRequest { Version = 4, Port = 1 }.Encode()))));
-        // A table-mod without properties is taken; eviction (the config bit or the property) is BAD_CONFIG.
-        uint ok = c.Send(new Ofp14TableMod { Version = 5, TableId = 0 }.Encode());
+        // "mod-table br0 0 evict" and "mod-table br0 0 vacancy:20,80" (each TABLE_MOD sets both), then TABLE_DESC shows
+        // them (ofproto.at "ofproto - table description (OpenFlow 1.4)").
+        uint ok = c.Send(new Ofp14TableMod { Version = 5, TableId = 0, Config = Ofp14TableMod.ConfigEviction }.Encode());
+        uint ok2 = c.Send(new Ofp14TableMod { Version = 5, TableId = 0, Config = Ofp14TableMod.ConfigEviction | Ofp14TableMod.ConfigVacancyEvents, Vacancy = (20, 80) }.Encode());
         uint after = c.Send(Empty(Ofp13Type.BarrierRequest));
         Assert.Equal(after, BinaryPrimitives.ReadUInt32BigEndian((await c.NextAsync())!.AsSpan(4)));
         Assert.NotEqual(ok, after);
-        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig),
-                     ErrorOf(await c.ReplyAsync(c.Send(new Ofp14TableMod { Version = 5, TableId = 0, Config = Ofp14TableMod.ConfigEviction }.Encode()))));
+        Assert.NotEqual(ok2, after);
+        descs.Clear();
+        Assert.True(Ofp13Entries.TryReadAll((await c.ReplyAsync(c.Send(Multipart(Ofp13MultipartType.TableDesc)))).AsSpan(16), descs));
+        Assert.Equal(new Ofp14TableDesc(0, Ofp14TableMod.ConfigEviction | Ofp14TableMod.ConfigVacancyEvents, 7, (20, 80, 100)), descs[0]);
+        Assert.Equal(new Ofp14TableDesc(1, 0, 7), descs[1]);
+        // Eviction flags other than the switch's, a config bit 1.4 does not define: BAD_CONFIG, and nothing changes.
         Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig),
                      ErrorOf(await c.ReplyAsync(c.Send(new Ofp14TableMod { Version = 5, TableId = 0, EvictionFlags = 1 }.Encode()))));
+        Assert.Equal((Ofp13ErrorType.TableModFailed, Ofp13Codes.TableModBadConfig),
+                     ErrorOf(await c.ReplyAsync(c.Send(new Ofp14TableMod { Version = 5, TableId = 0, Config = 1u << 4 }.Encode()))));
+        Assert.True(rig.Switch.TableDescription(0).Eviction);
         // 1.4's own bundle messages: an OPEN_REQUEST (OFPT_BUNDLE_CONTROL, type 0) of bundle 1 is answered with an
         // OFPT_BUNDLE_CONTROL OPEN_REPLY (type 1) of the same bundle.
         var opened = await c.ReplyAsync(c.Send([5, 33, 0, 16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]));
         Assert.Equal([5, 33], opened.AsSpan(0, 2).ToArray());
         Assert.Equal(1u, BinaryPrimitives.ReadUInt32BigEndian(opened.AsSpan(8)));
         Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(opened.AsSpan(12)));
+    }
+
+    private static byte[] FlowMod14(ushort priority, ushort hard, ushort importance)
+    {
+        var fm = new Ofp13FlowMod
+        {
+            Version = Ofp13.Version14, Priority = priority, HardTimeout = hard, Importance = importance, Flags = 1, // SEND_FLOW_REM
+            BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny,
+        };
+        return fm.Encode();
+    }
+
+    [Fact]
+    public async Task AFullTableWithEviction_Evicts_Tells14WithEviction_13Nothing_AndTableStatusGoesWhereAsyncAsksIt()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions },
+                                           tables: new Softswitch.Ofproto.FlowTableOptions { MaxFlows = 4 });
+        using var c = await Controller.ConnectAsync(rig.ListenPort, V14);
+        using var c13 = await Controller.ConnectAsync(rig.ListenPort, V13);
+        using var quiet = await Controller.ConnectAsync(rig.ListenPort, V14);
+        // c asks for TABLE_STATUS (VACANCY_DOWN and VACANCY_UP: the mask 0x18), quiet keeps the default (none).
+        var set = new Ofp14AsyncConfig { Version = 5 };
+        set.Set(Ofp14AsyncProp.TableStatusMaster, 0x18);
+        c.Send(set.Encode());
+        c.Send(new Ofp14TableMod { Version = 5, TableId = 0, Config = Ofp14TableMod.ConfigEviction | Ofp14TableMod.ConfigVacancyEvents, Vacancy = (30, 60) }.Encode());
+        // Four flows fill the table; the one of priority 3 is the least important.
+        for (ushort p = 1; p <= 4; p++) c.Send(FlowMod14(p, (ushort)(100 + p), (ushort)(p == 3 ? 1 : 5)));
+        var seen = new List<byte[]>();
+        await c.ReplyAsync(c.Send(Empty(Ofp13Type.BarrierRequest)), seen);
+        // 25% free after the third: VACANCY_DOWN (reason 3) with table 0's description (eviction flags, then 30/60 and 25%).
+        var status = Assert.Single(seen, m => m[1] == (byte)Ofp13Type.TableStatus);
+        Assert.Equal(3, status[8]);
+        Assert.True(Ofp14TableDesc.TryRead(status.AsSpan(16), out var desc, out _));
+        Assert.Equal(new Ofp14TableDesc(0, Ofp14TableMod.ConfigEviction | Ofp14TableMod.ConfigVacancyEvents, 7, (30, 60, 25)), desc);
+
+        // A fifth evicts priority 3: FLOW_REMOVED with OFPRR_EVICTION (5) to 1.4; nothing to 1.3 (its masks leave it out).
+        seen.Clear();
+        c.Send(FlowMod14(5, 100, 5));
+        await c.ReplyAsync(c.Send(Empty(Ofp13Type.BarrierRequest)), seen);
+        var removed = Assert.Single(seen, m => m[1] == (byte)Ofp13Type.FlowRemoved);
+        Assert.Equal((3, 5), (BinaryPrimitives.ReadUInt16BigEndian(removed.AsSpan(16)), (int)removed[18]));
+        var before13 = new List<byte[]>();
+        await c13.ReplyAsync(c13.Send(Empty(Ofp13Type.BarrierRequest)), before13);
+        Assert.DoesNotContain(before13, m => m[1] == (byte)Ofp13Type.FlowRemoved);
+        var beforeQuiet = new List<byte[]>();
+        await quiet.ReplyAsync(quiet.Send(Empty(Ofp13Type.BarrierRequest)), beforeQuiet);
+        Assert.DoesNotContain(beforeQuiet, m => m[1] == (byte)Ofp13Type.TableStatus);
+        Assert.Contains(beforeQuiet, m => m[1] == (byte)Ofp13Type.FlowRemoved && m[18] == 5);
+
+        // Flow statistics of 1.4 give each flow's importance back.
+        var stats = await c.ReplyAsync(c.Send(Multipart(Ofp13MultipartType.Flow, new Ofp13FlowStatsRequest { TableId = Ofp13.TableAll, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny }.Encode())));
+        var flows = new List<Ofp13FlowStats>();
+        Assert.True(Ofp13Entries.TryReadAll(stats.AsSpan(16), flows));
+        Assert.Equal([(1, 5), (2, 5), (4, 5), (5, 5)], flows.Select(f => ((int)f.Priority, (int)f.Importance)).Order());
     }
 
     [Fact]

@@ -116,6 +116,48 @@ public sealed class Of14VectorTests
     }
 
     [Fact]
+    public void FlowModAndFlowStats_CarryTheImportance_In14Only()
+    {
+        // ovs-ofctl 3.1 ofp-print: "OFPT_FLOW_MOD (OF1.4) (xid=0x1): ADD priority=7 hard:30 importance:9 send_flow_rem actions=drop"
+        var wire = Hex("05 0e 00 38 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 1e 00 07 " +
+                       "ff ff ff ff ff ff ff ff ff ff ff ff 00 01 00 09 00 01 00 04 00 00 00 00");
+        var fm = new Ofp13FlowMod();
+        Assert.True(fm.TryDecode(wire, out _));
+        Assert.Equal(((ushort)9, (ushort)7, (ushort)30, (ushort)1), (fm.Importance, fm.Priority, fm.HardTimeout, fm.Flags));
+        Assert.Equal(wire, fm.Encode());
+        // 1.3's pad: read as no importance, written as zeros.
+        wire[0] = 4;
+        Assert.True(fm.TryDecode(wire, out _));
+        Assert.Equal(0, fm.Importance);
+        fm.Importance = 9;
+        Assert.Equal(0, fm.Encode()[47]);
+
+        // "OFPST_FLOW reply (OF1.4) (xid=0x2): cookie=0x0, duration=5.000000006s, table=0, n_packets=3, n_bytes=4,
+        //  hard_timeout=30, send_flow_rem importance=9, priority=7 actions=drop"
+        var stats = new Ofp13FlowStats { DurationSec = 5, DurationNsec = 6, Priority = 7, HardTimeout = 30, Flags = 1, Importance = 9, PacketCount = 3, ByteCount = 4 };
+        var reply = Reply(Ofp13.Version14, Ofp13MultipartType.Flow, 2, stats);
+        Assert.Equal(Hex("05 13 00 48 00 00 00 02 00 01 00 00 00 00 00 00 00 38 00 00 00 00 00 05 00 00 00 06 00 07 00 00 00 1e 00 01 00 09 00 00 " +
+                         "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00 04 00 01 00 04 00 00 00 00"), reply);
+        Assert.True(Ofp13FlowStats.TryRead(reply.AsSpan(16), out var back, out _));
+        Assert.Equal(9, back!.Importance);
+    }
+
+    [Fact]
+    public void TableStatusAndTableDesc_AsOpenVSwitchPrintsThem()
+    {
+        // ovs-ofctl 3.1 ofp-print: "OFPT_TABLE_STATUS (OF1.4) (xid=0x0): reason=VACANCY_DOWN / table_desc:- / table 0: /
+        //  eviction=off eviction_flags=OTHER|IMPORTANCE|LIFETIME / vacancy=on vacancy_down=20% vacancy_up=80% vacancy=25%"
+        var wire = Hex("05 1f 00 28 00 00 00 00 03 00 00 00 00 00 00 00 00 18 00 00 00 00 00 08 00 02 00 08 00 00 00 07 00 03 00 08 14 50 19 00");
+        var desc = new Ofp14TableDesc(0, Ofp14TableMod.ConfigVacancyEvents, 7, (20, 80, 25));
+        Assert.Equal(wire, Ofp14Messages.TableStatus(Ofp13.Version14, 0, Ofp14Messages.TableReasonVacancyDown, desc));
+        Assert.True(Ofp14TableDesc.TryRead(wire.AsSpan(16), out var back, out int size));
+        Assert.Equal((desc, 24), (back, size));
+        // Without vacancy events: the eviction flags alone.
+        Assert.True(Ofp14TableDesc.TryRead(Hex("00 10 05 00 00 00 00 04 00 02 00 08 00 00 00 07"), out back, out _));
+        Assert.Equal(new Ofp14TableDesc(5, Ofp14TableMod.ConfigEviction, 7), back);
+    }
+
+    [Fact]
     public void TableMod_WithoutAndWithProperties()
     {
         // "OFPT_TABLE_MOD (OF1.4) (xid=0x2): table_id=2, eviction=off, vacancy=off"
@@ -130,6 +172,10 @@ public sealed class Of14VectorTests
         Assert.Equal(vacancy, mod.Encode());
         vacancy[20] = 30; // down above up
         Assert.False(mod.TryDecode(vacancy, out var e));
+        Assert.Equal(new Ofp13Error(Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadValue), e);
+        vacancy[20] = 10;
+        vacancy[22] = 50; // a vacancy: a table-mod sets none (Open vSwitch's parse_table_mod_vacancy_property)
+        Assert.False(mod.TryDecode(vacancy, out e));
         Assert.Equal(new Ofp13Error(Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadValue), e);
     }
 

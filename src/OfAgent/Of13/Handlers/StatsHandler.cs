@@ -134,7 +134,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
                 return;
             case Ofp13MultipartType.TableDesc when c.Version >= Ofp13.Version14:
                 if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
-                TableDesc(c, xid);
+                TableDesc(ctx.Switch, c, xid);
                 return;
             case Ofp13MultipartType.QueueDesc when c.Version >= Ofp13.Version14:
                 Ofp14QueueDescRequest queueDesc = default;
@@ -207,7 +207,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         var refused = ctx.Switch.VisitFlows(req, (in OfFlowStats f) =>
         {
             if (!c.IsOpen) return false;
-            ReportTranslator.FlowStats(f, entry, oxm);
+            ReportTranslator.FlowStats(f, entry, oxm, c.Version);
             reply.Add(entry);
             return true;
         });
@@ -319,11 +319,11 @@ internal sealed class StatsHandler(OfRequestContext ctx)
         reply.Finish();
     }
 
-    /// <summary>OFPMP_TABLE_DESC (OpenFlow 1.4): every table, config 0 and no property (no eviction, no vacancy events).</summary>
-    private static void TableDesc(OfConnection c, uint xid)
+    /// <summary>OFPMP_TABLE_DESC (OpenFlow 1.4): every table a controller may use, its eviction and vacancy configuration (Open vSwitch's handle_table_desc_request).</summary>
+    private static void TableDesc(OfSwitch sw, OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.TableDesc, xid, Sender(c));
-        for (int id = 0; id < OfTables.Count; id++) reply.Add(new Ofp14TableDesc((byte)id, 0));
+        for (int id = 0; id < OfTables.Count; id++) reply.Add(ReportTranslator.TableDesc(sw.TableDescription((byte)id)));
         reply.Finish();
     }
 

@@ -116,16 +116,26 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     }
 
     /// <summary>
-    /// TABLE_MOD of OpenFlow 1.4 and later. The switch keeps no eviction and no vacancy events: OFPTC_EVICTION and
-    /// OFPTC_VACANCY_EVENTS, like an eviction or vacancy property, are TABLE_MOD_FAILED/BAD_CONFIG.
+    /// TABLE_MOD of OpenFlow 1.4 and later, as Open vSwitch's ofputil_decode_table_mod reads it: OFPTC_EVICTION and
+    /// OFPTC_VACANCY_EVENTS turn eviction and vacancy events on or off (each TABLE_MOD sets both), the vacancy property
+    /// gives the thresholds (none: 0 and 0), the eviction property names flags the switch accepts only as its own
+    /// (<see cref="OfSwitch.TableMod"/>: anything else, like a config bit 1.4 does not define, is BAD_CONFIG).
     /// </summary>
     public void TableMod14(OfConnection c, ReadOnlySpan<byte> msg)
     {
         Ofp14TableMod mod = default;
         if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
-        var config = TableConfigMap.ToModel(mod.Config);
-        if (mod.EvictionFlags is not null || mod.Vacancy is not null) config |= OfTableConfig.Unrecognised;
-        Check(c, ctx.Switch.TableMod(new TableModRequest(mod.TableId, config), c.Controller), msg, RefusedRequest.TableMod);
+        var config = TableConfigMap.ToModel(mod.Config & ~TableConfigMap.Of14Mask);
+        OfEvictionFlags? flags = null;
+        if (mod.EvictionFlags is { } wire)
+        {
+            if (EvictionFlagsMap.TryToModel(wire, out var f)) flags = f;
+            else config |= OfTableConfig.Unrecognised;
+        }
+        var (down, up) = mod.Vacancy ?? (0, 0);
+        var request = new TableModRequest(mod.TableId, config, (mod.Config & Ofp14TableMod.ConfigEviction) != 0, flags,
+                                          (mod.Config & Ofp14TableMod.ConfigVacancyEvents) != 0, down, up);
+        Check(c, ctx.Switch.TableMod(request, c.Controller), msg, RefusedRequest.TableMod);
     }
 
     /// <summary>TABLE_MOD: decoded here; the table and the config are the switch's to judge (<see cref="OfSwitch.TableMod"/>).</summary>
@@ -201,8 +211,9 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
 
     /// <summary>
     /// SET_ASYNC of OpenFlow 1.4 and later: the masks it names change, the others stay (Open vSwitch's basis). The
-    /// role-status, table-status and request-forward masks are kept for GET_ASYNC; the switch sends ROLE_STATUS
-    /// whatever they say, as Open vSwitch does, and has no table status or request forwarding to send.
+    /// role-status, table-status and request-forward masks are kept on the connection: TABLE_STATUS goes where its
+    /// table-status mask has the reason's bit (none by default, as Open vSwitch's ofputil_async_cfg_default); the
+    /// switch sends ROLE_STATUS whatever they say, as Open vSwitch does, and has no request forwarding to send.
     /// </summary>
     public void SetAsync14(OfConnection c, ReadOnlySpan<byte> msg)
     {

@@ -17,7 +17,7 @@ internal static class FlowModTranslator
     /// <summary>The request of a decoded flow-mod, its match, instructions and command already translated.</summary>
     public static FlowModRequest ToRequest(Ofp13FlowMod fm, FlowModCommand command, in OfMatch match, in OfInstructions instructions)
         => new(command, match, fm.Priority, instructions, fm.TableId, fm.BufferId, fm.Cookie, fm.CookieMask, fm.IdleTimeout,
-               fm.HardTimeout, FlowModFlagsMap.ToModel(fm.Flags), fm.OutPort, fm.OutGroup, MatchRules.OpenFlow13);
+               fm.HardTimeout, FlowModFlagsMap.ToModel(fm.Flags), fm.OutPort, fm.OutGroup, MatchRules.OpenFlow13, fm.Importance);
 
     /// <summary>The instructions of <paramref name="fm"/> as the model's; false with the 1.3 error of the first one that cannot be.</summary>
     public static bool TryInstructions(Ofp13FlowMod fm, out OfInstructions instructions, out Ofp13Error error)

@@ -1,3 +1,4 @@
+using Softswitch.OfWire.Of14;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Translate;
@@ -64,6 +65,9 @@ internal static class FlowModFlagsMap
 internal static class TableConfigMap
 {
     public const uint DeprecatedMask = 3;
+
+    /// <summary>The config bits OpenFlow 1.4 adds (OFPTC_EVICTION, OFPTC_VACANCY_EVENTS), which a 1.4 TABLE_MOD sets one by one.</summary>
+    public const uint Of14Mask = Ofp14TableMod.ConfigEviction | Ofp14TableMod.ConfigVacancyEvents;
 
     public static OfTableConfig ToModel(uint wire) => (wire & ~DeprecatedMask) != 0 ? OfTableConfig.Unrecognised : OfTableConfig.None;
 }
@@ -248,5 +252,29 @@ internal static class Maps
         uint bits = 0;
         foreach (var p in pairs) bits |= p.Wire;
         return bits;
+    }
+}
+
+/// <summary>OFPTMPEF_* of OpenFlow 1.4 (the eviction property's flags), a bit per model flag.</summary>
+internal static class EvictionFlagsMap
+{
+    private static readonly (uint Wire, OfEvictionFlags Model)[] s_bits =
+        [(1u << 0, OfEvictionFlags.Other), (1u << 1, OfEvictionFlags.Importance), (1u << 2, OfEvictionFlags.Lifetime)];
+
+    public static uint ToWire(OfEvictionFlags model)
+    {
+        uint wire = 0;
+        foreach (var (w, m) in s_bits)
+            if ((model & m) != 0) wire |= w;
+        return wire;
+    }
+
+    /// <summary>The model's flags of <paramref name="wire"/>; false when it has a bit OpenFlow 1.4 does not define.</summary>
+    public static bool TryToModel(uint wire, out OfEvictionFlags model)
+    {
+        model = OfEvictionFlags.None;
+        foreach (var (w, m) in s_bits)
+            if ((wire & w) != 0) { model |= m; wire &= ~w; }
+        return wire == 0;
     }
 }

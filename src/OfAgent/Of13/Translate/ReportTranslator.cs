@@ -1,4 +1,5 @@
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 using Softswitch.OfWire.Of15;
 using Softswitch.Ofproto;
 
@@ -40,9 +41,14 @@ internal static class ReportTranslator
             (uint)(d % 1_000_000_000), r.IdleTimeout, r.HardTimeout, r.PacketCount, r.ByteCount, match[..n]);
     }
 
-    /// <summary>Writes flow <paramref name="f"/> into <paramref name="entry"/>; <paramref name="oxm"/> is scratch of <see cref="MatchTranslator.FieldCount"/> entries.</summary>
-    public static void FlowStats(in OfFlowStats f, Ofp13FlowStats entry, Ofp13Oxm[] oxm)
+    /// <summary>
+    /// Writes flow <paramref name="f"/> into <paramref name="entry"/>; <paramref name="oxm"/> is scratch of
+    /// <see cref="MatchTranslator.FieldCount"/> entries. The importance is written for <paramref name="version"/> 1.4 and
+    /// later (1.3's entry has a pad there).
+    /// </summary>
+    public static void FlowStats(in OfFlowStats f, Ofp13FlowStats entry, Ofp13Oxm[] oxm, byte version = Ofp13.Version)
     {
+        entry.Importance = version >= Ofp13.Version14 ? f.Importance : (ushort)0;
         Ofp13Entries.Duration(Math.Max(0, f.DurationNanos), out entry.DurationSec, out entry.DurationNsec);
         entry.TableId = f.TableId;
         entry.Priority = f.Priority;
@@ -60,6 +66,18 @@ internal static class ReportTranslator
     }
 
     /// <summary>
+    /// A table's description in OpenFlow 1.4's layout (OFPMP_TABLE_DESC, TABLE_STATUS), as Open vSwitch's
+    /// ofputil_append_table_desc_reply: the config bits, the eviction flags always, the vacancy property with vacancy
+    /// events on.
+    /// </summary>
+    public static Ofp14TableDesc TableDesc(in OfTableDesc t)
+    {
+        uint config = (t.Eviction ? Ofp14TableMod.ConfigEviction : 0) | (t.VacancyEvents ? Ofp14TableMod.ConfigVacancyEvents : 0);
+        return new Ofp14TableDesc(t.TableId, config, EvictionFlagsMap.ToWire(t.EvictionFlags),
+                                  t.VacancyEvents ? (t.VacancyDown, t.VacancyUp, t.Vacancy) : null);
+    }
+
+    /// <summary>
     /// Writes flow <paramref name="f"/> into OpenFlow 1.5's flow statistics entry <paramref name="entry"/> (its counters
     /// as OXS statistics: duration, packets, bytes; the meter as the first apply action). <paramref name="oxm"/> is scratch.
     /// </summary>
@@ -71,7 +89,7 @@ internal static class ReportTranslator
         entry.IdleTimeout = f.IdleTimeout;
         entry.HardTimeout = f.HardTimeout;
         entry.Flags = FlowModFlagsMap.ToWire(f.Flags & ~FlowModFlags.ResetCounts);
-        entry.Importance = 0;
+        entry.Importance = f.Importance;
         entry.Cookie = f.Cookie;
         entry.Stats = new Ofp15Stats { DurationValue = (sec, nsec), Packets = f.PacketCount, Bytes = f.ByteCount };
         entry.Match.Clear();

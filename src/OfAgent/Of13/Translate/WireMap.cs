@@ -1,5 +1,6 @@
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Translate;
@@ -102,18 +103,22 @@ internal static class WireMap
         (OfPacketInReason.NoMatch, 0), (OfPacketInReason.ExplicitMiss, 0), (OfPacketInReason.Action, 1), (OfPacketInReason.InvalidTtl, 2),
     ];
 
-    /// <summary>OFPRR_* of OpenFlow 1.3, a row per model reason: a meter's removal is DELETE (OpenFlow 1.3 has no METER_DELETE; Open vSwitch does the same; 1.4's table below names it).</summary>
+    /// <summary>
+    /// OFPRR_* of OpenFlow 1.3, a row per model reason: a meter's removal is DELETE (OpenFlow 1.3 has no METER_DELETE;
+    /// Open vSwitch does the same; 1.4's table below names it). An eviction has no row: Open vSwitch's 1.0 and 1.3
+    /// connections do not take it (their default flow-removed masks leave OFPRR_EVICTION out), and neither do ours.
+    /// </summary>
     private static readonly (OfFlowRemovedReason Model, byte Wire)[] s_flowRemovedReasons =
     [
         (OfFlowRemovedReason.IdleTimeout, 0), (OfFlowRemovedReason.HardTimeout, 1), (OfFlowRemovedReason.Delete, 2),
         (OfFlowRemovedReason.MeterDelete, 2), (OfFlowRemovedReason.GroupDelete, 3),
     ];
 
-    /// <summary>OFPRR_* of OpenFlow 1.4 and 1.5, which name a meter's removal (OFPRR_METER_DELETE, 4).</summary>
+    /// <summary>OFPRR_* of OpenFlow 1.4 and 1.5, which name a meter's removal (OFPRR_METER_DELETE, 4) and an eviction (OFPRR_EVICTION, 5).</summary>
     private static readonly (OfFlowRemovedReason Model, byte Wire)[] s_flowRemovedReasons14 =
     [
         (OfFlowRemovedReason.IdleTimeout, 0), (OfFlowRemovedReason.HardTimeout, 1), (OfFlowRemovedReason.Delete, 2),
-        (OfFlowRemovedReason.GroupDelete, 3), (OfFlowRemovedReason.MeterDelete, 4),
+        (OfFlowRemovedReason.GroupDelete, 3), (OfFlowRemovedReason.MeterDelete, 4), (OfFlowRemovedReason.Eviction, 5),
     ];
 
     private static (OfFlowRemovedReason Model, byte Wire)[] FlowRemovedReasons(byte version)
@@ -138,6 +143,9 @@ internal static class WireMap
     public static byte ToWire(OfFlowRemovedReason r, byte version = Ofp13.Version) => Wire(FlowRemovedReasons(version), r);
 
     public static byte ToWire(OfPortReason r) => Wire(s_portReasons, r);
+
+    /// <summary>OFPTR_* of OpenFlow 1.4 (TABLE_STATUS's reason, and its bit in the table-status masks).</summary>
+    public static byte ToWire(OfTableStatusReason r) => r == OfTableStatusReason.VacancyDown ? Ofp14Messages.TableReasonVacancyDown : Ofp14Messages.TableReasonVacancyUp;
 
     /// <summary>
     /// A SET_ASYNC mask of <paramref name="kind"/> (bits of wire reasons) as the model's mask: every model reason sent
