@@ -1,10 +1,12 @@
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Groups;
 
 namespace Softswitch.Ofproto;
 
-/// <summary>One message of a bundle: a flow-mod or a port-mod, as the switch's request, with the ADD message it came in.</summary>
+/// <summary>One message of a bundle: a flow-mod, a port-mod or a group-mod, as the switch's request, with the ADD message it came in.</summary>
 /// <param name="Message">The whole BUNDLE_ADD_MESSAGE (the error for a message that fails the commit echoes it, with its xid).</param>
-public sealed record BundledRequest(FlowModRequest? FlowMod, PortModRequest? PortMod, byte[] Message);
+/// <param name="GroupMod">A group-mod other than DELETE (ovs-ofctl's <c>add-groups --bundle</c>, which ovs-save's restore uses).</param>
+public sealed record BundledRequest(FlowModRequest? FlowMod, PortModRequest? PortMod, byte[] Message, GroupModRequest? GroupMod = null);
 
 /// <summary>A bundle refusal (OpenFlow 1.4.1's OFPBFC_* codes the switch gives; the codec has their wire values).</summary>
 public enum BundleError : byte
@@ -169,7 +171,9 @@ public sealed partial class OfSwitch
 {
     /// <summary>
     /// Commits a bundle (Open vSwitch's do_bundle_commit): every flow-mod is checked and compiled, then applied in order
-    /// in one atomic batch (<see cref="FlowModBatch"/>); the first that fails reverts the batch, and its error comes
+    /// in one atomic batch (<see cref="FlowModBatch"/>), its group-mods in their place in that order (a flow-mod after a
+    /// group-mod may apply the group it adds); the first that fails reverts the batch and puts back every group the
+    /// bundle added or changed, and its error comes
     /// back with its index in <paramref name="failed"/> (nothing of the bundle is then in effect). On success the
     /// flows the bundle deleted are reported, its port-mods applied (checked before any flow-mod: they cannot be
     /// undone, so a bundle with one is not ATOMIC, see <see cref="OfBundles.Add"/>), and the buffered packets its
@@ -177,7 +181,10 @@ public sealed partial class OfSwitch
     /// </summary>
     /// <remarks>
     /// Lock order: the table set's run lock (the batch), then groups, then meters, then the tables; the groups and
-    /// meters a flow-mod uses must exist and stay until the batch is in.
+    /// meters a flow-mod uses must exist and stay until the batch is in. A group-mod takes effect in the datapath's group
+    /// table when the commit reaches it, the flows when the batch commits: a bundle that changes a group some flow
+    /// outside it already applies is seen by packets a little ahead of the bundle's flows (Open vSwitch versions its
+    /// groups with its flows; here only the flows are versioned). Groups a bundle adds are applied by nothing before.
     /// </remarks>
     public OfError CommitBundle(IReadOnlyList<BundledRequest> requests, OfController? from, out int failed)
     {
@@ -190,6 +197,7 @@ public sealed partial class OfSwitch
             OfError err;
             if (r.FlowMod is { } fm) err = PrepareFlowMod(fm, out mods[i]);
             else if (r.PortMod is { } pm) err = CheckPortMod(pm);
+            else if (r.GroupMod is { Command: not GroupModCommand.Delete }) err = OfError.None; // checked in its place, below
             else err = OfError.BadCommand;
             if (err != OfError.None)
             {
@@ -203,6 +211,7 @@ public sealed partial class OfSwitch
         int applied = 0;
         bool emergency = false;
         var batch = Flows.BeginBatch(atomic: true);
+        List<(uint Id, Group? Before)>? groupsBefore = null;
         try
         {
             lock (_groupLock)
@@ -211,6 +220,25 @@ public sealed partial class OfSwitch
                 {
                     for (int i = 0; i < requests.Count; i++)
                     {
+                        if (requests[i].GroupMod is { } gm)
+                        {
+                            Group? before = _dp.Groups.TryGet(gm.GroupId, out var g) ? g : null;
+                            var gerr = gm.Command switch
+                            {
+                                GroupModCommand.Add or GroupModCommand.Modify => AddOrModifyGroup(gm),
+                                GroupModCommand.InsertBuckets or GroupModCommand.RemoveBuckets => EditBuckets(gm),
+                                _ => OfError.BadGroupCommand,
+                            };
+                            if (gerr != OfError.None)
+                            {
+                                batch.Revert();
+                                RestoreGroups(groupsBefore);
+                                failed = i;
+                                return gerr;
+                            }
+                            (groupsBefore ??= []).Add((gm.GroupId, before));
+                            continue;
+                        }
                         if (requests[i].FlowMod is not { } req) continue;
                         ref readonly var mod = ref mods[i];
                         var err = CheckGroupsExist(mod.Actions);
@@ -225,18 +253,25 @@ public sealed partial class OfSwitch
                         if (err != OfError.None)
                         {
                             batch.Revert();
+                            RestoreGroups(groupsBefore);
                             failed = i;
                             return err;
                         }
                         emergency |= (req.Flags & FlowModFlags.Emergency) != 0;
                     }
                     batch.Commit(removed);
+                    groupsBefore = null;
                 }
             }
         }
         finally
         {
-            if (!batch.IsEnded) batch.Revert(); // an exception: nothing of the bundle stays
+            if (!batch.IsEnded)
+            {
+                // An exception: nothing of the bundle stays.
+                batch.Revert();
+                lock (_groupLock) RestoreGroups(groupsBefore);
+            }
             Interlocked.Add(ref _flowModsApplied, applied);
         }
         ReportFinal(removed);
@@ -249,6 +284,25 @@ public sealed partial class OfSwitch
                 ReleaseThroughTables(fm.BufferId);
         }
         return OfError.None;
+    }
+
+    /// <summary>Puts back, last first, the groups a bundle's group-mods replaced or added (call under the group lock).</summary>
+    private void RestoreGroups(List<(uint Id, Group? Before)>? before)
+    {
+        if (before is null) return;
+        for (int i = before.Count - 1; i >= 0; i--)
+        {
+            var (id, old) = before[i];
+            if (_dp.Groups.TryGet(id, out var now)) Unparent(now);
+            if (old is null)
+            {
+                _dp.Groups.Remove(id);
+                continue;
+            }
+            _dp.Groups.Set(old);
+            Parent(old);
+        }
+        before.Clear();
     }
 
     /// <summary>A port-mod's checks (<see cref="PortMod"/>'s), without applying it.</summary>

@@ -280,4 +280,50 @@ public sealed class OfSwitchGroupTests : IDisposable
         Send(1);
         Assert.Single(_ports[3].TakeSent());
     }
+
+    [Fact]
+    public void ABundlesGroupMods_CommitInOrderWithItsFlows_OrAllComeBack()
+    {
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Output(2)))));
+        static BundledRequest G(GroupModRequest g) => new(null, null, [], g);
+        static BundledRequest F(FlowModRequest f) => new(f, null, []);
+
+        // A group added, one changed, a flow that applies the new group, then a flow that fails: nothing stays.
+        var failing = new List<BundledRequest>
+        {
+            G(Add(5, OfGroupType.Indirect, Bucket(OfAction.Group(1)))),
+            G(Add(1, OfGroupType.All, Bucket(OfAction.Output(3))) with { Command = GroupModCommand.Modify }),
+            F(Flow(7, OfAction.Group(5))),
+            F(Flow(8, OfAction.Output(77))),
+        };
+        Assert.Equal(OfError.BadOutPort, _sw.CommitBundle(failing, null, out int failed));
+        Assert.Equal(3, failed);
+        var only = Assert.Single(_sw.GroupDescriptions());
+        Assert.Equal(1u, only.GroupId);
+        Assert.Equal(OfAction.Output(2), Assert.Single(only.Buckets).Actions.Span[0]);
+        var flows = new List<FlowEntry>();
+        _sw.Flows.Collect(FlowMatch.All, Datapath.Ports.PortNumber.None, false, flows);
+        Assert.Empty(flows);
+        Send(1);
+        Assert.Empty(_ports[1].TakeSent());
+
+        // A group-mod that fails (an ADD of a group that exists) takes back the group-mods before it.
+        var exists = new List<BundledRequest> { G(Add(6, OfGroupType.All, Bucket(OfAction.Output(3)))), G(Add(1, OfGroupType.All, Bucket(OfAction.Output(3)))) };
+        Assert.Equal(OfError.GroupExists, _sw.CommitBundle(exists, null, out failed));
+        Assert.Equal(1, failed);
+        Assert.Single(_sw.GroupDescriptions());
+
+        // The same bundle without the failing flow: the flow applies the group the bundle added, which the bundle changed.
+        failing.RemoveAt(3);
+        Assert.Equal(OfError.None, _sw.CommitBundle(failing, null, out failed));
+        Assert.Equal(-1, failed);
+        Assert.Equal([1u, 5u], _sw.GroupDescriptions().Select(d => d.GroupId));
+        Send(7);
+        Assert.Single(_ports[2].TakeSent());
+        Assert.Empty(_ports[1].TakeSent());
+
+        // A bundled group DELETE is refused when the bundle is committed (the agent refuses it when it is added).
+        Assert.Equal(OfError.BadCommand, _sw.CommitBundle([G(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 5, []))], null, out failed));
+        Assert.Equal(2, _sw.GroupDescriptions().Count);
+    }
 }

@@ -148,4 +148,58 @@ public sealed class OfctlBundleTests
         }
         return Task.CompletedTask;
     });
+
+    /// <summary>dump-groups, one line a group, sorted.</summary>
+    private static List<string> Groups(string version, int port)
+    {
+        var (code, text) = Ofctl(version, port, false, "dump-groups");
+        Assert.True(code == 0, text);
+        return text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                   .Where(l => l.StartsWith("group_id=", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+    }
+
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    public Task BundleAddGroups_AddsEveryGroup_OrNoneWhenOneIsRefused(string version) => WithAgent((port, agent) =>
+    {
+        // ovs-save's restore: add-groups --bundle, a group that applies another among them.
+        string groups = Temp("""
+            group_id=1,type=all,bucket=actions=output:2
+            group_id=2,type=indirect,bucket=actions=group:1
+            group_id=3,type=select,bucket=weight:10,actions=output:1,bucket=weight:20,actions=output:3
+            """);
+        string clash = Temp("""
+            group_id=9,type=all,bucket=actions=output:3
+            group_id=1,type=all,bucket=actions=output:3
+            """);
+        try
+        {
+            var (code, text) = Ofctl(version, port, true, "add-groups", groups);
+            Assert.True(code == 0, text);
+            var before = Groups(version, port);
+            Assert.Equal(3, before.Count);
+            Assert.Contains(before, l => l.StartsWith("group_id=2,type=indirect", StringComparison.Ordinal) && l.Contains("group:1", StringComparison.Ordinal));
+
+            // Group 1 exists: the bundle fails on it, and group 9, added before it in the bundle, is taken back.
+            (code, text) = Ofctl(version, port, true, "add-groups", clash);
+            Assert.NotEqual(0, code);
+            Assert.Contains("OFPGMFC_GROUP_EXISTS", text, StringComparison.Ordinal);
+            Assert.Contains("OFPBFC_MSG_FAILED", text, StringComparison.Ordinal);
+            Assert.Equal(before, Groups(version, port));
+
+            // A group DELETE is no bundle message here (it deletes flows too, past undoing).
+            (code, text) = Ofctl(version, port, true, "del-groups", "group_id=2");
+            Assert.NotEqual(0, code);
+            Assert.Contains("OFPBFC_MSG_UNSUP", text, StringComparison.Ordinal);
+            Assert.Equal(before, Groups(version, port));
+        }
+        finally
+        {
+            File.Delete(groups);
+            File.Delete(clash);
+        }
+        return Task.CompletedTask;
+    });
 }

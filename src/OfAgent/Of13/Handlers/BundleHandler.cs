@@ -14,8 +14,9 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// the commit is the switch's (<see cref="OfSwitch.CommitBundle"/>).
 /// </summary>
 /// <remarks>
-/// What a bundle may hold: flow-mods and port-mods, decoded and translated when added (a message that does not decode
-/// is refused with its own error then, as Open vSwitch refuses it); any other message is OFPBFC_MSG_UNSUP. A slave's
+/// What a bundle may hold: flow-mods, port-mods and group-mods other than DELETE (which deletes flows too, past undoing:
+/// OFPBFC_MSG_UNSUP), decoded and translated when added (a message that does not decode is refused with its own error
+/// then, as Open vSwitch refuses it); any other message is OFPBFC_MSG_UNSUP. A slave's
 /// bundle messages are refused with BAD_REQUEST/IS_SLAVE. Stateless; a connection's messages come on one thread.
 /// </remarks>
 internal sealed class BundleHandler(OfRequestContext ctx)
@@ -61,7 +62,7 @@ internal sealed class BundleHandler(OfRequestContext ctx)
                 using var source = OfFlowMonitors.From(c.Controller, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(msg[4..]));
                 err = bundles.Commit(id, flags, ctx.Switch, c.Controller, out var failed, out var failedError);
                 // The failing message's own error first, echoing its ADD (its xid), then the commit's OFPBFC_MSG_FAILED.
-                if (failed is not null) ctx.SendError(c, WireMap.ToWire(failedError, failed.PortMod is null ? RefusedRequest.FlowMod : RefusedRequest.Other), failed.Message);
+                if (failed is not null) ctx.SendError(c, WireMap.ToWire(failedError, failed.FlowMod is null ? RefusedRequest.Other : RefusedRequest.FlowMod), failed.Message);
                 reply = Ofp13BundleCtrlType.CommitReply;
                 break;
             }
@@ -97,8 +98,16 @@ internal sealed class BundleHandler(OfRequestContext ctx)
                 request = new BundledRequest(null, pm, msg.ToArray());
                 break;
             }
+            case Ofp13Type.GroupMod:
+            {
+                if (!FlowModHandler.TryGroupMod(inner, out var gm, out var e)) { ctx.SendError(c, e, msg); return; }
+                // A DELETE also deletes the flows that apply the group, which a failing commit could not bring back.
+                if (gm.Command == GroupModCommand.Delete) { SendBundleError(c, Ofp13BundleError.MsgUnsup, msg); return; }
+                request = new BundledRequest(null, null, msg.ToArray(), gm);
+                break;
+            }
             default:
-                // Group-mods and meter-mods are not bundled here; nor is anything else.
+                // Meter-mods are not bundled here; nor is anything else.
                 SendBundleError(c, Ofp13BundleError.MsgUnsup, msg);
                 return;
         }

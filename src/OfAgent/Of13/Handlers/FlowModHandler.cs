@@ -125,33 +125,43 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     /// </summary>
     public void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
+        if (!TryGroupMod(msg, out var req, out var err)) { Error(c, err, msg); return; }
+        Check(c, ctx.Switch.GroupMod(req, c.Controller), msg);
+    }
+
+    /// <summary>
+    /// A GROUP_MOD of any version decoded into the switch's request (1.5's layout with bucket ids, INSERT_BUCKET and
+    /// REMOVE_BUCKET; 1.1 to 1.4's), or the error to answer it with; a bundle's group-mods are decoded here too.
+    /// </summary>
+    public static bool TryGroupMod(ReadOnlySpan<byte> msg, out GroupModRequest request, out Ofp13Error err)
+    {
+        request = default;
         if (Ofp15.Serves(msg[0]))
         {
-            // 1.5's layout: bucket ids and properties, INSERT_BUCKET and REMOVE_BUCKET.
             var mod15 = new Ofp15GroupMod();
-            if (!mod15.TryDecode(msg, out var err15) || !GroupTranslator.TryToModel(mod15, out var req, out err15)) { Error(c, err15, msg); return; }
-            if (req.Command is GroupModCommand.Add or GroupModCommand.Modify or GroupModCommand.InsertBuckets
-                && !ReadBackLimits.GroupFits([.. req.Buckets]))
+            if (!mod15.TryDecode(msg, out err) || !GroupTranslator.TryToModel(mod15, out request, out err)) return false;
+            if (request.Command is GroupModCommand.Add or GroupModCommand.Modify or GroupModCommand.InsertBuckets
+                && !ReadBackLimits.GroupFits([.. request.Buckets]))
             {
-                Error(c, s_tooLongToReadBack, msg);
-                return;
+                err = s_tooLongToReadBack;
+                return false;
             }
-            Check(c, ctx.Switch.GroupMod(req, c.Controller), msg);
-            return;
+            return true;
         }
         var mod = new Ofp13GroupMod();
-        if (!mod.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
-        if (!GroupModCommandMap.TryToModel(mod.Command, out var command)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand), msg); return; }
-        if (!GroupTypeMap.TryToModel(mod.GroupType, out var type)) { Error(c, Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType), msg); return; }
+        if (!mod.TryDecode(msg, out err)) return false;
+        if (!GroupModCommandMap.TryToModel(mod.Command, out var command)) { err = Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadCommand); return false; }
+        if (!GroupTypeMap.TryToModel(mod.GroupType, out var type)) { err = Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadType); return false; }
         var buckets = new OfBucket[mod.Buckets.Count];
         for (int i = 0; i < buckets.Length; i++)
         {
             var b = mod.Buckets[i];
-            if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out err)) { Error(c, err, msg); return; }
+            if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out err)) return false;
             buckets[i] = new OfBucket(b.Weight, b.WatchPort, b.WatchGroup, actions);
         }
-        if (command != GroupModCommand.Delete && !ReadBackLimits.GroupFits(buckets)) { Error(c, s_tooLongToReadBack, msg); return; }
-        Check(c, ctx.Switch.GroupMod(new GroupModRequest(command, type, mod.GroupId, buckets), c.Controller), msg);
+        if (command != GroupModCommand.Delete && !ReadBackLimits.GroupFits(buckets)) { err = s_tooLongToReadBack; return false; }
+        request = new GroupModRequest(command, type, mod.GroupId, buckets);
+        return true;
     }
 
     /// <summary>METER_MOD: decoded here, checked and carried out by the switch.</summary>
