@@ -24,6 +24,20 @@ public sealed class AsyncReasonTests
         Assert.False(others.Wants(OfRole.Equal, OfAsyncKind.FlowRemoved, (int)r));
     }
 
+    [Fact]
+    public void AnEviction_IsOfprrEviction_In14AndInFlowMonitors_AndHasNo13Reason()
+    {
+        const byte V13 = 4, V14 = 5;
+        Assert.Equal(5, WireMap.ToWire(OfFlowRemovedReason.Eviction, V14));
+        Assert.Equal(OfAsyncConfig.Bit(OfFlowRemovedReason.Eviction), WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, 1u << 5, V14));
+        Assert.Equal(0x3fu, WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, OfAsyncConfig.Default.FlowRemovedMaster, V14));
+        // 1.3's FLOW_REMOVED never carries one (the agent sends evictions to 1.4 and later only); its flow monitors do, as Open vSwitch's.
+        Assert.Throws<ArgumentOutOfRangeException>(() => WireMap.ToWire(OfFlowRemovedReason.Eviction, V13));
+        Assert.Equal(5, WireMap.FlowUpdateReason(OfFlowRemovedReason.Eviction, V13));
+        Assert.Equal(2, WireMap.FlowUpdateReason(OfFlowRemovedReason.MeterDelete, V13));
+        Assert.Equal(0u, WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, 1u << 5, V13));
+    }
+
     [Theory]
     [InlineData(OfPacketInReason.NoMatch, 0)]
     [InlineData(OfPacketInReason.ExplicitMiss, 0)] // a table-miss flow entry's output

@@ -162,7 +162,7 @@ internal sealed class FlowMonitorHandler(OfRequestContext ctx)
         entry.Instructions.Clear();
         if (u.Event > OfFlowUpdateEvent.Modified) return entry;
         entry.TableId = u.TableId;
-        entry.Reason = u.Event == OfFlowUpdateEvent.Removed ? WireMap.ToWire(u.Reason, version) : (byte)0;
+        entry.Reason = u.Event == OfFlowUpdateEvent.Removed ? WireMap.FlowUpdateReason(u.Reason, version) : (byte)0;
         entry.IdleTimeout = u.IdleTimeout;
         entry.HardTimeout = u.HardTimeout;
         entry.Priority = u.Priority;

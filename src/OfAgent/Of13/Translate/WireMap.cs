@@ -139,6 +139,13 @@ internal static class WireMap
 
     public static byte ToWire(OfPacketInReason r) => Wire(s_packetInReasons, r);
 
+    /// <summary>
+    /// A flow monitor's removal reason: <paramref name="version"/>'s OFPRR_*, and OFPRR_EVICTION (5) for an eviction in
+    /// 1.3's ONF extension too, as Open vSwitch's flow updates carry the reason as it is.
+    /// </summary>
+    public static byte FlowUpdateReason(OfFlowRemovedReason r, byte version)
+        => r == OfFlowRemovedReason.Eviction ? Wire(s_flowRemovedReasons14, r) : ToWire(r, version);
+
     /// <summary>The OFPRR_* of <paramref name="version"/> (1.3's unless given) that <paramref name="r"/> is sent with.</summary>
     public static byte ToWire(OfFlowRemovedReason r, byte version = Ofp13.Version) => Wire(FlowRemovedReasons(version), r);
 
