@@ -69,8 +69,9 @@ public sealed class PpsOptions
     /// output ports, sharing nothing).
     /// </summary>
     public string? Shared;
-    /// <summary>--per-cpu (with --pin-cpu N and --threads 2): one thread alone on CPU N, alone on N+1, then both; reports
-    /// the rate of both against the sum of each alone on its CPU.</summary>
+    /// <summary>--per-cpu (with --pin-cpu N and --threads 2): after a run not counted (the code tiered up), one thread alone
+    /// on CPU N, alone on N+1, then both; reports the rate of both against the sum of each alone on its CPU, and the same
+    /// per second each thread ran on its CPU (its scheduler run time: what a loaded machine's time slices leave).</summary>
     public bool PerCpu;
 
     /// <summary>These options with another --pipeline (the other side of --paired --versus).</summary>
@@ -507,6 +508,11 @@ public static class PpsHarness
         Result a, b, both;
         try
         {
+            // A run not counted first: the code the three measure is tiered up (on a loaded machine the warm-up of the
+            // first run alone gets too few CPU seconds for that).
+            var warm = o.ForThreads(1);
+            warm.Seconds = Math.Min(3, o.Seconds);
+            Measure(warm, null);
             a = Measure(o.ForThreads(1), null);
             var second = o.ForThreads(1);
             second.PinCpu = o.PinCpu + 1;
@@ -519,17 +525,22 @@ public static class PpsHarness
             return 2;
         }
         double ratio = both.Mpps / (a.Mpps + b.Mpps);
+        // The same per CPU second each thread ran (a loaded machine gives pinned threads time slices, not CPUs).
+        double cpuRatio = both.MppsPerCpuSecond / ((a.MppsPerCpuSecond + b.MppsPerCpuSecond) / 2);
         var per = both.MppsPerThread ?? [];
         if (o.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new { shared = o.Shared ?? "none", alone_mpps = new[] { a.Mpps, b.Mpps }, both_mpps = both.Mpps, both_per_thread_mpps = per,
-                                                             per_cpu = ratio, alloc_bytes_per_packet = both.AllocBytesPerPacket }, s_json));
+                                                             per_cpu = ratio, alone_mpps_per_cpu_second = new[] { a.MppsPerCpuSecond, b.MppsPerCpuSecond },
+                                                             both_mpps_per_cpu_second = both.MppsPerCpuSecond, per_cpu_second = cpuRatio,
+                                                             alloc_bytes_per_packet = both.AllocBytesPerPacket }, s_json));
         }
         else
         {
             Console.WriteLine($"{o.Shared ?? "share-nothing"}: alone on CPU {o.PinCpu} {a.Mpps:F2} Mpps, alone on CPU {o.PinCpu + 1} {b.Mpps:F2} Mpps; " +
                               $"both {both.Mpps:F2} Mpps ({string.Join(" + ", per.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))}); " +
-                              $"per CPU {ratio:F3}; bytes allocated per packet {both.AllocBytesPerPacket:F4}");
+                              $"per CPU {ratio:F3}; per CPU second run: alone {a.MppsPerCpuSecond:F2} and {b.MppsPerCpuSecond:F2}, both {both.MppsPerCpuSecond:F2} Mpps each, " +
+                              $"ratio {cpuRatio:F3} (CPU seconds {a.CpuSeconds:F2}, {b.CpuSeconds:F2}, {both.CpuSeconds:F2}); bytes allocated per packet {both.AllocBytesPerPacket:F4}");
         }
         return 0;
     }
@@ -579,7 +590,29 @@ public static class PpsHarness
         long Packets, long Forwarded, long Misses, double Seconds, int Flows, int Rules, int Masks, double BytesPerFlow, long FlowModsApplied, int Gen0Collections, int Gen2Collections, double GcPauseMs, long EmcBypasses,
         string? Tunnel = null, double DeliveredMpps = 0, long Drops = 0, string? Pcap = null, long FlowModsOverOpenFlow = 0,
         int Threads = 1, double[]? MppsPerThread = null, double EmcUsedShare = 0, TimelineSection? Timeline = null,
-        int Sampling = 0, long Samples = 0, long SampleDrops = 0);
+        int Sampling = 0, long Samples = 0, long SampleDrops = 0, double CpuSeconds = 0)
+    {
+        /// <summary>Mpps per second the forwarding threads were on a CPU (their scheduler run time): the rate as if each
+        /// had its CPU to itself, which a loaded machine's time slices do not change.</summary>
+        public double MppsPerCpuSecond => CpuSeconds > 0 ? Packets / CpuSeconds / 1e6 : 0;
+    }
+
+    /// <summary>Where the calling thread's scheduler statistics are (/proc/PID/task/TID/schedstat), or null off Linux.</summary>
+    private static string? ThreadSchedstat()
+        => OperatingSystem.IsLinux() && new FileInfo("/proc/thread-self").LinkTarget is { } t ? $"/proc/{t}/schedstat" : null;
+
+    /// <summary>Nanoseconds the thread of <paramref name="schedstat"/> has run on a CPU (schedstat's first field), or 0.</summary>
+    private static long RunNanos(string? schedstat)
+    {
+        if (schedstat is null) return 0;
+        try
+        {
+            string text = File.ReadAllText(schedstat);
+            int sp = text.IndexOf(' ');
+            return long.Parse(sp < 0 ? text : text[..sp], CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { return 0; }
+    }
 
     public static Result Measure(PpsOptions o, TextWriter? progress)
     {
@@ -734,6 +767,8 @@ public static class PpsHarness
         long ofMods0 = 0, p0 = 0, m0 = 0, emcH0 = 0, emcM0 = 0, emcC0 = 0, emcB0 = 0, sent0 = 0, drops0 = 0, alloc = 0, packets = 0, meter0 = 0;
         int gen0 = 0, gen2 = 0;
         double secs = 0, pauseMs = 0;
+        string? cpuStat = null;
+        long cpu0 = 0, cpuNanos = 0;
         // The timeline: the packet count at the end of each sampling interval, read where the progress line is (after
         // every 64 polls), into arrays sized before the window opens.
         int sampleCap = (int)Math.Min(1_000_000, Math.Ceiling(o.Seconds / o.SampleInterval) + 2), samples = 0;
@@ -799,6 +834,8 @@ public static class PpsHarness
             sent0 = SentTotal(ports);
             meter0 = MeterPassed(dp);
             drops0 = DropTotal(fwd);
+            cpuStat = ThreadSchedstat();
+            cpu0 = RunNanos(cpuStat);
             long alloc0 = GC.GetAllocatedBytesForCurrentThread();
             int gc0 = GC.CollectionCount(0), gc20 = GC.CollectionCount(2);
             var pause0 = GC.GetTotalPauseDuration();
@@ -834,6 +871,7 @@ public static class PpsHarness
             }
             secs = sw.Elapsed.TotalSeconds;
             alloc = GC.GetAllocatedBytesForCurrentThread() - alloc0;
+            cpuNanos = RunNanos(cpuStat) - cpu0;
             packets = fwd.Packets - p0;
             if (samples < sampleCap)
             {
@@ -871,7 +909,7 @@ public static class PpsHarness
             Tunnel: o.Tunnel is null ? null : o.Tunnel + (o.TunnelRx ? " rx" : " tx"),
             DeliveredMpps: forwarded / secs / 1e6, Drops: drops, Pcap: o.Pcap is null ? null : Path.GetFileName(o.Pcap),
             FlowModsOverOpenFlow: flowModsOverOpenFlow, EmcUsedShare: emcC + emcB == 0 ? 0 : (double)emcC / (emcC + emcB), Timeline: timeline,
-            Sampling: o.Sampling, Samples: sflowSamples, SampleDrops: fwd.Sampler.DropCount);
+            Sampling: o.Sampling, Samples: sflowSamples, SampleDrops: fwd.Sampler.DropCount, CpuSeconds: cpuNanos / 1e9);
     }
 
     /// <summary>Mpps over each sampling interval, from the packet counts at the interval ends.</summary>
@@ -931,6 +969,7 @@ public static class PpsHarness
         var stop = false;
         string? pinFailure = null;
         var threads = new Thread[n];
+        var schedstat = new string?[n];
         for (int t = 0; t < n; t++)
         {
             int idx = t;
@@ -941,6 +980,7 @@ public static class PpsHarness
                     Volatile.Write(ref pinFailure, $"--pin-cpu {o.PinCpu}: thread {idx}: {pinError}");
                     return;
                 }
+                schedstat[idx] = ThreadSchedstat();
                 var reader = dp.Pipeline.Reclamation.Register();
                 while (!Volatile.Read(ref stop))
                 {
@@ -959,9 +999,13 @@ public static class PpsHarness
         for (int t = 0; t < n; t++) p0[t] = dp.Forwarders[t].Packets;
         long sent0 = SentTotal(ports), alloc0 = GC.GetTotalAllocatedBytes(true), meter0 = MeterPassed(dp);
         int gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
+        long cpu0 = 0;
+        foreach (var st in schedstat) cpu0 += RunNanos(st);
         var sw = Stopwatch.StartNew();
         Thread.Sleep(TimeSpan.FromSeconds(o.Seconds));
         double secs = sw.Elapsed.TotalSeconds;
+        long cpuNanos = -cpu0;
+        foreach (var st in schedstat) cpuNanos += RunNanos(st);
         var per = new double[n];
         long packets = 0;
         for (int t = 0; t < n; t++)
@@ -987,7 +1031,7 @@ public static class PpsHarness
         dp.Dispose();
         return new Result(packets / secs / 1e6, packets == 0 ? 0 : secs * 1e9 / packets, packets == 0 ? 0 : (double)alloc / packets, 0, 0,
             packets, forwarded, misses, secs, o.Flows, o.Rules, traffic.MaskCount, bytesPerFlow, 0,
-            GC.CollectionCount(0) - gc0, GC.CollectionCount(2) - gc2, 0, 0, Threads: n, MppsPerThread: per);
+            GC.CollectionCount(0) - gc0, GC.CollectionCount(2) - gc2, 0, 0, Threads: n, MppsPerThread: per, CpuSeconds: cpuNanos / 1e9);
     }
 
     /// <summary>
@@ -1026,7 +1070,7 @@ public static class PpsHarness
     private static long SentTotal(MemoryPort[] ports)
     {
         long n = 0;
-        foreach (var p in ports) n += p.Counters.TxPackets;
+        foreach (var p in ports) n += p.Counters.Snapshot().TxPackets;   // (binds to builds before and after the counters became sums)
         return n;
     }
 

@@ -55,7 +55,8 @@ public sealed class FlowEntry
     // the object starts in a line's second half) instead of four. The runtime's automatic layout puts every struct field
     // after all others, which left the key 104 bytes into the object, past the counters and the writer's fields.
     [FieldOffset(0)] private FlowActions _actions;
-    // Counts of the forwarding threads (see Forwarded); counts from anywhere else in _elsewhere.
+    // Counts of the forwarding thread that owns the rule (see Forwarded); counts from anywhere else, and each thread's
+    // slot once several count the rule, in _elsewhere.
     [FieldOffset(8)] private long _packets;
     [FieldOffset(16)] private long _bytes;
     [FieldOffset(24)] private long _lastUsedNanos;
