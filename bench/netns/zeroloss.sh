@@ -21,7 +21,8 @@
 # Rows (ROWS, comma list, run interleaved in this order, REPEAT rounds):
 #   ssw-afxdp, ssw-afpacket   Softswitch with afxdp / afpacket ports (--forwarding-cpus FWD_CPU: its forwarding thread
 #                             there, its other threads elsewhere; SSW_CPUS=1 puts the whole process on CPU 1 with
-#                             taskset, as ovs-vswitchd; SSW_ARGS added)
+#                             taskset, as ovs-vswitchd; SSW_ARGS added; SSW_THREADS forwarding threads, default 1,
+#                             all on FWD_CPU: with 2, HA's thread transmits to HB whose queue the other one receives)
 #   ssw-afxdp-deep,           ssw-afxdp / ssw-afpacket with receive rings DEEP_FRAMES frames deep (the port option
 #   ssw-afpacket-deep         rx-frames; default 524,288, 1 GiB of memory per port at 2 KiB a frame): what a ring deep
 #                             enough for the burst keeps (bursts and the unthrottled step only: a step of a few
@@ -176,7 +177,7 @@ row_up() {   # $1 row; sets ROW_PID (and FWD_TID or OVS_CTL)
       local place=(--forwarding-cpus $FWD_CPU)
       [ "$PIN" = 1 ] || place=()
       SSW_NS=$NS ssw_start_placed ${SSW_CPUS:-all} $RUN/ssw.log --ports $be:$HA$po,$be:$HB$po --listen punix:$RUN/ssw.of --unixctl $RUN/ssw.ctl \
-        --fail-mode secure --threads 1 "${place[@]}" "${offload[@]}" --log-level Warning $SSW_ARGS
+        --fail-mode secure --threads ${SSW_THREADS:-1} "${place[@]}" "${offload[@]}" --log-level Warning $SSW_ARGS
       ROW_PID=$SSW_PID
       for i in $(seq 200); do ovs-ofctl -O OpenFlow10 show unix:$RUN/ssw.of >/dev/null 2>&1 && break; sleep 0.1; done
       ovs-ofctl -O OpenFlow10 add-flow unix:$RUN/ssw.of "priority=100,in_port=1,actions=output:2" || return 1

@@ -3,6 +3,7 @@ using Softswitch.Datapath;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
 using Softswitch.Ofproto;
 using Softswitch.Ports.AfXdp;
 using Softswitch.Ports.Linux;
@@ -257,6 +258,51 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
         Assert.Equal(0, lanes[2].Frames);
         Assert.Equal([(long)sent.Count], portC.TxPostedPerQueue);
         AssertCompleted(portC);
+    }
+
+    /// <summary>Transmit allocates nothing, on a forwarding thread's unlocked queue and on the other lane's locked one,
+    /// and every descriptor posted is completed.</summary>
+    [NetnsFact]
+    public void Send_AllocatesNothing_UnlockedOrLocked_AndEveryDescriptorCompletes()
+    {
+        using var ns = Netns.Create(queues: 2);
+        using var port = new AfXdpPort(ns.HostIf);   // one forwarding thread by default: fwd-0 on queue 0 alone, the other lane on queue 1
+        var frame = Flows(1, MacAddress.Parse(ns.NsMac), 4000)[0];
+        var pool = new PacketPool(64);
+        var pkts = new int[32];
+        Assert.Equal(32, pool.Alloc(pkts));
+        foreach (int p in pkts)
+        {
+            frame.CopyTo(pool.Slab, pool.FrameOffset(p));
+            pool.Length[p] = (ushort)frame.Length;
+        }
+        long Bursts()
+        {
+            for (int i = 0; i < 50; i++) port.Send(pool, pkts);   // warm-up: the JIT's first calls allocate
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++) port.Send(pool, pkts);
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        long forwarding = -1;
+        var t = new Thread(() =>
+        {
+            TransmitThread.Set(0);
+            forwarding = Bursts();
+        });
+        t.Start();
+        t.Join();
+        long other = Bursts();   // this thread forwards nothing: the other lane
+        var lanes = port.TransmitLanes;
+        output.WriteLine($"allocated {forwarding} / {other} B; lanes {string.Join(", ", lanes)}; tx {port.Counters.TxPackets} dropped {port.Counters.TxDropped}");
+        Assert.Equal(0, forwarding);
+        Assert.Equal(0, other);
+        Assert.Equal([("fwd-0", 0, false), ("other", 1, true)], lanes.Select(l => (l.Thread, l.Queue, l.Locked)));
+        var c = port.Counters.Snapshot();
+        Assert.Equal(2 * 250 * 32, c.TxPackets + c.TxDropped);   // a full TX ring drops, counted
+        Assert.Equal(c.TxPackets, lanes[0].Frames + lanes[1].Frames);
+        Assert.Equal(c.TxPackets, port.TxPostedPerQueue.Sum());
+        AssertCompleted(port);
+        pool.Release(pkts);
     }
 
     [NetnsFact]
