@@ -5,7 +5,8 @@
 #      prefix, and the Debian package's layout around that binary (scripts/build-deb.sh, then lintian);
 #   2. the README's "In place of ovs-vswitchd" commands: scripts/install-vswitchd.sh --start PREFIX, ovs-vsctl add-br
 #      with a port and a controller, ovs-ofctl dump-flows br0, mn --test pingall with Mininet's stock switch, and
-#      a hundred stock switches (mn --topo linear,100, standalone); then del-br, --uninstall and ovs-ctl stop.
+#      a hundred stock switches (mn --topo linear,100, standalone); ovs-save's save and restore of a bridge's groups
+#      and flows around a restart of the daemon; then del-br, --uninstall and ovs-ctl stop.
 # Step 2 runs in tests/E2E.Tests/Mininet/sandbox.sh (its own network, mount and PID namespaces): the system paths Open
 # vSwitch's scripts write (/etc/openvswitch, /var/log/openvswitch, /run, the systemd drop-in's directory) are private
 # tmpfs there, so nothing of the machine's own Open vSwitch, nor a cleanup by `mn`, is touched. Needs root.
@@ -47,6 +48,33 @@ if [ "${1:-}" = --inside-sandbox ]; then
   mn_run --topo tree,depth=2 --test pingall
   mn_run --topo linear,100 --switch ovs,failMode=standalone --controller none --test pingpair
   [ "$(cat /run/openvswitch/ovs-vswitchd.pid)" = "$daemon" ] || { say "FAILED: the daemon was restarted during the runs"; exit 1; }
+  # ovs-save around a restart of the daemon (docs/manual.md): a group and flows in two tables of a bridge offering
+  # OpenFlow14 saved, the daemon stopped by ovs-ctl and started again (as install-vswitchd.sh starts it without
+  # systemd), empty, and the script restoring them with add-groups --bundle and replace-flows --bundle.
+  say "ovs-save save-flows ssw-ci-br1; ovs-ctl --no-ovsdb-server stop; softswitch vswitchd; the restore script"
+  ovs-vsctl --timeout=30 add-br ssw-ci-br1 -- set bridge ssw-ci-br1 fail_mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14 \
+    -- add-port ssw-ci-br1 ssw-ci-eth1p
+  saved=$(mktemp -d)
+  ovs-ofctl -O OpenFlow14 add-group ssw-ci-br1 group_id=7,type=all,bucket=actions=output:LOCAL
+  printf '%s\n' 'table=0,priority=10,in_port=1,actions=goto_table:3' 'table=3,cookie=0x3,priority=5,ip,actions=group:7' \
+    'table=3,priority=0,actions=drop' > "$saved/flows"
+  ovs-ofctl -O OpenFlow14 add-flows ssw-ci-br1 "$saved/flows"
+  dump() { ovs-ofctl -O OpenFlow14 dump-groups ssw-ci-br1 | sort; ovs-ofctl -O OpenFlow14 dump-flows --no-stats ssw-ci-br1 | sort; }
+  before=$(dump)
+  TMPDIR=$saved /usr/share/openvswitch/scripts/ovs-save save-flows ssw-ci-br1 > "$saved/restore.sh"
+  grep -q -- '--bundle' "$saved/restore.sh" || { cat "$saved/restore.sh"; say "FAILED: ovs-save did not restore with --bundle"; exit 1; }
+  /usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server stop
+  for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$daemon" 2>/dev/null; then say "FAILED: ovs-ctl stop left softswitch vswitchd (pid $daemon) running"; exit 1; fi
+  "$prefix/bin/softswitch" vswitchd --pidfile --detach --log-file
+  daemon=$(cat /run/openvswitch/ovs-vswitchd.pid)
+  for _ in $(seq 100); do ovs-ofctl -O OpenFlow14 show ssw-ci-br1 >/dev/null 2>&1 && break; sleep 0.1; done
+  [ "$(dump)" != "$before" ] || { say "FAILED: the restarted daemon already had the flows it was to be given back"; exit 1; }
+  sh "$saved/restore.sh" || { say "FAILED: the restore script exited non-zero"; exit 1; }
+  after=$(dump)
+  [ "$after" = "$before" ] || { printf 'before:\n%s\nafter:\n%s\n' "$before" "$after"; say "FAILED: ovs-save's restore did not give back every group and flow"; exit 1; }
+  rm -rf "$saved"
+  ovs-vsctl --timeout=30 del-br ssw-ci-br1
   ovs-vsctl --timeout=30 del-br br0
   left=$(ovs-vsctl --timeout=30 list-br)
   [ -z "$left" ] || { say "FAILED: bridges left behind: $left"; exit 1; }

@@ -26,6 +26,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
     /// <summary>OpenFlow 1.4 or later: the Of14 codec's layouts where 1.4 changed 1.3's.</summary>
     private readonly bool _of14;
     private readonly BundleHandler _bundles;
+    private readonly TlvTableHandler _tlvTable;
     private readonly FlowMonitorHandler _monitors;
 
     /// <summary>The dispatcher of a connection speaking <paramref name="version"/> (the header the base's echo and barrier answer).</summary>
@@ -37,6 +38,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
         _config = new SwitchConfigHandler(ctx);
         _of14 = version >= Ofp13.Version14;
         _bundles = new BundleHandler(ctx);
+        _tlvTable = new TlvTableHandler(ctx);
         _monitors = new FlowMonitorHandler(ctx);
     }
 
@@ -100,10 +102,12 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
                 _flowMods.MeterMod(c, msg);
                 return;
             case Ofp13Type.Experimenter:
-                // The ONF's bundle extension (ONF_ET_BUNDLE_CONTROL, ONF_ET_BUNDLE_ADD_MESSAGE); no other experimenter.
-                // The ONF's bundle extension and its flow monitor's cancel (ONFT_FLOW_MONITOR_CANCEL) under 1.3.
+                // The ONF's bundle extension and its flow monitor's cancel (ONFT_FLOW_MONITOR_CANCEL) under 1.3, and
+                // Open vSwitch's TLV table messages; no other experimenter.
                 if (Ofp13Bundle.Kind(msg) != 0) _bundles.Handle(c, msg);
                 else if (c.Version == Ofp13.Version && Ofp14FlowMonitor.IsOnfMessage(msg, Ofp14FlowMonitor.OnfFlowMonitor)) _monitors.Cancel(c, msg);
+                // Open vSwitch's TLV table (dump-tlv-map, add-tlv-map: ovs-save saves and restores it).
+                else if (TlvTableHandler.Serves(msg)) _tlvTable.Handle(c, msg, xid);
                 else Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
                 return;
             default:
