@@ -3,7 +3,7 @@ namespace Softswitch.Datapath.Ports;
 /// <summary>
 /// Which forwarding thread the calling thread is, for ports that give each forwarding thread a transmit queue of its
 /// own (AF_XDP: thread t transmits on queue t mod Q, as Open vSwitch's static tx queue ids). The datapath's forwarding
-/// threads (<see cref="SwitchDatapath"/>'s poll loop, <see cref="Forwarding.ForwardingThreads"/>) set it once as they
+/// threads (<see cref="SwitchDatapath"/>'s poll loop, vswitchd's shared forwarding threads) set it once as they
 /// start; every other thread (the control path's packet-outs, maintenance, tests) is none (-1), and such a port sends
 /// for it on a queue under a lock. A thread-static int: reading it allocates nothing.
 /// </summary>

@@ -13,22 +13,9 @@ public sealed class OvsOfctlNiciraTtlTimeoutTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static (int, string, string) Ofctl(AgentRig rig, string version, string cmd, params string[] rest)
-        => ExternalTool.Run("ovs-ofctl", ["-O", version, cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
+    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest)
-    {
-        var (code, so, se) = Ofctl(rig, version, cmd, rest);
-        Assert.True(code == 0, $"ovs-ofctl -O {version} {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
-        return so;
-    }
-
-    private static string Refused(AgentRig rig, string version, string cmd, params string[] rest)
-    {
-        var (code, so, se) = Ofctl(rig, version, cmd, rest);
-        Assert.True(code != 0, $"ovs-ofctl -O {version} {cmd} {string.Join(' ', rest)} was accepted: {so}");
-        return se + so;
-    }
+    private static string Refused(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Refused(rig, version, cmd, rest);
 
     private static string[] Flows(string dump)
         => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];

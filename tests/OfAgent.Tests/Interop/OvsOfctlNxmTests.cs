@@ -15,15 +15,9 @@ public sealed class OvsOfctlNxmTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static (int Code, string Out, string Err) Ofctl(AgentRig rig, string cmd, params string[] rest)
-        => ExternalTool.Run("ovs-ofctl", ["-O", "OpenFlow10", cmd, $"tcp:127.0.0.1:{rig.ListenPort}", .. rest]);
+    private static (int Code, string Out, string Err) Ofctl(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Run(rig, "OpenFlow10", cmd, rest);
 
-    private static string Ok(AgentRig rig, string cmd, params string[] rest)
-    {
-        var (code, so, se) = Ofctl(rig, cmd, rest);
-        Assert.True(code == 0, $"ovs-ofctl -O OpenFlow10 {cmd} {string.Join(' ', rest)} failed ({code}): {se}{so}");
-        return so;
-    }
+    private static string Ok(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Ok(rig, "OpenFlow10", cmd, rest);
 
     private static string[] Lines(string dump) => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];
 
