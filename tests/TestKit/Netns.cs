@@ -117,18 +117,23 @@ public sealed class Netns : IDisposable
 
     /// <summary>Starts sending <paramref name="count"/> broadcast frames of <paramref name="size"/> bytes from <paramref name="ifname"/>
     /// as fast as python can, or at about <paramref name="pps"/> frames per second (a millisecond's worth at a time, no catch-up
-    /// burst after the sender was paused).</summary>
-    public Process StartFlood(string ifname, int count, int size, double seconds, int pps = 0)
+    /// burst after the sender was paused). With <paramref name="flows"/> above 1 the frames go round that many destination
+    /// MACs instead, 02:00:00:01:00:00 + i (<see cref="FloodMac"/>).</summary>
+    public Process StartFlood(string ifname, int count, int size, double seconds, int pps = 0, int flows = 1)
     {
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true };
         foreach (var a in new[] { "netns", "exec", Name, NsTool.Python, NsTool.Path, "flood", ifname, count.ToString(), size.ToString(),
-                     seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), pps.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+                     seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), pps.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                     flows.ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(a);
         }
 
         return Process.Start(psi)!;
     }
+
+    /// <summary>The destination MAC of flow <paramref name="i"/> of <see cref="StartFlood"/> with several flows.</summary>
+    public static string FloodMac(int i) => $"02:00:00:01:{(i >> 8) & 0xff:x2}:{i & 0xff:x2}";
 
     /// <summary>Moves a root-namespace interface into this namespace and brings it up (IPv6 off).</summary>
     public void Adopt(string ifname)
@@ -274,9 +279,12 @@ def main():
     elif mode == 'flood':
         count, size, seconds = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
         pps = float(sys.argv[6]) if len(sys.argv) > 6 else 0
+        flows = int(sys.argv[7]) if len(sys.argv) > 7 else 1
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         s.bind((ifname, 0))
-        frame = bytes.fromhex('ffffffffffff020000000001' + '88b5') + bytes(size - 14)
+        body = bytes.fromhex('020000000001' + '88b5') + bytes(size - 14)
+        frames = [bytes.fromhex('ffffffffffff') + body] if flows <= 1 else \
+                 [bytes([2, 0, 0, 1, (i >> 8) & 255, i & 255]) + body for i in range(flows)]
         n = 0
         start = time.time()
         end = start + seconds
@@ -292,7 +300,7 @@ def main():
                     time.sleep(0.001)
                     continue
             try:
-                s.send(frame)
+                s.send(frames[n % len(frames)])
                 n += 1
             except OSError:
                 pass
