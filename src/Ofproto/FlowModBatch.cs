@@ -20,8 +20,8 @@ namespace Softswitch.Ofproto;
 /// never publishes before it ends, and <see cref="Revert"/> restores every table as it was: adds removed, replaced flows
 /// re-inserted with their counters and timeouts, modifies restored. Its deletes take effect at the end: a deleted flow
 /// is marked (later flow-mods of the batch no longer see it) and stays in its table until <see cref="Commit"/>, which
-/// removes the marked flows after every add is in, so that a batch replacing flows by others that forward alike never
-/// leaves a packet without a flow.</para>
+/// publishes every add first (a new subtable too) and only then removes the marked flows, so that a batch replacing
+/// flows by others that forward alike never leaves a packet without a flow.</para>
 /// <para>One batch per table set at a time (the table set's run lock), on the thread that opened it, which must end it
 /// (<see cref="Commit"/> or <see cref="Revert"/>). While it is open its thread holds the tables' reclamation domain,
 /// so the entries the batch removed or replaced are not reused before it ends.</para>
@@ -67,15 +67,24 @@ public sealed class FlowModBatch
     }
 
     /// <summary>
-    /// Ends the batch: an atomic one removes the flows its deletes marked (appending them to <paramref name="removed"/>,
-    /// reason Delete); then every table it holds is published as one change and the run lock is released.
+    /// Ends the batch: an atomic one whose deletes marked flows publishes its tables with its adds in and the marked flows
+    /// still there, then removes those (appending them to <paramref name="removed"/>, reason Delete); then every table it
+    /// holds is published as one change and the run lock is released.
     /// </summary>
     public void Commit(List<FlowRemoved>? removed = null)
     {
         CheckOpen();
         try
         {
-            if (_doomed.Count > 0) RemoveDoomed(removed);
+            if (_doomed.Count > 0)
+            {
+                // The adds first: every table published (a subtable the batch created among them) while the flows its
+                // deletes marked are still in, then those tables held again for the deletes, published at the end.
+                var tables = _held.ToArray();
+                Publish();
+                foreach (var t in tables) Hold(t);
+                RemoveDoomed(removed);
+            }
         }
         finally
         {

@@ -32,13 +32,13 @@ public sealed class AtomicReplaceTests
         return sb.ToString();
     }
 
-    /// <summary>Set B: the same frames by the same match at priority 200, cookie 0xb. (A set of another match shape, a
-    /// subtable the bundle creates, is not yet replaced atomically: frames miss during its commit.)</summary>
+    /// <summary>Set B: the same frames by another match shape (the destination alone: a subtable the bundle creates) at
+    /// priority 200, cookie 0xb.</summary>
     private static string FlowsB()
     {
         var sb = new StringBuilder("priority=0,actions=CONTROLLER:128\n");
         for (int i = 0; i < Flows; i++)
-            sb.Append(CultureInfo.InvariantCulture, $"cookie=0xb,priority=200,in_port=1,dl_dst={Netns.FloodMac(i)},actions=output:2\n");
+            sb.Append(CultureInfo.InvariantCulture, $"cookie=0xb,priority=200,dl_dst={Netns.FloodMac(i)},actions=output:2\n");
         return sb.ToString();
     }
 

@@ -183,10 +183,10 @@ public sealed class BundleSessionTests
         v10[16 + 8] = 1;
         c.Send(v10);
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 21);
-        // A message no bundle holds here: an echo, a group-mod.
+        // A message no bundle holds here: an echo, a group-mod that deletes (it would delete flows, which are not undone).
         c.Send(Add(1, 0, Ofp13Messages.Empty(V13, Ofp13Type.EchoRequest, 23)));
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 23);
-        var gm = new Ofp13GroupMod { Command = 0, GroupType = 0, GroupId = 1 }.Encode();
+        var gm = new Ofp13GroupMod { Command = 2, GroupType = 0, GroupId = 1 }.Encode();
         BinaryPrimitives.WriteUInt32BigEndian(gm.AsSpan(4), 24);
         c.Send(Add(1, 0, gm));
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 24);
