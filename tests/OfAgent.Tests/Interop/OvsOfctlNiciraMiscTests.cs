@@ -7,7 +7,7 @@ namespace Softswitch.OfAgent.Tests.Interop;
 
 /// <summary>
 /// Real ovs-ofctl, -O OpenFlow10 and -O OpenFlow13, with Open vSwitch's Nicira actions beyond resubmit and the
-/// registers: what the switch keeps, forwards and gives back in dump-flows, and the dump re-added.
+/// registers (note, controller, exit, dec_ttl(ids)): what the switch keeps, forwards and gives back in dump-flows, and the dump re-added.
 /// </summary>
 public sealed class OvsOfctlNiciraMiscTests
 {
@@ -123,6 +123,34 @@ public sealed class OvsOfctlNiciraMiscTests
         Assert.Contains("OFPBAC_BAD_ARGUMENT", Refused(rig, version, "add-flow", "actions=controller(reason=action_set)"));
         if (version == "OpenFlow13")
             Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, version, "add-flow", "actions=write_actions(controller(reason=no_match))"));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    /// <summary>
+    /// dec_ttl(32768,12345,90) (NXAST_DEC_TTL_CNT_IDS) is kept with its ids and given back as ovs-ofctl wrote it, beside a
+    /// plain dec_ttl; the packet goes on with its TTL decremented. More ids than the switch holds in one action (10) is
+    /// OFPBAC_BAD_ARGUMENT.
+    /// </summary>
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow10")]
+    [InlineData("OpenFlow13")]
+    public async Task DecTtlWithIds_IsKept_Decrements_TheDumpReAdds(string version)
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, version, "add-flow", "priority=10,ip,in_port=1,actions=dec_ttl(32768,12345,90),output:2");
+        Ok(rig, version, "add-flow", "priority=10,ip,in_port=2,actions=dec_ttl(0),dec_ttl,output:1");
+        var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
+        rig.Ports[0].Inject(frame);
+        rig.Poll();
+        byte[] sent = Assert.Single(rig.Ports[1].TakeSent());
+        Assert.Equal(frame[22] - 1, sent[22]);
+
+        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        Assert.Contains("priority=10,ip,in_port=1 actions=dec_ttl(32768,12345,90),output:2", dump);
+        Assert.Contains("priority=10,ip,in_port=2 actions=dec_ttl(0),dec_ttl,output:1", dump);
+        ReAddsTheSame(rig, version, dump);
+        Assert.Contains("OFPBAC_BAD_ARGUMENT", Refused(rig, version, "add-flow", "ip,actions=dec_ttl(1,2,3,4,5,6,7,8,9,10,11)"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 }
