@@ -27,11 +27,7 @@ public sealed class VswitchdAfXdpTests
         hB = $"afxb{id}";
         foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.78.0.1/24"), (nsB, hB, "10.78.0.2/24") })
         {
-            Sh.Check("ip", "netns", "add", ns);
-            Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
-            Sh.Check("ip", "link", "set", host, "up");
-            Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
-            Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+            VswitchdBridgesTests.AddHost(ns, host, ip);
             // A veth takes XDP redirects (the offload's, from the other port) only with its NAPI on: GRO turns it on.
             Sh.Run("ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "gro", "on");
         }

@@ -118,11 +118,7 @@ public sealed class VswitchdBridgesTests
         {
             foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.78.0.1/24"), (nsB, hB, "10.78.0.2/24") })
             {
-                Sh.Check("ip", "netns", "add", ns);
-                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
-                Sh.Check("ip", "link", "set", host, "up");
-                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
-                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+                AddHost(ns, host, ip);
             }
             // Standalone bridges with no controller forward as learning switches; the patch joins them. NetFlow asked of
             // one is refused in its status column; it forwards all the same (snooping multicast, which it serves).
@@ -213,11 +209,7 @@ public sealed class VswitchdBridgesTests
         {
             foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.80.0.1/24"), (nsB, hB, "10.80.0.2/24") })
             {
-                Sh.Check("ip", "netns", "add", ns);
-                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
-                Sh.Check("ip", "link", "set", host, "up");
-                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
-                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+                AddHost(ns, host, ip);
             }
             Sh.Check("ip", "link", "add", u1, "type", "veth", "peer", "name", u2);
             Sh.Check("ip", "link", "set", u1, "up");
@@ -353,11 +345,7 @@ public sealed class VswitchdBridgesTests
         {
             foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.79.0.1/24"), (nsB, hB, "10.79.0.2/24") })
             {
-                Sh.Check("ip", "netns", "add", ns);
-                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
-                Sh.Check("ip", "link", "set", host, "up");
-                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
-                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+                AddHost(ns, host, ip);
             }
             int[] ports = [FreePorts.Tcp()];
             foreach (int port in ports)
@@ -416,6 +404,17 @@ public sealed class VswitchdBridgesTests
         var start = Sh.Run("env", [$"OVS_RUNDIR={db.RunDir}", Softswitch, "vswitchd", "--pidfile", "--detach", $"--log-file={db.RunDir}/vswitchd.log"], 60_000);
         Assert.True(start.Ok, $"vswitchd did not start ({start.ExitCode}): {start.Stderr}{start.Stdout}");
         return int.Parse(File.ReadAllText(Path.Combine(db.RunDir, "ovs-vswitchd.pid")).Trim(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Network namespace <paramref name="ns"/> with eth0 at <paramref name="ip"/> (a prefix), the other end of
+    /// its veth <paramref name="host"/> up in this namespace.</summary>
+    internal static void AddHost(string ns, string host, string ip)
+    {
+        Sh.Check("ip", "netns", "add", ns);
+        Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        Sh.Check("ip", "link", "set", host, "up");
+        Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
+        Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
     }
 
     internal static void StopDaemon(int pid)

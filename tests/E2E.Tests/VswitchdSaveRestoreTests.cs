@@ -64,11 +64,7 @@ public sealed class VswitchdSaveRestoreTests
         {
             foreach (var (ns, host, ip) in new[] { (nsA, hA, "10.79.0.1/24"), (nsB, hB, "10.79.0.2/24") })
             {
-                Sh.Check("ip", "netns", "add", ns);
-                Sh.Check("ip", "link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", ns);
-                Sh.Check("ip", "link", "set", host, "up");
-                Sh.Check("ip", "-n", ns, "addr", "add", ip, "dev", "eth0");
-                Sh.Check("ip", "-n", ns, "link", "set", "eth0", "up");
+                VswitchdBridgesTests.AddHost(ns, host, ip);
             }
             pid = VswitchdBridgesTests.StartDaemon(db);
             db.Vsctl("add-br", bridge, "--", "set", "Bridge", bridge, "protocols=OpenFlow10,OpenFlow13,OpenFlow14", "fail_mode=secure",

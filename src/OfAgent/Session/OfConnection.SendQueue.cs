@@ -162,6 +162,19 @@ public sealed partial class OfConnection
     /// <summary>Queued bytes of replies, FLOW_REMOVED and PORT_STATUS (what paces the peer).</summary>
     private long ReplyBytes => Interlocked.Read(ref _queuedBytes) - Interlocked.Read(ref _packetInBytes);
 
+    /// <summary>One pooled part of a long reply, sent once there is room (<see cref="WaitForRoom"/>); false, with the part
+    /// given back to the pool, when the connection closed meanwhile.</summary>
+    public bool SendPooledWhenRoom(byte[] rented, int count)
+    {
+        if (!WaitForRoom())
+        {
+            MessagePool.Return(rented);
+            return false;
+        }
+        SendPooled(rented, count);
+        return true;
+    }
+
     /// <summary>
     /// Blocks (this connection's receive loop or turn: before it handles the next message, and inside a long reply
     /// before each part) until the queued replies are below <see cref="AgentOptions.ReplyQueueLimit"/>; false when the

@@ -148,16 +148,7 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
     {
         var writer = s_writer ??= new NxFlowStatsReplyWriter(OfConnection.MessagePool);
         var actions = s_wireActions ??= new OfpAction[16];
-        Func<byte[], int, bool> send = (reply, count) =>
-        {
-            if (!c.WaitForRoom())
-            {
-                OfConnection.MessagePool.Return(reply);
-                return false;
-            }
-            c.SendPooled(reply, count);
-            return true;
-        };
+        Func<byte[], int, bool> send = c.SendPooledWhenRoom;
         bool open = true;
         writer.Begin(xid);
         try

@@ -95,16 +95,7 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     {
         var writer = s_writer ??= new OfpFlowStatsReplyWriter(OfConnection.MessagePool);
         var actions = s_wireActions ??= new OfpAction[16];
-        Func<byte[], int, bool> send = (reply, count) =>
-        {
-            if (!c.WaitForRoom())
-            {
-                OfConnection.MessagePool.Return(reply);
-                return false;
-            }
-            c.SendPooled(reply, count);
-            return true;
-        };
+        Func<byte[], int, bool> send = c.SendPooledWhenRoom;
         bool open = true;
         writer.Begin(req.Xid);
         try
