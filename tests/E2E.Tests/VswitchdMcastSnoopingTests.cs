@@ -10,9 +10,12 @@ namespace Softswitch.E2E.Tests;
 /// receivers in namespaces, two of which join a group with IP_ADD_MEMBERSHIP (their kernels send IGMPv3 reports), and
 /// a sender's datagrams to the group reach exactly the two that joined, none the third (counted on each receiver's
 /// veth with a packet socket, which sees every frame the switch sends it); after one leaves (its kernel's report), it
-/// gets none either. ovs-appctl mdb/show lists the members as Open vSwitch prints them.
+/// gets none either. ovs-appctl mdb/show lists the members as Open vSwitch prints them. Each datagram a receiver that
+/// joined did not get must be counted: dropped on the sender's port (its receive ring full while the forwarding thread
+/// waited for a CPU, on a loaded machine) or on the receiver's (transmit), as ovs-ofctl dump-ports shows.
 /// </summary>
 [RequiresTool("ovsdb-server")]
+[RequiresTool("ovs-ofctl")]
 [RequiresTool("ovs-vsctl")]
 [RequiresTool("ovs-appctl")]
 public sealed class VswitchdMcastSnoopingTests
@@ -67,7 +70,39 @@ print(count)
             db.Vsctl("add-br", br, "--", "set-fail-mode", br, "standalone", "--", "set", "Bridge", br, "mcast_snooping_enable=true",
                 "--", "add-port", br, h1.HostIf, "--", "add-port", br, h2.HostIf, "--", "add-port", br, h3.HostIf, "--", "add-port", br, src.HostIf);
             string Ofport(Netns n) => db.Vsctl("get", "Interface", n.HostIf, "ofport").Trim();
-            string p1 = Ofport(h1), p2 = Ofport(h2);
+            string p1 = Ofport(h1), p2 = Ofport(h2), p3 = Ofport(h3), ps = Ofport(src);
+            // Rx drops on the sender's port and tx drops on each receiver's (ovs-ofctl dump-ports: "drop=N" on the rx
+            // line, then on the tx line; "?" is a counter not kept).
+            long[] Drops()
+            {
+                var r = db.Tool("ovs-ofctl", "dump-ports", br);
+                Assert.True(r.Ok, r.Stderr);
+                long Drop(string port, int line)
+                {
+                    var m = Regex.Match(r.Stdout, $@"port +{port}: rx .*?drop=(\d+|\?).*?\n.*?tx .*?drop=(\d+|\?)");
+                    Assert.True(m.Success, r.Stdout);
+                    string v = m.Groups[line].Value;
+                    return v == "?" ? 0 : long.Parse(v, CultureInfo.InvariantCulture);
+                }
+                return [Drop(ps, 1), Drop(p1, 2), Drop(p2, 2), Drop(p3, 2)];
+            }
+            // Every datagram a joined receiver lacks is counted dropped (the counts follow within a second or two: the
+            // kernel's ring drops are read at the next frame or idle second).
+            void Conserved(int[] got, bool[] joined, long[] before)
+            {
+                long[] now = [];
+                bool Balanced()
+                {
+                    now = Drops();
+                    for (int i = 0; i < 3; i++)
+                        if (joined[i] && got[i] + (now[0] - before[0]) + (now[i + 1] - before[i + 1]) < Datagrams) return false;
+                    return true;
+                }
+                Assert.True(Wait.Until(Balanced, 5_000, everyMs: 200),
+                    $"got h1 {got[0]}, h2 {got[1]}, h3 {got[2]} of {Datagrams}; dropped: sender's port rx {now[0] - before[0]}, tx h1 {now[1] - before[1]}, h2 {now[2] - before[2]}, h3 {now[3] - before[3]}\n{db.Tool("ovs-ofctl", "dump-ports", br).Stdout}{VswitchdBridgesTests.Log(db)}");
+                if (got.Where((g, i) => joined[i]).Any(g => g < Datagrams))
+                    Console.WriteLine($"snooping: dropped on a loaded machine, each counted: sender's port rx {now[0] - before[0]}, tx {now[1] - before[1]}/{now[2] - before[2]}/{now[3] - before[3]}");
+            }
             string Mdb()
             {
                 var r = db.Tool("ovs-appctl", "mdb/show", br);
@@ -83,18 +118,24 @@ print(count)
                 $"mdb/show did not list ports {p1} and {p2} in {Group}:\n{Mdb()}{VswitchdBridgesTests.Log(db)}");
             Assert.Matches(new Regex($@"^ +{p1} +0  IGMPv3    {Regex.Escape(Group)} +\d+$", RegexOptions.Multiline), Mdb());
 
+            var before = Drops();
             var (got1, got2, got3) = Round(src, [h1, h2, h3], [Datagrams, Datagrams, 0]);
             Console.WriteLine($"snooping: {Datagrams} datagrams to {Group}: joined h1 {got1}, joined h2 {got2}, h3 {got3}");
-            Assert.Equal((Datagrams, Datagrams, 0), (got1, got2, got3));
+            Assert.Equal(0, got3);
+            Assert.True(got1 > 0 && got2 > 0, $"joined h1 {got1}, h2 {got2}");
+            Conserved([got1, got2, got3], [true, true, false], before);
 
             // h2 leaves (its kernel reports TO_IN {}): its port leaves the group at once, h1 stays.
             joiners[1].StandardInput.WriteLine("leave");
             joiners[1].StandardInput.Flush();
             Assert.Equal("left", joiners[1].StandardOutput.ReadLine());
             Assert.True(Wait.Until(() => Members(Mdb()).SetEquals([p1]), 10_000, everyMs: 100), $"mdb/show after h2 left:\n{Mdb()}");
+            before = Drops();
             (got1, got2, got3) = Round(src, [h1, h2, h3], [Datagrams, 0, 0]);
             Console.WriteLine($"snooping after h2 left: h1 {got1}, h2 {got2}, h3 {got3}");
-            Assert.Equal((Datagrams, 0, 0), (got1, got2, got3));
+            Assert.Equal((0, 0), (got2, got3));
+            Assert.True(got1 > 0, $"joined h1 {got1}");
+            Conserved([got1, got2, got3], [true, false, false], before);
 
             Assert.Equal("table successfully flushed", db.Tool("ovs-appctl", "mdb/flush", br).Stdout.Trim());
             Assert.Empty(Members(Mdb()));

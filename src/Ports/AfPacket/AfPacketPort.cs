@@ -23,7 +23,7 @@ public sealed record AfPacketOptions
     /// <summary>Non-null and larger than the full ring: a port whose full ring loses frames (the kernel marks a frame
     /// TP_STATUS_LOSING, or PACKET_STATISTICS counts drops) grows it fourfold, again at each later loss, up to this
     /// many bytes, so a port that a ring of <see cref="RingSize"/> does not hold (its thread preempted for longer than
-    /// the ring lasts) ends with the ring it needs. Each grow gives up the frames the old ring holds, as the first.</summary>
+    /// the ring lasts) ends with the ring it needs. Each grow carries the frames the old ring holds over to the new, as the first.</summary>
     public int? MaxRingSize { get; init; }
     public bool Promiscuous { get; init; } = true;
     public bool QdiscBypass { get; init; } = true;
@@ -128,6 +128,10 @@ public sealed unsafe class AfPacketPort : IPort
     private readonly byte* _scratchPtr;    // _scratch is pinned
     private int _superLength;              // bytes of the super-frame in _scratch (from ScratchFrameOffset)
     private SoftwareOffload.Cursor _gso;
+    // The slots the old ring held when it was replaced by a larger one (copied whole, header and frame, in ring
+    // order), received before the new ring's: _carryNext of _carryCount taken (null: none).
+    private byte* _carry;
+    private int _carryCount, _carryNext;
 
     private long _rxNoBuffers;
 
@@ -290,22 +294,20 @@ public sealed unsafe class AfPacketPort : IPort
     /// (<see cref="AfPacketOptions.MaxRingSize"/>) a full ring that lost frames with one four times its size, up to that
     /// most. The kernel swaps rings only on an
     /// unmapped socket with none: the old ring is unmapped and released, the new one set up and mapped. Under steady
-    /// traffic the old ring never drains (the kernel refills it as fast as it is read), so the frames it holds at the
-    /// swap are given up and counted as dropped (RxDropped), once per grow: at most the old ring's frames. Frames the
-    /// kernel queued on the socket meanwhile (it has no ring then) are read and counted as dropped too; a frame the
-    /// kernel put in the old ring in the microseconds between the count and the release is lost with it. If the new
-    /// ring cannot be had, the old one is set up again and kept, and the port grows no more (a log line says so).
+    /// traffic the old ring never drains (the kernel refills it as fast as it is read), so the slots it holds at the
+    /// swap are copied out first and received before the new ring's (<see cref="CarryHeldFrames"/>), in order. Frames
+    /// the kernel queued on the socket meanwhile (it has no ring then: microseconds) are read and counted as dropped,
+    /// as is a frame the kernel put in the old ring between the copy and the release. A grow due while copied slots
+    /// are still to be received waits for them. If the new ring cannot be had, the old one is set up again and kept,
+    /// and the port grows no more (a log line says so).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void GrowRing()
     {
         _growPending = true;
-        if (_ring == null || _gso.Active) return;
+        if (_ring == null || _gso.Active || _carry != null) return;
         _growPending = false;
-        int held = 0;
-        for (int i = 0; i < _frameCount; i++)
-            if ((Volatile.Read(ref *(uint*)Frame(i)) & TP_STATUS_USER) != 0) held++;
-        if (held > 0) _counters.AddRxDropped(held);
+        CarryHeldFrames();
         int oldBlockSize = _blockSize, oldBlocks = _frameCount / _framesPerBlock;
         // A small ring to one four times it in the same small blocks, or to the full ring once that is no larger;
         // from a full ring to four times it, up to the most.
@@ -411,6 +413,7 @@ public sealed unsafe class AfPacketPort : IPort
 
     public bool PrepareWait()
     {
+        if (_carry != null) return false;
         if (_ring == null) return true;
         if (_gso.Active) return false;
         return (Volatile.Read(ref *(uint*)Frame(_head)) & TP_STATUS_USER) == 0;
@@ -434,7 +437,7 @@ public sealed unsafe class AfPacketPort : IPort
                 if (_gso.Active) break;   // the pool ran dry or the burst is full
                 continue;
             }
-            byte* h = Frame(_head);
+            byte* h = _carry == null ? Frame(_head) : _carry + (nint)_carryNext * _frameSize;
             uint st = Volatile.Read(ref *(uint*)(h + HdrStatus));
             if ((st & TP_STATUS_USER) == 0)
             {
@@ -724,8 +727,62 @@ public sealed unsafe class AfPacketPort : IPort
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ReleaseFrame(byte* h, uint st)
     {
+        if (_carry != null)
+        {
+            if (++_carryNext == _carryCount) FreeCarry();
+            return;
+        }
         Volatile.Write(ref *(uint*)(h + HdrStatus), TP_STATUS_KERNEL);
         if (++_head == _frameCount) _head = 0;
+    }
+
+    /// <summary>
+    /// Before a grow releases the ring: copies the slots it holds (from the head on, in the order the kernel filled
+    /// them) whole into a buffer that <see cref="Receive"/> takes before the new ring, so a grow loses none of them. A
+    /// slot that holds only the start of a frame larger than a slot (TP_STATUS_COPY) cannot come along: its whole copy
+    /// waits on the socket queue, which the grow drains; it is counted as dropped. Also when the buffer cannot be had.
+    /// </summary>
+    private void CarryHeldFrames()
+    {
+        int held = 0;
+        while (held < _frameCount && (Volatile.Read(ref *(uint*)Frame((_head + held) % _frameCount)) & TP_STATUS_USER) != 0) held++;
+        if (held == 0) return;
+        byte* carry;
+        try
+        {
+            carry = (byte*)NativeMemory.Alloc((nuint)held * (nuint)_frameSize);
+        }
+        catch (OutOfMemoryException)
+        {
+            carry = null;
+        }
+        int kept = 0;
+        for (int i = 0; i < held; i++)
+        {
+            byte* h = Frame((_head + i) % _frameCount);
+            if (carry == null || (Volatile.Read(ref *(uint*)(h + HdrStatus)) & TP_STATUS_COPY) != 0)
+            {
+                _counters.AddRxDropped(1);
+                continue;
+            }
+            Buffer.MemoryCopy(h, carry + (nint)kept * _frameSize, _frameSize, _frameSize);
+            kept++;
+        }
+        if (kept == 0)
+        {
+            NativeMemory.Free(carry);
+            return;
+        }
+        _carry = carry;
+        _carryCount = kept;
+        _carryNext = 0;
+    }
+
+    private void FreeCarry()
+    {
+        NativeMemory.Free(_carry);
+        _carry = null;
+        _carryCount = _carryNext = 0;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -797,6 +854,7 @@ public sealed unsafe class AfPacketPort : IPort
 
     public void Dispose()
     {
+        if (_carry != null) FreeCarry();
         if (_ring != null)
         {
             LibC.munmap(_ring, _ringSize);

@@ -88,7 +88,7 @@ internal sealed class Bridge : IDisposable
     /// <summary>
     /// The most an AF_PACKET port's ring grows to without options:rx_ring_size (32 MiB, 16,384 frames at MTU 1500: the
     /// ring `softswitch run`'s ports have from the start): each loss of frames at the full ring makes it four times
-    /// larger (4, 16, then 32 MiB), giving up the frames the old ring held. A forwarding thread preempted for longer
+    /// larger (4, 16, then 32 MiB), the frames the old ring held carried over. A forwarding thread preempted for longer
     /// than its ring lasts loses frames at any rate: 512 frames are 1 ms at 0.5 Mpps, and on a loaded machine the
     /// thread waited tens of milliseconds for its CPU, so with 1 MiB vswitchd kept zero loss only to 0.02-0.07 Mpps
     /// where `run` kept 0.04-0.58 (bench/netns/zeroloss.sh, vsd-afpacket against ssw-afpacket, docs/benchmarks.md).

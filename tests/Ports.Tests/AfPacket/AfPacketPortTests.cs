@@ -56,6 +56,42 @@ public sealed class AfPacketPortTests(ITestOutputHelper output) : PortBackendTes
     }
 
     /// <summary>
+    /// A grow keeps the frames the old ring still holds: a receive that takes half of a full small ring (here 8 of 16)
+    /// grows it, and the other 8 come next, before anything the new ring gets, in order, none counted dropped.
+    /// </summary>
+    [NetnsFact]
+    public void Grow_CarriesTheFramesTheOldRingHolds_InOrder()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfPacketPort(ns.HostIf, new AfPacketOptions { RingSize = 1 << 20, InitialRxFrames = 16 });
+        Assert.Equal(16, port.RingFrames);
+        var pool = new PacketPool(256);
+        var sent = Enumerable.Range(0, 16).Select(i => MakeFrame(RxType, i, 100 + i)).ToList();
+        ns.SendFrames(sent);
+        var got = new List<byte[]>();
+        Span<int> half = stackalloc int[8];
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        int n = 0;
+        while (n == 0 && sw.ElapsedMilliseconds < 3000) { n = port.Receive(pool, half); if (n == 0) Thread.Sleep(1); }
+        Assert.Equal(8, n);
+        for (int i = 0; i < n; i++)
+        {
+            var f = pool.Frame(half[i]);
+            if (System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(f[12..]) == RxType) got.Add(f.ToArray());
+        }
+        pool.Release(half[..n]);
+        Assert.Equal(64, port.RingFrames);
+        var after = MakeFrame(RxType, 99, 300);
+        ns.SendFrames([after]);
+        got.AddRange(ReceiveUntil(port, pool, RxType, 17 - got.Count, TimeSpan.FromSeconds(3)));
+        Assert.Equal(17, got.Count);
+        for (int i = 0; i < 16; i++) Assert.True(sent[i].AsSpan().SequenceEqual(got[i]), $"frame {i} differs");
+        Assert.True(after.AsSpan().SequenceEqual(got[16]), "the new ring's frame came before the carried ones");
+        Assert.Equal(0, port.Counters.Snapshot().RxDropped);
+        Assert.Equal(pool.Capacity, pool.FreeCount);
+    }
+
+    /// <summary>
     /// With a most (<see cref="AfPacketOptions.MaxRingSize"/>, as `softswitch vswitchd` opens its default ports) a full
     /// ring that loses frames while its port is offered a ring's frames a second (not for one burst of a quiet port)
     /// grows fourfold, up to that most and no further: the frames the kernel dropped are counted,
