@@ -6,7 +6,10 @@ namespace Softswitch.Ofproto;
 /// <summary>One message of a bundle: a flow-mod, a port-mod or a group-mod, as the switch's request, with the ADD message it came in.</summary>
 /// <param name="Message">The whole BUNDLE_ADD_MESSAGE (the error for a message that fails the commit echoes it, with its xid).</param>
 /// <param name="GroupMod">A group-mod other than DELETE (ovs-ofctl's <c>add-groups --bundle</c>, which ovs-save's restore uses).</param>
-public sealed record BundledRequest(FlowModRequest? FlowMod, PortModRequest? PortMod, byte[] Message, GroupModRequest? GroupMod = null);
+/// <param name="Answered">A request that changes nothing (an echo, a barrier, a statistics request, ...), which the
+/// connection answers at the commit, in its place after the bundle's changes are in; <paramref name="Message"/> is its
+/// ADD_MESSAGE.</param>
+public sealed record BundledRequest(FlowModRequest? FlowMod, PortModRequest? PortMod, byte[] Message, GroupModRequest? GroupMod = null, bool Answered = false);
 
 /// <summary>A bundle refusal (OpenFlow 1.4.1's OFPBFC_* codes the switch gives; the codec has their wire values).</summary>
 public enum BundleError : byte
@@ -24,7 +27,7 @@ public enum BundleError : byte
     BadFlags,
     /// <summary>OFPBFC_MSG_CONFLICT: a port-mod into an ATOMIC bundle (port changes cannot be undone).</summary>
     MsgConflict,
-    /// <summary>OFPBFC_MSG_TOO_MANY: the connection's bundles hold <see cref="OfBundles.MessageLimit"/> messages.</summary>
+    /// <summary>OFPBFC_MSG_TOO_MANY: the connection's bundles hold <see cref="OfBundles.MessageLimit"/> messages or <see cref="OfBundles.ByteLimit"/> bytes.</summary>
     MsgTooMany,
     /// <summary>OFPBFC_MSG_FAILED: a message of the bundle failed its commit (that message's own error goes first).</summary>
     MsgFailed,
@@ -43,23 +46,31 @@ public sealed class OfBundles
     public const int MaxBundles = 64;
     /// <summary>Messages a connection's bundles may hold together (one bundle of them all, or several).</summary>
     public const int MaxMessages = 1 << 18;
+    /// <summary>Bytes of messages a connection's bundles may hold together (50 MiB, the messages themselves without their
+    /// ADD_MESSAGE framing): a hostile controller's 262,144 messages of 64 KiB would otherwise hold 16 GiB.</summary>
+    public const long MaxBytes = 50L << 20;
     /// <summary>OFPBF_ATOMIC, OFPBF_ORDERED: the flags a bundle may have.</summary>
     public const ushort Atomic = 1, Ordered = 2;
 
     /// <summary>Messages this connection's bundles may hold together (<see cref="MaxMessages"/> unless set).</summary>
     public int MessageLimit { get; init; } = MaxMessages;
 
+    /// <summary>Bytes this connection's bundles may hold together (<see cref="MaxBytes"/> unless set).</summary>
+    public long ByteLimit { get; init; } = MaxBytes;
+
     /// <summary>How long a bundle may go without a message before it is dropped (Open vSwitch's default: 10 s).</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<uint, Bundle> _bundles = new();
     private int _messages; // in every bundle
+    private long _bytes;   // of their messages
 
     /// <summary>Drops bundle <paramref name="id"/> (with its messages); false when there is none.</summary>
     private bool Drop(uint id, out Bundle? bundle)
     {
         if (!_bundles.Remove(id, out bundle)) return false;
         _messages -= bundle.Messages.Count;
+        _bytes -= bundle.Bytes;
         return true;
     }
 
@@ -68,6 +79,7 @@ public sealed class OfBundles
         public readonly ushort Flags = flags;
         public readonly byte[] Opened = opened;
         public bool Closed;
+        public long Bytes;
         public long Used = now;
         public readonly List<BundledRequest> Messages = new();
     }
@@ -122,9 +134,12 @@ public sealed class OfBundles
     /// <summary>
     /// ADD_MESSAGE: <paramref name="request"/> joins the bundle (opened implicitly when the id is new, as the 1.4 spec
     /// allows and Open vSwitch does). A closed bundle or other flags drop it; a full one refuses the message.
+    /// <paramref name="bytes"/>: the bundled message's length (its ADD_MESSAGE's when left out), counted against
+    /// <see cref="ByteLimit"/>.
     /// </summary>
-    public BundleError Add(uint id, ushort flags, BundledRequest request, long nowTicks)
+    public BundleError Add(uint id, ushort flags, BundledRequest request, long nowTicks, int bytes = -1)
     {
+        if (bytes < 0) bytes = request.Message.Length;
         if (!_bundles.TryGetValue(id, out var b))
         {
             var err = Open(id, flags, request.Message, nowTicks);
@@ -142,9 +157,11 @@ public sealed class OfBundles
             return BundleError.BadFlags;
         }
         if ((flags & Atomic) != 0 && request.PortMod is not null) return BundleError.MsgConflict;
-        if (_messages >= MessageLimit) return BundleError.MsgTooMany;
+        if (_messages >= MessageLimit || _bytes + bytes > ByteLimit) return BundleError.MsgTooMany;
         b.Messages.Add(request);
         _messages++;
+        _bytes += bytes;
+        b.Bytes += bytes;
         b.Used = nowTicks;
         return BundleError.None;
     }
@@ -153,15 +170,26 @@ public sealed class OfBundles
     /// COMMIT_REQUEST: the bundle's messages applied by <paramref name="sw"/> all or none
     /// (<see cref="OfSwitch.CommitBundle"/>). The bundle ends whatever the outcome. <see cref="BundleError.MsgFailed"/>
     /// names the message that failed (<paramref name="failed"/>) and its own error (<paramref name="failedError"/>).
+    /// After a commit that succeeds, <paramref name="answer"/> is given the bundle's answered requests
+    /// (<see cref="BundledRequest.Answered"/>), in order.
     /// </summary>
-    public BundleError Commit(uint id, ushort flags, OfSwitch sw, OfController? from, out BundledRequest? failed, out OfError failedError)
+    public BundleError Commit(uint id, ushort flags, OfSwitch sw, OfController? from, out BundledRequest? failed, out OfError failedError,
+                              Action<BundledRequest>? answer = null)
     {
         failed = null;
         failedError = OfError.None;
         if (!Drop(id, out var b)) return BundleError.BadId;
         if (b!.Flags != flags) return BundleError.BadFlags;
         failedError = sw.CommitBundle(b.Messages, from, out int index);
-        if (failedError == OfError.None) return BundleError.None;
+        if (failedError == OfError.None)
+        {
+            if (answer is not null)
+            {
+                foreach (var m in b.Messages)
+                    if (m.Answered) answer(m);
+            }
+            return BundleError.None;
+        }
         if (index >= 0) failed = b.Messages[index];
         return BundleError.MsgFailed;
     }
@@ -198,7 +226,7 @@ public sealed partial class OfSwitch
             if (r.FlowMod is { } fm) err = PrepareFlowMod(fm, out mods[i]);
             else if (r.PortMod is { } pm) err = CheckPortMod(pm);
             else if (r.GroupMod is { Command: not GroupModCommand.Delete }) err = OfError.None; // checked in its place, below
-            else err = OfError.BadCommand;
+            else err = r.Answered ? OfError.None : OfError.BadCommand; // an answered request is the connection's, after
             if (err != OfError.None)
             {
                 failed = i;

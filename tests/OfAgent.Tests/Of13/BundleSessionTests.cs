@@ -183,8 +183,13 @@ public sealed class BundleSessionTests
         v10[16 + 8] = 1;
         c.Send(v10);
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 21);
-        // A message no bundle holds here: an echo, a group-mod that deletes (it would delete flows, which are not undone).
-        c.Send(Add(1, 0, Ofp13Messages.Empty(V13, Ofp13Type.EchoRequest, 23)));
+        // A message no bundle holds here: a set-config, a group-mod that deletes (it would delete flows, which are not undone).
+        var setConfig = new byte[12];
+        setConfig[0] = V13;
+        setConfig[1] = (byte)Ofp13Type.SetConfig;
+        setConfig[3] = 12;
+        BinaryPrimitives.WriteUInt32BigEndian(setConfig.AsSpan(4), 23);
+        c.Send(Add(1, 0, setConfig));
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 23);
         var gm = new Ofp13GroupMod { Command = 2, GroupType = 0, GroupId = 1 }.Encode();
         BinaryPrimitives.WriteUInt32BigEndian(gm.AsSpan(4), 24);
@@ -248,6 +253,61 @@ public sealed class BundleSessionTests
         AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.CommitReply, 35, 2, 0);
         Assert.Equal(3, flows.GetTableStats(0).ActiveCount);
         Assert.Empty(await c.SyncAsync());
+    }
+
+    /// <summary>
+    /// Requests that change nothing (echo, features, a table statistics request, barrier) ride in a bundle and are
+    /// answered at its commit, in order, each after the bundle's changes (the statistics count the flow the bundle adds),
+    /// before the commit's reply; before the commit they get nothing, and a discarded bundle's get nothing ever. A
+    /// connection's bundles hold at most <see cref="Softswitch.Ofproto.OfBundles.ByteLimit"/> bytes: past it, MSG_TOO_MANY.
+    /// </summary>
+    [Fact]
+    public async Task RequestsThatChangeNothing_AreAnsweredAtTheCommit_InOrder()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Client.ConnectAsync(rig.ListenPort);
+        var echo = Ofp13Messages.Empty(V13, Ofp13Type.EchoRequest, 40);
+        var tableStats = new byte[16];
+        tableStats[0] = V13;
+        tableStats[1] = (byte)Ofp13Type.MultipartRequest;
+        tableStats[3] = 16;
+        BinaryPrimitives.WriteUInt32BigEndian(tableStats.AsSpan(4), 43);
+        BinaryPrimitives.WriteUInt16BigEndian(tableStats.AsSpan(8), (ushort)Ofp13MultipartType.Table);
+        c.Send(Add(3, 0, echo));
+        c.Send(Add(3, 0, FlowMod(41, 0, 5)));
+        c.Send(Add(3, 0, Ofp13Messages.Empty(V13, Ofp13Type.FeaturesRequest, 42)));
+        c.Send(Add(3, 0, tableStats));
+        c.Send(Add(3, 0, Ofp13Messages.Empty(V13, Ofp13Type.BarrierRequest, 44)));
+        Assert.Empty(await c.SyncAsync());
+        Assert.Equal(0, rig.Switch.Flows.GetTableStats(0).ActiveCount);
+
+        c.Send(Control(45, 3, Ofp13BundleCtrlType.CommitRequest));
+        var got = new List<byte[]>();
+        for (int i = 0; i < 5; i++) got.Add(await c.NextAsync());
+        Assert.Equal([(Ofp13Type.EchoReply, 40u), (Ofp13Type.FeaturesReply, 42u), (Ofp13Type.MultipartReply, 43u), (Ofp13Type.BarrierReply, 44u)],
+            got.Take(4).Select(m => ((Ofp13Type)m[1], Xid(m))));
+        Assert.Equal(0, got[2][16]);                                                     // table 0's entry
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32BigEndian(got[2].AsSpan(16 + 4)));  // its active count: the bundle's flow
+        AssertReply(got[4], Ofp13BundleCtrlType.CommitReply, 45, 3, 0);
+
+        c.Send(Add(4, 0, Ofp13Messages.Empty(V13, Ofp13Type.EchoRequest, 50)));
+        c.Send(Control(51, 4, Ofp13BundleCtrlType.DiscardRequest));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.DiscardReply, 51, 4, 0);
+        Assert.Empty(await c.SyncAsync());
+
+        // 50 MiB of echoes (the messages, not their ADD_MESSAGEs) fill the connection's bundles: the next is refused.
+        var big = new byte[65_000];
+        big[0] = V13;
+        big[1] = (byte)Ofp13Type.EchoRequest;
+        BinaryPrimitives.WriteUInt16BigEndian(big.AsSpan(2), (ushort)(big.Length - 16));
+        var fill = Add(5, 0, big.AsSpan(0, big.Length - 16).ToArray());
+        int fits = (int)(Softswitch.Ofproto.OfBundles.MaxBytes / (big.Length - 16));
+        for (int i = 0; i < fits; i++) c.Send(fill);
+        Assert.Empty(await c.SyncAsync());
+        c.Send(fill);
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgTooMany, 0);
+        c.Send(Control(52, 5, Ofp13BundleCtrlType.DiscardRequest));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.DiscardReply, 52, 5, 0);
     }
 
     private static byte[] Delete(uint xid, uint inPort)

@@ -3,6 +3,7 @@ using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Handlers;
@@ -16,10 +17,14 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// <remarks>
 /// What a bundle may hold: flow-mods, port-mods and group-mods other than DELETE (which deletes flows too, past undoing:
 /// OFPBFC_MSG_UNSUP), decoded and translated when added (a message that does not decode is refused with its own error
-/// then, as Open vSwitch refuses it); any other message is OFPBFC_MSG_UNSUP. A slave's
+/// then, as Open vSwitch refuses it); and requests that change nothing (echo, barrier, features, get-config, get-async,
+/// queue-get-config, multipart other than the flow monitor's), answered at the commit in their place after the
+/// bundle's changes, each as if it came alone (the 1.4 spec lets a switch take any message in a bundle; Open vSwitch
+/// refuses these, OFTest's bundle tests send them). Any other message (meter-mod, role, set-config, packet-out, ...) is
+/// OFPBFC_MSG_UNSUP. A slave's
 /// bundle messages are refused with BAD_REQUEST/IS_SLAVE. Stateless; a connection's messages come on one thread.
 /// </remarks>
-internal sealed class BundleHandler(OfRequestContext ctx)
+internal sealed class BundleHandler(OfRequestContext ctx, OfRequestDispatcher answerer)
 {
     [ThreadStatic] private static List<byte[]>? s_expired;
 
@@ -60,7 +65,7 @@ internal sealed class BundleHandler(OfRequestContext ctx)
             {
                 // The flows it changes are the connection's own for its flow monitors (ABBREV with the commit's xid).
                 using var source = OfFlowMonitors.From(c.Controller, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(msg[4..]));
-                err = bundles.Commit(id, flags, ctx.Switch, c.Controller, out var failed, out var failedError);
+                err = bundles.Commit(id, flags, ctx.Switch, c.Controller, out var failed, out var failedError, m => Answer(c, m));
                 // The failing message's own error first, echoing its ADD (its xid), then the commit's OFPBFC_MSG_FAILED.
                 if (failed is not null) ctx.SendError(c, WireMap.ToWire(failedError, failed.FlowMod is null ? RefusedRequest.Other : RefusedRequest.FlowMod), failed.Message);
                 reply = Ofp13BundleCtrlType.CommitReply;
@@ -106,13 +111,28 @@ internal sealed class BundleHandler(OfRequestContext ctx)
                 request = new BundledRequest(null, null, msg.ToArray(), gm);
                 break;
             }
+            case Ofp13Type.EchoRequest or Ofp13Type.BarrierRequest or Ofp13Type.FeaturesRequest or Ofp13Type.GetConfigRequest
+                or Ofp13Type.GetAsyncRequest:
+            case Ofp13Type.QueueGetConfigRequest when c.Version == Ofp13.Version:
+            case Ofp13Type.MultipartRequest when inner.Length >= 10 && ChangesNothing((Ofp13MultipartType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(inner[8..])):
+                request = new BundledRequest(null, null, msg.ToArray(), Answered: true);
+                break;
             default:
-                // Meter-mods are not bundled here; nor is anything else.
+                // Meter-mods are not bundled here; nor is anything else that changes the switch.
                 SendBundleError(c, Ofp13BundleError.MsgUnsup, msg);
                 return;
         }
-        var err = bundles.Add(id, flags, request, now);
+        var err = bundles.Add(id, flags, request, now, inner.Length);
         if (err != BundleError.None) SendBundleError(c, ToWire(err), msg);
+    }
+
+    /// <summary>A multipart request that only reads: not a flow monitor's (OFPMP_FLOW_MONITOR, or the ONF's under an experimenter type).</summary>
+    private static bool ChangesNothing(Ofp13MultipartType type) => type != Ofp14FlowMonitor.MultipartType && type != (Ofp13MultipartType)0xFFFF;
+
+    /// <summary>A bundled request that changes nothing, answered at its bundle's commit as if it came alone.</summary>
+    private void Answer(OfConnection c, BundledRequest m)
+    {
+        if (Ofp13Bundle.TryDecodeAdd(m.Message, out _, out _, out var inner, out _)) answerer.Handle(c, inner);
     }
 
     private void SendBundleError(OfConnection c, Ofp13BundleError code, ReadOnlySpan<byte> request)

@@ -37,7 +37,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
         _stats = new StatsHandler(ctx);
         _config = new SwitchConfigHandler(ctx);
         _of14 = version >= Ofp13.Version14;
-        _bundles = new BundleHandler(ctx);
+        _bundles = new BundleHandler(ctx, this);
         _tlvTable = new TlvTableHandler(ctx);
         _monitors = new FlowMonitorHandler(ctx);
     }
