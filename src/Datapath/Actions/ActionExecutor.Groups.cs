@@ -178,6 +178,55 @@ public sealed partial class ActionExecutor
         pool.Release(s.Copies.AsSpan(0, k));
     }
 
+    public static readonly Counter CloneCopyFailed = Coverage.Define("action-clone-copy-failed", "packets a clone could not copy (no free buffer): its actions skip them");
+    public static readonly Counter CloneTooDeep = Coverage.Define("action-clone-too-deep", "packets of a clone nested in groups and clones deeper than the datapath follows: its actions run on none");
+
+    /// <summary>
+    /// A clone's steps <paramref name="from"/> to <paramref name="to"/> on copies of the packets (released after them),
+    /// one depth deeper, as a group's bucket that something after the group could see: the set-queue in force goes in,
+    /// and the clone's set_tunnel stays the clone's.
+    /// </summary>
+    private void ExecuteClone<TSink>(FlowActions actions, int from, int to, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers,
+                                     uint queue, int depth, ref TSink sink)
+        where TSink : struct, IActionSink
+    {
+        if (depth >= GroupTable.MaxDepth)
+        {
+            _counters.Add(CloneTooDeep, pkts.Length);
+            return;
+        }
+        var s = Scratch(depth, pkts.Length);
+        int k = 0, failed = 0;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            int c = pool.Clone(pkts[i]);
+            if (c < 0)
+            {
+                failed++;
+                continue;
+            }
+            s.Copies[k] = c;
+            s.CopyLayers[k++] = layers[i];
+        }
+        if (failed != 0) _counters.Add(CloneCopyFailed, failed);
+        if (k == 0) return;
+        ulong tunnel = _tunnel;
+        try
+        {
+            // The scratch of this depth is not touched by the clone's steps (they run one deeper), so the copies stay listed.
+            Execute(actions, from, to, pool, s.Copies.AsSpan(0, k), s.CopyLayers.AsSpan(0, k), queue, depth + 1, ref sink);
+        }
+        finally
+        {
+            pool.Release(s.Copies.AsSpan(0, k));
+            if (_tunnel != tunnel)
+            {
+                _tunnel = tunnel;
+                sink.SetTunnel(tunnel);
+            }
+        }
+    }
+
     private void Select<TSink>(GroupTable table, Group g, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
         where TSink : struct, IActionSink
     {

@@ -121,15 +121,22 @@ public sealed partial class ActionExecutor
     /// depth <paramref name="depth"/> (0: a flow's or packet-out's list; a group's bucket runs one deeper), with the
     /// queue a set-queue before the group chose.
     /// </summary>
-    [SkipLocalsInit]
     private void Execute<TSink>(FlowActions actions, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, ref TSink sink)
+        where TSink : struct, IActionSink
+        => Execute(actions, 0, actions.Plan.Length, pool, pkts, layers, queue, depth, ref sink);
+
+    /// <summary>Steps <paramref name="from"/> to <paramref name="to"/> (exclusive) of <paramref name="actions"/>' plan: a
+    /// list, or the actions of a clone in it.</summary>
+    [SkipLocalsInit]
+    private void Execute<TSink>(FlowActions actions, int from, int to, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers,
+                                uint queue, int depth, ref TSink sink)
         where TSink : struct, IActionSink
     {
         if (pkts.IsEmpty) return;
         layers = layers[..pkts.Length];
         FlowAction[] plan = actions.Plan;
         bool[] modifiedAfter = actions.PlanModifiedAfter;
-        for (int i = 0; i < plan.Length; i++)
+        for (int i = from; i < to; i++)
         {
             ref readonly FlowAction a = ref plan[i];
             switch (a.Kind)
@@ -146,8 +153,18 @@ public sealed partial class ActionExecutor
                     break;
                 case ActionKind.Group:
                     // The buckets work on copies unless nothing after the group in this list can see the packet.
-                    ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < plan.Length - 1, ref sink);
+                    ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < to - 1, ref sink);
                     break;
+                case ActionKind.Clone:
+                {
+                    // Its items run on copies unless nothing after them in this list can see the packets: then they
+                    // simply run next, on the packets themselves.
+                    int end = Math.Min(to, i + 1 + (int)a.QueueId);
+                    if (end == to) break;
+                    ExecuteClone(actions, i + 1, end, pool, pkts, layers, queue, depth, ref sink);
+                    i = end - 1;
+                    break;
+                }
                 case ActionKind.Meter:
                 {
                     var scratch = Scratch(depth, pkts.Length);

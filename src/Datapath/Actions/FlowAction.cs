@@ -160,6 +160,13 @@ public enum ActionKind : byte
     /// skips it.
     /// </summary>
     Note,
+    /// <summary>
+    /// Open vSwitch's clone: the <see cref="FlowAction.QueueId"/> items right after it run on a copy of the packets (its
+    /// own action set, key and register changes; the packets go on after them as they were). A flow's clone is composed by
+    /// the pipeline walk (its actions composed as any, its action set appended to them); the executor runs the items on
+    /// copies, or on the packets themselves when nothing follows them in the list.
+    /// </summary>
+    Clone,
 }
 
 /// <summary>
@@ -284,6 +291,8 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction Resubmit(byte table, ushort inPort = Ports.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
     /// <summary>A note whose bytes are <see cref="FlowActions.Data"/>[<paramref name="index"/>] (<see cref="ActionKind.Note"/>).</summary>
     public static FlowAction Note(int index) => new(ActionKind.Note, 0, 0, (uint)index, 0);
+    /// <summary>A clone of the <paramref name="count"/> items after it (<see cref="ActionKind.Clone"/>).</summary>
+    public static FlowAction CloneOf(int count) => new(ActionKind.Clone, 0, 0, (uint)count, 0);
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
     public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
     /// <summary>A learn of template <paramref name="templateId"/> (<see cref="ActionKind.Learn"/>).</summary>
@@ -335,7 +344,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
                                                or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue
-                                               or ActionKind.Note);
+                                               or ActionKind.Note or ActionKind.Clone);
 }
 
 /// <summary>
@@ -373,7 +382,8 @@ public sealed class FlowActions
     /// <summary>Some action is a <see cref="ActionKind.Resubmit"/>, an <see cref="ActionKind.Exit"/>, a register action
     /// (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>, <see cref="ActionKind.OutputField"/>) or a
     /// <see cref="ActionKind.Learn"/>: only the multi-stage pipeline walk runs such a list. A
-    /// <see cref="ActionKind.Conjunction"/> too: only the walk's lookups combine clauses.</summary>
+    /// <see cref="ActionKind.Conjunction"/> too: only the walk's lookups combine clauses; and a <see cref="ActionKind.Clone"/>,
+    /// whose key, register and action-set changes only the walk keeps apart.</summary>
     public readonly bool NeedsWalk;
     /// <summary>One state per <see cref="ActionKind.LearnRequest"/> of the list (null: none), by the request's <see cref="FlowAction.Port"/>.</summary>
     public readonly LearnState[]? LearnStates;
@@ -407,7 +417,7 @@ public sealed class FlowActions
             ModifiedAfter[i] = modified;
             if (items[i].ModifiesPacket) modified = true;
             if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField
-                or ActionKind.Conjunction or ActionKind.Learn)
+                or ActionKind.Conjunction or ActionKind.Learn or ActionKind.Clone)
             {
                 NeedsWalk = true;
             }

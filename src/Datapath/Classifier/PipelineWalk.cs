@@ -79,7 +79,10 @@ public sealed class PipelineWalk
     private Registers _regs;
     private readonly List<ulong> _reads = new();
     private ulong _pinMetadata;
-    private readonly ActionSet _set = new();
+    private ActionSet _set = new();
+    // The action sets of the clones being composed, one per nesting level (a clone's starts empty: Open vSwitch's).
+    private readonly List<ActionSet> _cloneSets = new();
+    private int _cloneDepth;
     private readonly List<FlowAction> _composed = new();
     private readonly List<FlowAction> _describe = new();
     private readonly ContinuationInterner _continuations = new();
@@ -94,7 +97,7 @@ public sealed class PipelineWalk
     public FlowKey FinalKey { get; private set; }
     /// <summary>The register file after the last run.</summary>
     public Registers FinalRegisters => _regs;
-    /// <summary>The last run ran a register action (load, move or output of a field) or a learn (which reads fields): a repair, which replays the stages' header rewrites only, cannot rebuild it.</summary>
+    /// <summary>The last run ran a register action (load, move or output of a field), a learn (which reads fields) or a clone (whose rewrites stay its own): a repair, which replays the stages' header rewrites only, cannot rebuild it.</summary>
     public bool UsedRegisterActions { get; private set; }
     /// <summary>The last run looked a table with clauses of conjunctive matches up (<see cref="FlowTable.IsConjunctive"/>): its verdict is walked anew, not repaired.</summary>
     public bool UsedConjunctions { get; private set; }
@@ -226,6 +229,7 @@ public sealed class PipelineWalk
         _reads.Clear();
         UsedRegisterActions = false;
         UsedConjunctions = false;
+        _cloneDepth = 0;
         int t = 0;
         PipelineEnd end = PipelineEnd.Actions;
         Start = start;
@@ -360,11 +364,14 @@ public sealed class PipelineWalk
     /// list, rewriting the key as each runs; a resubmit composes what its lookup finds in its place.
     /// </summary>
     private void Compose(Pipeline pipeline, FlowActions actions, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
+        => Compose(pipeline, actions.Items, ref b, t, trace, depth);
+
+    private void Compose(Pipeline pipeline, ReadOnlySpan<FlowAction> items, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
     {
-        foreach (ref readonly var item in actions.Items.AsSpan())
+        for (int i = 0; i < items.Length; i++)
         {
             if (_dropped || _exit) return;
-            var a = item;
+            var a = items[i];
             switch (a.Kind)
             {
                 case ActionKind.Exit:
@@ -386,6 +393,13 @@ public sealed class PipelineWalk
                 case ActionKind.Learn:
                     ComposeLearn(b.KeyRef, a);
                     continue;
+                case ActionKind.Clone:
+                {
+                    int end = Math.Min(items.Length, i + 1 + (int)a.QueueId);
+                    ComposeClone(pipeline, items[(i + 1)..end], ref b, t, trace, depth);
+                    i = end - 1;
+                    continue;
+                }
             }
             if (SendsPacketIns(a) && b.KeyRef.Metadata != _pinMetadata)
             {
@@ -444,6 +458,48 @@ public sealed class PipelineWalk
         if (ins.WriteActions is { } w) _set.Write(w);
         if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
         if (ins.GotoTable > target) Resubmit(pipeline, FlowAction.Resubmit((byte)ins.GotoTable), ref b, target, trace, depth + 1);
+    }
+
+    /// <summary>
+    /// Open vSwitch's clone (ofproto-dpif-xlate.c clone_xlate_actions): <paramref name="body"/> composed after a
+    /// <see cref="ActionKind.Clone"/> marker that counts what it composed, with an action set of its own, empty at its start
+    /// and appended at its end; then the key, the register file and the action set are what they were before it, so the
+    /// actions after it see the packet as it was. An exit in it ends the whole composition, as Open vSwitch's does. Past
+    /// <see cref="MaxResubmitDepth"/> clones nested the packet is dropped. A verdict holding one is walked anew, never
+    /// repaired (<see cref="UsedRegisterActions"/>): a repair replays the stages' rewrites, which a clone's must not reach.
+    /// </summary>
+    private void ComposeClone(Pipeline pipeline, ReadOnlySpan<FlowAction> body, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
+    {
+        if (_cloneDepth >= MaxResubmitDepth)
+        {
+            _dropped = true;
+            return;
+        }
+        UsedRegisterActions = true;
+        var key = b.Key;
+        var regs = _regs;
+        bool reparse = _reparse;
+        var outer = _set;
+        if (_cloneSets.Count == _cloneDepth) _cloneSets.Add(new ActionSet());
+        _set = _cloneSets[_cloneDepth++];
+        _set.Clear();
+        int at = _composed.Count;
+        _composed.Add(FlowAction.CloneOf(0));
+        try
+        {
+            Compose(pipeline, body, ref b, t, trace, depth);
+            if (!_dropped) _set.AppendTo(_composed);
+        }
+        finally
+        {
+            _set = outer;
+            _cloneDepth--;
+        }
+        if (_composed.Count == at + 1) _composed.RemoveAt(at); // nothing to run
+        else _composed[at] = FlowAction.CloneOf(_composed.Count - at - 1);
+        b = new FlowKeyBuilder(key);
+        _regs = regs;
+        _reparse = reparse;
     }
 
     /// <summary>

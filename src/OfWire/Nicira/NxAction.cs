@@ -60,6 +60,9 @@ public enum NxActionSubtype : ushort
     Learn = 16,
     /// <summary>NXAST_LEARN2: NXAST_LEARN with a limit and a result field, length 40 or more.</summary>
     Learn2 = 45,
+    /// <summary>NXAST_CLONE: actions run on a copy of the packet (<see cref="NxAction.Nested"/>, the version's own action
+    /// list), length 16 + the actions.</summary>
+    Clone = 42,
 }
 
 /// <summary>Why a Nicira action body was refused; each version names it with its own error code.</summary>
@@ -133,6 +136,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   LEARN(16), LEARN2(45)              len 32+, 40+: NxLearn's diagram (its flow-mod and specs, in Learn)
     //   FIN_TIMEOUT(19) len 16, MULTIPATH(10) len 32: NxAction.FinTimeout.cs
     //   DEC_TTL_CNT_IDS(21)                 len 16+8n: n_controllers(2) zero(4), then the ids (2 each), zero padding
+    //   CLONE(42)                           len 16+n: pad(6), then the nested actions (NxAction.Clone.cs)
     /// <summary>
     /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
     /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
@@ -147,6 +151,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         var subtype = (NxActionSubtype)BinaryPrimitives.ReadUInt16BigEndian(b);
         if (subtype is NxActionSubtype.Learn or NxActionSubtype.Learn2) return TryDecodeLearn(b, subtype, out nx, out error);
         if (subtype == NxActionSubtype.DecTtlCntIds) return TryDecTtlCntIds(b, out nx, out error);
+        if (subtype == NxActionSubtype.Clone) return TryClone(b, out nx, out error);
         int expected = subtype switch
         {
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
@@ -242,6 +247,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         NxActionSubtype.RegLoad2 => ((8 + 2 + 4 + (IsWhole ? 1 : 2) * FieldSize + 7) & ~7) - 8,
         NxActionSubtype.Learn or NxActionSubtype.Learn2 => Learn?.BodySize ?? 8,
         NxActionSubtype.DecTtlCntIds => 8 + ((2 * (ControllerIds?.Length ?? 0) + 7) & ~7),
+        NxActionSubtype.Clone => 8 + (Nested?.Length ?? 0),
         _ => 8,
     };
 
@@ -294,6 +300,9 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 break;
             case NxActionSubtype.DecTtlCntIds:
                 WriteDecTtlCntIds(dest);
+                break;
+            case NxActionSubtype.Clone:
+                Nested.AsSpan().CopyTo(dest[8..]);
                 break;
             case NxActionSubtype.FinTimeout or NxActionSubtype.Multipath:
                 WriteFinTimeoutOrMultipath(dest);

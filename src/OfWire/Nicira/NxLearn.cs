@@ -240,6 +240,9 @@ public readonly partial record struct NxAction
     /// <summary>NXAST_DEC_TTL_CNT_IDS's controller ids, in order as given (NxAction.DecTtl.cs); null for every other subtype.</summary>
     public ushort[]? ControllerIds { get; init; }
 
+    /// <summary>NXAST_CLONE's nested actions, their wire bytes as they came (NxAction.Clone.cs); null for every other subtype.</summary>
+    public byte[]? Nested { get; init; }
+
     /// <summary>A learn action (NXAST_LEARN2 when <see cref="NxLearn.Learn2"/>, else NXAST_LEARN).</summary>
     public static NxAction OfLearn(NxLearn learn) => new(learn.Learn2 ? NxActionSubtype.Learn2 : NxActionSubtype.Learn) { Learn = learn };
 

@@ -111,6 +111,11 @@ public enum OfActionType : byte
     /// to the connections of controller id <see cref="OfAction.QueueId"/>.
     /// </summary>
     Controller,
+    /// <summary>
+    /// Open vSwitch's clone: <see cref="OfAction.Nested"/> run on a copy of the packet (its own action set, registers and
+    /// key changes, dropped after it); the packet goes on after it as it was.
+    /// </summary>
+    Clone,
 }
 
 /// <summary>
@@ -125,9 +130,15 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// <summary>Equal type and arguments, and <see cref="Data"/> of the same bytes.</summary>
     public bool Equals(OfAction other)
         => Type == other.Type && Port == other.Port && MaxLen == other.MaxLen && QueueId == other.QueueId && Value == other.Value
-           && Value2 == other.Value2 && Data.AsSpan().SequenceEqual(other.Data);
+           && Value2 == other.Value2 && Data.AsSpan().SequenceEqual(other.Data) && Nested.AsSpan().SequenceEqual(other.Nested);
 
-    public override int GetHashCode() => HashCode.Combine(Type, Port, MaxLen, QueueId, Value, Value2, Data?.Length ?? -1);
+    public override int GetHashCode() => HashCode.Combine(Type, Port, MaxLen, QueueId, Value, Value2, Data?.Length ?? -1, Nested?.Length ?? -1);
+
+    /// <summary>A <see cref="OfActionType.Clone"/>'s actions (null for any other action).</summary>
+    public OfAction[]? Nested { get; init; }
+
+    /// <summary>clone(<paramref name="actions"/>): the actions run on a copy of the packet.</summary>
+    public static OfAction CloneOf(OfAction[] actions) => new(OfActionType.Clone) { Nested = actions };
 
     /// <summary>The 128-bit argument (IPv6 address, ND target): <see cref="Value2"/> high, <see cref="Value"/> low.</summary>
     public UInt128 Wide => new(Value2, Value);

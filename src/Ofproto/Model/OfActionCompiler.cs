@@ -47,23 +47,59 @@ public static class OfActionCompiler
         if (MixesConjunction(actions)) return OfError.BadConjunction;
         var items = s_scratch is { } sc && sc.Length >= actions.Length ? sc : s_scratch = new FlowAction[Math.Max(16, actions.Length)];
         List<byte[]>? data = null;
-        int count = actions.Length;
+        int count = 0;
+        var e = CompileList(actions, ports, context, queuesPerPort, origin, ref items, ref count, ref data, 0, out _);
+        s_scratch = items;
+        if (e != OfError.None || count == 0) return e;
+        result = Shared(items.AsSpan(0, count), data is null ? [] : [.. data]);
+        return OfError.None;
+    }
+
+    /// <summary>The most clones nested in one another a list may hold.</summary>
+    public const int MaxCloneDepth = 64;
+
+    /// <summary>
+    /// Compiles <paramref name="actions"/> into <paramref name="items"/> from <paramref name="count"/> (grown as needed):
+    /// a clone is its marker (<see cref="FlowAction.CloneOf"/>) and then its actions, flat. <paramref name="exited"/>: an
+    /// exit ended a packet-out's or a bucket's list here (the lists around it end too).
+    /// </summary>
+    private static OfError CompileList(ReadOnlySpan<OfAction> actions, PortTable ports, ActionContext context, int queuesPerPort,
+                                       in PacketInOrigin origin, ref FlowAction[] items, ref int count, ref List<byte[]>? data, int depth,
+                                       out bool exited)
+    {
+        exited = false;
         for (int i = 0; i < actions.Length; i++)
         {
             var a = actions[i];
             if (a.Type == OfActionType.Exit && context != ActionContext.FlowMod)
             {
                 // A packet-out's or a bucket's list (the executor runs it, not the walk) simply ends here.
-                count = i;
+                exited = true;
                 break;
             }
+            if (a.Type == OfActionType.Clone)
+            {
+                // Its marker, then its actions; a conjunction in it is no clause of anything.
+                var nested = a.Nested ?? [];
+                if (depth >= MaxCloneDepth) return OfError.BadArgument;
+                foreach (var x in nested)
+                    if (x.Type == OfActionType.Conjunction) return OfError.BadConjunction;
+                int at = count;
+                Put(ref items, ref count, default);
+                var ce = CompileList(nested, ports, context, queuesPerPort, origin, ref items, ref count, ref data, depth + 1, out exited);
+                if (ce != OfError.None) return ce;
+                items[at] = FlowAction.CloneOf(count - at - 1);
+                if (exited) break;
+                continue;
+            }
+            FlowAction f = default;
             switch (a.Type)
             {
                 case OfActionType.Output:
                 {
                     var e = CheckOutPort(a.Port, ports, context, out var dp);
                     if (e != OfError.None) return e;
-                    items[i] = dp == PortNumber.Controller ? FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.UserTag)
+                    f = dp == PortNumber.Controller ? FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.UserTag)
                                                           : FlowAction.Output(dp, a.MaxLen);
                     break;
                 }
@@ -72,44 +108,44 @@ public static class OfActionCompiler
                     if (!OfPort.ToDatapath(a.Port, out var dp)) return OfError.BadOutPort;
                     if (a.Port != OfPort.InPort && ports.Get(dp) is null) return OfError.BadOutPort;
                     if (a.QueueId >= (uint)queuesPerPort) return OfError.BadQueue;
-                    items[i] = FlowAction.Enqueue(dp, a.QueueId);
+                    f = FlowAction.Enqueue(dp, a.QueueId);
                     break;
                 }
-                case OfActionType.SetVlanVid: items[i] = FlowAction.SetVlanVid((ushort)a.Value); break;
-                case OfActionType.SetVlanPcp: items[i] = FlowAction.SetVlanPcp((byte)a.Value); break;
-                case OfActionType.PopVlan: items[i] = FlowAction.StripVlan(); break;
-                case OfActionType.SetEthSrc: items[i] = FlowAction.SetDlSrc(new MacAddress(a.Value)); break;
-                case OfActionType.SetEthDst: items[i] = FlowAction.SetDlDst(new MacAddress(a.Value)); break;
-                case OfActionType.SetNwSrc: items[i] = FlowAction.SetNwSrc((uint)a.Value); break;
-                case OfActionType.SetNwDst: items[i] = FlowAction.SetNwDst((uint)a.Value); break;
-                case OfActionType.SetNwTos: items[i] = FlowAction.SetNwTos((byte)a.Value); break;
-                case OfActionType.SetTpSrc: items[i] = FlowAction.SetTpSrc((ushort)a.Value, a.TpProto); break;
-                case OfActionType.SetTpDst: items[i] = FlowAction.SetTpDst((ushort)a.Value, a.TpProto); break;
-                case OfActionType.SetTunnel: items[i] = FlowAction.SetTunnel(a.Value); break;
+                case OfActionType.SetVlanVid: f = FlowAction.SetVlanVid((ushort)a.Value); break;
+                case OfActionType.SetVlanPcp: f = FlowAction.SetVlanPcp((byte)a.Value); break;
+                case OfActionType.PopVlan: f = FlowAction.StripVlan(); break;
+                case OfActionType.SetEthSrc: f = FlowAction.SetDlSrc(new MacAddress(a.Value)); break;
+                case OfActionType.SetEthDst: f = FlowAction.SetDlDst(new MacAddress(a.Value)); break;
+                case OfActionType.SetNwSrc: f = FlowAction.SetNwSrc((uint)a.Value); break;
+                case OfActionType.SetNwDst: f = FlowAction.SetNwDst((uint)a.Value); break;
+                case OfActionType.SetNwTos: f = FlowAction.SetNwTos((byte)a.Value); break;
+                case OfActionType.SetTpSrc: f = FlowAction.SetTpSrc((ushort)a.Value, a.TpProto); break;
+                case OfActionType.SetTpDst: f = FlowAction.SetTpDst((ushort)a.Value, a.TpProto); break;
+                case OfActionType.SetTunnel: f = FlowAction.SetTunnel(a.Value); break;
                 case OfActionType.SetQueue:
                     if (a.QueueId >= (uint)queuesPerPort) return OfError.BadQueue;
-                    items[i] = FlowAction.SetQueue(a.QueueId);
+                    f = FlowAction.SetQueue(a.QueueId);
                     break;
-                case OfActionType.Group: items[i] = FlowAction.Group(a.QueueId); break;
+                case OfActionType.Group: f = FlowAction.Group(a.QueueId); break;
                 case OfActionType.Resubmit:
                 {
                     // A flow's lookup again; a packet-out has no table to be in. Any in_port may be looked up with.
                     if (context != ActionContext.FlowMod || a.QueueId > 0xff) return OfError.BadArgument;
                     ushort inPort = PortNumber.InPort;
                     if (a.Port != OfPort.InPort && !OfPort.ToDatapath(a.Port, out inPort)) return OfError.BadArgument;
-                    items[i] = FlowAction.Resubmit((byte)a.QueueId, inPort);
+                    f = FlowAction.Resubmit((byte)a.QueueId, inPort);
                     break;
                 }
                 case OfActionType.Exit:
-                    items[i] = FlowAction.Exit();
+                    f = FlowAction.Exit();
                     break;
                 case OfActionType.Controller:
                     if (a.Value > PacketInOrigin.MaxReason) return OfError.BadArgument;
-                    items[i] = FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.UserTag | PacketInOrigin.ControllerTag((byte)a.Value, (ushort)a.QueueId));
+                    f = FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.UserTag | PacketInOrigin.ControllerTag((byte)a.Value, (ushort)a.QueueId));
                     break;
                 case OfActionType.Note:
                     (data ??= []).Add(a.Data ?? []);
-                    items[i] = FlowAction.Note(data.Count - 1);
+                    f = FlowAction.Note(data.Count - 1);
                     break;
                 case OfActionType.FieldLoad:
                 {
@@ -117,41 +153,46 @@ public static class OfActionCompiler
                     var dst = a.LoadDst;
                     if (context != ActionContext.FlowMod || !dst.IsValid || !OfSubfield.IsWritable(dst.Field) || (a.Wide & ~dst.ValueMask) != 0)
                         return OfError.BadArgument;
-                    items[i] = FlowAction.FieldLoad(dst.ToDatapath(), a.Wide, a.LoadForm);
+                    f = FlowAction.FieldLoad(dst.ToDatapath(), a.Wide, a.LoadForm);
                     break;
                 }
                 case OfActionType.FieldMove:
                 {
                     var (src, dst) = (a.MoveSrc, a.MoveDst);
                     if (context != ActionContext.FlowMod || !src.IsValid || !dst.IsValid || !OfSubfield.IsWritable(dst.Field)) return OfError.BadArgument;
-                    items[i] = FlowAction.FieldMove(src.ToDatapath(), dst.ToDatapath());
+                    f = FlowAction.FieldMove(src.ToDatapath(), dst.ToDatapath());
                     break;
                 }
                 case OfActionType.Conjunction:
                     // Only conjunctions in the list (MixesConjunction), each a clause Open vSwitch takes.
                     if (a.ConjClauses is < 2 or > 64 || a.ConjClause >= a.ConjClauses) return OfError.BadConjunction;
-                    items[i] = FlowAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses);
+                    f = FlowAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses);
                     break;
                 case OfActionType.OutputField:
                     if (context != ActionContext.FlowMod || !a.OutputSrc.IsValid) return OfError.BadArgument;
-                    items[i] = FlowAction.OutputField(a.OutputSrc.ToDatapath(), a.MaxLen);
+                    f = FlowAction.OutputField(a.OutputSrc.ToDatapath(), a.MaxLen);
                     break;
                 case OfActionType.Learn:
                     // Only the pipeline walk runs a learn: a flow's, never a packet-out's or a bucket's.
                     if (context != ActionContext.FlowMod || a.LearnSpec is not { } learn || learn.Check() != OfError.None) return OfError.BadArgument;
-                    items[i] = FlowAction.Learn((int)a.QueueId);
+                    f = FlowAction.Learn((int)a.QueueId);
                     break;
                 default:
                 {
-                    var e = CompileOfp13(a, out items[i]);
+                    var e = CompileOfp13(a, out f);
                     if (e != OfError.None) return e;
                     break;
                 }
             }
+            Put(ref items, ref count, f);
         }
-        if (count == 0) return OfError.None;
-        result = Shared(items.AsSpan(0, count), data is null ? [] : [.. data]);
         return OfError.None;
+    }
+
+    private static void Put(ref FlowAction[] items, ref int count, in FlowAction f)
+    {
+        if (count == items.Length) Array.Resize(ref items, items.Length * 2);
+        items[count++] = f;
     }
 
     /// <summary>A conjunction beside an action of another kind (ofp-actions.c's ofpacts_verify refuses it).</summary>
@@ -282,9 +323,23 @@ public static class OfActionCompiler
     public static int ToOfActions(FlowActions actions, Span<OfAction> into)
     {
         var items = actions.Items;
-        for (int i = 0; i < items.Length; i++)
-            into[i] = items[i].Kind == ActionKind.Note ? OfAction.Note(actions.Data[items[i].QueueId]) : ToOfAction(items[i]);
-        return items.Length;
+        int n = 0;
+        for (int i = 0; i < items.Length; i++) into[n++] = ToOfAction(actions, ref i);
+        return n;
+    }
+
+    /// <summary>The OpenFlow layer's form of item <paramref name="i"/> of <paramref name="actions"/>; a clone takes its
+    /// actions with it (<paramref name="i"/> left at its last).</summary>
+    private static OfAction ToOfAction(FlowActions actions, ref int i)
+    {
+        var a = actions.Items[i];
+        if (a.Kind == ActionKind.Note) return OfAction.Note(actions.Data[a.QueueId]);
+        if (a.Kind != ActionKind.Clone) return ToOfAction(a);
+        int end = i + 1 + (int)a.QueueId;
+        var nested = new List<OfAction>();
+        for (i++; i < end; i++) nested.Add(ToOfAction(actions, ref i));
+        i = end - 1;
+        return OfAction.CloneOf([.. nested]);
     }
 
     /// <summary>A dec_ttl(ids)'s controller ids (<see cref="FlowAction.DecNwTtl(ReadOnlySpan{ushort})"/>).</summary>

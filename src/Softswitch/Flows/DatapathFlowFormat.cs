@@ -95,6 +95,9 @@ public static class DatapathFlowFormat
     {
         var items = e.Actions.Items;
         if (items.Length == 0) return "drop";
+        // A clone's actions are the items it counts: shown as the flow's own text, clone(...) and all.
+        foreach (var c in items)
+            if (c.Kind == ActionKind.Clone) return FlowFormat.Actions(e.Actions);
         var v = e.Match.Value;
         ref readonly var q = ref e.Match.Mask;
         bool inPortKnown = q.InPort == 0xFFFF;

@@ -327,14 +327,38 @@ public static partial class FlowFormat
     {
         if (actions.Items.Length == 0) return "drop";
         var sb = new StringBuilder(32);
-        foreach (var a in actions.Items)
-        {
-            if (a.Kind == ActionKind.LearnValue) continue; // the learn request's values (Learned shows the flow they make)
-            if (sb.Length > 0) sb.Append(',');
-            if (a.Kind == ActionKind.Note) AppendNote(sb, actions.Data[a.QueueId]);
-            else sb.Append(Action(a));
-        }
+        AppendActions(sb, actions, 0, actions.Items.Length);
         return sb.ToString();
+    }
+
+    /// <summary>Items <paramref name="from"/> to <paramref name="to"/> of <paramref name="actions"/>: a clone as ovs-ofctl
+    /// prints it, <c>clone(ACTIONS)</c>, its actions being the items it counts.</summary>
+    private static void AppendActions(StringBuilder sb, FlowActions actions, int from, int to)
+    {
+        bool first = true;
+        for (int i = from; i < to; i++)
+        {
+            var a = actions.Items[i];
+            if (a.Kind == ActionKind.LearnValue) continue; // the learn request's values (Learned shows the flow they make)
+            if (!first) sb.Append(',');
+            first = false;
+            if (a.Kind == ActionKind.Note)
+            {
+                AppendNote(sb, actions.Data[a.QueueId]);
+            }
+            else if (a.Kind == ActionKind.Clone)
+            {
+                int end = Math.Min(to, i + 1 + (int)a.QueueId);
+                sb.Append("clone(");
+                AppendActions(sb, actions, i + 1, end);
+                sb.Append(')');
+                i = end - 1;
+            }
+            else
+            {
+                sb.Append(Action(a));
+            }
+        }
     }
 
     /// <summary>A note as ovs-ofctl prints it: <c>note:</c> and its bytes in hex, dot-separated.</summary>
@@ -425,6 +449,7 @@ public static partial class FlowFormat
         ActionKind.Exit => "exit",
         ActionKind.Conjunction => $"conjunction({a.ConjId},{a.ConjClause + 1}/{a.ConjClauses})",
         ActionKind.Note => "note", // its bytes are its list's (Actions prints them)
+        ActionKind.Clone => "clone", // its actions are the items after it (Actions prints them inside)
         ActionKind.FieldLoad => $"load:{Hex(a.Wide)}->{Subfield(a.LoadDst)}",
         ActionKind.FieldMove => $"move:{Subfield(a.MoveSrc)}->{Subfield(a.MoveDst)}",
         ActionKind.OutputField => a.MaxLen is 0 or 0xffff ? $"output:{Subfield(a.OutputSrc)}" : $"output(port={Subfield(a.OutputSrc)},max_len={a.MaxLen})",

@@ -343,6 +343,15 @@ public static class OfctlFlowParser
             name = name.ToLowerInvariant();
             switch (name)
             {
+                case "clone":
+                {
+                    // clone(ACTIONS): the nested list as any list (commas and all), flat after its marker.
+                    if (paren < 0 || t[^1] != ')' || name.Length != paren) return BadAction(t, out error);
+                    if (!TryParseActions(t[(paren + 1)..^1], out var nested, out error)) return false;
+                    items.Add(FlowAction.CloneOf(nested.Items.Length));
+                    items.AddRange(nested.Items);
+                    continue;
+                }
                 case "drop":
                     if (t.Length != 4 || items.Count > 0) { error = "drop must be the only action"; return false; }
                     continue;

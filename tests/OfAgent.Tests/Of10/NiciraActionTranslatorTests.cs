@@ -78,6 +78,7 @@ public sealed class NiciraActionTranslatorTests
         ])),
         OfActionType.Note => OfAction.Note([1, 2, 3, 4, 5, 6]),
         OfActionType.Controller => OfAction.Controller(1234, 2, 5678),
+        OfActionType.Clone => OfAction.CloneOf([OfAction.SetVlanVid(5), OfAction.Output(10)]),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
     };
 
@@ -113,7 +114,7 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.PushMpls, NxActionSubtype.PopMpls, NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl,
             NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
             NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction, NxActionSubtype.Learn, NxActionSubtype.Note,
-            NxActionSubtype.Controller, NxActionSubtype.DecTtlCntIds,
+            NxActionSubtype.Controller, NxActionSubtype.DecTtlCntIds, NxActionSubtype.Clone,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }

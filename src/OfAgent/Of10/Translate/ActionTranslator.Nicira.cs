@@ -74,11 +74,12 @@ public static partial class ActionTranslator
     /// The model's action for Nicira action <paramref name="a"/> (null: none yet, or the goto-table
     /// <paramref name="table"/>); <paramref name="mayGoto"/>: a resubmit here may stand for a goto-table.
     /// </summary>
-    private static bool TryNicira(in OfpAction a, bool mayGoto, ref PendingLoad load, out OfAction? item, out byte? table, out OfpError error)
+    private static bool TryNicira(in OfpAction a, bool mayGoto, byte transport, ref PendingLoad load, out OfAction? item, out byte? table, out OfpError error)
     {
         item = null;
         table = null;
         if (!NxAction.TryDecode(a, out var nx, out error)) return false;
+        if (nx.Subtype == NxActionSubtype.Clone) return TryClone(nx, transport, out item, out error);
         if (TryResubmitAsGoto(nx, mayGoto, 0, out table, out bool isResubmit)) return true;
         if (isResubmit) return BadArgument(out error);
         if (TryNiciraModel(nx, ref load, out item, out var why)) return true;
@@ -90,6 +91,39 @@ public static partial class ActionTranslator
             _ => OfpError.BadAction(OfpBadActionCode.BadArgument),
         };
         return false;
+    }
+
+    /// <summary>
+    /// clone(...): its nested bytes read as an OpenFlow 1.0 action list and translated as a list of no flow-mod (a resubmit
+    /// in it stands for no goto-table), each bad action answered as it would be at the top level (Open vSwitch's
+    /// decode_NXAST_RAW_CLONE).
+    /// </summary>
+    private static bool TryClone(in NxAction nx, byte transport, out OfAction? item, out OfpError error)
+    {
+        item = null;
+        if (!OfpActions.TryDecode(nx.Nested ?? [], out List<OfpAction> list, out error)) return false;
+        // The nested list decodes into scratch of its own: the caller's list is in this thread's.
+        var saved = s_scratch;
+        s_scratch = null;
+        try
+        {
+            if (!TryDecode(list, transport, false, out var nested, out _, out error)) return false;
+            item = OfAction.CloneOf(nested.ToArray());
+            return true;
+        }
+        finally
+        {
+            s_scratch = saved;
+        }
+    }
+
+    /// <summary>A clone as OpenFlow 1.0 carries it: NXAST_CLONE around its actions' 1.0 form.</summary>
+    internal static NxAction CloneNx(in OfAction a)
+    {
+        var list = ToOfp(a.Nested ?? []);
+        var bytes = new byte[OfpActions.GetEncodedSize(list)];
+        OfpActions.Encode(list, bytes);
+        return NxAction.CloneOf(bytes);
     }
 
     /// <summary>

@@ -85,7 +85,7 @@ public static partial class ActionTranslator
                         return false;
                     }
                     bool last = i == actions.Count - 1;
-                    if (!TryNicira(a, flowMod && last, ref load, out var item, out var table, out error)) return false;
+                    if (!TryNicira(a, flowMod && last, transport, ref load, out var item, out var table, out error)) return false;
                     if (item is { } x) items[n++] = x;
                     if (table is { } t) gotoTable = t;
                     break;
@@ -193,10 +193,11 @@ public static partial class ActionTranslator
             return 1;
         }
         if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Conjunction or OfActionType.Learn
-            or OfActionType.Note or OfActionType.Controller)
+            or OfActionType.Note or OfActionType.Controller or OfActionType.Clone)
         {
             var nx = a.Type switch
             {
+                OfActionType.Clone => CloneNx(a),
                 OfActionType.Exit => new NxAction(NxActionSubtype.Exit),
                 OfActionType.Conjunction => NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses),
                 OfActionType.Learn => LearnNx(a),

@@ -82,12 +82,12 @@ internal static class ActionTranslator
 
     /// <summary>
     /// An action Open vSwitch does not take in an action set (ofp-actions.c action_set_classify's ACTION_SLOT_INVALID
-    /// among those the switch keeps: a note, a controller action, an exit); write-actions holding one is OFPBAC_BAD_TYPE, as Open vSwitch answers.
+    /// among those the switch keeps: a note, a controller action, an exit, a clone); write-actions holding one is OFPBAC_BAD_TYPE, as Open vSwitch answers.
     /// </summary>
     public static bool NotInActionSet(ReadOnlySpan<OfAction> actions)
     {
         foreach (var a in actions)
-            if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit) return true;
+            if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit or OfActionType.Clone) return true;
         return false;
     }
 
@@ -113,6 +113,15 @@ internal static class ActionTranslator
         if (nx.Subtype == NxActionSubtype.Exit)
         {
             item = OfAction.Exit(); // anywhere but write-actions (NotInActionSet)
+            return true;
+        }
+        if (nx.Subtype == NxActionSubtype.Clone)
+        {
+            // Its bytes are a 1.3 action list, translated where the clone stands (Open vSwitch's decode_NXAST_RAW_CLONE).
+            var list = new List<Ofp13Action>();
+            if (!Ofp13Actions.TryDecode(nx.Nested ?? [], list, out error)) return false;
+            if (!TryToOf(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), flowApply, out var nested, out error)) return false;
+            item = OfAction.CloneOf(nested);
             return true;
         }
         if (Of10.Translate.ActionTranslator.TryNiciraModel(nx, ref load, out item, out var why)) return true;
@@ -149,6 +158,16 @@ internal static class ActionTranslator
             : f <= (int)OfField.XReg7 ? (byte)(Ofp13Match.PktReg0 + f - (int)OfField.XReg0)
             : (byte)(Ofp13Match.NxXxReg0 + f - (int)OfField.XXReg0);
         return new Ofp13Oxm(x, false, a.Wide, Ofp13Match.AllOnes(x));
+    }
+
+    /// <summary>A clone as 1.3 carries it: NXAST_CLONE around its actions' 1.3 form.</summary>
+    private static NxAction CloneNx(in OfAction a, bool ipv6)
+    {
+        var list = new List<Ofp13Action>();
+        ToWire(a.Nested ?? [], ipv6, list);
+        var w = new Ofp13Writer(Ofp13Actions.EncodedSize(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list)));
+        Ofp13Actions.Encode(w, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list));
+        return NxAction.CloneOf(w.ToArray());
     }
 
     /// <summary>A resubmit as Open vSwitch writes it: NXAST_RESUBMIT for "this table" (<c>resubmit:PORT</c>), else NXAST_RESUBMIT_TABLE.</summary>
@@ -242,6 +261,7 @@ internal static class ActionTranslator
                 case OfActionType.CopyTtlIn: into.Add(new(Ofp13ActionType.CopyTtlIn)); break;
                 case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
+                case OfActionType.Clone: into.Add(Ofp13Action.Nicira(CloneNx(a, ipv6))); break;
                 case OfActionType.Conjunction: into.Add(Ofp13Action.Nicira(NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses))); break;
                 case OfActionType.Learn: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.LearnNx(a))); break;
                 case OfActionType.Note: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Note, Note: a.Data))); break;
