@@ -161,8 +161,11 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             _ when byAction => given switch { 0 => OfPacketInReason.NoMatch, 2 => OfPacketInReason.InvalidTtl, _ => OfPacketInReason.Action },
             _ => origin.TableMiss ? OfPacketInReason.ExplicitMiss : OfPacketInReason.Action,
         };
+        // A controller action's userdata is its interned entry's, read in place (no copy per packet-in).
+        var userData = byAction && PacketInOrigin.HasRecord(u.UserTag) && ControllerUserData.Get(u.UserData) is { } entry
+            ? entry.UserData : default(ReadOnlySpan<byte>);
         _reports?.PacketIn(new OfPacketIn(u.Frame, OfPort.FromDatapath(u.InPort), reason, u.MaxLen, origin.TableId, origin.Cookie, u.Metadata, u.TunnelId,
-                                          byAction, controllerId));
+                                          byAction, controllerId, userData));
     }
 
     /// <summary>A flow's compiled instructions as flow statistics show them.</summary>

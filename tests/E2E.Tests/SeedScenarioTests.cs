@@ -299,7 +299,8 @@ public sealed class SeedScenarioTests
     {
         var p = Process.Start(new ProcessStartInfo("stdbuf")
         {
-            ArgumentList = { "-oL", "ovs-ofctl", "-O", "OpenFlow10", "monitor", sw.Endpoint, "65535", $"--unixctl={Path.Combine(Path.GetTempPath(), $"ssw-mon-{Environment.ProcessId}.ctl")}" },
+            // -P standard: ovs-ofctl monitor asks for NXT_PACKET_IN2 unless told, and the switch serves it (as Open vSwitch).
+            ArgumentList = { "-oL", "ovs-ofctl", "-O", "OpenFlow10", "-P", "standard", "monitor", sw.Endpoint, "65535", $"--unixctl={Path.Combine(Path.GetTempPath(), $"ssw-mon-{Environment.ProcessId}.ctl")}" },
             RedirectStandardOutput = true, RedirectStandardError = true,
         })!;
         var sb = new System.Text.StringBuilder();

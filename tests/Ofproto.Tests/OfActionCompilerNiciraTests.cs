@@ -62,6 +62,34 @@ public class OfActionCompilerNiciraTests
         Assert.Equal(OfError.BadArgument, OfActionCompiler.TryCompile([OfAction.Controller(64, 3, 0)], NoPorts, ActionContext.FlowMod, 8, out _));
     }
 
+    /// <summary>
+    /// A controller action with userdata (NXAST_CONTROLLER2) comes back with its bytes and form; its output carries an
+    /// interned entry's id, from which the upcall gets the flow's cookie and the bytes back (equal userdata, one entry).
+    /// </summary>
+    [Fact]
+    public void AControllerActionsUserdata_IsInterned_AndComesBackWithTheCookie()
+    {
+        OfAction[] actions = [OfAction.Controller(0xffff, 1, 0, [1, 2, 3, 4, 5], controller2: false), OfAction.Controller(64, 0, 7, null, controller2: true)];
+        var origin = new PacketInOrigin(0x5eed, 3, false);
+        Assert.Equal(OfError.None, OfActionCompiler.TryCompile(actions, NoPorts, ActionContext.FlowMod, 8, origin, out var list));
+        Assert.Equal(actions, Back(list));
+        Assert.True(actions[0].IsController2); // userdata is always CONTROLLER2's
+        foreach (var a in list.Items)
+        {
+            Assert.True(PacketInOrigin.HasRecord((uint)a.Value2));
+            Assert.True(PacketInOrigin.IsControllerAction((uint)a.Value2, out _, out _));
+            Assert.Equal(origin, PacketInOrigin.FromUpcall(a.Value, (uint)a.Value2));
+        }
+        Assert.Equal([1, 2, 3, 4, 5], ControllerUserData.Get(list.Items[0].Value)!.UserData);
+        Assert.Empty(ControllerUserData.Get(list.Items[1].Value)!.UserData);
+        Assert.Equal(ControllerUserData.Intern(0x5eed, [1, 2, 3, 4, 5], true), (int)list.Items[0].Value);
+        Assert.NotEqual(ControllerUserData.Intern(0x5eee, [1, 2, 3, 4, 5], true), (int)list.Items[0].Value);
+        // Without userdata or the CONTROLLER2 form, the cookie rides as before.
+        Assert.Equal(OfError.None, OfActionCompiler.TryCompile([OfAction.Controller(64, 0, 7)], NoPorts, ActionContext.FlowMod, 8, origin, out var plain));
+        Assert.False(PacketInOrigin.HasRecord((uint)plain.Items[0].Value2));
+        Assert.Equal(0x5eedUL, plain.Items[0].Value);
+    }
+
     /// <summary>An exit in a packet-out's or a group bucket's list ends the list there; a flow's keeps it for the walk.</summary>
     [Fact]
     public void AnExit_EndsAPacketOutsOrABucketsList()

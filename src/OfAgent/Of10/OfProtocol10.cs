@@ -27,6 +27,17 @@ internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
         => OfpPacketIn.Write(destination, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue), WireMap.ToWirePort(packet.InPort),
                              WireMap.ToWire(packet.Reason), packet.Frame[..dataLen]);
 
+    /// <summary>
+    /// The reason as Open vSwitch's encode_packet_in_reason gives it to an OpenFlow 1.0 connection's NXT_PACKET_IN(2):
+    /// no_match 0, action 1, invalid_ttl 2, a table-miss flow entry's (explicit miss) action.
+    /// </summary>
+    public override byte PacketInReason(OfPacketInReason reason) => reason switch
+    {
+        OfPacketInReason.NoMatch => 0,
+        OfPacketInReason.InvalidTtl => 2,
+        _ => 1,
+    };
+
     public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(removed).ToArray();
 
     /// <summary>OFPT_FLOW_REMOVED, or NXT_FLOW_REMOVED on a connection in the NXM flow format (Open vSwitch's NXT_SET_FLOW_FORMAT).</summary>

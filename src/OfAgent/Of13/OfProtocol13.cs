@@ -47,6 +47,8 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
             WireMap.ToWire(packet.Reason), packet.TableId, packet.Cookie, match[..n], packet.Frame[..dataLen]);
     }
 
+    public override byte PacketInReason(OfPacketInReason reason) => WireMap.ToWire(reason);
+
     public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(Version, removed);
 
     /// <summary>PORT_STATUS in 1.3's layout, or from 1.4 on with the port's Ethernet features in a property.</summary>

@@ -134,6 +134,18 @@ public sealed partial class OfConnection : IAsyncDisposable
     private bool _nxmFlowFormat;
 
     /// <summary>
+    /// Open vSwitch's packet-in format of this connection (NXT_SET_PACKET_IN_FORMAT, any version): the version's own
+    /// PACKET_IN (the default), NXT_PACKET_IN or NXT_PACKET_IN2. Set on the receive loop; read by the upcall pump that
+    /// sends packet-ins.
+    /// </summary>
+    public NxPacketInFormat PacketInFormat
+    {
+        get => (NxPacketInFormat)Volatile.Read(ref _packetInFormat);
+        set => Volatile.Write(ref _packetInFormat, (byte)value);
+    }
+    private byte _packetInFormat;
+
+    /// <summary>
     /// Open vSwitch's flow_mod_table_id extension on an OpenFlow 1.0 connection (NXT_FLOW_MOD_TABLE_ID): a flow-mod's
     /// command carries its table in the high byte. Off until the peer enables it. Read and written on the receive loop only.
     /// </summary>

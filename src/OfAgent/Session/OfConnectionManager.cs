@@ -399,14 +399,40 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
         {
             if (!c.ReceivesAsync || c.ControllerId != p.ControllerId || !c.Controller.Wants(OfAsyncKind.PacketIn, reason)) continue;
             var proto = c.Protocol;
+            // The connection's packet-in format (Open vSwitch's NXT_SET_PACKET_IN_FORMAT): the version's own, or a Nicira one.
+            var format = c.PacketInFormat;
+            int overhead = format switch
+            {
+                NxPacketInFormat.Nxt => NxPacketIn.PacketInOverhead,
+                NxPacketInFormat.Nxt2 => NxPacketIn.PacketIn2Overhead + p.UserData.Length,
+                _ => proto.PacketInOverhead,
+            };
+            if (overhead > OfpConstants.MaxMessageSize)
+            {
+                Interlocked.Increment(ref PacketInsDropped); // userdata that leaves no room for a message
+                continue;
+            }
             int dataLen = buffered ? Math.Min(p.Frame.Length, proto.PacketInDataLength(c, p, buffered)) : p.Frame.Length;
             // A frame too large for one message (a received super-frame) is cut to what fits; total_len tells.
-            dataLen = Math.Min(dataLen, OfpConstants.MaxMessageSize - proto.PacketInOverhead);
-            var buf = OfConnection.MessagePool.Rent(proto.PacketInOverhead + dataLen);
-            int size = proto.WritePacketIn(buf, bufferId, p, dataLen);
+            dataLen = Math.Min(dataLen, OfpConstants.MaxMessageSize - overhead);
+            var buf = OfConnection.MessagePool.Rent(overhead + dataLen);
+            int size = format == NxPacketInFormat.Standard ? proto.WritePacketIn(buf, bufferId, p, dataLen) : WriteNxPacketIn(buf, format, c.Version, proto, bufferId, p, dataLen);
             if (c.SendPacketInPooled(buf, size)) Interlocked.Increment(ref PacketInsSent);
             else Interlocked.Increment(ref PacketInsDropped);
         }
+    }
+
+    /// <summary>
+    /// An NXT_PACKET_IN or NXT_PACKET_IN2 of <paramref name="p"/> in <paramref name="version"/>, as Open vSwitch's
+    /// ofputil_encode_packet_in_private writes them: the reason as the version reports it, the context (in_port, tun_id,
+    /// metadata) as a match, and in NXT_PACKET_IN2 the controller action's userdata. Allocation-free.
+    /// </summary>
+    private static int WriteNxPacketIn(Span<byte> dest, NxPacketInFormat format, byte version, OfProtocol proto, uint bufferId, in OfPacketIn p, int dataLen)
+    {
+        var fields = new NxPacketInFields(bufferId, p.Frame.Length, proto.PacketInReason(p.Reason), p.TableId, p.Cookie);
+        return format == NxPacketInFormat.Nxt
+            ? NxPacketIn.WritePacketIn(dest, version, fields, p.InPort, p.TunnelId, p.Metadata, p.Frame[..dataLen])
+            : NxPacketIn.WritePacketIn2(dest, version, fields, p.InPort, p.TunnelId, p.Metadata, p.Frame[..dataLen], p.UserData);
     }
 
     /// <summary>The ofp_header version of OpenFlow 1.3, from which a table miss is the table-miss flow entry's.</summary>

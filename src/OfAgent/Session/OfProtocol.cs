@@ -41,6 +41,9 @@ internal abstract class OfProtocol
     /// </summary>
     public abstract int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered);
 
+    /// <summary>A packet-in reason's wire value in this version (OFPR_*), as its PACKET_IN and Open vSwitch's NXT_PACKET_IN(2) carry it.</summary>
+    public abstract byte PacketInReason(OfPacketInReason reason);
+
     /// <summary>Whether the switch may buffer this packet-in for <paramref name="c"/> (OpenFlow 1.3's OFPCML_NO_BUFFER says not).</summary>
     public virtual bool MayBuffer(OfConnection c, in OfPacketIn packet) => true;
 

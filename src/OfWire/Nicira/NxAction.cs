@@ -36,6 +36,9 @@ public enum NxActionSubtype : ushort
     DecTtlCntIds = 21,
     /// <summary>NXAST_CONTROLLER: a packet-in with its own max_len, controller id and reason, action length 16.</summary>
     Controller = 20,
+    /// <summary>NXAST_CONTROLLER2: the controller action as properties (max_len, controller id, reason, userdata, pause,
+    /// meter), length 16 or more (<see cref="NxAction.Controller2"/>).</summary>
+    Controller2 = 37,
     /// <summary>NXAST_PUSH_MPLS: 16-bit ethertype, action length 16.</summary>
     PushMpls = 23,
     /// <summary>NXAST_POP_MPLS: 16-bit ethertype, action length 16.</summary>
@@ -79,6 +82,14 @@ public enum NxActionError : byte
     MustBeZero,
     /// <summary>A conjunction whose n is outside 2..64 or whose clause is not below n (Open vSwitch's NXBAC_BAD_CONJUNCTION).</summary>
     BadConjunction,
+    /// <summary>A property shorter than its header, past the action, or of a payload too short for its value (OFPBPC_BAD_LEN).</summary>
+    BadPropertyLen,
+    /// <summary>A property type the action does not define (OFPBPC_BAD_TYPE).</summary>
+    BadPropertyType,
+    /// <summary>An experimenter property of experimenter 0 (OFPBPC_BAD_EXPERIMENTER).</summary>
+    BadPropertyExperimenter,
+    /// <summary>An experimenter property the action does not define (OFPBPC_BAD_EXP_TYPE).</summary>
+    BadPropertyExpType,
 }
 
 /// <summary>
@@ -137,12 +148,13 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   FIN_TIMEOUT(19) len 16, MULTIPATH(10) len 32: NxAction.FinTimeout.cs
     //   DEC_TTL_CNT_IDS(21)                 len 16+8n: n_controllers(2) zero(4), then the ids (2 each), zero padding
     //   CLONE(42)                           len 16+n: pad(6), then the nested actions (NxAction.Clone.cs)
+    //   CONTROLLER2(37)                     len 16+8n: zero(6), then NXAC2PT_* properties (NxAction.Controller2.cs)
     /// <summary>
     /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
     /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
     /// not its subtype's, a TLV past the action), <see cref="NxActionError.BadArgument"/> (resubmit padding not zero; a
     /// load outside its field, of an experimenter or masked header, of a value wider than <see cref="MaxFieldSize"/> bytes
-    /// or with bits outside its range or mask, or with non-zero padding).
+    /// or with bits outside its range or mask, or with non-zero padding), the property errors of CONTROLLER2.
     /// </summary>
     public static bool TryDecodeBody(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
     {
@@ -152,6 +164,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         if (subtype is NxActionSubtype.Learn or NxActionSubtype.Learn2) return TryDecodeLearn(b, subtype, out nx, out error);
         if (subtype == NxActionSubtype.DecTtlCntIds) return TryDecTtlCntIds(b, out nx, out error);
         if (subtype == NxActionSubtype.Clone) return TryClone(b, out nx, out error);
+        if (subtype == NxActionSubtype.Controller2) return TryController2(b, out nx, out error);
         int expected = subtype switch
         {
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
@@ -248,6 +261,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         NxActionSubtype.Learn or NxActionSubtype.Learn2 => Learn?.BodySize ?? 8,
         NxActionSubtype.DecTtlCntIds => 8 + ((2 * (ControllerIds?.Length ?? 0) + 7) & ~7),
         NxActionSubtype.Clone => 8 + (Nested?.Length ?? 0),
+        NxActionSubtype.Controller2 => Controller2BodySize(),
         _ => 8,
     };
 
@@ -303,6 +317,9 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 break;
             case NxActionSubtype.Clone:
                 Nested.AsSpan().CopyTo(dest[8..]);
+                break;
+            case NxActionSubtype.Controller2:
+                WriteController2(dest);
                 break;
             case NxActionSubtype.FinTimeout or NxActionSubtype.Multipath:
                 WriteFinTimeoutOrMultipath(dest);

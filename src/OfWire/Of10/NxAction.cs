@@ -28,6 +28,11 @@ public readonly partial record struct NxAction
             error = new OfpError(OfpErrorType.BadAction, BadConjunctionCode10);
             return false;
         }
+        if (PropertyError10(e) is { } prop)
+        {
+            error = prop;
+            return false;
+        }
         error = e == NxActionError.MustBeZero ? new OfpError(OfpErrorType.BadRequest, MustBeZeroCode) : OfpError.BadAction(e switch
         {
             NxActionError.BadSubtype => OfpBadActionCode.BadVendorType,
@@ -36,4 +41,18 @@ public readonly partial record struct NxAction
         });
         return false;
     }
+
+    /// <summary>
+    /// A CONTROLLER2 property error with Open vSwitch's OpenFlow 1.0 type and code (NX1.0-1.1: OFPBPC_BAD_TYPE (13,2),
+    /// BAD_LEN (13,3), BAD_EXPERIMENTER (14,5), BAD_EXP_TYPE (14,6)), in the standard header as <see cref="MustBeZeroCode"/>
+    /// is; null for any other error.
+    /// </summary>
+    private static OfpError? PropertyError10(NxActionError e) => e switch
+    {
+        NxActionError.BadPropertyType => new OfpError((OfpErrorType)13, 2),
+        NxActionError.BadPropertyLen => new OfpError((OfpErrorType)13, 3),
+        NxActionError.BadPropertyExperimenter => new OfpError((OfpErrorType)14, 5),
+        NxActionError.BadPropertyExpType => new OfpError((OfpErrorType)14, 6),
+        _ => null,
+    };
 }

@@ -175,6 +175,16 @@ public static class Ofp13Actions
                             error = new Ofp13Error(Ofp13ErrorType.Experimenter, NxAction.BadConjunctionExpCode);
                             return false;
                         }
+                        // CONTROLLER2's property errors as Open vSwitch numbers them in 1.3 (OF1.3(13,3) OFPBPC_BAD_LEN,
+                        // OF1.3(13,2) OFPBPC_BAD_TYPE, under OFPET_TABLE_FEATURES_FAILED); its experimenter-property
+                        // errors (ONF1.3(4445), (4446)) as BAD_TYPE. This codec knows no version: 1.4 and 1.5 get the same.
+                        if (nxError is NxActionError.BadPropertyLen or NxActionError.BadPropertyType or NxActionError.BadPropertyExperimenter
+                            or NxActionError.BadPropertyExpType)
+                        {
+                            error = new Ofp13Error(Ofp13ErrorType.TableFeaturesFailed,
+                                                   nxError == NxActionError.BadPropertyLen ? Ofp13Codes.FeaturesBadLen : Ofp13Codes.FeaturesBadType);
+                            return false;
+                        }
                         // NXBRC_MUST_BE_ZERO is an experimenter error from 1.2 on (NX1.2+(5)), which this codec does not
                         // write: BAD_ARGUMENT.
                         return Fail(nxError switch

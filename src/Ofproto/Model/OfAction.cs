@@ -108,7 +108,8 @@ public enum OfActionType : byte
     /// <summary>
     /// Open vSwitch's controller action: a packet-in of at most <see cref="OfAction.MaxLen"/> bytes with reason
     /// <see cref="OfAction.Value"/> (<see cref="OfPacketInReason"/>'s wire value: 0 no_match, 1 action, 2 invalid_ttl)
-    /// to the connections of controller id <see cref="OfAction.QueueId"/>.
+    /// to the connections of controller id <see cref="OfAction.QueueId"/>, with the userdata of <see cref="OfAction.Data"/>
+    /// (NXT_PACKET_IN2's; <see cref="OfAction.IsController2"/>: written as NXAST_CONTROLLER2).
     /// </summary>
     Controller,
     /// <summary>
@@ -236,6 +237,21 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public byte ConjClauses => (byte)MaxLen;
     /// <summary>A packet-in of at most <paramref name="maxLen"/> bytes, reason <paramref name="reason"/> (0 no_match, 1 action, 2 invalid_ttl), to controller id <paramref name="id"/>.</summary>
     public static OfAction Controller(ushort maxLen, byte reason, ushort id) => new(OfActionType.Controller, OfPort.Controller, maxLen, id, reason);
+
+    /// <summary>
+    /// As <see cref="Controller(ushort, byte, ushort)"/>, with <paramref name="userData"/> for NXT_PACKET_IN2's userdata
+    /// (kept in <see cref="Data"/>; null or empty: none), written as NXAST_CONTROLLER2 when <paramref name="controller2"/>
+    /// (always so with userdata, as Open vSwitch writes it).
+    /// </summary>
+    public static OfAction Controller(ushort maxLen, byte reason, ushort id, byte[]? userData, bool controller2)
+        => new(OfActionType.Controller, OfPort.Controller, maxLen, id, reason, controller2 || userData is { Length: > 0 } ? 1UL : 0,
+               userData is { Length: > 0 } ? userData : null);
+
+    /// <summary>A controller action's userdata (empty: none).</summary>
+    public ReadOnlySpan<byte> ControllerData => Type == OfActionType.Controller ? Data : default;
+
+    /// <summary>A controller action written as NXAST_CONTROLLER2 (with userdata, or as the peer wrote it).</summary>
+    public bool IsController2 => Type == OfActionType.Controller && Value2 != 0;
     /// <summary>A note of <paramref name="bytes"/> (kept as given, padding included).</summary>
     public static OfAction Note(byte[] bytes) => new(OfActionType.Note, Data: bytes);
 

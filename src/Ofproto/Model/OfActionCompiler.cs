@@ -140,9 +140,21 @@ public static class OfActionCompiler
                     f = FlowAction.Exit();
                     break;
                 case OfActionType.Controller:
+                {
                     if (a.Value > PacketInOrigin.MaxReason) return OfError.BadArgument;
-                    f = FlowAction.OutputToController(a.MaxLen, origin.Cookie, origin.UserTag | PacketInOrigin.ControllerTag((byte)a.Value, (ushort)a.QueueId));
+                    ulong userData = origin.Cookie;
+                    uint tag = origin.UserTag | PacketInOrigin.ControllerTag((byte)a.Value, (ushort)a.QueueId);
+                    if (a.ControllerData.Length > 0 || a.IsController2)
+                    {
+                        // The userdata (and the cookie) ride as an interned entry's id: a packet-in copies nothing.
+                        int id = ControllerUserData.Intern(origin.Cookie, a.ControllerData, a.IsController2);
+                        if (id < 0) return OfError.BadArgument;
+                        userData = (ulong)id;
+                        tag |= PacketInOrigin.RecordBit;
+                    }
+                    f = FlowAction.OutputToController(a.MaxLen, userData, tag);
                     break;
+                }
                 case OfActionType.Note:
                     (data ??= []).Add(a.Data ?? []);
                     f = FlowAction.Note(data.Count - 1);
@@ -354,7 +366,9 @@ public static class OfActionCompiler
     public static OfAction ToOfAction(in FlowAction a) => a.Kind switch
     {
         ActionKind.Output when a.Port == PortNumber.Controller && PacketInOrigin.IsControllerAction((uint)a.Value2, out byte reason, out ushort id)
-            => OfAction.Controller(a.MaxLen, reason, id),
+            => PacketInOrigin.HasRecord((uint)a.Value2) && ControllerUserData.Get(a.Value) is { } e
+                ? OfAction.Controller(a.MaxLen, reason, id, e.UserData, e.Controller2)
+                : OfAction.Controller(a.MaxLen, reason, id),
         ActionKind.Output => OfAction.Output(OfPort.FromDatapath(a.Port), a.MaxLen),
         ActionKind.Enqueue => OfAction.Enqueue(OfPort.FromDatapath(a.Port), a.QueueId),
         ActionKind.SetVlanVid => OfAction.SetVlanVid((ushort)a.Value),
@@ -420,8 +434,11 @@ public static class OfActionCompiler
 /// <remarks>
 /// The datapath carries it unread in its output-to-controller action and hands it back with the upcall: the cookie as
 /// the user data, the table id and the table-miss flag as the user tag (<see cref="UserTag"/>, <see cref="FromUpcall"/>).
-/// An Open vSwitch controller action adds its reason and controller id to the tag (<see cref="ControllerTag"/>).
-/// Tag bits: 0-7 the table, 8 table-miss, 9 a controller action, 10-15 its reason, 16-31 its controller id.
+/// An Open vSwitch controller action adds its reason and controller id to the tag (<see cref="ControllerTag"/>); one with
+/// userdata, or written as NXAST_CONTROLLER2, carries the id of a <see cref="ControllerUserData"/> entry in place of the
+/// cookie (which the entry holds) and sets <see cref="RecordBit"/>.
+/// Tag bits: 0-7 the table, 8 table-miss, 9 a controller action, 10-13 its reason, 14 the record bit, 16-31 its
+/// controller id.
 /// </remarks>
 public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool TableMiss)
 {
@@ -433,13 +450,19 @@ public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool Ta
     /// <summary>The largest reason a controller action may give (invalid_ttl: OpenFlow 1.0 and 1.3 have no other).</summary>
     public const byte MaxReason = 2;
 
+    /// <summary>In a controller action's tag: the user data is a <see cref="ControllerUserData"/> entry's id, not the cookie.</summary>
+    public const uint RecordBit = 0x4000;
+
     /// <summary>The tag bits of a controller action's <paramref name="reason"/> and controller <paramref name="id"/>.</summary>
-    public static uint ControllerTag(byte reason, ushort id) => ControllerBit | (uint)(reason & 0x3f) << 10 | (uint)id << 16;
+    public static uint ControllerTag(byte reason, ushort id) => ControllerBit | (uint)(reason & 0xf) << 10 | (uint)id << 16;
+
+    /// <summary>Whether <paramref name="userTag"/> is a controller action's whose user data is a <see cref="ControllerUserData"/> id.</summary>
+    public static bool HasRecord(uint userTag) => (userTag & (ControllerBit | RecordBit)) == (ControllerBit | RecordBit);
 
     /// <summary>Whether <paramref name="userTag"/> is a controller action's, and its reason and controller id.</summary>
     public static bool IsControllerAction(uint userTag, out byte reason, out ushort id)
     {
-        reason = (byte)((userTag >> 10) & 0x3f);
+        reason = (byte)((userTag >> 10) & 0xf);
         id = (ushort)(userTag >> 16);
         return (userTag & ControllerBit) != 0;
     }
@@ -451,7 +474,7 @@ public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool Ta
     /// <remarks>Cookie 0 in table 0 is user data 0 and tag 0, what a plain output to the controller port carries.</remarks>
     public uint UserTag => (TableMiss ? TableMissBit : 0) | TableId;
 
-    /// <summary>The origin an upcall's user data and tag carry back.</summary>
+    /// <summary>The origin an upcall's user data and tag carry back (the cookie from the entry when the tag has <see cref="RecordBit"/>).</summary>
     public static PacketInOrigin FromUpcall(ulong userData, uint userTag)
-        => new(userData, (byte)userTag, (userTag & TableMissBit) != 0);
+        => new(HasRecord(userTag) ? ControllerUserData.Get(userData)?.Cookie ?? 0 : userData, (byte)userTag, (userTag & TableMissBit) != 0);
 }

@@ -116,8 +116,11 @@ public readonly record struct OfTableDesc(byte TableId, bool Eviction, bool Vaca
 /// <param name="metadata">The pipeline's metadata when the packet was sent (0: none written).</param>
 /// <param name="tunnelId">The packet's tunnel id (0: none).</param>
 public readonly ref struct OfPacketIn(ReadOnlySpan<byte> frame, uint inPort, OfPacketInReason reason, ushort maxLen, byte tableId, ulong cookie,
-                                      ulong metadata = 0, ulong tunnelId = 0, bool byAction = false, ushort controllerId = 0)
+                                      ulong metadata = 0, ulong tunnelId = 0, bool byAction = false, ushort controllerId = 0,
+                                      ReadOnlySpan<byte> userData = default)
 {
+    /// <summary>The controller action's userdata (NXAST_CONTROLLER2's), which only NXT_PACKET_IN2 carries; empty: none.</summary>
+    public readonly ReadOnlySpan<byte> UserData = userData;
     /// <summary>
     /// Sent by Open vSwitch's controller action: <see cref="MaxLen"/> is the action's whatever the reason, and only the
     /// connections of controller id <see cref="ControllerId"/> take it.

@@ -372,6 +372,34 @@ public static partial class FlowFormat
         }
     }
 
+    /// <summary>
+    /// An output to the controller as ovs-ofctl prints it (format_CONTROLLER): <c>CONTROLLER:max_len</c>, or for Open
+    /// vSwitch's controller action with another reason, an id or userdata, <c>controller(reason=...,max_len=...,id=...,userdata=...)</c>.
+    /// </summary>
+    private static string Controller(in FlowAction a)
+    {
+        if (!PacketInOrigin.IsControllerAction((uint)a.Value2, out byte reason, out ushort id))
+            return $"CONTROLLER:{a.MaxLen}";
+        var userData = PacketInOrigin.HasRecord((uint)a.Value2) ? ControllerUserData.Get(a.Value)?.UserData ?? [] : [];
+        if (reason == 1 && id == 0 && userData.Length == 0) return $"CONTROLLER:{a.MaxLen}";
+        var sb = new StringBuilder("controller(");
+        if (reason != 1) sb.Append("reason=").Append(reason < 6 ? OfctlFlowParser.PacketInReasonNames[reason] : reason.ToString(CultureInfo.InvariantCulture)).Append(',');
+        if (a.MaxLen != 0xffff) sb.Append("max_len=").Append(a.MaxLen.ToString(CultureInfo.InvariantCulture)).Append(',');
+        if (id != 0) sb.Append("id=").Append(id.ToString(CultureInfo.InvariantCulture)).Append(',');
+        if (userData.Length > 0)
+        {
+            sb.Append("userdata=");
+            for (int i = 0; i < userData.Length; i++)
+            {
+                if (i > 0) sb.Append('.');
+                sb.Append(userData[i].ToString("x2", CultureInfo.InvariantCulture));
+            }
+            sb.Append(',');
+        }
+        sb.Length--;
+        return sb.Append(')').ToString();
+    }
+
     /// <summary>A dec_ttl(ids) as ovs-ofctl prints it: <c>dec_ttl(1,2)</c>.</summary>
     private static string DecTtlIds(in FlowAction a)
     {
@@ -393,7 +421,7 @@ public static partial class FlowFormat
             PortNumber.Normal => "NORMAL",
             PortNumber.Flood => "FLOOD",
             PortNumber.All => "ALL",
-            PortNumber.Controller => $"CONTROLLER:{a.MaxLen}",
+            PortNumber.Controller => Controller(a),
             PortNumber.Local => "LOCAL",
             _ => $"output:{Port(a.Port)}",
         },

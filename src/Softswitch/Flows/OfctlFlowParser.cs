@@ -313,6 +313,91 @@ public static class OfctlFlowParser
         return true;
     }
 
+    /// <summary>
+    /// Open vSwitch's controller action (parse_CONTROLLER): a bare max_len, or <c>key=value</c> pairs (here separated by
+    /// ':') of reason (no_match, action, invalid_ttl), max_len, id and userdata (hex bytes, '.' between them allowed).
+    /// Reason action, id 0 and no userdata is an output to the controller port; anything else a controller action,
+    /// its userdata interned (<see cref="ControllerUserData"/>; the flow's cookie is not known here: 0, as an output's).
+    /// pause and meter_id, which the switch does not run, are refused.
+    /// </summary>
+    private static bool TryController(string arg, out FlowAction action, out string error)
+    {
+        action = default;
+        error = "";
+        ushort maxLen = 0xFFFF, id = 0;
+        byte reason = 1;
+        byte[]? userData = null;
+        if (arg.Length > 0 && arg.All(char.IsAsciiDigit))
+        {
+            if (!Num16(arg, out maxLen)) return Fail($"controller: bad max_len \"{arg}\"", out error);
+        }
+        else if (arg.Length > 0)
+        {
+            foreach (var pair in arg.Split(':'))
+            {
+                int eq = pair.IndexOf('=');
+                string key = eq < 0 ? pair : pair[..eq], value = eq < 0 ? "" : pair[(eq + 1)..];
+                switch (key)
+                {
+                    case "reason":
+                        int r = Array.IndexOf(PacketInReasonNames, value);
+                        if (r < 0) return Fail($"unknown reason \"{value}\"", out error);
+                        if (r > PacketInOrigin.MaxReason) return Fail($"controller: reason {value} is not one OpenFlow 1.0 or 1.3 can report", out error);
+                        reason = (byte)r;
+                        break;
+                    case "max_len":
+                        if (!Num16(value, out maxLen)) return Fail($"controller: bad max_len \"{value}\"", out error);
+                        break;
+                    case "id":
+                        if (!Num16(value, out id)) return Fail($"controller: bad id \"{value}\"", out error);
+                        break;
+                    case "userdata":
+                        if (!TryHexBytes(value, out userData)) return Fail("bad hex digit in `controller' action `userdata'", out error);
+                        break;
+                    case "pause" or "meter_id":
+                        return Fail($"controller: {key} is not supported (the switch has no continuations or controller-action meters)", out error);
+                    default:
+                        return Fail($"unknown key \"{key}\" parsing controller action", out error);
+                }
+            }
+        }
+        if (reason == 1 && id == 0 && userData is null)
+        {
+            action = FlowAction.Output(PortNumber.Controller, maxLen);
+            return true;
+        }
+        ulong data = 0;
+        uint tag = PacketInOrigin.ControllerTag(reason, id);
+        if (userData is { Length: > 0 })
+        {
+            int entry = ControllerUserData.Intern(0, userData, controller2: true);
+            if (entry < 0) return Fail($"controller: more than {ControllerUserData.MaxEntries} distinct userdata values", out error);
+            data = (ulong)entry;
+            tag |= PacketInOrigin.RecordBit;
+        }
+        action = FlowAction.OutputToController(maxLen, data, tag);
+        return true;
+    }
+
+    /// <summary>Open vSwitch's packet-in reason names (ofputil_packet_in_reason_to_string), by wire value.</summary>
+    internal static readonly string[] PacketInReasonNames = ["no_match", "action", "invalid_ttl", "action_set", "group", "packet_out"];
+
+    /// <summary>Hex bytes, '.' allowed between them (Open vSwitch's ofpbuf_put_hex).</summary>
+    private static bool TryHexBytes(string text, out byte[]? bytes)
+    {
+        bytes = null;
+        var digits = text.Replace(".", "", StringComparison.Ordinal);
+        if (digits.Length == 0 || (digits.Length & 1) != 0 || !digits.All(char.IsAsciiHexDigit)) return false;
+        bytes = Convert.FromHexString(digits);
+        return true;
+    }
+
+    private static bool Fail(string message, out string error)
+    {
+        error = message;
+        return false;
+    }
+
     /// <summary>An action list (what follows <c>actions=</c>); an empty list or <c>drop</c> drops.</summary>
     public static bool TryParseActions(string text, out FlowActions actions, out string error)
     {
@@ -367,13 +452,8 @@ public static class OfctlFlowParser
                 case "local": items.Add(FlowAction.Output(PortNumber.Local)); continue;
                 case "controller":
                     {
-                        ushort maxLen = 0xFFFF;
-                        if (arg.Length > 0)
-                        {
-                            string v = arg.StartsWith("max_len=", StringComparison.OrdinalIgnoreCase) ? arg[8..] : arg;
-                            if (!Num16(v, out maxLen)) return BadAction(t, out error);
-                        }
-                        items.Add(FlowAction.Output(PortNumber.Controller, maxLen));
+                        if (!TryController(arg, out var controller, out error)) return false;
+                        items.Add(controller);
                         continue;
                     }
                 case "enqueue":

@@ -300,7 +300,8 @@ public sealed class OvsOfctl13Tests
         var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true };
         // A control socket of its own: the default one needs Open vSwitch's run directory.
         string ctl = Path.Combine(Path.GetTempPath(), $"ss13-mon-{Environment.ProcessId}.ctl");
-        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", "OpenFlow13", "monitor", $"tcp:127.0.0.1:{rig.ListenPort}", "65534", $"--unixctl={ctl}" }) psi.ArgumentList.Add(a);
+        // -P standard: unless told, ovs-ofctl monitor asks for NXT_PACKET_IN2, which the switch serves (OvsOfctlPacketIn2Tests).
+        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", "OpenFlow13", "-P", "standard", "monitor", $"tcp:127.0.0.1:{rig.ListenPort}", "65534", $"--unixctl={ctl}" }) psi.ArgumentList.Add(a);
         using var monitor = Process.Start(psi)!;
         try
         {

@@ -76,6 +76,15 @@ public static class WireFuzzTargets
                     Same(Nx10.EncodeFlowMod(xid, f2, [.. match2], [.. actions2]), enc);
                     return "nx flow_mod";
                 }
+                case NxPacketIn.SetPacketInFormat:
+                    if (!NxPacketIn.TryDecodeSetPacketInFormat(input, out var pinFormat, out bool badLen))
+                        return Refused(OfpError.BadRequest(badLen ? OfpBadRequestCode.BadLen : OfpBadRequestCode.Eperm));
+                    Same(NxPacketIn.EncodeSetPacketInFormat(OfpConstants.Version, xid, (uint)pinFormat), input);
+                    return "nx set_packet_in_format";
+                case NxPacketIn.PacketIn:
+                    return NxtPacketIn(input) ? "nx packet_in" : "nx packet_in short";
+                case NxPacketIn.PacketIn2 or NxPacketIn.Resume:
+                    return NxtPacketIn2(input) ? "nx packet_in2" : "nx packet_in2 refused";
                 default:
                     return "nx subtype other";
             }
@@ -97,6 +106,40 @@ public static class WireFuzzTargets
         return "";
     }
 
+    /// <summary>NXT_PACKET_IN: what decodes re-encodes (pad bytes zero) to a message that decodes to the same fields, match and frame.</summary>
+    public static bool NxtPacketIn(ReadOnlySpan<byte> input)
+    {
+        if (!NxPacketIn.TryDecodePacketIn(input, out var f, out var match, out var data)) return false;
+        var enc = new byte[input.Length];
+        int n = NxPacketIn.WritePacketIn(enc, input[0], f, match, data);
+        if (n != input.Length) throw new InvalidOperationException($"NXT_PACKET_IN re-encoded to {n} bytes, not {input.Length}");
+        if (!NxPacketIn.TryDecodePacketIn(enc, out var f2, out var match2, out var data2) || f2 != f || !match2.SequenceEqual(match) || !data2.SequenceEqual(data))
+        {
+            throw new InvalidOperationException("re-encoded NXT_PACKET_IN differs");
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// NXT_PACKET_IN2 (and NXT_RESUME, the same properties): what decodes re-encodes, without its continuation, to a
+    /// message that decodes to the same fields, packet, metadata and userdata, and encoding that again gives the same bytes.
+    /// </summary>
+    public static bool NxtPacketIn2(ReadOnlySpan<byte> input)
+    {
+        if (!NxPacketIn.TryDecodePacketIn2(input, out var pin)) return false;
+        var enc = new byte[input.Length + 64];
+        int n = NxPacketIn.WritePacketIn2(enc, input[0], pin.Fields, pin.Metadata, pin.Packet, pin.UserData);
+        if (!NxPacketIn.TryDecodePacketIn2(enc.AsSpan(0, n), out var again) || again.Fields != pin.Fields || !again.Packet.SequenceEqual(pin.Packet)
+            || !again.Metadata.SequenceEqual(pin.Metadata) || !again.UserData.SequenceEqual(pin.UserData))
+        {
+            throw new InvalidOperationException("re-encoded NXT_PACKET_IN2 differs");
+        }
+        var enc2 = new byte[n + 64];
+        int n2 = NxPacketIn.WritePacketIn2(enc2, input[0], again.Fields, again.Metadata, again.Packet, again.UserData);
+        if (!enc2.AsSpan(0, n2).SequenceEqual(enc.AsSpan(0, n))) throw new InvalidOperationException("NXT_PACKET_IN2 encoding is not stable");
+        return true;
+    }
+
     private static string Refused(Nx10Error e)
     {
         if (!Defined(e)) throw new InvalidOperationException($"undefined refusal {e}");
@@ -116,9 +159,14 @@ public static class WireFuzzTargets
             foreach (var a in actions)
             {
                 // A vendor action reads as a Nicira action or gets an error, and never throws.
-                if (a.Type == OfpActionType.Vendor && !NxAction.TryDecode(a, out _, out var nxError) && nxError == default)
+                if (a.Type != OfpActionType.Vendor) continue;
+                if (!NxAction.TryDecode(a, out var nx, out var nxError))
                 {
-                    throw new InvalidOperationException("a refused Nicira action without an error");
+                    if (nxError == default) throw new InvalidOperationException("a refused Nicira action without an error");
+                }
+                else if (nx.Subtype == NxActionSubtype.Controller2)
+                {
+                    Controller2FixedPoint(nx);
                 }
             }
             byte[] wire = new byte[OfpActions.GetEncodedSize(actions)];
@@ -128,6 +176,22 @@ public static class WireFuzzTargets
                 throw new InvalidOperationException("re-encoded action list does not decode");
             }
         }
+    }
+
+    /// <summary>NXAST_CONTROLLER2: its body re-encodes (defaults left out) to one that decodes to the same action and encodes to the same bytes.</summary>
+    private static void Controller2FixedPoint(in NxAction nx)
+    {
+        var body = new byte[nx.BodySize];
+        nx.WriteBody(body);
+        if (!NxAction.TryDecodeBody(body, out var again, out var e)) throw new InvalidOperationException($"re-encoded CONTROLLER2 refused: {e}");
+        if (again.MaxLen != nx.MaxLen || again.Arg != nx.Arg || again.Table != nx.Table || again.ControllerPause != nx.ControllerPause
+            || again.ControllerMeterId != nx.ControllerMeterId || !(again.ControllerUserData ?? []).AsSpan().SequenceEqual(nx.ControllerUserData ?? []))
+        {
+            throw new InvalidOperationException("re-encoded CONTROLLER2 differs");
+        }
+        var body2 = new byte[again.BodySize];
+        again.WriteBody(body2);
+        if (!body2.AsSpan().SequenceEqual(body)) throw new InvalidOperationException("CONTROLLER2 encoding is not stable");
     }
 
     public static void Structs(ReadOnlySpan<byte> input)

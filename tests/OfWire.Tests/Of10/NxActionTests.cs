@@ -87,7 +87,7 @@ public class NxActionTests
             NxActionSubtype.ResubmitTable, NxActionSubtype.DecTtl, NxActionSubtype.PushMpls, NxActionSubtype.PopMpls,
             NxActionSubtype.SetMplsTtl, NxActionSubtype.DecMplsTtl, NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc,
             NxActionSubtype.RegLoad2, NxActionSubtype.Group, NxActionSubtype.Resubmit, NxActionSubtype.Note, NxActionSubtype.Exit,
-            NxActionSubtype.DecTtlCntIds,
+            NxActionSubtype.DecTtlCntIds, NxActionSubtype.Controller2,
         ];
         int readCount = 0, unknown = 0;
         foreach (var v in VectorFile.All)
@@ -195,7 +195,10 @@ public class NxActionTests
         const int seed = 20261127;
         var rng = new Random(seed);
         OfpError[] allowed = [BadLen, BadVendorType, BadArgument, new OfpError(OfpErrorType.BadRequest, NxAction.MustBeZeroCode),
-                              new OfpError(OfpErrorType.BadAction, NxAction.BadConjunctionCode10)];
+                              new OfpError(OfpErrorType.BadAction, NxAction.BadConjunctionCode10),
+                              // NXAST_CONTROLLER2's property errors (OFPBPC_BAD_TYPE, BAD_LEN, BAD_EXPERIMENTER, BAD_EXP_TYPE).
+                              new OfpError((OfpErrorType)13, 2), new OfpError((OfpErrorType)13, 3), new OfpError((OfpErrorType)14, 5),
+                              new OfpError((OfpErrorType)14, 6)];
         var seeds = Written.Select(r => Convert.FromHexString(((string)r[1]).Replace(" ", "", StringComparison.Ordinal)))
             .Append(Convert.FromHexString("ffff0018" + "00002320" + "0007" + "0001" + "00013801" + "0000000000000002")).ToArray();
         int read = 0, refused = 0;

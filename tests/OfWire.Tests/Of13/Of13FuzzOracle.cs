@@ -43,6 +43,18 @@ public static class Of13FuzzOracle
                    v => Ofp13Bundle.ControlRequest(v.Version, v.Xid, v.Id, (Ofp13BundleCtrlType)v.Type, v.Flags));
         n += Fixed("BUNDLE_ADD_MESSAGE", m, DecodeBundleAdd, v => Ofp13Bundle.AddMessage(v.Version, v.Id, v.Flags, v.Inner));
         BundleRefusal(m);
+        // Open vSwitch's packet-in extension (any version's header): NXT_SET_PACKET_IN_FORMAT, NXT_PACKET_IN, NXT_PACKET_IN2.
+        n += Fixed("NXT_SET_PACKET_IN_FORMAT", m, b => NxPacketIn.TryDecodeSetPacketInFormat(b, out var f, out _) && NxPacketIn.TryReadSubtype(b, out _) ? (true, (b[0], Xid(b), f)) : (false, default),
+                   v => NxPacketIn.EncodeSetPacketInFormat(v.Item1, v.Item2, (uint)v.f));
+        n += Fixed("NXT_PACKET_IN", m, b => NxPacketIn.TryDecodePacketIn(b, out var f, out var match, out var data) ? (true, (b[0], f, match.ToArray(), data.ToArray())) : (false, default),
+                   v => { var d = new byte[42 + ((v.Item3.Length + 7) & ~7) + v.Item4.Length]; NxPacketIn.WritePacketIn(d, v.Item1, v.f, v.Item3, v.Item4); return d; });
+        n += Fixed("NXT_PACKET_IN2", m, b => NxPacketIn.TryDecodePacketIn2(b, out var p)
+                       ? (true, (b[0], p.Fields, p.Packet.ToArray(), p.Metadata.ToArray(), p.UserData.ToArray())) : (false, default),
+                   v =>
+                   {
+                       var d = new byte[NxPacketIn.PacketIn2Overhead + v.Item3.Length + v.Item4.Length + v.Item5.Length];
+                       return d[..NxPacketIn.WritePacketIn2(d, v.Item1, v.Fields, v.Item4, v.Item3, v.Item5)];
+                   });
         refused = Refusal(m);
         n += Fixed("match", m, b => { var l = new List<Ofp13Oxm>(); return (Ofp13Match.TryDecode(b, l, out _, out _), l); },
                    l => Write(w => Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(l))));
@@ -112,6 +124,10 @@ public static class Of13FuzzOracle
             case Ofp13Type.RoleRequest: ok = default(Ofp13RoleRequest).TryDecode(m, out e); break;
             case Ofp13Type.SetAsync: ok = default(Ofp13SetAsync).TryDecode(m, out e); break;
             case Ofp13Type.QueueGetConfigRequest: ok = default(Ofp13QueueGetConfigRequest).TryDecode(m, out e); break;
+            case Ofp13Type.Experimenter when NxPacketIn.TryReadSubtype(m, out uint nxSubtype) && nxSubtype == NxPacketIn.SetPacketInFormat:
+                ok = NxPacketIn.TryDecodeSetPacketInFormat(m, out _, out bool badLen);
+                e = badLen ? Ofp13Error.BadLength : Ofp13Error.BadRequest(Ofp13Codes.RequestEperm);
+                break;
             case Ofp13Type.MultipartRequest:
                 Ofp13MultipartRequest request = default;
                 ok = request.TryDecode(m, out e);

@@ -130,6 +130,35 @@ public sealed class OfctlFlowParserTests
         Assert.Empty(Parse("in_port=1,actions=").Actions.Items);
     }
 
+    /// <summary>
+    /// Open vSwitch's controller action both ways, as ovs-ofctl writes and prints it (parse_CONTROLLER, format_CONTROLLER):
+    /// reason action, id 0 and no userdata is an output to CONTROLLER; otherwise the fields that differ from their
+    /// defaults, in Open vSwitch's order; pause and meter_id are refused.
+    /// </summary>
+    [Theory]
+    [InlineData("controller(userdata=01.02.03.04.05)", "controller(userdata=01.02.03.04.05)")]
+    [InlineData("controller(reason=invalid_ttl,max_len=1234,id=5678,userdata=01.02.03.04.05)", "controller(reason=invalid_ttl,max_len=1234,id=5678,userdata=01.02.03.04.05)")]
+    [InlineData("controller(id=7,reason=no_match)", "controller(reason=no_match,id=7)")]
+    [InlineData("controller(max_len=64,userdata=aabb)", "controller(max_len=64,userdata=aa.bb)")]
+    [InlineData("controller(reason=action,max_len=99)", "CONTROLLER:99")]
+    [InlineData("controller(128)", "CONTROLLER:128")]
+    public void ControllerAction_BothWays(string text, string printed)
+    {
+        var a = Assert.Single(Parse("in_port=1,actions=" + text).Actions.Items);
+        Assert.Equal(PortNumber.Controller, a.Port);
+        Assert.Equal(printed, FlowFormat.Action(a));
+        Assert.Equal(a, Assert.Single(Parse("in_port=1,actions=" + printed).Actions.Items));
+    }
+
+    [Theory]
+    [InlineData("controller(pause)", "pause")]
+    [InlineData("controller(meter_id=1)", "meter_id")]
+    [InlineData("controller(reason=asdf)", "unknown reason \"asdf\"")]
+    [InlineData("controller(foo=bar)", "unknown key \"foo\" parsing controller action")]
+    [InlineData("controller(userdata=123x456)", "bad hex digit in `controller' action `userdata'")]
+    [InlineData("controller(reason=group)", "reason group")]
+    public void ControllerAction_Refusals(string text, string why) => Assert.Contains(why, Error("in_port=1,actions=" + text));
+
     [Fact]
     public void FlowFields()
     {

@@ -8,11 +8,12 @@ using Softswitch.Ofproto;
 namespace Softswitch.OfAgent.Of10.Handlers;
 
 /// <summary>
-/// Open vSwitch's Nicira messages on an OpenFlow 1.0 connection, the NXM flow format's: NXT_SET_FLOW_FORMAT and
-/// NXT_FLOW_MOD_TABLE_ID (the connection's state), NXT_FLOW_MOD, and the NXST_FLOW and NXST_AGGREGATE statistics (ovs
-/// ofproto/ofproto.c handle_nxt_set_flow_format, handle_nxt_flow_mod_table_id, handle_flow_mod,
-/// handle_flow_stats_request, handle_aggregate_stats_request). Any other Nicira subtype is OFPBRC_BAD_SUBTYPE, another
-/// vendor OFPBRC_BAD_VENDOR.
+/// Open vSwitch's Nicira messages on an OpenFlow 1.0 connection, the NXM flow format's: NXT_SET_FLOW_FORMAT,
+/// NXT_FLOW_MOD_TABLE_ID and NXT_SET_PACKET_IN_FORMAT (the connection's state), NXT_FLOW_MOD, and the NXST_FLOW and
+/// NXST_AGGREGATE statistics (ovs ofproto/ofproto.c handle_nxt_set_flow_format, handle_nxt_flow_mod_table_id,
+/// handle_nxt_set_packet_in_format, handle_flow_mod, handle_flow_stats_request, handle_aggregate_stats_request);
+/// NXT_RESUME is NXR_NOT_SUPPORTED (no continuations). Any other Nicira subtype is OFPBRC_BAD_SUBTYPE, another vendor
+/// OFPBRC_BAD_VENDOR.
 /// </summary>
 /// <remarks>
 /// Design: the NXM match goes through <see cref="NxmMatchTranslator"/> (OpenFlow 1.3's OXM translator under it), the
@@ -24,6 +25,9 @@ namespace Softswitch.OfAgent.Of10.Handlers;
 /// </remarks>
 internal sealed class NiciraHandler(OfRequestContext ctx)
 {
+    /// <summary>NXR_NOT_SUPPORTED, NX1.0(1,533): the answer to NXT_RESUME.</summary>
+    internal static readonly Nx10Error ResumeNotSupported10 = Nx10Error.Nx(1, 533);
+
     [ThreadStatic] private static List<OfpAction>? s_actions;
     [ThreadStatic] private static NxFlowStatsReplyWriter? s_writer;
     [ThreadStatic] private static OfpAction[]? s_wireActions;
@@ -50,6 +54,15 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
                 break;
             case Nx10.FlowMod:
                 FlowMod(c, msg);
+                break;
+            case NxPacketIn.SetPacketInFormat:
+                // Open vSwitch: any size but 20 bytes is BAD_LEN, a format other than 0-2 OFPBRC_EPERM.
+                if (NxPacketIn.TryDecodeSetPacketInFormat(msg, out var pinFormat, out bool badLen)) c.PacketInFormat = pinFormat;
+                else ctx.SendError(c, OfpError.BadRequest(badLen ? OfpBadRequestCode.BadLen : OfpBadRequestCode.Eperm), msg);
+                break;
+            case NxPacketIn.Resume:
+                // No controller action pauses here (pause is refused), so no continuation can come back: NXR_NOT_SUPPORTED.
+                ctx.SendError(c, ResumeNotSupported10, msg);
                 break;
             default:
                 ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadSubtype), msg);

@@ -30,7 +30,9 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// NXAST_RESUBMIT and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own. A note (NXAST_NOTE)
 /// is kept, its bytes as they came (padding included), and given back in flow statistics; it does nothing to the packet.
 /// NXAST_CONTROLLER is the model's controller action (reason, max_len, controller id); a reason past invalid_ttl, which
-/// OpenFlow 1.0 and 1.3 cannot report, is BAD_ARGUMENT.</para>
+/// OpenFlow 1.0 and 1.3 cannot report, is BAD_ARGUMENT. NXAST_CONTROLLER2 is the same action with its userdata (carried
+/// to NXT_PACKET_IN2); with pause (continuations) or a meter, which the switch does not run, it is refused as an
+/// unsupported action (1.0 BAD_VENDOR_TYPE, 1.3 BAD_EXP_TYPE).</para>
 /// <para>OpenFlow 1.3's experimenter actions carry the same bodies and take the same translation
 /// (<see cref="TryNiciraModel"/>), with 1.3's errors; 1.3 runs a resubmit in the datapath wherever it stands in a flow's list.</para>
 /// </remarks>
@@ -173,6 +175,13 @@ public static partial class ActionTranslator
                 // Reasons past invalid_ttl (1.4's action_set, group, packet_out) OpenFlow 1.0 and 1.3 cannot report.
                 if (nx.Table > PacketInOrigin.MaxReason) return false;
                 item = OfAction.Controller(nx.MaxLen, nx.Table, (ushort)nx.Arg);
+                return true;
+            case NxActionSubtype.Controller2:
+                // pause (continuations, NXT_RESUME) and a controller-action meter the switch does not run: an action it
+                // does not support, as a subtype it does not know is.
+                if (nx.ControllerPause || nx.ControllerMeterId != NxAction.NoControllerMeter) return Refuse(NxRefusal.Unsupported, out why);
+                if (nx.Table > PacketInOrigin.MaxReason) return false;
+                item = OfAction.Controller(nx.MaxLen, nx.Table, (ushort)nx.Arg, nx.ControllerUserData, controller2: true);
                 return true;
             case NxActionSubtype.RegLoad when load.Header == 0 && RegisterOf(nx.FieldHeader) is { } reg:
                 return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad, out item, out why);

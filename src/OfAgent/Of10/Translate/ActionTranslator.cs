@@ -135,9 +135,14 @@ public static partial class ActionTranslator
         return n;
     }
 
-    /// <summary>A controller action as Open vSwitch writes it without userdata: NXAST_CONTROLLER.</summary>
+    /// <summary>
+    /// A controller action as Open vSwitch writes it (encode_CONTROLLER): NXAST_CONTROLLER2 with userdata or when it came
+    /// as one, otherwise NXAST_CONTROLLER.
+    /// </summary>
     internal static NxAction ControllerOf(in OfAction a)
-        => new(NxActionSubtype.Controller, Arg: a.QueueId, Table: (byte)a.Value, MaxLen: a.MaxLen);
+        => a.IsController2
+            ? NxAction.Controller2(a.MaxLen, (ushort)a.QueueId, (byte)a.Value, a.Data)
+            : new(NxActionSubtype.Controller, Arg: a.QueueId, Table: (byte)a.Value, MaxLen: a.MaxLen);
 
     /// <summary>A Nicira action as OpenFlow 1.0's vendor action.</summary>
     private static OfpAction Vendor(in NxAction nx)

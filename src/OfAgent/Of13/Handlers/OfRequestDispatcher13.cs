@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Session;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
 
@@ -108,6 +109,9 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
                 else if (c.Version == Ofp13.Version && Ofp14FlowMonitor.IsOnfMessage(msg, Ofp14FlowMonitor.OnfFlowMonitor)) _monitors.Cancel(c, msg);
                 // Open vSwitch's TLV table (dump-tlv-map, add-tlv-map: ovs-save saves and restores it).
                 else if (TlvTableHandler.Serves(msg)) _tlvTable.Handle(c, msg, xid);
+                // Open vSwitch's packet-in format (NXT_SET_PACKET_IN_FORMAT) and NXT_RESUME.
+                else if (NxPacketIn.TryReadSubtype(msg, out uint nxSubtype) && nxSubtype is NxPacketIn.SetPacketInFormat or NxPacketIn.Resume)
+                    PacketInFormat(c, msg, nxSubtype);
                 else Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
                 return;
             default:
@@ -118,5 +122,23 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
                 Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadType), msg);
                 return;
         }
+    }
+
+    /// <summary>NXR_NOT_SUPPORTED from 1.2 on (NX1.2+(34)): the answer to NXT_RESUME (no controller action pauses here).</summary>
+    internal const ushort ResumeNotSupportedExpCode = 34;
+
+    /// <summary>
+    /// NXT_SET_PACKET_IN_FORMAT (BAD_LEN unless 20 bytes, EPERM for a format past 2, as Open vSwitch) and NXT_RESUME
+    /// (NXR_NOT_SUPPORTED).
+    /// </summary>
+    private void PacketInFormat(OfConnection c, ReadOnlySpan<byte> msg, uint subtype)
+    {
+        if (subtype == NxPacketIn.Resume)
+        {
+            Ctx.SendError(c, new Ofp13Error(Ofp13ErrorType.Experimenter, ResumeNotSupportedExpCode), msg);
+            return;
+        }
+        if (NxPacketIn.TryDecodeSetPacketInFormat(msg, out var format, out bool badLen)) c.PacketInFormat = format;
+        else Ctx.SendError(c, badLen ? Ofp13Error.BadLength : Ofp13Error.BadRequest(Ofp13Codes.RequestEperm), msg);
     }
 }
