@@ -76,7 +76,7 @@ internal abstract class OfProtocol
 
     /// <summary>
     /// The messages that carry flow monitor updates unasked, in order; null in a version whose flow monitors the switch
-    /// does not serve (OpenFlow 1.0).
+    /// does not serve.
     /// </summary>
     public virtual List<byte[]>? FlowUpdates(IReadOnlyList<OfFlowUpdate> updates) => null;
 }
