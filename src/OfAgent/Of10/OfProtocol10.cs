@@ -47,6 +47,9 @@ internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
     /// <summary>The version, told apart by the flow format (FLOW_REMOVED's form).</summary>
     public override int AsyncFormat(OfConnection c) => c.NxmFlowFormat ? 0x100 | Version : Version;
 
+    /// <summary>NXST_FLOW_MONITOR replies, NXT_FLOW_MONITOR_PAUSED and _RESUMED (Open vSwitch's flow monitors of OpenFlow 1.0).</summary>
+    public override List<byte[]>? FlowUpdates(IReadOnlyList<OfFlowUpdate> updates) => NxFlowMonitorHandler.Encode(updates);
+
     public override byte[] PortStatus(OfPortReason reason, OfPortDesc port)
         => new OfpPortStatus { Reason = WireMap.ToWire(reason), Desc = ReportTranslator.PhyPort(port) }.ToArray();
 }

@@ -73,6 +73,17 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
         return (c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] & (1u << WireMap.ToWire(reason))) != 0;
     }
 
+    /// <summary>The connection's request-forward mask for its role (OFPACPT_REQUESTFORWARD_MASTER or _SLAVE), as SET_ASYNC left it (1.4 and later).</summary>
+    public override bool WantsRequestForward(OfConnection c, byte reason)
+    {
+        if (Version < Ofp13.Version14) return false;
+        var p = c.Controller.Role == OfRole.Slave ? Ofp14AsyncProp.RequestForwardSlave : Ofp14AsyncProp.RequestForwardMaster;
+        return (c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] & (1u << reason)) != 0;
+    }
+
+    /// <summary>OFPT_REQUESTFORWARD (1.4 and later).</summary>
+    public override byte[]? RequestForward(byte[] request) => Version < Ofp13.Version14 ? null : Ofp14RequestForward.Encode(Version, request);
+
     public override byte[]? RoleStatus(OfRole role, ulong generationId)
         => Version < Ofp13.Version14 ? null : new Ofp14RoleStatus
         {

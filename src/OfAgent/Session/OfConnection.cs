@@ -158,6 +158,9 @@ public sealed partial class OfConnection : IAsyncDisposable
     /// TABLE_STATUS (each mask is one word: a reader sees the old one or the new one).
     /// </summary>
     internal uint[] Async14Masks { get; } = new uint[6];
+
+    /// <summary>Forwards a GROUP_MOD or METER_MOD this connection made to the other connections that asked (<see cref="OfConnectionManager.ForwardRequest"/>).</summary>
+    internal void ForwardRequest(byte reason, Func<byte, byte[]?> inner) => _owner.ForwardRequest(this, reason, inner);
     /// <summary>
     /// Open vSwitch's controller id of the connection: a controller action's packet-ins go only to the connections of
     /// its id. Open vSwitch's default, 0, for every connection: NXT_SET_CONTROLLER_ID, which would change it, is not served.

@@ -470,6 +470,30 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
     }
 
     /// <summary>
+    /// OFPT_REQUESTFORWARD of a GROUP_MOD or METER_MOD that <paramref name="source"/> sent and the switch carried out,
+    /// to every other connection whose version has the message (1.4 and later) and whose request-forward mask for its
+    /// role (SET_ASYNC's OFPACPT_REQUESTFORWARD_SLAVE for a slave, _MASTER otherwise) has <paramref name="reason"/>'s bit,
+    /// as Open vSwitch's connmgr_send_requestforward (none by default). <paramref name="inner"/> writes the request in a
+    /// version, with its sender's xid (null: it has no form there); encoded once per version in use.
+    /// </summary>
+    public void ForwardRequest(OfConnection source, byte reason, Func<byte, byte[]?> inner)
+    {
+        byte[]? v1 = null, v2 = null;
+        byte ver1 = 0, ver2 = 0;
+        foreach (var c in _connSnapshot)
+        {
+            if (ReferenceEquals(c, source) || !c.ReceivesAsync || !c.Protocol.WantsRequestForward(c, reason)) continue;
+            byte v = c.Version;
+            byte[]? msg = v == ver1 && v1 is not null ? v1 : v == ver2 && v2 is not null ? v2
+                : inner(v) is { } request ? c.Protocol.RequestForward(request) : null;
+            if (msg is null) continue;
+            if (v1 is null) (v1, ver1) = (msg, v);
+            else if (v != ver1 && v2 is null) (v2, ver2) = (msg, v);
+            if (!c.SendNotification(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
+        }
+    }
+
+    /// <summary>
     /// PORT_STATUS to every connection that wants it, encoded once per version in use; not to <paramref name="except"/>'s
     /// (the sender of the PORT_MOD) before OpenFlow 1.5, as Open vSwitch's connmgr_send_port_status (1.5's EXT-338:
     /// a PORT_MOD's change goes to every controller, its sender too).

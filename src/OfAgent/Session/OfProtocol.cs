@@ -78,8 +78,17 @@ internal abstract class OfProtocol
     public virtual bool WantsTableStatus(OfConnection c, OfTableStatusReason reason) => false;
 
     /// <summary>
+    /// The bit of a request-forward <paramref name="reason"/> (OFPRFR_*) in the mask <paramref name="c"/>'s SET_ASYNC left
+    /// for its role (false in a version without REQUESTFORWARD): whether the connection takes it.
+    /// </summary>
+    public virtual bool WantsRequestForward(OfConnection c, byte reason) => false;
+
+    /// <summary>An OFPT_REQUESTFORWARD carrying <paramref name="request"/> (whole, in this version), whole; null in a version without one.</summary>
+    public virtual byte[]? RequestForward(byte[] request) => null;
+
+    /// <summary>
     /// The messages that carry flow monitor updates unasked, in order; null in a version whose flow monitors the switch
-    /// does not serve (OpenFlow 1.0).
+    /// does not serve.
     /// </summary>
     public virtual List<byte[]>? FlowUpdates(IReadOnlyList<OfFlowUpdate> updates) => null;
 }

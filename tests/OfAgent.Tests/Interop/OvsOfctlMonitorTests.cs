@@ -6,8 +6,8 @@ using Softswitch.TestKit;
 namespace Softswitch.OfAgent.Tests.Interop;
 
 /// <summary>
-/// Real <c>ovs-ofctl monitor SWITCH watch:</c>: OpenFlow 1.4's flow monitor (OFPMP_FLOW_MONITOR) and, under 1.3, the
-/// ONF extension Open vSwitch sends there (ONFST_FLOW_MONITOR). The monitor is sent the flow already in place, then
+/// Real <c>ovs-ofctl monitor SWITCH watch:</c>: OpenFlow 1.4's flow monitor (OFPMP_FLOW_MONITOR), under 1.3 the ONF
+/// extension Open vSwitch sends there (ONFST_FLOW_MONITOR), and under 1.0 Nicira's (NXST_FLOW_MONITOR). The monitor is sent the flow already in place, then
 /// sees the add-flow, mod-flows and del-flows another ovs-ofctl makes, and a flow's expiry, as Open vSwitch prints them.
 /// </summary>
 public sealed class OvsOfctlMonitorTests
@@ -18,9 +18,11 @@ public sealed class OvsOfctlMonitorTests
 
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
-    [InlineData("OpenFlow14", "OFPST_FLOW_MONITOR reply (OF1.4)", "event=INITIAL")]
-    [InlineData("OpenFlow13", "ONFST_FLOW_MONITOR reply (OF1.3)", "event=ADDED")]
-    public async Task Watch_SeesAnotherToolsAddModifyAndDelete(string version, string reply, string initial)
+    [InlineData("OpenFlow14", "OFPST_FLOW_MONITOR reply (OF1.4)", "event=INITIAL", "0x42")]
+    [InlineData("OpenFlow13", "ONFST_FLOW_MONITOR reply (OF1.3)", "event=ADDED", "0x42")]
+    // OpenFlow 1.0's modify sets the flow's cookie to its own (0 from mod-flows), as Open vSwitch does.
+    [InlineData("OpenFlow10", "NXST_FLOW_MONITOR reply", "event=ADDED", "0")]
+    public async Task Watch_SeesAnotherToolsAddModifyAndDelete(string version, string reply, string initial, string modifiedCookie)
     {
         await using var rig = Rig();
         Ok(rig, version, "add-flow", "table=0,priority=3,in_port=3,actions=drop");
@@ -54,11 +56,11 @@ public sealed class OvsOfctlMonitorTests
 
             Ok(rig, version, "mod-flows", "in_port=1,actions=output:3");
             var modified = await Line(l => l.Contains("event=MODIFIED"), "no MODIFIED");
-            Assert.EndsWith("table=0 cookie=0x42 in_port=1 actions=output:3", modified);
+            Assert.EndsWith($"table=0 cookie={modifiedCookie} in_port=1 actions=output:3", modified);
 
             Ok(rig, version, "del-flows", "in_port=1");
             var deleted = await Line(l => l.Contains("event=DELETED"), "no DELETED");
-            Assert.Contains("event=DELETED reason=delete table=0 cookie=0x42 in_port=1", deleted);
+            Assert.Contains($"event=DELETED reason=delete table=0 cookie={modifiedCookie} in_port=1", deleted);
             // An expired flow is reported too (the datapath's expiry, not a flow-mod).
             Ok(rig, version, "add-flow", "table=0,priority=8,hard_timeout=5,in_port=2,actions=output:1");
             var timed = await Line(l => l.Contains("event=ADDED") && l.Contains("in_port=2"), "no ADDED of the timed flow");

@@ -29,7 +29,8 @@ public static class WireFuzzTargets
     }
 
     /// <summary>The NX1.0 errors the Nicira decoders may answer with (Open vSwitch's OFPBMC_* in 1.0 and NXBRC_*).</summary>
-    private static readonly HashSet<(ushort, ushort)> s_nxErrors = [(0, 263), (1, 256), (1, 258), (1, 259), (1, 260), (1, 261), (1, 262), (1, 521)];
+    private static readonly HashSet<(ushort, ushort)> s_nxErrors =
+        [(0, 263), (1, 256), (1, 258), (1, 259), (1, 260), (1, 261), (1, 262), (1, 521), (1, 515), (1, 518), (1, 520)];
 
     /// <summary>Whether <paramref name="e"/> is an error the Nicira decoders define: a standard BAD_REQUEST or BAD_ACTION, or one of Open vSwitch's NX1.0 codes.</summary>
     public static bool Defined(Nx10Error e)
@@ -85,6 +86,10 @@ public static class WireFuzzTargets
                     return NxtPacketIn(input) ? "nx packet_in" : "nx packet_in short";
                 case NxPacketIn.PacketIn2 or NxPacketIn.Resume:
                     return NxtPacketIn2(input) ? "nx packet_in2" : "nx packet_in2 refused";
+                case NxFlowMonitor.Cancel:
+                    if (!NxFlowMonitor.TryDecodeCancel(input, out uint id, out e)) return Refused(e);
+                    Same(NxFlowMonitor.EncodeCancel(xid, id), input);
+                    return "nx flow_monitor_cancel";
                 default:
                     return "nx subtype other";
             }
@@ -92,6 +97,7 @@ public static class WireFuzzTargets
         if (input[1] == (byte)OfpType.StatsRequest && input.Length >= 10 && BinaryPrimitives.ReadUInt16BigEndian(input[8..]) == (ushort)OfpStatsType.Vendor)
         {
             if (!Nx10.TryDecodeStatsRequest(input, out var f, out var err)) return Refused(err);
+            if (f.Subtype == NxFlowMonitor.StatsFlowMonitor) return FlowMonitorRequest(input);
             if (f.Subtype is not (Nx10.StatsFlow or Nx10.StatsAggregate)) return "nxst subtype other";
             var match = new List<Ofp13Oxm>();
             var me = NxMatch.TryDecode(input.Slice(Nx10.StatsMatchOffset, f.MatchLength), match);
@@ -102,6 +108,12 @@ public static class WireFuzzTargets
             if (!Nx10.TryDecodeStatsRequest(enc, out var f2, out _) || f2 with { MatchLength = 0 } != f with { MatchLength = 0 })
                 throw new InvalidOperationException("re-encoded NXST request differs");
             return f.Subtype == Nx10.StatsFlow ? "nxst flow" : "nxst aggregate";
+        }
+        if (input[1] == (byte)OfpType.StatsReply && input.Length >= Nx10.StatsHeaderSize && BinaryPrimitives.ReadUInt16BigEndian(input[8..]) == (ushort)OfpStatsType.Vendor
+            && BinaryPrimitives.ReadUInt32BigEndian(input[12..]) == OfpConstants.NiciraVendorId
+            && BinaryPrimitives.ReadUInt32BigEndian(input[16..]) == NxFlowMonitor.StatsFlowMonitor)
+        {
+            return FlowMonitorReply(input);
         }
         return "";
     }
@@ -138,6 +150,54 @@ public static class WireFuzzTargets
         int n2 = NxPacketIn.WritePacketIn2(enc2, input[0], again.Fields, again.Metadata, again.Packet, again.UserData);
         if (!enc2.AsSpan(0, n2).SequenceEqual(enc.AsSpan(0, n))) throw new InvalidOperationException("NXT_PACKET_IN2 encoding is not stable");
         return true;
+    }
+
+    /// <summary>An NXST_FLOW_MONITOR request: each entry and its match read, written back no longer, and read again the same.</summary>
+    private static string FlowMonitorRequest(ReadOnlySpan<byte> input)
+    {
+        var fields = new List<NxFlowMonitorRequestFields>();
+        if (!NxFlowMonitor.TryDecodeRequests(input, fields, out var err)) return Refused(err);
+        var requests = new List<NxFlowMonitorRequest>();
+        foreach (var r in fields)
+        {
+            var match = new List<Ofp13Oxm>();
+            var me = NxMatch.TryDecode(input.Slice(r.MatchOffset, r.MatchLength), match);
+            if (me != NxmError.None) return Refused(Nx10Error.Of(me));
+            requests.Add(new NxFlowMonitorRequest(r.Id, r.Flags, r.OutPort, r.TableId, [.. match]));
+        }
+        uint xid = BinaryPrimitives.ReadUInt32BigEndian(input[4..]);
+        byte[] enc = NxFlowMonitor.EncodeRequest(xid, requests);
+        if (enc.Length > input.Length) throw new InvalidOperationException("NXST_FLOW_MONITOR request grew");
+        if (!NxFlowMonitor.TryDecodeRequests(enc, fields, out err)) throw new InvalidOperationException($"re-encoded NXST_FLOW_MONITOR request refused: {err}");
+        var again = new List<NxFlowMonitorRequest>();
+        foreach (var r in fields)
+        {
+            var match = new List<Ofp13Oxm>();
+            if (NxMatch.TryDecode(enc.AsSpan(r.MatchOffset, r.MatchLength), match) != NxmError.None) throw new InvalidOperationException("re-encoded monitor match refused");
+            again.Add(new NxFlowMonitorRequest(r.Id, r.Flags, r.OutPort, r.TableId, [.. match]));
+        }
+        if (again.Count != requests.Count || again.Where((r, i) => (r.Id, r.Flags, r.OutPort, r.TableId) != (requests[i].Id, requests[i].Flags, requests[i].OutPort, requests[i].TableId)
+                                                                  || !r.Match.SequenceEqual(requests[i].Match)).Any())
+        {
+            throw new InvalidOperationException("re-encoded NXST_FLOW_MONITOR request differs");
+        }
+        Same(NxFlowMonitor.EncodeRequest(xid, again), enc);
+        return "nxst flow_monitor";
+    }
+
+    /// <summary>An NXST_FLOW_MONITOR reply: its updates read, written back as one reply no longer, and read again the same.</summary>
+    private static string FlowMonitorReply(ReadOnlySpan<byte> input)
+    {
+        var updates = new List<NxFlowUpdate>();
+        if (!NxFlowMonitor.TryDecodeReply(input, updates, out var err)) return Refused(err);
+        uint xid = BinaryPrimitives.ReadUInt32BigEndian(input[4..]);
+        var parts = NxFlowMonitor.EncodeReplies(xid, updates);
+        if (parts.Count != 1 || parts[0].Length > input.Length) throw new InvalidOperationException("NXST_FLOW_MONITOR reply grew");
+        var again = new List<NxFlowUpdate>();
+        if (!NxFlowMonitor.TryDecodeReply(parts[0], again, out err)) throw new InvalidOperationException($"re-encoded NXST_FLOW_MONITOR reply refused: {err}");
+        if (!again.SequenceEqual(updates)) throw new InvalidOperationException("re-encoded NXST_FLOW_MONITOR reply differs");
+        Same(NxFlowMonitor.EncodeReplies(xid, again)[0], parts[0]);
+        return "nxst flow_monitor reply";
     }
 
     private static string Refused(Nx10Error e)
@@ -297,6 +357,42 @@ public class FuzzTests
         _output.WriteLine($"{iterations} inputs in {stopwatch.ElapsedMilliseconds} ms, {decodedOk} decoded as valid messages");
         Assert.True(iterations >= TotalIterations);
         Assert.True(decodedOk > 1000, "mutations should leave many inputs valid, or the fuzzer is not reaching decoders");
+    }
+
+    /// <summary>
+    /// Open vSwitch's flow monitor vectors of OpenFlow 1.0 (<see cref="Nicira.NxFlowMonitorVectorTests"/>), mutated as the
+    /// golden vectors are, through the Nicira oracle: every refusal a defined error, every decode a fixed point.
+    /// </summary>
+    [Fact]
+    public void MutatedFlowMonitorVectors_HoldTheNiciraOracle()
+    {
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("OF10_FUZZ_SEED"), out int s) ? s : 0x0f10_5eed;
+        var rng = new Random(seed);
+        var corpus = VectorFile.All;
+        byte[][] seeds = [.. new[] { Nicira.NxFlowMonitorVectorTests.Request, Nicira.NxFlowMonitorVectorTests.Reply, Nicira.NxFlowMonitorVectorTests.Cancel,
+                                     Nicira.NxFlowMonitorVectorTests.Paused }.Select(h => Convert.FromHexString(h.Replace(" ", "", StringComparison.Ordinal)))];
+        var outcomes = new Dictionary<string, int>();
+        byte[] buffer = new byte[70_000];
+        foreach (var v in seeds)
+        {
+            for (int i = 0; i < 50_000; i++)
+            {
+                int len = Mutate(v, buffer, rng, corpus);
+                try
+                {
+                    string o = WireFuzzTargets.Nicira(buffer.AsSpan(0, len));
+                    outcomes[o] = outcomes.GetValueOrDefault(o) + 1;
+                }
+                catch (Exception ex)
+                {
+                    Assert.Fail($"seed {seed}, iteration {i}: {ex.GetType().Name}: {ex.Message}\ninput: {Convert.ToHexString(buffer.AsSpan(0, len))}");
+                }
+            }
+        }
+        foreach (var (o, n) in outcomes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) _output.WriteLine($"{n,7} {o}");
+        foreach (var reached in new[] { "nxst flow_monitor", "nxst flow_monitor reply", "nx flow_monitor_cancel" })
+            Assert.True(outcomes.GetValueOrDefault(reached) > 100, $"the mutations reach '{reached}' too rarely");
+        Assert.Contains(outcomes.Keys, k => k.Contains("NX1.0(1,518)", StringComparison.Ordinal));
     }
 
     /// <summary>Applies 1-4 mutations to a copy of <paramref name="source"/> in <paramref name="dest"/>; returns the length.</summary>

@@ -74,6 +74,11 @@ public static class Of13FuzzOracle
         n += Fixed("PORT_MOD 1.4", m, b => { Ofp14PortMod v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
         n += Fixed("TABLE_MOD 1.4", m, b => { Ofp14TableMod v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
         n += Fixed("SET_ASYNC 1.4", m, b => { var v = new Ofp14AsyncConfig(); return (v.TryDecode(b, out _), v); }, v => v.Encode());
+        n += Fixed("REQUESTFORWARD 1.4", m, b =>
+        {
+            bool ok = Ofp14RequestForward.TryDecode(b, out int at, out int len, out byte reason, out _);
+            return (ok, ok ? (b[0], Xid(b), reason, b.AsSpan(at, len).ToArray()) : default);
+        }, v => Ofp14RequestForward.Encode(v.Item1, v.Item4, v.Item2));
         n += Fixed("ROLE_STATUS 1.4", m, b => { Ofp14RoleStatus v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
         n += Fixed("queue desc request", body, b => { Ofp14QueueDescRequest v = default; return (v.TryDecode(b, out _), v); }, v => v.Encode());
         n += Entries<Ofp14PortDesc>(body) + Entries<Ofp14PortStats>(body) + Entries<Ofp14QueueStats>(body) + Entries<Ofp14QueueDesc>(body)

@@ -222,7 +222,7 @@ public sealed class Of14VectorTests
     public void TheSeedFilesAreTheVectorsAbove_EachDecodes()
     {
         var seeds = Seeds14();
-        Assert.Equal(10, seeds.Length);
+        Assert.Equal(12, seeds.Length);
         foreach (var m in seeds) Assert.True(Of13FuzzOracle.Check(m) > 0, Convert.ToHexString(m));
     }
 

@@ -62,6 +62,8 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             ctx.SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
             return;
         }
+        // The flows it changes are its own for the connection's flow monitors (ABBREV with its xid).
+        using var source = OfFlowMonitors.From(c.Controller, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(msg[4..]));
         ctx.Check(c, ctx.Switch.FlowMod(request, c.Controller), msg);
     }
 

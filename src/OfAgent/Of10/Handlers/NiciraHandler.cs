@@ -12,7 +12,8 @@ namespace Softswitch.OfAgent.Of10.Handlers;
 /// NXT_FLOW_MOD_TABLE_ID and NXT_SET_PACKET_IN_FORMAT (the connection's state), NXT_FLOW_MOD, and the NXST_FLOW and
 /// NXST_AGGREGATE statistics (ovs ofproto/ofproto.c handle_nxt_set_flow_format, handle_nxt_flow_mod_table_id,
 /// handle_nxt_set_packet_in_format, handle_flow_mod, handle_flow_stats_request, handle_aggregate_stats_request);
-/// NXT_RESUME is NXR_NOT_SUPPORTED (no continuations). Any other Nicira subtype is OFPBRC_BAD_SUBTYPE, another vendor
+/// NXT_RESUME is NXR_NOT_SUPPORTED (no continuations); the flow monitors (NXST_FLOW_MONITOR, NXT_FLOW_MONITOR_CANCEL)
+/// go to <see cref="NxFlowMonitorHandler"/>. Any other Nicira subtype is OFPBRC_BAD_SUBTYPE, another vendor
 /// OFPBRC_BAD_VENDOR.
 /// </summary>
 /// <remarks>
@@ -31,6 +32,8 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
     [ThreadStatic] private static List<OfpAction>? s_actions;
     [ThreadStatic] private static NxFlowStatsReplyWriter? s_writer;
     [ThreadStatic] private static OfpAction[]? s_wireActions;
+
+    private readonly NxFlowMonitorHandler _monitors = new(ctx);
 
     /// <summary>An OFPT_VENDOR request, from the receive buffer (valid for the call only).</summary>
     public void Vendor(OfConnection c, ReadOnlySpan<byte> msg)
@@ -63,6 +66,13 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
             case NxPacketIn.Resume:
                 // No controller action pauses here (pause is refused), so no continuation can come back: NXR_NOT_SUPPORTED.
                 ctx.SendError(c, ResumeNotSupported10, msg);
+                break;
+            case NxFlowMonitor.Cancel:
+                _monitors.Cancel(c, msg);
+                break;
+            case NxFlowMonitor.Paused or NxFlowMonitor.Resumed:
+                // Messages only a switch sends (Open vSwitch: OFPBRC_BAD_TYPE).
+                ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadType), msg);
                 break;
             default:
                 ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadSubtype), msg);
@@ -123,6 +133,8 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
             ctx.SendError(c, OfpError.BadAction(OfpBadActionCode.TooMany), msg);
             return;
         }
+        // The flows it changes are its own for the connection's flow monitors (ABBREV with its xid).
+        using var source = OfFlowMonitors.From(c.Controller, OfpHeader.TryRead(msg, out var header) ? header.Xid : 0);
         ctx.Check(c, ctx.Switch.FlowMod(request, c.Controller), msg);
     }
 
@@ -132,6 +144,11 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
         if (!Nx10.TryDecodeStatsRequest(msg, out var f, out var err))
         {
             ctx.SendError(c, err, msg);
+            return;
+        }
+        if (f.Subtype == NxFlowMonitor.StatsFlowMonitor)
+        {
+            _monitors.Request(c, msg);
             return;
         }
         if (f.Subtype is not (Nx10.StatsFlow or Nx10.StatsAggregate))

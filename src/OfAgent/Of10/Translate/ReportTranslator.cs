@@ -80,6 +80,9 @@ internal static class ReportTranslator
     // one prebuilt action per table so a dump makes no object per flow.
     private static readonly OfpAction[] s_resubmit = [.. Enumerable.Range(0, 256).Select(t => OfpAction.NxResubmitTable((byte)t))];
 
+    /// <summary>A flow's actions as OpenFlow 1.0's (a flow monitor's update): its apply-actions, a goto-table as a resubmit.</summary>
+    public static OfpAction[] ActionsOf(OfAction[] actions, OfFlowInstructions? instructions) => [.. WithGoto(ActionTranslator.ToOfp(actions), instructions)];
+
     private static List<OfpAction> WithGoto(List<OfpAction> actions, OfFlowInstructions? instructions)
     {
         if (instructions?.GotoTable is { } table) actions.Add(s_resubmit[table]);

@@ -126,7 +126,9 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     public void GroupMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         if (!TryGroupMod(msg, out var req, out var err)) { Error(c, err, msg); return; }
-        Check(c, ctx.Switch.GroupMod(req, c.Controller), msg);
+        var refused = ctx.Switch.GroupMod(req, c.Controller);
+        Check(c, refused, msg);
+        if (refused == OfError.None) RequestForwarder.GroupMod(ctx.Switch, c, msg, req.GroupId);
     }
 
     /// <summary>
@@ -176,6 +178,8 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             var b = mod.Bands[i];
             bands[i] = new OfMeterBand(MeterBandTypeMap.ToModel(b.Type), b.Rate, b.BurstSize, b.PrecLevel);
         }
-        Check(c, ctx.Switch.MeterMod(new MeterModRequest(command, MeterFlagsMap.ToModel(mod.Flags), mod.MeterId, bands), c.Controller), msg);
+        var refused = ctx.Switch.MeterMod(new MeterModRequest(command, MeterFlagsMap.ToModel(mod.Flags), mod.MeterId, bands), c.Controller);
+        Check(c, refused, msg);
+        if (refused == OfError.None) RequestForwarder.MeterMod(c, msg);
     }
 }
