@@ -123,7 +123,9 @@ public sealed record FlowTableOptions
     /// <summary>
     /// Most flows of each table (OpenFlow 1.0's table 0, each 1.3 table), exact and wildcard together, as Open vSwitch's
     /// Flow_Table flow_limit; an ADD of a new flow beyond it fails with <see cref="FlowModStatus.TableFull"/> (replacing
-    /// one does not), or, in a table with eviction on, evicts a flow (<see cref="OfFlowTables.SetEviction"/>). What table stats and table features report as the table's max_entries. At least 1.
+    /// one does not), or, in a table with eviction on, evicts a flow (<see cref="OfFlowTables.SetEviction"/>). A table's
+    /// configuration may set it lower (<see cref="OfTableSettings.FlowLimit"/>, <see cref="OfFlowTables.MaxFlowsOf"/>). What
+    /// table stats and table features report as the table's max_entries. At least 1.
     /// </summary>
     public int MaxFlows { get; init; } = DefaultMaxFlows;
 
@@ -159,8 +161,8 @@ public enum TableMiss : byte
 
 /// <summary>One OpenFlow table as every controller and every report sees it (see <see cref="OfFlowTables.Tables"/>).</summary>
 /// <param name="Id">Its table_id.</param>
-/// <param name="Name">Its name in table stats.</param>
-/// <param name="MaxEntries">Most flows it holds (<see cref="FlowTableOptions.MaxFlows"/>).</param>
+/// <param name="Name">Its name in table stats (<see cref="OfFlowTables.NameOf"/>).</param>
+/// <param name="MaxEntries">Most flows it holds (<see cref="OfFlowTables.MaxFlowsOf"/>).</param>
 /// <param name="Miss">What a miss does.</param>
 public sealed record OfTable(byte Id, string Name, int MaxEntries, TableMiss Miss);
 

@@ -3,13 +3,21 @@ using Softswitch.Datapath.Flow;
 
 namespace Softswitch.Ofproto;
 
-// Each table's configuration beyond its miss (OpenFlow 1.4's TABLE_MOD): eviction, and vacancy events with their
-// thresholds, as Open vSwitch's oftable keeps them (ofproto/ofproto.c: table_mod__, choose_rule_to_evict,
-// rule_eviction_priority, send_table_status).
+// Each table's configuration beyond its miss: OpenFlow 1.4's TABLE_MOD (eviction, and vacancy events with their
+// thresholds) and the switch's own (OfTableSettings: a Flow_Table row's name, flow limit, eviction and its groups), as
+// Open vSwitch's oftable keeps them (ofproto/ofproto.c: table_mod__, ofproto_configure_table, choose_rule_to_evict,
+// eviction_group_hash_rule, rule_eviction_priority, evict_rules_from_table, send_table_status).
 public sealed partial class OfFlowTables
 {
-    /// <summary>A table's settings (immutable; replaced whole under the tables lock, read with one load).</summary>
-    private sealed record TableSettings(bool Eviction, bool VacancyEvents, byte VacancyDown, byte VacancyUp);
+    /// <summary>
+    /// A table's settings (immutable; replaced whole under the tables lock, read with one load). <see cref="Eviction"/>
+    /// is the TABLE_MOD's (what OFPMP_TABLE_DESC shows); the table evicts while it or its <see cref="Config"/> asks.
+    /// </summary>
+    private sealed record TableSettings(bool Eviction, bool VacancyEvents, byte VacancyDown, byte VacancyUp)
+    {
+        public OfTableSettings Config { get; init; } = OfTableSettings.Default;
+        public bool Evicts => Eviction || Config.Evict;
+    }
 
     private static readonly TableSettings s_defaultSettings = new(false, false, 0, 0);
 
@@ -31,8 +39,60 @@ public sealed partial class OfFlowTables
     private TableSettings SettingsOf(byte tableId)
         => tableId < MaxTables ? Volatile.Read(ref _settings[tableId]) ?? s_defaultSettings : s_defaultSettings;
 
-    /// <summary>Whether table <paramref name="tableId"/> evicts when full (<see cref="SetEviction"/>).</summary>
-    public bool Evicts(byte tableId) => SettingsOf(tableId).Eviction;
+    /// <summary>Whether table <paramref name="tableId"/> evicts when full: a TABLE_MOD (<see cref="SetEviction"/>) or its
+    /// configuration (<see cref="Configure"/>) asks, as Open vSwitch's oftable eviction is on while either bit is.</summary>
+    public bool Evicts(byte tableId) => SettingsOf(tableId).Evicts;
+
+    /// <summary>Table <paramref name="tableId"/>'s configuration (<see cref="Configure"/>; <see cref="OfTableSettings.Default"/> unless set).</summary>
+    public OfTableSettings ConfigOf(byte tableId) => SettingsOf(tableId).Config;
+
+    /// <summary>
+    /// The most flows table <paramref name="tableId"/> holds: its configured flow limit, at most
+    /// <see cref="FlowTableOptions.MaxFlows"/>. What an add checks, vacancy is computed from, and statistics show.
+    /// </summary>
+    public int MaxFlowsOf(byte tableId) => SettingsOf(tableId).Config.FlowLimit is { } limit ? Math.Min(limit, _options.MaxFlows) : _options.MaxFlows;
+
+    /// <summary>Table <paramref name="tableId"/>'s name: its configured one, else table 0's <c>classifier</c> and <c>tableN</c>.</summary>
+    public string NameOf(byte tableId) => SettingsOf(tableId).Config.Name is { Length: > 0 } name ? name
+        : tableId == MainTableId ? "classifier" : "table" + tableId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Sets table <paramref name="tableId"/>'s configuration (0 .. 253; the table need not exist yet): its name and
+    /// limit (shown in <see cref="Tables"/> at once), its own eviction and eviction groups, and its prefixes (recorded).
+    /// A TABLE_MOD's eviction stays as it was. Flows beyond a lowered limit stay until
+    /// <see cref="EvictExcess"/> (Open vSwitch's evict_rules_from_table) removes them.
+    /// </summary>
+    public void Configure(byte tableId, OfTableSettings config)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tableId, MaxTables);
+        ArgumentNullException.ThrowIfNull(config);
+        lock (_tablesLock)
+        {
+            var s = SettingsOf(tableId);
+            string? name = config.Name is { Length: > OfTableSettings.MaxNameLength } n ? n[..OfTableSettings.MaxNameLength] : config.Name;
+            Volatile.Write(ref _settings[tableId], s with { Config = config with { Name = name } });
+            if (FindTable(tableId) is null) return;
+            var list = _tables.ToList();
+            int i = list.FindIndex(t => t.Id == tableId);
+            list[i] = list[i] with { Name = NameOf(tableId), MaxEntries = MaxFlowsOf(tableId) };
+            _tables = [.. list];
+        }
+    }
+
+    /// <summary>
+    /// Evicts flows of table <paramref name="tableId"/> until it holds no more than its limit, while it evicts and has
+    /// flows it may evict (Open vSwitch's evict_rules_from_table, after a configuration change), each reported with
+    /// reason Eviction into <paramref name="removed"/>. Not in a batch of this thread's.
+    /// </summary>
+    public int EvictExcess(byte tableId, List<FlowRemoved> removed)
+    {
+        if (tableId >= MaxTables || !Evicts(tableId) || _pipeline.Stage(tableId) is not { } stage) return 0;
+        int max = MaxFlowsOf(tableId), n = 0;
+        long now = _clock.NowNanos;
+        using var w = stage.Write();
+        while (w.Table.Count > max && TryEvict(null, w, tableId, removed, now)) n++;
+        return n;
+    }
 
     /// <summary>
     /// Turns eviction on or off in table <paramref name="tableId"/> (0 .. 253; the table need not exist yet). With it on,
@@ -77,16 +137,19 @@ public sealed partial class OfFlowTables
     public OfTableDesc Describe(byte tableId)
     {
         var s = SettingsOf(tableId);
+        // Open vSwitch's query_table_desc__: the eviction an OpenFlow controller turned on, not the configuration's.
         return new OfTableDesc(tableId, s.Eviction, s.VacancyEvents, s.VacancyDown, s.VacancyUp, VacancyOf(tableId));
     }
 
     /// <summary>
     /// The vacancy of table <paramref name="tableId"/>: the share of its flow limit that is free, in whole percent
-    /// rounded down (100 for an empty table or one not created yet, 0 for a full one; Open vSwitch's oftable_vacancy).
+    /// rounded down (100 for an empty table, one not created yet or one of limit 0, 0 for a full one; Open vSwitch's
+    /// oftable_vacancy).
     /// </summary>
     public byte VacancyOf(byte tableId)
     {
-        int n = _pipeline.Stage(tableId)?.Count ?? 0, max = _options.MaxFlows;
+        int n = _pipeline.Stage(tableId)?.Count ?? 0, max = MaxFlowsOf(tableId);
+        if (max == 0) return 100;
         return n >= max ? (byte)0 : (byte)((long)(max - n) * 100 / max);
     }
 
@@ -117,24 +180,49 @@ public sealed partial class OfFlowTables
 
     /// <summary>
     /// Makes room in the full table <paramref name="w"/> writes (OpenFlow table <paramref name="tableId"/>) when its
-    /// eviction is on: removes the flow Open vSwitch's choose_rule_to_evict would, the one of lowest importance and,
-    /// among those, closest to expiry (its hard timeout from its creation, its idle timeout from its last use, whichever
-    /// comes first). Only flows with a timeout are evictable (Open vSwitch's eviction_group_add_rule); a table of
-    /// permanent flows stays full. The evicted flow is reported with reason Eviction (in an atomic batch, when it
-    /// commits). Scans the table: O(flows) per eviction, paid only by an add to a full table.
+    /// eviction is on: removes the flow Open vSwitch's eviction would (vswitch.xml, Flow_Table, "Eviction Policy").
+    /// Only flows with a timeout are evictable (Open vSwitch's eviction_group_add_rule); a table of permanent flows
+    /// stays full. They are divided into groups by the values of the configuration's eviction group fields (a field the
+    /// flow does not match is 0; one whose prerequisites it does not match is a value of its own), all one group
+    /// without any; the flows of the largest groups (every group of the largest size) are considered, and of those the
+    /// one of lowest importance and, among those, closest to expiry (its hard timeout from its creation, its idle
+    /// timeout from its last use, whichever comes first) goes. The evicted flow is reported with reason Eviction (in an
+    /// atomic batch, when it commits). Scans the table: O(flows) per eviction, paid only by an add to a full table.
     /// </summary>
     private bool TryEvict(FlowModBatch? b, FlowTable.WriteScope w, byte tableId, List<FlowRemoved>? removed, long now)
     {
-        if (!SettingsOf(tableId).Eviction) return false;
+        var s = SettingsOf(tableId);
+        if (!s.Evicts) return false;
         var all = s_evictScratch ??= new List<FlowEntry>();
         all.Clear();
         w.CollectSubsets(FlowMatch.All, all);
+        int n = 0;
+        for (int i = 0; i < all.Count; i++)
+        {
+            var e = all[i];
+            if ((e.IdleTimeout | e.HardTimeout) == 0 || (b is not null && b.IsDoomed(e))) continue;
+            all[n++] = e;
+        }
+        all.RemoveRange(n, all.Count - n);
+        var groups = s.Config.EvictionGroups;
+        Dictionary<ulong, int>? sizes = null;
+        int largest = 0;
+        if (groups.Count > 0 && all.Count > 0)
+        {
+            sizes = new Dictionary<ulong, int>();
+            foreach (var e in all)
+            {
+                ulong g = GroupOf(e.Match, groups);
+                int size = sizes[g] = sizes.GetValueOrDefault(g) + 1;
+                largest = Math.Max(largest, size);
+            }
+        }
         FlowEntry? victim = null;
         ushort victimImportance = 0;
         long victimExpiry = 0;
         foreach (var e in all)
         {
-            if ((e.IdleTimeout | e.HardTimeout) == 0 || (b is not null && b.IsDoomed(e))) continue;
+            if (sizes is not null && sizes[GroupOf(e.Match, groups)] != largest) continue;
             ushort importance = OfFlowRule.Of(e)?.Importance ?? 0;
             long expiry = long.MaxValue;
             if (e.HardTimeout != 0) expiry = e.CreatedNanos + e.HardTimeout * 1_000_000_000L;
@@ -153,5 +241,56 @@ public sealed partial class OfFlowTables
         Notify(b, victim, OfFlowUpdateEvent.Removed, FlowRemovedReason.Eviction);
         removed?.Add(new FlowRemoved(victim, FlowRemovedReason.Eviction, now - victim.CreatedNanos, victim.Packets, victim.Bytes));
         return true;
+    }
+
+    /// <summary>
+    /// The eviction group of a flow with match <paramref name="m"/>: a 64-bit hash of its values of
+    /// <paramref name="fields"/> (what its match leaves wildcarded is 0), a field whose prerequisites the match does not
+    /// pin hashed as a mark of its own (Open vSwitch's eviction_group_hash_rule, which hashes 32 bits).
+    /// </summary>
+    private static ulong GroupOf(in FlowMatch m, IReadOnlyList<OfSubfield> fields)
+    {
+        var value = m.Value;
+        var mask = m.Mask;
+        var regs = m.RegisterValue;
+        var regMask = m.RegisterMask;
+        ulong h = 0xcbf29ce484222325UL;
+        foreach (var f in fields)
+        {
+            var r = f.ToDatapath();
+            UInt128 v;
+            if (!PrerequisitesMet(r.Field, value, mask))
+            {
+                v = UInt128.MaxValue;
+            }
+            else
+            {
+                var whole = FieldRef.ReadWhole(r.Field, value, regs) & FieldRef.ReadWhole(r.Field, mask, regMask);
+                v = (whole >> r.Ofs) & r.ValueMask;
+            }
+            h = Mix(Mix(h, (ulong)(v >> 64)), (ulong)v);
+        }
+        return h;
+
+        static ulong Mix(ulong h, ulong x) => (h ^ x) * 0x100000001b3UL ^ ((h ^ x) >> 29);
+    }
+
+    /// <summary>Whether a match of <paramref name="value"/>/<paramref name="mask"/> pins what field <paramref name="f"/> requires (its ethertype, and for ports its IP protocol).</summary>
+    private static bool PrerequisitesMet(PipelineField f, in FlowKey value, in FlowKey mask)
+    {
+        int type = mask.DlType == 0xffff ? value.DlType : -1;
+        bool ip = type is 0x0800 or 0x86dd;
+        int proto = ip && mask.NwProto == 0xff ? value.NwProto : -1;
+        return f switch
+        {
+            PipelineField.Ipv4Src or PipelineField.Ipv4Dst => type == 0x0800,
+            PipelineField.Ipv6Src or PipelineField.Ipv6Dst => type == 0x86dd,
+            PipelineField.ArpSpa or PipelineField.ArpTpa or PipelineField.ArpSha or PipelineField.ArpTha => type == 0x0806,
+            PipelineField.IpProto => ip,
+            PipelineField.TcpSrc or PipelineField.TcpDst => proto == 6,
+            PipelineField.UdpSrc or PipelineField.UdpDst => proto == 17,
+            PipelineField.SctpSrc or PipelineField.SctpDst => proto == 132,
+            _ => true,
+        };
     }
 }

@@ -283,8 +283,9 @@ public sealed partial class OfFlowTables
         if (replaced is not null && b is not null && b.IsDoomed(replaced)) replaced = null;
         if (replaced is null)
         {
-            // Capacity is the table's, whichever classifier stage the flow lands in (all-ones masks in the hash stage).
-            bool full = emergency ? _emergency.Count - doomed >= _options.MaxEmergencyFlows : w.Table.Count - doomed >= _options.MaxFlows;
+            // Capacity is the table's (its configured limit, at most the switch's), whichever classifier stage the flow
+            // lands in (all-ones masks in the hash stage).
+            bool full = emergency ? _emergency.Count - doomed >= _options.MaxEmergencyFlows : w.Table.Count - doomed >= MaxFlowsOf(mod.TableId);
             // Open vSwitch's add_flow_start: a full table with eviction on makes room by evicting one flow, else it refuses.
             if (full && (emergency || !TryEvict(b, w, mod.TableId, removed, now))) return FlowModStatus.TableFull;
         }

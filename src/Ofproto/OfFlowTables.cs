@@ -167,7 +167,7 @@ public sealed partial class OfFlowTables
             if (FindTable(id) is null)
             {
                 var list = _tables.ToList();
-                list.Add(new OfTable(id, "table" + id, _options.MaxFlows, miss));
+                list.Add(new OfTable(id, NameOf(id), MaxFlowsOf(id), miss));
                 list.Sort((a, b) => a.Id.CompareTo(b.Id));
                 _tables = [.. list];
             }
@@ -270,10 +270,11 @@ public sealed partial class OfFlowTables
     public FlowTableStats GetStageStats(int stage)
     {
         var t = _pipeline.GetLookupTotals();
+        int max = MaxFlowsOf(MainTableId);
         return stage switch
         {
-            0 => new FlowTableStats(MainTableId, "hash", false, _options.MaxFlows, _main.ExactCount, t.ExactLookups, t.ExactMatched),
-            1 => new FlowTableStats(MainTableId, "tuple-space", true, _options.MaxFlows, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
+            0 => new FlowTableStats(MainTableId, "hash", false, max, _main.ExactCount, t.ExactLookups, t.ExactMatched),
+            1 => new FlowTableStats(MainTableId, "tuple-space", true, max, _main.WildcardCount, t.WildcardLookups, t.WildcardMatched),
             _ => throw new ArgumentOutOfRangeException(nameof(stage)),
         };
     }

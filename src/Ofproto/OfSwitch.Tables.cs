@@ -1,3 +1,5 @@
+using Softswitch.Datapath.Flow;
+
 namespace Softswitch.Ofproto;
 
 // The tables as requests see them: TABLE_MOD, table statistics and descriptions, whether a table exists, and the
@@ -59,7 +61,30 @@ public sealed partial class OfSwitch
     {
         if ((uint)tableId <= byte.MaxValue && Flows.HasTable((byte)tableId)) return Flows.GetTableStats(tableId);
         if ((uint)tableId >= OfTables.Count) throw new ArgumentOutOfRangeException(nameof(tableId));
-        return new FlowTableStats((byte)tableId, "table" + tableId, true, Flows.Tables[0].MaxEntries, 0, 0, 0);
+        return new FlowTableStats((byte)tableId, Flows.NameOf((byte)tableId), true, Flows.MaxFlowsOf((byte)tableId), 0, 0, 0);
+    }
+
+    /// <summary>
+    /// Configures table <paramref name="tableId"/> from outside OpenFlow (Open vSwitch's ofproto_configure_table, which
+    /// its bridge calls for each Flow_Table row, and with the defaults for a table without one): its name, flow limit,
+    /// eviction and eviction groups, and prefixes (recorded). A table that evicts and holds more flows than its new limit
+    /// evicts down to it at once (evict_rules_from_table), each flow reported as a flow-mod's eviction is (FLOW_REMOVED
+    /// reason eviction to whoever asked, the flow monitors, delete_learned). Thread-safe; not from inside a run.
+    /// </summary>
+    public void ConfigureTable(byte tableId, OfTableSettings config)
+    {
+        if (tableId >= OfTables.Count) throw new ArgumentOutOfRangeException(nameof(tableId));
+        Flows.Configure(tableId, config);
+        var removed = new List<FlowRemoved>();
+        List<(byte Table, ulong Cookie)>? learned = null;
+        using (Flows.Reclamation.Enter())
+        {
+            if (Flows.EvictExcess(tableId, removed) == 0) return;
+            learned = LearnedToDelete(removed);
+            ReportFinal(removed);
+        }
+        if (learned is not null) DeleteLearned(learned);
+        ReportVacancy();
     }
 
     /// <summary>Whether OpenFlow table <paramref name="id"/> exists (table 0 always; others once a flow-mod created them).</summary>

@@ -65,7 +65,8 @@ public sealed class VswitchdRobustnessTests
                 ("a bond of missing interfaces", ["add-bond", a, "vrbond" + s_id, "vrm1" + s_id, "vrm2" + s_id, "bond_mode=balance-slb"]),
                 ("bond_mode without a bond", ["set", "Port", inner, "bond_mode=active-backup"]),
                 ("QoS of garbage", ["set", "Port", inner, "qos=@q", "--", "--id=@q", "create", "QoS", "type=linux-htb", "other_config:max-rate=abc", "queues:99=@u", "--", "--id=@u", "create", "Queue", "other_config:min-rate=9", "other_config:max-rate=1"]),
-                ("flow_tables", ["--", "--id=@ft", "create", "Flow_Table", "flow_limit=10", "--", "set", "Bridge", a, "flow_tables:0=@ft"]),
+                ("a Flow_Table row of garbage", ["--", "--id=@ft", "create", "Flow_Table", "flow_limit=10", "groups=\"bogus[]\"", "prefixes=frobnicate",
+                    "--", "set", "Bridge", a, "flow_tables:0=@ft"]),
                 ("mirrors of garbage", ["--", "--id=@m1", "create", "Mirror", "name=vrm1", "select_all=true", "--", "--id=@p", "get", "Port", inner,
                     "--", "--id=@m2", "create", "Mirror", "name=vrm2", "select_src_port=@p", "output_port=@p", "output_vlan=4095", "snaplen=14", "select_vlan=0,4095",
                     "--", "set", "Bridge", a, "mirrors=@m1,@m2"]),
@@ -87,7 +88,7 @@ public sealed class VswitchdRobustnessTests
             // What failed is said in its row.
             Assert.Contains("interface type 'bogus' is not supported", db.Vsctl("get", "Interface", "vrbog" + s_id, "error"));
             Assert.Contains("refused", db.Vsctl("get", "Port", inner, "status:bond_mode"));
-            Assert.Contains("refused", db.Vsctl("get", "Bridge", a, "status:flow_tables"));
+            Assert.Contains("'prefixes' with unknown field: frobnicate", VswitchdBridgesTests.Log(db));
             Assert.Contains("refused", db.Vsctl("get", "Bridge", a, "status:ipfix"));
             Assert.Contains("refused", db.Vsctl("get", "Bridge", a, "status:flow_sample_collector_set"));
             Assert.Contains("refused", db.Vsctl("get", "Interface", inner, "status:mtu_request"));

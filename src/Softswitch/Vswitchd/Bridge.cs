@@ -608,6 +608,41 @@ internal sealed class Bridge : IDisposable
         }
         FollowBonds(config);
         FollowMcast(config);
+        FollowTables(config);
+    }
+
+    /// <summary>The table settings applied from the Flow_Table rows, by table id (a table without a row has the defaults).</summary>
+    private Dictionary<byte, OfTableSettings> _tablesApplied = [];
+
+    /// <summary>
+    /// Bridge flow_tables followed, as Open vSwitch's bridge_configure_tables (every reconfiguration): each table whose
+    /// row changed is configured with it, live, and a table whose row is gone gets the defaults back (its name, the
+    /// switch's limit, no eviction of its own; a TABLE_MOD's eviction stays). A lowered limit of a table that evicts
+    /// evicts down to it at once. The tables' settings are kept with the flows, so a remade agent keeps them.
+    /// </summary>
+    private void FollowTables(BridgeConfig config)
+    {
+        foreach (var (id, settings) in config.FlowTables)
+        {
+            if (_tablesApplied.TryGetValue(id, out var was) && was.Equals(settings)) continue;
+            Agent.Switch.ConfigureTable(id, settings);
+            string groups = settings.EvictionGroups.Count == 0 ? "none (one group)"
+                : string.Join(',', settings.EvictionGroups.Select(g => Softswitch.Flows.FlowFormat.Subfield(g.ToDatapathRef())));
+            _log.LogInformation("bridge {Bridge}: table {Table} configured: name {Name}, flow limit {Limit}, overflow policy {Policy}, eviction groups {Groups}",
+                Name, id, Agent.Switch.Flows.NameOf(id), Agent.Switch.Flows.MaxFlowsOf(id), settings.Evict ? "evict" : "refuse", groups);
+            if (settings.PrefixesSet)
+            {
+                _log.LogInformation("bridge {Bridge} table {Table}: Prefix lookup with: {Prefixes} (recorded, not applied: the classifier keeps no prefix tries, " +
+                    "and without a megaflow cache there are no datapath wildcards for them to narrow)", Name, id,
+                    settings.Prefixes.Count == 0 ? "none" : string.Join(',', settings.Prefixes));
+            }
+        }
+        foreach (var id in _tablesApplied.Keys.Where(id => !config.FlowTables.ContainsKey(id)))
+        {
+            Agent.Switch.ConfigureTable(id, OfTableSettings.Default);
+            _log.LogInformation("bridge {Bridge}: table {Table} has no Flow_Table row any more: its defaults are back", Name, id);
+        }
+        _tablesApplied = new Dictionary<byte, OfTableSettings>(config.FlowTables);
     }
 
     /// <summary>

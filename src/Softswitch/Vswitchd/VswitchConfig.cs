@@ -198,6 +198,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     /// <summary>The bridge's bonds (Port rows with two or more Interfaces), in port name order.</summary>
     public IReadOnlyList<BondConfig> Bonds { get; init; } = [];
 
+    /// <summary>The settings of each table its flow_tables column names (Flow_Table rows), by table id.</summary>
+    public IReadOnlyDictionary<byte, Ofproto.OfTableSettings> FlowTables { get; init; } = new Dictionary<byte, Ofproto.OfTableSettings>();
+
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
         + "|" + DpDesc;
@@ -231,6 +234,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         ["IPFIX"] = ["targets", "sampling", "obs_domain_id", "obs_point_id", "cache_active_timeout", "cache_max_flows", "other_config"],
         ["Flow_Sample_Collector_Set"] = ["id", "bridge", "ipfix"],
         ["Mirror"] = ["name", "select_all", "select_src_port", "select_dst_port", "select_vlan", "output_port", "output_vlan", "snaplen"],
+        ["Flow_Table"] = ["name", "flow_limit", "overflow_policy", "groups", "prefixes"],
     };
 
     /// <summary>The tables and columns the daemon follows: what it reads, and the status columns it writes (see
@@ -296,8 +300,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 RefuseBridge("flow_sample_collector_set", $"Flow_Sample_Collector_Set id={set.Integer("id")?.ToString(CultureInfo.InvariantCulture) ?? "?"}",
                     "per-flow IPFIX (the sample action's collector sets) is not supported; the bridge's ipfix column is");
             }
-            if (OvsdbDatum.Pairs(br["flow_tables"]).Any())
-                RefuseBridge("flow_tables", "flow_tables", "Flow_Table settings (names, flow limits, eviction, prefixes) are not supported");
+            var flowTables = FlowTableRows.Read(db, br, refused);
             if (br.String("datapath_type") is { Length: > 0 } dpType && dpType is not ("netdev" or "system"))
                 RefuseBridge("datapath_type", $"datapath_type={dpType}", "softswitch vswitchd serves netdev and system (both a user-space datapath)");
             MacAddress? localMac = null;
@@ -382,6 +385,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 Rstp = rstp,
                 Ipfix = ipfix,
                 Bonds = [.. bonds.OrderBy(b => b.Name, StringComparer.Ordinal)],
+                FlowTables = flowTables,
                 Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
                     ? new SflowConfig(sfUuid, string.Join(' ', sf.Strings("targets").Order(StringComparer.Ordinal)), sf.Integer("sampling"), sf.Integer("polling"),
                         sf.Integer("header"), sf.String("agent"))

@@ -85,6 +85,9 @@ public sealed class VswitchdBridgeTests : IDisposable
                 "output_vlan":{"type":{"key":{"type":"integer","minInteger":1,"maxInteger":4095},"min":0,"max":1}},
                 "snaplen":{"type":{"key":{"type":"integer","minInteger":14,"maxInteger":65535},"min":0,"max":1}},
                 "statistics":{"type":{"key":"string","value":"integer","min":0,"max":"unlimited"}}}},
+              "Flow_Table":{"columns":{"name":{"type":{"key":"string","min":0,"max":1}},"flow_limit":{"type":{"key":{"type":"integer","minInteger":0},"min":0,"max":1}},
+                "overflow_policy":{"type":{"key":"string","min":0,"max":1}},"groups":{"type":{"key":"string","min":0,"max":"unlimited"}},
+                "prefixes":{"type":{"key":"string","min":0,"max":"unlimited"}}}},
               "Controller":{"columns":{"target":{"type":"string"},"is_connected":{"type":"boolean"},"role":{"type":{"key":"string","min":0,"max":1}},
                 "inactivity_probe":{"type":{"key":"integer","min":0,"max":1}},"max_backoff":{"type":{"key":{"type":"integer","minInteger":1000},"min":0,"max":1}},
                 "connection_mode":{"type":{"key":{"type":"string","enum":["set",["in-band","out-of-band"]]},"min":0,"max":1}},
@@ -1240,7 +1243,7 @@ public sealed class VswitchdBridgeTests : IDisposable
     /// The device settings users give Open vSwitch are served or refused in the row's status, never ignored:
     /// mtu_request (set before a system port opens, given to an internal port's tap), mac (an internal port's),
     /// other_config:hwaddr (the LOCAL port's address), ingress policing (the datapath's port policer); mac on a system
-    /// port, mtu_request on a tunnel, flow_tables, datapath_type dummy and bond_mode on a Port of one interface are refused
+    /// port, mtu_request on a tunnel, datapath_type dummy and bond_mode on a Port of one interface are refused
 /// with the reason.
     /// </summary>
     [Fact]
@@ -1255,7 +1258,6 @@ public sealed class VswitchdBridgeTests : IDisposable
         {
             ["ports"] = Ref(Id("P-in1")),
             ["other_config"] = new JsonArray("map", new JsonArray(new JsonArray("hwaddr", "02:00:00:00:00:77"))),
-            ["flow_tables"] = new JsonArray("map", new JsonArray(new JsonArray(0, Ref(Guid.NewGuid())))),
             ["datapath_type"] = "dummy",
         });
         Modify("Interface", "I-p1", new JsonObject { ["mtu_request"] = 9000, ["ingress_policing_rate"] = 1000, ["ingress_policing_burst"] = 100 });
@@ -1297,7 +1299,7 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal("refused: an interface of type vxlan has no device MTU", StatusOf("Interface", "I-vx")["mtu_request"]);
         Assert.Equal("refused: a Port of one interface is not a bond", StatusOf("Port", "P-p2")["bond_mode"]);
         var bridgeStatus = OvsdbDatum.StringMap(BridgeRow(StatusWriter.Operations(db, config, [bridge]))["status"]);
-        Assert.StartsWith("refused: Flow_Table settings", bridgeStatus["flow_tables"]);
+        Assert.False(bridgeStatus.ContainsKey("flow_tables"));
         Assert.StartsWith("refused: softswitch vswitchd serves netdev and system", bridgeStatus["datapath_type"]);
         Assert.Equal(1400, (long)Assert.Single(ops, o => (string)o["table"]! == "Interface" && OvsdbDatum.Uuids(o["where"]![0]![2]).Single() == Id("I-in1"))["row"]!["mtu"]!);
 
@@ -1454,5 +1456,182 @@ public sealed class VswitchdBridgeTests : IDisposable
             for (int i = 0; i <= threads.Count; i++)
                 Assert.True(threads.AllocatedBytes(i) == shared[i], $"shared thread {i} allocated {threads.AllocatedBytes(i) - shared[i]} bytes in 2.5 s");
         }
+    }
+
+    // ================================================================ flow_tables (Flow_Table rows)
+
+    private static JsonNode FlowTables(params (int Table, Guid Row)[] pairs)
+        => new JsonArray("map", new JsonArray([.. pairs.Select(p => (JsonNode)new JsonArray(p.Table, Ref(p.Row)))]));
+
+    /// <summary>An add to table 0 of a flow of in_port <paramref name="inPort"/> to <paramref name="dst"/> that expires after <paramref name="hard"/> s.</summary>
+    private static FlowModRequest AddFlow(uint inPort, ulong dst, ushort hard)
+        => new(FlowModCommand.Add, new OfMatch().InPort(inPort).EthDst(dst), 10, default, HardTimeout: hard);
+
+    /// <summary>The hard timeouts of table 0's flows, ascending (each test flow has its own).</summary>
+    private static List<int> HardTimeouts(Bridge bridge)
+    {
+        var flows = new List<FlowEntry>();
+        bridge.Flows.Collect(FlowMatch.All, PortNumber.None, false, flows);
+        return [.. flows.Select(f => (int)f.HardTimeout).Order()];
+    }
+
+    /// <summary>
+    /// A Flow_Table row of table 0 (as `ovs-vsctl -- --id=@ft create Flow_Table flow_limit=2 overflow_policy=evict
+    /// name=t0 -- set Bridge br0 flow_tables:0=@ft` makes it) names the table, limits it and evicts: an add beyond the
+    /// limit evicts the flow soonest to expire. A change of the row applies live: refuse makes the same add TABLE_FULL,
+    /// a lower limit with evict evicts down to it at once; the row removed gives the defaults back.
+    /// </summary>
+    [Fact]
+    public void FlowTableRow_NamesLimitsAndEvicts_LiveAndRemovedRestoresDefaults()
+    {
+        var db = Database();
+        Insert(db, "Flow_Table", "FT0", new JsonObject { ["name"] = "t0", ["flow_limit"] = 2, ["overflow_policy"] = "evict" });
+        ModifyBridge(db, new JsonObject { ["flow_tables"] = FlowTables((0, Id("FT0"))) });
+        var config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Empty(config.Refused);
+        using var bridge = Bridge.Create(config, Host());
+        var sw = bridge.Agent.Switch;
+        Assert.Equal(("t0", 2), (sw.Tables[0].Name, sw.Tables[0].MaxEntries));
+        Assert.Equal(("t0", 2), (sw.TableStats(0).Name, sw.TableStats(0).MaxEntries));
+        Assert.True(sw.Flows.Evicts(0));
+        // The configuration's eviction is not the OpenFlow controller's (OFPMP_TABLE_DESC shows that one only).
+        Assert.False(sw.TableDescription(0).Eviction);
+
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_01, 300)));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_02, 100)));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_03, 200)));
+        Assert.Equal([200, 300], HardTimeouts(bridge));
+
+        // overflow_policy refuse, live: the table is full.
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Flow_Table"] = new JsonObject { [Id("FT0").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["overflow_policy"] = "refuse" } } } }, out var e), e);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.False(sw.Flows.Evicts(0));
+        Assert.Equal(OfError.TableFull, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_04, 50)));
+        Assert.Equal([200, 300], HardTimeouts(bridge));
+
+        // evict again with a limit of 1: the flow soonest to expire goes at once.
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Flow_Table"] = new JsonObject { [Id("FT0").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["overflow_policy"] = "evict", ["flow_limit"] = 1 } } } }, out e), e);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Equal([300], HardTimeouts(bridge));
+        Assert.Equal(1, sw.Tables[0].MaxEntries);
+
+        // The row removed: the defaults (name, the switch's limit, no eviction), and adds succeed again.
+        ModifyBridge(db, new JsonObject { ["flow_tables"] = FlowTables((0, Id("FT0"))) });
+        var restored = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Empty(restored.FlowTables);
+        bridge.Apply(restored);
+        Assert.Equal(("classifier", FlowTableOptions.DefaultMaxFlows), (sw.Tables[0].Name, sw.Tables[0].MaxEntries));
+        Assert.False(sw.Flows.Evicts(0));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_05, 400)));
+        Assert.Equal([300, 400], HardTimeouts(bridge));
+    }
+
+    /// <summary>
+    /// Eviction is on while either asks, as Open vSwitch's EVICTION_CLIENT and EVICTION_OPENFLOW bits: a TABLE_MOD's
+    /// eviction evicts in a table whose row says refuse, the row's evict evicts after a TABLE_MOD turned eviction off,
+    /// and a removed row leaves a TABLE_MOD's eviction on.
+    /// </summary>
+    [Fact]
+    public void FlowTableEviction_AndTableModEviction_AreOnWhileEitherAsks()
+    {
+        var db = Database();
+        Insert(db, "Flow_Table", "FT0", new JsonObject { ["flow_limit"] = 1, ["overflow_policy"] = "refuse" });
+        ModifyBridge(db, new JsonObject { ["flow_tables"] = FlowTables((0, Id("FT0"))) });
+        using var bridge = Bridge.Create(VswitchConfig.Read(db)!.Bridges[0], Host());
+        var sw = bridge.Agent.Switch;
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_01, 100)));
+        Assert.Equal(OfError.TableFull, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_02, 200)));
+
+        Assert.Equal(OfError.None, sw.TableMod(new TableModRequest(0, OfTableConfig.None, Eviction: true)));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_02, 200)));
+        Assert.Equal([200], HardTimeouts(bridge));
+
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Flow_Table"] = new JsonObject { [Id("FT0").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["overflow_policy"] = "evict" } } } }, out var e), e);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Equal(OfError.None, sw.TableMod(new TableModRequest(0, OfTableConfig.None, Eviction: false)));
+        Assert.False(sw.TableDescription(0).Eviction);
+        Assert.True(sw.Flows.Evicts(0));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_03, 300)));
+        Assert.Equal([300], HardTimeouts(bridge));
+
+        Assert.Equal(OfError.None, sw.TableMod(new TableModRequest(0, OfTableConfig.None, Eviction: true)));
+        ModifyBridge(db, new JsonObject { ["flow_tables"] = FlowTables((0, Id("FT0"))) });
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.True(sw.Flows.Evicts(0));
+        Assert.True(sw.TableDescription(0).Eviction);
+    }
+
+    /// <summary>
+    /// groups=NXM_OF_IN_PORT[]: the flows of each in_port are a group, and an add beyond the limit evicts from the
+    /// largest group (its flow soonest to expire), not the table's flow soonest to expire, which is in a smaller group.
+    /// Without groups that flow goes.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void FlowTableGroups_EvictFromTheLargestGroup(bool grouped)
+    {
+        var db = Database();
+        var row = new JsonObject { ["flow_limit"] = 4, ["overflow_policy"] = "evict" };
+        if (grouped) row["groups"] = new JsonArray("set", new JsonArray("NXM_OF_IN_PORT[]"));
+        Insert(db, "Flow_Table", "FT0", row);
+        ModifyBridge(db, new JsonObject { ["flow_tables"] = FlowTables((0, Id("FT0"))) });
+        var config = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.Empty(config.Refused);
+        using var bridge = Bridge.Create(config, Host());
+        var sw = bridge.Agent.Switch;
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_01, 300)));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_02, 400)));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_03, 500)));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(8, 0x02_00_00_00_00_04, 100)));
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(8, 0x02_00_00_00_00_05, 600)));
+        List<int> expected = grouped ? [100, 400, 500, 600] : [300, 400, 500, 600];
+        Assert.Equal(expected, HardTimeouts(bridge));
+    }
+
+    /// <summary>
+    /// What a Flow_Table row asks that cannot be taken is said, in Open vSwitch's words, and the rest is served: an
+    /// overflow_policy neither refuse nor evict refuses, a groups element that does not parse is left out, a prefix
+    /// field that is unknown, not an address field, or a fourth is left out (the others recorded), a table id beyond
+    /// the tables is ignored. The bridge's ports open as ever; prefixes none is recorded as none.
+    /// </summary>
+    [Fact]
+    public void FlowTableRow_BadValues_AreSaid_AndTheRestServed()
+    {
+        var db = Database();
+        Insert(db, "Flow_Table", "FT0", new JsonObject
+        {
+            ["name"] = new string('n', 40), ["overflow_policy"] = "bogus", ["flow_limit"] = 1,
+            ["groups"] = new JsonArray("set", new JsonArray("bogus[]", "NXM_OF_IN_PORT[3..99]", "NXM_OF_ETH_DST[0..15]", "reg0[x]")),
+            ["prefixes"] = new JsonArray("set", new JsonArray("ip_dst", "ip_src", "ipv6_dst", "ipv6_src", "in_port", "frobnicate")),
+        });
+        Insert(db, "Flow_Table", "FT1", new JsonObject { ["prefixes"] = new JsonArray("set", new JsonArray("none", "ip_dst")) });
+        Insert(db, "Flow_Table", "FT254", new JsonObject { ["name"] = "hidden" });
+        ModifyBridge(db, new JsonObject { ["flow_tables"] = FlowTables((0, Id("FT0")), (1, Id("FT1")), (254, Id("FT254"))) });
+        var config = VswitchConfig.Read(db)!.Bridges[0];
+        string said = string.Join('\n', config.Refused);
+        Assert.Contains("table 0: overflow_policy=bogus", said);
+        Assert.Contains("error parsing 'groups' (bogus[]: unknown field `bogus')", said);
+        Assert.Contains("NXM_OF_IN_PORT[3..99]: ending bit 99 is not valid because field is only 16 bits wide", said);
+        Assert.Contains("reg0[x]: syntax error expecting [] or [<bit>] or [<start>..<end>]", said);
+        Assert.Contains("'prefixes' with incompatible field: in_port", said);
+        Assert.Contains("'prefixes' with unknown field: frobnicate", said);
+        Assert.Contains("'prefixes' with too many fields, field not used: ipv6_src", said);
+        Assert.Contains("ignoring configuration for flow table 254", said);
+        Assert.Equal([0, 1], config.FlowTables.Keys.Select(k => (int)k));
+
+        using var bridge = Bridge.Create(config, Host());
+        var sw = bridge.Agent.Switch;
+        Assert.Equal(7, bridge.OpenPorts.Single(p => p.Name == "p1").No);
+        var t0 = sw.Flows.ConfigOf(0);
+        Assert.False(t0.Evict);
+        Assert.Equal([new OfSubfield(OfField.EthDst, 0, 16)], t0.EvictionGroups);
+        Assert.Equal(["ip_dst", "ip_src", "ipv6_dst"], t0.Prefixes);
+        Assert.Equal(new string('n', OfTableSettings.MaxNameLength), sw.Tables[0].Name);
+        Assert.Equal(OfError.None, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_01, 100)));
+        Assert.Equal(OfError.TableFull, sw.FlowMod(AddFlow(7, 0x02_00_00_00_00_02, 200)));
+        var t1 = sw.Flows.ConfigOf(1);
+        Assert.True(t1.PrefixesSet);
+        Assert.Empty(t1.Prefixes);
     }
 }

@@ -432,8 +432,6 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     private void TableFeatures(OfConnection c, uint xid)
     {
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.TableFeatures, xid, Sender(c));
-        var tables = ctx.Switch.Tables;
-        uint maxEntries = tables.Length > 0 ? (uint)tables[0].MaxEntries : 0;
         var actionTypes = Array.ConvertAll(s_actionTypes, t => (uint)t);
         // In 1.5 the meter is an action of apply-actions (OFPAT_METER), no longer an instruction.
         bool of15 = Ofp15.Serves(c.Version);
@@ -456,7 +454,10 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             }
             var next = new uint[OfTables.Count - id - 1];
             for (int n = 0; n < next.Length; n++) next[n] = (uint)(id + 1 + n);
-            reply.Add(new Ofp13TableFeatures((byte)id, "table" + id, ulong.MaxValue, ulong.MaxValue, 0, maxEntries, // every metadata bit may be matched and written
+            // Each table's name and limit as configured (OfSwitch.ConfigureTable; by default tableN and the switch's limit).
+            string name = ctx.Switch.Flows.ConfigOf((byte)id).Name is { Length: > 0 } configured ? configured : "table" + id;
+            uint maxEntries = (uint)ctx.Switch.Flows.MaxFlowsOf((byte)id);
+            reply.Add(new Ofp13TableFeatures((byte)id, name, ulong.MaxValue, ulong.MaxValue, 0, maxEntries, // every metadata bit may be matched and written
             [
                 new(Ofp13TableFeatureType.Instructions, [.. instructions]),
                 new(Ofp13TableFeatureType.NextTables, next),
