@@ -27,12 +27,17 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public const int DlSrcOffset = 8, NwProtoOffset = 14, IpEcnOffset = 15, DlDstOffset = 16, ExtMapOffset = 22;
     public const int NwSrcOffset = 24, NwDstOffset = 28, TpSrcOffset = 32, TpDstOffset = 34, Ipv6FlabelOffset = 36, TunIdOffset = 40;
     /// <summary>
-    /// nw_frag, one byte: the top byte of the flow label's big-endian word (the label has 20 bits). No match covers it:
-    /// it tells keys apart (caches) and tells the pipeline walk that the packet has no L4 header.
+    /// nw_frag, one byte: the top byte of the flow label's big-endian word (the label has 20 bits), with Open vSwitch's
+    /// bits (FLOW_NW_FRAG_ANY, FLOW_NW_FRAG_LATER). Flows match it (ip_frag, NXM_NX_IP_FRAG); it also tells the pipeline
+    /// walk that a later fragment has no L4 header.
     /// </summary>
     public const int NwFragOffset = Ipv6FlabelOffset;
-    /// <summary>nw_frag's bit for a fragment other than the first (IPv4 offset or IPv6 fragment offset non-zero): no L4 header, ports 0.</summary>
-    public const byte NwFragLater = 1;
+    /// <summary>nw_frag's bit for any fragment (IPv4 MF or offset set; an IPv6 fragment header): FLOW_NW_FRAG_ANY.</summary>
+    public const byte NwFragAny = 1;
+    /// <summary>nw_frag's bit for a fragment other than the first (IPv4 offset or IPv6 fragment offset non-zero): no L4 header, ports 0 (FLOW_NW_FRAG_LATER; set with <see cref="NwFragAny"/>).</summary>
+    public const byte NwFragLater = 2;
+    /// <summary>nw_frag's meaningful bits (FLOW_NW_FRAG_MASK).</summary>
+    public const byte NwFragMask = NwFragAny | NwFragLater;
     public const int MetadataOffset = 48, Ipv6SrcOffset = 56, Ipv6DstOffset = 72, NdTargetOffset = 88;
     public const int ArpShaOffset = 104, Ipv6ExtHdrOffset = 110, ArpThaOffset = 112, MplsTcOffset = 118, MplsBosOffset = 119;
     public const int MplsLabelOffset = 120, PbbIsidOffset = 124;
@@ -70,7 +75,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public ushort ExtMap => BinaryPrimitives.ReadUInt16BigEndian(Bytes[ExtMapOffset..]);
     /// <summary>The flow label: the low three bytes of its word (the top one is <see cref="NwFrag"/>).</summary>
     public uint Ipv6Flabel => BinaryPrimitives.ReadUInt32BigEndian(Bytes[Ipv6FlabelOffset..]) & 0x00FF_FFFF;
-    /// <summary>The fragment flags (<see cref="NwFragLater"/>); 0 for a packet that is not a later fragment.</summary>
+    /// <summary>The fragment flags (<see cref="NwFragAny"/>, <see cref="NwFragLater"/>); 0 for a packet that is not a fragment.</summary>
     public byte NwFrag => Bytes[NwFragOffset];
     /// <summary>A fragment other than the first: it carries no L4 header, so L4 rewrites leave it (and its key) alone.</summary>
     public bool IsLaterFragment => (Bytes[NwFragOffset] & NwFragLater) != 0;
@@ -193,7 +198,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public override string ToString()
         => $"in_port={InPort},vlan=0x{VlanVid:x4},pcp={DlVlanPcp},dl_src={DlSrc},dl_dst={DlDst},dl_type=0x{DlType:x4}," +
            $"nw_tos={NwTos},nw_proto={NwProto},nw_src={Ipv4.Format(NwSrc)},nw_dst={Ipv4.Format(NwDst)},tp_src={TpSrc},tp_dst={TpDst}" +
-           (IsLaterFragment ? ",nw_frag=later" : "") + (TunId != 0 ? $",tun_id=0x{TunId:x}" : "");
+           (NwFrag != 0 ? IsLaterFragment ? ",nw_frag=later" : ",nw_frag=first" : "") + (TunId != 0 ? $",tun_id=0x{TunId:x}" : "");
 }
 
 /// <summary>Writes a <see cref="FlowKey"/> field by field (the parser and tests use it).</summary>

@@ -251,10 +251,11 @@ public static class PacketParser
         if ((frag & 0x3FFF) != 0)
         {
             layers.Flags |= LayerFlags.Fragment;
+            kb[FlowKey.NwFragOffset] = FlowKey.NwFragAny;
             if ((frag & 0x1FFF) != 0)
             {
                 layers.Flags |= LayerFlags.LaterFragment;
-                kb[FlowKey.NwFragOffset] = FlowKey.NwFragLater;
+                kb[FlowKey.NwFragOffset] = FlowKey.NwFragAny | FlowKey.NwFragLater;
                 return ParseError.None;
             }
         }
@@ -443,11 +444,12 @@ public static class PacketParser
             if (next == NextFragment)
             {
                 layers.Flags |= LayerFlags.Fragment;
+                kb[FlowKey.NwFragOffset] = FlowKey.NwFragAny;
                 if ((BinaryPrimitives.ReadUInt16BigEndian(frame[(p + 2)..]) & 0xFFF8) != 0)
                 {
                     // A non-first fragment: what follows is payload; nw_proto is the fragment header's next header.
                     layers.Flags |= LayerFlags.LaterFragment;
-                    kb[FlowKey.NwFragOffset] = FlowKey.NwFragLater;
+                    kb[FlowKey.NwFragOffset] = FlowKey.NwFragAny | FlowKey.NwFragLater;
                     next = frame[p];
                     goto Done;
                 }

@@ -245,6 +245,8 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     }
 
     /// <summary>A 32-bit NXM or OXM header without hasmask (an experimenter class takes 8 bytes: not here).</summary>
+    public static bool IsPlainHeader(uint header) => PlainHeader(header);
+
     private static bool PlainHeader(uint header) => (header & 0x100) == 0 && header >> 16 != 0xffff && (header & 0xff) != 0;
 
     /// <summary>

@@ -63,9 +63,9 @@ public static class NxMatch
     private static ReadOnlySpan<byte> Nxm0 => [0, 3, 4, 5, VlanTci, 8, 10, 11, 12, 13, 14, 15, 16, 19, 20, 21, 22, 23];
 
     // NXM_1 fields 16..30 (0..15 are the registers): tun_id, arp_sha, arp_tha, ipv6_src, ipv6_dst, icmpv6_type,
-    // icmpv6_code, nd_target, nd_sll, nd_tll, ip_frag (not matched here), ipv6_label, ip_ecn, ip_ttl (not matched
-    // here), cookie. 0xff: a field this switch does not match.
-    private static ReadOnlySpan<byte> Nxm1 => [38, 24, 25, 26, 27, 29, 30, 31, 32, 33, 0xff, 28, 9, 0xff, Cookie];
+    // icmpv6_code, nd_target, nd_sll, nd_tll, ip_frag, ipv6_label, ip_ecn, ip_ttl (not matched here), cookie. 0xff: a
+    // field this switch does not match.
+    private static ReadOnlySpan<byte> Nxm1 => [38, 24, 25, 26, 27, 29, 30, 31, 32, 33, Ofp13Match.NxIpFrag, 28, 9, 0xff, Cookie];
 
     /// <summary>The value's length in bytes of <paramref name="field"/> in an nx_match (in_port: 2; ip_dscp: NXM_OF_IP_TOS's 1).</summary>
     public static int FieldLength(byte field) => field switch
@@ -172,6 +172,7 @@ public static class NxMatch
         35 => value <= 7,
         36 => value <= 1,
         39 => value <= 0x1ff,                          // ipv6_exthdr: 9 flags
+        Ofp13Match.NxIpFrag => value <= 3,             // FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER
         _ => true,
     };
 

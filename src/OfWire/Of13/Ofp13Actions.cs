@@ -16,11 +16,19 @@ public readonly record struct Ofp13Action(Ofp13ActionType Type, uint Arg = 0, us
     /// <summary>A Nicira action (OFPAT_EXPERIMENTER, experimenter 0x00002320, the same body as OpenFlow 1.0's vendor action).</summary>
     public static Ofp13Action Nicira(in NxAction nx) => new(Ofp13ActionType.Experimenter, NxAction.VendorId, Nx: nx);
 
+    /// <summary>OpenFlow 1.5's OFPAT_COPY_FIELD of the move <paramref name="move"/> (an NXAST_REG_MOVE's fields).</summary>
+    public static Ofp13Action CopyField(in NxAction move) => new(Ofp13ActionType.CopyField, Nx: move);
+
+    /// <summary>The ONF extension's copy-field under 1.3 (experimenter 0x4f4e4600, type 3200) of the move <paramref name="move"/>.</summary>
+    public static Ofp13Action OnfCopyField(in NxAction move) => new(Ofp13ActionType.Experimenter, Ofp13Bundle.OnfExperimenter, Nx: move);
+
     /// <summary>Its size on the wire.</summary>
     public int Size => Type switch
     {
         Ofp13ActionType.Output => 16,
         Ofp13ActionType.SetField => (4 + Ofp13Match.TlvSize(Field) + 7) & ~7,
+        Ofp13ActionType.CopyField => Ofp13Actions.CopyFieldSize,
+        Ofp13ActionType.Experimenter when Arg == Ofp13Bundle.OnfExperimenter => Ofp13Actions.OnfCopyFieldSize,
         Ofp13ActionType.Experimenter => 8 + Nx.BodySize,
         _ => 8,
     };
@@ -32,14 +40,23 @@ public readonly record struct Ofp13Action(Ofp13ActionType Type, uint Arg = 0, us
 /// </summary>
 /// <remarks>
 /// Decoding checks the wire: an action shorter than 8 bytes, not a multiple of 8 or longer than what is left (BAD_LEN),
-/// a fixed-size action of another size (BAD_LEN), a type 1.3 does not define (BAD_TYPE; 1.5's METER is read, and taken only where 1.5 allows it), an experimenter action of
-/// another experimenter than Nicira's (BAD_EXPERIMENTER), a Nicira body <see cref="NxAction.TryDecodeBody"/> refuses
+/// a fixed-size action of another size (BAD_LEN), a type 1.3 does not define (BAD_TYPE; 1.5's METER and COPY_FIELD are
+/// read, and taken only where 1.5 allows them), an experimenter action of another experimenter than Nicira's and the
+/// ONF's (BAD_EXPERIMENTER; of the ONF's, only copy-field, type 3200: BAD_EXP_TYPE), a copy-field with an
+/// experimenter or masked header or a non-zero pad byte (BAD_ARGUMENT), a Nicira body <see cref="NxAction.TryDecodeBody"/> refuses
 /// (BAD_EXP_TYPE, BAD_LEN, BAD_ARGUMENT), a set-field whose TLV is not an OPENFLOW_BASIC field (BAD_SET_TYPE), whose
 /// length is wrong (BAD_SET_LEN) or that carries a mask (BAD_SET_ARGUMENT: OpenFlow 1.3 set-field has none). Whether an
 /// argument fits a packet (ports, queues, groups, prerequisites) is the switch's. Stateless.
 /// </remarks>
 public static class Ofp13Actions
 {
+    /// <summary>OFPAT_COPY_FIELD's size with two 4-byte OXM headers (ofp15_action_copy_field, 16, less its pad2, the headers, padding).</summary>
+    public const int CopyFieldSize = 24;
+    /// <summary>The ONF extension's copy-field size with two 4-byte headers (onf_action_copy_field, 24, less its pad3, the headers, padding).</summary>
+    public const int OnfCopyFieldSize = 32;
+    /// <summary>ONFACT_ET_COPY_FIELD: the ONF experimenter action type of copy-field under 1.3.</summary>
+    public const ushort OnfCopyFieldType = 3200;
+
     /// <summary>The size of a list on the wire.</summary>
     public static int EncodedSize(ReadOnlySpan<Ofp13Action> actions)
     {
@@ -79,6 +96,18 @@ public static class Ofp13Actions
                     Ofp13Match.WriteTlv(w, a.Field);
                     w.Pad8(start);
                     break;
+                case Ofp13ActionType.CopyField:
+                    WriteCopyField(w.Reserve(CopyFieldSize - 4), a.Nx);
+                    break;
+                case Ofp13ActionType.Experimenter when a.Arg == Ofp13Bundle.OnfExperimenter:
+                {
+                    var b = w.Reserve(OnfCopyFieldSize - 4);
+                    b.Clear();
+                    BinaryPrimitives.WriteUInt32BigEndian(b, Ofp13Bundle.OnfExperimenter);
+                    BinaryPrimitives.WriteUInt16BigEndian(b[4..], OnfCopyFieldType);
+                    WriteCopyField(b[8..], a.Nx);
+                    break;
+                }
                 case Ofp13ActionType.Experimenter:
                     w.U32(a.Arg);
                     a.Nx.WriteBody(w.Reserve(a.Nx.BodySize));
@@ -96,6 +125,9 @@ public static class Ofp13Actions
     // +---------------------------------------------------------------+
     // |                    body (len - 4), by type:                   |   4
     // +---------------------------------------------------------------+
+    // COPY_FIELD (24, OpenFlow 1.5): n_bits (2), src_offset (2), dst_offset (2), pad (2), the source's and the
+    // destination's OXM headers (4 each), pad (4). EXPERIMENTER 0x4f4e4600 type 3200 (32, the ONF extension's copy-field
+    // under 1.3): experimenter (4), exp_type (2), pad (2), then COPY_FIELD's body from n_bits.
     // OUTPUT (16): port (4), max_len (2), pad (6). SET_QUEUE, GROUP, METER (8): id (4). SET_MPLS_TTL, SET_NW_TTL (8): ttl (1),
     // pad (3). PUSH_VLAN, PUSH_MPLS, POP_MPLS, PUSH_PBB (8): ethertype (2), pad (2). SET_FIELD: one OXM TLV, padded to
     // len. COPY_TTL_*, DEC_*_TTL, POP_VLAN, POP_PBB (8): pad (4). EXPERIMENTER (16 or more): experimenter (4), then
@@ -165,6 +197,19 @@ public static class Ofp13Actions
                     action = Ofp13Action.SetField(oxm);
                     break;
                 }
+                case Ofp13ActionType.CopyField:
+                    if (len != CopyFieldSize) return Fail(Ofp13Codes.ActionBadLen, out error);
+                    if (!TryReadCopyField(a[4..], out var copy)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+                    action = Ofp13Action.CopyField(copy);
+                    break;
+                case Ofp13ActionType.Experimenter when len >= 16 && Be.U32(a, 4) == Ofp13Bundle.OnfExperimenter:
+                {
+                    if (Be.U16(a, 8) != OnfCopyFieldType || (a[10] | a[11]) != 0) return Fail(Ofp13Codes.ActionBadExpType, out error);
+                    if (len != OnfCopyFieldSize) return Fail(Ofp13Codes.ActionBadLen, out error);
+                    if (!TryReadCopyField(a[12..], out var onf)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+                    action = Ofp13Action.OnfCopyField(onf);
+                    break;
+                }
                 case Ofp13ActionType.Experimenter:
                 {
                     if (Be.U32(a, 4) != NxAction.VendorId) return Fail(Ofp13Codes.ActionBadExperimenter, out error);
@@ -204,6 +249,35 @@ public static class Ofp13Actions
             s = s[len..];
         }
         return true;
+    }
+
+    /// <summary>
+    /// Copy-field's body from n_bits (20 bytes: n_bits, src_offset, dst_offset, pad, two OXM headers, pad) as the
+    /// NXAST_REG_MOVE it means; false for an experimenter or masked header or a pad byte not zero (so what is read
+    /// re-encodes to its bytes). Whether the headers name fields the switch moves, and the ranges fit them, is the
+    /// translator's, as for a move.
+    /// </summary>
+    private static bool TryReadCopyField(ReadOnlySpan<byte> b, out NxAction move)
+    {
+        move = default;
+        uint src = BinaryPrimitives.ReadUInt32BigEndian(b[8..]), dst = BinaryPrimitives.ReadUInt32BigEndian(b[12..]);
+        if ((b[6] | b[7]) != 0 || b[16..20].ContainsAnyExcept((byte)0)) return false;
+        if (!NxAction.IsPlainHeader(src) || !NxAction.IsPlainHeader(dst)) return false;
+        move = new NxAction(NxActionSubtype.RegMove, FieldHeader: dst, SrcHeader: src, Bits: BinaryPrimitives.ReadUInt16BigEndian(b),
+                            SrcOfs: BinaryPrimitives.ReadUInt16BigEndian(b[2..]), DstOfs: BinaryPrimitives.ReadUInt16BigEndian(b[4..]));
+        return true;
+    }
+
+    /// <summary>Writes copy-field's 20-byte body from n_bits (<see cref="TryReadCopyField"/>'s layout) of the move <paramref name="move"/>.</summary>
+    private static void WriteCopyField(Span<byte> b, in NxAction move)
+    {
+        b = b[..20];
+        b.Clear();
+        BinaryPrimitives.WriteUInt16BigEndian(b, move.Bits);
+        BinaryPrimitives.WriteUInt16BigEndian(b[2..], move.SrcOfs);
+        BinaryPrimitives.WriteUInt16BigEndian(b[4..], move.DstOfs);
+        BinaryPrimitives.WriteUInt32BigEndian(b[8..], move.SrcHeader);
+        BinaryPrimitives.WriteUInt32BigEndian(b[12..], move.FieldHeader);
     }
 
     private static bool Fail(ushort code, out Ofp13Error error)

@@ -101,6 +101,11 @@ public enum Ofp13ActionType : ushort
     Output = 0, CopyTtlOut = 11, CopyTtlIn = 12, SetMplsTtl = 15, DecMplsTtl = 16, PushVlan = 17, PopVlan = 18,
     PushMpls = 19, PopMpls = 20, SetQueue = 21, Group = 22, SetNwTtl = 23, DecNwTtl = 24, SetField = 25,
     PushPbb = 26, PopPbb = 27,
+    /// <summary>
+    /// OpenFlow 1.5's OFPAT_COPY_FIELD (n_bits, offsets, source and destination OXM headers), held as the NXAST_REG_MOVE it
+    /// means (Open vSwitch decodes it to its move); decoded in every version, taken only under 1.5.
+    /// </summary>
+    CopyField = 28,
     /// <summary>OpenFlow 1.5's OFPAT_METER (a meter id), which replaces 1.3's meter instruction; decoded in every version, taken only under 1.5.</summary>
     Meter = 29,
     Experimenter = 0xffff,

@@ -21,7 +21,8 @@ public readonly record struct Ofp13Oxm(byte Field, bool HasMask, UInt128 Value, 
 /// (BAD_LEN: a TLV whose length is not its field's, a match longer than its message), the class and field (BAD_FIELD:
 /// OPENFLOW_BASIC's 40 fields, and Open vSwitch's registers: NXM_NX_REG0-15 of class NXM_1 (0x0001) fields 0-15,
 /// NXM_NX_XXREG0-3 of the same class fields 111-114, OXM_OF_PKT_REG0-7 of class 0x8001, numbered here
-/// <see cref="NxReg0"/>.., <see cref="NxXxReg0"/>.., <see cref="PktReg0"/>..), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
+/// <see cref="NxReg0"/>.., <see cref="NxXxReg0"/>.., <see cref="PktReg0"/>..; conj_id and ip_frag of class NXM_1,
+/// <see cref="NxConjId"/> and <see cref="NxIpFrag"/>), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
 /// (BAD_WILDCARDS, as section 7.2.3.5 asks). Duplicates and prerequisites are the agent's (they need the whole match).
 /// The order of the TLVs is kept, so a decoded match re-encodes to its bytes.</para>
 /// <para>Stateless; the lists are the caller's.</para>
@@ -49,6 +50,10 @@ public static class Ofp13Match
     public const byte NxConjId = 92;
     /// <summary>NXM_NX_CONJ_ID's field number in class NXM_1.</summary>
     public const byte NxmConjIdField = 37;
+    /// <summary>The field number of Open vSwitch's ip_frag (NXM_NX_IP_FRAG: class NXM_1, field 26, 1 byte, maskable; no OXM of its own).</summary>
+    public const byte NxIpFrag = 93;
+    /// <summary>NXM_NX_IP_FRAG's field number in class NXM_1.</summary>
+    public const byte NxmIpFragField = 26;
     /// <summary>OXM classes of the registers: NXM_1 (Nicira's NXM_NX_*) and OFPXMC_PKT_REGS.</summary>
     public const ushort ClassNxm1 = 0x0001, ClassPktRegs = 0x8001;
 
@@ -62,11 +67,12 @@ public static class Ofp13Match
         >= PktReg0 and < NxXxReg0 => 8,
         >= NxXxReg0 and <= LastRegister => 16,
         NxConjId => 4,
+        NxIpFrag => 1,
         _ => 0,
     };
 
-    /// <summary>Whether OpenFlow 1.3.5 table 12 allows a mask on the field (every register takes one).</summary>
-    public static bool Maskable(byte field) => field < FieldCount ? (MaskableFields & (1UL << field)) != 0 : IsRegister(field);
+    /// <summary>Whether OpenFlow 1.3.5 table 12 allows a mask on the field (every register and ip_frag take one).</summary>
+    public static bool Maskable(byte field) => field < FieldCount ? (MaskableFields & (1UL << field)) != 0 : IsRegister(field) || field == NxIpFrag;
 
     /// <summary>The field number of a TLV of class <paramref name="cls"/> and field <paramref name="oxmField"/>; 0xff for one not known here.</summary>
     public static byte FieldOf(ushort cls, byte oxmField) => cls switch
@@ -75,6 +81,7 @@ public static class Ofp13Match
         ClassNxm1 when oxmField < 16 => (byte)(NxReg0 + oxmField),
         ClassNxm1 when oxmField is >= 111 and <= 114 => (byte)(NxXxReg0 + oxmField - 111),
         ClassNxm1 when oxmField == NxmConjIdField => NxConjId,
+        ClassNxm1 when oxmField == NxmIpFragField => NxIpFrag,
         ClassPktRegs when oxmField < 8 => (byte)(PktReg0 + oxmField),
         _ => 0xff,
     };
@@ -86,6 +93,7 @@ public static class Ofp13Match
         >= NxReg0 and < PktReg0 => (ClassNxm1, (byte)(field - NxReg0)),
         >= PktReg0 and < NxXxReg0 => (ClassPktRegs, (byte)(field - PktReg0)),
         NxConjId => (ClassNxm1, NxmConjIdField),
+        NxIpFrag => (ClassNxm1, NxmIpFragField),
         _ => (ClassNxm1, (byte)(field - NxXxReg0 + 111)),
     };
 

@@ -58,6 +58,11 @@ public struct OfFields : IEquatable<OfFields>
     public OfRegisters Regs;
     /// <summary>Open vSwitch's conj_id: the id of the conjunctive match whose lookup this is (0 for every packet's own); not maskable.</summary>
     public uint ConjId;
+    /// <summary>
+    /// Open vSwitch's ip_frag (NXM_NX_IP_FRAG): <see cref="OfMatch.IpFragAny"/> on any IPv4 or IPv6 fragment,
+    /// <see cref="OfMatch.IpFragLater"/> with it on one other than the first.
+    /// </summary>
+    public byte IpFrag;
 
     public readonly bool Equals(OfFields o)
         => InPort == o.InPort && Metadata == o.Metadata && TunnelId == o.TunnelId && EthSrc == o.EthSrc && EthDst == o.EthDst
@@ -65,13 +70,13 @@ public struct OfFields : IEquatable<OfFields>
         && NwSrc == o.NwSrc && NwDst == o.NwDst && TpSrc == o.TpSrc && TpDst == o.TpDst
         && IpEcn == o.IpEcn && Ipv6Src == o.Ipv6Src && Ipv6Dst == o.Ipv6Dst && Ipv6Flabel == o.Ipv6Flabel && NdTarget == o.NdTarget
         && ArpSha == o.ArpSha && ArpTha == o.ArpTha && Ipv6ExtHdr == o.Ipv6ExtHdr && MplsLabel == o.MplsLabel && MplsTc == o.MplsTc
-        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid && Regs.Equals(o.Regs) && ConjId == o.ConjId;
+        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid && Regs.Equals(o.Regs) && ConjId == o.ConjId && IpFrag == o.IpFrag;
 
     public override readonly bool Equals(object? obj) => obj is OfFields f && Equals(f);
     public override readonly int GetHashCode()
         => HashCode.Combine(InPort, EthSrc, EthDst, EthType, VlanVid, NwSrc, NwDst,
                             HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata, Ipv6Src, Ipv6Dst,
-                                             HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget, Regs, ConjId)));
+                                             HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget, Regs, ConjId, IpFrag)));
     public static bool operator ==(OfFields a, OfFields b) => a.Equals(b);
     public static bool operator !=(OfFields a, OfFields b) => !a.Equals(b);
 }
@@ -106,6 +111,8 @@ public struct OfMatch : IEquatable<OfMatch>
     public const uint PbbIsidMask = 0xff_ffff;
     /// <summary>The bits of <see cref="OfFields.Ipv6ExtHdr"/> (OFPIEH_NONEXT .. OFPIEH_UNSEQ).</summary>
     public const ushort Ipv6ExtHdrMask = 0x1ff;
+    /// <summary>The bits of <see cref="OfFields.IpFrag"/>: FLOW_NW_FRAG_ANY and FLOW_NW_FRAG_LATER.</summary>
+    public const byte IpFragAny = 1, IpFragLater = 2, IpFragMask = 3;
 
     public OfFields Value;
     public OfFields Mask;
@@ -187,6 +194,9 @@ public struct OfMatch : IEquatable<OfMatch>
         Mask.Regs.SetXXReg(i, mask);
         return this;
     }
+
+    /// <summary>Open vSwitch's ip_frag under <paramref name="mask"/> (its two bits; see <see cref="OfFields.IpFrag"/>).</summary>
+    public OfMatch IpFrag(byte value, byte mask = IpFragMask) { Value.IpFrag = (byte)(value & mask & IpFragMask); Mask.IpFrag = (byte)(mask & IpFragMask); return this; }
 
     /// <summary>Open vSwitch's conj_id: the flow runs for packets that complete conjunctive match <paramref name="id"/>.</summary>
     public OfMatch ConjId(uint id) { Value.ConjId = id; Mask.ConjId = uint.MaxValue; return this; }

@@ -47,6 +47,8 @@ public static class OfMatchCompiler
         Put16(vs, ms, FlowKey.TpSrcOffset, v.TpSrc, k.TpSrc);
         Put16(vs, ms, FlowKey.TpDstOffset, v.TpDst, k.TpDst);
         Put32(vs, ms, FlowKey.Ipv6FlabelOffset, v.Ipv6Flabel, k.Ipv6Flabel & OfMatch.FlabelMask);
+        // ip_frag: the top byte of the flow label's word (after it: the label's write clears that byte), the same bits.
+        Put8(vs, ms, FlowKey.NwFragOffset, v.IpFrag, (byte)(k.IpFrag & OfMatch.IpFragMask));
         Put64(vs, ms, FlowKey.TunIdOffset, v.TunnelId, k.TunnelId);
         Put64(vs, ms, FlowKey.MetadataOffset, v.Metadata, k.Metadata);
         Put128(vs, ms, FlowKey.Ipv6SrcOffset, v.Ipv6Src, k.Ipv6Src);
@@ -125,6 +127,7 @@ public static class OfMatchCompiler
         k.TpSrc = q.TpSrc; v.TpSrc = f.TpSrc;
         k.TpDst = q.TpDst; v.TpDst = f.TpDst;
         k.Ipv6Flabel = q.Ipv6Flabel & OfMatch.FlabelMask; v.Ipv6Flabel = f.Ipv6Flabel & k.Ipv6Flabel;
+        k.IpFrag = (byte)(q.NwFrag & OfMatch.IpFragMask); v.IpFrag = (byte)(f.NwFrag & k.IpFrag);
         k.TunnelId = q.TunId; v.TunnelId = f.TunId;
         if (match.UsesConjId)
         {

@@ -60,7 +60,7 @@ public static class DatapathFlowFormat
             byte tos = (byte)((v.NwTos & 0xFC) | (v.IpEcn & 0x03));
             Part(sb, "ipv4", ("src", Ip(v.NwSrc, q.NwSrc)), ("dst", Ip(v.NwDst, q.NwDst)), ("proto", proto),
                 ("tos", tosMask == 0 ? null : Byte(tos, tosMask)),
-                ("frag", (q.NwFrag & FlowKey.NwFragLater) != 0 && v.IsLaterFragment ? "later" : null));
+                ("frag", Frag(v.NwFrag, q.NwFrag)));
             if (protoSet) L4(sb, v, q, v.NwProto switch { 6 => "tcp", 17 => "udp", 132 => "sctp", 1 => "icmp", _ => null });
         }
         else if (typeSet && v.DlType == EthIpv6)
@@ -68,7 +68,7 @@ public static class DatapathFlowFormat
             Part(sb, "ipv6", ("src", Ip6(v.Ipv6Src, q.Ipv6Src)), ("dst", Ip6(v.Ipv6Dst, q.Ipv6Dst)),
                 ("label", q.Ipv6Flabel == 0 ? null : Hex(v.Ipv6Flabel, q.Ipv6Flabel, 0xF_FFFF)), ("proto", proto),
                 ("tclass", q.NwTos == 0 && q.IpEcn == 0 ? null : Byte((byte)((v.NwTos & 0xFC) | (v.IpEcn & 3)), (byte)((q.NwTos & 0xFC) | (q.IpEcn & 3)))),
-                ("frag", (q.NwFrag & FlowKey.NwFragLater) != 0 && v.IsLaterFragment ? "later" : null));
+                ("frag", Frag(v.NwFrag, q.NwFrag)));
             if (protoSet) L4(sb, v, q, v.NwProto switch { 6 => "tcp", 17 => "udp", 132 => "sctp", 58 => "icmpv6", _ => null });
         }
         else if (typeSet && v.DlType == EthArp)
@@ -215,6 +215,18 @@ public static class DatapathFlowFormat
 
     private static string Byte(byte value, byte mask)
         => mask == 0xFF ? value.ToString(CultureInfo.InvariantCulture) : $"{(value & mask).ToString(CultureInfo.InvariantCulture)}/0x{mask:x2}";
+
+    /// <summary>
+    /// The datapath's frag as Open vSwitch's format_frag: an enumeration (no, first, later) under a mask of both bits;
+    /// a mask of one bit (a flow's ip_frag=yes or not_later) as value/mask.
+    /// </summary>
+    private static string? Frag(byte value, byte mask)
+    {
+        mask &= FlowKey.NwFragMask;
+        if (mask == 0) return null;
+        if (mask != FlowKey.NwFragMask) return $"{value & mask}/0x{mask:x}";
+        return (value & FlowKey.NwFragLater) != 0 ? "later" : (value & FlowKey.NwFragAny) != 0 ? "first" : "no";
+    }
 
     private static string? Port16(ushort value, ushort mask)
         => mask == 0 ? null : mask == 0xFFFF ? value.ToString(CultureInfo.InvariantCulture) : $"{(value & mask).ToString(CultureInfo.InvariantCulture)}/0x{mask:x4}";

@@ -126,6 +126,7 @@ public static partial class FlowFormat
         if (q.Ipv6Flabel != 0) AddMasked(sb, "ipv6_label=", v.Ipv6Flabel, q.Ipv6Flabel, 0xF_FFFF);
         if (protoSet && !protoShown) Add(sb, arp ? "arp_op=" : "nw_proto=", v.NwProto.ToString(CultureInfo.InvariantCulture));
         if ((w & OfWildcards.NwTos) == 0) Add(sb, "nw_tos=", v.NwTos.ToString(CultureInfo.InvariantCulture));
+        if ((ip || ip6) && FragName(v.NwFrag, q.NwFrag) is { } frag) Add(sb, "nw_frag=", frag);
         bool icmp = ip && protoSet && v.NwProto == 1, icmp6 = ip6 && protoSet && v.NwProto == 58;
         if ((w & OfWildcards.TpSrc) == 0) Add(sb, icmp ? "icmp_type=" : icmp6 ? "icmpv6_type=" : "tp_src=", v.TpSrc.ToString(CultureInfo.InvariantCulture));
         if ((w & OfWildcards.TpDst) == 0) Add(sb, icmp ? "icmp_code=" : icmp6 ? "icmpv6_code=" : "tp_dst=", v.TpDst.ToString(CultureInfo.InvariantCulture));
@@ -245,10 +246,44 @@ public static partial class FlowFormat
             m.TpSrc(0);
             m.TpDst(0);
         }
+        // A fragment says which (first, later); a whole packet's nw_frag=no is left out.
+        if (k.NwFrag == 0) m.NwFrag(0);
         return Masked(k, m.Key);
     }
 
     private static readonly FlowKey s_allOnes = new(~0UL, ~0UL, ~0UL, ~0UL, ~0UL, ~0UL);
+
+    /// <summary>
+    /// ip_frag's name for <paramref name="value"/> under <paramref name="mask"/> (FLOW_NW_FRAG_ANY, FLOW_NW_FRAG_LATER), as
+    /// Open vSwitch's mf_from_frag_string reads them: over both bits no, first or later; over ANY no or yes; over LATER
+    /// not_later or later. Null when the mask has neither bit.
+    /// </summary>
+    public static string? FragName(byte value, byte mask)
+    {
+        bool any = (value & FlowKey.NwFragAny) != 0, later = (value & FlowKey.NwFragLater) != 0;
+        return (mask & FlowKey.NwFragMask) switch
+        {
+            FlowKey.NwFragMask => any ? later ? "later" : "first" : later ? "<error>" : "no",
+            FlowKey.NwFragAny => any ? "yes" : "no",
+            FlowKey.NwFragLater => later ? "later" : "not_later",
+            _ => null,
+        };
+    }
+
+    /// <summary>ip_frag's value and mask for a name <see cref="FragName"/> gives (as Open vSwitch's all_frags table); false for another word.</summary>
+    public static bool TryParseFrag(string? name, out byte value, out byte mask)
+    {
+        (value, mask) = name?.ToLowerInvariant() switch
+        {
+            "no" => ((byte)0, FlowKey.NwFragMask),
+            "first" => (FlowKey.NwFragAny, FlowKey.NwFragMask),
+            "later" => ((byte)(FlowKey.NwFragAny | FlowKey.NwFragLater), FlowKey.NwFragMask),
+            "yes" => (FlowKey.NwFragAny, FlowKey.NwFragAny),
+            "not_later" => ((byte)0, FlowKey.NwFragLater),
+            _ => ((byte)0, (byte)0),
+        };
+        return mask != 0;
+    }
 
     /// <summary>
     /// A key under a mask in ovs-ofctl's syntax, as OVS prints a megaflow: fields the mask ignores are left out, fully
@@ -296,8 +331,8 @@ public static partial class FlowFormat
         if (mask.NwProto != 0 && !protoShown)
             Add(sb, arp ? "arp_op=" : "nw_proto=", mask.NwProto == 0xFF ? value.NwProto.ToString(ic) : $"0x{value.NwProto:x}/0x{mask.NwProto:x}");
         if (mask.NwTos != 0) Add(sb, "nw_tos=", mask.NwTos == 0xFF ? value.NwTos.ToString(ic) : $"0x{value.NwTos:x}/0x{mask.NwTos:x}");
-        // A later fragment (no L4 header: its ports read 0), as Open vSwitch prints the flow's nw_frag.
-        if ((ip || (typeSet && value.DlType == 0x86DD)) && (mask.NwFrag & FlowKey.NwFragLater) != 0 && value.IsLaterFragment) Add(sb, "nw_frag=later");
+        // ip_frag, as Open vSwitch's match_format names its value under its mask (a later fragment's ports read 0).
+        if ((ip || (typeSet && value.DlType == 0x86DD)) && FragName(value.NwFrag, mask.NwFrag) is { } frag) Add(sb, "nw_frag=", frag);
         bool icmp = ip && protoSet && value.NwProto == 1;
         if (mask.TpSrc != 0) Add(sb, icmp ? "icmp_type=" : "tp_src=", mask.TpSrc == 0xFFFF ? value.TpSrc.ToString(ic) : Hex16(value.TpSrc, mask.TpSrc));
         if (mask.TpDst != 0) Add(sb, icmp ? "icmp_code=" : "tp_dst=", mask.TpDst == 0xFFFF ? value.TpDst.ToString(ic) : Hex16(value.TpDst, mask.TpDst));

@@ -212,6 +212,19 @@ public static class OfctlFlowParser
                         xm.Ipv6Flabel((uint)labelMask);
                         break;
                     }
+                case "ip_frag":
+                case "nw_frag":
+                    {
+                        if (seen.Contains("ip_frag") && seen.Contains("nw_frag")) { error = "ip_frag and nw_frag name one field: give one"; return false; }
+                        if (!FlowFormat.TryParseFrag(value, out var frag, out var fragMask))
+                        {
+                            error = $"{name}={value}: unknown fragment type (valid types are \"no\", \"yes\", \"first\", \"later\", \"not_later\")";
+                            return false;
+                        }
+                        b.NwFrag(frag);
+                        xm.NwFrag(fragMask);
+                        break;
+                    }
                 case "arp_sha":
                 case "arp_tha":
                 case "nd_sll":
@@ -269,6 +282,7 @@ public static class OfctlFlowParser
         if ((seen.Contains("arp_spa") || seen.Contains("arp_tpa") || seen.Contains("arp_op") || seen.Contains("arp_sha") || seen.Contains("arp_tha")) && !arp)
             return Prereq("arp_spa, arp_tpa, arp_op, arp_sha and arp_tha need arp", out error);
         if ((seen.Contains("nw_tos") || seen.Contains("ip_dscp") || seen.Contains("ip_ecn")) && !(ip || ip6)) return Prereq("nw_tos, ip_dscp and ip_ecn need ip or ipv6", out error);
+        if ((seen.Contains("ip_frag") || seen.Contains("nw_frag")) && !(ip || ip6)) return Prereq("ip_frag needs ip or ipv6", out error);
         if ((seen.Contains("ipv6_src") || seen.Contains("ipv6_dst") || seen.Contains("ipv6_label")) && !ip6) return Prereq("ipv6_src, ipv6_dst and ipv6_label need ipv6", out error);
         bool l4 = (ip || ip6) && protoSet && key.NwProto is 6 or 17 or 132;
         if ((seen.Contains("tp_src") || seen.Contains("tp_dst")) && !l4) return Prereq("tp_src and tp_dst need tcp or udp", out error);

@@ -162,4 +162,43 @@ public sealed class LaterFragmentPipelineTests
         Assert.True(walk.FinalKey.IsLaterFragment);
         Assert.Equal(0, walk.FinalKey.TpSrc);
     }
+
+    /// <summary>
+    /// ip_frag rules (the key's nw_frag byte under a mask, Open vSwitch's FLOW_NW_FRAG_ANY and FLOW_NW_FRAG_LATER): over
+    /// both bits later, first and no each take their own fragments, of IPv4 and of IPv6 (its fragment header), through
+    /// the cache too; a rule over one bit (yes, not_later) takes what that bit says.
+    /// </summary>
+    [Theory]
+    [InlineData(false, PacketParser.ProtoTcp)]
+    [InlineData(true, PacketParser.ProtoTcp)]
+    [InlineData(false, PacketParser.ProtoUdp)]
+    [InlineData(true, PacketParser.ProtoIcmpv6)]
+    public void IpFragRules_EachFragmentTakesItsFlow(bool v6, byte proto)
+    {
+        using var r = new DatapathRig(ports: 4);
+        ushort type = v6 ? PacketParser.EthTypeIpv6 : PacketParser.EthTypeIpv4;
+        FlowMatch FragMatch(int value, int mask)
+            => new(new FlowKeyBuilder().DlType(0xFFFF).NwFrag((byte)mask).Key, new FlowKeyBuilder().DlType(type).NwFrag((byte)value).Key);
+        const int A = FlowKey.NwFragAny, L = FlowKey.NwFragLater, Both = FlowKey.NwFragMask;
+        r.Insert(0, FragMatch(A | L, Both), 30, [FlowAction.Output(4)]); // later
+        r.Insert(0, FragMatch(A, Both), 20, [FlowAction.Output(3)]); // first
+        r.Insert(0, FragMatch(0, Both), 10, [FlowAction.Output(2)]); // no
+        for (int round = 0; round < 2; round++)
+        {
+            foreach (var (frag, port) in new[] { (Frag.Whole, 2), (Frag.First, 3), (Frag.Later, 4) })
+            {
+                r.Send(1, Frame(v6, proto, frag));
+                for (int p = 2; p <= 4; p++) Assert.Equal(p == port ? 1 : 0, r.Sent(p).Count);
+            }
+        }
+
+        using var one = new DatapathRig(ports: 4);
+        one.Insert(0, FragMatch(A, A), 20, [FlowAction.Output(3)]); // yes
+        one.Insert(0, FragMatch(0, L), 10, [FlowAction.Output(2)]); // not_later
+        foreach (var (frag, port) in new[] { (Frag.Whole, 2), (Frag.First, 3), (Frag.Later, 3) })
+        {
+            one.Send(1, Frame(v6, proto, frag));
+            for (int p = 2; p <= 3; p++) Assert.Equal(p == port ? 1 : 0, one.Sent(p).Count);
+        }
+    }
 }

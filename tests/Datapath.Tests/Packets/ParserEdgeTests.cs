@@ -177,15 +177,15 @@ public class ParserEdgeTests
         var key = EthKey(0x0800).NwProto(6).NwSrc(0x0A000001).NwDst(0x0A000002);
         var flags = LayerFlags.Ipv4 | LayerFlags.Fragment;
         if (later)
-            Expect(f, ParseError.None, key.NwFrag(FlowKey.NwFragLater), l3: 14, flags: flags | LayerFlags.LaterFragment);
+            Expect(f, ParseError.None, key.NwFrag(FlowKey.NwFragAny | FlowKey.NwFragLater), l3: 14, flags: flags | LayerFlags.LaterFragment);
         else
-            Expect(f, ParseError.None, key, l3: 14, l4: 34, flags: flags | LayerFlags.Tcp); // FRAG_NORMAL: ports 0
+            Expect(f, ParseError.None, key.NwFrag(FlowKey.NwFragAny), l3: 14, l4: 34, flags: flags | LayerFlags.Tcp); // FRAG_NORMAL: ports 0
     }
 
     [Fact]
     public void FirstIcmpFragmentHasTypeAndCodeZero()
         => Expect(Dst + Src + "0800 45000030 0000 2000 4001 0000" + Ip + "0800 f7ff 0000 0000" + new string('0', 40),
-            ParseError.None, EthKey(0x0800).NwProto(1).NwSrc(0x0A000001).NwDst(0x0A000002),
+            ParseError.None, EthKey(0x0800).NwProto(1).NwSrc(0x0A000001).NwDst(0x0A000002).NwFrag(FlowKey.NwFragAny),
             l3: 14, l4: 34, flags: LayerFlags.Ipv4 | LayerFlags.Fragment | LayerFlags.Icmp);
 
     [Fact]
@@ -197,7 +197,7 @@ public class ParserEdgeTests
     [Fact]
     public void LaterFragmentTooShortForAnyL4IsFine()
         => Expect(Dst + Src + "0800 45000015 0000 00b9 4011 0000" + Ip + "ff",
-            ParseError.None, EthKey(0x0800).NwProto(17).NwSrc(0x0A000001).NwDst(0x0A000002).NwFrag(FlowKey.NwFragLater),
+            ParseError.None, EthKey(0x0800).NwProto(17).NwSrc(0x0A000001).NwDst(0x0A000002).NwFrag(FlowKey.NwFragAny | FlowKey.NwFragLater),
             l3: 14, flags: LayerFlags.Ipv4 | LayerFlags.Fragment | LayerFlags.LaterFragment);
 
     [Theory]
@@ -214,7 +214,7 @@ public class ParserEdgeTests
     [Fact]
     public void FirstFragmentWithCutL4()
         => Expect(Dst + Src + "0800 45000018 0000 2000 4006 0000" + Ip + "00500051",
-            ParseError.L4Truncated, EthKey(0x0800).NwProto(6).NwSrc(0x0A000001).NwDst(0x0A000002),
+            ParseError.L4Truncated, EthKey(0x0800).NwProto(6).NwSrc(0x0A000001).NwDst(0x0A000002).NwFrag(FlowKey.NwFragAny),
             l3: 14, flags: LayerFlags.Ipv4 | LayerFlags.Fragment);
 
     [Fact]

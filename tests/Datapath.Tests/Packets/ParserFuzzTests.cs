@@ -164,6 +164,9 @@ public class ParserFuzzTests(ITestOutputHelper output)
 
         if (l.Has(LayerFlags.LaterFragment)) Assert.True(l.Has(LayerFlags.Fragment));
         Assert.Equal(l.Has(LayerFlags.LaterFragment), k.IsLaterFragment);
+        // nw_frag as Open vSwitch's: ANY on every fragment, LATER with it on a later one, no other bit.
+        Assert.Equal(l.Has(LayerFlags.Fragment), (k.NwFrag & FlowKey.NwFragAny) != 0);
+        Assert.Equal(0, k.NwFrag & ~FlowKey.NwFragMask);
         if (l.Has(LayerFlags.Fragment)) Assert.True(k.TpSrc == 0 && k.TpDst == 0 && (l.Has(LayerFlags.Ipv4) || l.Has(LayerFlags.Ipv6)));
         if (l3Kinds == 0)
             Assert.True(k.NwProto == 0 && k.NwSrc == 0 && k.NwDst == 0 && k.NwTos == 0 && k.IpEcn == 0 && k.TpSrc == 0 && k.TpDst == 0);

@@ -186,14 +186,14 @@ public class ParserOf13Tests
     {
         // First fragment (offset 0, M set): L4 kept for the actions, ports 0 as IPv4 fragments.
         Expect(Dst + Src + Ip6(20, 44) + "11 00 0001 12345678" + "0222 0223 0010 0000 abababab",
-            ParseError.None, Ip6Key(17).Ipv6ExtHdr(IehFrag), L(l3: 14, l4: 62, flags: LayerFlags.Ipv6 | LayerFlags.Fragment | LayerFlags.Udp));
+            ParseError.None, Ip6Key(17).Ipv6ExtHdr(IehFrag).NwFrag(FlowKey.NwFragAny), L(l3: 14, l4: 62, flags: LayerFlags.Ipv6 | LayerFlags.Fragment | LayerFlags.Udp));
         // A later fragment: no L4, nw_proto from the fragment header.
         Expect(Dst + Src + Ip6(12, 44) + "11 00 00b8 12345678" + "abababab",
-            ParseError.None, Ip6Key(17).Ipv6ExtHdr(IehFrag).NwFrag(FlowKey.NwFragLater),
+            ParseError.None, Ip6Key(17).Ipv6ExtHdr(IehFrag).NwFrag(FlowKey.NwFragAny | FlowKey.NwFragLater),
             L(l3: 14, flags: LayerFlags.Ipv6 | LayerFlags.Fragment | LayerFlags.LaterFragment));
         // An ICMPv6 first fragment: type and code 0 (ND is never fragmented, so nothing is taken from it).
         Expect(Dst + Src + Ip6(32, 44) + "3a 00 0001 12345678" + "8700 0000 00000000" + Ip6Dst,
-            ParseError.None, Ip6Key(58).Ipv6ExtHdr(IehFrag), L(l3: 14, l4: 62, flags: LayerFlags.Ipv6 | LayerFlags.Fragment | LayerFlags.Icmpv6));
+            ParseError.None, Ip6Key(58).Ipv6ExtHdr(IehFrag).NwFrag(FlowKey.NwFragAny), L(l3: 14, l4: 62, flags: LayerFlags.Ipv6 | LayerFlags.Fragment | LayerFlags.Icmpv6));
     }
 
     [Fact]

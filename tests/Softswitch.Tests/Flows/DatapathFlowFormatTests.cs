@@ -39,6 +39,15 @@ public sealed class DatapathFlowFormatTests
     }
 
     [Fact]
+    public void IpFrag_IsTheFragEnumeration_OrItsValueAndMaskOverOneBit()
+    {
+        Assert.Equal("eth_type(0x0800),ipv4(frag=no)", Key("ip,ip_frag=no,actions=output:1"));
+        Assert.Equal("eth_type(0x0800),ipv4(frag=first)", Key("ip,ip_frag=first,actions=output:1"));
+        Assert.Equal("eth_type(0x86dd),ipv6(frag=later)", Key("ipv6,ip_frag=later,actions=output:1"));
+        Assert.Equal("eth_type(0x0800),ipv4(frag=1/0x1)", Key("ip,ip_frag=yes,actions=output:1"));
+    }
+
+    [Fact]
     public void ATaggedMatch_PutsTheRestInEncap()
     {
         Assert.Equal("in_port(1),eth_type(0x8100),vlan(vid=10,pcp=3),encap(eth_type(0x0800),ipv4(src=10.0.0.1))",

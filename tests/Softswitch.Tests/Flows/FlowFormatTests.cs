@@ -132,9 +132,14 @@ public sealed class FlowFormatTests
     public void Key_OfALaterFragment_SaysNwFragLater()
     {
         var k = UdpKey();
-        k.NwFrag(FlowKey.NwFragLater);
+        k.NwFrag(FlowKey.NwFragAny | FlowKey.NwFragLater);
         Assert.Equal("udp,in_port=1,vlan_tci=0x0000,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,nw_src=10.0.0.1,nw_dst=10.0.0.2,nw_tos=0,nw_frag=later,tp_src=0,tp_dst=0",
             FlowFormat.Key(k.Key));
+        // A first fragment says so too; a whole packet's nw_frag=no is left out.
+        k.NwFrag(FlowKey.NwFragAny);
+        Assert.Contains(",nw_frag=first,", FlowFormat.Key(k.Key), StringComparison.Ordinal);
+        k.NwFrag(0);
+        Assert.DoesNotContain("nw_frag", FlowFormat.Key(k.Key), StringComparison.Ordinal);
     }
 
     [Fact]

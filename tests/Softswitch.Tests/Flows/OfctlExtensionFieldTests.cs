@@ -31,6 +31,11 @@ public class OfctlExtensionFieldTests
     [InlineData("priority=5,dl_type=0x8847,mpls_label=1000,mpls_tc=5,mpls_bos=1")]
     [InlineData("priority=5,in_port=1,metadata=0xabc")]
     [InlineData("priority=5,metadata=0x100/0xff00")]
+    [InlineData("priority=5,ip,nw_frag=no")]
+    [InlineData("priority=5,ip,nw_frag=first")]
+    [InlineData("priority=5,udp,nw_frag=later")]
+    [InlineData("priority=5,ipv6,nw_frag=yes")]
+    [InlineData("priority=5,ipv6,nw_frag=not_later")]
     public void NewFields_PrintAsWrittenAndReadBackTheSame(string rule)
     {
         var m = Parse(rule + ",actions=drop");
@@ -88,9 +93,32 @@ public class OfctlExtensionFieldTests
     [InlineData("ip,ip_dscp=64,actions=drop", "ip_dscp")]
     [InlineData("ipv6,ipv6_label=0x100000,actions=drop", "ipv6_label")]
     [InlineData("tcp6,icmpv6_type=1,actions=drop", "prerequisites")]
+    [InlineData("ip_frag=first,actions=drop", "prerequisites")]
+    [InlineData("arp,ip_frag=no,actions=drop", "prerequisites")]
+    [InlineData("ip,ip_frag=maybe,actions=drop", "ip_frag=maybe")]
+    [InlineData("ip,ip_frag=first,nw_frag=first,actions=drop", "one field")]
     public void BadExtensionInput_IsAnErrorNamingTheField(string text, string named)
     {
         Assert.False(OfctlFlowParser.TryParse(text, FlowModCommand.Add, out _, out var error));
         Assert.Contains(named, error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>ip_frag's names (Open vSwitch's all_frags) as the key's nw_frag bits: what each matches.</summary>
+    [Theory]
+    [InlineData("ip,ip_frag=no", true, false, false)]
+    [InlineData("ip,ip_frag=first", false, true, false)]
+    [InlineData("ip,ip_frag=later", false, false, true)]
+    [InlineData("ip,ip_frag=yes", false, true, true)]
+    [InlineData("ip,ip_frag=not_later", true, true, false)]
+    [InlineData("ipv6,nw_frag=later", false, false, true)]
+    public void IpFrag_MatchesTheFragmentsItNames(string text, bool whole, bool first, bool later)
+    {
+        var m = Parse(text + ",actions=drop").Match;
+        ushort type = text.StartsWith("ipv6", StringComparison.Ordinal) ? (ushort)0x86dd : (ushort)0x0800;
+        FlowKey Key(byte frag) => new FlowKeyBuilder().DlType(type).NwFrag(frag).Key;
+        Assert.Equal(whole, m.Matches(Key(0)));
+        Assert.Equal(first, m.Matches(Key(FlowKey.NwFragAny)));
+        Assert.Equal(later, m.Matches(Key(FlowKey.NwFragAny | FlowKey.NwFragLater)));
+        Assert.Equal(0u, m.Mask.Ipv6Flabel);
     }
 }

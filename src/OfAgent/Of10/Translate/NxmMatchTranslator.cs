@@ -20,7 +20,7 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// (OpenFlow 1.0's dl_vlan_pcp implies a tag, so its CFI bit comes with it); NXM_NX_COOKIE is the request's cookie filter
 /// where a cookie may be (else BAD_FIELD, as Open vSwitch's).</para>
 /// <para>Writing follows nx_put_raw's order for the fields this switch matches: conj_id, in_port, Ethernet source and
-/// destination, ethertype, VLAN TCI, MPLS, then IPv4 or IPv6 addresses, DSCP, ECN, flow label, protocol and its ports or
+/// destination, ethertype, VLAN TCI, MPLS, then IPv4 or IPv6 addresses, ip_frag, DSCP, ECN, flow label, protocol and its ports or
 /// ICMP type and code (with ND's target and link-layer address when the type says ND), or ARP's fields; the tunnel id,
 /// the registers (reg0-reg15, whatever view set them), metadata. So the text ovs-ofctl prints from it is the text Open
 /// vSwitch's own dump gives for the same flow. An untagged match (VLAN id 0 with the present bit in its mask) is TCI
@@ -169,6 +169,7 @@ internal static class NxmMatchTranslator
                 Put(into, ref n, Oxm.Ipv6Src, v.Ipv6Src, k.Ipv6Src, UInt128.MaxValue);
                 Put(into, ref n, Oxm.Ipv6Dst, v.Ipv6Dst, k.Ipv6Dst, UInt128.MaxValue);
             }
+            Put(into, ref n, Ofp13Match.NxIpFrag, v.IpFrag, Oxm.IpFragWireMask(k.IpFrag), byte.MaxValue);
             // DSCP and ECN are exact or absent (OpenFlow's masks on them are whole).
             if ((k.NwTos & OfMatch.TosMask) != 0) Put(into, ref n, Oxm.IpDscp, (uint)(v.NwTos >> 2), 0x3f, 0x3f);
             if ((k.IpEcn & OfMatch.EcnMask) != 0) Put(into, ref n, Oxm.IpEcn, v.IpEcn, OfMatch.EcnMask, OfMatch.EcnMask);

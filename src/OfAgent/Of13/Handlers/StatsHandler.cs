@@ -433,9 +433,10 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     {
         var reply = new Ofp13ReplyWriter(c.Version, Ofp13MultipartType.TableFeatures, xid, Sender(c));
         var actionTypes = Array.ConvertAll(s_actionTypes, t => (uint)t);
-        // In 1.5 the meter is an action of apply-actions (OFPAT_METER), no longer an instruction.
+        // In 1.5 the meter is an action of apply-actions (OFPAT_METER), no longer an instruction; copy-field (a move)
+        // is one there too.
         bool of15 = Ofp15.Serves(c.Version);
-        uint[] applyTypes = of15 ? [.. actionTypes, (uint)Ofp13ActionType.Meter] : actionTypes;
+        uint[] applyTypes = of15 ? [.. actionTypes, (uint)Ofp13ActionType.Meter, (uint)Ofp13ActionType.CopyField] : actionTypes;
         var match = new uint[Ofp13Match.FieldCount];
         var wildcards = new uint[Ofp13Match.FieldCount];
         for (byte f = 0; f < Ofp13Match.FieldCount; f++)

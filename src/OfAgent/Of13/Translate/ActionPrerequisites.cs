@@ -98,6 +98,7 @@ internal static class ActionPrerequisites
             case Ofp13ActionType.PopPbb:
                 s.Unknown = true;
                 return true;
+            case Ofp13ActionType.CopyField:
             case Ofp13ActionType.Experimenter when a.Nx.Subtype is OfWire.NxActionSubtype.RegMove:
                 return Holds(a.Nx.SrcHeader, s) && Holds(a.Nx.FieldHeader, s);
             case Ofp13ActionType.Experimenter when a.Nx.Subtype is OfWire.NxActionSubtype.OutputReg or OfWire.NxActionSubtype.OutputReg2:

@@ -35,7 +35,9 @@ internal static class ActionTranslator
         for (int i = 0; i < wire.Length; i++)
         {
             var a = wire[i];
-            if (a.Type == Ofp13ActionType.Experimenter)
+            // Nicira's actions, the ONF copy-field (a move) and 1.5's OFPAT_COPY_FIELD (a move too; taken only under 1.5,
+            // which FlowModTranslator checks).
+            if (a.Type is Ofp13ActionType.Experimenter or Ofp13ActionType.CopyField)
             {
                 if (!TryNicira(a.Nx, flowApply, ref load, out var item, out error)) return false;
                 if (item is { } x)
@@ -78,6 +80,20 @@ internal static class ActionTranslator
         if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error);
         if (n != actions.Length) actions = actions[..n];
         return true;
+    }
+
+    /// <summary>
+    /// OpenFlow 1.5's form of <paramref name="wire"/> (written by <see cref="ToWire"/>): each move (NXAST_REG_MOVE) as
+    /// OFPAT_COPY_FIELD, the same fields, offsets and width, as Open vSwitch's encode_REG_MOVE writes it from 1.5 on.
+    /// </summary>
+    public static void MovesAsCopyFields(List<Ofp13Action> wire)
+    {
+        for (int i = 0; i < wire.Count; i++)
+        {
+            var a = wire[i];
+            if (a.Type == Ofp13ActionType.Experimenter && a.Arg == NxAction.VendorId && a.Nx.Subtype == NxActionSubtype.RegMove)
+                wire[i] = Ofp13Action.CopyField(a.Nx);
+        }
     }
 
     /// <summary>

@@ -41,6 +41,12 @@ internal static class FlowModTranslator
                     bool isApply = ins.Type == Ofp13InstructionType.ApplyActions;
                     var wire = CollectionsMarshal.AsSpan(ins.Actions);
                     if (isApply && of15 && !TryMeterAction(ref wire, ref meter, out error)) return false;
+                    if (!of15 && HasCopyField(wire))
+                    {
+                        // OFPAT_COPY_FIELD is 1.5's: an action type earlier versions do not define.
+                        error = Ofp13Error.BadAction(Ofp13Codes.ActionBadType);
+                        return false;
+                    }
                     if (!ActionTranslator.TryToOf(wire, isApply, out var actions, out error)) return false;
                     if (!isApply && ActionTranslator.NotInActionSet(actions))
                     {
@@ -77,6 +83,13 @@ internal static class FlowModTranslator
         }
         instructions = new OfInstructions(apply, write, clear, gotoTable, metadata & metadataMask, metadataMask, meter);
         return true;
+    }
+
+    private static bool HasCopyField(ReadOnlySpan<Ofp13Action> wire)
+    {
+        foreach (var a in wire)
+            if (a.Type == Ofp13ActionType.CopyField) return true;
+        return false;
     }
 
     /// <summary>

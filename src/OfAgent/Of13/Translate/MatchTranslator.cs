@@ -44,8 +44,8 @@ internal static class MatchTranslator
     /// <summary>The number of OPENFLOW_BASIC fields (in_port .. ipv6_exthdr).</summary>
     public const int FieldCount = 40;
 
-    /// <summary>The most entries <see cref="ToOxm"/> writes: every basic field and the sixteen registers.</summary>
-    public const int MaxEntries = FieldCount + OfRegisters.RegCount + 1;
+    /// <summary>The most entries <see cref="ToOxm"/> writes: every basic field, the sixteen registers, conj_id and ip_frag.</summary>
+    public const int MaxEntries = FieldCount + OfRegisters.RegCount + 2;
 
     private const ushort Ipv4 = 0x0800, Ipv6 = 0x86dd, Arp = 0x0806, Mpls = 0x8847, MplsMc = 0x8848, Pbb = 0x88e7;
     internal const byte Tcp = 6, Udp = 17, Sctp = 132, Icmp = 1, Icmpv6 = 58;
@@ -60,7 +60,7 @@ internal static class MatchTranslator
         field = 0;
         var shape = Shape(entries);
         ulong seen = 0;
-        bool conjId = false;
+        bool conjId = false, ipFrag = false;
         foreach (var e in entries)
         {
             field = e.Field;
@@ -69,6 +69,12 @@ internal static class MatchTranslator
             {
                 if (conjId) return OxmProblem.DupField;
                 conjId = true;
+                continue;
+            }
+            if (e.Field == Ofp13Match.NxIpFrag)
+            {
+                if (ipFrag) return OxmProblem.DupField;
+                ipFrag = true;
                 continue;
             }
             if (e.Field >= FieldCount) return OxmProblem.BadField;
@@ -114,7 +120,7 @@ internal static class MatchTranslator
         {
             InPhyPort => s.InPort,
             VlanPcp => s.VlanPresent,
-            IpDscp or IpEcn or IpProto => ip,
+            IpDscp or IpEcn or IpProto or Ofp13Match.NxIpFrag => ip,
             Ipv6Exthdr => ethType == Ipv6,
             Ipv4Src or Ipv4Dst => ethType == Ipv4,
             TcpSrc or TcpDst => ip && ipProto == Tcp,
@@ -140,6 +146,13 @@ internal static class MatchTranslator
         if (e.Field == Ofp13Match.NxConjId)
         {
             m.ConjId((uint)v);
+            return OxmProblem.None;
+        }
+        if (e.Field == Ofp13Match.NxIpFrag)
+        {
+            // Open vSwitch's mf_is_value_valid: the two flag bits only; the mask's other bits say nothing.
+            if (v > OfMatch.IpFragMask) return OxmProblem.BadValue;
+            m.IpFrag((byte)v, (byte)(k & OfMatch.IpFragMask));
             return OxmProblem.None;
         }
         switch (e.Field)
@@ -183,6 +196,12 @@ internal static class MatchTranslator
         }
         return OxmProblem.None;
     }
+
+    /// <summary>
+    /// ip_frag's mask on the wire: both flag bits are the whole field (0xff, no mask), as Open vSwitch's nxm_put_frag
+    /// writes them; one bit is itself.
+    /// </summary>
+    public static byte IpFragWireMask(byte mask) => (mask & OfMatch.IpFragMask) == OfMatch.IpFragMask ? byte.MaxValue : (byte)(mask & OfMatch.IpFragMask);
 
     /// <summary>
     /// A register field (reg, xreg or xxreg): its bits into the match's registers; a register some earlier field of the
@@ -307,6 +326,8 @@ internal static class MatchTranslator
         if (type == Pbb) Put(into, ref n, PbbIsid, v.PbbIsid, k.PbbIsid, OfMatch.PbbIsidMask);
         Put(into, ref n, TunnelId, v.TunnelId, k.TunnelId, ulong.MaxValue);
         if (ip6) Put(into, ref n, Ipv6Exthdr, v.Ipv6ExtHdr, k.Ipv6ExtHdr, OfMatch.Ipv6ExtHdrMask);
+        // ip_frag under NXM_NX_IP_FRAG, as Open vSwitch writes it in OXM too: both bits are the field whole (no mask).
+        if (ip4 || ip6) Put(into, ref n, Ofp13Match.NxIpFrag, v.IpFrag, IpFragWireMask(k.IpFrag), byte.MaxValue);
         for (int i = 0; i < OfRegisters.RegCount; i++)
             Put(into, ref n, (byte)(Ofp13Match.NxReg0 + i), v.Regs.Reg(i), k.Regs.Reg(i), uint.MaxValue);
         Put(into, ref n, Ofp13Match.NxConjId, v.ConjId, k.ConjId, uint.MaxValue);

@@ -100,7 +100,8 @@ internal static class ReportTranslator
 
     /// <summary>
     /// A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata,
-    /// goto. With <paramref name="meterAction"/> (OpenFlow 1.5) the meter is the apply-actions' first action (OFPAT_METER).
+    /// goto. With <paramref name="meterAction"/> (OpenFlow 1.5) the meter is the apply-actions' first action (OFPAT_METER)
+    /// and a move is OFPAT_COPY_FIELD, as Open vSwitch's encode_REG_MOVE writes it from 1.5 on.
     /// </summary>
     private static void AddInstructions(List<Ofp13Instruction> into, in OfFlowStats f, bool meterAction)
     {
@@ -110,16 +111,17 @@ internal static class ReportTranslator
         {
             var apply = new List<Ofp13Action>(f.Actions.Length + 1) { new(Ofp13ActionType.Meter, ins.Meter) };
             ActionTranslator.ToWire(f.Actions, ipv6, apply);
+            ActionTranslator.MovesAsCopyFields(apply);
             into.Add(new(Ofp13InstructionType.ApplyActions, Actions: apply));
         }
         else
         {
             if (ins is { Meter: not 0 }) into.Add(new(Ofp13InstructionType.Meter, MeterId: ins.Meter));
-            if (!f.Actions.IsEmpty) into.Add(Actions(Ofp13InstructionType.ApplyActions, f.Actions, ipv6));
+            if (!f.Actions.IsEmpty) into.Add(Actions(Ofp13InstructionType.ApplyActions, f.Actions, ipv6, meterAction));
         }
         if (ins is null) return;
         if (ins.ClearActions) into.Add(new(Ofp13InstructionType.ClearActions));
-        if (ins.WriteActions is { } write) into.Add(Actions(Ofp13InstructionType.WriteActions, write, ipv6));
+        if (ins.WriteActions is { } write) into.Add(Actions(Ofp13InstructionType.WriteActions, write, ipv6, meterAction));
         if (ins.MetadataMask != 0) into.Add(new(Ofp13InstructionType.WriteMetadata, Metadata: ins.MetadataValue, MetadataMask: ins.MetadataMask));
         if (ins.GotoTable is { } g) into.Add(new(Ofp13InstructionType.GotoTable, TableId: g));
     }
@@ -164,10 +166,11 @@ internal static class ReportTranslator
         return Ofp13Actions.EncodedSize(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(wire));
     }
 
-    private static Ofp13Instruction Actions(Ofp13InstructionType type, ReadOnlySpan<OfAction> of, bool ipv6)
+    private static Ofp13Instruction Actions(Ofp13InstructionType type, ReadOnlySpan<OfAction> of, bool ipv6, bool of15 = false)
     {
         var actions = new List<Ofp13Action>(of.Length);
         ActionTranslator.ToWire(of, ipv6, actions);
+        if (of15) ActionTranslator.MovesAsCopyFields(actions);
         return new(type, Actions: actions);
     }
 }
