@@ -4,6 +4,7 @@ using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
+using Softswitch.OfWire.Of15;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13;
@@ -80,6 +81,14 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
         var p = c.Controller.Role == OfRole.Slave ? Ofp14AsyncProp.RequestForwardSlave : Ofp14AsyncProp.RequestForwardMaster;
         return (c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] & (1u << reason)) != 0;
     }
+
+    /// <summary>The connection's controller-status mask for its role (OFPACPT_CONT_STATUS_MASTER or _SLAVE), as SET_ASYNC left it (1.5).</summary>
+    public override bool WantsControllerStatus(OfConnection c, OfControllerStatusReason reason)
+        => Ofp15.Serves(Version) && (c.ContStatusMasks[c.Controller.Role == OfRole.Slave ? 0 : 1] & (1u << (int)reason)) != 0;
+
+    /// <summary>OFPT_CONTROLLER_STATUS (1.5): <paramref name="about"/>'s entry as the multipart reply shows it, with the reason.</summary>
+    public override byte[]? ControllerStatus(OfConnection about, OfControllerStatusReason reason)
+        => Ofp15.Serves(Version) ? StatsHandler.ControllerStatusOf(about, (byte)reason).Message(Version) : null;
 
     /// <summary>OFPT_REQUESTFORWARD (1.4 and later).</summary>
     public override byte[]? RequestForward(byte[] request) => Version < Ofp13.Version14 ? null : Ofp14RequestForward.Encode(Version, request);

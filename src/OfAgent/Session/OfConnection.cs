@@ -159,6 +159,19 @@ public sealed partial class OfConnection : IAsyncDisposable
     /// </summary>
     internal uint[] Async14Masks { get; } = new uint[6];
 
+    /// <summary>
+    /// OpenFlow 1.5's controller-status masks (OFPACPT_CONT_STATUS_SLAVE, then _MASTER) as SET_ASYNC left them; 0 until
+    /// then (no OFPT_CONTROLLER_STATUS unasked). Written on the connection's receive loop only; read by whichever thread
+    /// reports another connection's change (one word each).
+    /// </summary>
+    internal uint[] ContStatusMasks { get; } = new uint[2];
+
+    /// <summary>Tells the other connections that asked (OFPT_CONTROLLER_STATUS) that this one's role changed.</summary>
+    internal void ReportRoleChange() => _owner.SendControllerStatus(this, OfControllerStatusReason.Role);
+
+    /// <summary>The switch's connections and configured controllers, for an OFPMP_CONTROLLER_STATUS reply.</summary>
+    internal (IReadOnlyList<OfConnection> Connections, IReadOnlyList<OfControllerStatus> Active) Peers => (_owner.Connections, _owner.ActiveControllers);
+
     /// <summary>Forwards a GROUP_MOD or METER_MOD this connection made to the other connections that asked (<see cref="OfConnectionManager.ForwardRequest"/>).</summary>
     internal void ForwardRequest(byte reason, Func<byte, byte[]?> inner) => _owner.ForwardRequest(this, reason, inner);
     /// <summary>

@@ -327,6 +327,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
     internal void OnNegotiated(OfConnection c)
     {
         if (c.IsPrimary) ApplyFailMode();
+        SendControllerStatus(c, OfControllerStatusReason.ChannelStatus);
     }
 
     internal void OnClosed(OfConnection c)
@@ -339,6 +340,24 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
         _switch.Roles.Leave(c.Controller);
         _switch.FlowMonitors.Forget(c.Controller);
         if (c.IsPrimary) ApplyFailMode();
+        if (c.Negotiated) SendControllerStatus(c, OfControllerStatusReason.ChannelStatus);
+    }
+
+    /// <summary>
+    /// OFPT_CONTROLLER_STATUS of <paramref name="about"/> (its channel came up or went down, or its role changed) to every
+    /// other connection whose version has the message (1.5) and whose controller-status mask for its role has the
+    /// reason's bit (none by default); encoded once.
+    /// </summary>
+    internal void SendControllerStatus(OfConnection about, OfControllerStatusReason reason)
+    {
+        byte[]? msg = null;
+        foreach (var c in _connSnapshot)
+        {
+            if (ReferenceEquals(c, about) || !c.ReceivesAsync || !c.Protocol.WantsControllerStatus(c, reason)) continue;
+            msg ??= c.Protocol.ControllerStatus(about, reason);
+            if (msg is null) continue;
+            if (!c.SendNotification(msg)) Interlocked.Increment(ref AsyncMessagesDropped);
+        }
     }
 
     /// <summary>A new connection's controller state (equal, the default asynchronous messages).</summary>
@@ -553,6 +572,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
             if (!ReferenceEquals(c.Controller, demoted) || !c.Negotiated) continue;
             if (c.Protocol.RoleStatus(demoted.Role, generationId) is { } msg && !c.SendNotification(msg))
                 Interlocked.Increment(ref AsyncMessagesDropped);
+            SendControllerStatus(c, OfControllerStatusReason.Role);
         }
     }
 

@@ -87,8 +87,20 @@ internal abstract class OfProtocol
     public virtual byte[]? RequestForward(byte[] request) => null;
 
     /// <summary>
+    /// The bit of <paramref name="reason"/> in the controller-status mask <paramref name="c"/>'s SET_ASYNC left for its
+    /// role (false in a version without OFPT_CONTROLLER_STATUS): whether the connection is told of another's change.
+    /// </summary>
+    public virtual bool WantsControllerStatus(OfConnection c, OfControllerStatusReason reason) => false;
+
+    /// <summary>An OFPT_CONTROLLER_STATUS telling of <paramref name="about"/>, whole; null in a version without one.</summary>
+    public virtual byte[]? ControllerStatus(OfConnection about, OfControllerStatusReason reason) => null;
+
+    /// <summary>
     /// The messages that carry flow monitor updates unasked, in order; null in a version whose flow monitors the switch
     /// does not serve.
     /// </summary>
     public virtual List<byte[]>? FlowUpdates(IReadOnlyList<OfFlowUpdate> updates) => null;
 }
+
+/// <summary>Why a connection's status is told to the others (OpenFlow 1.5's OFPCSR_CHANNEL_STATUS and OFPCSR_ROLE).</summary>
+internal enum OfControllerStatusReason : byte { ChannelStatus = 1, Role = 2 }

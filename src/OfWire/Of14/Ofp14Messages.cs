@@ -219,6 +219,8 @@ public enum Ofp14AsyncProp : ushort
 {
     PacketInSlave = 0, PacketInMaster = 1, PortStatusSlave = 2, PortStatusMaster = 3, FlowRemovedSlave = 4, FlowRemovedMaster = 5,
     RoleStatusSlave = 6, RoleStatusMaster = 7, TableStatusSlave = 8, TableStatusMaster = 9, RequestForwardSlave = 10, RequestForwardMaster = 11,
+    /// <summary>OpenFlow 1.5's controller-status masks (OFPACPT_CONT_STATUS_SLAVE and _MASTER; 12 and 13, flow statistics, are not taken).</summary>
+    ContStatusSlave = 14, ContStatusMaster = 15,
 }
 
 /// <summary>
@@ -227,11 +229,16 @@ public enum Ofp14AsyncProp : ushort
 /// </summary>
 public sealed class Ofp14AsyncConfig
 {
-    /// <summary>The property types 0..11.</summary>
-    public const int Count = 12, PropertySize = 8;
+    /// <summary>The property types 0..15 (1.4's 0..11; 14 and 15 in 1.5 only).</summary>
+    public const int Count = 16, PropertySize = 8;
 
-    /// <summary>The reasons each kind's mask may hold (OpenFlow 1.4.1 section 7.3.10): OFPR_*, OFPPR_*, OFPRR_*, OFPCRR_*, OFPTR_VACANCY_*, OFPRFR_*.</summary>
-    private static readonly uint[] s_valid = [0x3f, 0x3f, 0x7, 0x7, 0x3f, 0x3f, 0x7, 0x7, 0x18, 0x18, 0x3, 0x3];
+    /// <summary>
+    /// The reasons each kind's mask may hold (OpenFlow 1.4.1 section 7.3.10, 1.5.1's): OFPR_*, OFPPR_*, OFPRR_*, OFPCRR_*,
+    /// OFPTR_VACANCY_*, OFPRFR_*, then (1.5) OFPCSR_*; 0 for a type not taken (1.5's flow-statistics masks).
+    /// </summary>
+    private static readonly uint[] s_valid = [0x3f, 0x3f, 0x7, 0x7, 0x3f, 0x3f, 0x7, 0x7, 0x18, 0x18, 0x3, 0x3, 0, 0, 0x7f, 0x7f];
+
+    private const byte Ofp15Version = 6;
 
     public byte Version = Ofp13.Version14;
     public uint Xid;
@@ -265,8 +272,8 @@ public sealed class Ofp14AsyncConfig
     // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes a whole SET_ASYNC or GET_ASYNC_REPLY (cleared first). As Open vSwitch's
-    /// ofputil_decode_set_async_config: a property of no OFPACPT_* type (experimenters included) is
-    /// ASYNC_CONFIG_FAILED/UNSUPPORTED, a mask with a bit its kind does not define ASYNC_CONFIG_FAILED/INVALID, a length
+    /// ofputil_decode_set_async_config: a property of no OFPACPT_* type the switch takes (experimenters, 1.5's
+    /// flow-statistics masks, and the controller-status masks before 1.5, included) is ASYNC_CONFIG_FAILED/UNSUPPORTED, a mask with a bit its kind does not define ASYNC_CONFIG_FAILED/INVALID, a length
     /// other than 8 BAD_PROPERTY/BAD_LEN; a type named twice takes the last.
     /// </summary>
     public bool TryDecode(ReadOnlySpan<byte> msg, out Ofp13Error error)
@@ -276,12 +283,13 @@ public sealed class Ofp14AsyncConfig
         Xid = 0;
         if (!Ofp14Messages.TryHeader(msg, Ofp13Messages.HeaderSize, exact: false, out Version, out Xid, out error)) return false;
         Type = (Ofp13Type)msg[1];
+        byte version = Version;
         var masks = Masks;
         uint present = 0;
         bool ok = Ofp14Props.TryWalk(msg[Ofp13Messages.HeaderSize..], (ushort type, ReadOnlySpan<byte> p, out Ofp13Error e) =>
         {
             e = default;
-            if (type >= Count)
+            if (type >= Count || s_valid[type] == 0 || (type >= (ushort)Ofp14AsyncProp.ContStatusSlave && version != Ofp15Version))
             {
                 e = new Ofp13Error(Ofp13ErrorType.AsyncConfigFailed, Ofp13Codes.AsyncUnsupported);
                 return false;

@@ -92,7 +92,9 @@ public static class Of13FuzzOracle
         n += Fixed("GROUP_MOD 1.5", m, b => { var g = new Ofp15GroupMod(); return (g.TryDecode(b, out _), g); }, g => g.Encode());
         n += Fixed("ofp_stats", body, b => { bool ok = Ofp15Stats.TryRead(b, out var v, out int size, out _); return (ok && size == b.Length, v); },
                    v => Write(w => v.Write(w)));
-        n += Entries<Ofp15FlowDesc>(body) + Entries<Ofp15AggregateStats>(body) + Entries<Ofp15GroupDesc>(body);
+        n += Entries<Ofp15FlowDesc>(body) + Entries<Ofp15AggregateStats>(body) + Entries<Ofp15GroupDesc>(body) + Entries<Ofp15ControllerStatus>(body);
+        n += Fixed("CONTROLLER_STATUS 1.5", m, b => { bool ok = Ofp15ControllerStatus.TryDecodeMessage(b, out var v); return (ok, ok ? (b[0], Xid(b), v) : default); },
+                   v => v.v!.Message(v.Item1, v.Item2));
         return n;
     }
 

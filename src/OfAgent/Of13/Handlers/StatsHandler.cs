@@ -38,7 +38,8 @@ internal sealed class StatsHandler(OfRequestContext ctx)
 
     /// <summary>Whether a multipart request of type <paramref name="t"/> is answered (not refused as BAD_MULTIPART) in <paramref name="version"/>.</summary>
     public static bool Answers(Ofp13MultipartType t, byte version = Ofp13.Version)
-        => Array.IndexOf(s_answered, t) >= 0 || (version >= Ofp13.Version14 && Array.IndexOf(s_answered14, t) >= 0);
+        => Array.IndexOf(s_answered, t) >= 0 || (version >= Ofp13.Version14 && Array.IndexOf(s_answered14, t) >= 0)
+           || (Ofp15.Serves(version) && t == Ofp15ControllerStatus.MultipartType);
 
     private readonly FlowMonitorHandler _monitors = new(ctx);
 
@@ -144,6 +145,10 @@ internal sealed class StatsHandler(OfRequestContext ctx)
             case Ofp14FlowMonitor.MultipartType when c.Version >= Ofp13.Version14:
                 _monitors.Request(c, msg, body, xid, onf: false);
                 return;
+            case Ofp15ControllerStatus.MultipartType when Ofp15.Serves(c.Version):
+                if (!Ofp13Multipart.CheckBody(body, 0, out err)) break;
+                ControllerStatuses(c, xid);
+                return;
             case Ofp13MultipartType.Experimenter:
                 // The ONF's flow monitor (ONFST_FLOW_MONITOR), under 1.3 only; no other experimenter.
                 if (c.Version == Ofp13.Version && Ofp14FlowMonitor.IsOnfMonitorBody(body, out var onfBody))
@@ -161,6 +166,29 @@ internal sealed class StatsHandler(OfRequestContext ctx)
     }
 
     private void Error(OfConnection c, Ofp13Error e, ReadOnlySpan<byte> msg) => ctx.SendError(c, e, msg);
+
+    /// <summary>
+    /// OFPMP_CONTROLLER_STATUS (1.5): an entry per connection of the switch (the asker's too), then one per configured
+    /// controller (tcp:, ssl:, unix:) with no connection up (OFPCT_STATUS_DOWN, role equal), reason OFPCSR_REQUEST.
+    /// </summary>
+    private static void ControllerStatuses(OfConnection c, uint xid)
+    {
+        var reply = new Ofp13ReplyWriter(c.Version, Ofp15ControllerStatus.MultipartType, xid, Sender(c));
+        var (connections, active) = c.Peers;
+        foreach (var k in connections)
+            if (k.Negotiated) reply.Add(ControllerStatusOf(k, Ofp15ControllerStatus.ReasonRequest));
+        foreach (var a in active)
+            if (!a.Connected) reply.Add(new Ofp15ControllerStatus(0, RoleMap.ToWire(OfRole.Equal), Ofp15ControllerStatus.ReasonRequest, Ofp15ControllerStatus.ChannelDown, a.Endpoint));
+        reply.Finish();
+    }
+
+    /// <summary>
+    /// A connection's ofp_controller_status: short id (Open vSwitch's controller id, 0), role, <paramref name="reason"/>,
+    /// the channel up while the connection is open, and its name (an active controller's endpoint, or the listener and
+    /// peer it was accepted from) as the URI property.
+    /// </summary>
+    internal static Ofp15ControllerStatus ControllerStatusOf(OfConnection k, byte reason)
+        => new(k.ControllerId, RoleMap.ToWire(k.Controller.Role), reason, k.IsOpen ? Ofp15ControllerStatus.ChannelUp : Ofp15ControllerStatus.ChannelDown, k.Name);
 
     private static Action<byte[]> Sender(OfConnection c) => part =>
     {

@@ -3,6 +3,7 @@ using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
+using Softswitch.OfWire.Of15;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Handlers;
@@ -169,8 +170,10 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             if (!RoleMap.TryToModel(role, out var r)) { Error(c, new Ofp13Error(Ofp13ErrorType.RoleRequestFailed, Ofp13Codes.RoleBadRole), msg); return; }
             want = r;
         }
+        var before = c.Controller.Role;
         if (!Check(c, ctx.Switch.Roles.Request(c.Controller, want, generation), msg)) return;
         c.SendRaw(Ofp13Messages.RoleReply(c.Version, xid, RoleMap.ToWire(c.Controller.Role), ctx.Switch.Roles.GenerationId));
+        if (c.Controller.Role != before) c.ReportRoleChange();
     }
 
     public void GetAsync(OfConnection c, ReadOnlySpan<byte> msg, uint xid)
@@ -206,6 +209,11 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
         reply.Set(Ofp14AsyncProp.FlowRemovedMaster, WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedMaster, v));
         reply.Set(Ofp14AsyncProp.FlowRemovedSlave, WireMap.AsyncMaskToWire(OfAsyncKind.FlowRemoved, a.FlowRemovedSlave, v));
         for (var p = Ofp14AsyncProp.RoleStatusSlave; p <= Ofp14AsyncProp.RequestForwardMaster; p++) reply.Set(p, c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave]);
+        if (Ofp15.Serves(v))
+        {
+            reply.Set(Ofp14AsyncProp.ContStatusSlave, c.ContStatusMasks[0]);
+            reply.Set(Ofp14AsyncProp.ContStatusMaster, c.ContStatusMasks[1]);
+        }
         c.SendRaw(reply.Encode());
     }
 
@@ -213,7 +221,8 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     /// SET_ASYNC of OpenFlow 1.4 and later: the masks it names change, the others stay (Open vSwitch's basis). The
     /// role-status, table-status and request-forward masks are kept on the connection: TABLE_STATUS goes where its
     /// table-status mask has the reason's bit (none by default, as Open vSwitch's ofputil_async_cfg_default); the
-    /// switch sends ROLE_STATUS whatever they say, as Open vSwitch does, and has no request forwarding to send.
+    /// switch sends ROLE_STATUS whatever they say, as Open vSwitch does; a GROUP_MOD or METER_MOD is forwarded where the
+    /// request-forward mask asks. Under 1.5 the controller-status masks too (OFPT_CONTROLLER_STATUS where they ask).
     /// </summary>
     public void SetAsync14(OfConnection c, ReadOnlySpan<byte> msg)
     {
@@ -228,6 +237,9 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
             Model(Ofp14AsyncProp.PortStatusSlave, OfAsyncKind.PortStatus, a.PortStatusSlave), Model(Ofp14AsyncProp.FlowRemovedSlave, OfAsyncKind.FlowRemoved, a.FlowRemovedSlave));
         for (var p = Ofp14AsyncProp.RoleStatusSlave; p <= Ofp14AsyncProp.RequestForwardMaster; p++)
             if (m.Has(p)) c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] = m[p];
+        // 1.5's controller-status masks (the decoder takes them in version 6 only).
+        if (m.Has(Ofp14AsyncProp.ContStatusSlave)) c.ContStatusMasks[0] = m[Ofp14AsyncProp.ContStatusSlave];
+        if (m.Has(Ofp14AsyncProp.ContStatusMaster)) c.ContStatusMasks[1] = m[Ofp14AsyncProp.ContStatusMaster];
     }
 
     public void SetAsync(OfConnection c, ReadOnlySpan<byte> msg)
