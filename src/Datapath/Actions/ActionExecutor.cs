@@ -194,6 +194,7 @@ public sealed partial class ActionExecutor
                 case ActionKind.FieldLoad:
                 case ActionKind.FieldMove:
                 case ActionKind.OutputField:
+                case ActionKind.Multipath:
                 case ActionKind.Conjunction: // a clause of a conjunctive match: a table's lookup reads it, no packet runs it
                     break;
                 case ActionKind.SetTunnel:

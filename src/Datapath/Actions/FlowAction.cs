@@ -167,6 +167,12 @@ public enum ActionKind : byte
     /// copies, or on the packets themselves when nothing follows them in the list.
     /// </summary>
     Clone,
+    /// <summary>
+    /// Open vSwitch's multipath: the link a hash of the packet's fields picks (<see cref="Actions.Multipath"/>) loaded
+    /// into <see cref="FlowAction.MultipathDst"/>. Only the pipeline walk runs it, as <see cref="FieldLoad"/>: the link
+    /// depends on the key alone.
+    /// </summary>
+    Multipath,
 }
 
 /// <summary>
@@ -291,6 +297,26 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction Resubmit(byte table, ushort inPort = Ports.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
     /// <summary>A note whose bytes are <see cref="FlowActions.Data"/>[<paramref name="index"/>] (<see cref="ActionKind.Note"/>).</summary>
     public static FlowAction Note(int index) => new(ActionKind.Note, 0, 0, (uint)index, 0);
+    /// <summary>
+    /// multipath(fields,basis,algorithm,maxLink+1,arg,dst) (<see cref="ActionKind.Multipath"/>): <paramref name="fields"/>
+    /// an NX_HASH_FIELDS_* value, <paramref name="algorithm"/> an NX_MP_ALG_* one (<see cref="Actions.Multipath"/>).
+    /// </summary>
+    public static FlowAction Multipath(FieldRef dst, int fields, ushort basis, int algorithm, ushort maxLink, uint arg)
+        => new(ActionKind.Multipath, (ushort)dst.Field, (ushort)dst.Ofs, (uint)dst.Bits | (uint)fields << 8 | (uint)algorithm << 16,
+               basis | (ulong)maxLink << 16 | (ulong)arg << 32);
+    /// <summary>A <see cref="ActionKind.Multipath"/>'s destination.</summary>
+    public FieldRef MultipathDst => new((PipelineField)Port, MaxLen, (int)(QueueId & 0xFF));
+    /// <summary>A <see cref="ActionKind.Multipath"/>'s NX_HASH_FIELDS_* value.</summary>
+    public int MultipathFields => (int)((QueueId >> 8) & 0xFF);
+    /// <summary>A <see cref="ActionKind.Multipath"/>'s NX_MP_ALG_* value.</summary>
+    public int MultipathAlgorithm => (int)((QueueId >> 16) & 0xFF);
+    /// <summary>A <see cref="ActionKind.Multipath"/>'s hash basis.</summary>
+    public ushort MultipathBasis => (ushort)Value;
+    /// <summary>A <see cref="ActionKind.Multipath"/>'s number of links less one.</summary>
+    public ushort MultipathMaxLink => (ushort)(Value >> 16);
+    /// <summary>A <see cref="ActionKind.Multipath"/>'s argument (iter_hash's modulus).</summary>
+    public uint MultipathArg => (uint)(Value >> 32);
+
     /// <summary>A clone of the <paramref name="count"/> items after it (<see cref="ActionKind.Clone"/>).</summary>
     public static FlowAction CloneOf(int count) => new(ActionKind.Clone, 0, 0, (uint)count, 0);
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
@@ -344,7 +370,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
                                                or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue
-                                               or ActionKind.Note or ActionKind.Clone);
+                                               or ActionKind.Note or ActionKind.Clone or ActionKind.Multipath);
 }
 
 /// <summary>
@@ -380,7 +406,8 @@ public sealed class FlowActions
     /// <summary>The smallest <see cref="FlowAction.ConjClauses"/> of a conjunctive list (0 for any other).</summary>
     public readonly byte MinConjClauses;
     /// <summary>Some action is a <see cref="ActionKind.Resubmit"/>, an <see cref="ActionKind.Exit"/>, a register action
-    /// (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>, <see cref="ActionKind.OutputField"/>) or a
+    /// (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>, <see cref="ActionKind.OutputField"/>,
+    /// <see cref="ActionKind.Multipath"/>) or a
     /// <see cref="ActionKind.Learn"/>: only the multi-stage pipeline walk runs such a list. A
     /// <see cref="ActionKind.Conjunction"/> too: only the walk's lookups combine clauses; and a <see cref="ActionKind.Clone"/>,
     /// whose key, register and action-set changes only the walk keeps apart.</summary>
@@ -417,7 +444,7 @@ public sealed class FlowActions
             ModifiedAfter[i] = modified;
             if (items[i].ModifiesPacket) modified = true;
             if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField
-                or ActionKind.Conjunction or ActionKind.Learn or ActionKind.Clone)
+                or ActionKind.Conjunction or ActionKind.Learn or ActionKind.Clone or ActionKind.Multipath)
             {
                 NeedsWalk = true;
             }

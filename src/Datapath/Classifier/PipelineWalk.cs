@@ -386,7 +386,7 @@ public sealed class PipelineWalk
                     continue;
                 case ActionKind.Note: // does nothing to the packet
                     continue;
-                case ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField:
+                case ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField or ActionKind.Multipath:
                     // A register action composes nothing, or the set-field or output it stands for.
                     if (!RegisterAction(ref b, ref a)) continue;
                     break;
@@ -504,7 +504,7 @@ public sealed class PipelineWalk
 
     /// <summary>
     /// Runs register action <paramref name="a"/> (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>,
-    /// <see cref="ActionKind.OutputField"/>) on the run's key and register file. Returns true with <paramref name="a"/>
+    /// <see cref="ActionKind.OutputField"/>, <see cref="ActionKind.Multipath"/>) on the run's key and register file. Returns true with <paramref name="a"/>
     /// the action to compose in its place (a write to a packet field becomes the set-field that rewrites it; an output
     /// of a field's value, the output to that port), false when there is none (a register written, a port that names
     /// nothing, or the packet dropped: a packet field read after a re-parse point, which the key no longer tells).
@@ -520,6 +520,19 @@ public sealed class PipelineWalk
             {
                 if (!ReadField(b.KeyRef, a.MoveSrc, out var bits)) return false;
                 return WriteField(ref b, a.MoveDst, bits, ref a);
+            }
+            case ActionKind.Multipath:
+            {
+                // The link a hash of key fields picks: recorded as a read (a verdict stands for one link), and after a
+                // re-parse point, which the key no longer tells, the packet is dropped.
+                if (_reparse)
+                {
+                    _dropped = true;
+                    return false;
+                }
+                ushort link = Actions.Multipath.Link(b.KeyRef, a.MultipathFields, a.MultipathBasis, a.MultipathAlgorithm, a.MultipathMaxLink + 1, a.MultipathArg);
+                NoteRead(link);
+                return WriteField(ref b, a.MultipathDst, link, ref a);
             }
             default:
             {

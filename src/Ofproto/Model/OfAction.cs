@@ -117,6 +117,13 @@ public enum OfActionType : byte
     /// key changes, dropped after it); the packet goes on after it as it was.
     /// </summary>
     Clone,
+    /// <summary>
+    /// Open vSwitch's multipath: the link (below <see cref="OfAction.MultipathMaxLink"/> + 1) a hash of the packet's fields
+    /// (<see cref="OfAction.MultipathFields"/>, basis <see cref="OfAction.MultipathBasis"/>) picks by
+    /// <see cref="OfAction.MultipathAlgorithm"/> (<see cref="OfAction.MultipathArg"/>) loaded into <see cref="OfAction.MultipathDst"/>.
+    /// A flow's apply-actions only.
+    /// </summary>
+    Multipath,
 }
 
 /// <summary>
@@ -134,6 +141,18 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
            && Value2 == other.Value2 && Data.AsSpan().SequenceEqual(other.Data) && Nested.AsSpan().SequenceEqual(other.Nested);
 
     public override int GetHashCode() => HashCode.Combine(Type, Port, MaxLen, QueueId, Value, Value2, Data?.Length ?? -1, Nested?.Length ?? -1);
+
+    /// <summary>multipath(<paramref name="fields"/>,<paramref name="basis"/>,<paramref name="algorithm"/>,<paramref name="maxLink"/>+1,<paramref name="arg"/>,<paramref name="dst"/>).</summary>
+    public static OfAction Multipath(ushort fields, ushort basis, ushort algorithm, ushort maxLink, uint arg, OfSubfield dst)
+        => new(OfActionType.Multipath, (uint)dst.Field, (ushort)dst.Ofs, (uint)dst.Bits | (uint)fields << 8 | (uint)algorithm << 16,
+               basis | (ulong)maxLink << 16 | (ulong)arg << 32);
+
+    public OfSubfield MultipathDst => new((OfField)Port, MaxLen, (int)(QueueId & 0xFF));
+    public ushort MultipathFields => (ushort)((QueueId >> 8) & 0xFF);
+    public ushort MultipathAlgorithm => (ushort)((QueueId >> 16) & 0xFF);
+    public ushort MultipathBasis => (ushort)Value;
+    public ushort MultipathMaxLink => (ushort)(Value >> 16);
+    public uint MultipathArg => (uint)(Value >> 32);
 
     /// <summary>A <see cref="OfActionType.Clone"/>'s actions (null for any other action).</summary>
     public OfAction[]? Nested { get; init; }

@@ -180,6 +180,18 @@ public static class OfActionCompiler
                     if (a.ConjClauses is < 2 or > 64 || a.ConjClause >= a.ConjClauses) return OfError.BadConjunction;
                     f = FlowAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses);
                     break;
+                case OfActionType.Multipath:
+                {
+                    // Only the pipeline walk runs it; the links must fit the destination's bits (the codec checks the wire's).
+                    var dst = a.MultipathDst;
+                    if (context != ActionContext.FlowMod || !dst.IsValid || !OfSubfield.IsWritable(dst.Field) || a.MultipathFields > 6
+                        || a.MultipathAlgorithm > 3 || (dst.Bits < 16 && a.MultipathMaxLink >> dst.Bits != 0))
+                    {
+                        return OfError.BadArgument;
+                    }
+                    f = FlowAction.Multipath(dst.ToDatapath(), a.MultipathFields, a.MultipathBasis, a.MultipathAlgorithm, a.MultipathMaxLink, a.MultipathArg);
+                    break;
+                }
                 case OfActionType.OutputField:
                     if (context != ActionContext.FlowMod || !a.OutputSrc.IsValid) return OfError.BadArgument;
                     f = FlowAction.OutputField(a.OutputSrc.ToDatapath(), a.MaxLen);
@@ -423,6 +435,8 @@ public static class OfActionCompiler
         ActionKind.FieldMove => OfAction.FieldMove(OfSubfield.FromDatapath(a.MoveSrc), OfSubfield.FromDatapath(a.MoveDst)),
         ActionKind.OutputField => OfAction.OutputField(OfSubfield.FromDatapath(a.OutputSrc), a.MaxLen),
         ActionKind.Learn => new OfAction(OfActionType.Learn, QueueId: a.QueueId),
+        ActionKind.Multipath => OfAction.Multipath((ushort)a.MultipathFields, a.MultipathBasis, (ushort)a.MultipathAlgorithm, a.MultipathMaxLink,
+                                                   a.MultipathArg, OfSubfield.FromDatapath(a.MultipathDst)),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),
     };
 }

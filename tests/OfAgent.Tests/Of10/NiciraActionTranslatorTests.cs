@@ -79,6 +79,7 @@ public sealed class NiciraActionTranslatorTests
         OfActionType.Note => OfAction.Note([1, 2, 3, 4, 5, 6]),
         OfActionType.Controller => OfAction.Controller(1234, 2, 5678),
         OfActionType.Clone => OfAction.CloneOf([OfAction.SetVlanVid(5), OfAction.Output(10)]),
+        OfActionType.Multipath => OfAction.Multipath(2, 7, 2, 3, 0, new OfSubfield(OfField.Reg0, 0, 2)),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
     };
 
@@ -115,6 +116,7 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
             NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction, NxActionSubtype.Learn, NxActionSubtype.Note,
             NxActionSubtype.Controller, NxActionSubtype.DecTtlCntIds, NxActionSubtype.Clone,
+            NxActionSubtype.Multipath,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }
@@ -150,8 +152,8 @@ public sealed class NiciraActionTranslatorTests
         // The 1.3 path makes the same action of the same thing, so a flow re-added over 1.0 equals the one added over 1.3.
         var of13 = new List<Ofp13Action>();
         Of13Actions.ToWire([action], ipv6: false, of13);
-        // A register action or a learn is a flow's apply-action (elsewhere 1.3 refuses it).
-        bool flowApply = action.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn;
+        // A register action, a learn or a multipath is a flow's apply-action (elsewhere 1.3 refuses it).
+        bool flowApply = action.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath;
         Assert.True(Of13Actions.TryToOf([.. of13], flowApply, out var via13, out var error13), error13.ToString());
         Assert.Equal(via13, model);
     }

@@ -56,7 +56,7 @@ public static partial class ActionTranslator
         /// <summary>A load of a field the switch cannot set or does not know (registers among them): OpenFlow 1.1+'s BAD_SET_TYPE.</summary>
         UnknownField,
         /// <summary>A subtype the codec reads that this translation does not take (exit and NXAST_RESUBMIT, which 1.3 takes
-        /// itself; fin_timeout and multipath, which no version takes).</summary>
+        /// itself; fin_timeout, which no version takes).</summary>
         Unsupported,
         /// <summary>A move's or output_reg's field that the switch does not know (OFPBMC_BAD_FIELD).</summary>
         BadField,
@@ -199,6 +199,16 @@ public static partial class ActionTranslator
                 item = OfAction.FieldMove(s, d);
                 return true;
             }
+            case NxActionSubtype.Multipath:
+            {
+                // As Open vSwitch's multipath_check (mf_check_dst): the destination known, within its width, writable.
+                if (FieldOfHeader(nx.FieldHeader) is not { } dst) return Refuse(NxRefusal.BadField, out why);
+                var d = new OfSubfield(dst, nx.DstOfs, nx.Bits);
+                if (!d.IsValid) return Refuse(NxRefusal.BadSetLen, out why);
+                if (!OfSubfield.IsWritable(dst)) return Refuse(NxRefusal.NotWritable, out why);
+                item = OfAction.Multipath(nx.MultipathFields, nx.MultipathBasis, nx.MultipathAlgorithm, nx.MultipathMaxLink, (uint)nx.Arg, d);
+                return true;
+            }
             case NxActionSubtype.OutputReg or NxActionSubtype.OutputReg2:
             {
                 if (FieldOfHeader(nx.SrcHeader) is not { } src) return Refuse(NxRefusal.BadField, out why);
@@ -220,7 +230,7 @@ public static partial class ActionTranslator
                 return true;
             case NxActionSubtype.Learn or NxActionSubtype.Learn2 when nx.Learn is { } learn:
                 return TryLearn(learn, out item, out why);
-            default: // exit, resubmit; fin_timeout and multipath, which the codec reads and the switch does not run
+            default: // exit, resubmit; fin_timeout, which the codec reads and the switch does not run
                 return Refuse(NxRefusal.Unsupported, out why);
         }
     }
@@ -368,6 +378,11 @@ public static partial class ActionTranslator
     }
 
     /// <summary>A move as NXAST_REG_MOVE, an output_reg as NXAST_OUTPUT_REG (Open vSwitch's forms for 32-bit headers).</summary>
+    /// <summary>A multipath as Open vSwitch writes it: NXAST_MULTIPATH with its destination's NXM header.</summary>
+    internal static NxAction MultipathNx(in OfAction a)
+        => NxAction.Multipath(a.MultipathFields, a.MultipathBasis, a.MultipathAlgorithm, a.MultipathMaxLink, a.MultipathArg,
+                              HeaderOf(a.MultipathDst.Field), (ushort)a.MultipathDst.Ofs, (ushort)a.MultipathDst.Bits);
+
     internal static NxAction RegisterNx(in OfAction a) => a.Type == OfActionType.FieldMove
         ? new NxAction(NxActionSubtype.RegMove, FieldHeader: HeaderOf(a.MoveDst.Field), SrcHeader: HeaderOf(a.MoveSrc.Field),
                        Bits: (ushort)a.MoveSrc.Bits, SrcOfs: (ushort)a.MoveSrc.Ofs, DstOfs: (ushort)a.MoveDst.Ofs)

@@ -103,7 +103,7 @@ internal static class ActionTranslator
     public static bool NotInActionSet(ReadOnlySpan<OfAction> actions)
     {
         foreach (var a in actions)
-            if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit or OfActionType.Clone) return true;
+            if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit or OfActionType.Clone or OfActionType.Multipath) return true;
         return false;
     }
 
@@ -111,7 +111,8 @@ internal static class ActionTranslator
     /// A register action or a learn: only the pipeline walk runs them, for a flow's apply-actions (in write-actions, a packet-out or
     /// a group bucket they are BAD_ARGUMENT, as a resubmit there).
     /// </summary>
-    private static bool IsRegisterAction(in OfAction a) => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn;
+    private static bool IsRegisterAction(in OfAction a)
+        => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath;
 
     private static bool TryNicira(in NxAction nx, bool flowApply, ref Of10.Translate.ActionTranslator.PendingLoad load,
                                   out OfAction? item, out Ofp13Error error)
@@ -278,6 +279,7 @@ internal static class ActionTranslator
                 case OfActionType.Resubmit: into.Add(Ofp13Action.Nicira(ResubmitOf(a))); break;
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
                 case OfActionType.Clone: into.Add(Ofp13Action.Nicira(CloneNx(a, ipv6))); break;
+                case OfActionType.Multipath: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.MultipathNx(a))); break;
                 case OfActionType.Conjunction: into.Add(Ofp13Action.Nicira(NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses))); break;
                 case OfActionType.Learn: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.LearnNx(a))); break;
                 case OfActionType.Note: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Note, Note: a.Data))); break;
