@@ -70,6 +70,26 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     /// <summary>A learn step is shown as Open vSwitch's trace shows it: the learn, then the flow it would add.</summary>
+    /// <summary>ip_frag: a flow written with it, a flow to trace naming it, and a first fragment's frame, each traced to the flow its fragment bits pick.</summary>
+    [Fact]
+    public void IpFrag_TracesToTheFlowItsFragmentBitsPick()
+    {
+        AddFlow("priority=20,ip,ip_frag=first actions=output:3");
+        AddFlow("priority=10,ip,ip_frag=no actions=output:2");
+        var r = Run("ofproto/trace in_port=1,ip,ip_frag=first");
+        Assert.True(r.Ok, r.Text);
+        Assert.Equal("3", Line(r.Text, "Output: "));
+        Assert.Equal("2", Line(Run("ofproto/trace in_port=1,ip,ip_frag=no").Text, "Output: "));
+
+        byte[] first = (byte[])s_udp.Clone();
+        first[14 + 6] = 0x20;   // MF set, offset 0
+        r = Run($"ofproto/trace 1 {Hex(first)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Contains(",nw_frag=first,", Line(r.Text, "Flow: "), StringComparison.Ordinal);
+        Assert.Contains("nw_frag=first", Line(r.Text, "Rule: "), StringComparison.Ordinal);
+        Assert.Equal("3", Line(r.Text, "Output: "));
+    }
+
     [Fact]
     public void ALearn_IsTracedWithTheFlowItWouldAdd()
     {
