@@ -6,7 +6,8 @@ namespace Softswitch.Datapath;
 /// <summary>How a <see cref="SwitchDatapath"/> is built: its threads, buffers, caches, rates and timers.</summary>
 public sealed class DatapathOptions
 {
-    /// <summary>Forwarding threads; ports are dealt round-robin to them. A datapath given shared threads
+    /// <summary>Forwarding threads; ports' receive queues are dealt round-robin to them at first, then placed by measured
+    /// load (<see cref="SwitchDatapath.Balancer"/>). A datapath given shared threads
     /// (<see cref="SwitchDatapath.SharedThreads"/>) has theirs: this, <see cref="ForwardingCpus"/>, <see cref="BusyPollMicros"/>,
     /// <see cref="LingerMicros"/> and <see cref="IdleWakeMs"/> are then the shared threads'.</summary>
     public int Threads { get; set; } = 1;
