@@ -57,6 +57,10 @@ public sealed class DatapathOptions
     public int LingerMicros { get; set; } = DefaultLingerMicros;
     /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
     public int IdleWakeMs { get; set; } = 1000;
+    /// <summary>The length of an interval of measured receive-queue load (<see cref="ThreadLoad.IntervalMs"/>, Open vSwitch's
+    /// 10 s, by default; shorter in tests) of this datapath's own threads (shared threads keep 10 s). Six are kept
+    /// (<see cref="Ports.RxQueue.Intervals"/>).</summary>
+    public int RxqIntervalMs { get; set; } = ThreadLoad.IntervalMs;
     /// <summary>sFlow: sample 1 in N received packets on each forwarding thread (<see cref="Forwarder.Sampler"/>); 0: off. The
     /// rate the datapath starts with (<see cref="SwitchDatapath.SetSamplingRate(int)"/> changes it).</summary>
     public int SamplingRate { get; set; }

@@ -130,7 +130,8 @@ public sealed partial class SwitchDatapath : IDisposable
         {
             long now = System.Diagnostics.Stopwatch.GetTimestamp();
             _loads = new ThreadLoad[threads];
-            for (int i = 0; i < threads; i++) _loads[i] = new ThreadLoad(now);
+            long interval = (long)Math.Max(1, Options.RxqIntervalMs) * System.Diagnostics.Stopwatch.Frequency / 1000;
+            for (int i = 0; i < threads; i++) _loads[i] = new ThreadLoad(now, interval);
             _balancer = new RxqBalancer(() => [this], _loads, Options.ForwardingCpus);
         }
         else

@@ -239,6 +239,46 @@ public sealed class RxqSchedulingTests
         Assert.Equal(1, balancer.AutoRebalances);
     }
 
+    /// <summary>Running threads measure their queues: with 100 ms intervals, two generating ports on thread 0 and an idle
+    /// one on thread 1, pmd-rxq-show gives the idle one 0 % and the thread's queues a share, and a rebalance by cycles
+    /// splits the two loaded ports between the threads (no rate is asserted: only where the load was measured).</summary>
+    [Fact]
+    public void RunningThreadsMeasureTheirQueues_AndARebalanceSplitsTheLoadedOnes()
+    {
+        using var r = new DatapathRig(4, new DatapathOptions { Threads = 2, PacketInRate = 0, EmcEntries = 1024, RxqIntervalMs = 100 }, capture: false);
+        var dp = r.Dp;
+        r.Insert(0, FlowMatch.All, 0, [FlowAction.Output(4)]);
+        Place(dp, ("p1", 0), ("p3", 0), ("p2", 1), ("p4", 1));
+        var frames = new byte[8][];
+        for (int i = 0; i < frames.Length; i++)
+            frames[i] = FrameBuilder.Udp(new MacAddress(0x0200_0000_1000UL), new MacAddress(0x0200_0000_2000UL), 0x0A00_0001u + (uint)i, 0x0A00_0002u, 1000, 5001, 64);
+        dp.Start();
+        r.Port(1).SetGenerator(frames);
+        r.Port(3).SetGenerator(frames);
+        try
+        {
+            Assert.True(Wait.Until(() => QueueOf(dp, "p1").HistoryTicks > 0 && QueueOf(dp, "p3").HistoryTicks > 0 && dp.ThreadLoads[0].CompletedIntervals >= 2, 30_000),
+                "thread 0 measured its two ports");
+            Assert.True(Wait.Until(() => dp.ThreadLoads[1].CompletedIntervals >= 2, 30_000), "thread 1 ended two intervals");
+            string text = dp.Balancer.Show();
+            Assert.Contains("  port: p2                queue-id:  0 (enabled)   pmd usage:  0 %\n", text);
+            Assert.DoesNotContain("NOT AVAIL", text);
+            Assert.Equal(0, QueueOf(dp, "p2").HistoryTicks);
+            Assert.True(dp.ThreadLoads[0].BusyHistoryTicks > 0);
+            dp.Balancer.Rebalance();
+            var on0 = dp.ReceiveQueueAssignment()[0].Select(q => q.Slot.Port.Info.Name).ToList();
+            var on1 = dp.ReceiveQueueAssignment()[1].Select(q => q.Slot.Port.Info.Name).ToList();
+            Assert.True(on0.Contains("p1") != on0.Contains("p3"), $"thread 0: {string.Join(',', on0)}");
+            Assert.True(on1.Contains("p1") != on1.Contains("p3"), $"thread 1: {string.Join(',', on1)}");
+        }
+        finally
+        {
+            r.Port(1).SetGenerator(null);
+            r.Port(3).SetGenerator(null);
+            dp.Stop();
+        }
+    }
+
     [Fact]
     public void AQueueMovedBetweenThreadsUnderTraffic_DeliversEveryFrameOnceAndInOrderWithinItsFlow()
     {
