@@ -6,7 +6,8 @@ namespace Softswitch.Datapath;
 /// <summary>How a <see cref="SwitchDatapath"/> is built: its threads, buffers, caches, rates and timers.</summary>
 public sealed class DatapathOptions
 {
-    /// <summary>Forwarding threads; ports are dealt round-robin to them. A datapath given shared threads
+    /// <summary>Forwarding threads; ports' receive queues are dealt round-robin to them at first, then placed by measured
+    /// load (<see cref="SwitchDatapath.Balancer"/>). A datapath given shared threads
     /// (<see cref="SwitchDatapath.SharedThreads"/>) has theirs: this, <see cref="ForwardingCpus"/>, <see cref="BusyPollMicros"/>,
     /// <see cref="LingerMicros"/> and <see cref="IdleWakeMs"/> are then the shared threads'.</summary>
     public int Threads { get; set; } = 1;
@@ -56,6 +57,10 @@ public sealed class DatapathOptions
     public int LingerMicros { get; set; } = DefaultLingerMicros;
     /// <summary>Longest time a blocked forwarding thread sleeps without a signal (ports refresh kernel counters then).</summary>
     public int IdleWakeMs { get; set; } = 1000;
+    /// <summary>The length of an interval of measured receive-queue load (<see cref="ThreadLoad.IntervalMs"/>, Open vSwitch's
+    /// 10 s, by default; shorter in tests) of this datapath's own threads (shared threads keep 10 s). Six are kept
+    /// (<see cref="Ports.RxQueue.Intervals"/>).</summary>
+    public int RxqIntervalMs { get; set; } = ThreadLoad.IntervalMs;
     /// <summary>sFlow: sample 1 in N received packets on each forwarding thread (<see cref="Forwarder.Sampler"/>); 0: off. The
     /// rate the datapath starts with (<see cref="SwitchDatapath.SetSamplingRate(int)"/> changes it).</summary>
     public int SamplingRate { get; set; }

@@ -45,6 +45,13 @@ public sealed partial class SwitchDatapath
     /// <summary>The receive queues dealt to forwarder <paramref name="idx"/> (an immutable snapshot).</summary>
     internal RxQueue[] QueuesOf(int idx) => _assignedSnapshot[idx];
 
+    /// <summary>Places the receive queues on the forwarding threads by measured load and shows the loads
+    /// (dpif-netdev/pmd-rxq-show, pmd-rxq-rebalance, pmd-auto-lb): this datapath's own, or its shared threads'.</summary>
+    public RxqBalancer Balancer => SharedThreads?.Balancer ?? _balancer!;
+
+    /// <summary>Each forwarding thread's measured load (index = thread): this datapath's own threads', or the shared ones'.</summary>
+    public IReadOnlyList<ThreadLoad> ThreadLoads => SharedThreads?.Loads ?? _loads;
+
     private void PollLoop(int idx, CountdownEvent placed)
     {
         if (Options.ForwardingCpus is { Length: > 0 } cpus)
@@ -71,6 +78,7 @@ public sealed partial class SwitchDatapath
     {
         var f = _forwarders[idx];
         var waiter = _waiters[idx];
+        var load = _loads[idx];
         var window = PollWindow.FromMicros(Options.BusyPollMicros, Options.LingerMicros, System.Diagnostics.Stopwatch.Frequency,
                                            System.Diagnostics.Stopwatch.GetTimestamp());
         // A stall: the gap between the starts of two rounds of which the first had packets (more were likely waiting).
@@ -80,14 +88,16 @@ public sealed partial class SwitchDatapath
             reader.Quiesce();
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             var ports = _assignedSnapshot[idx];
-            int got = 0;
-            foreach (var q in ports) got += f.Poll(q.Slot, q.Receiver);
+            if (load.Due(start)) load.EndInterval(start, ports, _balancer!.LoadThresholdForThreads);
+            long mark = start;
+            int got = PollQueues(f, ports, ref mark);
             if (got > 0)
             {
                 if (prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
                 prevBusyStart = start;
                 window.Work(start);
                 waiter.NoteWork();
+                load.AddBusy(System.Diagnostics.Stopwatch.GetTimestamp() - start);
                 continue;
             }
             prevBusyStart = 0;
@@ -105,6 +115,27 @@ public sealed partial class SwitchDatapath
         }
     }
 
+    /// <summary>
+    /// Polls each of <paramref name="queues"/> once; a poll that returned frames is charged to its queue with the ticks
+    /// since <paramref name="mark"/> (the round's start, or the end of the last poll that returned frames, which it
+    /// becomes): one timestamp per poll with frames, none for empty ones, whose time goes to the next queue that has
+    /// frames (or to no queue: the thread's overhead, at the end of a round).
+    /// </summary>
+    internal static int PollQueues(Forwarder f, RxQueue[] queues, ref long mark)
+    {
+        int got = 0;
+        foreach (var q in queues)
+        {
+            int n = f.Poll(q.Slot, q.Receiver);
+            if (n <= 0) continue;
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            q.AddBusy(now - mark);
+            mark = now;
+            got += n;
+        }
+        return got;
+    }
+
     /// <summary>Arms every port's wake-up; false when one has frames already.</summary>
     private static bool PrepareWait(RxQueue[] ports)
     {
@@ -117,21 +148,84 @@ public sealed partial class SwitchDatapath
     /// <summary>Deals a new port's receive queues to the forwarding threads (under the port lock).</summary>
     private void AssignReceiveQueues(PortSlot slot, IPort port)
     {
-        // With several threads a port may split its receiving (AF_PACKET fanout by flow hash): receiver i is
-        // thread i's. Otherwise the port goes to one thread, round-robin. The receivers are the port's: they are
-        // disposed with it.
+        // With several threads a port may split its receiving (AF_PACKET fanout by flow hash, AF_XDP queues): each
+        // receiver is a queue of its own. The receivers are the port's: they are disposed with it.
         var receivers = _forwarders.Length > 1 ? port.OpenReceivers(_forwarders.Length) : [port];
-        if (receivers.Length > 1)
+        slot.Receivers = receivers.Length > 1 ? receivers : [port];
+        if (Balancer.Assignment == RxqAssignment.RoundRobin)
         {
-            slot.Receivers = receivers;
-            for (int i = 0; i < receivers.Length; i++) _assigned[i % _forwarders.Length].Add(new RxQueue(slot, receivers[i]));
+            // Round-robin: receiver i to thread i mod N, a port that does not split by its index.
+            if (receivers.Length > 1)
+                for (int i = 0; i < receivers.Length; i++) _assigned[i % _forwarders.Length].Add(new RxQueue(slot, receivers[i], i));
+            else _assigned[slot.Index % _forwarders.Length].Add(new RxQueue(slot, port));
         }
         else
         {
-            slot.Receivers = [port];
-            _assigned[slot.Index % _forwarders.Length].Add(new RxQueue(slot, port));
+            // By load: each new queue to the thread with the fewest of this port's queues so far (a split port
+            // spreads), then the least measured load; on a tie, round-robin's thread (so with no load measured yet,
+            // the placement is round-robin's). Queues already placed stay: a rebalance moves them.
+            var loads = ThreadLoads;
+            var mine = new int[_forwarders.Length];
+            for (int i = 0; i < slot.Receivers.Length; i++)
+            {
+                int best = (slot.Receivers.Length > 1 ? i : slot.Index) % mine.Length;
+                for (int t = 0; t < mine.Length; t++)
+                    if (mine[t] < mine[best] || (mine[t] == mine[best] && loads[t].BusyHistoryTicks < loads[best].BusyHistoryTicks)) best = t;
+                mine[best]++;
+                _assigned[best].Add(new RxQueue(slot, slot.Receivers[i], i));
+            }
         }
         PublishAssignments();
+    }
+
+    /// <summary>Each thread's receive queues now (copies, under the port lock).</summary>
+    internal RxQueue[][] ReceiveQueueAssignment()
+    {
+        lock (_portLock)
+        {
+            var r = new RxQueue[_assigned.Length][];
+            for (int i = 0; i < r.Length; i++) r[i] = [.. _assigned[i]];
+            return r;
+        }
+    }
+
+    /// <summary>Longest wait, in milliseconds, for the forwarding threads to pass a quiescent point in a queue's move.</summary>
+    internal const int MoveWaitMs = 2000;
+
+    /// <summary>
+    /// Moves receive queues to other forwarding threads at a quiescent point: the queues leave their threads' lists
+    /// (published), every forwarding thread passes a quiescent point or is offline (so none is still inside a round
+    /// that polls them), and only then do they join their new threads' lists. A queue is thus never polled by two
+    /// threads, and what its old thread received it forwarded before the new one receives more: no frame is lost or
+    /// reordered within the queue. Returns the queues moved; when a thread stays inside one round for
+    /// <see cref="MoveWaitMs"/>, the queues go back where they were and <paramref name="error"/> says so.
+    /// </summary>
+    internal int MoveReceiveQueues(IReadOnlyList<(RxQueue Queue, int Thread)> moves, out string? error)
+    {
+        error = null;
+        lock (_portLock)
+        {
+            var taken = new List<(RxQueue Queue, int From, int To)>();
+            foreach (var (q, to) in moves)
+            {
+                if ((uint)to >= (uint)_assigned.Length) continue;
+                for (int t = 0; t < _assigned.Length; t++)
+                {
+                    if (t == to || !_assigned[t].Remove(q)) continue;
+                    taken.Add((q, t, to));
+                    break;
+                }
+            }
+            if (taken.Count == 0) return 0;
+            PublishAssignments();
+            var domain = Pipeline.Reclamation;
+            bool quiet = domain.WaitForReaders(domain.Advance(), MoveWaitMs);
+            foreach (var (q, from, to) in taken) _assigned[quiet ? to : from].Add(q);
+            PublishAssignments();
+            if (quiet) return taken.Count;
+            error = $"a forwarding thread stayed inside one poll round for {MoveWaitMs} ms: {taken.Count} receive queue(s) left where they were";
+            return 0;
+        }
     }
 
     /// <summary>Takes a removed port's receive queues from the forwarding threads (under the port lock).</summary>

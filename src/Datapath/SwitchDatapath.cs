@@ -79,6 +79,9 @@ public sealed partial class SwitchDatapath : IDisposable
     private readonly List<Thread> _threads = new();
     private readonly List<RxQueue>[] _assigned;
     private volatile RxQueue[][] _assignedSnapshot;
+    // The own threads' measured loads and the balancer that places the queues by them (null with SharedThreads: theirs).
+    private readonly ThreadLoad[] _loads;
+    private readonly RxqBalancer? _balancer;
     /// <summary>Removed ports waiting for every forwarding thread's next quiescent point (under the port lock).</summary>
     private readonly List<RetiredPort> _retired = new();
     private volatile int _retiredCount;
@@ -123,6 +126,18 @@ public sealed partial class SwitchDatapath : IDisposable
         }
         _assignedSnapshot = new RxQueue[threads][];
         for (int i = 0; i < threads; i++) _assignedSnapshot[i] = [];
+        if (SharedThreads is null)
+        {
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            _loads = new ThreadLoad[threads];
+            long interval = (long)Math.Max(1, Options.RxqIntervalMs) * System.Diagnostics.Stopwatch.Frequency / 1000;
+            for (int i = 0; i < threads; i++) _loads[i] = new ThreadLoad(now, interval);
+            _balancer = new RxqBalancer(() => [this], _loads, Options.ForwardingCpus);
+        }
+        else
+        {
+            _loads = [];
+        }
         ControlSlot = new PortSlot(new NullPort(), PortNumber.None, -1, 0);
         _samplingRates[(int)SampleChannel.Sflow] = Options.SamplingRate;
         PacketInRatePerForwarder = Options.PacketInRate / threads;
@@ -642,6 +657,7 @@ public sealed partial class SwitchDatapath : IDisposable
             _maintenanceWake.Reset();
             if (!_running) break;
             MaintenanceTurn();
+            _balancer?.Tick(Environment.TickCount64);
         }
     }
 

@@ -295,6 +295,7 @@ internal static class RunCommand
                || dp.Ports.Get(Softswitch.Datapath.Ports.PortNumber.Local)?.Port.Info.Name == word;
         var commands = new ControlCommands(loggers.CreateLogger("control"));
         DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.Describe);
+        dp.Balancer.Log = line => log.LogInformation("{Line}", line);
         HostCommands.Register(commands, new HostCommands.Context(dp, agent, vlog, () =>
         {
             log.LogInformation("exit requested over the control socket");

@@ -26,6 +26,9 @@ namespace Softswitch.Datapath.Forwarding;
 /// (as an Open vSwitch PMD thread has one for every bridge): each member's forwarder i takes a view of thread i's
 /// (<see cref="ExactMatchCache.Share"/>), so a hundred switches keep two caches' slots, not a hundred, and never see each
 /// other's entries; a detached member's entries are cleared by the thread itself at the start of its next round.
+/// Each thread keeps its measured load (<see cref="Loads"/>) and ends its queues' load intervals; one
+/// <see cref="Balancer"/> places every member's receive queues on the threads by load, and the maintenance thread runs
+/// its automatic check (docs/datapath.md, "Receive queues by load").
 /// Thread safety: <see cref="Attach"/>, <see cref="Detach"/> and <see cref="Changed"/> from any thread; the rest belongs
 /// to the pool's threads. A member's maintenance turns run under <c>_maintenanceLock</c>, so <see cref="Detach"/>
 /// returns with none of them running.
@@ -56,6 +59,7 @@ public sealed class ForwardingThreads : IDisposable
     // Each thread's own allocation count (GC.GetAllocatedBytesForCurrentThread), taken as it is about to block:
     // index i forwarding thread i, then the maintenance thread. Written by that thread only.
     private readonly long[] _allocated;
+    private readonly ThreadLoad[] _loads;
 
     /// <summary>Wakes the maintenance thread: a member's removed port or link event, a member attached, or Dispose.</summary>
     internal ManualResetEventSlim MaintenanceWake { get; } = new(false);
@@ -88,6 +92,10 @@ public sealed class ForwardingThreads : IDisposable
         _roundSeq = new long[count * RoundStride];
         _placementErrors = new string?[count];
         _allocated = new long[(count + 1) * RoundStride];
+        long now = Stopwatch.GetTimestamp();
+        _loads = new ThreadLoad[count];
+        for (int i = 0; i < count; i++) _loads[i] = new ThreadLoad(now);
+        Balancer = new RxqBalancer(() => Array.ConvertAll(_members, m => m.Dp), _loads, _cpus);
         var placed = new CountdownEvent(count);
         for (int i = 0; i < count; i++)
         {
@@ -108,6 +116,13 @@ public sealed class ForwardingThreads : IDisposable
     /// <summary>A new view of thread <paramref name="idx"/>'s exact-match cache for a member's forwarder, or null when the
     /// threads keep none.</summary>
     internal ExactMatchCache? ShareCache(int idx) => _caches[idx]?.Share();
+
+    /// <summary>Places every member's receive queues on the threads by measured load (one assignment over all of them,
+    /// as Open vSwitch places every bridge's queues), and shows the loads.</summary>
+    public RxqBalancer Balancer { get; }
+
+    /// <summary>Each thread's measured load (index = thread).</summary>
+    public IReadOnlyList<ThreadLoad> Loads => _loads;
 
     /// <summary>Datapaths served now.</summary>
     public int Attached => _members.Length;
@@ -177,6 +192,7 @@ public sealed class ForwardingThreads : IDisposable
             {
                 // Each turn does only what its datapath has due (removed ports, link events, its round).
                 foreach (var m in _members) m.Dp.MaintenanceTurn();
+                Balancer.Tick(Environment.TickCount64);
             }
         }
     }
@@ -202,6 +218,7 @@ public sealed class ForwardingThreads : IDisposable
         int waitVersion = -1;
         Member[]? waitMembers = null;
         var window = PollWindow.FromMicros(_busyPollMicros, _lingerMicros, Stopwatch.Frequency, Stopwatch.GetTimestamp());
+        var load = _loads[idx];
         long prevBusyStart = 0;
         while (_running)
         {
@@ -209,21 +226,27 @@ public sealed class ForwardingThreads : IDisposable
             if (!_purges[idx].IsEmpty) Purge(idx);
             var members = _members;
             long start = Stopwatch.GetTimestamp();
+            bool due = load.Due(start);
+            long mark = start;
             int got = 0;
             foreach (var m in members)
             {
                 m.Readers[idx].Quiesce();
                 var f = m.Dp.Forwarders[idx];
-                int mine = 0;
-                foreach (var q in m.Dp.QueuesOf(idx)) mine += f.Poll(q.Slot, q.Receiver);
+                var queues = m.Dp.QueuesOf(idx);
+                if (due)
+                    foreach (var q in queues) q.EndInterval();
+                int mine = SwitchDatapath.PollQueues(f, queues, ref mark);
                 if (mine > 0 && prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
                 got += mine;
             }
+            if (due) load.EndOwnInterval(start, Balancer.LoadThresholdForThreads);
             if (got > 0)
             {
                 prevBusyStart = start;
                 window.Work(start);
                 waiter.NoteWork();
+                load.AddBusy(Stopwatch.GetTimestamp() - start);
                 Interlocked.Increment(ref _roundSeq[idx * RoundStride]);
                 continue;
             }

@@ -334,7 +334,7 @@ public sealed unsafe class AfXdpPort : IPort
     }
 
     /// <summary>
-    /// Gives each served queue its own receiver (this port keeps the first): the datapath deals them round-robin to its
+    /// Gives each served queue its own receiver (this port keeps the first): the datapath deals them round-robin (then by load) to its
     /// <paramref name="count"/> forwarding threads, so each thread polls, and transmits on, a share of the queues.
     /// One queue: just this port.
     /// </summary>
@@ -345,7 +345,7 @@ public sealed unsafe class AfXdpPort : IPort
         list[0] = this;
         for (int i = 1; i < _sockets.Length; i++) list[i] = new QueueReceiver(this, _sockets[i]);
         _served = [_sockets[0]];
-        _opt.Logger?.LogInformation("{If}: {Queues} AF_XDP queues split across {Count} forwarding threads (queue i received by thread i mod N, thread t transmits on queue t mod Q)",
+        _opt.Logger?.LogInformation("{If}: {Queues} AF_XDP queues split across {Count} forwarding threads (queue i received by thread i mod N until a rebalance moves it by load, thread t transmits on queue t mod Q)",
             _if.Name, _sockets.Length, count);
         return list;
     }

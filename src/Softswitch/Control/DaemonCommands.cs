@@ -14,7 +14,8 @@ namespace Softswitch.Control;
 /// <summary>
 /// The commands of a running `softswitch run`: <c>dp/show</c> (ports, tables, the non-zero counters),
 /// <c>coverage/show</c> (every counter of the registry with its description), <c>offload/show</c> (where the flows
-/// live and what it cost) and <c>offload/dump-flows [hw|sw]</c> (every flow with its placement).
+/// live and what it cost), <c>offload/dump-flows [hw|sw]</c> (every flow with its placement), and the receive queues'
+/// <c>dpif-netdev/pmd-rxq-show</c> and <c>dpif-netdev/pmd-rxq-rebalance</c> (<see cref="PmdCommands"/>).
 /// </summary>
 /// <remarks>
 /// Each reads snapshots: port counters, table stats, <see cref="OffloadManager.Stats"/> and
@@ -38,6 +39,7 @@ internal static class DaemonCommands
         commands.Register("offload/show", "", "flows in hardware and software, reasons, register writes, table occupancy", 0, 0, _ => OffloadShow(offload, board));
         commands.Register("offload/dump-flows", "[hw|sw]", "every flow with its placement (hardware row, or why software)", 0, 1,
             args => OffloadDumpFlows(offload, args.Length > 0 ? args[0] : null, dp.Clock.NowNanos));
+        PmdCommands.Register(commands, () => dp.Balancer);
     }
 
     public static ControlReply OffloadShow(OffloadManager? offload, Func<string>? board = null)

@@ -207,6 +207,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 }
 
 /// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
+/// <summary>The receive queues' placement settings of Open_vSwitch other_config (see <see cref="VswitchConfig.RxqScheduling"/>).</summary>
+internal sealed record RxqSchedulingConfig(RxqAssignment Assignment, bool AutoLoadBalance, int LoadThreshold, int ImprovementThreshold, long RebalanceIntervalMinutes);
+
 internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges, IReadOnlyDictionary<string, string> OtherConfig)
 {
     /// <summary>Bridge rows not served, with why (a second row of a bridge's name, as Open vSwitch ignores it): their status <c>error</c>.</summary>
@@ -909,6 +912,45 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         }
         return null;
     }
+
+    /// <summary>
+    /// How the forwarding threads' receive queues are placed, from other_config as Open vSwitch's dpif-netdev reads it:
+    /// pmd-rxq-assign (cycles, the default; roundrobin; group), pmd-auto-lb (true: automatic rebalance; default false),
+    /// pmd-auto-lb-load-threshold (percent, default 95), pmd-auto-lb-improvement-threshold (percent, default 25) and
+    /// pmd-auto-lb-rebal-interval (minutes, default 1; 0 reads as 1). A value Open vSwitch would not take is said in
+    /// <paramref name="errors"/> and reads as its default, as Open vSwitch reads it.
+    /// </summary>
+    public RxqSchedulingConfig RxqScheduling(List<string> errors)
+    {
+        var assign = RxqAssignment.Cycles;
+        if (OtherConfig.GetValueOrDefault("pmd-rxq-assign") is { } a && !RxqBalancer.TryParse(a, out assign))
+            errors.Add($"other_config:pmd-rxq-assign '{a}' is not cycles, roundrobin or group: cycles is used");
+        bool autoLb = false;
+        if (OtherConfig.GetValueOrDefault("pmd-auto-lb") is { } lb)
+        {
+            if (lb == "true") autoLb = true;
+            else if (lb != "false") errors.Add($"other_config:pmd-auto-lb '{lb}' is not true or false: read as false");
+        }
+        long Percent(string key, int def)
+        {
+            if (OtherConfig.GetValueOrDefault(key) is not { } v) return def;
+            if (uint.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out uint n) && n <= 100) return n;
+            errors.Add($"other_config:{key} '{v}' is not a percentage from 0 to 100: {def} is used");
+            return def;
+        }
+        long load = Percent("pmd-auto-lb-load-threshold", RxqScheduler.DefaultLoadThreshold);
+        long improvement = Percent("pmd-auto-lb-improvement-threshold", RxqScheduler.DefaultImprovementThreshold);
+        long minutes = RxqScheduler.DefaultRebalanceIntervalMinutes;
+        if (OtherConfig.GetValueOrDefault("pmd-auto-lb-rebal-interval") is { } iv)
+        {
+            if (ulong.TryParse(iv, NumberStyles.None, CultureInfo.InvariantCulture, out ulong m) && m <= MaxRebalanceIntervalMinutes) minutes = m == 0 ? 1 : (long)m;
+            else errors.Add($"other_config:pmd-auto-lb-rebal-interval '{iv}' is not a number of minutes from 0 to {MaxRebalanceIntervalMinutes}: {minutes} is used");
+        }
+        return new RxqSchedulingConfig(assign, autoLb, (int)load, (int)improvement, minutes);
+    }
+
+    /// <summary>The longest pmd-auto-lb-rebal-interval Open vSwitch takes (MAX_ALB_REBALANCE_INTERVAL, minutes).</summary>
+    public const ulong MaxRebalanceIntervalMinutes = 20000;
 
     /// <summary>
     /// other_config:hw-offload: true (any case) places the eligible flows of every bridge in the XDP program of its

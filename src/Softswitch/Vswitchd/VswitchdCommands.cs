@@ -13,7 +13,8 @@ namespace Softswitch.Vswitchd;
 /// rstp/show [BRIDGE], bond/show [PORT], lacp/show [PORT], bond/list,
 /// bridge/dump-flows BRIDGE, offload/show
 /// BRIDGE, offload/dump-flows BRIDGE [hw|sw]), served by the same code as `softswitch ctl`, and dpctl/dump-flows
-/// (<see cref="DpctlDumpFlows"/>: every bridge's flows in Open vSwitch's datapath syntax, type=offloaded among them).
+/// (<see cref="DpctlDumpFlows"/>: every bridge's flows in Open vSwitch's datapath syntax, type=offloaded among them),
+/// and dpif-netdev/pmd-rxq-show and pmd-rxq-rebalance over the forwarding threads every bridge shares (<see cref="PmdCommands"/>).
 /// </summary>
 internal static class VswitchdCommands
 {
@@ -72,6 +73,7 @@ internal static class VswitchdCommands
         commands.Register("offload/dump-flows", "BRIDGE [hw|sw]", "with hw-offload=true: every flow of the bridge with its placement (XDP map slot, or why software)", 1, 2,
             args => OnBridge(service, "offload/dump-flows", args[0], b => b.Offload is { } o
                 ? DaemonCommands.OffloadDumpFlows(o, args.Length > 1 ? args[1] : null, b.Dp.Clock.NowNanos) : OffloadOff(b)));
+        PmdCommands.Register(commands, () => service.Threads?.Balancer);
         commands.Register("dpctl/dump-flows", DpctlDumpFlows.Usage, "the flows of every bridge (or DP) in Open vSwitch's datapath syntax; type=offloaded: those in the XDP program", 0, 6,
             args => DpctlDumpFlows.Run(service, args));
     }

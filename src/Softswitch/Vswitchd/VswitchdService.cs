@@ -39,7 +39,7 @@ internal sealed class VswitchdService : IDisposable
     private BridgeHost _host;
     private readonly int _defaultThreads;
     private ForwardingThreads? _threads;
-    private string? _threadsRefused, _hwOffloadRefused;
+    private string? _threadsRefused, _hwOffloadRefused, _rxqRefused;
     private LinkMonitor? _linkMonitor;
     private PeriodicThread? _linkWatch;
     private readonly BatchWorkers _bridgeWorkers;
@@ -132,6 +132,7 @@ internal sealed class VswitchdService : IDisposable
                                              : $", the other threads on {CpuPlacement.Format(rest)}";
             }
             _threads = new ForwardingThreads(count, cpus);
+            _threads.Balancer.Log = line => _log.LogInformation("{Line}", line);
             _host = _host with { Threads = _threads };
             _log.LogInformation("{Count} forwarding thread(s) serve every bridge{Cpus}{Placement}", count, cpus is null ? "" : $", on CPUs {string.Join(',', cpus)}", placement);
             for (int i = 0; i < _threads.PlacementErrors.Count; i++)
@@ -141,6 +142,28 @@ internal sealed class VswitchdService : IDisposable
         {
             _log.LogWarning("other_config asks for {Count} forwarding thread(s), {Running} run: the change takes effect when the daemon restarts", count, _threads.Count);
         }
+    }
+
+    /// <summary>
+    /// other_config's receive queue placement (pmd-rxq-assign, pmd-auto-lb and its thresholds) on the shared threads'
+    /// balancer: a new assignment places the queues again at once, as Open vSwitch reconfigures its datapath.
+    /// </summary>
+    private void ApplyRxqScheduling(VswitchConfig config)
+    {
+        if (_threads is null) return;
+        var errors = new List<string>();
+        var rxq = config.RxqScheduling(errors);
+        string said = string.Join("; ", errors);
+        if (said.Length > 0 && said != _rxqRefused) _log.LogWarning("{Error}", said);
+        _rxqRefused = said;
+        var balancer = _threads.Balancer;
+        balancer.LoadThreshold = rxq.LoadThreshold;
+        balancer.ImprovementThreshold = rxq.ImprovementThreshold;
+        balancer.RebalanceIntervalMs = rxq.RebalanceIntervalMinutes * 60_000;
+        if (balancer.AutoLoadBalance != rxq.AutoLoadBalance)
+            _log.LogInformation("PMD auto load balance is {State}", rxq.AutoLoadBalance ? "enabled" : "disabled");
+        balancer.AutoLoadBalance = rxq.AutoLoadBalance;
+        balancer.Assignment = rxq.Assignment;
     }
 
     /// <summary>The first pause before connecting again, and the longest (each failed attempt doubles it, as Open vSwitch's reconnect does).</summary>
@@ -281,6 +304,7 @@ internal sealed class VswitchdService : IDisposable
     private void Apply(VswitchConfig config)
     {
         EnsureThreads(config);
+        ApplyRxqScheduling(config);
         config.HwOffload(out var hwOffloadError);
         if (hwOffloadError is not null && hwOffloadError != _hwOffloadRefused) _log.LogWarning("{Error}", hwOffloadError);
         _hwOffloadRefused = hwOffloadError;

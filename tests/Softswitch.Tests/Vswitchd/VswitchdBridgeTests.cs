@@ -984,6 +984,48 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Contains(key, error);
     }
 
+    private RxqSchedulingConfig RxqConfig(List<string> errors, params string[] pairs)
+    {
+        var db = Database();
+        var map = new JsonArray();
+        for (int i = 0; i < pairs.Length; i += 2) map.Add(new JsonArray(pairs[i], pairs[i + 1]));
+        var modify = new JsonObject { ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject
+        {
+            ["other_config"] = new JsonArray("map", map),
+        } } } };
+        Assert.True(db.TryApplyUpdate2(modify, out var e), e);
+        return VswitchConfig.Read(db)!.RxqScheduling(errors);
+    }
+
+    /// <summary>Open_vSwitch other_config places the forwarding threads' receive queues as Open vSwitch's dpif-netdev
+    /// reads it: pmd-rxq-assign, pmd-auto-lb and its thresholds, with Open vSwitch's defaults.</summary>
+    [Fact]
+    public void OtherConfig_PlacesTheReceiveQueues()
+    {
+        var errors = new List<string>();
+        Assert.Equal(new RxqSchedulingConfig(RxqAssignment.Cycles, false, 95, 25, 1), RxqConfig(errors));
+        Assert.Equal(new RxqSchedulingConfig(RxqAssignment.Group, true, 80, 10, 5), RxqConfig(errors,
+            "pmd-rxq-assign", "group", "pmd-auto-lb", "true", "pmd-auto-lb-load-threshold", "80",
+            "pmd-auto-lb-improvement-threshold", "10", "pmd-auto-lb-rebal-interval", "5"));
+        Assert.Equal(new RxqSchedulingConfig(RxqAssignment.RoundRobin, false, 0, 100, 1), RxqConfig(errors,
+            "pmd-rxq-assign", "roundrobin", "pmd-auto-lb", "false", "pmd-auto-lb-load-threshold", "0",
+            "pmd-auto-lb-improvement-threshold", "100", "pmd-auto-lb-rebal-interval", "0"));
+        Assert.Equal(new RxqSchedulingConfig(RxqAssignment.Cycles, false, 95, 25, 1), RxqConfig(errors, "pmd-rxq-assign", "cycles"));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void OtherConfig_BadReceiveQueueSettings_AreSaid_AndReadAsTheDefaults()
+    {
+        var errors = new List<string>();
+        var rxq = RxqConfig(errors, "pmd-rxq-assign", "fastest", "pmd-auto-lb", "yes", "pmd-auto-lb-load-threshold", "101",
+                            "pmd-auto-lb-improvement-threshold", "many", "pmd-auto-lb-rebal-interval", "20001");
+        Assert.Equal(new RxqSchedulingConfig(RxqAssignment.Cycles, false, 95, 25, 1), rxq);
+        Assert.Equal(5, errors.Count);
+        foreach (var key in new[] { "pmd-rxq-assign", "pmd-auto-lb", "pmd-auto-lb-load-threshold", "pmd-auto-lb-improvement-threshold", "pmd-auto-lb-rebal-interval" })
+            Assert.Contains(errors, e => e.StartsWith($"other_config:{key} ", StringComparison.Ordinal));
+    }
+
     /// <summary>Interfaces of type afxdp open with the port options their row asks for; a bad value is the
     /// interface's error (not opened, tried again when the row changes); an option not read is said in the error column
     /// of the open port; a change of options reopens the port.</summary>
