@@ -3,6 +3,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
+using Softswitch.Ofproto;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Session;
@@ -81,6 +82,37 @@ public sealed class PacketInFormatSessionTests
         rig.Poll();
         Assert.Equal(frame, (await nxt2.ReceiveAsync<OfpPacketIn>()).Data.ToArray());
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    /// <summary>
+    /// The per-packet-in work of a controller action with userdata allocates nothing in steady state: the upcall's
+    /// origin and userdata read from the interned entry (as OfSwitch.OnUpcall reads them), and NXT_PACKET_IN2 written
+    /// into a reused buffer (as OfConnectionManager writes it into a pooled one).
+    /// </summary>
+    [Fact]
+    public void PacketIn2WithUserdata_AllocatesNothingPerPacket()
+    {
+        var origin = new PacketInOrigin(0x5eed, 2, false);
+        Assert.Equal(OfError.None, OfActionCompiler.TryCompile([OfAction.Controller(0xffff, 1, 0, UserData, controller2: true)],
+                                                              new Softswitch.Datapath.Ports.PortTable([], null), ActionContext.FlowMod, 8, origin, out var list));
+        var a = Assert.Single(list.Items);
+        byte[] frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1000, 2000, 100);
+        var buf = new byte[NxPacketIn.PacketIn2Overhead + UserData.Length + frame.Length];
+        int size = 0;
+        long bytes = AllocationMeter.SteadyState(() =>
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                var o = PacketInOrigin.FromUpcall(a.Value, (uint)a.Value2);
+                ReadOnlySpan<byte> userData = PacketInOrigin.HasRecord((uint)a.Value2) && ControllerUserData.Get(a.Value) is { } e ? e.UserData : default;
+                var f = new NxPacketInFields(NxPacketIn.NoBuffer, frame.Length, 1, o.TableId, o.Cookie);
+                size = NxPacketIn.WritePacketIn2(buf, 4, f, 1, 0, 0, frame, userData);
+            }
+        });
+        Assert.Equal(0, bytes);
+        Assert.True(NxPacketIn.TryDecodePacketIn2(buf.AsSpan(0, size), out var pin));
+        Assert.Equal((0x5eedUL, (byte)2), (pin.Fields.Cookie, pin.Fields.TableId));
+        Assert.Equal(UserData, pin.UserData.ToArray());
     }
 
     /// <summary>
