@@ -82,16 +82,60 @@ public sealed partial class OfFlowTables
     /// <summary>
     /// Evicts flows of table <paramref name="tableId"/> until it holds no more than its limit, while it evicts and has
     /// flows it may evict (Open vSwitch's evict_rules_from_table, after a configuration change), each reported with
-    /// reason Eviction into <paramref name="removed"/>. Not in a batch of this thread's.
+    /// reason Eviction into <paramref name="removed"/>: the flows <see cref="TryEvict"/> would take one add at a time, in
+    /// that order, chosen in one pass (each group's flows sorted, the groups in a heap by size: O(n log n) for any
+    /// excess, where one scan per flow would be quadratic). Not in a batch of this thread's.
     /// </summary>
     public int EvictExcess(byte tableId, List<FlowRemoved> removed)
     {
-        if (tableId >= MaxTables || !Evicts(tableId) || _pipeline.Stage(tableId) is not { } stage) return 0;
-        int max = MaxFlowsOf(tableId), n = 0;
+        if (tableId >= MaxTables || _pipeline.Stage(tableId) is not { } stage) return 0;
+        var s = SettingsOf(tableId);
+        if (!s.Evicts) return 0;
         long now = _clock.NowNanos;
         using var w = stage.Write();
-        while (w.Table.Count > max && TryEvict(null, w, tableId, removed, now)) n++;
+        int excess = w.Table.Count - MaxFlowsOf(tableId);
+        if (excess <= 0) return 0;
+        var all = new List<FlowEntry>();
+        w.CollectSubsets(FlowMatch.All, all);
+        var groups = new Dictionary<ulong, List<(FlowEntry Flow, ushort Importance, long Expiry)>>();
+        foreach (var e in all)
+        {
+            if ((e.IdleTimeout | e.HardTimeout) == 0) continue;
+            ulong g = s.Config.EvictionGroups.Count == 0 ? 0 : GroupOf(e.Match, s.Config.EvictionGroups);
+            if (!groups.TryGetValue(g, out var list)) groups[g] = list = [];
+            var (importance, expiry) = EvictionOrder(e);
+            list.Add((e, importance, expiry));
+        }
+        // The heap's least: the largest group, then the one whose next flow goes first.
+        var heap = new PriorityQueue<(List<(FlowEntry Flow, ushort Importance, long Expiry)> Flows, int Next), (int NegSize, ushort Importance, long Expiry)>();
+        foreach (var list in groups.Values)
+        {
+            list.Sort((a, b) => a.Importance != b.Importance ? a.Importance.CompareTo(b.Importance) : a.Expiry.CompareTo(b.Expiry));
+            heap.Enqueue((list, 0), (-list.Count, list[0].Importance, list[0].Expiry));
+        }
+        int n = 0;
+        while (n < excess && heap.TryDequeue(out var g, out _))
+        {
+            var victim = g.Flows[g.Next].Flow;
+            w.Remove(victim);
+            Notify(null, victim, OfFlowUpdateEvent.Removed, FlowRemovedReason.Eviction);
+            removed.Add(new FlowRemoved(victim, FlowRemovedReason.Eviction, now - victim.CreatedNanos, victim.Packets, victim.Bytes));
+            n++;
+            int next = g.Next + 1;
+            if (next < g.Flows.Count) heap.Enqueue((g.Flows, next), (-(g.Flows.Count - next), g.Flows[next].Importance, g.Flows[next].Expiry));
+        }
         return n;
+    }
+
+    /// <summary>A flow's place in eviction order: its importance (lowest first), then when it expires (its hard timeout
+    /// from its creation, its idle timeout from its last use, whichever comes first; soonest first).</summary>
+    private static (ushort Importance, long Expiry) EvictionOrder(FlowEntry e)
+    {
+        ushort importance = OfFlowRule.Of(e)?.Importance ?? 0;
+        long expiry = long.MaxValue;
+        if (e.HardTimeout != 0) expiry = e.CreatedNanos + e.HardTimeout * 1_000_000_000L;
+        if (e.IdleTimeout != 0) expiry = Math.Min(expiry, e.LastUsedNanos + e.IdleTimeout * 1_000_000_000L);
+        return (importance, expiry);
     }
 
     /// <summary>
@@ -223,10 +267,7 @@ public sealed partial class OfFlowTables
         foreach (var e in all)
         {
             if (sizes is not null && sizes[GroupOf(e.Match, groups)] != largest) continue;
-            ushort importance = OfFlowRule.Of(e)?.Importance ?? 0;
-            long expiry = long.MaxValue;
-            if (e.HardTimeout != 0) expiry = e.CreatedNanos + e.HardTimeout * 1_000_000_000L;
-            if (e.IdleTimeout != 0) expiry = Math.Min(expiry, e.LastUsedNanos + e.IdleTimeout * 1_000_000_000L);
+            var (importance, expiry) = EvictionOrder(e);
             if (victim is null || importance < victimImportance || (importance == victimImportance && expiry < victimExpiry))
                 (victim, victimImportance, victimExpiry) = (e, importance, expiry);
         }

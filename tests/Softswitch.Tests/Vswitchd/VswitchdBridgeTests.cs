@@ -1629,6 +1629,12 @@ public sealed class VswitchdBridgeTests : IDisposable
         Assert.Equal(OfError.None, sw.FlowMod(AddFlow(8, 0x02_00_00_00_00_05, 600)));
         List<int> expected = grouped ? [100, 400, 500, 600] : [300, 400, 500, 600];
         Assert.Equal(expected, HardTimeouts(bridge));
+
+        // A limit lowered by 3 evicts three at once, by the same order (grouped: 100 and 400 from the two groups of two,
+        // then 500 of the two groups of one).
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["Flow_Table"] = new JsonObject { [Id("FT0").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["flow_limit"] = 1 } } } }, out var e), e);
+        bridge.Apply(VswitchConfig.Read(db)!.Bridges[0]);
+        Assert.Equal([600], HardTimeouts(bridge));
     }
 
     /// <summary>
