@@ -16,9 +16,6 @@ public sealed class OvsOfctlCloneTests
 
     private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
-    private static string[] Flows(string dump)
-        => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
@@ -56,10 +53,10 @@ public sealed class OvsOfctlCloneTests
         string file = Path.GetTempFileName();
         try
         {
-            File.WriteAllLines(file, Flows(dump));
+            File.WriteAllLines(file, OvsOfctl.Flows(dump));
             Ok(rig, version, "del-flows");
             Ok(rig, version, "add-flows", file);
-            Assert.Equal(Flows(dump), Flows(Ok(rig, version, "dump-flows", "--no-stats")));
+            Assert.Equal(OvsOfctl.Flows(dump), OvsOfctl.Flows(Ok(rig, version, "dump-flows", "--no-stats")));
         }
         finally
         {

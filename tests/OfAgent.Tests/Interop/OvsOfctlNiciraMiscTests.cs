@@ -18,8 +18,6 @@ public sealed class OvsOfctlNiciraMiscTests
     private static string Refused(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Refused(rig, version, cmd, rest);
 
     /// <summary>The flow lines of a dump, trimmed and ordered (rules of one priority may list in another order).</summary>
-    private static string[] Flows(string dump)
-        => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];
 
     /// <summary>Deletes every flow and re-adds the dump's through add-flows; the dump after is the same.</summary>
     private static void ReAddsTheSame(AgentRig rig, string version, string dump)
@@ -27,10 +25,10 @@ public sealed class OvsOfctlNiciraMiscTests
         string file = Path.GetTempFileName();
         try
         {
-            File.WriteAllLines(file, Flows(dump));
+            File.WriteAllLines(file, OvsOfctl.Flows(dump));
             Ok(rig, version, "del-flows");
             Ok(rig, version, "add-flows", file);
-            Assert.Equal(Flows(dump), Flows(Ok(rig, version, "dump-flows", "--no-stats")));
+            Assert.Equal(OvsOfctl.Flows(dump), OvsOfctl.Flows(Ok(rig, version, "dump-flows", "--no-stats")));
         }
         finally
         {
