@@ -150,6 +150,22 @@ public sealed partial class ActionExecutor
         }
     }
 
+    /// <summary>Copies <paramref name="pkts"/> (and their layers) into this depth's scratch; a packet no buffer is left for is
+    /// counted in <paramref name="failedCounter"/> and left out. Returns how many were copied.</summary>
+    private int CopyPackets(DepthScratch s, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, Counter failedCounter)
+    {
+        int k = 0;
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            int c = pool.Clone(pkts[i]);
+            if (c < 0) continue;
+            s.Copies[k] = c;
+            s.CopyLayers[k++] = layers[i];
+        }
+        if (k != pkts.Length) _counters.Add(failedCounter, pkts.Length - k);
+        return k;
+    }
+
     private void RunBucketActions<TSink>(GroupBucket bucket, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
         where TSink : struct, IActionSink
     {
@@ -159,19 +175,7 @@ public sealed partial class ActionExecutor
             return;
         }
         var s = Scratch(depth, pkts.Length);
-        int k = 0, failed = 0;
-        for (int i = 0; i < pkts.Length; i++)
-        {
-            int c = pool.Clone(pkts[i]);
-            if (c < 0)
-            {
-                failed++;
-                continue;
-            }
-            s.Copies[k] = c;
-            s.CopyLayers[k++] = layers[i];
-        }
-        if (failed != 0) _counters.Add(GroupCopyFailed, failed);
+        int k = CopyPackets(s, pool, pkts, layers, GroupCopyFailed);
         if (k == 0) return;
         // The scratch of this depth is not touched by the bucket's list (it runs one deeper), so the copies stay listed.
         Execute(bucket.Actions, pool, s.Copies.AsSpan(0, k), s.CopyLayers.AsSpan(0, k), queue, depth + 1, ref sink);
@@ -196,19 +200,7 @@ public sealed partial class ActionExecutor
             return;
         }
         var s = Scratch(depth, pkts.Length);
-        int k = 0, failed = 0;
-        for (int i = 0; i < pkts.Length; i++)
-        {
-            int c = pool.Clone(pkts[i]);
-            if (c < 0)
-            {
-                failed++;
-                continue;
-            }
-            s.Copies[k] = c;
-            s.CopyLayers[k++] = layers[i];
-        }
-        if (failed != 0) _counters.Add(CloneCopyFailed, failed);
+        int k = CopyPackets(s, pool, pkts, layers, CloneCopyFailed);
         if (k == 0) return;
         ulong tunnel = _tunnel;
         try
