@@ -545,17 +545,25 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
     /// <summary>What the switch does with IP fragments (the switch config): the datapath's mode, which outlives this object.</summary>
     public FragmentHandling Fragments => _dp.FragmentMode == FragmentMode.Drop ? FragmentHandling.Drop : FragmentHandling.Normal;
 
+    // A controller that asks for reassembly in every SET_CONFIG (or a hostile one in a loop) gets a few lines, not a flood.
+    private static readonly LogLimiter s_reassembleLog = new(5, TimeSpan.FromSeconds(60));
+
     /// <summary>
     /// Sets the fragment handling. Reassembly is not supported: asked for it, the switch keeps its handling and logs
     /// it, without an error, as Open vSwitch's handle_set_config does (so GET_CONFIG shows what is true). A slave's
     /// setting is ignored, also without an error (Open vSwitch, every version: SET_CONFIG is no write a slave is refused).
+    /// The log line is rate-limited (5 a minute, then a count of those held back).
     /// </summary>
     public OfError SetFragments(FragmentHandling f, OfController? from = null)
     {
         if (from is { MayWrite: false }) return OfError.None;
         if (f == FragmentHandling.Reassemble)
         {
-            _log.LogWarning("unsupported fragment handling mode reassemble; fragments still {Mode}", Fragments == FragmentHandling.Drop ? "dropped" : "handled normally");
+            if (s_reassembleLog.TryTake(out long suppressed))
+            {
+                _log.LogWarning("unsupported fragment handling mode reassemble; fragments still {Mode}{Suppressed}",
+                    Fragments == FragmentHandling.Drop ? "dropped" : "handled normally", suppressed > 0 ? $" ({suppressed} similar line(s) suppressed)" : "");
+            }
             return OfError.None;
         }
         _dp.FragmentMode = f == FragmentHandling.Drop ? FragmentMode.Drop : FragmentMode.Normal;
