@@ -25,6 +25,9 @@ public sealed partial class SwitchDatapath
         _ownThreads = new ForwardingThreads(this, _waiters, _loads, _balancer!, _placementErrors, _maintenanceWake);
     }
 
+    /// <summary>The threads of this datapath alone while it runs (null with <see cref="SharedThreads"/>, or stopped): tests.</summary>
+    internal ForwardingThreads? OwnThreads => _ownThreads;
+
     /// <summary>Per forwarding thread, why it is not on its CPU of <see cref="DatapathOptions.ForwardingCpus"/> (null: it is, or none was asked).</summary>
     public IReadOnlyList<string?> PlacementErrors => SharedThreads?.PlacementErrors ?? _placementErrors;
 
