@@ -136,7 +136,10 @@ public sealed partial class SwitchDatapath
         var snap = new RxQueue[_assigned.Length][];
         for (int i = 0; i < snap.Length; i++) snap[i] = _assigned[i].ToArray();
         _assignedSnapshot = snap;
-        (SharedThreads ?? _ownThreads)?.Changed();
+        // Its own threads block in its waiters (woken here even while a start or stop is replacing the set); shared
+        // threads rebuild their wait sets.
+        foreach (var w in _waiters) w.Wake();
+        SharedThreads?.Changed();
     }
 
     /// <summary>Runs one poll round over every port on the calling thread (tests and single-threaded harnesses).</summary>
