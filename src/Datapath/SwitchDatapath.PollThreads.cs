@@ -4,40 +4,29 @@ using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath;
 
-// The forwarding threads: their creation and CPU placement, the receive queues dealt to them, and the poll loop.
+// The forwarding threads (the one poll loop is ForwardingThreads': shared, or this datapath's own), and the receive
+// queues dealt to them.
 public sealed partial class SwitchDatapath
 {
-    /// <summary>Starts the forwarding threads and the maintenance timer (with <see cref="SharedThreads"/>: joins theirs).</summary>
+    /// <summary>Starts the forwarding threads and the maintenance timer: threads of its own (a
+    /// <see cref="ForwardingThreads"/> serving this datapath alone), or, with <see cref="SharedThreads"/>, joins theirs.</summary>
     public void Start()
     {
         if (_running) return;
         _running = true;
+        // The threads' one maintenance thread runs this datapath's turns: the first is due one interval from now.
+        StartMaintenance();
         if (SharedThreads is { } shared)
         {
-            // The shared threads forward and maintain: their one maintenance thread runs this datapath's turns.
-            StartMaintenance();
             shared.Attach(this);
             return;
         }
-        StartThreads();
-        _maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
-        _maintenance.Start();
+        // Returns with every thread on its CPU (or its reason in PlacementErrors), so the host reports placement as it is.
+        _ownThreads = new ForwardingThreads(this, _waiters, _loads, _balancer!, _placementErrors, _maintenanceWake);
     }
 
-    private void StartThreads()
-    {
-        // Not disposed: a thread that starts after the wait below gave up still signals it (it holds no kernel handle).
-        var placed = new CountdownEvent(_forwarders.Length);
-        for (int i = 0; i < _forwarders.Length; i++)
-        {
-            int idx = i;
-            var t = new Thread(() => PollLoop(idx, placed)) { IsBackground = true, Name = $"fwd-{idx}" };
-            _threads.Add(t);
-            t.Start();
-        }
-        // Returns with every forwarding thread on its CPU (or its reason in PlacementErrors), so the host reports placement as it is.
-        placed.Wait(TimeSpan.FromSeconds(5));
-    }
+    /// <summary>The threads of this datapath alone while it runs (null with <see cref="SharedThreads"/>, or stopped): tests.</summary>
+    internal ForwardingThreads? OwnThreads => _ownThreads;
 
     /// <summary>Per forwarding thread, why it is not on its CPU of <see cref="DatapathOptions.ForwardingCpus"/> (null: it is, or none was asked).</summary>
     public IReadOnlyList<string?> PlacementErrors => SharedThreads?.PlacementErrors ?? _placementErrors;
@@ -52,105 +41,12 @@ public sealed partial class SwitchDatapath
     /// <summary>Each forwarding thread's measured load (index = thread): this datapath's own threads', or the shared ones'.</summary>
     public IReadOnlyList<ThreadLoad> ThreadLoads => SharedThreads?.Loads ?? _loads;
 
-    private void PollLoop(int idx, CountdownEvent placed)
-    {
-        if (Options.ForwardingCpus is { Length: > 0 } cpus)
-        {
-            int cpu = cpus[idx % cpus.Length];
-            if (!CpuPlacement.PinCurrentThread(cpu, out var why)) Volatile.Write(ref _placementErrors[idx], $"CPU {cpu}: {why}");
-        }
-        placed.Signal();
-        TransmitThread.Set(idx);   // ports with per-thread transmit queues pick this thread's (AF_XDP: idx mod Q)
-        // Every round starts at a quiescent point (no rule of an earlier round is held); the thread is offline while
-        // it waits (see Classifier.QuiescentDomain).
-        var reader = Pipeline.Reclamation.Register();
-        try
-        {
-            PollRounds(idx, reader);
-        }
-        finally
-        {
-            Pipeline.Reclamation.Unregister(reader);
-        }
-    }
-
-    private void PollRounds(int idx, Classifier.QuiescentDomain.Reader reader)
-    {
-        var f = _forwarders[idx];
-        var waiter = _waiters[idx];
-        var load = _loads[idx];
-        var window = PollWindow.FromMicros(Options.BusyPollMicros, Options.LingerMicros, System.Diagnostics.Stopwatch.Frequency,
-                                           System.Diagnostics.Stopwatch.GetTimestamp());
-        // A stall: the gap between the starts of two rounds of which the first had packets (more were likely waiting).
-        long prevBusyStart = 0;
-        while (_running)
-        {
-            reader.Quiesce();
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            var ports = _assignedSnapshot[idx];
-            if (load.Due(start)) load.EndInterval(start, ports, _balancer!.LoadThresholdForThreads);
-            long mark = start;
-            int got = PollQueues(f, ports, ref mark);
-            if (got > 0)
-            {
-                if (prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
-                prevBusyStart = start;
-                window.Work(start);
-                waiter.NoteWork();
-                load.AddBusy(System.Diagnostics.Stopwatch.GetTimestamp() - start);
-                continue;
-            }
-            prevBusyStart = 0;
-            if (window.KeepPolling(start)) continue;
-            if (!PrepareWait(ports)) continue;
-            if (!_running) break;
-            // No busy-poll window after a wake-up by itself: the next round polls once, and only frames it finds
-            // (got > 0) open the window (or the linger, see PollWindow) again, so stray wake-ups (a timeout, a
-            // readable socket with nothing for us) cost one poll round, not BusyPollMicros of spinning. The epoll set is brought up to date while the
-            // thread is still online: it reads the ports' descriptors, so a removed port is not disposed meanwhile.
-            waiter.Watch(ports);
-            reader.Offline();
-            window.Blocking();
-            waiter.Wait(ports, Options.IdleWakeMs);
-        }
-    }
-
-    /// <summary>
-    /// Polls each of <paramref name="queues"/> once; a poll that returned frames is charged to its queue with the ticks
-    /// since <paramref name="mark"/> (the round's start, or the end of the last poll that returned frames, which it
-    /// becomes): one timestamp per poll with frames, none for empty ones, whose time goes to the next queue that has
-    /// frames (or to no queue: the thread's overhead, at the end of a round).
-    /// </summary>
-    internal static int PollQueues(Forwarder f, RxQueue[] queues, ref long mark)
-    {
-        int got = 0;
-        foreach (var q in queues)
-        {
-            int n = f.Poll(q.Slot, q.Receiver);
-            if (n <= 0) continue;
-            long now = System.Diagnostics.Stopwatch.GetTimestamp();
-            q.AddBusy(now - mark);
-            mark = now;
-            got += n;
-        }
-        return got;
-    }
-
-    /// <summary>Arms every port's wake-up; false when one has frames already.</summary>
-    private static bool PrepareWait(RxQueue[] ports)
-    {
-        bool idle = true;
-        foreach (var q in ports)
-            if (!q.Receiver.PrepareWait()) idle = false;
-        return idle;
-    }
-
     /// <summary>Deals a new port's receive queues to the forwarding threads (under the port lock).</summary>
     private void AssignReceiveQueues(PortSlot slot, IPort port)
     {
         // With several threads a port may split its receiving (AF_PACKET fanout by flow hash, AF_XDP queues): each
         // receiver is a queue of its own. The receivers are the port's: they are disposed with it.
-        var receivers = _forwarders.Length > 1 ? port.OpenReceivers(_forwarders.Length) : [port];
+        IRxQueue[] receivers = _forwarders.Length > 1 ? port.OpenReceivers(_forwarders.Length) : [port];
         slot.Receivers = receivers.Length > 1 ? receivers : [port];
         if (Balancer.Assignment == RxqAssignment.RoundRobin)
         {
@@ -240,6 +136,8 @@ public sealed partial class SwitchDatapath
         var snap = new RxQueue[_assigned.Length][];
         for (int i = 0; i < snap.Length; i++) snap[i] = _assigned[i].ToArray();
         _assignedSnapshot = snap;
+        // Its own threads block in its waiters (woken here even while a start or stop is replacing the set); shared
+        // threads rebuild their wait sets.
         foreach (var w in _waiters) w.Wake();
         SharedThreads?.Changed();
     }

@@ -76,7 +76,8 @@ public sealed partial class SwitchDatapath : IDisposable
     // packet-out or read of Control under _controlLock: an idle bridge's control path keeps nothing resident.
     private Forwarder? _control;
     private readonly Lock _controlLock = new();
-    private readonly List<Thread> _threads = new();
+    // The one poll loop serving this datapath alone while it runs (null with SharedThreads, or stopped).
+    private ForwardingThreads? _ownThreads;
     private readonly List<RxQueue>[] _assigned;
     private volatile RxQueue[][] _assignedSnapshot;
     // The own threads' measured loads and the balancer that places the queues by them (null with SharedThreads: theirs).
@@ -95,7 +96,6 @@ public sealed partial class SwitchDatapath : IDisposable
     /// <summary>Longest pause between two tries to dispose a removed port that a forwarding thread may still hold.</summary>
     private const int MaxReclaimRetryMs = 64;
     private volatile bool _running;
-    private Thread? _maintenance;
     private readonly List<FlowRemoved> _expired = new();
     private long _maintenanceErrors;
     private Exception? _lastMaintenanceError;
@@ -115,8 +115,9 @@ public sealed partial class SwitchDatapath : IDisposable
         int threads = SharedThreads?.Count ?? Math.Max(1, Options.Threads);
         _forwarders = new Forwarder[threads];
         _placementErrors = new string?[threads];
-        _waiters = new PortWaiter[threads];
-        for (int i = 0; i < threads; i++) _waiters[i] = new PortWaiter();
+        // The waiters of its own threads (shared threads have theirs).
+        _waiters = SharedThreads is null ? new PortWaiter[threads] : [];
+        for (int i = 0; i < _waiters.Length; i++) _waiters[i] = new PortWaiter();
         _assigned = new List<RxQueue>[threads];
         for (int i = 0; i < threads; i++)
         {
@@ -645,22 +646,6 @@ public sealed partial class SwitchDatapath : IDisposable
         return n;
     }
 
-    private void MaintenanceLoop()
-    {
-        StartMaintenance();
-        while (_running)
-        {
-            // Sleeps until maintenance is due; a removed port wakes it early, and while one waits for a forwarding
-            // thread's quiescent point it is tried again after 1, 2, 4 .. MaxReclaimRetryMs ms.
-            long wait = MaintenanceWaitMs(Environment.TickCount64);
-            if (wait > 0) _maintenanceWake.Wait((int)Math.Min(wait, int.MaxValue));
-            _maintenanceWake.Reset();
-            if (!_running) break;
-            MaintenanceTurn();
-            _balancer?.Tick(Environment.TickCount64);
-        }
-    }
-
     /// <summary>Maintenance is first due one interval from now (the thread that runs it is starting).</summary>
     internal void StartMaintenance()
     {
@@ -835,12 +820,12 @@ public sealed partial class SwitchDatapath : IDisposable
     {
         _running = false;
         SharedThreads?.Detach(this);
-        foreach (var w in _waiters) w.Wake();
-        _maintenanceWake.Set();
-        foreach (var t in _threads) t.Join();
-        _threads.Clear();
-        _maintenance?.Join();
-        _maintenance = null;
+        if (_ownThreads is { } own)
+        {
+            _ownThreads = null;
+            own.Detach(this);
+            own.Dispose();
+        }
     }
 
     /// <summary>

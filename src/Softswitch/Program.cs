@@ -30,6 +30,11 @@ var threads = new Option<int?>("--threads") { Description = $"forwarding threads
 var forwardingCpus = new Option<string?>("--forwarding-cpus") { Description = "CPUs for the forwarding threads, as taskset writes them (1, 2-3, 1,3): thread i on the i-th, every other thread of the switch kept off them, as OVS's pmd-cpu-mask (default none: the scheduler places them)" };
 var busyPoll = new Option<int?>("--busy-poll-us") { Description = $"microseconds a forwarding thread keeps polling after its last packet before it sleeps in the kernel, 0 sleeps at once (default {defaults.BusyPollUs})" };
 var linger = new Option<int?>("--linger-us") { Description = $"microseconds a forwarding thread keeps polling after its last packet when other traffic came in the second before, so a reply finds it awake; 0 for none (default {defaults.LingerUs})" };
+var pmdRxqAssign = new Option<string?>("--pmd-rxq-assign") { Description = $"how receive queues are placed on the forwarding threads: cycles (by measured load), roundrobin or group, as OVS's other_config:pmd-rxq-assign (default {defaults.PmdRxqAssign})" };
+var pmdAutoLb = new Option<bool>("--pmd-auto-lb") { Description = "rebalance the receive queues by themselves when a forwarding thread stays busy, as OVS's other_config:pmd-auto-lb (default off)" };
+var pmdAutoLbLoad = new Option<int?>("--pmd-auto-lb-load-threshold") { Description = $"with --pmd-auto-lb: the busy percentage a thread must keep for a minute before a rebalance is tried, 0 to 100 (default {defaults.PmdAutoLbLoadThreshold}, as OVS)" };
+var pmdAutoLbImprovement = new Option<int?>("--pmd-auto-lb-improvement-threshold") { Description = $"with --pmd-auto-lb: the percentage by which a rebalance must lower the threads' load variance to move queues, 0 to 100 (default {defaults.PmdAutoLbImprovementThreshold}, as OVS)" };
+var pmdAutoLbInterval = new Option<int?>("--pmd-auto-lb-rebal-interval") { Description = $"with --pmd-auto-lb: minutes between rebalance checks, 0 to 20000, 0 read as 1 (default {defaults.PmdAutoLbRebalInterval}, as OVS)" };
 var emcEntries = new Option<int?>("--emc-entries") { Description = $"exact-match cache entries per forwarding thread, 0 for none (default {defaults.EmcEntries})" };
 var packetInRate = new Option<double?>("--packet-in-rate") { Description = $"packet-ins per second at most (default {defaults.PacketInRate})" };
 var pcapDir = new Option<string?>("--pcap-dir") { Description = "write what each port receives and sends to IF-rx.pcap and IF-tx.pcap (IF: the interface) in this directory (default none)" };
@@ -48,7 +53,7 @@ var flowLimit = new Option<int?>("--flow-limit") { Description = $"the most flow
 var queues = new Option<string?>("--queues") { Description = "egress shaping, as OVS's linux-htb: 'PORT max-rate=RATE' (a port's ceiling) and 'PORT:QUEUE min-rate=RATE,max-rate=RATE' (a queue), separated by ';', PORT a name or number, RATE bits/s with k, M or G (e.g. 'eth1 max-rate=100M; eth1:0 max-rate=30M; eth1:1 max-rate=70M'); ENQUEUE and set_queue send through the queue, other packets through queue 0 (default none)" };
 var run = new Command("run", "run the switch")
 {
-    ports, controller, listen, protocols, maxBackoff, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, linger, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
+    ports, controller, listen, protocols, maxBackoff, privateKey, certificate, caCert, bootstrapCaCert, tunnel, offloadOpt, dpid, failMode, config, threads, forwardingCpus, busyPoll, linger, pmdRxqAssign, pmdAutoLb, pmdAutoLbLoad, pmdAutoLbImprovement, pmdAutoLbInterval, emcEntries, packetInRate, pcapDir, stats, logLevel, logFile,
     unixctl, pidfile, detach, metrics, localPort, sflow, sflowSampling, sflowPolling, queues, flowLimit,
 };
 run.SetAction(pr =>
@@ -76,6 +81,11 @@ run.SetAction(pr =>
     if (pr.GetValue(forwardingCpus) is { } fc) s.ForwardingCpus = fc;
     if (pr.GetValue(busyPoll) is { } bp) s.BusyPollUs = bp;
     if (pr.GetValue(linger) is { } lg) s.LingerUs = lg;
+    if (pr.GetValue(pmdRxqAssign) is { } ra) s.PmdRxqAssign = ra;
+    if (pr.GetValue(pmdAutoLb)) s.PmdAutoLb = true;
+    if (pr.GetValue(pmdAutoLbLoad) is { } alt) s.PmdAutoLbLoadThreshold = alt;
+    if (pr.GetValue(pmdAutoLbImprovement) is { } ait) s.PmdAutoLbImprovementThreshold = ait;
+    if (pr.GetValue(pmdAutoLbInterval) is { } ari) s.PmdAutoLbRebalInterval = ari;
     if (pr.GetValue(emcEntries) is { } emc) s.EmcEntries = emc;
     if (pr.GetValue(packetInRate) is { } pir) s.PacketInRate = pir;
     if (pr.GetValue(pcapDir) is { } pd) s.PcapDir = pd;

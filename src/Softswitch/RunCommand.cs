@@ -37,7 +37,7 @@ internal static class RunCommand
 
     /// <summary>The settings checked and parsed: what the later steps read beyond <see cref="RunSettings"/>.</summary>
     private sealed record RunPlan(FailMode FailMode, uint Versions, IReadOnlyList<PortSpecEntry> Specs, string MetricsHost, int MetricsPort,
-                                  ulong ConfiguredDpid, System.Net.IPEndPoint? SflowCollector, int[]? ForwardingCpus);
+                                  ulong ConfiguredDpid, System.Net.IPEndPoint? SflowCollector, int[]? ForwardingCpus, Vswitchd.RxqSchedulingConfig Rxq);
 
     /// <summary>
     /// Owns the offload attachment (if any) for the run: the stop sequence disposes it in its turn, and an early return
@@ -92,6 +92,8 @@ internal static class RunCommand
             Threads = s.Threads, ForwardingCpus = plan.ForwardingCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, LingerMicros = s.LingerUs, FrameSize = frameSize,
             SamplingRate = plan.SflowCollector is null ? 0 : s.SflowSampling,
         });
+        // Before any port: their queues are placed as asked from the first.
+        plan.Rxq.ApplyTo(dp.Balancer);
         // A board's ports become OpenFlow ports 1..n (it takes them before the datapath has any); other targets attach
         // to the datapath's ports. Flows that fit go to the target's tables, the rest stay in software.
         bool takesPorts = OffloadSetup.TakesPorts(s.Offload);
@@ -163,6 +165,17 @@ internal static class RunCommand
             return Fail($"--dpid '{dpidText}': want up to 16 hex digits (0x1, 1, or 00:00:00:00:00:00:00:01)", out error);
         if (s.BusyPollUs is < 0 or > 1_000_000) return Fail($"--busy-poll-us must be 0 to 1000000, not {s.BusyPollUs}", out error);
         if (s.LingerUs is < 0 or > 1_000_000) return Fail($"--linger-us must be 0 to 1000000, not {s.LingerUs}", out error);
+        if (!RxqBalancer.TryParse(s.PmdRxqAssign, out var rxqAssign))
+            return Fail($"--pmd-rxq-assign must be cycles, roundrobin or group, not '{s.PmdRxqAssign}'", out error);
+        if (s.PmdAutoLbLoadThreshold is < 0 or > 100)
+            return Fail($"--pmd-auto-lb-load-threshold must be a percentage from 0 to 100, not {s.PmdAutoLbLoadThreshold}", out error);
+        if (s.PmdAutoLbImprovementThreshold is < 0 or > 100)
+            return Fail($"--pmd-auto-lb-improvement-threshold must be a percentage from 0 to 100, not {s.PmdAutoLbImprovementThreshold}", out error);
+        if (s.PmdAutoLbRebalInterval < 0 || (ulong)s.PmdAutoLbRebalInterval > Vswitchd.VswitchConfig.MaxRebalanceIntervalMinutes)
+            return Fail($"--pmd-auto-lb-rebal-interval must be 0 to {Vswitchd.VswitchConfig.MaxRebalanceIntervalMinutes} minutes, not {s.PmdAutoLbRebalInterval}", out error);
+        // As Open vSwitch reads other_config: an interval of 0 is the default, one minute.
+        var rxq = new Vswitchd.RxqSchedulingConfig(rxqAssign, s.PmdAutoLb, s.PmdAutoLbLoadThreshold, s.PmdAutoLbImprovementThreshold,
+                                          s.PmdAutoLbRebalInterval == 0 ? 1 : s.PmdAutoLbRebalInterval);
         System.Net.IPEndPoint? sflowCollector = null;
         if (s.Sflow is { } sflowText && !Sflow.SflowExporter.TryParseCollector(sflowText, out sflowCollector, out var sflowError)) return Fail(sflowError, out error);
         if (s.SflowSampling < 1) return Fail($"--sflow-sampling must be 1 or more (1 in N packets), not {s.SflowSampling}", out error);
@@ -177,7 +190,7 @@ internal static class RunCommand
                 return Fail($"--forwarding-cpus {cpuText}: CPU {outside} is not one this process may use ({CpuPlacement.Format(allowed)})", out error);
             fwdCpus = list;
         }
-        plan = new RunPlan(failMode, versions, specs, metricsHost, metricsPort, configuredDpid, sflowCollector, fwdCpus);
+        plan = new RunPlan(failMode, versions, specs, metricsHost, metricsPort, configuredDpid, sflowCollector, fwdCpus, rxq);
         error = "";
         return true;
     }
@@ -296,6 +309,15 @@ internal static class RunCommand
         var commands = new ControlCommands(loggers.CreateLogger("control"));
         DaemonCommands.Register(commands, dp, agent, offload?.Manager, offload is null ? null : offload.Describe);
         dp.Balancer.Log = line => log.LogInformation("{Line}", line);
+        if (plan.Rxq.AutoLoadBalance)
+        {
+            log.LogInformation("rx queues placed by {Algorithm}; PMD auto load balance is enabled (load threshold {Load}%, improvement threshold {Improvement}%, interval {Minutes} min)",
+                RxqBalancer.Name(plan.Rxq.Assignment), plan.Rxq.LoadThreshold, plan.Rxq.ImprovementThreshold, plan.Rxq.RebalanceIntervalMinutes);
+        }
+        else
+        {
+            log.LogInformation("rx queues placed by {Algorithm}; PMD auto load balance is disabled", RxqBalancer.Name(plan.Rxq.Assignment));
+        }
         HostCommands.Register(commands, new HostCommands.Context(dp, agent, vlog, () =>
         {
             log.LogInformation("exit requested over the control socket");

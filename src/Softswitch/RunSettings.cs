@@ -36,6 +36,17 @@ public sealed class RunSettings
     /// <summary>Microseconds a forwarding thread keeps polling after its last packet when an earlier spell of traffic
     /// came less than a second before (0: never longer than <see cref="BusyPollUs"/>).</summary>
     public int LingerUs { get; set; } = Datapath.DatapathOptions.DefaultLingerMicros;
+    /// <summary>How receive queues are placed on the forwarding threads: cycles (by measured load, the default),
+    /// roundrobin or group, as Open vSwitch's other_config:pmd-rxq-assign.</summary>
+    public string PmdRxqAssign { get; set; } = "cycles";
+    /// <summary>Automatic rebalance of the receive queues when a thread stays busy (other_config:pmd-auto-lb).</summary>
+    public bool PmdAutoLb { get; set; }
+    /// <summary>Busy percentage a thread must keep for a rebalance check (other_config:pmd-auto-lb-load-threshold).</summary>
+    public int PmdAutoLbLoadThreshold { get; set; } = Datapath.Forwarding.RxqScheduler.DefaultLoadThreshold;
+    /// <summary>Percentage by which a rebalance must lower the threads' load variance (other_config:pmd-auto-lb-improvement-threshold).</summary>
+    public int PmdAutoLbImprovementThreshold { get; set; } = Datapath.Forwarding.RxqScheduler.DefaultImprovementThreshold;
+    /// <summary>Minutes between rebalance checks, 0 read as 1 (other_config:pmd-auto-lb-rebal-interval).</summary>
+    public int PmdAutoLbRebalInterval { get; set; } = Datapath.Forwarding.RxqScheduler.DefaultRebalanceIntervalMinutes;
     public int EmcEntries { get; set; } = 8192;
     public double PacketInRate { get; set; } = 20_000;
     public string? PcapDir { get; set; }
@@ -88,6 +99,8 @@ internal static class ConfigFile
     [
         ("ports", Kind.String), ("controllers", Kind.StringList), ("listen", Kind.StringList), ("protocols", Kind.String), ("maxBackoff", Kind.Integer), ("tunnels", Kind.StringList),
         ("offload", Kind.String), ("dpid", Kind.String), ("failMode", Kind.String), ("threads", Kind.Integer), ("forwardingCpus", Kind.String), ("busyPollUs", Kind.Integer), ("lingerUs", Kind.Integer),
+        ("pmdRxqAssign", Kind.String), ("pmdAutoLb", Kind.Boolean), ("pmdAutoLbLoadThreshold", Kind.Integer),
+        ("pmdAutoLbImprovementThreshold", Kind.Integer), ("pmdAutoLbRebalInterval", Kind.Integer),
         ("emcEntries", Kind.Integer), ("packetInRate", Kind.Number), ("pcapDir", Kind.String), ("stats", Kind.Boolean),
         ("logLevel", Kind.String), ("logFile", Kind.String), ("unixctl", Kind.String), ("pidfile", Kind.String),
         ("detach", Kind.Boolean), ("metrics", Kind.String), ("privateKey", Kind.String), ("certificate", Kind.String),

@@ -10,7 +10,7 @@ namespace Softswitch.E2E.Tests;
 /// </summary>
 [RequiresTool("ovsdb-server")]
 [RequiresTool("ovs-vsctl")]
-public sealed class VswitchdBridgesTests
+public sealed partial class VswitchdBridgesTests
 {
     private static string Softswitch => Path.Combine(AppContext.BaseDirectory, "softswitch");
 
@@ -50,6 +50,91 @@ public sealed class VswitchdBridgesTests
             foreach (var b in bridges) Sh.Run("ip", "link", "del", b);
         }
     }
+
+    /// <summary>
+    /// other_config:pmd-rxq-assign set with the real ovs-vsctl places the receive queues again at once, as
+    /// `ovs-appctl dpif-netdev/pmd-rxq-show` lists them: three AF_PACKET ports on two forwarding threads, each split in
+    /// two fanout queues, idle (their veth peers are down, so nothing is measured). `cycles` (the default), asked by
+    /// `dpif-netdev/pmd-rxq-rebalance`, deals them up and down in port order, so the second port's queue 0 is on
+    /// core 1; `roundrobin` deals them in turn, every queue 0 on core 0 and queue 1 on core 1, and a rebalance keeps
+    /// them so. A value Open vSwitch would not take is logged and read as cycles.
+    /// </summary>
+    [E2EFact]
+    public void PmdRxqAssign_SetWithOvsVsctl_PlacesTheQueuesAsPmdRxqShowLists()
+    {
+        string br = $"ovq{s_id}";
+        string[] links = [$"ovq{s_id}v1", $"ovq{s_id}v2", $"ovq{s_id}v3"];
+        using var db = OvsdbServer.Start("ssw-vsdrxq-");
+        db.Vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:n-pmd-threads=2");
+        int pid = StartDaemon(db);
+        try
+        {
+            foreach (var l in links)
+            {
+                Sh.Check("ip", "link", "add", l, "type", "veth", "peer", "name", l + "p");
+                Sh.Check("ip", "link", "set", l, "up");
+            }
+            db.Vsctl(["add-br", br, "--", "set-fail-mode", br, "secure",
+                .. links.SelectMany((l, i) => new[] { "--", "add-port", br, l, "--", "set", "Interface", l, $"ofport_request={i + 1}" })]);
+            string Appctl(params string[] args) => OvsdbServer.Check(db.Tool("ovs-appctl", args));
+            var placed = Placement(Appctl("dpif-netdev/pmd-rxq-show"));
+            foreach (var l in links)
+                Assert.True(placed.ContainsKey((l, 0)) && placed.ContainsKey((l, 1)), $"{l} is not split in two queues:\n{Appctl("dpif-netdev/pmd-rxq-show")}{Log(db)}");
+
+            Assert.Equal("pmd rxq rebalance requested.\n", Appctl("dpif-netdev/pmd-rxq-rebalance"));
+            placed = Placement(Appctl("dpif-netdev/pmd-rxq-show"));
+            Assert.Equal((1, 0), (placed[(links[1], 0)], placed[(links[1], 1)]));
+
+            db.Vsctl("set", "Open_vSwitch", ".", "other_config:pmd-rxq-assign=roundrobin");
+            Assert.True(Wait.Until(() => Placement(Appctl("dpif-netdev/pmd-rxq-show"))[(links[1], 0)] == 0, 10_000, everyMs: 100),
+                "roundrobin did not move the queues:\n" + Appctl("dpif-netdev/pmd-rxq-show"));
+            Assert.Contains("Rxq to PMD assignment mode changed to: 'roundrobin'.", Log(db));
+            Assert.Equal("pmd rxq rebalance requested.\n", Appctl("dpif-netdev/pmd-rxq-rebalance"));
+            var show = Appctl("dpif-netdev/pmd-rxq-show");
+            placed = Placement(show);
+            foreach (var l in links) Assert.Equal((0, 1), (placed[(l, 0)], placed[(l, 1)]));
+            var one = Appctl("dpif-netdev/pmd-rxq-show", "-pmd", "1");
+            Assert.StartsWith("pmd thread numa_id 0 core_id 1:\n  isolated : false\n", one);
+            Assert.DoesNotContain("core_id 0", one);
+            Assert.Contains(one, show);
+
+            db.Vsctl("set", "Open_vSwitch", ".", "other_config:pmd-rxq-assign=load");
+            Assert.True(Wait.Until(() => Log(db).Contains("other_config:pmd-rxq-assign 'load' is not cycles, roundrobin or group: cycles is used", StringComparison.Ordinal), 10_000, everyMs: 100),
+                "a bad pmd-rxq-assign was not logged:\n" + Log(db));
+            db.Vsctl("del-br", br);
+        }
+        finally
+        {
+            StopDaemon(pid);
+            foreach (var l in links) Sh.Run("ip", "link", "del", l);
+            Sh.Run("ip", "link", "del", br);
+        }
+    }
+
+    /// <summary>Each (port, queue id) of a pmd-rxq-show output with the core id of the thread that polls it.</summary>
+    private static Dictionary<(string Port, int Queue), int> Placement(string show)
+    {
+        var placed = new Dictionary<(string, int), int>();
+        int core = -1;
+        foreach (var line in show.Split('\n'))
+        {
+            var m = ThreadLine().Match(line);
+            if (m.Success)
+            {
+                core = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+                continue;
+            }
+            m = QueueLine().Match(line);
+            if (m.Success) placed[(m.Groups[1].Value, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture))] = core;
+        }
+        return placed;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^pmd thread numa_id \d+ core_id (\d+):$")]
+    private static partial System.Text.RegularExpressions.Regex ThreadLine();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\s+port: (\S+)\s+queue-id:\s+(\d+) ")]
+    private static partial System.Text.RegularExpressions.Regex QueueLine();
 
     /// <summary>
     /// other_config:pmd-cpu-mask places the forwarding thread on its CPU and, as `run --forwarding-cpus` does, keeps

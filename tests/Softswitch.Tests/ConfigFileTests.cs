@@ -11,7 +11,8 @@ public sealed class ConfigFileTests
             {
               "ports": "1=afpacket:eth1,2=afpacket:eth2", "controllers": ["tcp:127.0.0.1:6653"], "listen": ["ptcp:6634"],
               "protocols": "OpenFlow13", "maxBackoff": 1500, "tunnels": ["vx1:vxlan,local=10.0.0.1,remote=10.0.0.2"], "offload": "netfpga-emulated", "dpid": "0x2a",
-              "failMode": "secure", "threads": 2, "forwardingCpus": "1-2", "busyPollUs": 200, "lingerUs": 300, "emcEntries": 0, "packetInRate": 500.5, "pcapDir": "/tmp/p", "stats": true,
+              "failMode": "secure", "threads": 2, "forwardingCpus": "1-2", "busyPollUs": 200, "lingerUs": 300,
+              "pmdRxqAssign": "roundrobin", "pmdAutoLb": true, "pmdAutoLbLoadThreshold": 80, "pmdAutoLbImprovementThreshold": 10, "pmdAutoLbRebalInterval": 5, "emcEntries": 0, "packetInRate": 500.5, "pcapDir": "/tmp/p", "stats": true,
               "logLevel": "ofagent:dbg", "logFile": "/tmp/s.log", "unixctl": "none", "pidfile": "/tmp/s.pid", "detach": true,
               "metrics": "127.0.0.1:9477", "privateKey": "/tmp/k.pem", "certificate": "/tmp/c.pem", "caCert": "/tmp/ca.pem",
               "bootstrapCaCert": "/tmp/boot.pem", "sflow": "192.0.2.1:6343", "sflowSampling": 64, "sflowPolling": 10,
@@ -30,12 +31,13 @@ public sealed class ConfigFileTests
         Assert.Equal(("/tmp/k.pem", "/tmp/c.pem", "/tmp/ca.pem", "/tmp/boot.pem"), (s.PrivateKey, s.Certificate, s.CaCert, s.BootstrapCaCert));
         Assert.Equal(200, s.BusyPollUs);
         Assert.Equal(300, s.LingerUs);
+        Assert.Equal(("roundrobin", true, 80, 10, 5), (s.PmdRxqAssign, s.PmdAutoLb, s.PmdAutoLbLoadThreshold, s.PmdAutoLbImprovementThreshold, s.PmdAutoLbRebalInterval));
         Assert.Equal("1-2", s.ForwardingCpus);
         Assert.Equal(("192.0.2.1:6343", 64, 10), (s.Sflow, s.SflowSampling, s.SflowPolling));
         Assert.Equal("eth1 max-rate=100M; eth1:0 max-rate=30M", s.Queues);
         Assert.Equal(500_000, s.FlowLimit);
         // Every key the checker knows is a property the generated deserializer fills (nothing is silently dropped).
-        Assert.Equal(33, ConfigFile.Keys.Count());
+        Assert.Equal(38, ConfigFile.Keys.Count());
     }
 
     [Fact]

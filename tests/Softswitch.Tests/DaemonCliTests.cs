@@ -72,6 +72,10 @@ public sealed class DaemonCliTests : IDisposable
     [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "one" }, "softswitch: --forwarding-cpus 'one': want CPU numbers and ranges")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--forwarding-cpus", "1023" }, "softswitch: --forwarding-cpus 1023: CPU 1023 is not one this process may use")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--linger-us=-1" }, "softswitch: --linger-us must be 0 to 1000000, not -1")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--pmd-rxq-assign", "load" }, "softswitch: --pmd-rxq-assign must be cycles, roundrobin or group, not 'load'")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--pmd-auto-lb-load-threshold", "101" }, "softswitch: --pmd-auto-lb-load-threshold must be a percentage from 0 to 100, not 101")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--pmd-auto-lb-improvement-threshold=-1" }, "softswitch: --pmd-auto-lb-improvement-threshold must be a percentage from 0 to 100, not -1")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--pmd-auto-lb-rebal-interval", "20001" }, "softswitch: --pmd-auto-lb-rebal-interval must be 0 to 20000 minutes, not 20001")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "0" }, "softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not 0")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit=-5" }, "softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not -5")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "many" }, "softswitch: --flow-limit wants a whole number, e.g. 4, not 'many'")]
@@ -168,11 +172,13 @@ public sealed class DaemonCliTests : IDisposable
             Assert.Contains(d, stdout);
     }
 
-    private (int Pid, string Ctl, string PidFile, string Log) Detached(params string[] extra)
+    private (int Pid, string Ctl, string PidFile, string Log) Detached(params string[] extra) => DetachedOn("mem:2", extra);
+
+    private (int Pid, string Ctl, string PidFile, string Log) DetachedOn(string ports, params string[] extra)
     {
         string ctl = Path.Combine(_dir.FullName, "sw.ctl"), pidFile = Path.Combine(_dir.FullName, "sw.pid"), log = Path.Combine(_dir.FullName, "sw.log");
         var sw = Stopwatch.StartNew();
-        var (code, stdout, stderr) = Softswitch(["run", "--ports", "mem:2", "--dpid", "00:00:00:00:00:00:00:2a", "--unixctl", ctl, "--pidfile", pidFile,
+        var (code, stdout, stderr) = Softswitch(["run", "--ports", ports, "--dpid", "00:00:00:00:00:00:00:2a", "--unixctl", ctl, "--pidfile", pidFile,
             "--log-file", log, "--detach", .. extra]);
         Assert.True(code == 0, $"--detach failed ({code}): {stdout}{stderr}");
         int pid = int.Parse(File.ReadAllText(pidFile).Trim());
@@ -181,6 +187,40 @@ public sealed class DaemonCliTests : IDisposable
         Assert.True(File.Exists(ctl), "the control socket exists when --detach returns");
         Console.WriteLine($"softswitch run --detach returned ready in {sw.ElapsedMilliseconds} ms");
         return (pid, ctl, pidFile, log);
+    }
+
+    /// <summary>
+    /// --pmd-rxq-assign roundrobin places the receive queues as other_config:pmd-rxq-assign=roundrobin does under the
+    /// vswitchd: after `ctl dpif-netdev/pmd-rxq-rebalance` three idle ports go to the two threads in port order
+    /// (mem1 and mem3 on thread 0, mem2 on 1), where cycles (the default, dealt up and down) would put mem3 on thread 1.
+    /// </summary>
+    [Fact]
+    public void PmdRxqAssign_RoundRobin_PlacesTheQueuesInPortOrder_WhenCtlRebalances()
+    {
+        var (_, ctl, _, log) = DetachedOn("mem:3", "--threads", "2", "--local-port", "none", "--pmd-rxq-assign", "roundrobin", "--pmd-auto-lb",
+            "--pmd-auto-lb-load-threshold", "90", "--pmd-auto-lb-improvement-threshold", "20", "--pmd-auto-lb-rebal-interval", "0");
+        string Ctl(params string[] words)
+        {
+            var (o, e) = (new StringWriter(), new StringWriter());
+            Assert.True(CtlCommand.Run(ctl, 30, words, o, e) == 0, $"ctl {string.Join(' ', words)}: {e}");
+            return o.ToString();
+        }
+        Assert.Equal("pmd rxq rebalance requested.\n", Ctl("dpif-netdev/pmd-rxq-rebalance"));
+        var show = Ctl("dpif-netdev/pmd-rxq-show");
+        var threads = show.Split("pmd thread numa_id 0 core_id ", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, threads.Length);
+        Assert.StartsWith("0:", threads[0]);
+        Assert.StartsWith("1:", threads[1]);
+        Assert.Contains("port: mem1", threads[0]);
+        Assert.Contains("port: mem3", threads[0]);
+        Assert.Contains("port: mem2", threads[1]);
+        Assert.DoesNotContain("port: mem2", threads[0]);
+        Assert.DoesNotContain("port: mem3", threads[1]);
+        Assert.Contains("queue-id:  0 (enabled)   pmd usage: NOT AVAIL", show);
+        // -pmd CORE shows that thread alone.
+        Assert.Equal("pmd thread numa_id 0 core_id " + threads[1], Ctl("dpif-netdev/pmd-rxq-show", "-pmd", "1"));
+        Assert.Contains("rx queues placed by roundrobin; PMD auto load balance is enabled (load threshold 90%, improvement threshold 20%, interval 1 min)",
+            File.ReadAllText(log));
     }
 
     [TwoCpuFact]

@@ -215,8 +215,8 @@ public sealed partial class Forwarder
     /// <summary>Receives one burst from <paramref name="slot"/> and forwards it; returns how many packets it took.</summary>
     public int Poll(PortSlot slot) => Poll(slot, slot.Port);
 
-    /// <summary>Receives one burst through <paramref name="receiver"/> (the port or one of its receivers) for <paramref name="slot"/>.</summary>
-    public int Poll(PortSlot slot, IPort receiver)
+    /// <summary>Receives one burst through <paramref name="receiver"/> (the port or one of its receive queues) for <paramref name="slot"/>.</summary>
+    public int Poll(PortSlot slot, IRxQueue receiver)
     {
         // What this round counts on ports goes to this thread's slots (see PortCounters).
         PortCounters.EnterThread(_dp, _portSlot);

@@ -6,9 +6,11 @@ using Softswitch.Datapath.Ports;
 namespace Softswitch.Datapath.Forwarding;
 
 /// <summary>
-/// One set of forwarding threads serving many datapaths (Open vSwitch's PMD threads serve every bridge so): a datapath
-/// built with <see cref="SwitchDatapath.SharedThreads"/> starts no thread of its own, and thread i polls, in each round,
-/// the receive queues every attached datapath dealt to its forwarder i.
+/// The forwarding threads and their one poll loop. One set serves many datapaths (Open vSwitch's PMD threads serve every
+/// bridge so): a datapath built with <see cref="SwitchDatapath.SharedThreads"/> starts no thread of its own, and thread
+/// i polls, in each round, the receive queues every attached datapath dealt to its forwarder i. A datapath without
+/// shared threads runs a set of its own while it is started (made by <see cref="SwitchDatapath.Start"/> with that
+/// datapath's waiters, loads, balancer and maintenance wake-up, and no caches of its own: its forwarders keep theirs).
 /// </summary>
 /// <remarks>
 /// Design: the attached datapaths are an immutable array of members, replaced under a lock and read once per round.
@@ -29,6 +31,11 @@ namespace Softswitch.Datapath.Forwarding;
 /// Each thread keeps its measured load (<see cref="Loads"/>) and ends its queues' load intervals; one
 /// <see cref="Balancer"/> places every member's receive queues on the threads by load, and the maintenance thread runs
 /// its automatic check (docs/datapath.md, "Receive queues by load").
+/// The round, per thread: a quiescent point in each member's domain, the member's queues polled once each (a poll that
+/// returned frames charged to its queue, <see cref="PollQueues"/>), the load intervals ended when due, then either the
+/// next round (frames found, or the <see cref="PollWindow"/> still open) or the queues' wake-ups armed
+/// (<see cref="IRxQueue.PrepareWait"/>), every reader offline, and a block in the thread's <see cref="PortWaiter"/>.
+/// Nothing in it allocates: the wait set is rebuilt only when the members or their queues changed.
 /// Thread safety: <see cref="Attach"/>, <see cref="Detach"/> and <see cref="Changed"/> from any thread; the rest belongs
 /// to the pool's threads. A member's maintenance turns run under <c>_maintenanceLock</c>, so <see cref="Detach"/>
 /// returns with none of them running.
@@ -60,12 +67,14 @@ public sealed class ForwardingThreads : IDisposable
     // index i forwarding thread i, then the maintenance thread. Written by that thread only.
     private readonly long[] _allocated;
     private readonly ThreadLoad[] _loads;
+    // A datapath's own set borrows its waiters (the datapath disposes them).
+    private readonly bool _ownsWaiters = true;
 
     /// <summary>Wakes the maintenance thread: a member's removed port or link event, a member attached, or Dispose.</summary>
-    internal ManualResetEventSlim MaintenanceWake { get; } = new(false);
+    internal ManualResetEventSlim MaintenanceWake { get; }
 
     /// <summary>Set by every member's forwarders when a packet for the controller is queued (see <see cref="Upcalls"/>).</summary>
-    internal ManualResetEventSlim UpcallSignal { get; } = new(false);
+    internal ManualResetEventSlim UpcallSignal { get; }
 
     /// <summary>The one consumer of every member's packets for the controller.</summary>
     public SharedUpcallPump Upcalls { get; }
@@ -77,37 +86,81 @@ public sealed class ForwardingThreads : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         _caches = new ExactMatchCache?[count];
-        _purges = new ConcurrentQueue<ExactMatchCache>[count];
-        for (int i = 0; i < count; i++)
-        {
-            _caches[i] = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
-            _purges[i] = new ConcurrentQueue<ExactMatchCache>();
-        }
+        for (int i = 0; i < count; i++) _caches[i] = emcEntries > 0 ? new ExactMatchCache(emcEntries) : null;
         _cpus = cpus is { Length: > 0 } ? cpus : null;
         _busyPollMicros = busyPollMicros;
         _lingerMicros = lingerMicros;
         _idleWakeMs = idleWakeMs;
-        _threads = new Thread[count];
         _waiters = new PortWaiter[count];
-        _roundSeq = new long[count * RoundStride];
+        for (int i = 0; i < count; i++) _waiters[i] = new PortWaiter();
         _placementErrors = new string?[count];
-        _allocated = new long[(count + 1) * RoundStride];
         long now = Stopwatch.GetTimestamp();
         _loads = new ThreadLoad[count];
         for (int i = 0; i < count; i++) _loads[i] = new ThreadLoad(now);
         Balancer = new RxqBalancer(() => Array.ConvertAll(_members, m => m.Dp), _loads, _cpus);
-        var placed = new CountdownEvent(count);
-        for (int i = 0; i < count; i++)
+        MaintenanceWake = new ManualResetEventSlim(false);
+        UpcallSignal = new ManualResetEventSlim(false);
+        (_threads, _roundSeq, _allocated, _purges) = Arrays(count);
+        StartThreads(out _maintenance);
+        Upcalls = new SharedUpcallPump(UpcallSignal);
+    }
+
+    /// <summary>
+    /// The threads of <paramref name="dp"/> alone (its <see cref="SwitchDatapath.Start"/>): its options' thread count,
+    /// CPUs, busy-poll window, linger and idle wake-up, and its <paramref name="waiters"/>, <paramref name="loads"/>,
+    /// <paramref name="balancer"/>, <paramref name="placementErrors"/> and <paramref name="maintenanceWake"/>, which
+    /// outlive a stop. Its forwarders keep their own caches; its upcalls go to its own consumer (its signal).
+    /// </summary>
+    internal ForwardingThreads(SwitchDatapath dp, PortWaiter[] waiters, ThreadLoad[] loads, RxqBalancer balancer,
+                               string?[] placementErrors, ManualResetEventSlim maintenanceWake)
+    {
+        int count = dp.Forwarders.Count;
+        _caches = new ExactMatchCache?[count];
+        _cpus = dp.Options.ForwardingCpus is { Length: > 0 } cpus ? cpus : null;
+        _busyPollMicros = dp.Options.BusyPollMicros;
+        _lingerMicros = dp.Options.LingerMicros;
+        _idleWakeMs = dp.Options.IdleWakeMs;
+        _waiters = waiters;
+        _ownsWaiters = false;
+        _placementErrors = placementErrors;
+        _loads = loads;
+        Balancer = balancer;
+        MaintenanceWake = maintenanceWake;
+        UpcallSignal = dp.UpcallSignal;
+        (_threads, _roundSeq, _allocated, _purges) = Arrays(count);
+        _members = [NewMember(dp)];   // before the threads start: their first round polls it
+        StartThreads(out _maintenance);
+        Upcalls = new SharedUpcallPump(UpcallSignal);
+    }
+
+    private static (Thread[], long[], long[], ConcurrentQueue<ExactMatchCache>[]) Arrays(int count)
+    {
+        var purges = new ConcurrentQueue<ExactMatchCache>[count];
+        for (int i = 0; i < count; i++) purges[i] = new ConcurrentQueue<ExactMatchCache>();
+        return (new Thread[count], new long[count * RoundStride], new long[(count + 1) * RoundStride], purges);
+    }
+
+    /// <summary>Starts the forwarding threads, waits (up to 5 s) until each is on its CPU, then starts the maintenance thread.</summary>
+    private void StartThreads(out Thread maintenance)
+    {
+        // Not disposed: a thread that starts after the wait below gave up still signals it (it holds no kernel handle).
+        var placed = new CountdownEvent(_threads.Length);
+        for (int i = 0; i < _threads.Length; i++)
         {
-            _waiters[i] = new PortWaiter();
             int idx = i;
             _threads[i] = new Thread(() => Run(idx, placed)) { IsBackground = true, Name = $"fwd-{idx}" };
             _threads[i].Start();
         }
         placed.Wait(TimeSpan.FromSeconds(5));
-        Upcalls = new SharedUpcallPump(UpcallSignal);
-        _maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
-        _maintenance.Start();
+        maintenance = new Thread(MaintenanceLoop) { IsBackground = true, Name = "dp-maint" };
+        maintenance.Start();
+    }
+
+    private Member NewMember(SwitchDatapath dp)
+    {
+        var readers = new QuiescentDomain.Reader[_threads.Length];
+        for (int i = 0; i < readers.Length; i++) readers[i] = dp.Pipeline.Reclamation.Register();
+        return new Member(dp, readers);
     }
 
     /// <summary>The threads: each attached datapath has as many forwarders.</summary>
@@ -137,12 +190,7 @@ public sealed class ForwardingThreads : IDisposable
     internal void Attach(SwitchDatapath dp)
     {
         if (dp.Forwarders.Count != _threads.Length) throw new ArgumentException($"the datapath has {dp.Forwarders.Count} forwarders, the shared threads are {_threads.Length}", nameof(dp));
-        lock (_lock)
-        {
-            var readers = new QuiescentDomain.Reader[_threads.Length];
-            for (int i = 0; i < readers.Length; i++) readers[i] = dp.Pipeline.Reclamation.Register();
-            _members = [.. _members, new Member(dp, readers)];
-        }
+        lock (_lock) _members = [.. _members, NewMember(dp)];
         Changed();
         MaintenanceWake.Set();   // its first turn may be due before the thread would wake
     }
@@ -168,7 +216,7 @@ public sealed class ForwardingThreads : IDisposable
         foreach (var r in gone.Readers) dp.Pipeline.Reclamation.Unregister(r);
         // Its cache entries go with it (they hold its rules and verdicts); each thread clears them in its next round.
         for (int i = 0; i < _purges.Length; i++)
-            if (dp.Forwarders[i].Cache is { } c) _purges[i].Enqueue(c);
+            if (_caches[i] is not null && dp.Forwarders[i].Cache is { } c) _purges[i].Enqueue(c);
         foreach (var w in _waiters) w.Wake();
         if (Thread.CurrentThread != _maintenance) lock (_maintenanceLock) { }   // its turn, if one is running, has ended
     }
@@ -236,7 +284,7 @@ public sealed class ForwardingThreads : IDisposable
                 var queues = m.Dp.QueuesOf(idx);
                 if (due)
                     foreach (var q in queues) q.EndInterval();
-                int mine = SwitchDatapath.PollQueues(f, queues, ref mark);
+                int mine = PollQueues(f, queues, ref mark);
                 if (mine > 0 && prevBusyStart != 0) f.RecordBusyGap(start - prevBusyStart);
                 got += mine;
             }
@@ -257,7 +305,11 @@ public sealed class ForwardingThreads : IDisposable
                 continue;
             }
             int version = Volatile.Read(ref _version);
-            if (version != waitVersion || !ReferenceEquals(members, waitMembers))
+            if (members.Length == 1)
+            {
+                waitSet = members[0].Dp.QueuesOf(idx);   // one datapath's snapshot as it is
+            }
+            else if (version != waitVersion || !ReferenceEquals(members, waitMembers))
             {
                 var all = new List<RxQueue>();
                 foreach (var m in members) all.AddRange(m.Dp.QueuesOf(idx));
@@ -265,7 +317,10 @@ public sealed class ForwardingThreads : IDisposable
                 waitVersion = version;
                 waitMembers = members;
             }
-            // The epoll set is brought up to date while the thread is still inside its round (see SwitchDatapath).
+            // The epoll set is brought up to date while the thread is still inside its round (and online): it reads
+            // the queues' descriptors, so a removed port is not disposed meanwhile. No busy-poll window after a
+            // wake-up by itself: only a round that finds frames opens it (or the linger, see PollWindow) again, so a
+            // stray wake-up (a timeout, a readable socket with nothing for us) costs one poll round.
             waiter.Watch(waitSet);
             foreach (var m in members) m.Readers[idx].Offline();
             Interlocked.Increment(ref _roundSeq[idx * RoundStride]);   // even: out of every datapath
@@ -276,6 +331,27 @@ public sealed class ForwardingThreads : IDisposable
         }
         // Stopped: no member's reader stays online (a removal's report waits for online readers).
         foreach (var m in _members) m.Readers[idx].Offline();
+    }
+
+    /// <summary>
+    /// Polls each of <paramref name="queues"/> once; a poll that returned frames is charged to its queue with the ticks
+    /// since <paramref name="mark"/> (the round's start, or the end of the last poll that returned frames, which it
+    /// becomes): one timestamp per poll with frames, none for empty ones, whose time goes to the next queue that has
+    /// frames (or to no queue: the thread's overhead, at the end of a round).
+    /// </summary>
+    internal static int PollQueues(Forwarder f, RxQueue[] queues, ref long mark)
+    {
+        int got = 0;
+        foreach (var q in queues)
+        {
+            int n = f.Poll(q.Slot, q.Receiver);
+            if (n <= 0) continue;
+            long now = Stopwatch.GetTimestamp();
+            q.AddBusy(now - mark);
+            mark = now;
+            got += n;
+        }
+        return got;
     }
 
     /// <summary>Clears the views of thread <paramref name="idx"/>'s cache that detached switches left (on that thread).</summary>
@@ -315,6 +391,7 @@ public sealed class ForwardingThreads : IDisposable
             if (t != Thread.CurrentThread) t.Join();
         if (_maintenance != Thread.CurrentThread) _maintenance.Join();
         Upcalls.Dispose();
-        foreach (var w in _waiters) w.Dispose();
+        if (_ownsWaiters)
+            foreach (var w in _waiters) w.Dispose();
     }
 }

@@ -60,14 +60,14 @@ public sealed class MemoryPort : IPort
 
     private MemoryPort[] _receivers = [];
 
-    public IPort[] OpenReceivers(int count)
+    public IRxQueue[] OpenReceivers(int count)
     {
         if (!SplitByFlowHash || count < 2) return [this];
         var all = new MemoryPort[count];
         all[0] = this;
         for (int i = 1; i < count; i++) all[i] = new MemoryPort(this, i);
         _receivers = all;
-        return all;
+        return [.. all];
     }
 
     public int WaitFd => _eventFd >= 0 ? _eventFd : PortWait.Unavailable;

@@ -205,40 +205,22 @@ public readonly record struct PortCountersSnapshot(long RxPackets, long TxPacket
     long RxDropped, long TxDropped, long RxErrors, long TxErrors, long RxFrameErrors, long RxOverErrors, long RxCrcErrors, long Collisions);
 
 /// <summary>
-/// A network port the datapath receives from and sends to, in bursts (the provider interface of Ports.*).
+/// A network port the datapath receives from and sends to, in bursts (the provider interface of Ports.*). A port is
+/// its own first receive queue (<see cref="IRxQueue"/>: <see cref="IRxQueue.Receive"/>, <see cref="IRxQueue.WaitFd"/>,
+/// <see cref="IRxQueue.PrepareWait"/>); a port that splits its receiving opens more (<see cref="OpenReceivers"/>).
 /// </summary>
 /// <remarks>
-/// Contract: <see cref="Receive"/> is called by one poll thread at a time; it allocates buffers from the
-/// given pool, fills frame bytes and Length (never InPort: the forwarder stamps the port's number on what it
-/// received, the one place a received packet gets it), and returns how many
-/// packets it produced (0 when nothing is waiting: it never blocks). An idle forwarding thread blocks in epoll on
-/// the ports' <see cref="WaitFd"/> after calling <see cref="PrepareWait"/> on each. <see cref="Send"/> may be called from several threads at once; it must copy or
-/// transmit the frames before returning and must not keep or release the caller's references.
+/// Contract: receiving as <see cref="IRxQueue"/> says. <see cref="Send"/> may be called from several threads at once;
+/// it must copy or transmit the frames before returning and must not keep or release the caller's references.
 /// Implementations: <see cref="Memory.MemoryPort"/> (tests, benchmarks, the demo), AF_PACKET, AF_XDP, libpcap, tunnels.
 /// </remarks>
-public interface IPort : IDisposable
+public interface IPort : IRxQueue
 {
     PortInfo Info { get; }
     PortCounters Counters { get; }
     /// <summary>Current link state (polled by the datapath's port monitor; a change becomes PORT_STATUS).</summary>
     bool LinkUp { get; }
-    int Receive(PacketPool pool, Span<int> pkts);
     void Send(PacketPool pool, ReadOnlySpan<int> pkts);
-
-    /// <summary>
-    /// A descriptor that polls readable (level-triggered) while <see cref="Receive"/> has frames: a socket, or an
-    /// eventfd the port writes. <see cref="PortWait.NeverReceives"/> for ports that receive nothing themselves;
-    /// <see cref="PortWait.Unavailable"/> (the default) when the port cannot signal, so its thread naps in short
-    /// timed waits instead of blocking.
-    /// </summary>
-    int WaitFd => PortWait.Unavailable;
-
-    /// <summary>
-    /// Called on the receiving thread just before it blocks on <see cref="WaitFd"/>: arm whatever makes the
-    /// descriptor readable for frames that arrive from now on, then return false if <see cref="Receive"/> has
-    /// frames already (the thread polls again instead of sleeping).
-    /// </summary>
-    bool PrepareWait() => true;
 
     /// <summary>
     /// Whether <see cref="Send"/> takes a large buffer's frame whole with what it owes (<see cref="PacketPool.Offload"/>:
@@ -248,14 +230,14 @@ public interface IPort : IDisposable
     bool AcceptsOffload => false;
 
     /// <summary>
-    /// Splits receiving across <paramref name="count"/> forwarding threads: receivers (this port first) that together
-    /// receive each frame once, all frames of a flow through the same one; receiver i goes to thread i mod
-    /// <paramref name="count"/> (one per AF_XDP queue may be more or fewer than the threads). Only Receive, WaitFd and PrepareWait of the
-    /// others are used (sending stays with this port), from their own threads; they count into this port's counters
-    /// and the datapath disposes them with this port (when it is removed, or with the datapath). The default cannot
-    /// split: just this port.
+    /// Splits receiving across <paramref name="count"/> forwarding threads: receive queues (this port first) that
+    /// together receive each frame once, all frames of a flow through the same one; the datapath deals them to its
+    /// threads (queue i to thread i mod <paramref name="count"/> at first, then by load; one per AF_XDP queue may be
+    /// more or fewer than the threads). The others only receive (<see cref="IRxQueue"/>: sending stays with this port),
+    /// from their own threads; they count into this port's counters and the datapath disposes them with this port (when
+    /// it is removed, or with the datapath). The default cannot split: just this port.
     /// </summary>
-    IPort[] OpenReceivers(int count) => [this];
+    IRxQueue[] OpenReceivers(int count) => [this];
 
     /// <summary>
     /// Called by the datapath before the port is published to its <paramref name="count"/> forwarding threads, so a

@@ -15,9 +15,9 @@ public sealed class PortSlot
     private volatile bool _lastLinkUp;
     /// <summary>Per-queue transmit counters (ENQUEUE); index = queue id.</summary>
     public readonly QueueCounters[] Queues;
-    /// <summary>The receivers the datapath polls for this port (the port itself first, then those it split its receiving
+    /// <summary>The receive queues the datapath polls for this port (the port itself first, then those it split its receiving
     /// into: <see cref="IPort.OpenReceivers"/>); set before the slot is published, disposed with the port.</summary>
-    internal IPort[] Receivers = [];
+    internal IRxQueue[] Receivers = [];
 
     public PortSlot(IPort port, ushort no, int index, int queueCount)
     {

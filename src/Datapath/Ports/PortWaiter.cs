@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Softswitch.Datapath.Ports;
 
-/// <summary>Special values of <see cref="IPort.WaitFd"/>.</summary>
+/// <summary>Special values of <see cref="IRxQueue.WaitFd"/>.</summary>
 public static class PortWait
 {
     /// <summary>The port cannot signal arrivals: a thread that owns it naps in timed waits of <see cref="PortWaiter.UnwaitableNapMs"/>.</summary>
@@ -13,13 +13,13 @@ public static class PortWait
 
 /// <summary>
 /// Where one forwarding thread blocks when it has nothing to do: an epoll set over its ports' wait descriptors
-/// (<see cref="IPort.WaitFd"/>: AF_PACKET and AF_XDP sockets, tap and pcap fds, in-memory ports' eventfds) plus an
+/// (<see cref="IRxQueue.WaitFd"/>: AF_PACKET and AF_XDP sockets, tap and pcap fds, in-memory ports' eventfds) plus an
 /// eventfd for control work (port changes, stop).
 /// </summary>
 /// <remarks>
 /// Design: the set is rebuilt on the owning thread when its port array (an immutable snapshot) changed; descriptors
 /// are level-triggered, so a frame that arrived after the last poll and before epoll_wait makes the wait return at
-/// once: there is no lost wake-up as long as each port's <see cref="IPort.PrepareWait"/> arms its signal before
+/// once: there is no lost wake-up as long as each port's <see cref="IRxQueue.PrepareWait"/> arms its signal before
 /// re-checking for work (in-memory ports) or its fd is readable while frames wait (sockets).
 /// The ports' descriptors are in the set only around sleeps: added when the thread is about to block, taken out
 /// again once it has been busy for <see cref="DisarmAfterBusyRounds"/> rounds (<see cref="NoteWork"/>). A socket with
@@ -100,7 +100,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
 
     /// <summary>
     /// Blocks until a port's descriptor is readable, <see cref="Wake"/> is called, or <paramref name="timeoutMs"/>
-    /// passes (-1: no limit). The caller has called <see cref="IPort.PrepareWait"/> on every port and found no work.
+    /// passes (-1: no limit). The caller has called <see cref="IRxQueue.PrepareWait"/> on every port and found no work.
     /// </summary>
     public void Wait(RxQueue[] ports, int timeoutMs)
     {
@@ -126,7 +126,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
     }
 
     /// <summary>Makes the epoll set follow <paramref name="ports"/> and puts their descriptors in it (reads their
-    /// <see cref="IPort.WaitFd"/>). <see cref="Wait"/> does it too; a thread calls it first while it may still touch
+    /// <see cref="IRxQueue.WaitFd"/>). <see cref="Wait"/> does it too; a thread calls it first while it may still touch
     /// its ports.</summary>
     public void Watch(RxQueue[] ports)
     {

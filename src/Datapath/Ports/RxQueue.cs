@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Softswitch.Datapath.Ports;
 
 /// <summary>
-/// One receive queue a forwarding thread polls: a port's slot, the provider that receives for it (the port itself, or
-/// one of the receivers it split its traffic into, <see cref="QueueId"/> its index), and its measured load.
+/// One receive queue a forwarding thread polls: a port's slot, the <see cref="IRxQueue"/> that receives for it (the port
+/// itself, or one of the receivers it split its traffic into, <see cref="QueueId"/> its index), and its measured load.
 /// </summary>
 /// <remarks>
 /// The load is Open vSwitch's rxq processing cycles (lib/dpif-netdev.c): the Stopwatch ticks of the polls of this
@@ -21,7 +21,7 @@ public sealed class RxQueue
     /// <summary>Intervals of history kept per queue and per thread (Open vSwitch's PMD_INTERVAL_MAX).</summary>
     public const int Intervals = 6;
 
-    public RxQueue(PortSlot slot, IPort receiver, int queueId = 0)
+    public RxQueue(PortSlot slot, IRxQueue receiver, int queueId = 0)
     {
         Slot = slot;
         Receiver = receiver;
@@ -29,7 +29,7 @@ public sealed class RxQueue
     }
 
     public PortSlot Slot { get; }
-    public IPort Receiver { get; }
+    public IRxQueue Receiver { get; }
     /// <summary>The receiver's index among the port's receivers (0 for a port that does not split).</summary>
     public int QueueId { get; }
 

@@ -379,12 +379,14 @@ public sealed unsafe class AfPacketPort : IPort
     /// Splits this interface's receiving into <paramref name="count"/> sockets of one PACKET_FANOUT group (hash by flow,
     /// fragments defragmented first so they hash alike): this port and count - 1 receive-only sockets with their own
     /// rings, counting into this port's counters. The group id comes from the kernel (PACKET_FANOUT_FLAG_UNIQUEID), so
-    /// it collides with no other process. If the kernel refuses, one line says so and this port receives alone.
+    /// it collides with no other process. If the kernel refuses, one line says so and this port receives alone. The
+    /// members are receive-only sockets of this type (the datapath polls them as <see cref="IRxQueue"/>s: their
+    /// transmit path is never used, and they transmit nothing).
     /// </summary>
-    public IPort[] OpenReceivers(int count)
+    public AfPacketPort[] OpenReceivers(int count)
     {
         if (count <= 1 || _fd < 0) return [this];
-        var list = new List<IPort> { this };
+        var list = new List<AfPacketPort> { this };
         try
         {
             int group = _opt.FanoutGroup;
@@ -410,6 +412,8 @@ public sealed unsafe class AfPacketPort : IPort
             return [this];
         }
     }
+
+    IRxQueue[] IPort.OpenReceivers(int count) => [.. OpenReceivers(count)];
 
     public bool PrepareWait()
     {

@@ -338,10 +338,10 @@ public sealed unsafe class AfXdpPort : IPort
     /// <paramref name="count"/> forwarding threads, so each thread polls, and transmits on, a share of the queues.
     /// One queue: just this port.
     /// </summary>
-    public IPort[] OpenReceivers(int count)
+    public IRxQueue[] OpenReceivers(int count)
     {
         if (count <= 1 || _sockets.Length <= 1 || _served.Length <= 1) return [this];
-        var list = new IPort[_sockets.Length];
+        var list = new IRxQueue[_sockets.Length];
         list[0] = this;
         for (int i = 1; i < _sockets.Length; i++) list[i] = new QueueReceiver(this, _sockets[i]);
         _served = [_sockets[0]];
@@ -453,18 +453,14 @@ public sealed unsafe class AfXdpPort : IPort
     }
 
     /// <summary>
-    /// A split-off receiver of one queue: receives from its socket on its forwarding thread (which thereby owns the
-    /// socket's TX ring); sending, counters and disposal stay with the port.
+    /// A split-off receive queue: receives from its socket on its forwarding thread; sending, counters and disposal
+    /// (of the socket too) stay with the port.
     /// </summary>
-    private sealed class QueueReceiver(AfXdpPort port, XskSocket socket) : IPort
+    private sealed class QueueReceiver(AfXdpPort port, XskSocket socket) : IRxQueue
     {
-        public PortInfo Info => port.Info;
-        public PortCounters Counters => port.Counters;
-        public bool LinkUp => port.LinkUp;
         public int WaitFd => port._disposed ? PortWait.Unavailable : socket.Fd;
         public bool PrepareWait() => socket.PrepareWait();
         public int Receive(PacketPool pool, Span<int> pkts) => socket.Receive(pool, pkts);
-        public void Send(PacketPool pool, ReadOnlySpan<int> pkts) => port.Send(pool, pkts);
         public void Dispose() { }
         public override string ToString() => $"{port} queue {socket.QueueId}";
     }

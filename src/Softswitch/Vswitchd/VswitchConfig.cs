@@ -206,9 +206,23 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
         + "|" + DpDesc;
 }
 
+/// <summary>The receive queues' placement settings: Open_vSwitch other_config's (see <see cref="VswitchConfig.RxqScheduling"/>),
+/// or `softswitch run`'s options of the same names.</summary>
+internal sealed record RxqSchedulingConfig(RxqAssignment Assignment, bool AutoLoadBalance, int LoadThreshold, int ImprovementThreshold, long RebalanceIntervalMinutes)
+{
+    /// <summary>Sets them on <paramref name="balancer"/>: the thresholds and interval first, then the automatic
+    /// rebalance, then the assignment (another one places the queues again at once, as Open vSwitch reconfigures).</summary>
+    public void ApplyTo(RxqBalancer balancer)
+    {
+        balancer.LoadThreshold = LoadThreshold;
+        balancer.ImprovementThreshold = ImprovementThreshold;
+        balancer.RebalanceIntervalMs = RebalanceIntervalMinutes * 60_000;
+        balancer.AutoLoadBalance = AutoLoadBalance;
+        balancer.Assignment = Assignment;
+    }
+}
+
 /// <summary>The Open_vSwitch row and its bridges: the whole configuration, read at one moment.</summary>
-/// <summary>The receive queues' placement settings of Open_vSwitch other_config (see <see cref="VswitchConfig.RxqScheduling"/>).</summary>
-internal sealed record RxqSchedulingConfig(RxqAssignment Assignment, bool AutoLoadBalance, int LoadThreshold, int ImprovementThreshold, long RebalanceIntervalMinutes);
 
 internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IReadOnlyList<BridgeConfig> Bridges, IReadOnlyDictionary<string, string> OtherConfig)
 {

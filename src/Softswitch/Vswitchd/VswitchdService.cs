@@ -156,14 +156,9 @@ internal sealed class VswitchdService : IDisposable
         string said = string.Join("; ", errors);
         if (said.Length > 0 && said != _rxqRefused) _log.LogWarning("{Error}", said);
         _rxqRefused = said;
-        var balancer = _threads.Balancer;
-        balancer.LoadThreshold = rxq.LoadThreshold;
-        balancer.ImprovementThreshold = rxq.ImprovementThreshold;
-        balancer.RebalanceIntervalMs = rxq.RebalanceIntervalMinutes * 60_000;
-        if (balancer.AutoLoadBalance != rxq.AutoLoadBalance)
+        if (_threads.Balancer.AutoLoadBalance != rxq.AutoLoadBalance)
             _log.LogInformation("PMD auto load balance is {State}", rxq.AutoLoadBalance ? "enabled" : "disabled");
-        balancer.AutoLoadBalance = rxq.AutoLoadBalance;
-        balancer.Assignment = rxq.Assignment;
+        rxq.ApplyTo(_threads.Balancer);
     }
 
     /// <summary>The first pause before connecting again, and the longest (each failed attempt doubles it, as Open vSwitch's reconnect does).</summary>

@@ -26,9 +26,9 @@ public sealed class PortLifetimeTests
         public bool LinkUp => true;
         public int Receive(PacketPool pool, Span<int> pkts) => 0;
         public void Send(PacketPool pool, ReadOnlySpan<int> pkts) { }
-        public IPort[] OpenReceivers(int count)
+        public IRxQueue[] OpenReceivers(int count)
         {
-            var list = new IPort[Math.Min(count, split)];
+            var list = new IRxQueue[Math.Min(count, split)];
             list[0] = this;
             for (int i = 1; i < list.Length; i++) list[i] = new TrackedPort($"{name}.{i}").Counted();
             return list;
