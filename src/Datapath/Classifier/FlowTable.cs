@@ -284,6 +284,7 @@ public sealed partial class FlowTable
     /// </summary>
     public FlowEntry? Lookup(in FlowKey key, in Registers regs, long version)
     {
+        if (regs.IsZero) return Lookup(key, version);
         if (_conjunctive) return LookupConjunctive(key, regs, null, version);
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
