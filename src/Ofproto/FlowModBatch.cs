@@ -8,23 +8,28 @@ namespace Softswitch.Ofproto;
 /// <summary>
 /// A run of flow-mods applied as one change to the table set (docs/ofproto.md, "Flow-mods"; docs/datapath.md, "Runs
 /// of flow-mods" and "Atomic batches"): opened by <see cref="OfFlowTables.BeginBatch"/>, it holds every table a
-/// flow-mod of it writes (<see cref="FlowTable.Hold"/>) and publishes them all at once when it ends
-/// (<see cref="FlowTable.UnholdTogether"/>: each table's versions, then the pipeline's change count once).
+/// flow-mod of it writes (<see cref="FlowTable.Hold()"/>) and publishes them all at once when it ends
+/// (<see cref="FlowTable.UnholdTogether(IReadOnlyList{FlowTable})"/>: each table's versions, then the pipeline's change
+/// count once).
 /// </summary>
 /// <remarks>
 /// <para>A plain batch (a connection's run of flow-mods) applies each flow-mod on its own terms: each gets its status,
 /// a failed one changes nothing and the others stand, and it publishes what it holds every
 /// <see cref="OfFlowTables.MaxRunFlowMods"/> flow-mods.</para>
-/// <para>An atomic batch (a bundle's commit, Open vSwitch's do_bundle_commit) is all or nothing: it keeps an undo log
-/// (a flow added, with the flow it replaced; a flow modified, with its actions, instructions, cookie and counts before),
-/// never publishes before it ends, and <see cref="Revert"/> restores every table as it was: adds removed, replaced flows
-/// re-inserted with their counters and timeouts, modifies restored. Its deletes take effect at the end: a deleted flow
-/// is marked (later flow-mods of the batch no longer see it) and stays in its table until <see cref="Commit"/>, which
-/// publishes every add first (a new subtable too) and only then removes the marked flows, so that a batch replacing
-/// flows by others that forward alike never leaves a packet without a flow.</para>
+/// <para>An atomic batch (a bundle's commit, Open vSwitch's do_bundle_commit) is all or nothing, and its commit is one
+/// step for every lookup: it holds its tables at the next tables version (<see cref="FlowTable.Hold(long)"/>,
+/// <see cref="Pipeline.Versions"/>), so the flows it adds are seen from that version on and the flows its deletes mark
+/// (<see cref="FlowTable.WriteScope.Hide"/>; later flow-mods of the batch no longer see them) until it, and
+/// <see cref="Commit"/> publishes the version in one store before the tables unlink the marked flows
+/// (<see cref="FlowTable.UnholdTogether(IReadOnlyList{FlowTable}, long)"/>). It keeps an undo log (a flow added, with
+/// the flow it replaced; a flow modified, with its actions, instructions, cookie and counts before), and
+/// <see cref="Revert"/> drops the version and restores every table as it was: adds removed, replaced flows re-inserted
+/// with their counters and timeouts, modifies restored. A flow that takes the place of one of the same match and priority,
+/// and a modify, change a flow in place: those are seen at once, not at the commit.</para>
 /// <para>One batch per table set at a time (the table set's run lock), on the thread that opened it, which must end it
 /// (<see cref="Commit"/> or <see cref="Revert"/>). While it is open its thread holds the tables' reclamation domain,
-/// so the entries the batch removed or replaced are not reused before it ends.</para>
+/// so the entries the batch removed or replaced are not reused before it ends. An atomic batch's end settles its
+/// tables (<see cref="FlowTable.Settle"/>) before it releases the run lock.</para>
 /// </remarks>
 public sealed class FlowModBatch
 {
@@ -38,12 +43,17 @@ public sealed class FlowModBatch
     private List<(FlowEntry Entry, OfFlowUpdateEvent Event, FlowRemovedReason Reason, FlowEntry? Replaced)>? _changes;
     private readonly QuiescentDomain.Hold _reclaimHold;
     private bool _ended;
+    // An atomic batch: the tables version its commit publishes (its adds seen from it on, its deletes until it).
+    private readonly long _version;
+    // The tables an atomic batch held, settled when it ends (their lookups stop checking versions).
+    private FlowTable[]? _settle;
 
-    internal FlowModBatch(OfFlowTables owner, bool atomic, QuiescentDomain.Hold reclaimHold)
+    internal FlowModBatch(OfFlowTables owner, bool atomic, QuiescentDomain.Hold reclaimHold, long version)
     {
         _owner = owner;
         IsAtomic = atomic;
         _reclaimHold = reclaimHold;
+        _version = version;
     }
 
     /// <summary>Whether the batch is all or nothing (see the type remarks).</summary>
@@ -67,24 +77,30 @@ public sealed class FlowModBatch
     }
 
     /// <summary>
-    /// Ends the batch: an atomic one whose deletes marked flows publishes its tables with its adds in and the marked flows
-    /// still there, then removes those (appending them to <paramref name="removed"/>, reason Delete); then every table it
-    /// holds is published as one change and the run lock is released.
+    /// Ends the batch. An atomic one publishes the tables version its flows were written at
+    /// (<see cref="FlowTable.UnholdTogether(IReadOnlyList{FlowTable}, long)"/>): from that one store on, every lookup sees
+    /// all of its adds and none of the flows its deletes marked, in every table; the tables then unlink those flows and
+    /// publish, and they are reported (appended to <paramref name="removed"/>, reason Delete or Eviction). A plain one
+    /// publishes every table it holds as one change. Then the run lock is released.
     /// </summary>
     public void Commit(List<FlowRemoved>? removed = null)
     {
         CheckOpen();
         try
         {
-            if (_doomed.Count > 0)
+            if (IsAtomic && _held.Count > 0)
             {
-                // The adds first: every table published (a subtable the batch created among them) while the flows its
-                // deletes marked are still in, then those tables held again for the deletes, published at the end.
-                var tables = _held.ToArray();
-                Publish();
-                foreach (var t in tables) Hold(t);
-                RemoveDoomed(removed);
+                _settle = _held.ToArray();
+                try
+                {
+                    FlowTable.UnholdTogether(_held, _version);
+                }
+                finally
+                {
+                    _held.Clear();
+                }
             }
+            if (_doomed.Count > 0) ReportDoomed(removed);
         }
         finally
         {
@@ -103,10 +119,10 @@ public sealed class FlowModBatch
     }
 
     /// <summary>
-    /// Ends an atomic batch with nothing it did in effect: the undo log is played backwards (adds removed, replaced
-    /// flows re-inserted with their counters and timeouts, modifies restored, marked deletes forgotten), then the
-    /// tables are published (no packet saw any of it but a new flow's first walk through a table it held) and the run
-    /// lock is released.
+    /// Ends an atomic batch with nothing it did in effect: its version is dropped (the flows its deletes marked are seen
+    /// again, as they were all along at the current version), the undo log is played backwards (adds removed before any
+    /// lookup saw them, replaced flows re-inserted with their counters and timeouts, modifies restored), then the tables
+    /// are published and the run lock is released. No packet saw any of it but a flow replaced or modified in place.
     /// </summary>
     public void Revert()
     {
@@ -114,6 +130,8 @@ public sealed class FlowModBatch
         if (!IsAtomic) throw new InvalidOperationException("only an atomic batch can be reverted");
         try
         {
+            _settle = _held.ToArray();
+            foreach (var t in _held) t.DropHoldVersion();
             var incarnation = new Dictionary<FlowEntry, FlowEntry>(ReferenceEqualityComparer.Instance);
             for (int i = _undo.Count - 1; i >= 0; i--)
             {
@@ -165,25 +183,19 @@ public sealed class FlowModBatch
         return c;
     }
 
-    private void RemoveDoomed(List<FlowRemoved>? removed)
+    /// <summary>The flows the batch's deletes marked, out of their tables since the commit: reported, in the order of the tables the batch held.</summary>
+    private void ReportDoomed(List<FlowRemoved>? removed)
     {
         long now = _owner.Clock.NowNanos;
-        var list = new List<FlowEntry>();
-        foreach (var table in _held)
+        foreach (var table in _settle ?? [])
         {
-            list.Clear();
             foreach (var (e, t) in _doomed)
             {
                 if (!ReferenceEquals(t, table)) continue;
-                // A later add of the same match and priority replaced it in place: out of the table already.
-                if (!e.IsRemoved) list.Add(e);
                 var reason = _evicted is not null && _evicted.Contains(e) ? FlowRemovedReason.Eviction : FlowRemovedReason.Delete;
                 if (_owner.Changes is not null) NoteChange(e, OfFlowUpdateEvent.Removed, reason, null);
                 removed?.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
             }
-            if (list.Count == 0) continue;
-            using var w = table.Write();
-            w.Remove(list);
         }
         _doomed.Clear();
         _evicted = null;
@@ -199,8 +211,17 @@ public sealed class FlowModBatch
         finally
         {
             _undo.Clear();
-            _reclaimHold.Dispose();
-            _owner.EndBatch(this);
+            try
+            {
+                // Under the run lock (no other batch holds the tables at a version of its own meanwhile).
+                if (_settle is not null) FlowTable.Settle(_settle);
+            }
+            finally
+            {
+                _settle = null;
+                _reclaimHold.Dispose();
+                _owner.EndBatch(this);
+            }
         }
     }
 
@@ -231,7 +252,8 @@ public sealed class FlowModBatch
     {
         foreach (var t in CollectionsMarshal.AsSpan(_held))
             if (ReferenceEquals(t, table)) return;
-        table.Hold();
+        if (IsAtomic) table.Hold(_version); // its adds and deletes seen at the commit's version
+        else table.Hold();
         _held.Add(table);
     }
 
@@ -255,17 +277,21 @@ public sealed class FlowModBatch
         list.RemoveAll(IsDoomed);
     }
 
-    /// <summary>Marks <paramref name="e"/> of <paramref name="table"/> for deletion at the commit.</summary>
-    internal void Doom(FlowTable table, FlowEntry e)
+    /// <summary>
+    /// Marks <paramref name="e"/> of the table <paramref name="w"/> writes for deletion at the commit: hidden from the
+    /// commit's version on (lookups see it until then), unlinked by the commit.
+    /// </summary>
+    internal void Doom(FlowTable.WriteScope w, FlowEntry e)
     {
-        if (!_doomed.TryAdd(e, table)) return;
-        _undo.Add(new Undo(UndoKind.Doomed, table, e, null, null, null, 0, 0, 0, false));
+        if (!_doomed.TryAdd(e, w.Table)) return;
+        w.Hide(e);
+        _undo.Add(new Undo(UndoKind.Doomed, w.Table, e, null, null, null, 0, 0, 0, false));
     }
 
-    /// <summary>Marks <paramref name="e"/> of <paramref name="table"/> as evicted by an add: removed at the commit with reason Eviction.</summary>
-    internal void DoomEvicted(FlowTable table, FlowEntry e)
+    /// <summary>Marks <paramref name="e"/> of the table <paramref name="w"/> writes as evicted by an add: removed at the commit with reason Eviction.</summary>
+    internal void DoomEvicted(FlowTable.WriteScope w, FlowEntry e)
     {
-        Doom(table, e);
+        Doom(w, e);
         (_evicted ??= new(ReferenceEqualityComparer.Instance)).Add(e);
     }
 

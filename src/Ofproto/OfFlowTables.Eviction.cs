@@ -275,7 +275,7 @@ public sealed partial class OfFlowTables
         if (victim is null) return false;
         if (b is { IsAtomic: true })
         {
-            b.DoomEvicted(w.Table, victim);
+            b.DoomEvicted(w, victim);
             return true;
         }
         w.Remove(victim);

@@ -89,7 +89,8 @@ public sealed partial class OfFlowTables
     {
         if (_runLock.IsHeldByCurrentThread) throw new InvalidOperationException("this thread has a batch of flow-mods open");
         _runLock.Enter();
-        var b = new FlowModBatch(this, atomic, Reclamation.Enter());
+        // An atomic batch's rules are seen from the next tables version on, which its commit publishes.
+        var b = new FlowModBatch(this, atomic, Reclamation.Enter(), atomic ? _pipeline.Versions.Current + 1 : 0);
         _batch = b;
         return b;
     }
@@ -418,7 +419,7 @@ public sealed partial class OfFlowTables
         if (b is { IsAtomic: true })
         {
             // Marked now, removed (and reported) when the batch commits, after its adds are in.
-            foreach (var e in targets) b.Doom(w.Table, e);
+            foreach (var e in targets) b.Doom(w, e);
             targets.Clear();
             return;
         }

@@ -28,7 +28,139 @@ public sealed partial class FlowTable
         _holds++;
     }
 
-    /// <summary>Ends a <see cref="Hold"/>: publishes everything written since (the last hold ended) and releases the lock.</summary>
+    /// <summary>
+    /// A <see cref="Hold()"/> of an atomic batch whose commit publishes tables version <paramref name="version"/> (the
+    /// next: <see cref="Versions"/>' current plus one): the rules inserted meanwhile are seen by lookups from that version
+    /// on (but one that takes the place of a rule of the same match and priority, swapped in place at once), and those
+    /// <see cref="WriteScope.Hide"/> hides are seen until it. Ended by <see cref="UnholdTogether(IReadOnlyList{FlowTable}, long)"/>
+    /// (the commit), or by <see cref="DropHoldVersion"/> and <see cref="Unhold"/> (a revert). Design: docs/datapath.md,
+    /// "Atomic batches".
+    /// </summary>
+    public void Hold(long version)
+    {
+        if (version <= Versions.Current) throw new ArgumentOutOfRangeException(nameof(version), "a batch's version is after the current one");
+        Hold();
+        if (_holds != 1)
+        {
+            Unhold();
+            throw new InvalidOperationException("a versioned hold must be the table's only one");
+        }
+        // Before any rule of the batch is linked or hidden: lookups check versions from now on.
+        _versionsPending = true;
+        _holdVersion = version;
+    }
+
+    /// <summary>
+    /// Ends the versioning of this thread's <see cref="Hold(long)"/> without publishing its version (a revert): the rules
+    /// it hid are shown again, and rules inserted from now on are seen at once. The rules it inserted stay hidden until
+    /// removed (a revert removes them).
+    /// </summary>
+    public void DropHoldVersion()
+    {
+        if (!_writeLock.IsHeldByCurrentThread || _holds == 0) throw new InvalidOperationException("the table is not held by this thread");
+        foreach (var (e, kind, version) in _hidden) e.SetVisibility(kind, version);
+        _hidden.Clear();
+        _holdVersion = 0;
+    }
+
+    /// <summary>
+    /// The commit of an atomic batch that holds every table in <paramref name="tables"/> with
+    /// <see cref="Hold(long)"/> at <paramref name="version"/>: every table's search order is published (a subtable the
+    /// batch created among them, its rules still hidden), then the version, in one store: from it on every lookup sees
+    /// every rule the batch inserted and none it hid, in every table at once; then each table unlinks the rules it hid
+    /// and publishes as <see cref="UnholdTogether(IReadOnlyList{FlowTable})"/> does (versions and classes, then the
+    /// pipeline's change count once), and the locks are released. A lookup still at the old version sees none of it
+    /// (a walk or burst whose version moved while it ran looks again). <see cref="Settle"/> after it lets lookups stop
+    /// checking versions.
+    /// </summary>
+    public static void UnholdTogether(IReadOnlyList<FlowTable> tables, long version)
+    {
+        foreach (var t in tables)
+        {
+            if (!t._writeLock.IsHeldByCurrentThread || t._holds != 1) throw new InvalidOperationException("a table is not held once by this thread");
+            if (t._holdVersion != version) throw new InvalidOperationException("a table is not held at this version");
+            if (!ReferenceEquals(t.Versions, tables[0].Versions)) throw new InvalidOperationException("the tables have different versions");
+        }
+        Exception? first = null;
+        var changes = new List<ShadowClass>(2);
+        try
+        {
+            foreach (var t in tables)
+            {
+                try
+                {
+                    t.PublishStructureLocked();
+                }
+                catch (Exception e)
+                {
+                    first ??= e;
+                }
+            }
+            if (tables.Count != 0) tables[0].Versions.Publish(version);
+            foreach (var t in tables)
+            {
+                try
+                {
+                    t._holds = 0;
+                    t._holdVersion = 0;
+                    t.UnlinkHidden();
+                    if (t.PublishLocked(moveChanges: false) && t.PipelineChanges is { } c && !changes.Contains(c)) changes.Add(c);
+                }
+                catch (Exception e)
+                {
+                    first ??= e;
+                }
+            }
+            foreach (var c in changes) c.Increment();
+        }
+        finally
+        {
+            foreach (var t in tables) t._writeLock.Exit();
+        }
+        if (first is not null) throw first;
+    }
+
+    /// <summary>Writer: unlinks the rules this hold hid (those a later insert of the same match and priority replaced are out already).</summary>
+    private void UnlinkHidden()
+    {
+        foreach (var (e, _, _) in _hidden)
+            if (!e.IsRemoved) RemoveLocked(e);
+        _hidden.Clear();
+    }
+
+    /// <summary>
+    /// After the commit or revert of an atomic batch that held <paramref name="tables"/> (released since): waits until
+    /// every forwarding thread has passed a quiescent point (at most <paramref name="limitMs"/>), so none still holds a
+    /// version from before, or a rule the commit unlinked, and lookups of those tables stop checking versions. False
+    /// when a thread stayed inside its round past the limit: the tables go on checking (correct, a little slower) until
+    /// a later settle.
+    /// </summary>
+    public static bool Settle(IReadOnlyList<FlowTable> tables, int limitMs = SettleLimitMs)
+    {
+        bool any = false;
+        foreach (var t in tables) any |= t._versionsPending;
+        if (!any) return true;
+        var domain = tables[0]._domain;
+        if (!domain.WaitForReaders(domain.Advance(), limitMs)) return false;
+        foreach (var t in tables)
+        {
+            lock (t._writeLock)
+            {
+                // Not while another batch holds it at a version of its own.
+                if (t._holdVersion != 0) continue;
+                foreach (var (e, serial) in t._shown)
+                    if (e.Serial == serial && !e.IsRemoved) e.Settle(); // not one a revert removed (or its next incarnation)
+                t._shown.Clear();
+                if (t._hidden.Count == 0) t._versionsPending = false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The longest <see cref="Settle"/> waits by default for a forwarding thread to finish its round.</summary>
+    public const int SettleLimitMs = 500;
+
+    /// <summary>Ends a <see cref="Hold()"/>: publishes everything written since (the last hold ended) and releases the lock.</summary>
     public void Unhold()
     {
         if (!_writeLock.IsHeldByCurrentThread || _holds == 0) throw new InvalidOperationException("the table is not held by this thread");
@@ -43,7 +175,7 @@ public sealed partial class FlowTable
     }
 
     /// <summary>
-    /// Ends this thread's <see cref="Hold"/> of every table in <paramref name="tables"/> as one publication: each table
+    /// Ends this thread's <see cref="Hold()"/> of every table in <paramref name="tables"/> as one publication: each table
     /// publishes what was written since its hold began, with its locks all still held, and only then does the
     /// pipeline's change count (<see cref="Pipeline.Changes"/>) move, once, for all of them, before the locks are
     /// released. A cached pipeline result checked before that move is the one it was before any of the writes (its
@@ -112,6 +244,16 @@ public sealed partial class FlowTable
         /// (docs/datapath.md, "One table"); the list is reordered.
         /// </summary>
         public void Remove(List<FlowEntry> entries) => _table.RemoveManyLocked(entries);
+
+        /// <summary>
+        /// Hides <paramref name="entry"/> (a rule of the table) from the version of this thread's <see cref="Hold(long)"/>
+        /// on: lookups at an earlier version still see it; the commit unlinks it
+        /// (<see cref="UnholdTogether(IReadOnlyList{FlowTable}, long)"/>).
+        /// </summary>
+        public void Hide(FlowEntry entry) => _table.HideLocked(entry);
+
+        /// <summary>Undoes <see cref="Hide"/> (the rule is seen at every version again).</summary>
+        public void Unhide(FlowEntry entry) => _table.UnhideLocked(entry);
 
         /// <summary>Swaps a rule's whole action list (readers see the old or the new list, never a mix).</summary>
         public void SetActions(FlowEntry entry, FlowActions actions) => _table.SetActionsLocked(entry, actions);
@@ -195,9 +337,36 @@ public sealed partial class FlowTable
         lock (_writeLock) _observers = Array.FindAll(_observers, o => !ReferenceEquals(o, observer));
     }
 
+    private void HideLocked(FlowEntry entry)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        if (_holdVersion == 0) throw new InvalidOperationException("the table is not held at a version");
+        if (entry.IsHidden) return;
+        var (kind, version) = entry.Visibility;
+        entry.HideFrom(_holdVersion);
+        _hidden.Add((entry, kind, version));
+    }
+
+    private void UnhideLocked(FlowEntry entry)
+    {
+        Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        int i = _hidden.FindIndex(h => ReferenceEquals(h.Entry, entry));
+        if (i < 0) return;
+        var (_, kind, version) = _hidden[i];
+        _hidden.RemoveAt(i);
+        entry.SetVisibility(kind, version);
+    }
+
     private FlowEntry? InsertLocked(FlowEntry entry)
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
+        // In a versioned hold a new rule is seen from the hold's version on; one that takes the place of a rule of the
+        // same match and priority is swapped in place, seen at once (as a modify), so the match never has neither.
+        if (_holdVersion != 0 && FindLocked(entry.Match, entry.Priority) is null)
+        {
+            entry.ShowFrom(_holdVersion);
+            _shown.Add((entry, entry.Serial));
+        }
         // Not yet published: its action list may still be swapped for the shared equal one.
         entry.SetActions(_interner.Intern(entry.Actions));
         bool soft = entry.Actions.IsConjunctive;
@@ -408,29 +577,12 @@ public sealed partial class FlowTable
     /// <summary>
     /// Publishes what the writer did since the last publication. Returns whether it changed something the pipeline's
     /// change count stands for; with <paramref name="moveChanges"/> false the caller moves that count (once for
-    /// several tables: <see cref="UnholdTogether"/>).
+    /// several tables: <see cref="UnholdTogether(IReadOnlyList{FlowTable})"/>).
     /// </summary>
     private bool PublishLocked(bool moveChanges = true)
     {
         bool changed = false;
-        if (_tuple.Publish(out bool maxLowered))
-        {
-            // The search order is the tie rule among equal-priority wildcard rules, and a removal that lowers a
-            // remaining subtable's max priority can move it behind another: a tie's cached winner may be stale then.
-            // (Inserts invalidate anyway; a removal that empties a subtable leaves the others' order as it was.)
-            if (maxLowered)
-            {
-                _invalidateCaches = true;
-                _bumpAll = true;
-            }
-            bool within = true;
-            foreach (var mask in _tuple.PublishedMasks()) within &= WithinInPort(mask);
-            // A rule on registers is never answered per in_port: the walk looks it up with the registers.
-            within &= !_tuple.PublishedUsesRegisters();
-            _tupleInPortShaped = within;
-        }
-        bool shaped = _tupleInPortShaped && _exact.Count == 0;
-        if (shaped != _inPortShaped) _inPortShaped = shaped;
+        PublishStructureLocked();
         // Whatever a table with clauses does may change what they combine to: its cached results go (the single-table
         // cache's by the cache version, verdicts by the conjunctive class, PublishClasses).
         if (_changed && _conjunctive) _invalidateCaches = true;
@@ -464,6 +616,33 @@ public sealed partial class FlowTable
         }
         if (_events.Count > 0 && !_flushing) FlushEvents();
         return changed;
+    }
+
+    /// <summary>
+    /// Publishes the tuple space's search order (a new subtable, a moved max priority) and the table's shape: what a
+    /// lookup needs to find the rules linked so far. The first step of <see cref="PublishLocked"/>; a versioned commit
+    /// takes it for every table before it publishes the version.
+    /// </summary>
+    private void PublishStructureLocked()
+    {
+        if (_tuple.Publish(out bool maxLowered))
+        {
+            // The search order is the tie rule among equal-priority wildcard rules, and a removal that lowers a
+            // remaining subtable's max priority can move it behind another: a tie's cached winner may be stale then.
+            // (Inserts invalidate anyway; a removal that empties a subtable leaves the others' order as it was.)
+            if (maxLowered)
+            {
+                _invalidateCaches = true;
+                _bumpAll = true;
+            }
+            bool within = true;
+            foreach (var mask in _tuple.PublishedMasks()) within &= WithinInPort(mask);
+            // A rule on registers is never answered per in_port: the walk looks it up with the registers.
+            within &= !_tuple.PublishedUsesRegisters();
+            _tupleInPortShaped = within;
+        }
+        bool shaped = _tupleInPortShaped && _exact.Count == 0;
+        if (shaped != _inPortShaped) _inPortShaped = shaped;
     }
 
     private void Notify(ObserverEventKind kind, FlowEntry e, FlowRemovedReason reason)

@@ -14,8 +14,10 @@ namespace Softswitch.Datapath.Classifier;
 /// <remarks>
 /// All-ones rules live in a hash stage, the others in the <see cref="TupleSpace"/>; the winner is the highest priority
 /// over both, with fixed ties. One writer at a time (<see cref="Write"/>, published when the scope ends); readers never
-/// lock and may see an entry just removed (<see cref="FlowEntry.IsRemoved"/>). With <see cref="RecycleEntries"/>, a
-/// removed entry is reused only after its <see cref="QuiescentDomain"/> grace period.
+/// lock and may see an entry just removed (<see cref="FlowEntry.IsRemoved"/>). An atomic batch's rules are versioned:
+/// a lookup sees the rules visible at the <see cref="TablesVersion"/> it is given or reads (<see cref="Hold(long)"/>,
+/// docs/datapath.md, "Atomic batches"). With <see cref="RecycleEntries"/>, a removed entry is reused only after its
+/// <see cref="QuiescentDomain"/> grace period.
 /// Design: docs/datapath.md, "One table".
 /// </remarks>
 [SkipLocalsInit]
@@ -35,7 +37,7 @@ public sealed partial class FlowTable
     private readonly IClock _clock;
     private readonly QuiescentDomain _domain;
     private readonly Lock _writeLock = new();
-    /// <summary>Writer-private: <see cref="Hold"/>s not yet ended (the lock holder's; scopes within publish nothing).</summary>
+    /// <summary>Writer-private: <see cref="Hold()"/>s not yet ended (the lock holder's; scopes within publish nothing).</summary>
     private int _holds;
     private readonly ActionInterner _interner = new();
 
@@ -80,6 +82,16 @@ public sealed partial class FlowTable
     private long _removals;
     private readonly TableVersions _published = new(); // _version and _removals as readers see them
 
+    // Versions (docs/datapath.md, "Atomic batches"): set (before such a rule is linked) while some rule of the table may
+    // be hidden at a version a reader holds, cleared once every reader has passed a quiescent point after the commit or
+    // revert that ended it (Settle). Lookups check what they found against their version only while it is set.
+    private volatile bool _versionsPending;
+    private long _holdVersion;                          // writer: the version this hold's inserts and hides take (0: none)
+    // Writer: rules hidden in this hold (with their visibility before), unlinked at its commit; rules inserted seen from
+    // a version on, made always seen once every reader has passed it (Settle).
+    private readonly List<(FlowEntry Entry, byte Kind, uint Version)> _hidden = new();
+    private readonly List<(FlowEntry Entry, int Serial)> _shown = new();
+
     /// <param name="clock">Timestamps of rules and expiry (default: the monotonic clock).</param>
     /// <param name="domain">The reclamation domain of the readers of this table (default: one of its own, with none).</param>
     public FlowTable(IClock? clock = null, QuiescentDomain? domain = null)
@@ -96,6 +108,15 @@ public sealed partial class FlowTable
 
     /// <summary>The pipeline's <see cref="Pipeline.Changes"/> when this table is one of its stages: moved after each published change.</summary>
     internal ShadowClass? PipelineChanges { get; init; }
+
+    /// <summary>The version lookups see rules at: the pipeline's, shared by all its tables (a table of its own has one of its own).</summary>
+    public TablesVersion Versions { get; internal init; } = new();
+
+    /// <summary>
+    /// Some rule of the table may be hidden at a version a reader holds (an atomic batch's add or delete, until the
+    /// batch's commit or revert has settled): lookups check what they find against their version.
+    /// </summary>
+    public bool HasVersionsPending => _versionsPending;
 
     private volatile TableMissMode _missMode;
 
@@ -231,7 +252,8 @@ public sealed partial class FlowTable
         winner = null;
         if (!_inPortShaped || _conjunctive) return false;
         var e = _tuple.Lookup(key);
-        if (e is not null && !WithinInPort(e.Match.Mask)) return false;
+        // Read after the lookup (set before a hidden rule is linked): the packets are then looked up one by one.
+        if (_versionsPending || (e is not null && !WithinInPort(e.Match.Mask))) return false;
         winner = e;
         if (stats is not null)
         {
@@ -254,10 +276,16 @@ public sealed partial class FlowTable
     /// <paramref name="regs"/>. Only the tuple space holds rules on registers (never the exact table), so the exact
     /// stage is looked up as always and only subtables whose mask tests registers read <paramref name="regs"/>.
     /// </summary>
-    public FlowEntry? Lookup(in FlowKey key, in Registers regs)
+    public FlowEntry? Lookup(in FlowKey key, in Registers regs) => Lookup(key, regs, Versions.Current);
+
+    /// <summary>
+    /// As <see cref="Lookup(in FlowKey, in Registers)"/>, among the rules visible at tables version
+    /// <paramref name="version"/> (the one the walk read once for the packet).
+    /// </summary>
+    public FlowEntry? Lookup(in FlowKey key, in Registers regs, long version)
     {
-        if (regs.IsZero) return Lookup(key);
-        if (_conjunctive) return LookupConjunctive(key, regs, null);
+        if (regs.IsZero) return Lookup(key, version);
+        if (_conjunctive) return LookupConjunctive(key, regs, null, version);
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
         {
@@ -271,8 +299,25 @@ public sealed partial class FlowTable
         {
             e = _tuple.Lookup(key, regs);
         }
+        // The flag read after the lookup (set before a hidden rule is linked); the plain lookup's winner is the best
+        // visible rule unless it is hidden itself (a hidden rule outranks only what it hides).
+        if (e is not null && _versionsPending && !e.VisibleAt(version)) return LookupVisible(key, regs, version);
         // A clause found by a lookup that read the flag before the writer set it: combined after all.
-        return e is not null && e.Actions.IsConjunctive ? LookupConjunctive(key, regs, null) : e;
+        return e is not null && e.Actions.IsConjunctive ? LookupConjunctive(key, regs, null, version) : e;
+    }
+
+    /// <summary>
+    /// Reader: the winning rule among those visible at <paramref name="version"/>, the hash stage's rule counted only when
+    /// visible and the tuple space's subtables followed down past hidden rules (<see cref="TupleSpace.LookupVisible"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FlowEntry? LookupVisible(in FlowKey key, in Registers regs, long version)
+    {
+        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        if (e is not null && !e.VisibleAt(version)) e = null;
+        var w = _tuple.LookupVisible(key, regs, version);
+        if (w is not null && (e is null || w.Priority > e.Priority)) e = w;
+        return e is not null && e.Actions.IsConjunctive ? LookupConjunctive(key, regs, null, version) : e;
     }
 
     /// <summary>
@@ -281,12 +326,19 @@ public sealed partial class FlowTable
     /// given, receives the clauses that formed the conjunctive match that won (ofproto/trace).
     /// </summary>
     public FlowEntry? LookupConjunctive(in FlowKey key, in Registers regs, List<FlowEntry>? clauses)
-        => _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out _);
+        => LookupConjunctive(key, regs, clauses, Versions.Current);
+
+    /// <summary>As <see cref="LookupConjunctive(in FlowKey, in Registers, List{FlowEntry}?)"/>, among the rules visible at <paramref name="version"/>.</summary>
+    public FlowEntry? LookupConjunctive(in FlowKey key, in Registers regs, List<FlowEntry>? clauses, long version)
+        => _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out _, version);
 
     /// <summary>Reader: the winning rule for one packet key (every register 0), without cache, counted in <paramref name="stats"/> when given.</summary>
-    public FlowEntry? Lookup(in FlowKey key, FlowTableThreadStats? stats = null)
+    public FlowEntry? Lookup(in FlowKey key, FlowTableThreadStats? stats = null) => Lookup(key, Versions.Current, stats);
+
+    /// <summary>As <see cref="Lookup(in FlowKey, FlowTableThreadStats?)"/>, among the rules visible at <paramref name="version"/>.</summary>
+    public FlowEntry? Lookup(in FlowKey key, long version, FlowTableThreadStats? stats = null)
     {
-        if (_conjunctive) return CountedConjunctive(key, stats);
+        if (_conjunctive) return CountedConjunctive(key, stats, version);
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
         {
@@ -300,7 +352,8 @@ public sealed partial class FlowTable
                 var w = _tuple.Lookup(key);
                 if (w is not null && w.Priority > e.Priority) e = w;
             }
-            return e.Actions.IsConjunctive ? LookupConjunctive(key, default, null) : e;
+            if (_versionsPending && !e.VisibleAt(version)) return LookupVisible(key, default, version);
+            return e.Actions.IsConjunctive ? LookupConjunctive(key, default, null, version) : e;
         }
         e = _tuple.Lookup(key);
         if (stats is not null)
@@ -309,14 +362,15 @@ public sealed partial class FlowTable
             stats.WildcardLookups++;
             if (e is not null) stats.WildcardMatched++;
         }
-        return e is not null && e.Actions.IsConjunctive ? LookupConjunctive(key, default, null) : e;
+        if (e is not null && _versionsPending && !e.VisibleAt(version)) return LookupVisible(key, default, version);
+        return e is not null && e.Actions.IsConjunctive ? LookupConjunctive(key, default, null, version) : e;
     }
 
     /// <summary>A conjunctive table's lookup, counted as the stages would count it (a hash-stage winner as a hash-stage match).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private FlowEntry? CountedConjunctive(in FlowKey key, FlowTableThreadStats? stats)
+    private FlowEntry? CountedConjunctive(in FlowKey key, FlowTableThreadStats? stats, long version)
     {
-        var e = LookupConjunctive(key, default, null);
+        var e = LookupConjunctive(key, default, null, version);
         if (stats is not null)
         {
             stats.ExactLookups++;
@@ -342,12 +396,20 @@ public sealed partial class FlowTable
     /// <summary>As <see cref="Trace(in FlowKey)"/>, with the register file <paramref name="regs"/>.</summary>
     public LookupTrace Trace(in FlowKey key, in Registers regs)
     {
+        long version = Versions.Current;
         if (_conjunctive)
         {
             var clauses = new List<FlowEntry>();
-            var c = _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out int cProbed);
+            var c = _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out int cProbed, version);
             var stage = c is null ? LookupStage.None : c.InExactStage ? LookupStage.Hash : LookupStage.TupleSpace;
             return new LookupTrace(c, stage, c?.Match.Mask ?? default, cProbed, clauses.Count == 0 ? null : clauses);
+        }
+        if (_versionsPending)
+        {
+            // Some rule may be hidden: the visible winner, with its stage and mask (no probe count).
+            var v = Lookup(key, regs, version);
+            return v is null ? new LookupTrace(null, LookupStage.None, default, 0)
+                : new LookupTrace(v, v.InExactStage ? LookupStage.Hash : LookupStage.TupleSpace, v.Match.Mask, 0);
         }
         var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
         if (e is not null)
@@ -379,7 +441,8 @@ public sealed partial class FlowTable
         if (_conjunctive)
         {
             // Clauses combine per key (a multi-stage pipeline's walk is where such tables are looked up; no cache).
-            for (int i = 0; i < n; i++) results[i] = CountedConjunctive(keys[i], stats);
+            long version = Versions.Current;
+            for (int i = 0; i < n; i++) results[i] = CountedConjunctive(keys[i], stats, version);
             return;
         }
         for (int off = 0; off < n; off += 64)
@@ -396,6 +459,9 @@ public sealed partial class FlowTable
         results.Clear();
         // The cache version is read before any table state, so a cached wildcard result is never newer than it.
         long cacheVersion = Volatile.Read(ref _cacheVersion);
+        // The tables version after it (a commit publishes the version before it moves the cache version).
+        var versions = Versions;
+        long version = versions.Current;
         ulong pending = n == 64 ? ulong.MaxValue : (1UL << n) - 1;
         long exactLookups = 0, exactMatched = 0, wildLookups = 0, wildMatched = 0;
 
@@ -451,6 +517,8 @@ public sealed partial class FlowTable
                 ulong found = _tuple.LookupBurst(keys, pending, results);
                 wildMatched += BitOperations.PopCount(found);
             }
+            // The flag read after the lookups (set before a hidden rule is linked), the version after them too.
+            if (_versionsPending || versions.Current != version) ResolveVersions(keys, missed, results, version);
             if (cache is not null)
             {
                 for (ulong b = missed; b != 0; b &= b - 1)
@@ -470,6 +538,40 @@ public sealed partial class FlowTable
             stats.WildcardMatched += wildMatched;
         }
     }
+
+    /// <summary>
+    /// The burst's table lookups (<paramref name="looked"/>) as of one tables version: when the version moved while they
+    /// ran (a commit published, and may have unlinked a rule a lookup passed), they are done again at the new one, until
+    /// it holds still; else each hidden rule found gives way to the rule visible at <paramref name="version"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ResolveVersions(ReadOnlySpan<FlowKey> keys, ulong looked, Span<FlowEntry?> results, long version)
+    {
+        for (int tries = 0; ; tries++)
+        {
+            long now = Versions.Current;
+            if (now == version)
+            {
+                for (ulong b = looked; b != 0; b &= b - 1)
+                {
+                    int i = BitOperations.TrailingZeroCount(b);
+                    if (results[i] is { } e && !e.VisibleAt(version)) results[i] = LookupVisible(keys[i], default, version);
+                }
+                return;
+            }
+            version = now;
+            for (ulong b = looked; b != 0; b &= b - 1)
+            {
+                int i = BitOperations.TrailingZeroCount(b);
+                results[i] = Lookup(keys[i], version);
+            }
+            // Commits without end would keep this burst here: after a few, the last lookups stand.
+            if (tries == MaxVersionRetries) return;
+        }
+    }
+
+    /// <summary>How many times a burst or walk whose tables version moved under it is looked up again before it stands as it is.</summary>
+    public const int MaxVersionRetries = 8;
 
     /// <summary>Hash-stage hits below the tuple space's top priority: a wildcard rule may outrank them.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

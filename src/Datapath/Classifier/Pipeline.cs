@@ -35,6 +35,7 @@ public sealed class Pipeline
     private volatile bool _multiStage;
     private readonly ShadowClass _stageCreations = new(default, -1, 0);
     private readonly ShadowClass _changes = new(default, -1, 0);
+    private readonly TablesVersion _versions = new();
     private PipelineStageStats[] _stageStats = [];
     private readonly long[] _retiredStageLookups = new long[MaxStages], _retiredStageMatched = new long[MaxStages];
 
@@ -48,7 +49,7 @@ public sealed class Pipeline
     public Pipeline(Flow.IClock clock)
     {
         _clock = clock;
-        var main = new FlowTable(clock, _reclamation) { StageId = 0, PipelineChanges = _changes };
+        var main = new FlowTable(clock, _reclamation) { StageId = 0, PipelineChanges = _changes, Versions = _versions };
         _tables = [main];
         _lookup = main;
         _stages[0] = main;
@@ -77,6 +78,13 @@ public sealed class Pipeline
     /// </summary>
     public ShadowClass Changes => _changes;
 
+    /// <summary>
+    /// The version of the rule set every table of the pipeline shares (the stages and the tables of
+    /// <see cref="AddTable"/>): a walk reads it once and looks every stage up at it; an atomic batch's commit moves it
+    /// (docs/datapath.md, "Atomic batches").
+    /// </summary>
+    public TablesVersion Versions => _versions;
+
     /// <summary>Stage <paramref name="id"/> (0..254), or null when it was never created. Readers: one load.</summary>
     public FlowTable? Stage(int id) => (uint)id < MaxStages ? Volatile.Read(ref _stages[id]) : null;
 
@@ -90,7 +98,7 @@ public sealed class Pipeline
         lock (_lock)
         {
             if (_stages[id] is { } existing) return existing;
-            var t = new FlowTable(_clock, _reclamation) { StageId = id, PipelineChanges = _changes };
+            var t = new FlowTable(_clock, _reclamation) { StageId = id, PipelineChanges = _changes, Versions = _versions };
             t.MissMode = missMode;
             t.RecycleEntries = _tables[0].RecycleEntries;
             _tables = [.. _tables, t];
@@ -191,7 +199,7 @@ public sealed class Pipeline
     {
         lock (_lock)
         {
-            var t = new FlowTable(_clock, _reclamation);
+            var t = new FlowTable(_clock, _reclamation) { Versions = _versions };
             _tables = [.. _tables, t];
             return t;
         }

@@ -281,6 +281,7 @@ public sealed class PipelineVerdict
         scratch.EnsureVisits(_checks.Length);
         var (repaired, classes, versions, removalsRead) = scratch.RepairScratch;
         changes = _changes.Version; // before any stage is read, as a run's
+        long at = Tables.Length == 0 ? 0 : Tables[0].Versions.Current; // after it, as a run's: every stage is looked up at it
         if (_resubmits || (Absent is not null && Absent.Version != AbsentVersion)) return false;
         var checks = _checks;
         var b = new FlowKeyBuilder(key);
@@ -298,7 +299,7 @@ public sealed class PipelineVerdict
                 var table = Tables[i];
                 if (table.IsConjunctive) return false; // clauses now: the verdict is walked anew
                 long tableVersion = table.Version;
-                var e = table.Lookup(b.KeyRef);
+                var e = table.Lookup(b.KeyRef, at);
                 if (e is null) return false;
                 var cls = table.ClassOf(e);
                 long version = cls.Version;
@@ -315,7 +316,8 @@ public sealed class PipelineVerdict
             if (c.HitInstructions is { MetadataMask: not 0 } ins) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
         }
         scratch.RepairFinalKey = b.Key;
-        return any;
+        // A commit published while the repair looked (it may have unlinked a rule a lookup passed): walked anew.
+        return any && (Tables.Length == 0 || Tables[0].Versions.Current == at);
     }
 
     /// <summary>

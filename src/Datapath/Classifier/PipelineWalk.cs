@@ -214,7 +214,25 @@ public sealed class PipelineWalk
     /// <paramref name="start"/> says with <paramref name="key"/> the re-parsed packet's (<see cref="PipelineContinuation.Apply"/>);
     /// <paramref name="trace"/> (diagnostics) receives each stage.
     /// </summary>
+    /// <remarks>
+    /// The run reads the pipeline's tables version once, after its change count, and looks every stage up at it, so it
+    /// sees an atomic batch whole or not at all; when the version moved while it ran (a commit published, and may have
+    /// unlinked a rule it passed), it runs again at the new one (at most <see cref="FlowTable.MaxVersionRetries"/> times;
+    /// a traced run is not run again).
+    /// </remarks>
     public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null, PipelineContinuation? start = null)
+    {
+        for (int tries = 0; ; tries++)
+        {
+            RunAtOneVersion(pipeline, key, trace, start);
+            if (trace is not null || pipeline.Versions.Current == Version || tries == FlowTable.MaxVersionRetries) return;
+        }
+    }
+
+    /// <summary>The tables version the last run looked every stage up at.</summary>
+    public long Version { get; private set; }
+
+    private void RunAtOneVersion(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace, PipelineContinuation? start)
     {
         var b = new FlowKeyBuilder(key);
         _set.Clear();
@@ -245,6 +263,7 @@ public sealed class PipelineWalk
         AbsentVersion = 0;
         Changes = pipeline.Changes;
         ChangesAtStart = Changes.Version; // before any stage is read
+        Version = pipeline.Versions.Current; // after it: a commit moves the count after the version
         var creations = pipeline.StageCreations;
         while (true)
         {
@@ -339,7 +358,7 @@ public sealed class PipelineWalk
         FlowEntry? e;
         if (trace is null)
         {
-            e = table.Lookup(b.KeyRef, _regs);
+            e = table.Lookup(b.KeyRef, _regs, Version);
         }
         else
         {

@@ -16,7 +16,9 @@ namespace Softswitch.Datapath.Classifier;
 /// Among equal-priority rules, the one whose subtable comes first in the search order wins: a function of the rule
 /// set, not of insertion history. One writer at a time (the caller serialises); lock-free readers. A new rule is
 /// visible once its slot is written, but a new subtable is searched (and a raised max priority honoured) only after the
-/// next <see cref="Publish()"/>: a rule may be briefly invisible, never half visible.
+/// next <see cref="Publish()"/>: a rule may be briefly invisible, never half visible. The rules of one match form a list
+/// down by priority from the subtable's slot (<see cref="FlowEntry.NextLowerPriority"/>), which
+/// <see cref="LookupVisible"/> follows past rules hidden at its version.
 /// Design: docs/datapath.md, "One table".
 /// </remarks>
 [SkipLocalsInit]
@@ -146,6 +148,44 @@ public sealed class TupleSpace
             }
         }
         return best;
+    }
+
+    /// <summary>
+    /// Reader: the winning wildcard rule among those visible at tables version <paramref name="version"/>
+    /// (<see cref="FlowEntry.VisibleAt"/>): in each subtable the first visible rule of the key's match, following the
+    /// match's rules down by priority past the hidden ones (a rule an atomic batch adds or deletes is hidden at one side
+    /// of its commit, and must not hide a lower rule of its match that is visible). The lookup a table with rules
+    /// pending takes when the plain one found a hidden rule.
+    /// </summary>
+    public FlowEntry? LookupVisible(in FlowKey key, in Registers regs, long version)
+    {
+        var order = Volatile.Read(ref _order);
+        FlowEntry? best = null;
+        int bestPriority = -1;
+        for (int s = 0; s < order.Length; s++)
+        {
+            ref readonly SubtableRef sr = ref order[s];
+            if (bestPriority >= sr.MaxPriority) break;
+            var e = FirstVisible(Probe(sr.Table, key, regs, 0), version);
+            if (e is not null && e.Priority > bestPriority)
+            {
+                best = e;
+                bestPriority = e.Priority;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// <paramref name="e"/> (a subtable's top rule for a key) or the first rule below it of the same match that is visible
+    /// at <paramref name="version"/>, or null. A rule keeps its link down after its removal, so a reader standing on one
+    /// the writer just unlinked still reaches the rules under it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static FlowEntry? FirstVisible(FlowEntry? e, long version)
+    {
+        while (e is not null && !e.VisibleAt(version)) e = Volatile.Read(ref e.NextLowerPriority);
+        return e;
     }
 
     /// <summary>
@@ -409,8 +449,10 @@ public sealed class TupleSpace
     /// <paramref name="clauses"/> when given (ofproto/trace's "conj." lines). Allocation-free: the thread's
     /// <see cref="ConjunctionScratch"/>.
     /// </summary>
-    internal FlowEntry? LookupConjunctive(in FlowKey key, in Registers regs, FlowEntry? exactHit, List<FlowEntry>? clauses, out int probed)
+    internal FlowEntry? LookupConjunctive(in FlowKey key, in Registers regs, FlowEntry? exactHit, List<FlowEntry>? clauses, out int probed,
+                                          long version)
     {
+        if (exactHit is not null && !exactHit.VisibleAt(version)) exactHit = null;
         var order = Volatile.Read(ref _order);
         var s = ConjunctionScratch.ForThread;
         FlowEntry? hard = null;
@@ -434,7 +476,7 @@ public sealed class TupleSpace
             ref readonly SubtableRef sr = ref order[i];
             if (hardPri >= sr.MaxPriority) break;
             probed++;
-            var e = Probe(sr.Table, key, regs, 0);
+            var e = FirstVisible(Probe(sr.Table, key, regs, 0), version);
             if (e is null || e.Priority <= hardPri) continue;
             if (e.Actions.IsConjunctive)
             {
@@ -483,7 +525,7 @@ public sealed class TupleSpace
             {
                 var f = soft[i]!;
                 if (f.Priority != softPri || !s.Complete(f.Actions, nSoftPri, out uint id)) continue;
-                var rule = LookupNested(order, key, regs, id, exactHit);
+                var rule = LookupNested(order, key, regs, id, exactHit, version);
                 if (rule is null) continue;
                 if (clauses is not null)
                 {
@@ -501,7 +543,7 @@ public sealed class TupleSpace
             {
                 var f = soft[i]!;
                 if (f.Priority != softPri) continue;
-                var next = Volatile.Read(ref f.NextLowerPriority);
+                var next = FirstVisible(Volatile.Read(ref f.NextLowerPriority), version);
                 if (next is null || next.IsRemoved)
                 {
                     soft[i] = null;
@@ -530,7 +572,7 @@ public sealed class TupleSpace
     /// classifier_lookup__ without conjunctive matches): the best rule that is not a clause; a subtable whose top rule
     /// for the key is a clause gives nothing.
     /// </summary>
-    private static FlowEntry? LookupNested(SubtableRef[] order, in FlowKey key, in Registers regs, uint conjId, FlowEntry? exactHit)
+    private static FlowEntry? LookupNested(SubtableRef[] order, in FlowKey key, in Registers regs, uint conjId, FlowEntry? exactHit, long version)
     {
         FlowEntry? best = exactHit is not null && !exactHit.Actions.IsConjunctive ? exactHit : null;
         int bestPriority = best?.Priority ?? -1;
@@ -538,7 +580,7 @@ public sealed class TupleSpace
         {
             ref readonly SubtableRef sr = ref order[i];
             if (bestPriority >= sr.MaxPriority) break;
-            var e = Probe(sr.Table, key, regs, conjId);
+            var e = FirstVisible(Probe(sr.Table, key, regs, conjId), version);
             if (e is null || e.Priority <= bestPriority || e.Actions.IsConjunctive) continue;
             best = e;
             bestPriority = e.Priority;
@@ -622,7 +664,7 @@ public sealed class TupleSpace
                 {
                     entry.NextLowerPriority = cur;
                 }
-                prev.NextLowerPriority = entry;
+                Volatile.Write(ref prev.NextLowerPriority, entry); // after the entry's own link: readers follow the chain
             }
         }
 
@@ -633,7 +675,7 @@ public sealed class TupleSpace
         }
         else
         {
-            replaced.NextLowerPriority = null;
+            // Its link down stays (see FirstVisible): a reader on it still reaches the rules under it.
             _byPriority[replaced.Priority].Remove(replaced);
         }
         if (!_byPriority.TryGetValue(entry.Priority, out var set))
@@ -667,9 +709,9 @@ public sealed class TupleSpace
                 cur = Next(cur);
             }
             if (cur is null) return false;
-            prev.NextLowerPriority = entry.NextLowerPriority;
+            Volatile.Write(ref prev.NextLowerPriority, entry.NextLowerPriority);
         }
-        entry.NextLowerPriority = null;
+        // Its link down stays (see FirstVisible): a reader on it still reaches the rules under it.
         sub.RemovePriority(entry.Priority);
         Volatile.Write(ref _w.Count, _w.Count - 1);
         var set = _byPriority[entry.Priority];

@@ -95,7 +95,10 @@ public sealed class FlowEntry
     [FieldOffset(128)] private FlowInstructions? _instructions;
     [FieldOffset(136)] private ulong _tag;
     [FieldOffset(144)] private ElsewhereCounts? _elsewhere;
-    /// <summary>Writer-private slot for the table's own bookkeeping (timer wheel links, indexes).</summary>
+    /// <summary>
+    /// The tuple space's link to the next lower-priority rule of the same match (written by the table's writer; followed
+    /// by lookups that look past a hidden rule or a conjunctive clause, and kept after the rule is unlinked).
+    /// </summary>
     [FieldOffset(152)] internal FlowEntry? NextLowerPriority;
     /// <summary>Writer-private: the reclamation epoch in which the owning table retired this entry.</summary>
     [FieldOffset(160)] internal long RetiredEpoch;
@@ -110,6 +113,22 @@ public sealed class FlowEntry
     /// <c>PipelineVerdict.CountsAsMatch</c>). The datapath classifies with it like any rule.
     /// </summary>
     [FieldOffset(176)] public readonly bool IsTableMiss;
+    // At which tables versions lookups see the rule (docs/datapath.md, "Atomic batches"): always, from _visibleVersion
+    // on (an atomic batch's add, until its commit has settled), until it (a rule the batch hides), or never (added and
+    // hidden by one batch). The version is the low 32 bits of a Classifier.TablesVersion, compared with wrap-around
+    // (versions a reader can hold are never 2^31 commits apart); written before the kind, which readers read first.
+    // In the bytes the fields above leave before the object's end, so a rule takes no more room.
+    [FieldOffset(177)] private volatile byte _visibility;
+    [FieldOffset(180)] private uint _visibleVersion;
+
+    /// <summary><see cref="_visibility"/>: seen at every version.</summary>
+    internal const byte VisibleAlways = 0;
+    /// <summary><see cref="_visibility"/>: seen from the version on.</summary>
+    internal const byte VisibleFrom = 1;
+    /// <summary><see cref="_visibility"/>: seen before the version only.</summary>
+    internal const byte VisibleUntil = 2;
+    /// <summary><see cref="_visibility"/>: seen at no version.</summary>
+    internal const byte VisibleNever = 3;
 
     private static int s_serial;
 
@@ -149,6 +168,46 @@ public sealed class FlowEntry
     public long Bytes => Volatile.Read(ref _bytes) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Bytes) + e.SumThreads(1) : 0);
     public long LastUsedNanos => Volatile.Read(ref _lastUsedNanos);
     public bool IsRemoved => _removed;
+
+    /// <summary>Whether a lookup at tables version <paramref name="version"/> sees this rule (see the visibility fields).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool VisibleAt(long version)
+    {
+        byte kind = _visibility;
+        if (kind == VisibleAlways) return true;
+        int d = (int)((uint)version - Volatile.Read(ref _visibleVersion));
+        return kind == VisibleFrom ? d >= 0 : kind == VisibleUntil && d < 0;
+    }
+
+    /// <summary>The visibility as it is (kind, version): what <see cref="SetVisibility"/> restores.</summary>
+    internal (byte Kind, uint Version) Visibility => (_visibility, Volatile.Read(ref _visibleVersion));
+
+    /// <summary>Writer: sets the visibility (the version first, then the kind, which readers read first).</summary>
+    internal void SetVisibility(byte kind, uint version)
+    {
+        Volatile.Write(ref _visibleVersion, version);
+        _visibility = kind;
+    }
+
+    /// <summary>Writer: seen from <paramref name="version"/> on (before the rule is linked).</summary>
+    internal void ShowFrom(long version) => SetVisibility(VisibleFrom, (uint)version);
+
+    /// <summary>Writer: hidden from <paramref name="version"/> on; a rule seen only from that version on is never seen.</summary>
+    internal void HideFrom(long version)
+    {
+        if (_visibility == VisibleFrom && Volatile.Read(ref _visibleVersion) == (uint)version) _visibility = VisibleNever;
+        else SetVisibility(VisibleUntil, (uint)version);
+    }
+
+    /// <summary>Whether the rule is hidden from some version on (or never seen).</summary>
+    internal bool IsHidden => _visibility is VisibleUntil or VisibleNever;
+
+    /// <summary>Writer: a rule seen from a version every reader has reached is seen always (no reader compares versions a wrap apart).</summary>
+    internal void Settle()
+    {
+        if (_visibility == VisibleFrom) _visibility = VisibleAlways;
+    }
+
 
     /// <summary>
     /// Prefetches the lines a hash-stage lookup and the forwarder's flow-batch read: the actions, counters, serial,
@@ -342,6 +401,7 @@ public sealed class FlowEntry
         System.Runtime.CompilerServices.Unsafe.AsRef(in IsUnshadowable) = match.IsExact && priority == ushort.MaxValue;
         InExactStage = false;
         NextLowerPriority = null;
+        SetVisibility(VisibleAlways, 0);
         Shadow = null;
         Volatile.Write(ref _actions, actions);
         Volatile.Write(ref _instructions, null);

@@ -7,14 +7,18 @@ using Softswitch.TestKit;
 namespace Softswitch.Ofproto.Tests.Forwarding;
 
 /// <summary>
-/// A bundle's commit as the forwarding threads see it: two threads forward frames through a two-table pipeline while
-/// committed bundles again and again replace table 1's flows by others that forward the same frames (the deletes first
-/// in each bundle, as <c>ovs-ofctl --bundle replace-flows</c> sends them). No frame ever misses (table 1's table-miss
-/// flow would send it to the controller) and every frame comes out: counts, not timings.
+/// A bundle's commit as the forwarding threads see it: two threads forward frames while committed bundles again and
+/// again change the flows that forward them, into others that forward the same frames. No frame ever meets a state the
+/// bundle's commit did not leave or find (a table-miss flow, or a catch-all of the new set, would send it to the
+/// controller) and every frame comes out: counts, not timings. The first test's packets mostly have cached verdicts;
+/// the walk-only ones run without an exact-match cache, so every packet walks the tables and meets the commits as they
+/// are written (docs/datapath.md, "Atomic batches": a walk reads the tables version once and sees a batch whole or not
+/// at all).
 /// </summary>
 public sealed class BundleAtomicityTests
 {
     private const int Hosts = 64;
+    private const ushort InA = 1, Out = 2, InB = 3;
 
     private sealed class Reports : IOfReports
     {
@@ -26,75 +30,213 @@ public sealed class BundleAtomicityTests
 
     private static MacAddress Host(int i) => new(0x0200_0000_1000UL + (ulong)i);
 
-    private static FlowModRequest HostFlow(FlowModCommand command, int host, ushort priority, ulong cookie)
-        => new(command, new OfMatch().EthDst(Host(host).Value), priority, OfInstructions.Apply(new[] { OfAction.Output(2) }),
-               TableId: 1, Cookie: cookie, Rules: MatchRules.OpenFlow13);
+    private static OfInstructions ToOut => OfInstructions.Apply(new[] { OfAction.Output(Out) });
+    private static OfInstructions ToController => OfInstructions.Apply(new[] { OfAction.Output(OfPort.Controller, 0xffff) });
+
+    private static FlowModRequest Flow(FlowModCommand command, byte table, OfMatch match, ushort priority, OfInstructions ins, ulong cookie = 0)
+        => new(command, match, priority, ins, TableId: table, Cookie: cookie, Rules: MatchRules.OpenFlow13);
+
+    private static FlowModRequest HostFlow(FlowModCommand command, int host, ushort priority, ulong cookie, byte table = 1)
+        => Flow(command, table, new OfMatch().EthDst(Host(host).Value), priority, ToOut, cookie);
+
+    private static BundledRequest Bundled(FlowModRequest r) => new(r, null, []);
 
     /// <summary>A bundle that deletes every host flow of <paramref name="oldPriority"/> and adds them at <paramref name="newPriority"/>.</summary>
     private static List<BundledRequest> Replace(ushort oldPriority, ushort newPriority)
     {
         var b = new List<BundledRequest>();
-        for (int h = 0; h < Hosts; h++) b.Add(new BundledRequest(HostFlow(FlowModCommand.DeleteStrict, h, oldPriority, 0), null, []));
-        for (int h = 0; h < Hosts; h++) b.Add(new BundledRequest(HostFlow(FlowModCommand.Add, h, newPriority, newPriority), null, []));
+        for (int h = 0; h < Hosts; h++) b.Add(Bundled(HostFlow(FlowModCommand.DeleteStrict, h, oldPriority, 0)));
+        for (int h = 0; h < Hosts; h++) b.Add(Bundled(HostFlow(FlowModCommand.Add, h, newPriority, newPriority)));
         return b;
+    }
+
+    /// <summary>
+    /// A switch with two inputs on the two forwarding threads and one output that counts, its controller connected, and
+    /// frames to every host from many source ports (so that walks, not only cached verdicts, meet the commits).
+    /// </summary>
+    private sealed class Rig : IDisposable
+    {
+        public readonly SwitchDatapath Dp;
+        public readonly OfSwitch Sw;
+        public readonly Reports Reports = new();
+        private readonly MemoryPort _a, _b;
+        private long _forwarded;
+
+        public Rig(int emcEntries)
+        {
+            Dp = new SwitchDatapath(new DatapathOptions { Threads = 2, PacketInRate = 0, EmcEntries = emcEntries });
+            _a = new MemoryPort("a", new MacAddress(0x0200_0000_0001));
+            var outPort = new MemoryPort("out", new MacAddress(0x0200_0000_0002));
+            _b = new MemoryPort("b", new MacAddress(0x0200_0000_0003));
+            outPort.OnSend = _ => Interlocked.Increment(ref _forwarded);
+            int a = Dp.AddPort(_a, InA).Index, b = Dp.AddPort(_b, InB).Index;
+            Assert.NotEqual(a % 2, b % 2);
+            Dp.AddPort(outPort, Out);
+            Sw = new OfSwitch(Dp, new OfSwitchOptions { DatapathId = 58 });
+            Sw.Start(Reports);
+            Sw.SetControllerConnected(true);
+        }
+
+        public long Forwarded => Interlocked.Read(ref _forwarded);
+        public long PacketIns => Interlocked.Read(ref Reports.PacketIns);
+
+        public void Add(FlowModRequest r) => Assert.Equal(OfError.None, Sw.FlowMod(r));
+
+        public void Commit(List<BundledRequest> bundle)
+        {
+            Assert.Equal(OfError.None, Sw.CommitBundle(bundle, null, out int failed));
+            Assert.Equal(-1, failed);
+        }
+
+        /// <summary>
+        /// Sends <paramref name="perPort"/> frames into each input while <paramref name="commit"/> commits bundles (it is
+        /// given the count so far) for as long as frames are still coming, at least four; then waits for every frame, or
+        /// for one at the controller. Returns the bundles committed.
+        /// </summary>
+        public int Run(long perPort, Action<int> commit)
+        {
+            var frames = new byte[Hosts * 32][];
+            for (int i = 0; i < frames.Length; i++)
+                frames[i] = FrameBuilder.Udp(new MacAddress(0x0200_0000_0009), Host(i % Hosts), 0x0a000001, 0x0a000002, (ushort)(1000 + i / Hosts), 2000, 64);
+            Dp.Start();
+            _a.SetGenerator(frames, perPort);
+            _b.SetGenerator(frames.Reverse().ToArray(), perPort);
+            int commits = 0;
+            while (commits < 4 || (Forwarded < 2 * perPort && PacketIns == 0 && commits < 10_000)) commit(commits++);
+            Assert.True(Wait.Until(() => Forwarded >= 2 * perPort || PacketIns > 0, 120_000),
+                        $"forwarded {Forwarded} of {2 * perPort}; packet-ins {PacketIns}");
+            Assert.Equal(0, PacketIns);
+            Assert.Equal(2 * perPort, Forwarded);
+            return commits;
+        }
+
+        public List<FlowEntry> Flows(byte table)
+        {
+            var flows = new List<FlowEntry>();
+            Sw.Flows.Collect(FlowMatch.All, Datapath.Ports.PortNumber.None, false, flows, false, table);
+            return flows;
+        }
+
+        public void Dispose()
+        {
+            Sw.Dispose();
+            Dp.Dispose();
+        }
+    }
+
+    /// <summary>Table 0 sends everything to table 1, whose table-miss flow sends the rest to the controller.</summary>
+    private static void TwoTables(Rig rig)
+    {
+        rig.Add(Flow(FlowModCommand.Add, 0, OfMatch.Any, 0, new OfInstructions(ReadOnlyMemory<OfAction>.Empty, GotoTable: 1)));
+        rig.Add(Flow(FlowModCommand.Add, 1, OfMatch.Any, 0, ToController));
     }
 
     [Fact]
     public void ForwardingThreads_NeverSeeHalfABundle_WhileBundlesReplaceTheirFlows()
     {
-        using var dp = new SwitchDatapath(new DatapathOptions { Threads = 2, PacketInRate = 0 });
-        var inA = new MemoryPort("a", new MacAddress(0x0200_0000_0001));
-        var outPort = new MemoryPort("out", new MacAddress(0x0200_0000_0002));
-        var inB = new MemoryPort("b", new MacAddress(0x0200_0000_0003));
-        long forwarded = 0;
-        outPort.OnSend = _ => Interlocked.Increment(ref forwarded);
-        // The two inputs on the two forwarding threads.
-        int a = dp.AddPort(inA, 1).Index, b = dp.AddPort(inB, 3).Index;
-        Assert.NotEqual(a % 2, b % 2);
-        dp.AddPort(outPort, 2);
-        using var sw = new OfSwitch(dp, new OfSwitchOptions { DatapathId = 58 });
-        var reports = new Reports();
-        sw.Start(reports);
-        sw.SetControllerConnected(true);
+        using var rig = new Rig(emcEntries: 8192);
+        // A frame that met table 1 between a delete and its add would be a packet-in.
+        TwoTables(rig);
+        for (int h = 0; h < Hosts; h++) rig.Add(HostFlow(FlowModCommand.Add, h, 10, 10));
 
-        // Table 0 sends everything to table 1; table 1 forwards each host's frames, and its table-miss flow sends the
-        // rest to the controller: a frame that met table 1 between a delete and its add would be a packet-in.
-        Assert.Equal(OfError.None, sw.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 0,
-            new OfInstructions(ReadOnlyMemory<OfAction>.Empty, GotoTable: 1), TableId: 0, Rules: MatchRules.OpenFlow13)));
-        Assert.Equal(OfError.None, sw.FlowMod(new FlowModRequest(FlowModCommand.Add, OfMatch.Any, 0,
-            OfInstructions.Apply(new[] { OfAction.Output(OfPort.Controller, 0xffff) }), TableId: 1, Rules: MatchRules.OpenFlow13)));
-        for (int h = 0; h < Hosts; h++) Assert.Equal(OfError.None, sw.FlowMod(HostFlow(FlowModCommand.Add, h, 10, 10)));
-
-        // Many keys (source port and host), so that walks, not only cached verdicts, meet the commits.
-        var frames = new byte[Hosts * 32][];
-        for (int i = 0; i < frames.Length; i++)
-            frames[i] = FrameBuilder.Udp(new MacAddress(0x0200_0000_0009), Host(i % Hosts), 0x0a000001, 0x0a000002, (ushort)(1000 + i / Hosts), 2000, 64);
-        const long PerPort = 400_000;
-        dp.Start();
-        inA.SetGenerator(frames, PerPort);
-        inB.SetGenerator(frames.Reverse().ToArray(), PerPort);
-
-        int commits = 0;
         ushort current = 10;
-        // Bundles for as long as frames are still coming (at least a few, whatever the machine's speed).
-        while (commits < 4 || (Interlocked.Read(ref forwarded) < 2 * PerPort && commits < 10_000))
+        int commits = rig.Run(400_000, _ =>
         {
             ushort next = current == 10 ? (ushort)20 : (ushort)10;
-            Assert.Equal(OfError.None, sw.CommitBundle(Replace(current, next), null, out int failed));
-            Assert.Equal(-1, failed);
+            rig.Commit(Replace(current, next));
             current = next;
-            commits++;
-        }
-        // Until every frame is out, or one went to the controller (then some never will be).
-        Assert.True(Wait.Until(() => Interlocked.Read(ref forwarded) >= 2 * PerPort || Interlocked.Read(ref reports.PacketIns) > 0, 120_000),
-                    $"forwarded {Interlocked.Read(ref forwarded)} of {2 * PerPort}; packet-ins {Interlocked.Read(ref reports.PacketIns)}");
-        Assert.Equal(2 * PerPort, Interlocked.Read(ref forwarded));
-        Assert.Equal(0, Interlocked.Read(ref reports.PacketIns));
+        });
         Assert.True(commits >= 4);
         // The last bundle's flows are the ones in table 1.
-        var flows = new List<FlowEntry>();
-        sw.Flows.Collect(FlowMatch.All, Datapath.Ports.PortNumber.None, false, flows, false, 1);
+        var flows = rig.Flows(1);
         Assert.Equal(Hosts + 1, flows.Count);
         Assert.All(flows.Where(f => f.RequestedPriority != 0), f => Assert.Equal(current, f.RequestedPriority));
+    }
+
+    /// <summary>
+    /// Every packet walks (no exact-match cache) while bundles move the hosts' flows between tables 1 and 2: one adds a
+    /// flow to table 0 that sends everything to table 2 and the host flows of table 2 (its table-miss flow to the
+    /// controller), the next deletes them all again. A walk that met table 0's new flow and table 2 without its flows, or
+    /// table 2's flows deleted under table 0's, would send a frame to the controller.
+    /// </summary>
+    [Fact]
+    public void Walks_SeeABundleAcrossTablesWhole()
+    {
+        using var rig = new Rig(emcEntries: 0);
+        TwoTables(rig);
+        for (int h = 0; h < Hosts; h++) rig.Add(HostFlow(FlowModCommand.Add, h, 10, 10));
+        rig.Add(Flow(FlowModCommand.Add, 2, OfMatch.Any, 0, ToController));
+        var toTable2 = new OfInstructions(ReadOnlyMemory<OfAction>.Empty, GotoTable: 2);
+
+        int commits = rig.Run(150_000, n =>
+        {
+            var b = new List<BundledRequest>();
+            if (n % 2 == 0)
+            {
+                // Table 0's flow first: without versions a walk may take it before table 2's flows are in.
+                b.Add(Bundled(Flow(FlowModCommand.Add, 0, OfMatch.Any, 5, toTable2)));
+                for (int h = 0; h < Hosts; h++) b.Add(Bundled(HostFlow(FlowModCommand.Add, h, 30, 30, table: 2)));
+            }
+            else
+            {
+                // Table 2's flows first: without versions they may leave before table 0's flow does.
+                for (int h = 0; h < Hosts; h++) b.Add(Bundled(HostFlow(FlowModCommand.DeleteStrict, h, 30, 0, table: 2)));
+                b.Add(Bundled(Flow(FlowModCommand.DeleteStrict, 0, OfMatch.Any, 5, toTable2)));
+            }
+            rig.Commit(b);
+        });
+        Assert.True(commits >= 4);
+        Assert.Equal(commits % 2 == 1 ? 2 : 1, rig.Flows(0).Count);
+        Assert.Equal(commits % 2 == 1 ? Hosts + 1 : 1, rig.Flows(2).Count);
+    }
+
+    /// <summary>
+    /// Every packet is looked up in the tables (no exact-match cache) while bundles replace one table's flows by flows of
+    /// another match shape and back: set A forwards each host's frames by in_port and dl_dst (priority 100); set B by
+    /// dl_dst alone (priority 200, a subtable the bundle creates) above a catch-all per input port to the controller
+    /// (priority 150, in the in_port subtable a standing flow keeps). The bundle that brings B adds the catch-alls first:
+    /// a lookup that met them without B's host flows would send a frame to the controller. Table 0 alone (the
+    /// single-table path's burst lookups) and table 1 behind table 0 (the pipeline walk).
+    /// </summary>
+    [Theory]
+    [InlineData((byte)0)]
+    [InlineData((byte)1)]
+    public void Lookups_SeeAReplaceByAnotherShapeWhole(byte table)
+    {
+        using var rig = new Rig(emcEntries: 0);
+        if (table == 0)
+        {
+            rig.Add(Flow(FlowModCommand.Add, 0, OfMatch.Any, 0, ToController));
+        }
+        else
+        {
+            TwoTables(rig);
+        }
+        // Keeps the in_port subtable (no frame comes in on port 99).
+        rig.Add(Flow(FlowModCommand.Add, table, new OfMatch().InPort(99), 1, OfInstructions.Apply(ReadOnlyMemory<OfAction>.Empty)));
+        var setA = new List<FlowModRequest>();
+        foreach (uint port in new uint[] { InA, InB })
+        {
+            for (int h = 0; h < Hosts; h++)
+                setA.Add(Flow(FlowModCommand.Add, table, new OfMatch().InPort(port).EthDst(Host(h).Value), 100, ToOut, 0xa));
+        }
+        var catchAll = new[] { Flow(FlowModCommand.Add, table, new OfMatch().InPort(InA), 150, ToController, 0xb),
+                               Flow(FlowModCommand.Add, table, new OfMatch().InPort(InB), 150, ToController, 0xb) };
+        var setB = new List<FlowModRequest>();
+        for (int h = 0; h < Hosts; h++) setB.Add(HostFlow(FlowModCommand.Add, h, 200, 0xb, table));
+        foreach (var f in setA) rig.Add(f);
+
+        int commits = rig.Run(150_000, n =>
+        {
+            var b = new List<BundledRequest>();
+            IEnumerable<FlowModRequest> from = n % 2 == 0 ? setA : setB.Concat(catchAll);
+            IEnumerable<FlowModRequest> to = n % 2 == 0 ? catchAll.Concat(setB) : setA;
+            foreach (var f in from) b.Add(Bundled(f with { Command = FlowModCommand.DeleteStrict }));
+            foreach (var f in to) b.Add(Bundled(f));
+            rig.Commit(b);
+        });
+        Assert.True(commits >= 4);
+        var flows = rig.Flows(table);
+        Assert.Equal(2 + (commits % 2 == 1 ? Hosts + 2 : 2 * Hosts), flows.Count);
     }
 }
