@@ -33,7 +33,7 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
     public override int PacketInOverhead => 24 + 40 + 2;
 
     public override int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered)
-        => packet.ByAction || packet.Reason is OfPacketInReason.Action or OfPacketInReason.ExplicitMiss ? packet.MaxLen : c.MissSendLen;
+        => packet.ByAction || packet.Reason is not (OfPacketInReason.NoMatch or OfPacketInReason.InvalidTtl) ? packet.MaxLen : c.MissSendLen;
 
     public override int WritePacketIn(Span<byte> destination, uint bufferId, in OfPacketIn packet, int dataLen)
     {
@@ -45,10 +45,10 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
         if (packet.Metadata != 0) match[n++] = Ofp13Oxm.Exact(MatchTranslator.Metadata, packet.Metadata);
         if (packet.TunnelId != 0) match[n++] = Ofp13Oxm.Exact(MatchTranslator.TunnelId, packet.TunnelId);
         return Ofp13Messages.WritePacketIn(Version, destination, 0, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue),
-            WireMap.ToWire(packet.Reason), packet.TableId, packet.Cookie, match[..n], packet.Frame[..dataLen]);
+            WireMap.ToWire(packet.Reason, Version), packet.TableId, packet.Cookie, match[..n], packet.Frame[..dataLen]);
     }
 
-    public override byte PacketInReason(OfPacketInReason reason) => WireMap.ToWire(reason);
+    public override byte PacketInReason(OfPacketInReason reason) => WireMap.ToWire(reason, Version);
 
     public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(Version, removed);
 
