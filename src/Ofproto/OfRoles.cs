@@ -41,11 +41,13 @@ public sealed record OfAsyncConfig(uint PacketInMaster, uint PortStatusMaster, u
 
     /// <summary>
     /// The defaults (OpenFlow 1.3.5 section 6.1.1, as Open vSwitch's ofputil_async_cfg_default): a master or equal
-    /// controller gets packet-ins for table misses and controller actions, every port status and every flow removal; a
-    /// slave only port status. OpenFlow 1.0 has no async config and no slaves: its connections keep these.
+    /// controller gets packet-ins for table misses and outputs to the controller (OpenFlow 1.4's action-set, group and
+    /// packet-out refinements of OFPR_ACTION included, in every version, as Open vSwitch: before 1.4 they are sent as
+    /// OFPR_ACTION), every port status and every flow removal; a slave only port status. OpenFlow 1.0 has no slaves.
     /// </summary>
     public static OfAsyncConfig Default { get; } = new(
-        PacketInMaster: (1u << (int)OfPacketInReason.NoMatch) | (1u << (int)OfPacketInReason.Action),
+        PacketInMaster: (1u << (int)OfPacketInReason.NoMatch) | (1u << (int)OfPacketInReason.Action) | (1u << (int)OfPacketInReason.ActionSet)
+                        | (1u << (int)OfPacketInReason.Group) | (1u << (int)OfPacketInReason.PacketOut),
         PortStatusMaster: AllPortReasons,
         FlowRemovedMaster: AllFlowRemovedReasons,
         PacketInSlave: 0,

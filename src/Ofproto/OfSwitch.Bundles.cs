@@ -170,8 +170,9 @@ public sealed class OfBundles
     /// COMMIT_REQUEST: the bundle's messages applied by <paramref name="sw"/> all or none
     /// (<see cref="OfSwitch.CommitBundle"/>). The bundle ends whatever the outcome. <see cref="BundleError.MsgFailed"/>
     /// names the message that failed (<paramref name="failed"/>) and its own error (<paramref name="failedError"/>).
-    /// After a commit that succeeds, <paramref name="answer"/> is given the bundle's answered requests
-    /// (<see cref="BundledRequest.Answered"/>), in order.
+    /// After a commit that succeeds, <paramref name="answer"/> is given, in order, what the connection still acts on:
+    /// the bundle's answered requests (<see cref="BundledRequest.Answered"/>) and its group-mods, which are forwarded to
+    /// the controllers that asked as Open vSwitch's do_bundle_commit forwards them (ofproto_group_mod_finish).
     /// </summary>
     public BundleError Commit(uint id, ushort flags, OfSwitch sw, OfController? from, out BundledRequest? failed, out OfError failedError,
                               Action<BundledRequest>? answer = null)
@@ -186,7 +187,7 @@ public sealed class OfBundles
             if (answer is not null)
             {
                 foreach (var m in b.Messages)
-                    if (m.Answered) answer(m);
+                    if (m.Answered || m.GroupMod is not null) answer(m);
             }
             return BundleError.None;
         }

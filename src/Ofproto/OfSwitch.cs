@@ -146,19 +146,24 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             OnLearn(u);
             return;
         }
-        var origin = u.Reason == UpcallReason.Action ? PacketInOrigin.FromUpcall(u.UserData, u.UserTag) : PacketInOrigin.None;
+        bool output = u.Reason is UpcallReason.Action or UpcallReason.PacketOut;
+        var origin = output ? PacketInOrigin.FromUpcall(u.UserData, u.UserTag) : PacketInOrigin.None;
         byte given = 0;
         ushort controllerId = 0;
-        bool byAction = u.Reason == UpcallReason.Action && PacketInOrigin.IsControllerAction(u.UserTag, out given, out controllerId)
+        bool byAction = output && PacketInOrigin.IsControllerAction(u.UserTag, out given, out controllerId)
                         && given <= PacketInOrigin.MaxReason;
         // An invalid-TTL upcall's tag is the controller id its dec_ttl named (0: a plain dec_ttl's).
         if (u.Reason == UpcallReason.InvalidTtl) controllerId = (ushort)u.UserTag;
+        // As Open vSwitch's xlate_output_action: a plain output to the controller is a packet-out's (wherever its
+        // actions led), else a group bucket's, else an action set's, else an action's (a table-miss flow's: an explicit miss).
         var reason = u.Reason switch
         {
             UpcallReason.Miss => OfPacketInReason.NoMatch,
             UpcallReason.InvalidTtl => OfPacketInReason.InvalidTtl,
             // Open vSwitch's controller action names its reason (0 no_match, 1 action, 2 invalid_ttl).
             _ when byAction => given switch { 0 => OfPacketInReason.NoMatch, 2 => OfPacketInReason.InvalidTtl, _ => OfPacketInReason.Action },
+            UpcallReason.PacketOut => OfPacketInReason.PacketOut,
+            _ when origin.Via != OfPacketInReason.Action => origin.Via,
             _ => origin.TableMiss ? OfPacketInReason.ExplicitMiss : OfPacketInReason.Action,
         };
         // A controller action's userdata is its interned entry's, read in place (no copy per packet-in).
@@ -468,7 +473,8 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         FlowActions? write = null;
         if (ins.WriteActions is { } w)
         {
-            var err = OfActionCompiler.TryCompile(w.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, origin, out var wa);
+            // Its outputs to the controller are the action set's (OFPR_ACTION_SET).
+            var err = OfActionCompiler.TryCompile(w.Span, _dp.Ports, ActionContext.FlowMod, QueuesPerPort, origin with { Via = OfPacketInReason.ActionSet }, out var wa);
             if (err != OfError.None) return err;
             foreach (var a in wa.Items)
                 if (!ActionSet.CanHold(a.Kind)) return OfError.BadActionType;

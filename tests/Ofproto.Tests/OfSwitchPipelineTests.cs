@@ -435,14 +435,67 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 1, 5000));
         Assert.Equal((3, 0xc0ffeeUL, OfPacketInReason.ExplicitMiss), (_reports.LastTable, _reports.LastCookie, _reports.LastReason));
 
-        // A flow that matches something, in the write-actions of table 3 at priority 7: an action, with its cookie.
+        // A flow that matches something, in the write-actions of table 3 at priority 7: the action set's, with its cookie.
         var udp = OfMatch.Any.EthType(0x0800).NwProto(17);
         Assert.Equal(OfError.None, _sw.FlowMod(Add13(3, udp, 7, new OfInstructions(default, WriteActions: new[] { OfAction.Output(OfPort.Controller, 128) }), cookie: 0xbeef)));
         Send();
         Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == 2, 5000));
-        Assert.Equal((3, 0xbeefUL, OfPacketInReason.Action), (_reports.LastTable, _reports.LastCookie, _reports.LastReason));
+        Assert.Equal((3, 0xbeefUL, OfPacketInReason.ActionSet), (_reports.LastTable, _reports.LastCookie, _reports.LastReason));
         // Asynchronous masks treat the table-miss entry's packet-in as a miss.
         Assert.Equal(OfPacketInReason.NoMatch, OfPacketInReason.ExplicitMiss.AsyncReason());
+    }
+
+    /// <summary>
+    /// OpenFlow 1.4's refinements of OFPR_ACTION, as Open vSwitch's xlate_output_action picks them: a plain output to the
+    /// controller in an action set is ACTION_SET (a table-miss entry's too), in a group's bucket GROUP (the group reached
+    /// from an action set too), in a packet-out's actions PACKET_OUT (also through a group, and in the flows its output to
+    /// the table reaches); a controller action keeps the reason it names.
+    /// </summary>
+    [Fact]
+    public void AnOutputToTheControllerIsReportedAsWhereItWas_ActionSetGroupOrPacketOut()
+    {
+        var bucket = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(OfPort.Controller, 0xffff) });
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 5, [bucket])));
+        var udp = OfMatch.Any.EthType(0x0800).NwProto(17);
+        int n = 0;
+        // cookie null: a group's bucket or a packet-out's actions, which belong to no flow here.
+        void Expect(byte table, ulong? cookie, OfPacketInReason reason)
+        {
+            n++;
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == n, 5000));
+            Assert.Equal(reason, _reports.LastReason);
+            if (cookie is { } c) Assert.Equal((table, c), ((byte)_reports.LastTable, _reports.LastCookie));
+        }
+
+        // A table-miss flow entry's action set: still ACTION_SET (Open vSwitch makes only OFPR_ACTION an explicit miss).
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 0, new OfInstructions(default, WriteActions: new[] { OfAction.Output(OfPort.Controller, 0xffff) }), cookie: 0x21)));
+        Send();
+        Expect(0, 0x21, OfPacketInReason.ActionSet);
+        // Apply-actions reaching the group.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, udp, 9, OfInstructions.Apply(new[] { OfAction.Group(5) }), cookie: 0x22)));
+        Send();
+        Expect(0, null, OfPacketInReason.Group);
+        // An action set holding the group: the group's.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, udp, 9, new OfInstructions(default, WriteActions: new[] { OfAction.Group(5) }), cookie: 0x23)));
+        Send();
+        Expect(0, null, OfPacketInReason.Group);
+
+        var frame = FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, 2);
+        OfError Out(params OfAction[] actions) => _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, OfPort.Controller, actions, frame));
+        Assert.Equal(OfError.None, Out(OfAction.Output(OfPort.Controller, 0xffff)));
+        Expect(0, null, OfPacketInReason.PacketOut);
+        Assert.Equal(OfError.None, Out(OfAction.Group(5)));
+        Expect(0, null, OfPacketInReason.PacketOut);
+        // Through the table: the flow there sends it, as a packet-out's (its table and cookie).
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, udp, 9, OfInstructions.Apply(new[] { OfAction.Output(OfPort.Controller, 0xffff) }), cookie: 0x24)));
+        Assert.Equal(OfError.None, _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, 1, new[] { OfAction.Output(OfPort.Table) }, frame)));
+        Expect(0, 0x24, OfPacketInReason.PacketOut);
+        // A controller action names its own reason, in a packet-out too.
+        Assert.Equal(OfError.None, Out(OfAction.Controller(0xffff, 0, 0)));
+        Expect(0, null, OfPacketInReason.NoMatch);
+        // And a plain output from a frame the switch received is an action's again.
+        Send();
+        Expect(0, 0x24, OfPacketInReason.Action);
     }
 
     [Fact]

@@ -658,6 +658,12 @@ public sealed partial class Forwarder
         if (_dirtyCount != 0) FlushVerdictCredits(); // the control forwarder never polls: credit at once
     }
 
+    /// <summary>
+    /// A packet-out is running on this (the control) forwarder: its outputs to the controller, and those of the flows its
+    /// output to the table reaches, are <see cref="UpcallReason.PacketOut"/>'s.
+    /// </summary>
+    internal bool InPacketOut;
+
     /// <summary>Control path: executes <paramref name="actions"/> on one frame (packet-out). Caller serialises.</summary>
     internal void ExecutePacketOut(ReadOnlySpan<byte> frame, ushort inPort, FlowActions actions)
     {
@@ -681,7 +687,9 @@ public sealed partial class Forwarder
         PacketParser.Parse(Pool.Frame(p), inPort, out _, out _packetOutLayers[0]);
         var sink = new OutputStage.Sink(Output, true);
         var one = new Span<int>(ref p);
-        Executor.Execute(actions, Pool, one, _packetOutLayers, ref sink);
+        InPacketOut = true;
+        try { Executor.Execute(actions, Pool, one, _packetOutLayers, ref sink); }
+        finally { InPacketOut = false; }
         TunnelId = 0;
         Pool.Release(p);
         Output.Flush();

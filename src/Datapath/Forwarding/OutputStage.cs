@@ -48,6 +48,7 @@ public sealed partial class OutputStage
             return;
         }
         if (_f.Owner.Meters.Controller is { } meter && !AdmitToController(meter, p)) return;
+        if (reason == UpcallReason.Action && _f.InPacketOut) reason = UpcallReason.PacketOut;
         // The packet's tunnel id (OpenFlow 1.3.5 section 7.4.1 lists it with the metadata as the packet-in's context):
         // a set_tunnel's before this output, else the one it was received with.
         ulong tunnel = _f.TunnelId;

@@ -14,6 +14,11 @@ public enum UpcallReason : byte
     /// the learned flow: <see cref="Upcall.UserData"/> the template id, the frame its values, 16 bytes each (big-endian).
     /// </summary>
     Learn,
+    /// <summary>
+    /// As <see cref="Action"/>, by a packet-out: its actions, or a flow its output to the table reached (the layer above
+    /// reports a plain output to the controller so, as Open vSwitch's in_packet_out; <see cref="Upcall"/>'s fields as Action's).
+    /// </summary>
+    PacketOut,
 }
 
 /// <summary>A packet for the controller, as the agent sees it while draining (valid only during the callback).</summary>
@@ -22,14 +27,14 @@ public readonly ref struct Upcall
     public readonly ReadOnlySpan<byte> Frame;
     public readonly ushort InPort;
     public readonly UpcallReason Reason;
-    /// <summary>For reason Action: the output action's max_len. Otherwise 0xFFFF (the layer above applies its own).</summary>
+    /// <summary>For reason Action (and PacketOut): the output action's max_len. Otherwise 0xFFFF (the layer above applies its own).</summary>
     public readonly ushort MaxLen;
     /// <summary>
-    /// For reason Action: the output action's opaque user data (<see cref="Actions.FlowAction.OutputToController"/>), 0
+    /// For reason Action (and PacketOut): the output action's opaque user data (<see cref="Actions.FlowAction.OutputToController"/>), 0
     /// for a plain output to the controller port; 0 otherwise.
     /// </summary>
     public readonly ulong UserData;
-    /// <summary>For reason Action: the output action's opaque user tag, as <see cref="UserData"/>; 0 otherwise.</summary>
+    /// <summary>For reason Action (and PacketOut): the output action's opaque user tag, as <see cref="UserData"/>; 0 otherwise.</summary>
     public readonly uint UserTag;
     /// <summary>The pipeline's metadata when the packet was sent (0 in the first table, or when no rule wrote any).</summary>
     public readonly ulong Metadata;

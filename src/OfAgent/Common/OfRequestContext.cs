@@ -51,6 +51,14 @@ internal sealed class OfRequestContext(OfSwitch ofproto, AgentOptions options, I
         c.SendRaw(Softswitch.OfWire.Of13.Ofp13Messages.Error(c.Version, error, request));
     }
 
+    /// <summary>Sends <paramref name="reply"/>, an error reply written whole by a codec (<paramref name="error"/> names it in the log), counted as every error is.</summary>
+    public void SendError(OfConnection c, byte[] reply, object error, ReadOnlySpan<byte> request)
+    {
+        Interlocked.Increment(ref ErrorsSent);
+        Log.LogDebug("{Conn}: error {Error} for a {Len}-byte request", c.Name, error, request.Length);
+        c.SendRaw(reply);
+    }
+
     /// <summary>Answers <paramref name="request"/> with the OpenFlow 1.0 error for the switch's refusal <paramref name="error"/>; false when there was one.</summary>
     public bool Check(OfConnection c, OfError error, ReadOnlySpan<byte> request)
     {

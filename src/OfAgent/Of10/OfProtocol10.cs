@@ -29,7 +29,7 @@ internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
 
     /// <summary>
     /// The reason as Open vSwitch's encode_packet_in_reason gives it to an OpenFlow 1.0 connection's NXT_PACKET_IN(2):
-    /// no_match 0, action 1, invalid_ttl 2, a table-miss flow entry's (explicit miss) action.
+    /// no_match 0, action 1, invalid_ttl 2; a table-miss flow entry's (explicit miss) and 1.4's action_set, group and packet_out action.
     /// </summary>
     public override byte PacketInReason(OfPacketInReason reason) => reason switch
     {

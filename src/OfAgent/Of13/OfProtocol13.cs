@@ -2,6 +2,7 @@ using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of13.Handlers;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
 using Softswitch.OfWire.Of15;
@@ -33,7 +34,7 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
     public override int PacketInOverhead => 24 + 40 + 2;
 
     public override int PacketInDataLength(OfConnection c, in OfPacketIn packet, bool buffered)
-        => packet.ByAction || packet.Reason is OfPacketInReason.Action or OfPacketInReason.ExplicitMiss ? packet.MaxLen : c.MissSendLen;
+        => packet.ByAction || packet.Reason is not (OfPacketInReason.NoMatch or OfPacketInReason.InvalidTtl) ? packet.MaxLen : c.MissSendLen;
 
     public override int WritePacketIn(Span<byte> destination, uint bufferId, in OfPacketIn packet, int dataLen)
     {
@@ -45,10 +46,10 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
         if (packet.Metadata != 0) match[n++] = Ofp13Oxm.Exact(MatchTranslator.Metadata, packet.Metadata);
         if (packet.TunnelId != 0) match[n++] = Ofp13Oxm.Exact(MatchTranslator.TunnelId, packet.TunnelId);
         return Ofp13Messages.WritePacketIn(Version, destination, 0, bufferId, (ushort)Math.Min(packet.Frame.Length, ushort.MaxValue),
-            WireMap.ToWire(packet.Reason), packet.TableId, packet.Cookie, match[..n], packet.Frame[..dataLen]);
+            WireMap.ToWire(packet.Reason, Version), packet.TableId, packet.Cookie, match[..n], packet.Frame[..dataLen]);
     }
 
-    public override byte PacketInReason(OfPacketInReason reason) => WireMap.ToWire(reason);
+    public override byte PacketInReason(OfPacketInReason reason) => WireMap.ToWire(reason, Version);
 
     public override byte[] FlowRemoved(in OfFlowRemoved removed) => ReportTranslator.FlowRemoved(Version, removed);
 
@@ -74,13 +75,11 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
         return (c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] & (1u << WireMap.ToWire(reason))) != 0;
     }
 
-    /// <summary>The connection's request-forward mask for its role (OFPACPT_REQUESTFORWARD_MASTER or _SLAVE), as SET_ASYNC left it (1.4 and later).</summary>
-    public override bool WantsRequestForward(OfConnection c, byte reason)
-    {
-        if (Version < Ofp13.Version14) return false;
-        var p = c.Controller.Role == OfRole.Slave ? Ofp14AsyncProp.RequestForwardSlave : Ofp14AsyncProp.RequestForwardMaster;
-        return (c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] & (1u << reason)) != 0;
-    }
+    /// <summary>
+    /// The connection's request-forward mask for its role (OFPACPT_REQUESTFORWARD_MASTER or _SLAVE), as SET_ASYNC left it
+    /// (1.4 and later) or Open vSwitch's NXT_SET_ASYNC_CONFIG2 (1.3); 0 by default.
+    /// </summary>
+    public override bool WantsRequestForward(OfConnection c, byte reason) => Async14Wants(c, Ofp14AsyncProp.RequestForwardSlave, reason);
 
     /// <summary>The connection's controller-status mask for its role (OFPACPT_CONT_STATUS_MASTER or _SLAVE), as SET_ASYNC left it (1.5).</summary>
     public override bool WantsControllerStatus(OfConnection c, OfControllerStatusReason reason)
@@ -90,8 +89,9 @@ internal sealed class OfProtocol13(OfRequestContext ctx, byte version) : OfProto
     public override byte[]? ControllerStatus(OfConnection about, OfControllerStatusReason reason)
         => Ofp15.Serves(Version) ? StatsHandler.ControllerStatusOf(about, (byte)reason).Message(Version) : null;
 
-    /// <summary>OFPT_REQUESTFORWARD (1.4 and later).</summary>
-    public override byte[]? RequestForward(byte[] request) => Version < Ofp13.Version14 ? null : Ofp14RequestForward.Encode(Version, request);
+    /// <summary>OFPT_REQUESTFORWARD (1.4 and later); under 1.3 Open vSwitch's ONFT13_REQUESTFORWARD (ofputil_encode_requestforward).</summary>
+    public override byte[]? RequestForward(byte[] request)
+        => Version < Ofp13.Version14 ? NxAsyncConfig.EncodeRequestForward(Version, request) : Ofp14RequestForward.Encode(Version, request);
 
     public override byte[]? RoleStatus(OfRole role, ulong generationId)
         => Version < Ofp13.Version14 ? null : new Ofp14RoleStatus

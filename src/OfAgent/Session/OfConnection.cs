@@ -166,6 +166,16 @@ public sealed partial class OfConnection : IAsyncDisposable
     /// </summary>
     internal uint[] ContStatusMasks { get; } = new uint[2];
 
+    /// <summary>
+    /// A SET_ASYNC of any form (1.3's, 1.4's, Open vSwitch's NXT_SET_ASYNC_CONFIG and _CONFIG2) was taken: a service
+    /// connection (a listener's, miss_send_len 0) starts receiving asynchronous messages, with miss_send_len 128, as Open
+    /// vSwitch's handle_nxt_set_async_config does. Called on the receive loop.
+    /// </summary>
+    internal void AsyncConfigured()
+    {
+        if (!IsPrimary && MissSendLen == 0) MissSendLen = OfpConstants.DefaultMissSendLen;
+    }
+
     /// <summary>Tells the other connections that asked (OFPT_CONTROLLER_STATUS) that this one's role changed.</summary>
     internal void ReportRoleChange() => _owner.SendControllerStatus(this, OfControllerStatusReason.Role);
 

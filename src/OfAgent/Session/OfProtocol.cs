@@ -1,3 +1,4 @@
+using Softswitch.OfWire.Of14;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Session;
@@ -85,6 +86,17 @@ internal abstract class OfProtocol
 
     /// <summary>An OFPT_REQUESTFORWARD carrying <paramref name="request"/> (whole, in this version), whole; null in a version without one.</summary>
     public virtual byte[]? RequestForward(byte[] request) => null;
+
+    /// <summary>
+    /// Whether bit <paramref name="bit"/> is set in <paramref name="c"/>'s mask, for its role, of the 1.4 asynchronous
+    /// property pair whose slave property is <paramref name="slave"/> (its master one is the next), as SET_ASYNC or Open
+    /// vSwitch's NXT_SET_ASYNC_CONFIG2 left it.
+    /// </summary>
+    protected static bool Async14Wants(OfConnection c, Ofp14AsyncProp slave, int bit)
+    {
+        var p = c.Controller.Role == OfRole.Slave ? slave : slave + 1;
+        return (uint)bit < 32 && (c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] & (1u << bit)) != 0;
+    }
 
     /// <summary>
     /// The bit of <paramref name="reason"/> in the controller-status mask <paramref name="c"/>'s SET_ASYNC left for its

@@ -283,10 +283,22 @@ public sealed class Ofp14AsyncConfig
         Xid = 0;
         if (!Ofp14Messages.TryHeader(msg, Ofp13Messages.HeaderSize, exact: false, out Version, out Xid, out error)) return false;
         Type = (Ofp13Type)msg[1];
-        byte version = Version;
+        return TryDecodeProperties(msg[Ofp13Messages.HeaderSize..], Version, out error);
+    }
+
+    /// <summary>
+    /// The property list of an asynchronous configuration in <paramref name="version"/> (cleared first; what
+    /// <see cref="TryDecode"/> reads after the header, and Open vSwitch's NXT_SET_ASYNC_CONFIG2 after its own), with its
+    /// refusals. Before 1.4 a packet-in mask may hold OFPR_NO_MATCH, OFPR_ACTION and OFPR_INVALID_TTL only (Open vSwitch's
+    /// OFPR10_BITS: a bit past them is INVALID).
+    /// </summary>
+    public bool TryDecodeProperties(ReadOnlySpan<byte> properties, byte version, out Ofp13Error error)
+    {
+        Array.Clear(Masks);
+        Present = 0;
         var masks = Masks;
         uint present = 0;
-        bool ok = Ofp14Props.TryWalk(msg[Ofp13Messages.HeaderSize..], (ushort type, ReadOnlySpan<byte> p, out Ofp13Error e) =>
+        bool ok = Ofp14Props.TryWalk(properties, (ushort type, ReadOnlySpan<byte> p, out Ofp13Error e) =>
         {
             e = default;
             if (type >= Count || s_valid[type] == 0 || (type >= (ushort)Ofp14AsyncProp.ContStatusSlave && version != Ofp15Version))
@@ -296,7 +308,8 @@ public sealed class Ofp14AsyncConfig
             }
             if (p.Length != PropertySize) return Ofp14Props.BadLen(out e);
             uint mask = Be.U32(p, 4);
-            if ((mask & ~s_valid[type]) != 0)
+            uint valid = type <= (ushort)Ofp14AsyncProp.PacketInMaster && version < Ofp13.Version14 ? PacketInValid10 : s_valid[type];
+            if ((mask & ~valid) != 0)
             {
                 e = new Ofp13Error(Ofp13ErrorType.AsyncConfigFailed, Ofp13Codes.AsyncInvalid);
                 return false;
@@ -309,18 +322,27 @@ public sealed class Ofp14AsyncConfig
         return ok;
     }
 
+    /// <summary>OFPR_NO_MATCH, OFPR_ACTION and OFPR_INVALID_TTL: a packet-in mask's reasons before 1.4.</summary>
+    private const uint PacketInValid10 = 0x7;
+
     /// <summary>The message, with the properties <see cref="Present"/> names, in type order.</summary>
     public byte[] Encode()
     {
         var w = new Ofp13Writer(Ofp13Messages.HeaderSize + Count * PropertySize);
         int start = w.Begin(Version, Type, Xid);
+        WriteProperties(w);
+        w.Finish(start);
+        return w.ToArray();
+    }
+
+    /// <summary>Writes the properties <see cref="Present"/> names, in type order (after a message's head).</summary>
+    public void WriteProperties(Ofp13Writer w)
+    {
         for (int t = 0; t < Count; t++)
         {
             if ((Present & (1u << t)) == 0) continue;
             w.U16((ushort)t); w.U16(PropertySize); w.U32(Masks[t]);
         }
-        w.Finish(start);
-        return w.ToArray();
     }
 }
 

@@ -35,7 +35,8 @@ public static class OfActionCompiler
     /// <summary>
     /// As <see cref="TryCompile(ReadOnlySpan{OfAction}, PortTable, ActionContext, int, out FlowActions)"/>, with the
     /// flow the actions belong to (<paramref name="origin"/>): its outputs to the controller carry its cookie and table,
-    /// and whether it is a table-miss flow entry, into the packet-ins they make.
+    /// and whether it is a table-miss flow entry, into the packet-ins they make. A group bucket's plain outputs to the
+    /// controller are OFPR_GROUP's (<see cref="PacketInOrigin.Via"/>), whoever compiles it.
     /// </summary>
     public static OfError TryCompile(ReadOnlySpan<OfAction> actions, PortTable ports, ActionContext context, int queuesPerPort,
                                      in PacketInOrigin origin, out FlowActions result)
@@ -48,7 +49,8 @@ public static class OfActionCompiler
         var items = s_scratch is { } sc && sc.Length >= actions.Length ? sc : s_scratch = new FlowAction[Math.Max(16, actions.Length)];
         List<byte[]>? data = null;
         int count = 0;
-        var e = CompileList(actions, ports, context, queuesPerPort, origin, ref items, ref count, ref data, 0, out _);
+        var from = context == ActionContext.GroupBucket ? origin with { Via = OfPacketInReason.Group } : origin;
+        var e = CompileList(actions, ports, context, queuesPerPort, from, ref items, ref count, ref data, 0, out _);
         s_scratch = items;
         if (e != OfError.None || count == 0) return e;
         result = Shared(items.AsSpan(0, count), data is null ? [] : [.. data]);
@@ -143,7 +145,7 @@ public static class OfActionCompiler
                 {
                     if (a.Value > PacketInOrigin.MaxReason) return OfError.BadArgument;
                     ulong userData = origin.Cookie;
-                    uint tag = origin.UserTag | PacketInOrigin.ControllerTag((byte)a.Value, (ushort)a.QueueId);
+                    uint tag = origin.ControllerUserTag((byte)a.Value, (ushort)a.QueueId);
                     if (a.ControllerData.Length > 0 || a.IsController2)
                     {
                         // The userdata (and the cookie) ride as an interned entry's id: a packet-in copies nothing.
@@ -451,10 +453,16 @@ public static class OfActionCompiler
 /// An Open vSwitch controller action adds its reason and controller id to the tag (<see cref="ControllerTag"/>); one with
 /// userdata, or written as NXAST_CONTROLLER2, carries the id of a <see cref="ControllerUserData"/> entry in place of the
 /// cookie (which the entry holds) and sets <see cref="RecordBit"/>.
-/// Tag bits: 0-7 the table, 8 table-miss, 9 a controller action, 10-13 its reason, 14 the record bit, 16-31 its
-/// controller id.
+/// A plain output to the controller port names in the tag where it is (<see cref="Via"/>): a flow's apply-actions, its
+/// action set (write-actions) or a group's bucket, OpenFlow 1.4's OFPR_ACTION, OFPR_ACTION_SET and OFPR_GROUP; the
+/// datapath tells a packet-out's upcalls apart itself (<c>UpcallReason.PacketOut</c>). All of it is fixed when the
+/// actions are compiled: a packet-in costs nothing more.
+/// Tag bits: 0-7 the table, 8 table-miss, 9 a controller action, 10-13 its reason (without bit 9: <see cref="Via"/>),
+/// 14 the record bit, 16-31 its controller id.
 /// </remarks>
-public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool TableMiss)
+/// <param name="Via">Where a plain output to the controller port is: <see cref="OfPacketInReason.Action"/> (apply-actions),
+/// <see cref="OfPacketInReason.ActionSet"/> or <see cref="OfPacketInReason.Group"/>.</param>
+public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool TableMiss, OfPacketInReason Via = OfPacketInReason.Action)
 {
     /// <summary>In <see cref="UserTag"/>: the flow is a table-miss flow entry.</summary>
     private const uint TableMissBit = 0x100;
@@ -484,11 +492,23 @@ public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool Ta
     /// <summary>Actions of no flow (a packet-out's): cookie -1, as OpenFlow 1.3.5 section 7.4.1 asks.</summary>
     public static PacketInOrigin None => new(ulong.MaxValue, 0, false);
 
-    /// <summary>The user tag of the datapath's output-to-controller action: the table id and the table-miss bit.</summary>
+    /// <summary>In a user tag: the reason bits (a controller action's reason, else <see cref="Via"/>).</summary>
+    private const uint ReasonBits = 0xf << 10;
+
+    /// <summary>
+    /// The user tag of the datapath's output-to-controller action: the table id, the table-miss bit and, unless it is
+    /// apply-actions, <see cref="Via"/>.
+    /// </summary>
     /// <remarks>Cookie 0 in table 0 is user data 0 and tag 0, what a plain output to the controller port carries.</remarks>
-    public uint UserTag => (TableMiss ? TableMissBit : 0) | TableId;
+    public uint UserTag => (TableMiss ? TableMissBit : 0) | TableId | (Via == OfPacketInReason.Action ? 0 : (uint)Via << 10);
+
+    /// <summary>The user tag of a controller action with <paramref name="reason"/> and controller <paramref name="id"/> of this origin (its own reason, not <see cref="Via"/>).</summary>
+    public uint ControllerUserTag(byte reason, ushort id) => (UserTag & ~ReasonBits) | ControllerTag(reason, id);
 
     /// <summary>The origin an upcall's user data and tag carry back (the cookie from the entry when the tag has <see cref="RecordBit"/>).</summary>
     public static PacketInOrigin FromUpcall(ulong userData, uint userTag)
-        => new(HasRecord(userTag) ? ControllerUserData.Get(userData)?.Cookie ?? 0 : userData, (byte)userTag, (userTag & TableMissBit) != 0);
+    {
+        var via = (userTag & ControllerBit) == 0 && (userTag & ReasonBits) != 0 ? (OfPacketInReason)((userTag & ReasonBits) >> 10) : OfPacketInReason.Action;
+        return new(HasRecord(userTag) ? ControllerUserData.Get(userData)?.Cookie ?? 0 : userData, (byte)userTag, (userTag & TableMissBit) != 0, via);
+    }
 }

@@ -57,6 +57,18 @@ public enum OfPacketInReason : byte
     /// <summary>A TTL reached zero (OpenFlow 1.3).</summary>
     InvalidTtl,
     /// <summary>
+    /// An output to the controller in a flow's action set (write-actions): OpenFlow 1.4's OFPR_ACTION_SET, OFPR_ACTION
+    /// before 1.4 (Open vSwitch's encode_packet_in_reason). Its own bit in the asynchronous configuration.
+    /// </summary>
+    ActionSet,
+    /// <summary>An output to the controller in a group's bucket: 1.4's OFPR_GROUP, OFPR_ACTION before 1.4.</summary>
+    Group,
+    /// <summary>
+    /// An output to the controller by a packet-out's actions (and by the flows its output to TABLE reaches, as Open
+    /// vSwitch's in_packet_out): 1.4's OFPR_PACKET_OUT, OFPR_ACTION before 1.4.
+    /// </summary>
+    PacketOut,
+    /// <summary>
     /// An output-to-controller action of a table-miss flow entry (priority 0, matching everything): OpenFlow 1.3 reports
     /// it as OFPR_NO_MATCH, OpenFlow 1.0 as OFPR_ACTION (Open vSwitch's OFPR_EXPLICIT_MISS). Asynchronous configuration
     /// treats it as <see cref="NoMatch"/> (<see cref="OfPacketInReasons.AsyncReason"/>).

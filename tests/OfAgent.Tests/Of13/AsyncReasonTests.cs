@@ -52,6 +52,29 @@ public sealed class AsyncReasonTests
         Assert.False(others.Wants(OfRole.Equal, OfAsyncKind.PacketIn, (int)r.AsyncReason()));
     }
 
+    /// <summary>
+    /// OpenFlow 1.4's refinements of OFPR_ACTION (Open vSwitch's encode_packet_in_reason and decode_async_mask): their own
+    /// reasons and mask bits from 1.4 on; before 1.4 sent as OFPR_ACTION, and a 1.3 mask (OFPR10_BITS) never selects
+    /// them. The defaults select them in every version.
+    /// </summary>
+    [Theory]
+    [InlineData(OfPacketInReason.ActionSet, 3)]
+    [InlineData(OfPacketInReason.Group, 4)]
+    [InlineData(OfPacketInReason.PacketOut, 5)]
+    public void The14ReasonsAreTheirOwnIn14_ActionBefore_AndNo13MaskSelectsThem(OfPacketInReason r, byte wire14)
+    {
+        const byte V13 = 4, V14 = 5, V15 = 6;
+        Assert.Equal((wire14, wire14, (byte)1, (byte)1), (WireMap.ToWire(r, V14), WireMap.ToWire(r, V15), WireMap.ToWire(r, V13), WireMap.ToWire(r)));
+        Assert.True(Config(packetIn: WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, 1u << wire14, V14)).Wants(OfRole.Equal, OfAsyncKind.PacketIn, (int)r));
+        Assert.False(Config(packetIn: WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, 0x3fu & ~(1u << wire14), V14)).Wants(OfRole.Equal, OfAsyncKind.PacketIn, (int)r));
+        Assert.False(Config(packetIn: WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, ~0u, V13)).Wants(OfRole.Equal, OfAsyncKind.PacketIn, (int)r));
+        Assert.True(OfAsyncConfig.Default.Wants(OfRole.Equal, OfAsyncKind.PacketIn, (int)r));
+        // GET_ASYNC of the defaults: 1.4's OFPR14_BITS without INVALID_TTL; 1.3's NO_MATCH and ACTION.
+        Assert.Equal(0x3bu, WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, OfAsyncConfig.Default.PacketInMaster, V14));
+        Assert.Equal(0x3u, WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, OfAsyncConfig.Default.PacketInMaster, V13));
+        Assert.Equal(0x3u, WireMap.AsyncMaskToWire(OfAsyncKind.PacketIn, 1u << (int)r | OfAsyncConfig.Bit(OfPacketInReason.NoMatch) | OfAsyncConfig.Bit(OfPacketInReason.Action), V13));
+    }
+
     [Theory]
     [InlineData(OfPortReason.Add, 0)]
     [InlineData(OfPortReason.Delete, 1)]

@@ -191,15 +191,16 @@ public sealed class Of14SessionTests
         Assert.True(get.TryDecode(await c.ReplyAsync(c.Send(Empty(Ofp13Type.GetAsyncRequest))), out _));
         Assert.Equal(Ofp13Type.GetAsyncReply, get.Type);
         Assert.Equal(0xfffu, get.Present);
-        // The defaults: a master's packet-ins for no-match and action, flow removals of every 1.4 reason (meter delete and eviction included).
-        Assert.Equal((3u, 0u, 7u, 7u, 0x3fu, 0u), (get[Ofp14AsyncProp.PacketInMaster], get[Ofp14AsyncProp.PacketInSlave], get[Ofp14AsyncProp.PortStatusMaster],
+        // The defaults: a master's packet-ins for no-match, action, action set, group and packet-out (Open vSwitch's
+        // OFPR14_BITS less INVALID_TTL), flow removals of every 1.4 reason (meter delete and eviction included).
+        Assert.Equal((0x3bu, 0u, 7u, 7u, 0x3fu, 0u), (get[Ofp14AsyncProp.PacketInMaster], get[Ofp14AsyncProp.PacketInSlave], get[Ofp14AsyncProp.PortStatusMaster],
                                                  get[Ofp14AsyncProp.PortStatusSlave], get[Ofp14AsyncProp.FlowRemovedMaster], get[Ofp14AsyncProp.FlowRemovedSlave]));
         var set = new Ofp14AsyncConfig { Version = 5 };
         set.Set(Ofp14AsyncProp.FlowRemovedMaster, 1u << 4); // METER_DELETE only
         set.Set(Ofp14AsyncProp.RoleStatusMaster, 1);
         c.Send(set.Encode());
         Assert.True(get.TryDecode(await c.ReplyAsync(c.Send(Empty(Ofp13Type.GetAsyncRequest))), out _));
-        Assert.Equal((3u, 1u << 4, 1u, 7u), (get[Ofp14AsyncProp.PacketInMaster], get[Ofp14AsyncProp.FlowRemovedMaster], get[Ofp14AsyncProp.RoleStatusMaster],
+        Assert.Equal((0x3bu, 1u << 4, 1u, 7u), (get[Ofp14AsyncProp.PacketInMaster], get[Ofp14AsyncProp.FlowRemovedMaster], get[Ofp14AsyncProp.RoleStatusMaster],
                                             get[Ofp14AsyncProp.PortStatusSlave]));
         Assert.Equal(Softswitch.Ofproto.OfAsyncConfig.Bit(Softswitch.Ofproto.OfFlowRemovedReason.MeterDelete),
                      rig.Agent.Connections.Single(x => x.Negotiated).Controller.Async.FlowRemovedMaster);

@@ -115,4 +115,49 @@ public sealed class RequestForwardSessionTests
         Assert.Equal([(ushort)1, (ushort)2, (ushort)3], modify.Buckets.Select(b => b.Weight));
         Assert.Equal(Ofp13Action.Output(3), Assert.Single(modify.Buckets[2].Actions));
     }
+
+    /// <summary>
+    /// A group-mod inside a bundle is forwarded when the bundle commits, in its place, with its own xid (Open vSwitch's
+    /// do_bundle_commit, ofproto_group_mod_finish with the bundled request): nothing while the bundle is open, nothing
+    /// when the commit fails.
+    /// </summary>
+    [Fact]
+    public async Task BundledGroupMods_AreForwardedAtTheCommit_AndNotWhenItFails()
+    {
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        using var src = await Controller.ConnectAsync(rig.ListenPort, V14);
+        using var watcher = await Controller.ConnectAsync(rig.ListenPort, V14);
+        watcher.Send(Async(Ofp14AsyncProp.RequestForwardMaster, 1, Ofp14AsyncProp.RequestForwardSlave, 0));
+        Assert.Empty(await Forwarded(watcher));
+
+        var add = new Ofp13GroupMod { Version = Ofp13.Version14, Command = 0, GroupType = 0, GroupId = 9 };
+        add.Buckets.Add(new Ofp13Bucket(0, 0xffffffff, 0xffffffff, [Ofp13Action.Output(1)]));
+        var modify = new Ofp13GroupMod { Version = Ofp13.Version14, Command = 1, GroupType = 0, GroupId = 9 };
+        modify.Buckets.Add(new Ofp13Bucket(0, 0xffffffff, 0xffffffff, [Ofp13Action.Output(2)]));
+        const ushort Atomic = Ofp13Bundle.FlagAtomic;
+        // An ADD's xid is its inner request's (OFPBFC_MSG_BAD_XID otherwise): the controller numbers its messages in turn.
+        uint open = src.Send(Ofp13Bundle.ControlRequest(Ofp13.Version14, 0, 1, Ofp13BundleCtrlType.OpenRequest, Atomic));
+        (add.Xid, modify.Xid) = (open + 1, open + 2);
+        Assert.Equal(add.Xid, src.Send(Ofp13Bundle.AddMessage(Ofp13.Version14, 1, Atomic, add.Encode())));
+        Assert.Equal(modify.Xid, src.Send(Ofp13Bundle.AddMessage(Ofp13.Version14, 1, Atomic, modify.Encode())));
+        var added = new List<byte[]>();
+        await Barrier(src, added);
+        Assert.True(added.Count == 1 && added[0][1] == (byte)Ofp13Bundle.Of14BundleControl, string.Join(" ", added.Select(Convert.ToHexString)));
+        Assert.Empty(await Forwarded(watcher));
+        src.Send(Ofp13Bundle.ControlRequest(Ofp13.Version14, 0, 1, Ofp13BundleCtrlType.CommitRequest, Atomic));
+        var replies = new List<byte[]>();
+        await Barrier(src, replies);
+        Assert.DoesNotContain(replies, m => m[1] == (byte)Ofp13Type.Error);
+        var forwarded = await Forwarded(watcher);
+        Assert.Equal([add.Encode(), modify.Encode()], forwarded);
+
+        // A bundle whose commit fails (the group exists): nothing forwarded, its ADD's error and MSG_FAILED to the sender.
+        add.Xid = src.Send(Ofp13Bundle.ControlRequest(Ofp13.Version14, 0, 2, Ofp13BundleCtrlType.OpenRequest, Atomic)) + 1;
+        Assert.Equal(add.Xid, src.Send(Ofp13Bundle.AddMessage(Ofp13.Version14, 2, Atomic, add.Encode())));
+        src.Send(Ofp13Bundle.ControlRequest(Ofp13.Version14, 0, 2, Ofp13BundleCtrlType.CommitRequest, Atomic));
+        var before = new List<byte[]>();
+        await Barrier(src, before);
+        Assert.Contains(before, m => m[1] == (byte)Ofp13Type.Error);
+        Assert.Empty(await Forwarded(watcher));
+    }
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Xunit.Abstractions;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of14;
 
 namespace Softswitch.OfWire.Tests.Of10;
 
@@ -30,7 +31,7 @@ public static class WireFuzzTargets
 
     /// <summary>The NX1.0 errors the Nicira decoders may answer with (Open vSwitch's OFPBMC_* in 1.0 and NXBRC_*).</summary>
     private static readonly HashSet<(ushort, ushort)> s_nxErrors =
-        [(0, 263), (1, 256), (1, 258), (1, 259), (1, 260), (1, 261), (1, 262), (1, 521), (1, 515), (1, 518), (1, 520)];
+        [(0, 263), (1, 256), (1, 258), (1, 259), (1, 260), (1, 261), (1, 262), (1, 521), (1, 515), (1, 518), (1, 520), (13, 3)];
 
     /// <summary>Whether <paramref name="e"/> is an error the Nicira decoders define: a standard BAD_REQUEST or BAD_ACTION, or one of Open vSwitch's NX1.0 codes.</summary>
     public static bool Defined(Nx10Error e)
@@ -86,6 +87,36 @@ public static class WireFuzzTargets
                     return NxtPacketIn(input) ? "nx packet_in" : "nx packet_in short";
                 case NxPacketIn.PacketIn2 or NxPacketIn.Resume:
                     return NxtPacketIn2(input) ? "nx packet_in2" : "nx packet_in2 refused";
+                case NxAsyncConfig.SetAsyncConfig:
+                {
+                    var masks = new uint[6];
+                    if (!NxAsyncConfig.TryDecodeSetAsyncConfig(input, masks)) return Refused(OfpError.BadRequest(OfpBadRequestCode.BadLen));
+                    Same(NxAsyncConfig.EncodeSetAsyncConfig(OfpConstants.Version, xid, masks), input);
+                    return "nx set_async_config";
+                }
+                case NxAsyncConfig.SetAsyncConfig2:
+                {
+                    var config = new Ofp14AsyncConfig();
+                    if (!NxAsyncConfig.TryDecodeSetAsyncConfig2(input, config, out var ae)) return Refused(NxAsyncConfig.Error10(ae));
+                    byte[] enc = NxAsyncConfig.EncodeSetAsyncConfig2(OfpConstants.Version, xid, config);
+                    if (enc.Length > input.Length) throw new InvalidOperationException($"NXT_SET_ASYNC_CONFIG2 grew from {input.Length} to {enc.Length} bytes");
+                    var config2 = new Ofp14AsyncConfig();
+                    if (!NxAsyncConfig.TryDecodeSetAsyncConfig2(enc, config2, out ae) || config2.Present != config.Present || !config2.Masks.AsSpan().SequenceEqual(config.Masks))
+                        throw new InvalidOperationException($"re-encoded NXT_SET_ASYNC_CONFIG2 differs ({ae})");
+                    Same(NxAsyncConfig.EncodeSetAsyncConfig2(OfpConstants.Version, xid, config2), enc);
+                    return "nx set_async_config2";
+                }
+                case NxAsyncConfig.RequestForward:
+                {
+                    if (!NxAsyncConfig.TryDecodeRequestForward(input, out int at, out int len)) return "nx requestforward refused";
+                    byte[] enc = NxAsyncConfig.EncodeRequestForward(OfpConstants.Version, input.Slice(at, len), xid);
+                    if (enc.Length > input.Length || !NxAsyncConfig.TryDecodeRequestForward(enc, out int at2, out int len2)
+                        || !enc.AsSpan(at2, len2).SequenceEqual(input.Slice(at, len)))
+                    {
+                        throw new InvalidOperationException("re-encoded NXT_REQUESTFORWARD differs");
+                    }
+                    return "nx requestforward";
+                }
                 case NxFlowMonitor.Cancel:
                     if (!NxFlowMonitor.TryDecodeCancel(input, out uint id, out e)) return Refused(e);
                     Same(NxFlowMonitor.EncodeCancel(xid, id), input);
@@ -393,6 +424,42 @@ public class FuzzTests
         foreach (var reached in new[] { "nxst flow_monitor", "nxst flow_monitor reply", "nx flow_monitor_cancel" })
             Assert.True(outcomes.GetValueOrDefault(reached) > 100, $"the mutations reach '{reached}' too rarely");
         Assert.Contains(outcomes.Keys, k => k.Contains("NX1.0(1,518)", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Open vSwitch's asynchronous configuration and request forwarding vectors of OpenFlow 1.0
+    /// (<see cref="Nicira.NxAsyncConfigTests"/>: NXT_SET_ASYNC_CONFIG, NXT_SET_ASYNC_CONFIG2, NXT_REQUESTFORWARD), mutated
+    /// as the golden vectors are, through the Nicira oracle: every refusal a defined error, every decode a fixed point.
+    /// </summary>
+    [Fact]
+    public void MutatedAsyncConfigVectors_HoldTheNiciraOracle()
+    {
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("OF10_FUZZ_SEED"), out int s) ? s : 0x0f10_a5c0;
+        var rng = new Random(seed);
+        var corpus = VectorFile.All;
+        byte[][] seeds = [.. Nicira.NxAsyncConfigTests.Seeds().Where(m => m[0] == OfpConstants.Version)];
+        var outcomes = new Dictionary<string, int>();
+        byte[] buffer = new byte[70_000];
+        foreach (var v in seeds)
+        {
+            for (int i = 0; i < 20_000; i++)
+            {
+                int len = Mutate(v, buffer, rng, corpus);
+                try
+                {
+                    string o = WireFuzzTargets.Nicira(buffer.AsSpan(0, len));
+                    outcomes[o] = outcomes.GetValueOrDefault(o) + 1;
+                }
+                catch (Exception ex)
+                {
+                    Assert.Fail($"seed {seed}, iteration {i}: {ex.GetType().Name}: {ex.Message}\ninput: {Convert.ToHexString(buffer.AsSpan(0, len))}");
+                }
+            }
+        }
+        foreach (var (o, n) in outcomes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) _output.WriteLine($"{n,7} {o}");
+        foreach (var reached in new[] { "nx set_async_config", "nx set_async_config2", "nx requestforward" })
+            Assert.True(outcomes.GetValueOrDefault(reached) > 100, $"the mutations reach '{reached}' too rarely");
+        Assert.Contains(outcomes.Keys, k => k.Contains("NX1.0(1,521)", StringComparison.Ordinal));
     }
 
     /// <summary>Applies 1-4 mutations to a copy of <paramref name="source"/> in <paramref name="dest"/>; returns the length.</summary>

@@ -55,7 +55,25 @@ public static class Of13FuzzOracle
                        var d = new byte[NxPacketIn.PacketIn2Overhead + v.Item3.Length + v.Item4.Length + v.Item5.Length];
                        return d[..NxPacketIn.WritePacketIn2(d, v.Item1, v.Fields, v.Item4, v.Item3, v.Item5)];
                    });
-        refused = Refusal(m);
+        // Open vSwitch's asynchronous configuration and request forwarding before 1.4 (any version's header).
+        n += Fixed("NXT_SET_ASYNC_CONFIG", m, b =>
+        {
+            var k = new uint[6];
+            bool ok = NxPacketIn.TryReadSubtype(b, out uint st) && st == NxAsyncConfig.SetAsyncConfig && NxAsyncConfig.TryDecodeSetAsyncConfig(b, k);
+            return (ok, ok ? (b[0], Xid(b), k) : default);
+        }, v => NxAsyncConfig.EncodeSetAsyncConfig(v.Item1, v.Item2, v.k));
+        n += Fixed("NXT_SET_ASYNC_CONFIG2", m, b =>
+        {
+            var v = new Ofp14AsyncConfig();
+            bool ok = NxPacketIn.TryReadSubtype(b, out uint st) && st == NxAsyncConfig.SetAsyncConfig2 && NxAsyncConfig.TryDecodeSetAsyncConfig2(b, v, out _);
+            return (ok, v);
+        }, v => NxAsyncConfig.EncodeSetAsyncConfig2(v.Version, v.Xid, v));
+        n += Fixed("NXT/ONFT13_REQUESTFORWARD", m, b =>
+        {
+            bool ok = NxAsyncConfig.TryDecodeRequestForward(b, out int at, out int len);
+            return (ok, ok ? (b[0], Xid(b), b.AsSpan(at, len).ToArray()) : default);
+        }, v => NxAsyncConfig.EncodeRequestForward(v.Item1, v.Item3, v.Item2));
+        refused = AsyncConfig2Refusal(m) || Refusal(m);
         n += Fixed("match", m, b => { var l = new List<Ofp13Oxm>(); return (Ofp13Match.TryDecode(b, l, out _, out _), l); },
                    l => Write(w => Ofp13Match.Encode(w, CollectionsMarshal.AsSpan(l))));
         n += Fixed("actions", m, b => { var l = new List<Ofp13Action>(); return (Ofp13Actions.TryDecode(b, l, out _), l); },
@@ -131,6 +149,10 @@ public static class Of13FuzzOracle
             case Ofp13Type.RoleRequest: ok = default(Ofp13RoleRequest).TryDecode(m, out e); break;
             case Ofp13Type.SetAsync: ok = default(Ofp13SetAsync).TryDecode(m, out e); break;
             case Ofp13Type.QueueGetConfigRequest: ok = default(Ofp13QueueGetConfigRequest).TryDecode(m, out e); break;
+            case Ofp13Type.Experimenter when NxPacketIn.TryReadSubtype(m, out uint asyncSubtype) && asyncSubtype == NxAsyncConfig.SetAsyncConfig:
+                ok = NxAsyncConfig.TryDecodeSetAsyncConfig(m, new uint[6]);
+                e = Ofp13Error.BadLength;
+                break;
             case Ofp13Type.Experimenter when NxPacketIn.TryReadSubtype(m, out uint nxSubtype) && nxSubtype == NxPacketIn.SetPacketInFormat:
                 ok = NxPacketIn.TryDecodeSetPacketInFormat(m, out _, out bool badLen);
                 e = badLen ? Ofp13Error.BadLength : Ofp13Error.BadRequest(Ofp13Codes.RequestEperm);
@@ -163,6 +185,30 @@ public static class Of13FuzzOracle
             || BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) != Xid(m) || !reply.AsSpan(12).SequenceEqual(m.AsSpan(0, data)))
         {
             throw new InvalidOperationException($"{what}: the error reply is not whole: {Convert.ToHexString(reply)}");
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Open vSwitch's NXT_SET_ASYNC_CONFIG2 under 1.3, which the switch refuses with Open vSwitch's 1.3 errors
+    /// (<see cref="NxAsyncConfig.ErrorReply13"/>): an ONF1.3 experimenter error 2370 or 2371, a property's OF1.3(13,3), or
+    /// BAD_REQUEST/BAD_LEN; the reply whole, under the request's xid, with its first 64 bytes as data.
+    /// </summary>
+    private static bool AsyncConfig2Refusal(byte[] m)
+    {
+        if (m.Length < 16 || m[0] != Ofp13.Version || !NxPacketIn.TryReadSubtype(m, out uint st) || st != NxAsyncConfig.SetAsyncConfig2) return false;
+        if (NxAsyncConfig.TryDecodeSetAsyncConfig2(m, new Ofp14AsyncConfig(), out var e)) return false;
+        byte[] reply = NxAsyncConfig.ErrorReply13(m[0], e, m);
+        ushort type = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(8)), code = BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(10));
+        bool onf = type == 0xffff;
+        int data = Math.Min(m.Length, 64), at = onf ? 16 : 12;
+        bool defined = onf ? code is NxAsyncConfig.OnfAsyncInvalid or NxAsyncConfig.OnfAsyncUnsupported
+                             && BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(12)) == NxAsyncConfig.OnfExperimenter
+                           : (type, code) is (13, 3) or (1, Ofp13Codes.BadLen);
+        if (!defined || reply.Length != at + data || reply[1] != 1 || BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) != reply.Length
+            || BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) != Xid(m) || !reply.AsSpan(at).SequenceEqual(m.AsSpan(0, data)))
+        {
+            throw new InvalidOperationException($"NXT_SET_ASYNC_CONFIG2 refused with {e}: the error reply is not Open vSwitch's, whole: {Convert.ToHexString(reply)}");
         }
         return true;
     }

@@ -3,6 +3,7 @@ using Softswitch.OfAgent.Of10.Translate;
 using Softswitch.OfAgent.Session;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
+using Softswitch.OfWire.Of14;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of10.Handlers;
@@ -12,6 +13,7 @@ namespace Softswitch.OfAgent.Of10.Handlers;
 /// NXT_FLOW_MOD_TABLE_ID and NXT_SET_PACKET_IN_FORMAT (the connection's state), NXT_FLOW_MOD, and the NXST_FLOW and
 /// NXST_AGGREGATE statistics (ovs ofproto/ofproto.c handle_nxt_set_flow_format, handle_nxt_flow_mod_table_id,
 /// handle_nxt_set_packet_in_format, handle_flow_mod, handle_flow_stats_request, handle_aggregate_stats_request);
+/// NXT_SET_ASYNC_CONFIG and NXT_SET_ASYNC_CONFIG2, the connection's asynchronous configuration (handle_nxt_set_async_config);
 /// NXT_RESUME is NXR_NOT_SUPPORTED (no continuations); the flow monitors (NXST_FLOW_MONITOR, NXT_FLOW_MONITOR_CANCEL)
 /// go to <see cref="NxFlowMonitorHandler"/>. Any other Nicira subtype is OFPBRC_BAD_SUBTYPE, another vendor
 /// OFPBRC_BAD_VENDOR.
@@ -67,6 +69,12 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
                 // No controller action pauses here (pause is refused), so no continuation can come back: NXR_NOT_SUPPORTED.
                 ctx.SendError(c, ResumeNotSupported10, msg);
                 break;
+            case NxAsyncConfig.SetAsyncConfig:
+                SetAsyncConfig(c, msg);
+                break;
+            case NxAsyncConfig.SetAsyncConfig2:
+                SetAsyncConfig2(c, msg);
+                break;
             case NxFlowMonitor.Cancel:
                 _monitors.Cancel(c, msg);
                 break;
@@ -78,6 +86,56 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
                 ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadSubtype), msg);
                 break;
         }
+    }
+
+    [ThreadStatic] private static Ofp14AsyncConfig? s_async;
+
+    /// <summary>
+    /// NXT_SET_ASYNC_CONFIG: the packet-in, port-status and flow-removed masks (master or equal, then slave) in Open
+    /// vSwitch's 1.0 reasons (<see cref="WireMap.AsyncMaskToOf"/>); as its decode_legacy_async_masks, the others start
+    /// over from nothing (the request-forward masks cleared). A body other than 24 bytes is OFPBRC_BAD_LEN.
+    /// </summary>
+    private void SetAsyncConfig(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        Span<uint> m = stackalloc uint[6];
+        if (!NxAsyncConfig.TryDecodeSetAsyncConfig(msg, m))
+        {
+            ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadLen), msg);
+            return;
+        }
+        c.Controller.Async = new OfAsyncConfig(
+            WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m[0]), WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m[2]),
+            WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[4]), WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m[1]),
+            WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m[3]), WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[5]));
+        Array.Clear(c.Async14Masks);
+        c.AsyncConfigured();
+    }
+
+    /// <summary>
+    /// NXT_SET_ASYNC_CONFIG2: 1.4's property list, the masks it names changed and the others kept (Open vSwitch's basis),
+    /// the packet-in mask in 1.0's three reasons; the role-status, table-status and request-forward masks kept on the
+    /// connection (nothing is sent by them to a 1.0 connection here: Open vSwitch forwards group-mods to 1.0 in
+    /// NXT_GROUP_MOD, which this switch does not write). Refusals as Open vSwitch writes them under
+    /// 1.0: OFPACFC_INVALID and _UNSUPPORTED, which 1.0 cannot say, NXBRC_UNENCODABLE_ERROR (NX1.0(1,521)); a property's
+    /// bad length NX1.0(13,3); a list not in whole 8-byte units OFPBRC_BAD_LEN.
+    /// </summary>
+    private void SetAsyncConfig2(OfConnection c, ReadOnlySpan<byte> msg)
+    {
+        var m = s_async ??= new Ofp14AsyncConfig();
+        if (!NxAsyncConfig.TryDecodeSetAsyncConfig2(msg, m, out var err))
+        {
+            ctx.SendError(c, NxAsyncConfig.Error10(err), msg);
+            return;
+        }
+        var a = c.Controller.Async;
+        uint Model(Ofp14AsyncProp p, OfAsyncKind kind, uint current) => m.Has(p) ? WireMap.AsyncMaskToOf(kind, m[p]) : current;
+        c.Controller.Async = new OfAsyncConfig(
+            Model(Ofp14AsyncProp.PacketInMaster, OfAsyncKind.PacketIn, a.PacketInMaster), Model(Ofp14AsyncProp.PortStatusMaster, OfAsyncKind.PortStatus, a.PortStatusMaster),
+            Model(Ofp14AsyncProp.FlowRemovedMaster, OfAsyncKind.FlowRemoved, a.FlowRemovedMaster), Model(Ofp14AsyncProp.PacketInSlave, OfAsyncKind.PacketIn, a.PacketInSlave),
+            Model(Ofp14AsyncProp.PortStatusSlave, OfAsyncKind.PortStatus, a.PortStatusSlave), Model(Ofp14AsyncProp.FlowRemovedSlave, OfAsyncKind.FlowRemoved, a.FlowRemovedSlave));
+        for (var p = Ofp14AsyncProp.RoleStatusSlave; p <= Ofp14AsyncProp.RequestForwardMaster; p++)
+            if (m.Has(p)) c.Async14Masks[p - Ofp14AsyncProp.RoleStatusSlave] = m[p];
+        c.AsyncConfigured();
     }
 
     /// <summary>NXT_FLOW_MOD: the 1.0 flow-mod with an NXM match, a cookie filter, and its table where flow_mod_table_id is on.</summary>

@@ -87,6 +87,46 @@ public static class WireMap
         return wire;
     }
 
+    /// <summary>
+    /// A mask of Open vSwitch's NXT_SET_ASYNC_CONFIG or _CONFIG2 under 1.0 as the model's (decode_async_mask with
+    /// OpenFlow 1.0's allowed bits): packet-in OFPR_NO_MATCH (a table-miss entry's output with it), OFPR_ACTION and
+    /// OFPR_INVALID_TTL, never 1.4's refinements of OFPR_ACTION; port-status OFPPR_ADD, _DELETE, _MODIFY; flow-removed
+    /// Open vSwitch's own numbering of its reasons, which OpenFlow 1.0 shares for the first three (idle, hard, delete,
+    /// then group delete, meter delete, eviction). Bits of no reason are dropped.
+    /// </summary>
+    public static uint AsyncMaskToOf(OfAsyncKind kind, uint wire)
+    {
+        uint model = 0;
+        switch (kind)
+        {
+            case OfAsyncKind.PacketIn:
+                foreach (var (bit, r) in s_asyncPacketIn)
+                    if ((wire & (1u << bit)) != 0) model |= OfAsyncConfig.Bit(r);
+                break;
+            case OfAsyncKind.PortStatus:
+                foreach (var (bit, r) in s_asyncPortStatus)
+                    if ((wire & (1u << bit)) != 0) model |= OfAsyncConfig.Bit(r);
+                break;
+            default:
+                foreach (var (bit, r) in s_asyncFlowRemoved)
+                    if ((wire & (1u << bit)) != 0) model |= OfAsyncConfig.Bit(r);
+                break;
+        }
+        return model;
+    }
+
+    private static readonly (int Bit, OfPacketInReason Model)[] s_asyncPacketIn =
+        [(0, OfPacketInReason.NoMatch), (0, OfPacketInReason.ExplicitMiss), (1, OfPacketInReason.Action), (2, OfPacketInReason.InvalidTtl)];
+
+    private static readonly (int Bit, OfPortReason Model)[] s_asyncPortStatus =
+        [(0, OfPortReason.Add), (1, OfPortReason.Delete), (2, OfPortReason.Modify)];
+
+    private static readonly (int Bit, OfFlowRemovedReason Model)[] s_asyncFlowRemoved =
+    [
+        (0, OfFlowRemovedReason.IdleTimeout), (1, OfFlowRemovedReason.HardTimeout), (2, OfFlowRemovedReason.Delete),
+        (3, OfFlowRemovedReason.GroupDelete), (4, OfFlowRemovedReason.MeterDelete), (5, OfFlowRemovedReason.Eviction),
+    ];
+
     public static OfpPacketInReason ToWire(OfPacketInReason r) => r switch
     {
         OfPacketInReason.NoMatch => OfpPacketInReason.NoMatch,

@@ -129,10 +129,16 @@ internal sealed class BundleHandler(OfRequestContext ctx, OfRequestDispatcher an
     /// <summary>A multipart request that only reads: not a flow monitor's (OFPMP_FLOW_MONITOR, or the ONF's under an experimenter type).</summary>
     private static bool ChangesNothing(Ofp13MultipartType type) => type != Ofp14FlowMonitor.MultipartType && type != (Ofp13MultipartType)0xFFFF;
 
-    /// <summary>A bundled request that changes nothing, answered at its bundle's commit as if it came alone.</summary>
+    /// <summary>
+    /// After its bundle's commit: a bundled request that changes nothing, answered as if it came alone; a group-mod,
+    /// forwarded (REQUESTFORWARD, the inner request's xid) to the controllers whose request-forward mask asks, as Open
+    /// vSwitch's do_bundle_commit does.
+    /// </summary>
     private void Answer(OfConnection c, BundledRequest m)
     {
-        if (Ofp13Bundle.TryDecodeAdd(m.Message, out _, out _, out var inner, out _)) answerer.Handle(c, inner);
+        if (!Ofp13Bundle.TryDecodeAdd(m.Message, out _, out _, out var inner, out _)) return;
+        if (m.GroupMod is { } gm) RequestForwarder.GroupMod(ctx.Switch, c, inner, gm.GroupId);
+        else answerer.Handle(c, inner);
     }
 
     private void SendBundleError(OfConnection c, Ofp13BundleError code, ReadOnlySpan<byte> request)

@@ -112,6 +112,9 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
                 // Open vSwitch's packet-in format (NXT_SET_PACKET_IN_FORMAT) and NXT_RESUME.
                 else if (NxPacketIn.TryReadSubtype(msg, out uint nxSubtype) && nxSubtype is NxPacketIn.SetPacketInFormat or NxPacketIn.Resume)
                     PacketInFormat(c, msg, nxSubtype);
+                // Open vSwitch's NXT_SET_ASYNC_CONFIG (1.0 and later) and NXT_SET_ASYNC_CONFIG2 (1.0 to 1.3).
+                else if (nxSubtype == NxAsyncConfig.SetAsyncConfig || (nxSubtype == NxAsyncConfig.SetAsyncConfig2 && !_of14))
+                    _config.NxSetAsync(c, msg, nxSubtype);
                 else Ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), msg);
                 return;
             default:

@@ -18,7 +18,10 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// between 1.3 and 1.4, and between 1.5 and 1.5; across 1.5's change it is written anew, as Open vSwitch's
 /// ofputil_encode_group_mod does: to 1.5 each bucket gets its place as its id (a weight where the group selects or it
 /// is not 0, its watches where set); from 1.5 the buckets lose their ids, and an INSERT_BUCKET or REMOVE_BUCKET, which
-/// earlier versions lack, goes as a MODIFY with the group's buckets after it. Stateless; runs on the sender's receive loop.
+/// earlier versions lack, goes as a MODIFY with the group's buckets after it. Open vSwitch forwards to 1.3 connections
+/// too, whose request-forward masks only its NXT_SET_ASYNC_CONFIG2 sets, in ONFT13_REQUESTFORWARD, and so does this
+/// switch; to 1.0 ones it forwards a group-mod as NXT_GROUP_MOD (1.5's layout, 1.0's actions) in NXT_REQUESTFORWARD,
+/// which this switch does not (no forwarding to 1.0), and never a meter-mod. Stateless; runs on the sender's receive loop.
 /// </remarks>
 internal static class RequestForwarder
 {
@@ -35,7 +38,7 @@ internal static class RequestForwarder
     public static void MeterMod(OfConnection c, ReadOnlySpan<byte> msg)
     {
         byte[] original = msg.ToArray();
-        c.ForwardRequest(Ofp14RequestForward.ReasonMeterMod, v => InVersion(original, v));
+        c.ForwardRequest(Ofp14RequestForward.ReasonMeterMod, v => v < Ofp13.Version ? null : InVersion(original, v));
     }
 
     private static byte[] InVersion(byte[] request, byte version)
@@ -48,6 +51,7 @@ internal static class RequestForwarder
     /// <summary>GROUP_MOD <paramref name="original"/> in <paramref name="version"/>; null when it does not decode (never, once carried out).</summary>
     internal static byte[]? GroupModIn(byte version, byte[] original, OfSwitch sw, uint groupId)
     {
+        if (version < Ofp13.Version) return null; // 1.0's NXT_GROUP_MOD is not written (OfProtocol10 forwards nothing)
         bool from15 = Ofp15.Serves(original[0]), to15 = Ofp15.Serves(version);
         if (from15 == to15) return InVersion(original, version);
         if (to15)

@@ -1,6 +1,7 @@
 using Softswitch.OfAgent.Common;
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
 using Softswitch.OfWire.Of15;
@@ -228,6 +229,15 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
     {
         var m = s_async14 ??= new Ofp14AsyncConfig();
         if (!m.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        SetAsyncProperties(c, m);
+    }
+
+    /// <summary>
+    /// A property list's masks (1.4's SET_ASYNC, Open vSwitch's NXT_SET_ASYNC_CONFIG2 under 1.3): the ones it names
+    /// change, the others stay; the packet-in, port-status and flow-removed masks in the connection's version's reasons.
+    /// </summary>
+    private static void SetAsyncProperties(OfConnection c, Ofp14AsyncConfig m)
+    {
         byte v = c.Version;
         var a = c.Controller.Async;
         uint Model(Ofp14AsyncProp p, OfAsyncKind kind, uint current) => m.Has(p) ? WireMap.AsyncMaskToOf(kind, m[p], v) : current;
@@ -240,16 +250,56 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
         // 1.5's controller-status masks (the decoder takes them in version 6 only).
         if (m.Has(Ofp14AsyncProp.ContStatusSlave)) c.ContStatusMasks[0] = m[Ofp14AsyncProp.ContStatusSlave];
         if (m.Has(Ofp14AsyncProp.ContStatusMaster)) c.ContStatusMasks[1] = m[Ofp14AsyncProp.ContStatusMaster];
+        c.AsyncConfigured();
     }
 
     public void SetAsync(OfConnection c, ReadOnlySpan<byte> msg)
     {
         Ofp13SetAsync m = default;
         if (!m.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        SetAsyncMasks(c, [m.PacketInMaster, m.PacketInSlave, m.PortStatusMaster, m.PortStatusSlave, m.FlowRemovedMaster, m.FlowRemovedSlave]);
+    }
+
+    /// <summary>
+    /// The six masks of 1.3's SET_ASYNC or Open vSwitch's NXT_SET_ASYNC_CONFIG (packet-in, port-status, flow-removed;
+    /// master then slave of each), in the connection's version's reasons (bits of none dropped: Open vSwitch's decode is
+    /// loose here). As Open vSwitch's decode_legacy_async_masks, everything else starts over from nothing: the
+    /// role-status, table-status, request-forward and controller-status masks are cleared.
+    /// </summary>
+    private static void SetAsyncMasks(OfConnection c, ReadOnlySpan<uint> m)
+    {
+        byte v = c.Version;
         // The masks' bits are wire reasons: a removal is selected by the reason it is sent with.
         c.Controller.Async = new OfAsyncConfig(
-            WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m.PacketInMaster), WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m.PortStatusMaster),
-            WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m.FlowRemovedMaster), WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m.PacketInSlave),
-            WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m.PortStatusSlave), WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m.FlowRemovedSlave));
+            WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m[0], v), WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m[2], v),
+            WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[4], v), WireMap.AsyncMaskToOf(OfAsyncKind.PacketIn, m[1], v),
+            WireMap.AsyncMaskToOf(OfAsyncKind.PortStatus, m[3], v), WireMap.AsyncMaskToOf(OfAsyncKind.FlowRemoved, m[5], v));
+        Array.Clear(c.Async14Masks);
+        Array.Clear(c.ContStatusMasks);
+        c.AsyncConfigured();
+    }
+
+    /// <summary>
+    /// Open vSwitch's NXT_SET_ASYNC_CONFIG (any version from 1.3: the six masks of 1.3's SET_ASYNC, as the version reads
+    /// them; a body other than 24 bytes BAD_LEN) and NXT_SET_ASYNC_CONFIG2 (1.3: 1.4's property list, 1.3's packet-in
+    /// reasons; refusals as Open vSwitch writes them under 1.3: OFPACFC_INVALID and _UNSUPPORTED as ONF1.3 experimenter
+    /// errors 2370 and 2371, a property's bad length OF1.3(13,3)).
+    /// </summary>
+    public void NxSetAsync(OfConnection c, ReadOnlySpan<byte> msg, uint subtype)
+    {
+        if (subtype == NxAsyncConfig.SetAsyncConfig)
+        {
+            Span<uint> masks = stackalloc uint[6];
+            if (!NxAsyncConfig.TryDecodeSetAsyncConfig(msg, masks)) Error(c, Ofp13Error.BadLength, msg);
+            else SetAsyncMasks(c, masks);
+            return;
+        }
+        var m = s_async14 ??= new Ofp14AsyncConfig();
+        if (NxAsyncConfig.TryDecodeSetAsyncConfig2(msg, m, out var err))
+        {
+            SetAsyncProperties(c, m);
+            return;
+        }
+        ctx.SendError(c, NxAsyncConfig.ErrorReply13(c.Version, err, msg), err, msg);
     }
 }

@@ -97,10 +97,27 @@ internal static class WireMap
 
     // ================================================================ reasons and async masks
 
-    /// <summary>OFPR_* of OpenFlow 1.3, a row per model reason: a table-miss flow entry's output is OFPR_NO_MATCH.</summary>
-    private static readonly (OfPacketInReason Model, byte Wire)[] s_packetInReasons =
+    /// <summary>
+    /// OFPR_* of OpenFlow 1.3's async masks, a row per model reason: a table-miss flow entry's output is OFPR_NO_MATCH.
+    /// 1.4's action-set, group and packet-out reasons have no bit here: as Open vSwitch's decode_async_mask (masks of
+    /// OFPR10_BITS before 1.4), a 1.3 SET_ASYNC turns them off whatever it says, and GET_ASYNC shows OFPR_ACTION's bit
+    /// for OFPR_ACTION alone.
+    /// </summary>
+    private static readonly (OfPacketInReason Model, byte Wire)[] s_packetInMask =
     [
         (OfPacketInReason.NoMatch, 0), (OfPacketInReason.ExplicitMiss, 0), (OfPacketInReason.Action, 1), (OfPacketInReason.InvalidTtl, 2),
+    ];
+
+    /// <summary>What a PACKET_IN of OpenFlow 1.3 says: 1.4's refinements of OFPR_ACTION are OFPR_ACTION (Open vSwitch's encode_packet_in_reason).</summary>
+    private static readonly (OfPacketInReason Model, byte Wire)[] s_packetInReasons =
+    [
+        .. s_packetInMask, (OfPacketInReason.ActionSet, 1), (OfPacketInReason.Group, 1), (OfPacketInReason.PacketOut, 1),
+    ];
+
+    /// <summary>OFPR_* of OpenFlow 1.4 and 1.5 (PACKET_IN and the async masks): OFPR_ACTION_SET (3), OFPR_GROUP (4), OFPR_PACKET_OUT (5).</summary>
+    private static readonly (OfPacketInReason Model, byte Wire)[] s_packetInReasons14 =
+    [
+        .. s_packetInMask, (OfPacketInReason.ActionSet, 3), (OfPacketInReason.Group, 4), (OfPacketInReason.PacketOut, 5),
     ];
 
     /// <summary>
@@ -137,7 +154,8 @@ internal static class WireMap
         throw new ArgumentOutOfRangeException(nameof(r), r, "a reason without a wire value");
     }
 
-    public static byte ToWire(OfPacketInReason r) => Wire(s_packetInReasons, r);
+    /// <summary>The OFPR_* of <paramref name="version"/> (1.3's unless given) a packet-in of <paramref name="r"/> is sent with.</summary>
+    public static byte ToWire(OfPacketInReason r, byte version = Ofp13.Version) => Wire(version >= Ofp13.Version14 ? s_packetInReasons14 : s_packetInReasons, r);
 
     /// <summary>
     /// A flow monitor's removal reason: <paramref name="version"/>'s OFPRR_*, and OFPRR_EVICTION (5) for an eviction in
@@ -161,7 +179,7 @@ internal static class WireMap
     /// </summary>
     public static uint AsyncMaskToOf(OfAsyncKind kind, uint wire, byte version = Ofp13.Version) => kind switch
     {
-        OfAsyncKind.PacketIn => ToOf(s_packetInReasons, wire, OfAsyncConfig.Bit),
+        OfAsyncKind.PacketIn => ToOf(PacketInMask(version), wire, OfAsyncConfig.Bit),
         OfAsyncKind.PortStatus => ToOf(s_portReasons, wire, OfAsyncConfig.Bit),
         _ => ToOf(FlowRemovedReasons(version), wire, OfAsyncConfig.Bit),
     };
@@ -169,10 +187,12 @@ internal static class WireMap
     /// <summary>A model mask of <paramref name="kind"/> as GET_ASYNC shows it: the bit of every wire reason a selected model reason is sent with.</summary>
     public static uint AsyncMaskToWire(OfAsyncKind kind, uint model, byte version = Ofp13.Version) => kind switch
     {
-        OfAsyncKind.PacketIn => ToWire(s_packetInReasons, model, OfAsyncConfig.Bit),
+        OfAsyncKind.PacketIn => ToWire(PacketInMask(version), model, OfAsyncConfig.Bit),
         OfAsyncKind.PortStatus => ToWire(s_portReasons, model, OfAsyncConfig.Bit),
         _ => ToWire(FlowRemovedReasons(version), model, OfAsyncConfig.Bit),
     };
+
+    private static (OfPacketInReason Model, byte Wire)[] PacketInMask(byte version) => version >= Ofp13.Version14 ? s_packetInReasons14 : s_packetInMask;
 
     private static uint ToOf<T>((T Model, byte Wire)[] table, uint wire, Func<T, uint> bit)
     {
