@@ -228,11 +228,14 @@ public struct OfMatch : IEquatable<OfMatch>
     /// <summary>nw_ttl <paramref name="ttl"/>.</summary>
     public OfMatch NwTtl(byte ttl) { Value.NwTtl = ttl; Mask.NwTtl = 0xff; return this; }
 
-    /// <summary>tcp_flags under <paramref name="mask"/> (12 bits).</summary>
-    public OfMatch TcpFlags(ushort value, ushort mask = TcpFlagsMask)
+    /// <summary>
+    /// tcp_flags under <paramref name="mask"/>: the 12 flag bits are matched (<see cref="TcpFlagsMask"/>); a mask over all
+    /// 16 bits is Open vSwitch's unmasked field (what <c>tcp_flags=syn|ack</c> gives), 0x0fff its masked form of the same bits.
+    /// </summary>
+    public OfMatch TcpFlags(ushort value, ushort mask = ushort.MaxValue)
     {
-        Mask.TcpFlags = (ushort)(mask & TcpFlagsMask);
-        Value.TcpFlags = (ushort)(value & Mask.TcpFlags);
+        Mask.TcpFlags = mask;
+        Value.TcpFlags = (ushort)(value & mask & TcpFlagsMask);
         return this;
     }
 

@@ -160,7 +160,9 @@ public static class OfMatchCompiler
             k.TunSrc = (uint)(rm.TunnelEndpoints >> 32); v.TunSrc = (uint)(rv.TunnelEndpoints >> 32);
             k.TunDst = (uint)rm.TunnelEndpoints; v.TunDst = (uint)rv.TunnelEndpoints;
             k.NwTtl = (byte)(rm.PacketFields >> Registers.TtlShift); v.NwTtl = (byte)(rv.PacketFields >> Registers.TtlShift);
+            // All 12 flag bits are Open vSwitch's unmasked tcp_flags (mask 0xffff).
             k.TcpFlags = (ushort)(rm.PacketFields & Registers.TcpFlagsMask); v.TcpFlags = (ushort)(rv.PacketFields & Registers.TcpFlagsMask);
+            if (k.TcpFlags == Registers.TcpFlagsMask) k.TcpFlags = ushort.MaxValue;
         }
         if (match.UsesExtension)
         {

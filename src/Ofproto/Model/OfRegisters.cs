@@ -124,8 +124,8 @@ public enum OfField : byte
 /// <summary>Bits <see cref="Ofs"/>..<see cref="Ofs"/>+<see cref="Bits"/>-1 of an <see cref="OfField"/> (Open vSwitch's mf_subfield).</summary>
 public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
 {
-    /// <summary>Whether <paramref name="f"/> is a register view.</summary>
-    public static bool IsRegister(OfField f) => f <= OfField.XXReg3;
+    /// <summary>Whether <paramref name="f"/> lives in the register file: a register view, or pkt_mark (a pipeline word written as a register is).</summary>
+    public static bool IsRegister(OfField f) => f <= OfField.XXReg3 || f == OfField.PktMark;
 
     /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto, vlan_tci).</summary>
     public static bool IsWritable(OfField f) => Map(f) is { } p && FieldRef.IsWritable(p);
