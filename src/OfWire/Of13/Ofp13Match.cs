@@ -21,8 +21,11 @@ public readonly record struct Ofp13Oxm(byte Field, bool HasMask, UInt128 Value, 
 /// (BAD_LEN: a TLV whose length is not its field's, a match longer than its message), the class and field (BAD_FIELD:
 /// OPENFLOW_BASIC's 40 fields, and Open vSwitch's registers: NXM_NX_REG0-15 of class NXM_1 (0x0001) fields 0-15,
 /// NXM_NX_XXREG0-3 of the same class fields 111-114, OXM_OF_PKT_REG0-7 of class 0x8001, numbered here
-/// <see cref="NxReg0"/>.., <see cref="NxXxReg0"/>.., <see cref="PktReg0"/>..; conj_id and ip_frag of class NXM_1,
-/// <see cref="NxConjId"/> and <see cref="NxIpFrag"/>), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
+/// <see cref="NxReg0"/>.., <see cref="NxXxReg0"/>.., <see cref="PktReg0"/>..; conj_id, ip_frag, ip_ttl, tcp_flags,
+/// pkt_mark and the IPv4 tunnel endpoints of class NXM_1, <see cref="NxConjId"/>, <see cref="NxIpFrag"/>, <see cref="NxIpTtl"/>,
+/// <see cref="NxTcpFlags"/>, <see cref="NxPktMark"/>, <see cref="NxTunSrc"/>, <see cref="NxTunDst"/>; OpenFlow 1.5's TCP_FLAGS and
+/// ACTSET_OUTPUT, and ONF's experimenter forms of them, whose TLVs carry the experimenter id after the header:
+/// <see cref="OnfTcpFlags"/>, <see cref="OnfActsetOutput"/>), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
 /// (BAD_WILDCARDS, as section 7.2.3.5 asks). Duplicates and prerequisites are the agent's (they need the whole match).
 /// The order of the TLVs is kept, so a decoded match re-encodes to its bytes.</para>
 /// <para>Stateless; the lists are the caller's.</para>
