@@ -2,6 +2,8 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
+using Softswitch.Datapath.Ports;
+using Softswitch.Datapath.Tunnels;
 using Softswitch.Ofproto;
 using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
@@ -53,6 +55,12 @@ public sealed class PipelineWordTests
         {
             Mask.ActsetOutputCode = uint.MaxValue;
             Value.ActsetOutputCode = Registers.ActsetCode(port);
+        }
+
+        public void TunEndpoints(uint src, uint dst)
+        {
+            Mask.TunnelEndpoints = ulong.MaxValue;
+            Value.TunnelEndpoints = Registers.TunnelEndpointsOf(src, dst);
         }
 
         public void TunSrc(uint value, uint mask)
@@ -195,6 +203,26 @@ public sealed class PipelineWordTests
         walk.Run(r.Dp.Pipeline, key); // off a tunnel: 0.0.0.0
         Assert.Equal([FlowAction.Output(3)], walk.Composed.ToArray());
         Assert.False(VerdictInterner.Build(walk).PacketMatches(Registers.TunnelEndpointsOf(0xC0A80009, 0), 0));
+    }
+
+    [Fact]
+    public void ADecapsulatedPacket_IsMatchedByTheTunnelsEndpoints()
+    {
+        using var r = new Tunnels.TunnelRig().WithTunnels(TunnelKind.Vxlan, 100);
+        r.SideA.Insert(0, Tunnels.TunnelRig.InPort(Tunnels.TunnelRig.Host), 100, [FlowAction.Output(Tunnels.TunnelRig.Tun)]);
+        var marked = MacAddress.Parse("00:00:00:00:0e:0e");
+        // On B: from A's underlay address (10.0.0.1) to B's (10.0.0.2) the source MAC is rewritten; another source is not.
+        r.SideB.Insert(0, With(Tunnels.TunnelRig.InPort(Tunnels.TunnelRig.Tun), e => e.TunEndpoints(Tunnels.TunnelRig.IpA, Tunnels.TunnelRig.IpB)), 200,
+                       [FlowAction.SetDlSrc(marked), FlowAction.Output(Tunnels.TunnelRig.Host)]);
+        r.SideB.Insert(0, With(Tunnels.TunnelRig.InPort(Tunnels.TunnelRig.Tun), e => e.TunEndpoints(0x0a000009, Tunnels.TunnelRig.IpB)), 300,
+                       [FlowAction.Output(PortNumber.Controller, 0xffff)]);
+        r.SideB.Insert(0, Tunnels.TunnelRig.InPort(Tunnels.TunnelRig.Tun), 100, [FlowAction.Output(Tunnels.TunnelRig.Host)]);
+        for (int i = 0; i < 2; i++)
+        {
+            r.HostA.Inject(FrameBuilder.Udp(MacA, MacB, IpA, IpB, 1000, 2000));
+            r.Pump();
+            Assert.Equal(marked, MacAddress.Read(Assert.Single(r.HostB.TakeSent()).AsSpan(6)));
+        }
     }
 
     [Fact]
