@@ -52,8 +52,9 @@ public sealed partial class OfFlowTables
             }
         }
         if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) return FlowModStatus.Ok;
-        // A resubmit runs only in the pipeline walk, never on the single-table path.
-        if (mod.Actions is { NeedsWalk: true }) _pipeline.EnableStages();
+        // A resubmit runs only in the pipeline walk, never on the single-table path; so does a match on the packet's
+        // words the key has no room for (tunnel endpoints, TTL, TCP flags: docs/datapath.md, "Pipeline words").
+        if (mod.Actions is { NeedsWalk: true } || TestsPacketWords(mod.Match)) _pipeline.EnableStages();
         if (mod.Instructions is { } ins)
         {
             _pipeline.EnableStages();
@@ -65,6 +66,9 @@ public sealed partial class OfFlowTables
         using var w = target.Write();
         return ApplyLocked(batch, w, mod, removed, _clock.NowNanos, out flow);
     }
+
+    /// <summary>Whether <paramref name="match"/> tests the packet's tunnel endpoints, TTL or TCP flags, which only the pipeline walk looks up.</summary>
+    private static bool TestsPacketWords(in FlowMatch match) => (match.Shape.RegisterWords & Registers.PacketWordsMask) != 0;
 
     /// <summary>
     /// Opens a batch of flow-mods on this thread (<see cref="FlowModBatch"/>): until it ends, every flow-mod this thread
@@ -182,7 +186,7 @@ public sealed partial class OfFlowTables
             {
                 bool delete = mod.Command is FlowModCommand.Delete or FlowModCommand.DeleteStrict;
                 if (delete && !IsEmergency(mod) && _pipeline.Stage(mod.TableId) is null) { statuses[i] = FlowModStatus.Ok; continue; }
-                if (mod.Actions is { NeedsWalk: true }) _pipeline.EnableStages();
+                if (mod.Actions is { NeedsWalk: true } || TestsPacketWords(mod.Match)) _pipeline.EnableStages();
                 if (mod.Instructions is { } ins)
                 {
                     _pipeline.EnableStages();

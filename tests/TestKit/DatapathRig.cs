@@ -80,7 +80,9 @@ public class DatapathRig : IDisposable
         var stage = table == 0 ? pipeline.Table(0) : pipeline.GetOrCreateStage(table, TableMissMode.Drop);
         var list = new FlowActions(actions);
         // A resubmit runs only in the pipeline walk (as Ofproto, which enables the stages for such a rule).
-        if (table != 0 || instructions is not null || list.NeedsWalk) pipeline.EnableStages();
+        // So does a match on the packet's words the key has no room for (TTL, TCP flags, tunnel endpoints).
+        if (table != 0 || instructions is not null || list.NeedsWalk || (match.Shape.RegisterWords & Registers.PacketWordsMask) != 0)
+            pipeline.EnableStages();
         using var w = stage.Write();
         var e = new FlowEntry(match, priority, list, 0, 0, Clock.NowNanos, isTableMiss: isTableMiss);
         if (instructions is not null) w.SetInstructions(e, instructions);

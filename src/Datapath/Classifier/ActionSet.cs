@@ -89,6 +89,21 @@ public sealed class ActionSet
     }
 
     /// <summary>
+    /// Open vSwitch's actset_output as the register file holds it (<see cref="Flow.Registers.ActsetCode"/>): the port of
+    /// the set's output (or enqueue), unset (0) when the set holds none or holds a group, whose output it would ignore
+    /// (ofproto-dpif-xlate.c xlate_write_actions__).
+    /// </summary>
+    public uint OutputCode
+    {
+        get
+        {
+            int group = SlotOf(ActionKind.Group), output = SlotOf(ActionKind.Output);
+            if ((_present & (1UL << group)) != 0 || (_present & (1UL << output)) == 0) return 0;
+            return Flow.Registers.ActsetCode(_actions[output].Port);
+        }
+    }
+
+    /// <summary>
     /// Appends the set's actions in execution order; an output is dropped when the set holds a group (OpenFlow 1.3.5
     /// section 5.10: "the output action is ignored and the group action takes precedence").
     /// </summary>

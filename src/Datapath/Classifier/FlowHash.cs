@@ -53,7 +53,7 @@ internal static class FlowHash
     /// <c>regs &amp; mask</c>: a lookup's side of <see cref="OfRule"/> for a mask that tests registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static uint ExtendRegisters(uint h, in Registers regs, in Registers mask, byte words)
+    public static uint ExtendRegisters(uint h, in Registers regs, in Registers mask, ushort words)
     {
         for (uint b = words; b != 0; b &= b - 1)
         {

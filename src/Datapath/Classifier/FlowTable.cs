@@ -272,6 +272,15 @@ public sealed partial class FlowTable
     private static readonly FlowKey s_inPortMask = new FlowKeyBuilder().InPort(0xFFFF).Key;
 
     /// <summary>
+    /// The packet's words (tunnel endpoints, TTL and TCP flags) this table's rules test, or null (most tables): the walk
+    /// puts them in the register file only for such a table's lookups, and a verdict through it checks them per packet.
+    /// </summary>
+    internal PacketWordUse? PacketWords => _tuple.PacketWords;
+
+    /// <summary>Some rule of this table tests the packet's words or actset_output, which a repair's lookup (every register 0) does not know.</summary>
+    internal bool TestsPipelineWords => _tuple.PacketWords is not null || _tuple.TestsActset;
+
+    /// <summary>
     /// Reader, the pipeline walk's lookup: the winning rule for <paramref name="key"/> with the register file
     /// <paramref name="regs"/>. Only the tuple space holds rules on registers (never the exact table), so the exact
     /// stage is looked up as always and only subtables whose mask tests registers read <paramref name="regs"/>.

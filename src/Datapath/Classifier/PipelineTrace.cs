@@ -33,21 +33,29 @@ public sealed class PipelineTrace
     /// <summary>
     /// Traces <paramref name="key"/> through <paramref name="pipeline"/>, following each re-parse point on
     /// <paramref name="frame"/> (null: the trace stops at the first): <paramref name="run"/> runs a pass's actions on a
-    /// frame and returns the frame after them, which is parsed anew on <paramref name="key"/>'s in_port.
+    /// frame and returns the frame after them, which is parsed anew on <paramref name="key"/>'s in_port. The packet's
+    /// words the key has no room for (<see cref="Registers.PacketWord"/>: TTL, TCP flags) are the frame's when there is
+    /// one, else <paramref name="packet"/>; <paramref name="tunnel"/> is the tunnel endpoints' word.
     /// </summary>
-    public static PipelineTrace Follow(Pipeline pipeline, in FlowKey key, byte[]? frame, Func<FlowActions, byte[], byte[]> run)
+    public static PipelineTrace Follow(Pipeline pipeline, in FlowKey key, byte[]? frame, Func<FlowActions, byte[], byte[]> run,
+                                       ulong tunnel = 0, ulong packet = 0)
     {
         var walk = new PipelineWalk();
         var steps = new List<PipelineTraceStep>();
         var passes = new List<FlowActions>();
-        walk.Run(pipeline, key, steps);
+        if (frame is not null)
+        {
+            PacketParser.Parse(frame, key.InPort, out _, out var layers);
+            packet = PacketWords.Fields(frame, layers);
+        }
+        walk.Run(pipeline, key, steps, null, tunnel, packet);
         passes.Add(new FlowActions([.. walk.Composed]));
         byte[]? current = frame;
         while (walk.End == PipelineEnd.Recirculate && walk.Next is { } next && current is not null)
         {
             current = run(passes[^1], current);
-            PacketParser.Parse(current, key.InPort, out var reparsed, out _);
-            walk.Run(pipeline, next.Apply(reparsed), steps, next);
+            PacketParser.Parse(current, key.InPort, out var reparsed, out var layers);
+            walk.Run(pipeline, next.Apply(reparsed), steps, next, tunnel, PacketWords.Fields(current, layers));
             passes.Add(new FlowActions([.. walk.Composed]));
         }
         var trace = new PipelineTrace(walk, current);

@@ -67,6 +67,20 @@ public sealed class PipelineVerdict
     /// </summary>
     private bool _resubmits;
     private static readonly ulong[] s_noReads = [];
+    // The bits of the packet's tunnel and TTL/TCP-flags words the run's tables tested, and the values it saw under them.
+    private ulong _tunnelMask, _fieldsMask, _tunnelValue, _fieldsValue;
+
+    /// <summary>
+    /// The run looked up a table whose rules test the packet's words the key does not hold (tunnel endpoints, TTL, TCP
+    /// flags): the verdict stands for packets of its key only when <see cref="PacketMatches"/> says so, and is walked anew
+    /// rather than repaired. False for every verdict of a pipeline without such a rule.
+    /// </summary>
+    public bool PacketDependent { get; private set; }
+
+    /// <summary>Whether a packet with the words <paramref name="tunnel"/> and <paramref name="fields"/> has the values this run saw (<see cref="PacketDependent"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool PacketMatches(ulong tunnel, ulong fields)
+        => (((tunnel & _tunnelMask) ^ _tunnelValue) | ((fields & _fieldsMask) ^ _fieldsValue)) == 0;
 
     /// <summary>What the run's composed result read from the key (<see cref="PipelineWalk.KeyReads"/>): runs of the same chain share this verdict only when they read the same.</summary>
     internal ulong[] KeyReads { get; private set; } = s_noReads;
@@ -188,7 +202,12 @@ public sealed class PipelineVerdict
         }
         Absent = walk.Absent;
         AbsentVersion = walk.AbsentVersion;
-        _resubmits = walk.Resubmits != 0 || walk.UsedRegisterActions || walk.UsedConjunctions
+        _tunnelMask = walk.PacketTunnelMask;
+        _fieldsMask = walk.PacketFieldsMask;
+        _tunnelValue = walk.PacketTunnelValue;
+        _fieldsValue = walk.PacketFieldsValue;
+        PacketDependent = (_tunnelMask | _fieldsMask) != 0;
+        _resubmits = walk.Resubmits != 0 || walk.UsedRegisterActions || walk.UsedConjunctions || PacketDependent
                      || (walk.Start is { } start && !start.Head.Registers.IsZero);
         var reads = walk.KeyReads;
         if (reads.Length == 0) KeyReads = s_noReads;
@@ -298,6 +317,7 @@ public sealed class PipelineVerdict
                 if (hit is null) return false; // a stage that missed: a rule may match now, or its miss mode moved
                 var table = Tables[i];
                 if (table.IsConjunctive) return false; // clauses now: the verdict is walked anew
+                if (table.TestsPipelineWords) return false; // rules on the packet's words or actset_output: walked anew
                 long tableVersion = table.Version;
                 var e = table.Lookup(b.KeyRef, at);
                 if (e is null) return false;

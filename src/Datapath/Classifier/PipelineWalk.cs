@@ -77,6 +77,9 @@ public sealed class PipelineWalk
     private int _n;
     private bool _dropped, _reparse, _exit;
     private Registers _regs;
+    // The packet's words (Registers.TunnelWord, Registers.PacketWord): as the run started, and the packet word as the
+    // composed TTL actions left it; which bits the tables looked up test (the verdict checks them per packet).
+    private ulong _tun0, _pkt0, _pkt, _usedTun, _usedPkt;
     private readonly List<ulong> _reads = new();
     private ulong _pinMetadata;
     private ActionSet _set = new();
@@ -101,6 +104,16 @@ public sealed class PipelineWalk
     public bool UsedRegisterActions { get; private set; }
     /// <summary>The last run looked a table with clauses of conjunctive matches up (<see cref="FlowTable.IsConjunctive"/>): its verdict is walked anew, not repaired.</summary>
     public bool UsedConjunctions { get; private set; }
+    /// <summary>
+    /// The bits of the packet's tunnel endpoints and TTL/TCP-flags words (<see cref="Registers.TunnelWord"/>,
+    /// <see cref="Registers.PacketWord"/>) that the tables the last run looked up test (0 and 0: the result depends on
+    /// the key alone); <see cref="PacketTunnelValue"/> and <see cref="PacketFieldsValue"/>, the packet's values under them.
+    /// </summary>
+    public ulong PacketTunnelMask => _usedTun;
+    public ulong PacketFieldsMask => _usedPkt;
+    public ulong PacketTunnelValue => _tun0 & _usedTun;
+    public ulong PacketFieldsValue => _pkt0 & _usedPkt;
+
     /// <summary>What the last run's composed result read from the key (see the type remarks), in the order it read them.</summary>
     public ReadOnlySpan<ulong> KeyReads => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_reads);
     /// <summary>
@@ -200,6 +213,7 @@ public sealed class PipelineWalk
         Changes = v.ChangesClass;
         ChangesAtStart = changes;
         _regs = default; // a repaired verdict ran no register action (PipelineVerdict.FindRepair)
+        _usedTun = _usedPkt = 0; // nor looked a table up whose rules test the packet's words
         _reads.Clear();
         UsedRegisterActions = false;
         UsedConjunctions = false; // nor looked a conjunctive table up
@@ -212,7 +226,9 @@ public sealed class PipelineWalk
     /// <summary>
     /// Runs <paramref name="key"/> through <paramref name="pipeline"/>'s stages, from table 0, or from where
     /// <paramref name="start"/> says with <paramref name="key"/> the re-parsed packet's (<see cref="PipelineContinuation.Apply"/>);
-    /// <paramref name="trace"/> (diagnostics) receives each stage.
+    /// <paramref name="trace"/> (diagnostics) receives each stage. <paramref name="tunnel"/> and <paramref name="packet"/>
+    /// are the packet's words the key has no room for (<see cref="Registers.TunnelEndpointsOf"/>,
+    /// <see cref="Registers.PacketFieldsOf"/>): a table whose rules test them looks them up with the key.
     /// </summary>
     /// <remarks>
     /// The run reads the pipeline's tables version once, after its change count, and looks every stage up at it, so it
@@ -220,11 +236,12 @@ public sealed class PipelineWalk
     /// unlinked a rule it passed), it runs again at the new one (at most <see cref="FlowTable.MaxVersionRetries"/> times;
     /// a traced run is not run again).
     /// </remarks>
-    public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null, PipelineContinuation? start = null)
+    public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null, PipelineContinuation? start = null,
+                    ulong tunnel = 0, ulong packet = 0)
     {
         for (int tries = 0; ; tries++)
         {
-            RunAtOneVersion(pipeline, key, trace, start);
+            RunAtOneVersion(pipeline, key, trace, start, tunnel, packet);
             if (trace is not null || pipeline.Versions.Current == Version || tries == FlowTable.MaxVersionRetries) return;
         }
     }
@@ -232,7 +249,8 @@ public sealed class PipelineWalk
     /// <summary>The tables version the last run looked every stage up at.</summary>
     public long Version { get; private set; }
 
-    private void RunAtOneVersion(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace, PipelineContinuation? start)
+    private void RunAtOneVersion(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace, PipelineContinuation? start,
+                                 ulong tunnel, ulong packet)
     {
         var b = new FlowKeyBuilder(key);
         _set.Clear();
@@ -244,6 +262,9 @@ public sealed class PipelineWalk
         _reparse = false; // an apply-action changed which headers the packet has: the key no longer tells
         _pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
         _regs = default;
+        _tun0 = tunnel;
+        _pkt0 = _pkt = packet;
+        _usedTun = _usedPkt = 0;
         _reads.Clear();
         UsedRegisterActions = false;
         UsedConjunctions = false;
@@ -257,6 +278,7 @@ public sealed class PipelineWalk
             t = start.Table;
             _regs = start.Head.Registers;
             _set.Load(start.ActionSet);
+            _regs.ActsetOutputCode = _set.OutputCode;
             _composed.AddRange(start.Preamble);
         }
         Absent = null;
@@ -297,8 +319,7 @@ public sealed class PipelineWalk
             if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
             Compose(pipeline, _hitActions[at]!, ref b, t, trace, 0);
             if (_dropped || _exit || ins is null) break; // an exit: nothing after it, the action set still runs
-            if (ins.ClearActions) _set.Clear();
-            if (ins.WriteActions is { } w) _set.Write(w);
+            WriteSet(ins);
             if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
             if (ins.GotoTable > t)
             {
@@ -315,6 +336,14 @@ public sealed class PipelineWalk
         }
         Count = _n;
         FinalKey = b.Key;
+        if ((_usedTun | _usedPkt) != 0)
+        {
+            // The packet's words the result depends on: verdicts are shared only between runs that saw the same.
+            _reads.Add(_usedTun);
+            _reads.Add(_usedPkt);
+            _reads.Add(PacketTunnelValue);
+            _reads.Add(PacketFieldsValue);
+        }
         if (_dropped)
         {
             // Open vSwitch drops a packet whose translation failed whole: nothing composed runs.
@@ -355,6 +384,16 @@ public sealed class PipelineWalk
         _tables[n] = table;
         _removals[n] = table.Removals;
         long tableVersion = table.Version; // before the lookup (see ShadowClass's remarks)
+        // A table whose rules test the packet's words looks them up in the register file; every other lookup sees them
+        // 0 (a rule testing them added meanwhile moves the class read below, so this verdict is stale at once).
+        var words = table.PacketWords;
+        if (words is not null)
+        {
+            _regs.TunnelEndpoints = _tun0;
+            _regs.PacketFields = _pkt;
+            _usedTun |= words.Tunnel;
+            _usedPkt |= words.Fields;
+        }
         FlowEntry? e;
         if (trace is null)
         {
@@ -365,6 +404,11 @@ public sealed class PipelineWalk
             var lt = table.Trace(b.Key, _regs);
             e = lt.Entry;
             trace.Add(new PipelineTraceStep(t, lt, b.Key, table.MissMode, depth, _regs));
+        }
+        if (words is not null)
+        {
+            _regs.TunnelEndpoints = 0;
+            _regs.PacketFields = 0;
         }
         // A table with clauses: its one conjunctive class (what clauses combine to depends on more than the rule found).
         var cls = table.ClassOf(e);
@@ -426,6 +470,7 @@ public sealed class PipelineWalk
                 _composed.Add(FlowAction.PacketInMetadata(_pinMetadata));
             }
             _composed.Add(a);
+            if (a.Kind is ActionKind.SetNwTtl or ActionKind.DecNwTtl) Ttl(a);
             if (_reparse) continue;
             if (Reparses(b.KeyRef, a)) _reparse = true;
             else Rewrite(ref b, a);
@@ -473,8 +518,7 @@ public sealed class PipelineWalk
         if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
         Compose(pipeline, _hitActions[at]!, ref b, target, trace, depth + 1);
         if (_dropped || _exit || ins is null) return;
-        if (ins.ClearActions) _set.Clear();
-        if (ins.WriteActions is { } w) _set.Write(w);
+        WriteSet(ins);
         if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
         if (ins.GotoTable > target) Resubmit(pipeline, FlowAction.Resubmit((byte)ins.GotoTable), ref b, target, trace, depth + 1);
     }
@@ -497,11 +541,13 @@ public sealed class PipelineWalk
         UsedRegisterActions = true;
         var key = b.Key;
         var regs = _regs;
+        ulong pkt = _pkt;
         bool reparse = _reparse;
         var outer = _set;
         if (_cloneSets.Count == _cloneDepth) _cloneSets.Add(new ActionSet());
         _set = _cloneSets[_cloneDepth++];
         _set.Clear();
+        _regs.ActsetOutputCode = 0;
         int at = _composed.Count;
         _composed.Add(FlowAction.CloneOf(0));
         try
@@ -518,7 +564,28 @@ public sealed class PipelineWalk
         else _composed[at] = FlowAction.CloneOf(_composed.Count - at - 1);
         b = new FlowKeyBuilder(key);
         _regs = regs;
+        _pkt = pkt;
         _reparse = reparse;
+    }
+
+    /// <summary>
+    /// A hit's clear-actions and write-actions on the action set, and actset_output (the register file's
+    /// <see cref="Registers.ActsetOutputCode"/>) kept the set's output: a function of the rules hit, so a cached
+    /// verdict stays right for it.
+    /// </summary>
+    private void WriteSet(FlowInstructions ins)
+    {
+        if (ins.ClearActions) _set.Clear();
+        if (ins.WriteActions is { } w) _set.Write(w);
+        if (ins.ClearActions || ins.WriteActions is not null) _regs.ActsetOutputCode = _set.OutputCode;
+    }
+
+    /// <summary>A composed set_nw_ttl or dec_ttl on the packet's TTL as later lookups see it (dec_ttl stops at 0).</summary>
+    private void Ttl(in FlowAction a)
+    {
+        ulong ttl = (_pkt >> Registers.TtlShift) & 0xFF;
+        ttl = a.Kind == ActionKind.SetNwTtl ? a.Value & 0xFF : ttl == 0 ? 0 : ttl - 1;
+        _pkt = (_pkt & ~(0xFFUL << Registers.TtlShift)) | ttl << Registers.TtlShift;
     }
 
     /// <summary>

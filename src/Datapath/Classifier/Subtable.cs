@@ -16,7 +16,7 @@ internal sealed class Subtable
     /// <summary>The register bits the mask tests (all 0 for most subtables: only those pay for registers).</summary>
     public readonly Registers RegisterMask;
     /// <summary>The register words the mask covers (bit i: word i), hashed and compared after the key's.</summary>
-    public readonly byte RegisterWords;
+    public readonly ushort RegisterWords;
     /// <summary>The mask tests conj_id (a conjunctive match's flows): hashed and compared after the registers.</summary>
     public readonly bool ConjId;
     /// <summary>The mask covers extension words, registers or conj_id: lookups take <see cref="ProbeExtended"/>, not the base-word probe.</summary>

@@ -112,6 +112,19 @@ public sealed class TupleSpace
 
     private static readonly Registers s_noRegisters;
 
+    private PacketWordUse? _packetWords;
+    private volatile bool _actsetWords;
+
+    /// <summary>
+    /// The packet's words (<see cref="Registers.TunnelWord"/>, <see cref="Registers.PacketWord"/>) that the published
+    /// subtables test, or null when none does (every table without such a rule): published with the search order,
+    /// before it.
+    /// </summary>
+    internal PacketWordUse? PacketWords => Volatile.Read(ref _packetWords);
+
+    /// <summary>Some published subtable tests actset_output (<see cref="Registers.ActsetOutputCode"/>).</summary>
+    internal bool TestsActset => _actsetWords;
+
     // ---------------------------------------------------------------- readers
 
     /// <summary>Reader: the winning wildcard rule for one packet key (every register 0), or null.</summary>
@@ -753,9 +766,28 @@ public sealed class TupleSpace
             arr[n++] = new SubtableRef(sub, sub.MaxPriority);
         }
         Array.Sort(arr, static (a, b) => CompareOrder(a.Table, a.MaxPriority, b.Table, b.MaxPriority));
+        PublishPacketWords(arr);
         Volatile.Write(ref _order, arr);
         _w.Dirty = false;
         return true;
+    }
+
+    /// <summary>Writer: <see cref="PacketWords"/> and <see cref="TestsActset"/> for the order about to be published.</summary>
+    private void PublishPacketWords(SubtableRef[] order)
+    {
+        ulong tunnel = 0, fields = 0, actset = 0;
+        foreach (var sr in order)
+        {
+            if (sr.Table.RegisterWords < 1 << Registers.PipelineWord) continue;
+            ref readonly var m = ref sr.Table.RegisterMask;
+            tunnel |= m.Word(Registers.TunnelWord);
+            fields |= m.Word(Registers.PacketWord);
+            actset |= m.Word(Registers.PipelineWord) & 0xFFFF_FFFFUL;
+        }
+        var cur = _packetWords;
+        if ((tunnel | fields) == 0) Volatile.Write(ref _packetWords, null);
+        else if (cur is null || cur.Tunnel != tunnel || cur.Fields != fields) Volatile.Write(ref _packetWords, new PacketWordUse(tunnel, fields));
+        _actsetWords = actset != 0;
     }
 
     private int CompareForRemoval(FlowEntry a, FlowEntry b)
@@ -831,4 +863,11 @@ public sealed class TupleSpace
         public readonly Subtable Table = table;
         public readonly int MaxPriority = maxPriority;
     }
+}
+
+/// <summary>The bits of the packet's tunnel and TTL/TCP-flags words some rule of a table tests (immutable; see <see cref="TupleSpace.PacketWords"/>).</summary>
+internal sealed class PacketWordUse(ulong tunnel, ulong fields)
+{
+    public readonly ulong Tunnel = tunnel;
+    public readonly ulong Fields = fields;
 }

@@ -288,7 +288,7 @@ public sealed class FlowMask
     /// <summary>Some register bit is tested.</summary>
     public readonly bool UsesRegisters;
     /// <summary>Register words the mask covers (bit i: word i of <see cref="Registers"/>).</summary>
-    public readonly byte RegisterWords;
+    public readonly ushort RegisterWords;
     /// <summary>Extension words the mask covers (bit i: word 6 + i).</summary>
     public readonly ushort ExtWords;
     /// <summary>conj_id is tested (<see cref="FlowMatch.UsesConjId"/>): such a match is never the exact table's either.</summary>

@@ -10,6 +10,8 @@ public enum PipelineField : byte
     Reg0 = 0, Reg15 = 15,
     XReg0 = 16, XReg7 = 23,
     XXReg0 = 24, XXReg3 = 27,
+    /// <summary>Open vSwitch's pkt_mark: a pipeline word as the registers are (<see cref="Registers.PktMark"/>), 0 when a run starts.</summary>
+    PktMark = 28,
     InPort = 32,
     Metadata,
     TunId,
@@ -48,10 +50,10 @@ public enum PipelineField : byte
 public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
 {
     /// <summary>Whether <paramref name="f"/> names a field this type knows.</summary>
-    public static bool IsKnown(PipelineField f) => f is <= PipelineField.XXReg3 or (>= PipelineField.InPort and <= PipelineField.VlanTci);
+    public static bool IsKnown(PipelineField f) => f is <= PipelineField.PktMark or (>= PipelineField.InPort and <= PipelineField.VlanTci);
 
-    /// <summary>Whether <paramref name="f"/> is a register view.</summary>
-    public static bool IsRegister(PipelineField f) => f <= PipelineField.XXReg3;
+    /// <summary>Whether <paramref name="f"/> lives in the register file (a register view, or pkt_mark).</summary>
+    public static bool IsRegister(PipelineField f) => f <= PipelineField.PktMark;
 
     /// <summary>Whether the walk can write <paramref name="f"/> (registers, metadata, tunnel id and the rewritable header fields; not in_port, eth_type, ip_proto or vlan_tci).</summary>
     public static bool IsWritable(PipelineField f) => IsKnown(f) && f is not (PipelineField.InPort or PipelineField.EthType or PipelineField.IpProto or PipelineField.VlanTci);
@@ -59,7 +61,7 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
     /// <summary>The field's width in bits (0 for an unknown field).</summary>
     public static int Width(PipelineField f) => f switch
     {
-        <= PipelineField.Reg15 => 32,
+        <= PipelineField.Reg15 or PipelineField.PktMark => 32,
         >= PipelineField.XReg0 and <= PipelineField.XReg7 => 64,
         >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => 128,
         PipelineField.InPort or PipelineField.EthType or PipelineField.VlanTci => 16,
@@ -84,6 +86,7 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         <= PipelineField.Reg15 => regs.Reg((int)f),
         >= PipelineField.XReg0 and <= PipelineField.XReg7 => regs.XReg(f - PipelineField.XReg0),
         >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => regs.XXReg(f - PipelineField.XXReg0),
+        PipelineField.PktMark => regs.PktMark,
         PipelineField.InPort => key.InPort,
         PipelineField.Metadata => key.Metadata,
         PipelineField.TunId => key.TunId,
@@ -118,7 +121,8 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
     {
         if (f <= PipelineField.Reg15) regs.SetReg((int)f, (uint)v);
         else if (f <= PipelineField.XReg7) regs.SetXReg(f - PipelineField.XReg0, (ulong)v);
-        else regs.SetXXReg(f - PipelineField.XXReg0, v);
+        else if (f <= PipelineField.XXReg3) regs.SetXXReg(f - PipelineField.XXReg0, v);
+        else regs.PktMark = (uint)v;
     }
 
     /// <summary>Whether the range covers its whole field.</summary>
@@ -131,6 +135,7 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
             <= PipelineField.Reg15 => $"reg{(int)Field}",
             >= PipelineField.XReg0 and <= PipelineField.XReg7 => $"xreg{Field - PipelineField.XReg0}",
             >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => $"xxreg{Field - PipelineField.XXReg0}",
+            PipelineField.PktMark => "pkt_mark",
             _ => Field.ToString(),
         };
         return $"{name}[{Ofs}..{Ofs + Bits - 1}]";

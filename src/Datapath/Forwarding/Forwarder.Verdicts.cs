@@ -61,7 +61,7 @@ public sealed partial class Forwarder
             PipelineVerdict? v;
             if (BypassVerdictCaches)
             {
-                _walk.Run(pipeline, keys[i], null, TPass.Reparsed ? starts[i] : null);
+                _walk.Run(pipeline, keys[i], null, TPass.Reparsed ? starts[i] : null, TunnelWordOf(pkts[i]), PacketWords.Fields(Pool.Frame(pkts[i]), layers[i]));
                 v = VerdictInterner.Build(_walk);
                 PipelineWalks++;
             }
@@ -75,6 +75,9 @@ public sealed partial class Forwarder
                     v = null;
                     stale = null;
                 }
+                // A verdict through a table whose rules test the packet's words stands for the values its run saw.
+                if (v is { PacketDependent: true } && !v.PacketMatches(TunnelWordOf(pkts[i]), PacketWords.Fields(Pool.Frame(pkts[i]), layers[i])))
+                    v = null;
                 if (v is null && stale is not null && (v = Repair(stale, keys[i], verdicts[..i])) is not null)
                 {
                     VerdictRepairs++;
@@ -82,7 +85,7 @@ public sealed partial class Forwarder
                 }
                 else if (v is null)
                 {
-                    _walk.Run(pipeline, keys[i], null, TPass.Reparsed ? starts[i] : null);
+                    _walk.Run(pipeline, keys[i], null, TPass.Reparsed ? starts[i] : null, TunnelWordOf(pkts[i]), PacketWords.Fields(Pool.Frame(pkts[i]), layers[i]));
                     v = _verdicts.Intern(_walk);
                     walked++;
                     if (consulted) emc!.InsertVerdict(keys[i], hashes[i], v);
@@ -119,6 +122,10 @@ public sealed partial class Forwarder
         // No packet of the burst refers to a verdict now: those no cache slot holds can be reused.
         _verdicts.Recycle();
     }
+
+    /// <summary>The tunnel endpoints of packet <paramref name="p"/> (<see cref="PacketPool.TunIp"/> when it came through a tunnel, else 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong TunnelWordOf(int p) => TunnelRx ? Pool.TunIp[p] : 0;
 
     /// <summary>
     /// Credits every verdict's pending packets to its rules (packets, bytes, idle time), each distinct rule once, and

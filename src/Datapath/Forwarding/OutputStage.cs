@@ -431,6 +431,7 @@ public sealed partial class OutputStage
             int s = NextSegment(p, frame, ref cursor);
             if (s < 0) return;
             _pool.TunId[s] = _pool.TunId[p];
+            _pool.TunIp[s] = _pool.TunIp[p];
             ToController(s, reason, maxLen, userData, userTag, metadata);
             _pool.Release(s);
         }

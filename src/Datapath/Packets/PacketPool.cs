@@ -52,6 +52,11 @@ public sealed class PacketPool
     /// runs the tunnel's inner packets (their flow keys' tun_id, the packet-in's tunnel_id), stale otherwise.
     /// </summary>
     public readonly ulong[] TunId;
+    /// <summary>
+    /// The outer IPv4 source (upper 32 bits) and destination (lower 32) a decapsulated frame arrived with, Open vSwitch's
+    /// tun_src and tun_dst (<see cref="Flow.Registers.TunnelEndpointsOf"/>): written and read as <see cref="TunId"/> is.
+    /// </summary>
+    public readonly ulong[] TunIp;
     /// <summary>What a large buffer's frame still owes (index: buffer - <see cref="Capacity"/>).</summary>
     public readonly OffloadInfo[] Offload;
     private readonly int[] _refs;
@@ -75,6 +80,7 @@ public sealed class PacketPool
         Length = new ushort[total];
         InPort = new ushort[total];
         TunId = new ulong[total];
+        TunIp = new ulong[total];
         Offload = new OffloadInfo[largeCapacity];
         _refs = new int[total];
         _free = new int[capacity];
@@ -246,6 +252,7 @@ public sealed class PacketPool
         Length[p] = Length[src];
         InPort[p] = InPort[src];
         TunId[p] = TunId[src];
+        TunIp[p] = TunIp[src];
         if (large) Offload[p - Capacity] = Offload[src - Capacity];
         Frame(src).CopyTo(Frame(p));
         return p;

@@ -222,6 +222,7 @@ public sealed class UnderlayBinding
         if ((frag & 0x3FFF) != 0) return Drop(TunnelDropReason.Fragment);
 
         uint remote = BigEndian.Read32(ref fr, ip + 12);
+        pool.TunIp[p] = Registers.TunnelEndpointsOf(remote, dst); // tun_src, tun_dst: read as TunId is
         int end = ip + totalLen;    // Ethernet padding after the IPv4 packet is dropped
         TunnelPort? t;
         int strip;

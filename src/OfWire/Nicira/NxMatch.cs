@@ -63,9 +63,9 @@ public static class NxMatch
     private static ReadOnlySpan<byte> Nxm0 => [0, 3, 4, 5, VlanTci, 8, 10, 11, 12, 13, 14, 15, 16, 19, 20, 21, 22, 23];
 
     // NXM_1 fields 16..30 (0..15 are the registers): tun_id, arp_sha, arp_tha, ipv6_src, ipv6_dst, icmpv6_type,
-    // icmpv6_code, nd_target, nd_sll, nd_tll, ip_frag, ipv6_label, ip_ecn, ip_ttl (not matched here), cookie. 0xff: a
-    // field this switch does not match.
-    private static ReadOnlySpan<byte> Nxm1 => [38, 24, 25, 26, 27, 29, 30, 31, 32, 33, Ofp13Match.NxIpFrag, 28, 9, 0xff, Cookie];
+    // icmpv6_code, nd_target, nd_sll, nd_tll, ip_frag, ipv6_label, ip_ecn, ip_ttl, cookie. (31-34, tun_src, tun_dst,
+    // pkt_mark and tcp_flags, are the OXM codec's: Open vSwitch writes them under class 1 in OXM too.)
+    private static ReadOnlySpan<byte> Nxm1 => [38, 24, 25, 26, 27, 29, 30, 31, 32, 33, Ofp13Match.NxIpFrag, 28, 9, Ofp13Match.NxIpTtl, Cookie];
 
     /// <summary>The value's length in bytes of <paramref name="field"/> in an nx_match (in_port: 2; ip_dscp: NXM_OF_IP_TOS's 1).</summary>
     public static int FieldLength(byte field) => field switch
@@ -123,16 +123,19 @@ public static class NxMatch
         ushort cls = BinaryPrimitives.ReadUInt16BigEndian(s);
         bool hasMask = (s[2] & 1) != 0;
         int len = s[3];
-        // An experimenter OXM (class 0xffff) has an 8-byte header; none is matched here.
-        int header = cls == 0xffff ? 8 : 4;
+        // An experimenter OXM (class 0xffff) has an 8-byte header: ONF's tcp_flags and actset_output are matched here
+        // (Open vSwitch writes actset_output, which has no NXM header, so in an nx_match).
+        int header = cls == Ofp13Match.ClassExperimenter ? 8 : 4;
         if (len < header - 4 || s.Length < header) return NxmError.BadLen;
         size = 4 + len;
         if (size > s.Length) return NxmError.BadLen;
-        byte f = cls == 0xffff ? (byte)0xff : FieldOf(cls, (byte)(s[2] >> 1));
+        byte f = cls != Ofp13Match.ClassExperimenter ? FieldOf(cls, (byte)(s[2] >> 1))
+            : BinaryPrimitives.ReadUInt32BigEndian(s[4..]) == Ofp13Match.OnfExperimenter ? Ofp13Match.OnfFieldOf((byte)(s[2] >> 1)) : (byte)0xff;
+        len -= header - 4;
         bool nxm = cls is Class0 or Class1;
         int flen = f == 0xff ? 0 : nxm ? FieldLength(f) : Ofp13Match.FieldLength(f);
         int width = hasMask ? len / 2 : len;
-        var payload = s.Slice(4, len);
+        var payload = s.Slice(header, len);
         if (hasMask && !Consistent(payload[..width], payload.Slice(width, width))) return NxmError.BadWildcards;
         if (f == 0xff || flen != width || (hasMask && (len & 1) != 0)) return NxmError.BadField;
         var value = Read(payload[..flen]);
@@ -173,6 +176,8 @@ public static class NxMatch
         36 => value <= 1,
         39 => value <= 0x1ff,                          // ipv6_exthdr: 9 flags
         Ofp13Match.NxIpFrag => value <= 3,             // FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER
+        Ofp13Match.OfbTcpFlags or Ofp13Match.NxTcpFlags or Ofp13Match.OnfTcpFlags => value <= 0xfff, // TCP_FLAGS: 12 bits
+        Ofp13Match.OfbActsetOutput or Ofp13Match.OnfActsetOutput => value <= 0xffff || value >= 0xffffff00, // a port 1.0 can number
         _ => true,
     };
 
@@ -197,7 +202,7 @@ public static class NxMatch
     }
 
     /// <summary>The size of <paramref name="entry"/> on the wire.</summary>
-    public static int EntrySize(in Ofp13Oxm entry) => 4 + WireLength(entry.Field) * (entry.HasMask ? 2 : 1);
+    public static int EntrySize(in Ofp13Oxm entry) => Ofp13Match.HeaderSize(entry.Field) + WireLength(entry.Field) * (entry.HasMask ? 2 : 1);
 
     /// <summary>The size of an nx_match of <paramref name="entries"/>, without padding (its match_len).</summary>
     public static int Size(ReadOnlySpan<Ofp13Oxm> entries)
@@ -235,12 +240,14 @@ public static class NxMatch
             value <<= 2;
             mask = 0xfc;
         }
+        int h = Ofp13Match.HeaderSize(e.Field);
         BinaryPrimitives.WriteUInt16BigEndian(dest, cls);
         dest[2] = (byte)((wireField << 1) | (e.HasMask ? 1 : 0));
-        dest[3] = (byte)(e.HasMask ? 2 * len : len);
-        Write(dest.Slice(4, len), value & mask);
-        if (e.HasMask) Write(dest.Slice(4 + len, len), mask);
-        return 4 + (e.HasMask ? 2 * len : len);
+        dest[3] = (byte)(h - 4 + (e.HasMask ? 2 * len : len));
+        if (h == 8) BinaryPrimitives.WriteUInt32BigEndian(dest[4..], Ofp13Match.OnfExperimenter);
+        Write(dest.Slice(h, len), value & mask);
+        if (e.HasMask) Write(dest.Slice(h + len, len), mask);
+        return h + (e.HasMask ? 2 * len : len);
     }
 
     private static void Write(Span<byte> dest, UInt128 v)

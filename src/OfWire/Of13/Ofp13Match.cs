@@ -21,8 +21,11 @@ public readonly record struct Ofp13Oxm(byte Field, bool HasMask, UInt128 Value, 
 /// (BAD_LEN: a TLV whose length is not its field's, a match longer than its message), the class and field (BAD_FIELD:
 /// OPENFLOW_BASIC's 40 fields, and Open vSwitch's registers: NXM_NX_REG0-15 of class NXM_1 (0x0001) fields 0-15,
 /// NXM_NX_XXREG0-3 of the same class fields 111-114, OXM_OF_PKT_REG0-7 of class 0x8001, numbered here
-/// <see cref="NxReg0"/>.., <see cref="NxXxReg0"/>.., <see cref="PktReg0"/>..; conj_id and ip_frag of class NXM_1,
-/// <see cref="NxConjId"/> and <see cref="NxIpFrag"/>), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
+/// <see cref="NxReg0"/>.., <see cref="NxXxReg0"/>.., <see cref="PktReg0"/>..; conj_id, ip_frag, ip_ttl, tcp_flags,
+/// pkt_mark and the IPv4 tunnel endpoints of class NXM_1, <see cref="NxConjId"/>, <see cref="NxIpFrag"/>, <see cref="NxIpTtl"/>,
+/// <see cref="NxTcpFlags"/>, <see cref="NxPktMark"/>, <see cref="NxTunSrc"/>, <see cref="NxTunDst"/>; OpenFlow 1.5's TCP_FLAGS and
+/// ACTSET_OUTPUT, and ONF's experimenter forms of them, whose TLVs carry the experimenter id after the header:
+/// <see cref="OnfTcpFlags"/>, <see cref="OnfActsetOutput"/>), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
 /// (BAD_WILDCARDS, as section 7.2.3.5 asks). Duplicates and prerequisites are the agent's (they need the whole match).
 /// The order of the TLVs is kept, so a decoded match re-encodes to its bytes.</para>
 /// <para>Stateless; the lists are the caller's.</para>
@@ -56,6 +59,34 @@ public static class Ofp13Match
     public const byte NxmIpFragField = 26;
     /// <summary>OXM classes of the registers: NXM_1 (Nicira's NXM_NX_*) and OFPXMC_PKT_REGS.</summary>
     public const ushort ClassNxm1 = 0x0001, ClassPktRegs = 0x8001;
+    /// <summary>OFPXMC_EXPERIMENTER, whose TLVs carry a 32-bit experimenter id after the header (counted in the length).</summary>
+    public const ushort ClassExperimenter = 0xffff;
+    /// <summary>The ONF's experimenter id (ONF_EXPERIMENTER_ID), under which OpenFlow 1.3 has 1.5's TCP_FLAGS and ACTSET_OUTPUT.</summary>
+    public const uint OnfExperimenter = 0x4f4e4600;
+
+    /// <summary>OpenFlow 1.5's OXM_OF_TCP_FLAGS (OPENFLOW_BASIC field 42, 2 bytes, maskable) and OXM_OF_ACTSET_OUTPUT (43, 4 bytes, no mask).</summary>
+    public const byte OfbTcpFlags = 42, OfbActsetOutput = 43;
+    /// <summary>Open vSwitch's pkt_mark (NXM_NX_PKT_MARK: class NXM_1, field 33, 4 bytes, maskable).</summary>
+    public const byte NxPktMark = 94;
+    /// <summary>tun_src and tun_dst (NXM_NX_TUN_IPV4_SRC/DST: class NXM_1, fields 31 and 32, 4 bytes, maskable).</summary>
+    public const byte NxTunSrc = 95, NxTunDst = 96;
+    /// <summary>nw_ttl (NXM_NX_IP_TTL: class NXM_1, field 29, 1 byte, no mask).</summary>
+    public const byte NxIpTtl = 97;
+    /// <summary>tcp_flags as NXM_NX_TCP_FLAGS (class NXM_1, field 34, 2 bytes, maskable): what Open vSwitch writes in an nx_match.</summary>
+    public const byte NxTcpFlags = 98;
+    /// <summary>tcp_flags and actset_output as OpenFlow 1.3's ONF experimenter fields (ONFOXM_ET_TCP_FLAGS 42, ONFOXM_ET_ACTSET_OUTPUT 43).</summary>
+    public const byte OnfTcpFlags = 99, OnfActsetOutput = 100;
+    /// <summary>The NXM_1 field numbers of <see cref="NxPktMark"/>, <see cref="NxTunSrc"/>, <see cref="NxTunDst"/>, <see cref="NxIpTtl"/>, <see cref="NxTcpFlags"/>.</summary>
+    public const byte NxmPktMarkField = 33, NxmTunSrcField = 31, NxmTunDstField = 32, NxmIpTtlField = 29, NxmTcpFlagsField = 34;
+
+    /// <summary>Whether <paramref name="field"/> is tcp_flags in one of its three forms.</summary>
+    public static bool IsTcpFlags(byte field) => field is OfbTcpFlags or NxTcpFlags or OnfTcpFlags;
+
+    /// <summary>Whether <paramref name="field"/> is actset_output in one of its two forms.</summary>
+    public static bool IsActsetOutput(byte field) => field is OfbActsetOutput or OnfActsetOutput;
+
+    /// <summary>Whether <paramref name="field"/> is written under the ONF experimenter class (an 8-byte header).</summary>
+    public static bool IsExperimenter(byte field) => field is OnfTcpFlags or OnfActsetOutput;
 
     /// <summary>Whether <paramref name="field"/> is one of Open vSwitch's registers.</summary>
     public static bool IsRegister(byte field) => field is >= NxReg0 and <= LastRegister;
@@ -63,6 +94,9 @@ public static class Ofp13Match
     /// <summary>Bytes of a field's value; 0 for a field number 1.3 does not define.</summary>
     public static int FieldLength(byte field) => field < FieldCount ? Lengths[field] : field switch
     {
+        OfbTcpFlags or NxTcpFlags or OnfTcpFlags => 2,
+        OfbActsetOutput or OnfActsetOutput or NxPktMark or NxTunSrc or NxTunDst => 4,
+        NxIpTtl => 1,
         >= NxReg0 and < PktReg0 => 4,
         >= PktReg0 and < NxXxReg0 => 8,
         >= NxXxReg0 and <= LastRegister => 16,
@@ -72,7 +106,9 @@ public static class Ofp13Match
     };
 
     /// <summary>Whether OpenFlow 1.3.5 table 12 allows a mask on the field (every register and ip_frag take one).</summary>
-    public static bool Maskable(byte field) => field < FieldCount ? (MaskableFields & (1UL << field)) != 0 : IsRegister(field) || field == NxIpFrag;
+    public static bool Maskable(byte field) => field < FieldCount
+        ? (MaskableFields & (1UL << field)) != 0
+        : IsRegister(field) || field is NxIpFrag or NxPktMark or NxTunSrc or NxTunDst || IsTcpFlags(field);
 
     /// <summary>The field number of a TLV of class <paramref name="cls"/> and field <paramref name="oxmField"/>; 0xff for one not known here.</summary>
     public static byte FieldOf(ushort cls, byte oxmField) => cls switch
@@ -82,7 +118,21 @@ public static class Ofp13Match
         ClassNxm1 when oxmField is >= 111 and <= 114 => (byte)(NxXxReg0 + oxmField - 111),
         ClassNxm1 when oxmField == NxmConjIdField => NxConjId,
         ClassNxm1 when oxmField == NxmIpFragField => NxIpFrag,
+        ClassNxm1 when oxmField == NxmPktMarkField => NxPktMark,
+        ClassNxm1 when oxmField == NxmTunSrcField => NxTunSrc,
+        ClassNxm1 when oxmField == NxmTunDstField => NxTunDst,
+        ClassNxm1 when oxmField == NxmIpTtlField => NxIpTtl,
+        ClassNxm1 when oxmField == NxmTcpFlagsField => NxTcpFlags,
+        Ofp13.OxmClassBasic when oxmField is OfbTcpFlags or OfbActsetOutput => oxmField,
         ClassPktRegs when oxmField < 8 => (byte)(PktReg0 + oxmField),
+        _ => 0xff,
+    };
+
+    /// <summary>The field number of an ONF experimenter TLV's field <paramref name="oxmField"/>; 0xff for one not known here.</summary>
+    public static byte OnfFieldOf(byte oxmField) => oxmField switch
+    {
+        OfbTcpFlags => OnfTcpFlags,
+        OfbActsetOutput => OnfActsetOutput,
         _ => 0xff,
     };
 
@@ -94,6 +144,14 @@ public static class Ofp13Match
         >= PktReg0 and < NxXxReg0 => (ClassPktRegs, (byte)(field - PktReg0)),
         NxConjId => (ClassNxm1, NxmConjIdField),
         NxIpFrag => (ClassNxm1, NxmIpFragField),
+        NxPktMark => (ClassNxm1, NxmPktMarkField),
+        NxTunSrc => (ClassNxm1, NxmTunSrcField),
+        NxTunDst => (ClassNxm1, NxmTunDstField),
+        NxIpTtl => (ClassNxm1, NxmIpTtlField),
+        NxTcpFlags => (ClassNxm1, NxmTcpFlagsField),
+        OfbTcpFlags or OfbActsetOutput => (Ofp13.OxmClassBasic, field),
+        OnfTcpFlags => (ClassExperimenter, OfbTcpFlags),
+        OnfActsetOutput => (ClassExperimenter, OfbActsetOutput),
         _ => (ClassNxm1, (byte)(field - NxXxReg0 + 111)),
     };
 
@@ -115,7 +173,10 @@ public static class Ofp13Match
     }
 
     /// <summary>The size of one TLV on the wire.</summary>
-    public static int TlvSize(in Ofp13Oxm f) => 4 + FieldLength(f.Field) * (f.HasMask ? 2 : 1);
+    public static int TlvSize(in Ofp13Oxm f) => HeaderSize(f.Field) + FieldLength(f.Field) * (f.HasMask ? 2 : 1);
+
+    /// <summary>The header's bytes: 4, or 8 for an experimenter field (its experimenter id).</summary>
+    public static int HeaderSize(byte field) => IsExperimenter(field) ? 8 : 4;
 
     /// <summary>The size of an ofp_match holding <paramref name="fields"/>, padding included.</summary>
     public static int EncodedSize(ReadOnlySpan<Ofp13Oxm> fields)
@@ -160,13 +221,15 @@ public static class Ofp13Match
     public static int WriteTlv(Span<byte> dest, in Ofp13Oxm f)
     {
         int len = FieldLength(f.Field);
+        int h = HeaderSize(f.Field);
         var (cls, wireField) = WireOf(f.Field);
         BinaryPrimitives.WriteUInt16BigEndian(dest, cls);
         dest[2] = (byte)((wireField << 1) | (f.HasMask ? 1 : 0));
-        dest[3] = (byte)(f.HasMask ? 2 * len : len);
-        WriteValue(dest.Slice(4, len), f.Value);
-        if (f.HasMask) WriteValue(dest.Slice(4 + len, len), f.Mask);
-        return 4 + (f.HasMask ? 2 * len : len);
+        dest[3] = (byte)(h - 4 + (f.HasMask ? 2 * len : len));
+        if (h == 8) BinaryPrimitives.WriteUInt32BigEndian(dest[4..], OnfExperimenter);
+        WriteValue(dest.Slice(h, len), f.Value);
+        if (f.HasMask) WriteValue(dest.Slice(h + len, len), f.Mask);
+        return h + (f.HasMask ? 2 * len : len);
     }
 
     private static void WriteValue(Span<byte> dest, UInt128 v)
@@ -215,6 +278,19 @@ public static class Ofp13Match
             error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
             return false;
         }
+        int h = 4;
+        if (cls == ClassExperimenter)
+        {
+            // An experimenter field: its id follows the header, counted in the length (ONF's are the only ones known).
+            if (len < 4)
+            {
+                error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
+                return false;
+            }
+            f = BinaryPrimitives.ReadUInt32BigEndian(s[4..]) == OnfExperimenter ? OnfFieldOf((byte)(s[2] >> 1)) : (byte)0xff;
+            h = 8;
+            len -= 4;
+        }
         if (f == 0xff)
         {
             error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadField);
@@ -231,8 +307,8 @@ public static class Ofp13Match
             error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadMask);
             return false;
         }
-        var value = ReadValue(s.Slice(4, flen));
-        var mask = hasMask ? ReadValue(s.Slice(4 + flen, flen)) : AllOnes(f);
+        var value = ReadValue(s.Slice(h, flen));
+        var mask = hasMask ? ReadValue(s.Slice(h + flen, flen)) : AllOnes(f);
         if (hasMask && (value & ~mask) != 0)
         {
             error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadWildcards);

@@ -63,6 +63,20 @@ public struct OfFields : IEquatable<OfFields>
     /// <see cref="OfMatch.IpFragLater"/> with it on one other than the first.
     /// </summary>
     public byte IpFrag;
+    /// <summary>Open vSwitch's pkt_mark: a 32-bit pipeline word (0 when a packet arrives), matched and written as a register is.</summary>
+    public uint PktMark;
+    /// <summary>
+    /// The output port of the action set so far (OpenFlow 1.5's ACTSET_OUTPUT) in OpenFlow 1.0's 16-bit numbers,
+    /// <see cref="OfMatch.ActsetUnset"/> when it holds none; not maskable.
+    /// </summary>
+    public ushort ActsetOutput;
+    /// <summary>The IP TTL (IPv4) or hop limit (IPv6), Open vSwitch's nw_ttl; not maskable.</summary>
+    public byte NwTtl;
+    /// <summary>The TCP flags, Open vSwitch's tcp_flags (12 bits: FIN 0x001 .. NS 0x100 and three reserved).</summary>
+    public ushort TcpFlags;
+    /// <summary>The IPv4 source and destination of the tunnel a packet was decapsulated from (tun_src, tun_dst; 0 off a tunnel).</summary>
+    public uint TunSrc;
+    public uint TunDst;
 
     public readonly bool Equals(OfFields o)
         => InPort == o.InPort && Metadata == o.Metadata && TunnelId == o.TunnelId && EthSrc == o.EthSrc && EthDst == o.EthDst
@@ -70,13 +84,16 @@ public struct OfFields : IEquatable<OfFields>
         && NwSrc == o.NwSrc && NwDst == o.NwDst && TpSrc == o.TpSrc && TpDst == o.TpDst
         && IpEcn == o.IpEcn && Ipv6Src == o.Ipv6Src && Ipv6Dst == o.Ipv6Dst && Ipv6Flabel == o.Ipv6Flabel && NdTarget == o.NdTarget
         && ArpSha == o.ArpSha && ArpTha == o.ArpTha && Ipv6ExtHdr == o.Ipv6ExtHdr && MplsLabel == o.MplsLabel && MplsTc == o.MplsTc
-        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid && Regs.Equals(o.Regs) && ConjId == o.ConjId && IpFrag == o.IpFrag;
+        && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid && Regs.Equals(o.Regs) && ConjId == o.ConjId && IpFrag == o.IpFrag
+        && PktMark == o.PktMark && ActsetOutput == o.ActsetOutput && NwTtl == o.NwTtl && TcpFlags == o.TcpFlags && TunSrc == o.TunSrc
+        && TunDst == o.TunDst;
 
     public override readonly bool Equals(object? obj) => obj is OfFields f && Equals(f);
     public override readonly int GetHashCode()
         => HashCode.Combine(InPort, EthSrc, EthDst, EthType, VlanVid, NwSrc, NwDst,
                             HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata, Ipv6Src, Ipv6Dst,
-                                             HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget, Regs, ConjId, IpFrag)));
+                                             HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget, Regs, ConjId, IpFrag,
+                                                              HashCode.Combine(PktMark, ActsetOutput, NwTtl, TcpFlags, TunSrc, TunDst))));
     public static bool operator ==(OfFields a, OfFields b) => a.Equals(b);
     public static bool operator !=(OfFields a, OfFields b) => !a.Equals(b);
 }
@@ -113,6 +130,10 @@ public struct OfMatch : IEquatable<OfMatch>
     public const ushort Ipv6ExtHdrMask = 0x1ff;
     /// <summary>The bits of <see cref="OfFields.IpFrag"/>: FLOW_NW_FRAG_ANY and FLOW_NW_FRAG_LATER.</summary>
     public const byte IpFragAny = 1, IpFragLater = 2, IpFragMask = 3;
+    /// <summary>The bits of <see cref="OfFields.TcpFlags"/> (Open vSwitch's TCP_FLAGS: 12).</summary>
+    public const ushort TcpFlagsMask = 0x0fff;
+    /// <summary>Open vSwitch's OFPP_UNSET (0xfff7; 0xfffffff7 in 32-bit port numbers): <see cref="OfFields.ActsetOutput"/> with no output in the set.</summary>
+    public const ushort ActsetUnset = 0xfff7;
 
     public OfFields Value;
     public OfFields Mask;
@@ -197,6 +218,32 @@ public struct OfMatch : IEquatable<OfMatch>
 
     /// <summary>Open vSwitch's ip_frag under <paramref name="mask"/> (its two bits; see <see cref="OfFields.IpFrag"/>).</summary>
     public OfMatch IpFrag(byte value, byte mask = IpFragMask) { Value.IpFrag = (byte)(value & mask & IpFragMask); Mask.IpFrag = (byte)(mask & IpFragMask); return this; }
+
+    /// <summary>Open vSwitch's pkt_mark under <paramref name="mask"/>.</summary>
+    public OfMatch PktMark(uint value, uint mask = uint.MaxValue) { Value.PktMark = value & mask; Mask.PktMark = mask; return this; }
+
+    /// <summary>actset_output <paramref name="port"/> (16-bit numbers; <see cref="ActsetUnset"/>: no output in the set).</summary>
+    public OfMatch ActsetOutput(ushort port) { Value.ActsetOutput = port; Mask.ActsetOutput = 0xffff; return this; }
+
+    /// <summary>nw_ttl <paramref name="ttl"/>.</summary>
+    public OfMatch NwTtl(byte ttl) { Value.NwTtl = ttl; Mask.NwTtl = 0xff; return this; }
+
+    /// <summary>
+    /// tcp_flags under <paramref name="mask"/>: the 12 flag bits are matched (<see cref="TcpFlagsMask"/>); a mask over all
+    /// 16 bits is Open vSwitch's unmasked field (what <c>tcp_flags=syn|ack</c> gives), 0x0fff its masked form of the same bits.
+    /// </summary>
+    public OfMatch TcpFlags(ushort value, ushort mask = ushort.MaxValue)
+    {
+        Mask.TcpFlags = mask;
+        Value.TcpFlags = (ushort)(value & mask & TcpFlagsMask);
+        return this;
+    }
+
+    /// <summary>tun_src under <paramref name="mask"/>.</summary>
+    public OfMatch TunSrc(uint value, uint mask = uint.MaxValue) { Value.TunSrc = value & mask; Mask.TunSrc = mask; return this; }
+
+    /// <summary>tun_dst under <paramref name="mask"/>.</summary>
+    public OfMatch TunDst(uint value, uint mask = uint.MaxValue) { Value.TunDst = value & mask; Mask.TunDst = mask; return this; }
 
     /// <summary>Open vSwitch's conj_id: the flow runs for packets that complete conjunctive match <paramref name="id"/>.</summary>
     public OfMatch ConjId(uint id) { Value.ConjId = id; Mask.ConjId = uint.MaxValue; return this; }

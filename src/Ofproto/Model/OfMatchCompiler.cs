@@ -64,7 +64,22 @@ public static class OfMatchCompiler
         // conj_id is matched whole or not at all (not maskable in Open vSwitch).
         if (k.ConjId is not (0 or uint.MaxValue)) return OfError.UnsupportedMask;
         var regMask = k.Regs.ToDatapath();
-        match = new FlowMatch(mb.Key, vb.Key, regMask, v.Regs.ToDatapath().And(regMask), k.ConjId != 0, v.ConjId);
+        var regValue = v.Regs.ToDatapath();
+        // The pipeline words beside the registers (docs/datapath.md, "Pipeline words"): pkt_mark, actset_output, the
+        // tunnel endpoints, the TTL and the TCP flags. actset_output and nw_ttl are matched whole or not at all.
+        if (k.ActsetOutput is not (0 or 0xffff) || k.NwTtl is not (0 or 0xff)) return OfError.UnsupportedMask;
+        regMask.PktMark = k.PktMark;
+        regValue.PktMark = v.PktMark;
+        if (k.ActsetOutput != 0)
+        {
+            regMask.ActsetOutputCode = 0xFFFF_FFFF;
+            regValue.ActsetOutputCode = Registers.ActsetCode(v.ActsetOutput);
+        }
+        regMask.TunnelEndpoints = Registers.TunnelEndpointsOf(k.TunSrc, k.TunDst);
+        regValue.TunnelEndpoints = Registers.TunnelEndpointsOf(v.TunSrc, v.TunDst);
+        regMask.PacketFields = Registers.PacketFieldsOf(k.NwTtl, k.TcpFlags);
+        regValue.PacketFields = Registers.PacketFieldsOf(v.NwTtl, v.TcpFlags);
+        match = new FlowMatch(mb.Key, vb.Key, regMask, regValue.And(regMask), k.ConjId != 0, v.ConjId);
         return OfError.None;
     }
 
@@ -136,8 +151,18 @@ public static class OfMatchCompiler
         }
         if (match.UsesRegisters)
         {
-            k.Regs = OfRegisters.FromDatapath(match.RegisterMask);
-            v.Regs = OfRegisters.FromDatapath(match.RegisterValue);
+            ref readonly var rm = ref match.RegisterMask;
+            var rv = match.RegisterValue;
+            k.Regs = OfRegisters.FromDatapath(rm);
+            v.Regs = OfRegisters.FromDatapath(rv);
+            k.PktMark = rm.PktMark; v.PktMark = rv.PktMark;
+            if (rm.ActsetOutputCode != 0) { k.ActsetOutput = 0xffff; v.ActsetOutput = rv.ActsetOutput; }
+            k.TunSrc = (uint)(rm.TunnelEndpoints >> 32); v.TunSrc = (uint)(rv.TunnelEndpoints >> 32);
+            k.TunDst = (uint)rm.TunnelEndpoints; v.TunDst = (uint)rv.TunnelEndpoints;
+            k.NwTtl = (byte)(rm.PacketFields >> Registers.TtlShift); v.NwTtl = (byte)(rv.PacketFields >> Registers.TtlShift);
+            // All 12 flag bits are Open vSwitch's unmasked tcp_flags (mask 0xffff).
+            k.TcpFlags = (ushort)(rm.PacketFields & Registers.TcpFlagsMask); v.TcpFlags = (ushort)(rv.PacketFields & Registers.TcpFlagsMask);
+            if (k.TcpFlags == Registers.TcpFlagsMask) k.TcpFlags = ushort.MaxValue;
         }
         if (match.UsesExtension)
         {

@@ -117,13 +117,15 @@ public enum OfField : byte
     ArpTha,
     /// <summary>Open vSwitch's vlan_tci (NXM_OF_VLAN_TCI), read only: PCP, tag-present bit and VID.</summary>
     VlanTci,
+    /// <summary>Open vSwitch's pkt_mark (NXM_NX_PKT_MARK): a 32-bit pipeline word, written as a register is.</summary>
+    PktMark,
 }
 
 /// <summary>Bits <see cref="Ofs"/>..<see cref="Ofs"/>+<see cref="Bits"/>-1 of an <see cref="OfField"/> (Open vSwitch's mf_subfield).</summary>
 public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
 {
-    /// <summary>Whether <paramref name="f"/> is a register view.</summary>
-    public static bool IsRegister(OfField f) => f <= OfField.XXReg3;
+    /// <summary>Whether <paramref name="f"/> lives in the register file: a register view, or pkt_mark (a pipeline word written as a register is).</summary>
+    public static bool IsRegister(OfField f) => f <= OfField.XXReg3 || f == OfField.PktMark;
 
     /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto, vlan_tci).</summary>
     public static bool IsWritable(OfField f) => Map(f) is { } p && FieldRef.IsWritable(p);
@@ -175,6 +177,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         OfField.ArpSha => PipelineField.ArpSha,
         OfField.ArpTha => PipelineField.ArpTha,
         OfField.VlanTci => PipelineField.VlanTci,
+        OfField.PktMark => PipelineField.PktMark,
         _ => null,
     };
 
@@ -204,6 +207,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         PipelineField.ArpTpa => OfField.ArpTpa,
         PipelineField.ArpSha => OfField.ArpSha,
         PipelineField.VlanTci => OfField.VlanTci,
+        PipelineField.PktMark => OfField.PktMark,
         _ => OfField.ArpTha,
     };
 }

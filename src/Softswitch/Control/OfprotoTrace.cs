@@ -51,19 +51,22 @@ internal static class OfprotoTrace
             args = args[1..];
         }
         if (args.Length == 0) return ControlReply.Error($"ofproto/trace needs {Usage}");
-        if (!TryBuild(dp, args, out var key, out var frame, out var note, out var error)) return ControlReply.Error(error);
-        return Report(dp, tables, key, frame, note, format);
+        if (!TryBuild(dp, args, out var key, out var frame, out var note, out var words, out var error)) return ControlReply.Error(error);
+        return Report(dp, tables, key, frame, note, format, words);
     }
 
     /// <summary>
     /// The trace of a flow key (and, when given, of the frame it was parsed from: the actions then run on a copy of it),
     /// in text or as <paramref name="format"/> asks; also what <c>trace/watch</c> prints for each packet it samples.
     /// </summary>
-    internal static ControlReply Report(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format)
+    /// <param name="words">The packet's words the key has no room for, when traced from a flow (<c>tun_src</c>,
+    /// <c>tun_dst</c>, <c>nw_ttl</c>, <c>tcp_flags</c>); a frame's own TTL and TCP flags are read from it.</param>
+    internal static ControlReply Report(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format,
+                                        (ulong Tunnel, ulong Packet) words = default)
     {
         // The rule found is read until the reply is made: a hold keeps it from being recycled meanwhile.
         using var hold = tables.Reclamation.Enter();
-        if (tables.Pipeline.IsMultiStage && !tables.UseEmergencyTable) return ReportStages(dp, tables, key, frame, note, format);
+        if (tables.Pipeline.IsMultiStage && !tables.UseEmergencyTable) return ReportStages(dp, tables, key, frame, note, format, words);
         var trace = tables.Trace(key);
         var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
         var outputs = new List<TraceOutput>();
@@ -171,14 +174,16 @@ internal static class OfprotoTrace
     }
 
     /// <summary>The multi-table trace (see the type remarks); the caller holds the reclamation domain.</summary>
-    private static ControlReply ReportStages(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format)
+    private static ControlReply ReportStages(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format,
+                                             (ulong Tunnel, ulong Packet) words)
     {
         var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
         var outputs = new List<TraceOutput>();
         var bucketTexts = new List<string>();
         // The datapath's trace follows the re-parse points: each pass's actions run on the frame, which is parsed anew
         // and goes on from the continuation, as the forwarder runs the packet.
-        var trace = PipelineTrace.Follow(tables.Pipeline, key, frame, (actions, f) => Execute(dp, actions, f, key.InPort, outputs, bucketTexts));
+        var trace = PipelineTrace.Follow(tables.Pipeline, key, frame, (actions, f) => Execute(dp, actions, f, key.InPort, outputs, bucketTexts),
+                                         words.Tunnel, words.Packet);
         var steps = trace.Steps;
         var walk = trace.Last;
         byte[]? current = trace.Frame;
@@ -429,11 +434,67 @@ internal static class OfprotoTrace
         return o.Queue == ActionExecutor.NoQueue ? text : $"{text} queue {o.Queue}";
     }
 
-    private static bool TryBuild(SwitchDatapath dp, string[] args, out FlowKey key, out byte[]? frame, out string? note, out string error)
+    /// <summary>
+    /// Takes the fields of a traced flow that the key has no room for out of <paramref name="text"/> (Open vSwitch's trace
+    /// reads them from the flow): <c>tun_src</c>, <c>tun_dst</c> (IPv4), <c>nw_ttl</c> and <c>tcp_flags</c> (a number, or
+    /// flag names joined by <c>|</c>), as the walk's packet words; the rest goes to the flow parser.
+    /// </summary>
+    internal static bool TryTakePacketWords(ref string text, out (ulong Tunnel, ulong Packet) words, out string error)
+    {
+        words = default;
+        error = "";
+        uint src = 0, dst = 0;
+        byte ttl = 0;
+        ushort flags = 0;
+        var rest = new List<string>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = part.IndexOf('=', StringComparison.Ordinal);
+            string name = eq < 0 ? part : part[..eq], value = eq < 0 ? "" : part[(eq + 1)..];
+            bool ok = true;
+            switch (name)
+            {
+                case "tun_src": ok = Ipv4.TryParse(value, out src); break;
+                case "tun_dst": ok = Ipv4.TryParse(value, out dst); break;
+                case "nw_ttl": ok = byte.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ttl); break;
+                case "tcp_flags": ok = TryParseTcpFlags(value, out flags); break;
+                default: rest.Add(part); continue;
+            }
+            if (!ok)
+            {
+                error = $"ofproto/trace: bad {name}={Shorten(value)}";
+                return false;
+            }
+        }
+        text = string.Join(',', rest);
+        words = (Registers.TunnelEndpointsOf(src, dst), Registers.PacketFieldsOf(ttl, flags));
+        return true;
+    }
+
+    private static readonly string[] s_tcpFlags = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"];
+
+    private static bool TryParseTcpFlags(string s, out ushort flags)
+    {
+        flags = 0;
+        if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            return ushort.TryParse(s.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out flags) && flags <= Registers.TcpFlagsMask;
+        if (s.Length > 0 && char.IsAsciiDigit(s[0])) return ushort.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out flags) && flags <= Registers.TcpFlagsMask;
+        foreach (var name in s.Split('|'))
+        {
+            int bit = Array.IndexOf(s_tcpFlags, name.ToLowerInvariant());
+            if (bit < 0) return false;
+            flags |= (ushort)(1 << bit);
+        }
+        return true;
+    }
+
+    private static bool TryBuild(SwitchDatapath dp, string[] args, out FlowKey key, out byte[]? frame, out string? note,
+                                 out (ulong Tunnel, ulong Packet) words, out string error)
     {
         key = default;
         frame = null;
         note = null;
+        words = default;
         if (args.Length >= 2 && args[0].All(char.IsAsciiDigit))
         {
             if (!ushort.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out ushort port) || dp.Ports.Get(port) is null)
@@ -475,6 +536,7 @@ internal static class OfprotoTrace
             error = "ofproto/trace: a flow to trace has no actions= (give match fields only)";
             return false;
         }
+        if (!TryTakePacketWords(ref text, out words, out error)) return false;
         if (!OfctlFlowParser.TryParse(text, FlowModCommand.Delete, out var mod, out var perror))
         {
             error = $"ofproto/trace: bad flow '{Shorten(text)}': {perror}";

@@ -106,7 +106,11 @@ public static partial class FlowFormat
             typeShown = true;
         }
 
-        if (m.UsesRegisters) AppendRegisters(sb, m.RegisterValue, m.RegisterMask);
+        if (m.UsesRegisters)
+        {
+            AppendRegisters(sb, m.RegisterValue, m.RegisterMask);
+            AppendPipelineWords(sb, m.RegisterValue, m.RegisterMask);
+        }
         if ((w & OfWildcards.InPort) == 0) Add(sb, "in_port=", Port(v.InPort));
         ushort vlanMask = m.Mask.VlanVid;
         bool partialVlan = vlanMask != 0 && vlanMask != FlowMask.VlanBits;
@@ -152,6 +156,54 @@ public static partial class FlowFormat
 
     private static string Hex(UInt128 v) => v == 0 ? "0" : "0x" + v.ToString("x", CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// A match's pipeline words as ovs-ofctl prints them (docs/datapath.md, "Pipeline words"): <c>pkt_mark=0x5/0xff</c>,
+    /// <c>actset_output=3</c> (or a reserved port's name, <c>UNSET</c>), <c>tun_src=1.2.3.0/24</c>, <c>tun_dst=...</c>,
+    /// <c>nw_ttl=64</c>, <c>tcp_flags=+syn-ack</c>.
+    /// </summary>
+    private static void AppendPipelineWords(StringBuilder sb, in Registers value, in Registers mask)
+    {
+        if (mask.PktMark != 0) Add(sb, "pkt_mark=", Hex(value.PktMark) + (mask.PktMark == uint.MaxValue ? "" : "/" + Hex(mask.PktMark)));
+        if (mask.ActsetOutputCode != 0) Add(sb, "actset_output=", value.ActsetOutput == Registers.ActsetUnset ? "UNSET" : Port(value.ActsetOutput));
+        AddIp(sb, "tun_src=", (uint)(value.TunnelEndpoints >> 32), (uint)(mask.TunnelEndpoints >> 32));
+        AddIp(sb, "tun_dst=", (uint)value.TunnelEndpoints, (uint)mask.TunnelEndpoints);
+        if ((mask.PacketFields >> Registers.TtlShift & 0xFF) != 0)
+            Add(sb, "nw_ttl=", (value.PacketFields >> Registers.TtlShift & 0xFF).ToString(CultureInfo.InvariantCulture));
+        ushort flagsMask = (ushort)(mask.PacketFields & Registers.TcpFlagsMask);
+        if (flagsMask != 0) Add(sb, "tcp_flags=", TcpFlags((ushort)(value.PacketFields & Registers.TcpFlagsMask), flagsMask));
+    }
+
+    private static readonly string[] s_tcpFlagNames = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"];
+
+    /// <summary>
+    /// TCP flags under a mask as Open vSwitch's format_flags_masked prints them: over all 12 bits the set flags joined
+    /// by <c>|</c> (<c>0</c> for none; a bit without a name in hex), otherwise each masked bit as <c>+name</c> or
+    /// <c>-name</c> (<c>[Unknown]</c> for the three reserved bits).
+    /// </summary>
+    public static string TcpFlags(ushort value, ushort mask)
+    {
+        var sb = new StringBuilder(32);
+        if (mask == Registers.TcpFlagsMask)
+        {
+            if (value == 0) return "0";
+            int bad = 0;
+            for (int bit = 0; bit < 12; bit++)
+            {
+                if ((value & (1 << bit)) == 0) continue;
+                if (bit < s_tcpFlagNames.Length) sb.Append(sb.Length == 0 ? "" : "|").Append(s_tcpFlagNames[bit]);
+                else bad |= 1 << bit;
+            }
+            if (bad != 0) sb.Append(sb.Length == 0 ? "" : "|").Append("0x").Append(bad.ToString("x", CultureInfo.InvariantCulture));
+            return sb.ToString();
+        }
+        for (int bit = 0; bit < 12; bit++)
+        {
+            if ((mask & (1 << bit)) == 0) continue;
+            sb.Append((value & (1 << bit)) != 0 ? '+' : '-').Append(bit < s_tcpFlagNames.Length ? s_tcpFlagNames[bit] : "[Unknown]");
+        }
+        return sb.ToString();
+    }
+
     /// <summary>A field range as ovs-ofctl prints it: the field's NXM name (else its OXM one) and <c>[]</c> whole, <c>[ofs..end]</c>, or <c>[bit]</c>.</summary>
     public static string Subfield(FieldRef f)
     {
@@ -168,6 +220,7 @@ public static partial class FlowFormat
         PipelineField.InPort => "NXM_OF_IN_PORT",
         PipelineField.Metadata => "OXM_OF_METADATA",
         PipelineField.TunId => "NXM_NX_TUN_ID",
+        PipelineField.PktMark => "NXM_NX_PKT_MARK",
         PipelineField.EthSrc => "NXM_OF_ETH_SRC",
         PipelineField.EthDst => "NXM_OF_ETH_DST",
         PipelineField.EthType => "NXM_OF_ETH_TYPE",

@@ -107,13 +107,13 @@ public sealed class OvsOfctlNxmTests
         return Assert.Single(ports);
     }
 
-    /// <summary>pkt_mark and tcp_flags (NXM_NX_PKT_MARK, NXM_NX_TCP_FLAGS) are not matched here: Open vSwitch's OFPBMC_BAD_FIELD, as under 1.3.</summary>
+    /// <summary>ct_state and ct_mark (NXM_NX_CT_STATE, NXM_NX_CT_MARK) are not matched here: Open vSwitch's OFPBMC_BAD_FIELD, as under 1.3.</summary>
     [ToolFact]
     [RequiresTool("ovs-ofctl")]
     public async Task FieldsNotMatched_AreRefusedWithBadField()
     {
         await using var rig = new AgentRig();
-        foreach (var flow in new[] { "pkt_mark=5,actions=drop", "tcp,tcp_flags=+syn,actions=drop" })
+        foreach (var flow in new[] { "ct_mark=5,actions=drop", "ct_state=+trk,actions=drop" })
         {
             var (code, so, se) = Ofctl(rig, "add-flow", flow);
             Assert.True(code != 0, so);

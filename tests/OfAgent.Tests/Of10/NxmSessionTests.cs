@@ -55,10 +55,10 @@ public sealed class NxmSessionTests
         // reg0, then xreg0 (reg0 and reg1): OFPBMC_DUP_FIELD, NX1.0(1,261).
         c.SendRaw(FlowMod(2, 0, [Exact(Ofp13Match.NxReg0, 5), Exact(Ofp13Match.PktReg0, 5)]));
         await ExpectNxError(c, 2, 1, 261);
-        // NXM_NX_PKT_MARK: OFPBMC_BAD_FIELD, NX1.0(0,263).
-        byte[] pktMark = FlowMod(3, 0, [Exact(Ofp13Match.NxReg0, 1)]);
-        pktMark[Nx10.FlowModMatchOffset + 2] = 33 << 1;
-        c.SendRaw(pktMark);
+        // NXM_NX_CT_MARK (not matched here): OFPBMC_BAD_FIELD, NX1.0(0,263).
+        byte[] ctMark = FlowMod(3, 0, [Exact(Ofp13Match.NxReg0, 1)]);
+        ctMark[Nx10.FlowModMatchOffset + 2] = 107 << 1;
+        c.SendRaw(ctMark);
         await ExpectNxError(c, 3, 0, 263);
         // A cookie match in an addition: NXBRC_NXM_INVALID, NX1.0(1,256).
         c.SendRaw(FlowMod(4, 0, [new Ofp13Oxm(NxMatch.Cookie, true, 1, 0xff)]));

@@ -125,10 +125,10 @@ public sealed class NxmVectorTests
     }
 
     [Theory]
-    // An entry past the match's end; an unknown field (NXM_NX_PKT_MARK); value bits outside the mask (NXM_OF_IP_SRC_W);
+    // An entry past the match's end; an unknown field (NXM_NX_CT_MARK); value bits outside the mask (NXM_OF_IP_SRC_W);
     // a mask on in_port; NXM_OF_IP_TOS with ECN bits; NXM_OF_IN_PORT of 4 bytes (its length is 2).
     [InlineData("00 00 0e 04 c0 a8", NxmError.BadLen)]
-    [InlineData("00 01 42 04 00 00 00 05", NxmError.BadField)]
+    [InlineData("00 01 d6 04 00 00 00 05", NxmError.BadField)]
     [InlineData("00 00 0f 08 c0 a8 00 01 ff ff ff 00", NxmError.BadWildcards)]
     [InlineData("00 00 01 04 00 03 00 ff", NxmError.BadMask)]
     [InlineData("00 00 0a 01 09", NxmError.BadValue)]

@@ -90,6 +90,31 @@ public sealed class OfprotoTraceTests : IDisposable
         Assert.Equal("3", Line(r.Text, "Output: "));
     }
 
+    /// <summary>nw_ttl, tcp_flags and tun_src (not in the key): named in a flow to trace, or read from a traced frame.</summary>
+    [Fact]
+    public void PacketWords_AreTracedFromTheFlowAndFromTheFrame()
+    {
+        FlowMod(new OfMatch().EthType(0x0800).NwTtl(5), 30, 3);
+        FlowMod(new OfMatch().EthType(0x0800).NwProto(6).TcpFlags(0x002, 0x012), 20, 3);
+        FlowMod(new OfMatch().TunSrc(0x0a000000, 0xff000000), 10, 3);
+        FlowMod(new OfMatch(), 1, 2);
+        Assert.Equal("3", Line(Run("ofproto/trace in_port=1,ip,nw_ttl=5").Text, "Output: "));
+        Assert.Equal("2", Line(Run("ofproto/trace in_port=1,ip,nw_ttl=6").Text, "Output: "));
+        Assert.Equal("3", Line(Run("ofproto/trace in_port=1,tcp,tcp_flags=syn").Text, "Output: "));
+        Assert.Equal("2", Line(Run("ofproto/trace in_port=1,tcp,tcp_flags=syn|ack").Text, "Output: "));
+        Assert.Equal("3", Line(Run("ofproto/trace in_port=1,tun_src=10.1.2.3").Text, "Output: "));
+        Assert.False(Run("ofproto/trace in_port=1,tcp,tcp_flags=bogus").Ok);
+        byte[] f = (byte[])s_udp.Clone();
+        f[14 + 8] = 5;
+        Assert.Equal("3", Line(Run($"ofproto/trace 1 {Hex(f)}").Text, "Output: "));
+        f[14 + 8] = 64;
+        Assert.Equal("2", Line(Run($"ofproto/trace 1 {Hex(f)}").Text, "Output: "));
+    }
+
+    private void FlowMod(OfMatch match, ushort priority, uint port)
+        => Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, match, priority,
+            OfInstructions.Apply(new[] { OfAction.Output(port) }), Rules: MatchRules.OpenFlow13)));
+
     [Fact]
     public void ALearn_IsTracedWithTheFlowItWouldAdd()
     {

@@ -11,6 +11,28 @@ public sealed class FlowFormatTests
 {
     private const OfWildcards Any = OfWildcards.All | OfWildcards.TunIdExt;
 
+    /// <summary>tcp_flags as Open vSwitch's format_flags_masked prints them (tests/ovs-ofctl.at's flows).</summary>
+    [Theory]
+    [InlineData(0x012, 0xfff, "syn|ack")]
+    [InlineData(0x000, 0xfff, "0")]
+    [InlineData(0x202, 0xfff, "syn|0x200")]
+    [InlineData(0x002, 0x012, "+syn-ack")]
+    [InlineData(0x002, 0x017, "-fin+syn-rst-ack")]
+    [InlineData(0x012, 0x0ff, "-fin+syn-rst-psh+ack-urg-ece-cwr")]
+    [InlineData(0x000, 0x200, "-[Unknown]")]
+    public void TcpFlags_AsOpenVswitchPrintsThem(ushort value, ushort mask, string text) => Assert.Equal(text, FlowFormat.TcpFlags(value, mask));
+
+    [Fact]
+    public void PipelineWords_ArePrintedWithTheMatch()
+    {
+        var m = new OfMatch().EthType(0x0800).NwProto(6).NwTtl(64).TcpFlags(0x002, 0x012).PktMark(5, 0xff)
+            .TunSrc(0x01020304).TunDst(0x05060700, 0xffffff00).ActsetOutput(3);
+        Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(m, out var dp));
+        Assert.Equal("tcp,pkt_mark=0x5/0xff,actset_output=3,tun_src=1.2.3.4,tun_dst=5.6.7.0/24,nw_ttl=64,tcp_flags=+syn-ack", FlowFormat.Match(dp));
+        Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(new OfMatch().ActsetOutput(OfMatch.ActsetUnset), out dp));
+        Assert.Equal("actset_output=UNSET", FlowFormat.Match(dp));
+    }
+
     private static FlowMatch M(OfWildcards keep, Action<FlowKeyBuilderBox> set, int nwSrcBits = 0, int nwDstBits = 0)
     {
         var box = new FlowKeyBuilderBox();

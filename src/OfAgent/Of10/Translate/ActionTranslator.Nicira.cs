@@ -329,6 +329,7 @@ public static partial class ActionTranslator
             (Nxm(1, 17, 6), OfField.ArpSha), (Nxm(0x8000, 24, 6), OfField.ArpSha),
             (Nxm(1, 18, 6), OfField.ArpTha), (Nxm(0x8000, 25, 6), OfField.ArpTha),
             (Nxm(0, 4, 2), OfField.VlanTci),
+            (Nxm(1, 33, 4), OfField.PktMark),
         ]);
         return [.. list];
     }

@@ -147,6 +147,8 @@ internal static class NxmMatchTranslator
 
         if (k.ConjId != 0) Put(into, ref n, Ofp13Match.NxConjId, v.ConjId, uint.MaxValue, uint.MaxValue);
         if (k.InPort != 0) Put(into, ref n, Oxm.InPort, v.InPort, uint.MaxValue, uint.MaxValue);
+        // actset_output has no NXM header: ONF's OXM one, with a 32-bit port (Open vSwitch's nx_put_raw).
+        if (k.ActsetOutput != 0) Put(into, ref n, Ofp13Match.OnfActsetOutput, Oxm.Port32(v.ActsetOutput), uint.MaxValue, uint.MaxValue);
         Put(into, ref n, Oxm.EthSrc, v.EthSrc, k.EthSrc, OfMatch.MacMask);
         Put(into, ref n, Oxm.EthDst, v.EthDst, k.EthDst, OfMatch.MacMask);
         Put(into, ref n, Oxm.EthType, v.EthType, k.EthType, ushort.MaxValue);
@@ -173,6 +175,7 @@ internal static class NxmMatchTranslator
             // DSCP and ECN are exact or absent (OpenFlow's masks on them are whole).
             if ((k.NwTos & OfMatch.TosMask) != 0) Put(into, ref n, Oxm.IpDscp, (uint)(v.NwTos >> 2), 0x3f, 0x3f);
             if ((k.IpEcn & OfMatch.EcnMask) != 0) Put(into, ref n, Oxm.IpEcn, v.IpEcn, OfMatch.EcnMask, OfMatch.EcnMask);
+            Put(into, ref n, Ofp13Match.NxIpTtl, v.NwTtl, k.NwTtl, byte.MaxValue);
             Put(into, ref n, Oxm.Ipv6Flabel, v.Ipv6Flabel, k.Ipv6Flabel, OfMatch.FlabelMask);
             if (k.NwProto != 0)
             {
@@ -189,11 +192,14 @@ internal static class NxmMatchTranslator
             Put(into, ref n, Oxm.ArpTha, v.ArpTha, k.ArpTha, OfMatch.MacMask);
         }
         Put(into, ref n, Oxm.TunnelId, v.TunnelId, k.TunnelId, ulong.MaxValue);
+        Put(into, ref n, Ofp13Match.NxTunSrc, v.TunSrc, k.TunSrc, uint.MaxValue);
+        Put(into, ref n, Ofp13Match.NxTunDst, v.TunDst, k.TunDst, uint.MaxValue);
         // Fields Open vSwitch has no NXM header for, under their OXM headers (it matches neither).
         if (type == Pbb) Put(into, ref n, Oxm.PbbIsid, v.PbbIsid, k.PbbIsid, OfMatch.PbbIsidMask);
         if (type == Ipv6) Put(into, ref n, Oxm.Ipv6Exthdr, v.Ipv6ExtHdr, k.Ipv6ExtHdr, OfMatch.Ipv6ExtHdrMask);
         for (int i = 0; i < OfRegisters.RegCount; i++)
             Put(into, ref n, (byte)(Ofp13Match.NxReg0 + i), v.Regs.Reg(i), k.Regs.Reg(i), uint.MaxValue);
+        Put(into, ref n, Ofp13Match.NxPktMark, v.PktMark, k.PktMark, uint.MaxValue);
         Put(into, ref n, Oxm.Metadata, v.Metadata, k.Metadata, ulong.MaxValue);
         return n;
     }
@@ -207,6 +213,7 @@ internal static class NxmMatchTranslator
             case Oxm.Tcp:
                 Put(into, ref n, Oxm.TcpSrc, v.TpSrc, k.TpSrc, ushort.MaxValue);
                 Put(into, ref n, Oxm.TcpDst, v.TpDst, k.TpDst, ushort.MaxValue);
+                Put(into, ref n, Ofp13Match.NxTcpFlags, v.TcpFlags, k.TcpFlags, ushort.MaxValue); // unmasked over 16 bits, as Open vSwitch writes it
                 break;
             case Oxm.Udp:
                 Put(into, ref n, Oxm.UdpSrc, v.TpSrc, k.TpSrc, ushort.MaxValue);

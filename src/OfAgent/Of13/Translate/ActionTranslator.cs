@@ -65,7 +65,7 @@ internal static class ActionTranslator
                 Ofp13ActionType.DecNwTtl => OfAction.DecNwTtl(),
                 Ofp13ActionType.PushPbb => OfAction.PushPbb((ushort)a.Arg),
                 Ofp13ActionType.PopPbb => OfAction.PopPbb(),
-                Ofp13ActionType.SetField when Ofp13Match.IsRegister(a.Field.Field) => RegisterSetField(a.Field),
+                Ofp13ActionType.SetField when Ofp13Match.IsRegister(a.Field.Field) || a.Field.Field == Ofp13Match.NxPktMark => RegisterSetField(a.Field),
                 Ofp13ActionType.SetField => SetField(a.Field),
                 _ => null,
             };
@@ -161,6 +161,7 @@ internal static class ActionTranslator
     private static OfAction RegisterSetField(in Ofp13Oxm f)
     {
         int x = f.Field;
+        if (x == Ofp13Match.NxPktMark) return OfAction.FieldLoad(new OfSubfield(OfField.PktMark, 0, 32), f.Value);
         var (field, bits) = x < Ofp13Match.PktReg0 ? ((int)OfField.Reg0 + x - Ofp13Match.NxReg0, 32)
             : x < Ofp13Match.NxXxReg0 ? ((int)OfField.XReg0 + x - Ofp13Match.PktReg0, 64)
             : ((int)OfField.XXReg0 + x - Ofp13Match.NxXxReg0, 128);
@@ -171,6 +172,7 @@ internal static class ActionTranslator
     private static Ofp13Oxm RegisterOxm(in OfAction a)
     {
         int f = (int)a.LoadDst.Field;
+        if (a.LoadDst.Field == OfField.PktMark) return new Ofp13Oxm(Ofp13Match.NxPktMark, false, a.Wide, uint.MaxValue);
         byte x = f <= (int)OfField.Reg15 ? (byte)(Ofp13Match.NxReg0 + f - (int)OfField.Reg0)
             : f <= (int)OfField.XReg7 ? (byte)(Ofp13Match.PktReg0 + f - (int)OfField.XReg0)
             : (byte)(Ofp13Match.NxXxReg0 + f - (int)OfField.XXReg0);

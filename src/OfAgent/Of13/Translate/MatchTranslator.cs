@@ -1,4 +1,5 @@
 using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of15;
 using Softswitch.Ofproto;
 
 namespace Softswitch.OfAgent.Of13.Translate;
@@ -45,7 +46,7 @@ internal static class MatchTranslator
     public const int FieldCount = 40;
 
     /// <summary>The most entries <see cref="ToOxm"/> writes: every basic field, the sixteen registers, conj_id and ip_frag.</summary>
-    public const int MaxEntries = FieldCount + OfRegisters.RegCount + 2;
+    public const int MaxEntries = FieldCount + OfRegisters.RegCount + 8;
 
     private const ushort Ipv4 = 0x0800, Ipv6 = 0x86dd, Arp = 0x0806, Mpls = 0x8847, MplsMc = 0x8848, Pbb = 0x88e7;
     internal const byte Tcp = 6, Udp = 17, Sctp = 132, Icmp = 1, Icmpv6 = 58;
@@ -60,21 +61,27 @@ internal static class MatchTranslator
         field = 0;
         var shape = Shape(entries);
         ulong seen = 0;
-        bool conjId = false, ipFrag = false;
+        int others = 0; // the fields past OPENFLOW_BASIC's, one bit each (every form of tcp_flags or actset_output one)
         foreach (var e in entries)
         {
             field = e.Field;
             if (Ofp13Match.IsRegister(e.Field)) continue; // views of one register file: Apply finds a register matched twice
-            if (e.Field == Ofp13Match.NxConjId)
+            int other = e.Field switch
             {
-                if (conjId) return OxmProblem.DupField;
-                conjId = true;
-                continue;
-            }
-            if (e.Field == Ofp13Match.NxIpFrag)
+                Ofp13Match.NxConjId => 1,
+                Ofp13Match.NxIpFrag => 2,
+                Ofp13Match.NxPktMark => 4,
+                Ofp13Match.NxTunSrc => 8,
+                Ofp13Match.NxTunDst => 16,
+                Ofp13Match.NxIpTtl => 32,
+                Ofp13Match.OfbTcpFlags or Ofp13Match.NxTcpFlags or Ofp13Match.OnfTcpFlags => 64,
+                Ofp13Match.OfbActsetOutput or Ofp13Match.OnfActsetOutput => 128,
+                _ => 0,
+            };
+            if (other != 0)
             {
-                if (ipFrag) return OxmProblem.DupField;
-                ipFrag = true;
+                if ((others & other) != 0) return OxmProblem.DupField;
+                others |= other;
                 continue;
             }
             if (e.Field >= FieldCount) return OxmProblem.BadField;
@@ -120,7 +127,8 @@ internal static class MatchTranslator
         {
             InPhyPort => s.InPort,
             VlanPcp => s.VlanPresent,
-            IpDscp or IpEcn or IpProto or Ofp13Match.NxIpFrag => ip,
+            IpDscp or IpEcn or IpProto or Ofp13Match.NxIpFrag or Ofp13Match.NxIpTtl => ip,
+            Ofp13Match.OfbTcpFlags or Ofp13Match.NxTcpFlags or Ofp13Match.OnfTcpFlags => ip && ipProto == Tcp,
             Ipv6Exthdr => ethType == Ipv6,
             Ipv4Src or Ipv4Dst => ethType == Ipv4,
             TcpSrc or TcpDst => ip && ipProto == Tcp,
@@ -154,6 +162,23 @@ internal static class MatchTranslator
             if (v > OfMatch.IpFragMask) return OxmProblem.BadValue;
             m.IpFrag((byte)v, (byte)(k & OfMatch.IpFragMask));
             return OxmProblem.None;
+        }
+        switch (e.Field)
+        {
+            case Ofp13Match.NxPktMark: m.PktMark((uint)v, (uint)k); return OxmProblem.None;
+            case Ofp13Match.NxTunSrc: m.TunSrc((uint)v, (uint)k); return OxmProblem.None;
+            case Ofp13Match.NxTunDst: m.TunDst((uint)v, (uint)k); return OxmProblem.None;
+            case Ofp13Match.NxIpTtl: m.NwTtl((byte)v); return OxmProblem.None;
+            case Ofp13Match.OfbTcpFlags or Ofp13Match.NxTcpFlags or Ofp13Match.OnfTcpFlags:
+                // TCP_FLAGS: 12 bits (mf_is_value_valid); the mask's bits above them say nothing.
+                if (v > OfMatch.TcpFlagsMask) return OxmProblem.BadValue;
+                m.TcpFlags((ushort)v, e.HasMask ? (ushort)k : ushort.MaxValue);
+                return OxmProblem.None;
+            case Ofp13Match.OfbActsetOutput or Ofp13Match.OnfActsetOutput:
+                // A 32-bit port as OpenFlow 1.0's 16 bits (ofputil_port_from_ofp11): the reserved ports move down.
+                if (v > 0xffff && v < 0xffffff00) return OxmProblem.BadValue;
+                m.ActsetOutput((ushort)v);
+                return OxmProblem.None;
         }
         switch (e.Field)
         {
@@ -243,7 +268,7 @@ internal static class MatchTranslator
     /// long) in field-number order, each field named as its prerequisites say, the registers last as Open vSwitch
     /// writes them before OpenFlow 1.5 (NXM_NX_REG0-15, 32 bits each, whatever view set them); returns the count.
     /// </summary>
-    public static int ToOxm(in OfMatch m, Span<Ofp13Oxm> into)
+    public static int ToOxm(in OfMatch m, Span<Ofp13Oxm> into, byte version = Ofp13.Version)
     {
         var v = m.Value;
         var k = m.Mask;
@@ -261,6 +286,9 @@ internal static class MatchTranslator
         }
 
         Put(into, ref n, InPort, v.InPort, k.InPort, uint.MaxValue);
+        // actset_output after in_port (Open vSwitch's nx_put_raw), OpenFlow 1.5's OXM from 1.5, ONF's before, as a 32-bit port.
+        if (k.ActsetOutput != 0)
+            Put(into, ref n, version >= Ofp15.Version ? Ofp13Match.OfbActsetOutput : Ofp13Match.OnfActsetOutput, Port32(v.ActsetOutput), uint.MaxValue, uint.MaxValue);
         Put(into, ref n, Metadata, v.Metadata, k.Metadata, ulong.MaxValue);
         Put(into, ref n, EthDst, v.EthDst, k.EthDst, OfMatch.MacMask);
         Put(into, ref n, EthSrc, v.EthSrc, k.EthSrc, OfMatch.MacMask);
@@ -271,6 +299,7 @@ internal static class MatchTranslator
         {
             Put(into, ref n, IpDscp, (uint)(v.NwTos >> 2), (uint)(k.NwTos >> 2), OfMatch.TosMask >> 2);
             Put(into, ref n, IpEcn, v.IpEcn, k.IpEcn, OfMatch.EcnMask);
+            Put(into, ref n, Ofp13Match.NxIpTtl, v.NwTtl, k.NwTtl, byte.MaxValue);
             Put(into, ref n, IpProto, v.NwProto, k.NwProto, byte.MaxValue);
         }
         if (ip4)
@@ -295,6 +324,8 @@ internal static class MatchTranslator
                 Put(into, ref n, src, v.TpSrc, (ushort)(k.TpSrc & (ushort)full), full);
                 Put(into, ref n, dst, v.TpDst, (ushort)(k.TpDst & (ushort)full), full);
             }
+            if (p == Tcp)
+                Put(into, ref n, version >= Ofp15.Version ? Ofp13Match.OfbTcpFlags : Ofp13Match.OnfTcpFlags, v.TcpFlags, k.TcpFlags, ushort.MaxValue); // unmasked over 16 bits, as Open vSwitch writes it
         }
         if (arp)
         {
@@ -325,14 +356,20 @@ internal static class MatchTranslator
         }
         if (type == Pbb) Put(into, ref n, PbbIsid, v.PbbIsid, k.PbbIsid, OfMatch.PbbIsidMask);
         Put(into, ref n, TunnelId, v.TunnelId, k.TunnelId, ulong.MaxValue);
+        Put(into, ref n, Ofp13Match.NxTunSrc, v.TunSrc, k.TunSrc, uint.MaxValue);
+        Put(into, ref n, Ofp13Match.NxTunDst, v.TunDst, k.TunDst, uint.MaxValue);
         if (ip6) Put(into, ref n, Ipv6Exthdr, v.Ipv6ExtHdr, k.Ipv6ExtHdr, OfMatch.Ipv6ExtHdrMask);
         // ip_frag under NXM_NX_IP_FRAG, as Open vSwitch writes it in OXM too: both bits are the field whole (no mask).
         if (ip4 || ip6) Put(into, ref n, Ofp13Match.NxIpFrag, v.IpFrag, IpFragWireMask(k.IpFrag), byte.MaxValue);
         for (int i = 0; i < OfRegisters.RegCount; i++)
             Put(into, ref n, (byte)(Ofp13Match.NxReg0 + i), v.Regs.Reg(i), k.Regs.Reg(i), uint.MaxValue);
+        Put(into, ref n, Ofp13Match.NxPktMark, v.PktMark, k.PktMark, uint.MaxValue);
         Put(into, ref n, Ofp13Match.NxConjId, v.ConjId, k.ConjId, uint.MaxValue);
         return n;
     }
+
+    /// <summary>A 16-bit port (OpenFlow 1.0's numbers) as a 32-bit one (ofputil_port_to_ofp11: the reserved ports move up).</summary>
+    internal static uint Port32(ushort port) => port >= 0xff00 ? port + 0xffff0000u : port;
 }
 
 /// <summary>

@@ -28,7 +28,7 @@ internal static class ReportTranslator
     public static byte[] FlowRemoved(byte version, in OfFlowRemoved r)
     {
         Span<Ofp13Oxm> match = stackalloc Ofp13Oxm[MatchTranslator.MaxEntries];
-        int n = MatchTranslator.ToOxm(r.Match, match);
+        int n = MatchTranslator.ToOxm(r.Match, match, version);
         long d = Math.Max(0, r.DurationNanos);
         if (Ofp15.Serves(version))
         {
@@ -60,7 +60,7 @@ internal static class ReportTranslator
         entry.PacketCount = f.PacketCount;
         entry.ByteCount = f.ByteCount;
         entry.Match.Clear();
-        entry.Match.AddRange(oxm.AsSpan(0, MatchTranslator.ToOxm(f.Match, oxm)));
+        entry.Match.AddRange(oxm.AsSpan(0, MatchTranslator.ToOxm(f.Match, oxm, version)));
         entry.Instructions.Clear();
         AddInstructions(entry.Instructions, f, meterAction: false);
     }
@@ -93,7 +93,7 @@ internal static class ReportTranslator
         entry.Cookie = f.Cookie;
         entry.Stats = new Ofp15Stats { DurationValue = (sec, nsec), Packets = f.PacketCount, Bytes = f.ByteCount };
         entry.Match.Clear();
-        entry.Match.AddRange(oxm.AsSpan(0, MatchTranslator.ToOxm(f.Match, oxm)));
+        entry.Match.AddRange(oxm.AsSpan(0, MatchTranslator.ToOxm(f.Match, oxm, Ofp15.Version)));
         entry.Instructions.Clear();
         AddInstructions(entry.Instructions, f, meterAction: true);
     }

@@ -1,0 +1,132 @@
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.OfAgent.Tests.Session;
+using Softswitch.TestKit;
+
+namespace Softswitch.OfAgent.Tests.Interop;
+
+/// <summary>
+/// Real ovs-ofctl with nw_ttl, tcp_flags, pkt_mark, tun_src/tun_dst (OpenFlow 1.0's NXM, 1.3's and 1.5's OXM) and
+/// actset_output (1.3's ONF experimenter field, 1.5's OXM): added, dumped as Open vSwitch prints them, re-added from the
+/// dump; then frames of one flow key that differ in TTL or TCP flags each take their flow (twice: the second time from
+/// the cache), a pkt_mark loaded in one table is matched in the next, and actset_output is matched after write_actions.
+/// </summary>
+public sealed class OvsOfctlPipelineWordTests
+{
+    private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
+
+    private static AgentRig Rig() => new(ports: 5, options: new AgentOptions { Versions = AgentOptions.AllVersions });
+
+    private static readonly (string Add, string Dumped)[] Flows =
+    [
+        ("priority=30,tcp,nw_ttl=64,actions=output:2", "priority=30,tcp,nw_ttl=64 actions=output:2"),
+        ("priority=25,tcp,tcp_flags=fin|ack,actions=output:4", "priority=25,tcp,tcp_flags=fin|ack actions=output:4"),
+        ("priority=20,tcp,tcp_flags=+syn-ack,actions=output:3", "priority=20,tcp,tcp_flags=+syn-ack actions=output:3"),
+        ("priority=15,tun_src=1.2.3.4,tun_dst=5.6.7.0/24,actions=output:2", "priority=15,tun_src=1.2.3.4,tun_dst=5.6.7.0/24 actions=output:2"),
+        ("priority=40,udp,actions=load:5->NXM_NX_PKT_MARK[],resubmit(,1)", "priority=40,udp actions=load:0x5->NXM_NX_PKT_MARK[],resubmit(,1)"),
+        ("priority=1,actions=output:5", "priority=1 actions=output:5"),
+        ("table=1,priority=10,pkt_mark=0x5/0xff,actions=output:3", "table=1, priority=10,pkt_mark=0x5/0xff actions=output:3"),
+        ("table=1,priority=5,actions=output:4", "table=1, priority=5 actions=output:4"),
+    ];
+
+    private static string[] Lines(string dump) => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];
+
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow10")]
+    [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow15")]
+    public async Task TtlTcpFlagsPktMarkTunnel_AddDumpReAdd_AndFramesTakeTheirFlows(string version)
+    {
+        await using var rig = Rig();
+        foreach (var (add, _) in Flows) OvsOfctl.Ok(rig, version, "add-flow", add);
+        var lines = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
+        // From 1.5 Open vSwitch writes a whole-field load as OFPAT_SET_FIELD, and prints it so.
+        var dumped = Flows.Select(f => version == "OpenFlow15" ? f.Dumped.Replace("load:0x5->NXM_NX_PKT_MARK[]", "set_field:0x5->pkt_mark", StringComparison.Ordinal) : f.Dumped);
+        Assert.Equal(dumped.Order(StringComparer.Ordinal), lines);
+
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, lines);
+            OvsOfctl.Ok(rig, version, "del-flows");
+            OvsOfctl.Ok(rig, version, "add-flows", file);
+            Assert.Equal(lines, Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats")));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        for (int round = 0; round < 2; round++) // the second round from the cached verdicts
+        {
+            Assert.Equal(2, Egress(rig, Tcp(64, 0x10)));
+            Assert.Equal(3, Egress(rig, Tcp(63, 0x02)));
+            Assert.Equal(4, Egress(rig, Tcp(63, 0x11)));
+            Assert.Equal(5, Egress(rig, Tcp(63, 0x10)));
+            Assert.Equal(3, Egress(rig, FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1000, 2000))); // pkt_mark 5 in table 1
+        }
+        var ttl = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "tcp,nw_ttl=64"));
+        Assert.Contains("n_packets=2,", Assert.Single(ttl));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow15")]
+    public async Task ActsetOutput_AddDumpReAdd_AndMatchedAfterWriteActions(string version)
+    {
+        await using var rig = Rig();
+        (string Add, string Dumped)[] flows =
+        [
+            ("priority=10,in_port=1,actions=write_actions(output:3),goto_table:1", "priority=10,in_port=1 actions=write_actions(output:3),goto_table:1"),
+            ("priority=5,actions=goto_table:1", "priority=5 actions=goto_table:1"),
+            ("table=1,priority=20,actset_output=3,actions=output:2", "table=1, priority=20,actset_output=3 actions=output:2"),
+            ("table=1,priority=10,actset_output=unset,actions=output:4", "table=1, priority=10,actset_output=UNSET actions=output:4"),
+        ];
+        foreach (var (add, _) in flows) OvsOfctl.Ok(rig, version, "add-flow", add);
+        var lines = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
+        Assert.Equal(flows.Select(f => f.Dumped).Order(StringComparer.Ordinal), lines);
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, lines);
+            OvsOfctl.Ok(rig, version, "del-flows");
+            OvsOfctl.Ok(rig, version, "add-flows", file);
+            Assert.Equal(lines, Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats")));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1000, 2000);
+        for (int round = 0; round < 2; round++)
+        {
+            rig.Ports[0].Inject(frame);
+            rig.Poll();
+            Assert.Single(rig.Ports[1].TakeSent()); // actset_output=3 matched: output:2, then the set's output:3
+            Assert.Single(rig.Ports[2].TakeSent());
+            rig.Ports[1].Inject(frame);
+            rig.Poll();
+            Assert.Single(rig.Ports[3].TakeSent()); // from port 2 the set is empty: unset
+        }
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    private static byte[] Tcp(byte ttl, byte flags)
+    {
+        var f = FrameBuilder.Tcp(H1, H2, 0x0a000001, 0x0a000002, 1000, 80);
+        f[14 + 8] = ttl;
+        f[14 + 20 + 13] = flags;
+        return f;
+    }
+
+    private static int Egress(AgentRig rig, byte[] frame)
+    {
+        rig.Ports[0].Inject(frame);
+        rig.Poll();
+        var ports = Enumerable.Range(1, rig.Ports.Length - 1).Where(i => rig.Ports[i].TakeSent().Count > 0).Select(i => i + 1).ToArray();
+        return Assert.Single(ports);
+    }
+}
