@@ -163,6 +163,7 @@ public sealed partial class FlowTable
         _wheel.Advance(now, _due);
         foreach (var (e, reason) in _due)
         {
+            if (e.IsRemoved) continue; // a lowered flow's two references both came due (TimerWheel.Reschedule)
             bool ok = RemoveFromStage(e);
             Debug.Assert(ok, "a timed rule is in the table until it expires or is removed");
             e.MarkRemoved();
@@ -175,6 +176,27 @@ public sealed partial class FlowTable
         if (count > 0) _changed = true;
         return count;
     }
+
+    /// <summary>
+    /// Open vSwitch's ofproto_rule_reduce_timeouts (a fin_timeout met a FIN or RST): lowers rule <paramref name="e"/>'s
+    /// idle timeout to <paramref name="idle"/> and its hard timeout (counted from its creation) to <paramref name="hard"/>
+    /// where they are 0 (none) or longer; 0 leaves a timeout as it is. False when the rule is no longer the incarnation
+    /// of <paramref name="serial"/> in this table, or nothing changed.
+    /// </summary>
+    public bool ReduceTimeouts(FlowEntry e, int serial, ushort idle, ushort hard)
+    {
+        using var w = Write();
+        if (e.IsRemoved || e.Serial != serial) return false;
+        ushort newIdle = Reduced(e.IdleTimeout, idle), newHard = Reduced(e.HardTimeout, hard);
+        if (newIdle == e.IdleTimeout && newHard == e.HardTimeout) return false;
+        bool tracked = TimerWheel.HasTimeout(e);
+        e.SetTimeouts(newIdle, newHard);
+        _wheel.Reschedule(e, tracked);
+        return true;
+    }
+
+    /// <summary>Open vSwitch's reduce_timeout: <paramref name="max"/> when it is set and the timeout is none or longer.</summary>
+    internal static ushort Reduced(ushort timeout, ushort max) => max != 0 && (timeout == 0 || timeout > max) ? max : timeout;
 
     /// <summary>Appends every rule (a consistent snapshot, taken under the writer lock).</summary>
     public void Snapshot(List<FlowEntry> into)
