@@ -10,7 +10,7 @@ namespace Softswitch.Datapath.Tests.Forwarding;
 
 /// <summary>
 /// Open vSwitch's bundle and bundle_load: hrw picks Open vSwitch's own member (vectors read from ovs-vswitchd 3.1's
-/// ofproto/trace), active_backup the first live one; a member whose link goes down or that is taken administratively
+/// ofproto/trace, every field set, all members up and one down), active_backup the first live one; a member whose link goes down or that is taken administratively
 /// down is passed over at once (a verdict that read liveness is stale when a port's state moves), none live drops (or
 /// loads OFPP_NONE); bundle_load's register is read by output:reg; the fast path allocates nothing.
 /// </summary>
@@ -49,6 +49,55 @@ public sealed class BundleTests
         Assert.Equal((1, 0), (r.Sent(2).Count, r.Sent(3).Count)); // the first live member again
     }
 
+    // The flow the vectors were read with: bundle_load(FIELDS,BASIS,hrw,ofport,NXM_NX_REGi[],members:1,2,3,4,5) for the
+    // field sets 0..6 (basis 7i + 3) into reg0..reg6, then bundle_load(symmetric_l4,60,hrw,ofport,NXM_NX_REG7[],members:5,3,1).
+    private static readonly (int Fields, ushort Basis, ushort[] Members)[] s_specs =
+    [
+        .. Enumerable.Range(0, 7).Select(i => (i, (ushort)(7 * i + 3), new ushort[] { 1, 2, 3, 4, 5 })),
+        (Multipath.SymmetricL4, 60, [5, 3, 1]),
+    ];
+
+    public static TheoryData<string, int[], int[]> OvsVectors => new()
+    {
+        // ovs-appctl ofproto/trace nxbbr "<flow>" (ovs-vswitchd 3.1, netdev datapath, dummy ports 1-5): the final flow's
+        // reg0..reg7 with every port up, then with port 3 down (ovs-ofctl mod-port nxbbr nxbp3 down).
+        { "tcp,tp_src=1000", [5, 3, 1, 2, 4, 2, 3, 1], [5, 1, 1, 2, 4, 2, 4, 1] },
+        { "tcp,tp_src=1001", [5, 5, 3, 1, 4, 2, 3, 1], [] },
+        { "udp", [2, 4, 1, 2, 4, 3, 2, 5], [2, 4, 1, 2, 4, 1, 2, 5] },
+        { "tcp6", [4, 3, 2, 5, 4, 5, 3, 5], [4, 2, 2, 5, 4, 5, 5, 5] },
+        { "arp", [1, 5, 4, 3, 1, 4, 1, 5], [] },
+    };
+
+    private static FlowKey KeyOf(string flow) => flow switch
+    {
+        "tcp,tp_src=1000" => TcpKey(1000),
+        "tcp,tp_src=1001" => TcpKey(1001),
+        // udp,dl_src=00:00:00:00:00:03,dl_dst=00:00:00:00:00:04,nw_src=192.168.1.5,nw_dst=10.9.8.7,udp_src=5353,udp_dst=53
+        "udp" => new FlowKeyBuilder().InPort(1).DlType(0x0800).DlSrc(MacAddress.Parse("00:00:00:00:00:03")).DlDst(MacAddress.Parse("00:00:00:00:00:04"))
+                    .NwProto(17).NwSrc(Ipv4.Parse("192.168.1.5")).NwDst(Ipv4.Parse("10.9.8.7")).TpSrc(5353).TpDst(53).Key,
+        // tcp6,dl_src=00:00:00:00:00:0a,dl_dst=00:00:00:00:00:0b,ipv6_src=2001:db8::1,ipv6_dst=2001:db8::2,tp_src=40000,tp_dst=443
+        "tcp6" => new FlowKeyBuilder().InPort(1).DlType(0x86DD).DlSrc(MacAddress.Parse("00:00:00:00:00:0a")).DlDst(MacAddress.Parse("00:00:00:00:00:0b"))
+                    .NwProto(6).Ipv6Src(Ip6("2001:db8::1")).Ipv6Dst(Ip6("2001:db8::2")).TpSrc(40000).TpDst(443).Key,
+        // arp,dl_vlan=7,dl_src=00:00:00:00:00:0c,dl_dst=ff:ff:ff:ff:ff:ff,arp_spa=10.0.0.1,arp_tpa=10.0.0.9
+        _ => new FlowKeyBuilder().InPort(1).DlType(0x0806).DlVlan(7).DlSrc(MacAddress.Parse("00:00:00:00:00:0c")).DlDst(MacAddress.Parse("ff:ff:ff:ff:ff:ff"))
+                    .NwSrc(Ipv4.Parse("10.0.0.1")).NwDst(Ipv4.Parse("10.0.0.9")).Key,
+    };
+
+    private static UInt128 Ip6(string s) => System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(System.Net.IPAddress.Parse(s).GetAddressBytes());
+
+    [Theory]
+    [MemberData(nameof(OvsVectors))]
+    public void Hrw_PicksOpenVswitchsMember_EveryFieldSet_AndWithAMemberDown(string flow, int[] allUp, int[] port3Down)
+    {
+        var key = KeyOf(flow);
+        for (int i = 0; i < s_specs.Length; i++)
+        {
+            var (fields, basis, members) = s_specs[i];
+            Assert.Equal(allUp[i], Bundle.Pick(key, fields, basis, Bundle.Hrw, members, static _ => true));
+            if (port3Down.Length != 0) Assert.Equal(port3Down[i], Bundle.Pick(key, fields, basis, Bundle.Hrw, members, static p => p != 3));
+        }
+    }
+
     [Fact]
     public void Hrw_SpreadsOverTheLiveMembers_AndOnlyTheDownMembersFlowsMove()
     {
@@ -77,7 +126,8 @@ public sealed class BundleTests
     }
 
     private static FlowKey TcpKey(ushort sport)
-        => new FlowKeyBuilder().InPort(1).DlType(0x0800).DlSrc(MacA).DlDst(MacB).NwProto(6).NwSrc(IpA).NwDst(IpB).TpSrc(sport).TpDst(80).Key;
+        => new FlowKeyBuilder().InPort(1).DlType(0x0800).DlSrc(MacAddress.Parse("00:00:00:00:00:01")).DlDst(MacAddress.Parse("00:00:00:00:00:02"))
+               .NwProto(6).NwSrc(IpA).NwDst(IpB).TpSrc(sport).TpDst(80).Key;
 
     [Fact]
     public void BundleLoad_WritesThePickIntoARegister_ThatOutputRegReads_AndNoneLiveLoadsOfppNone()
