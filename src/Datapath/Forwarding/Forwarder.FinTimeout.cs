@@ -25,6 +25,7 @@ public sealed partial class Forwarder
     private readonly int[] _finSerials = new int[FinSlots];
     private readonly uint[] _finTimeouts = new uint[FinSlots];
     private int _finHead, _finTail;
+    private readonly Lock _finDrain = new();
 
     /// <summary>The verdict whose composed list the executor runs now (a fin_timeout in it names its rule by visit).</summary>
     internal PipelineVerdict? RunningVerdict;
@@ -68,7 +69,7 @@ public sealed partial class Forwarder
     /// </summary>
     internal int DrainFinTimeouts()
     {
-        lock (_finTables) return DrainFinTimeoutsLocked();
+        lock (_finDrain) return DrainFinTimeoutsLocked();
     }
 
     private int DrainFinTimeoutsLocked()
