@@ -161,9 +161,13 @@ public sealed partial class FlowTable
         long now = _clock.NowNanos;
         _due.Clear();
         _wheel.Advance(now, _due);
+        int count = 0;
         foreach (var (e, reason) in _due)
         {
-            if (e.IsRemoved) continue; // a lowered flow's two references both came due (TimerWheel.Reschedule)
+            // A lowered flow's two references both came due (TimerWheel.Reschedule): the second finds it removed (an
+            // entry is reused only by a later insert, never within this loop).
+            if (e.IsRemoved) continue;
+            count++;
             bool ok = RemoveFromStage(e);
             Debug.Assert(ok, "a timed rule is in the table until it expires or is removed");
             e.MarkRemoved();
@@ -171,7 +175,6 @@ public sealed partial class FlowTable
             Notify(ObserverEventKind.Removed, e, reason);
             Retire(e);
         }
-        int count = _due.Count;
         _due.Clear();
         if (count > 0) _changed = true;
         return count;

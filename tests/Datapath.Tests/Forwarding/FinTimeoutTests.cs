@@ -82,6 +82,23 @@ public sealed class FinTimeoutTests
     }
 
     [Fact]
+    public void ALoweredFlow_ExpiresOnce_WhenBothItsTimerReferencesComeDueTogether()
+    {
+        using var r = new DatapathRig(2);
+        var e = Insert(r, 0, 60, 0, [FlowAction.FinTimeout(10, 0), FlowAction.Output(2)]);
+        r.Send(1, Tcp(0x01)); // FIN
+        r.Dp.RunMaintenance();
+        Assert.Equal(10, e.IdleTimeout);
+        var table = r.Dp.Pipeline.Table(0);
+        Assert.Equal(2, table.TimerTracked); // filed again under 10 s; the 60 s reference stays, stale in advance
+        r.Clock.Advance(TimeSpan.FromSeconds(70)); // both references due in one pass
+        var removed = new List<FlowRemoved>();
+        Assert.Equal(1, table.Expire(removed));
+        Assert.Same(e, Assert.Single(removed).Entry);
+        Assert.Equal(0, table.TimerTracked);
+    }
+
+    [Fact]
     public void ReduceTimeouts_IsOpenVswitchsReduceTimeout()
     {
         Assert.Equal(10, FlowTable.Reduced(0, 10));   // none: set
