@@ -7,7 +7,7 @@ using Softswitch.TestKit;
 namespace Softswitch.OfAgent.Tests.Interop;
 
 /// <summary>
-/// Real ovs-ofctl, -O OpenFlow10 and -O OpenFlow13, with bundle(...), bundle_load(...) and fin_timeout(...): each frame
+/// Real ovs-ofctl, -O OpenFlow10, 13, 14 and 15, with bundle(...), bundle_load(...) and fin_timeout(...): each frame
 /// leaves by the member Open vSwitch's hrw picks (pinned to ovs-vswitchd's own in BundleTests), active_backup moves off
 /// a member whose link goes down, a FIN lowers its flow's timeouts as dump-flows then shows, dump-flows gives the flows
 /// back as ovs-ofctl wrote them and the dump re-adds; the controller as a member is refused.
@@ -22,9 +22,11 @@ public sealed class OvsOfctlBundleTests
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
     [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
     public async Task Bundles_PickOpenVswitchsMember_FollowTheLinks_AndFinTimeoutLowersItsFlow(string version)
     {
-        await using var rig = new AgentRig(8);
+        await using var rig = new AgentRig(8, new AgentOptions { Versions = AgentOptions.AllVersions });
         const string load = "bundle_load(symmetric_l3l4+udp,7,hrw,ofport,NXM_NX_REG0[],members:4,5,6,7)";
         const string ab = "bundle(eth_src,0,active_backup,ofport,members:5,6)";
         const string fin = "fin_timeout(idle_timeout=10,hard_timeout=20)";
