@@ -109,6 +109,7 @@ public sealed partial class SwitchDatapath : IDisposable
         UpcallSignal = SharedThreads?.UpcallSignal ?? new ManualResetEventSlim(false);
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
+        Pipeline.PortLiveness = Groups.IsPortLive;
         Meters = new Meters.MeterTable(Clock);
         Qos = new Qos.QosScheduler(Clock, () => _ports, PortQos, new DropCounters(Counters.CreateSet()));
         Tunnels = new TunnelRegistry(this);
@@ -784,6 +785,9 @@ public sealed partial class SwitchDatapath : IDisposable
         var listeners = _listeners;
         foreach (var l in listeners) l.OnMaintenanceStarting();
         _expired.Clear();
+        // fin_timeout signals first: a rule lowered now expires in this round when its new deadline has passed.
+        foreach (var f in _forwarders) f.DrainFinTimeouts();
+        Volatile.Read(ref _control)?.DrainFinTimeouts();
         // Listeners read the expired flows: a hold keeps them from being recycled until they are told.
         using (Pipeline.Reclamation.Enter())
         {

@@ -43,6 +43,13 @@ public interface IActionSink
     /// the composed list's memory of it. A sink that installs no flows ignores it.
     /// </summary>
     void Learn(int templateId, ReadOnlySpan<FlowAction> values, LearnState state) { }
+
+    /// <summary>
+    /// A composed fin_timeout (<see cref="ActionKind.FinTimeout"/>) met a batch in which some TCP packet carries FIN or
+    /// RST: the rule of visit <paramref name="visit"/> of the verdict being run is to have its timeouts lowered to
+    /// <paramref name="idle"/> and <paramref name="hard"/> (0: untouched). A sink that runs no verdicts ignores it.
+    /// </summary>
+    void FinTimeout(int visit, ushort idle, ushort hard) { }
 }
 
 /// <summary>
@@ -98,6 +105,19 @@ public sealed partial class ActionExecutor
     private void CountVlanPushFailed(int n)
     {
         if (n != 0) _counters.Add(DatapathCounters.VlanPushFailed, n);
+    }
+
+    /// <summary>Whether some TCP packet of the batch (not a later fragment) has FIN or RST set (Open vSwitch's xlate_fin_timeout test).</summary>
+    private static bool AnyFinOrRst(PacketPool pool, ReadOnlySpan<int> pkts, ReadOnlySpan<PacketLayers> layers)
+    {
+        for (int i = 0; i < pkts.Length; i++)
+        {
+            ref readonly var l = ref layers[i];
+            if (!l.Has(LayerFlags.Tcp) || l.L4 == PacketLayers.Absent) continue;
+            var f = pool.Frame(pkts[i]);
+            if (l.L4 + 13 < f.Length && (f[l.L4 + 13] & 0x05) != 0) return true; // TCP_FIN 0x01, TCP_RST 0x04
+        }
+        return false;
     }
 
     /// <summary>
@@ -185,6 +205,9 @@ public sealed partial class ActionExecutor
                         sink.Learn((int)a.QueueId, plan.AsSpan(i + 1, a.MaxLen), states[a.Port]);
                     i += a.MaxLen;
                     break;
+                case ActionKind.FinTimeout:
+                    if (a.FinVisit != 0 && AnyFinOrRst(pool, pkts, layers)) sink.FinTimeout(a.FinVisit - 1, a.FinIdle, a.FinHard);
+                    break;
                 case ActionKind.LearnValue:
                 case ActionKind.Learn:
                 case ActionKind.Recirculate:
@@ -195,6 +218,7 @@ public sealed partial class ActionExecutor
                 case ActionKind.FieldMove:
                 case ActionKind.OutputField:
                 case ActionKind.Multipath:
+                case ActionKind.Bundle:
                 case ActionKind.Conjunction: // a clause of a conjunctive match: a table's lookup reads it, no packet runs it
                     break;
                 case ActionKind.SetTunnel:

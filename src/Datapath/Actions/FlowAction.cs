@@ -173,6 +173,20 @@ public enum ActionKind : byte
     /// depends on the key alone.
     /// </summary>
     Multipath,
+    /// <summary>
+    /// Open vSwitch's bundle and bundle_load: the member a bundle algorithm picks among the live ports of a list
+    /// (<see cref="Actions.Bundle"/>), output to (<see cref="FlowAction.BundleHasDst"/> false) or loaded into
+    /// <see cref="FlowAction.BundleDst"/>. Only the pipeline walk runs it: the pick depends on the key and on which
+    /// ports are live, which a verdict that holds it records (docs/datapath.md, "Bundle").
+    /// </summary>
+    Bundle,
+    /// <summary>
+    /// Open vSwitch's fin_timeout: a TCP packet with FIN or RST lowers the idle and hard timeouts of the rule that holds
+    /// it (<see cref="FlowAction.FinIdle"/>, <see cref="FlowAction.FinHard"/>). The pipeline walk composes it with the
+    /// visit of that rule (<see cref="FlowAction.FinVisit"/>); the executor asks the sink to signal the rule for the
+    /// packets that carry either flag (docs/datapath.md, "Fin timeout").
+    /// </summary>
+    FinTimeout,
 }
 
 /// <summary>
@@ -317,6 +331,42 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     /// <summary>A <see cref="ActionKind.Multipath"/>'s argument (iter_hash's modulus).</summary>
     public uint MultipathArg => (uint)(Value >> 32);
 
+    /// <summary>
+    /// bundle(fields,basis,algorithm,ofport,members:...) (<see cref="ActionKind.Bundle"/>), or bundle_load into
+    /// <paramref name="dst"/> when it is not null: <paramref name="fields"/> an NX_HASH_FIELDS_* value,
+    /// <paramref name="algorithm"/> an NX_BD_ALG_* one, <paramref name="membersId"/> the member list's id in
+    /// <see cref="BundleMembers"/>.
+    /// </summary>
+    public static FlowAction Bundle(FieldRef? dst, int fields, ushort basis, int algorithm, int membersId)
+        => new(ActionKind.Bundle, (ushort)(dst?.Field ?? 0), (ushort)(dst?.Ofs ?? 0),
+               (uint)(dst?.Bits ?? 0) | (uint)fields << 8 | (uint)algorithm << 16 | (dst is null ? 0u : 1u << 24),
+               basis | (ulong)(uint)membersId << 16);
+    /// <summary>A <see cref="ActionKind.Bundle"/> that loads its pick (bundle_load) rather than outputs to it.</summary>
+    public bool BundleHasDst => (QueueId >> 24) != 0;
+    /// <summary>A bundle_load's destination.</summary>
+    public FieldRef BundleDst => new((PipelineField)Port, MaxLen, (int)(QueueId & 0xFF));
+    /// <summary>A <see cref="ActionKind.Bundle"/>'s NX_HASH_FIELDS_* value.</summary>
+    public int BundleFields => (int)((QueueId >> 8) & 0xFF);
+    /// <summary>A <see cref="ActionKind.Bundle"/>'s NX_BD_ALG_* value.</summary>
+    public int BundleAlgorithm => (int)((QueueId >> 16) & 0xFF);
+    /// <summary>A <see cref="ActionKind.Bundle"/>'s hash basis.</summary>
+    public ushort BundleBasis => (ushort)Value;
+    /// <summary>A <see cref="ActionKind.Bundle"/>'s member list id (<see cref="BundleMembers"/>).</summary>
+    public int BundleMembersId => (int)(uint)(Value >> 16);
+
+    /// <summary>
+    /// fin_timeout(idle_timeout=<paramref name="idle"/>,hard_timeout=<paramref name="hard"/>) (<see cref="ActionKind.FinTimeout"/>;
+    /// 0: that timeout untouched). <paramref name="visit"/>: 0 in a rule's list; in a composed list, one more than the
+    /// visit (<see cref="Classifier.PipelineVerdict.Hits"/>) of the rule that holds it.
+    /// </summary>
+    public static FlowAction FinTimeout(ushort idle, ushort hard, int visit = 0) => new(ActionKind.FinTimeout, idle, hard, (uint)visit, 0);
+    /// <summary>A <see cref="ActionKind.FinTimeout"/>'s idle timeout, seconds (0: untouched).</summary>
+    public ushort FinIdle => Port;
+    /// <summary>A <see cref="ActionKind.FinTimeout"/>'s hard timeout, seconds (0: untouched).</summary>
+    public ushort FinHard => MaxLen;
+    /// <summary>A composed <see cref="ActionKind.FinTimeout"/>'s visit plus one (0: not composed).</summary>
+    public int FinVisit => (int)QueueId;
+
     /// <summary>A clone of the <paramref name="count"/> items after it (<see cref="ActionKind.Clone"/>).</summary>
     public static FlowAction CloneOf(int count) => new(ActionKind.Clone, 0, 0, (uint)count, 0);
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
@@ -370,7 +420,8 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
                                                or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue
-                                               or ActionKind.Note or ActionKind.Clone or ActionKind.Multipath);
+                                               or ActionKind.Note or ActionKind.Clone or ActionKind.Multipath or ActionKind.Bundle
+                                               or ActionKind.FinTimeout);
 }
 
 /// <summary>
@@ -407,7 +458,7 @@ public sealed class FlowActions
     public readonly byte MinConjClauses;
     /// <summary>Some action is a <see cref="ActionKind.Resubmit"/>, an <see cref="ActionKind.Exit"/>, a register action
     /// (<see cref="ActionKind.FieldLoad"/>, <see cref="ActionKind.FieldMove"/>, <see cref="ActionKind.OutputField"/>,
-    /// <see cref="ActionKind.Multipath"/>) or a
+    /// <see cref="ActionKind.Multipath"/>, <see cref="ActionKind.Bundle"/>), a <see cref="ActionKind.FinTimeout"/> or a
     /// <see cref="ActionKind.Learn"/>: only the multi-stage pipeline walk runs such a list. A
     /// <see cref="ActionKind.Conjunction"/> too: only the walk's lookups combine clauses; and a <see cref="ActionKind.Clone"/>,
     /// whose key, register and action-set changes only the walk keeps apart.</summary>
@@ -444,7 +495,8 @@ public sealed class FlowActions
             ModifiedAfter[i] = modified;
             if (items[i].ModifiesPacket) modified = true;
             if (items[i].Kind is ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove or ActionKind.OutputField
-                or ActionKind.Conjunction or ActionKind.Learn or ActionKind.Clone or ActionKind.Multipath)
+                or ActionKind.Conjunction or ActionKind.Learn or ActionKind.Clone or ActionKind.Multipath or ActionKind.Bundle
+                or ActionKind.FinTimeout)
             {
                 NeedsWalk = true;
             }

@@ -303,8 +303,13 @@ public sealed partial class FlowTable
         long now = _clock.NowNanos;
         _due.Clear();
         _wheel.Advance(now, _due);
+        int count = 0;
         foreach (var (e, reason) in _due)
         {
+            // A lowered flow's two references both came due (TimerWheel.Reschedule): the second finds it removed (an
+            // entry is reused only by a later insert, never within this loop).
+            if (e.IsRemoved) continue;
+            count++;
             bool ok = RemoveFromStage(e);
             Debug.Assert(ok, "a timed rule is in the table until it expires or is removed");
             e.MarkRemoved();
@@ -312,11 +317,31 @@ public sealed partial class FlowTable
             Notify(ObserverEventKind.Removed, e, reason);
             Retire(e);
         }
-        int count = _due.Count;
         _due.Clear();
         if (count > 0) _changed = true;
         return count;
     }
+
+    /// <summary>
+    /// Open vSwitch's ofproto_rule_reduce_timeouts (a fin_timeout met a FIN or RST): lowers rule <paramref name="e"/>'s
+    /// idle timeout to <paramref name="idle"/> and its hard timeout (counted from its creation) to <paramref name="hard"/>
+    /// where they are 0 (none) or longer; 0 leaves a timeout as it is. False when the rule is no longer the incarnation
+    /// of <paramref name="serial"/> in this table, or nothing changed.
+    /// </summary>
+    public bool ReduceTimeouts(FlowEntry e, int serial, ushort idle, ushort hard)
+    {
+        using var w = Write();
+        if (e.IsRemoved || e.Serial != serial) return false;
+        ushort newIdle = Reduced(e.IdleTimeout, idle), newHard = Reduced(e.HardTimeout, hard);
+        if (newIdle == e.IdleTimeout && newHard == e.HardTimeout) return false;
+        bool tracked = TimerWheel.HasTimeout(e);
+        e.SetTimeouts(newIdle, newHard);
+        _wheel.Reschedule(e, tracked);
+        return true;
+    }
+
+    /// <summary>Open vSwitch's reduce_timeout: <paramref name="max"/> when it is set and the timeout is none or longer.</summary>
+    internal static ushort Reduced(ushort timeout, ushort max) => max != 0 && (timeout == 0 || timeout > max) ? max : timeout;
 
     /// <summary>Appends every rule (a consistent snapshot, taken under the writer lock).</summary>
     public void Snapshot(List<FlowEntry> into)

@@ -85,6 +85,13 @@ public sealed class Pipeline
     /// </summary>
     public TablesVersion Versions => _versions;
 
+    /// <summary>
+    /// Whether a port (the datapath's number) is live for a bundle's pick: it exists, its link is up and it is not
+    /// administratively down (the datapath sets it; null: no port is). A run that reads it records
+    /// <see cref="Ports.PortSlot.StateVersion"/> first (<see cref="PipelineVerdict.LivenessAt"/>).
+    /// </summary>
+    public Func<ushort, bool>? PortLiveness { get; set; }
+
     /// <summary>Stage <paramref name="id"/> (0..254), or null when it was never created. Readers: one load.</summary>
     public FlowTable? Stage(int id) => (uint)id < MaxStages ? Volatile.Read(ref _stages[id]) : null;
 

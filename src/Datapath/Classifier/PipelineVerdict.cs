@@ -33,8 +33,9 @@ public enum PipelineEnd : byte
 /// order, then the action set in the order of OpenFlow 1.3.5 section 5.10), and how the run ended.
 /// </summary>
 /// <remarks>
-/// Valid (<see cref="IsCurrent"/>, checked on every use) while every rule hit is the incarnation the run found and
-/// every visited stage's class keeps its recorded version; then a fresh run would compute the same result. The check
+/// Valid (<see cref="IsCurrent"/>, checked on every use) while every rule hit is the incarnation the run found,
+/// every visited stage's class keeps its recorded version and, when a bundle read which ports are live, no port's
+/// state moved (<see cref="LivenessAt"/>); then a fresh run would compute the same result. The check
 /// is one load while <see cref="Pipeline.Changes"/> has not moved. Owned by one forwarding thread: immutable while a
 /// cache slot holds it, except for its pending credits and an in-place repair by its owner (<see cref="FindRepair"/>,
 /// <see cref="CommitRepair"/>); reused through <see cref="VerdictInterner.Recycle"/> once no slot holds it.
@@ -123,6 +124,11 @@ public sealed class PipelineVerdict
     public ShadowClass? Absent { get; private set; }
     /// <summary><see cref="Absent"/>'s version when the run read it.</summary>
     public long AbsentVersion { get; private set; }
+    /// <summary>
+    /// The ports' state version (<see cref="Ports.PortSlot.StateVersion"/>) when the run first read a port's liveness (a
+    /// bundle's pick), else 0: the verdict holds while no port's state moved since (docs/datapath.md, "Bundle").
+    /// </summary>
+    public long LivenessAt { get; private set; }
     /// <summary>The rule hit in each visited stage (null: the stage missed).</summary>
     public readonly FlowEntry?[] Hits;
     /// <summary>The rules hit, in order (the non-null <see cref="Hits"/>): each is credited for every packet.</summary>
@@ -207,6 +213,7 @@ public sealed class PipelineVerdict
         _tunnelValue = walk.PacketTunnelValue;
         _fieldsValue = walk.PacketFieldsValue;
         PacketDependent = (_tunnelMask | _fieldsMask) != 0;
+        LivenessAt = walk.LivenessAt;
         _resubmits = walk.Resubmits != 0 || walk.UsedRegisterActions || walk.UsedConjunctions || PacketDependent
                      || (walk.Start is { } start && !start.Head.Registers.IsZero);
         var reads = walk.KeyReads;
@@ -255,7 +262,7 @@ public sealed class PipelineVerdict
     {
         // Nothing published in the pipeline since this verdict was last found current: still current.
         long changes = _changes.Version;
-        return changes == _validatedAt || CheckStages(changes);
+        return (changes == _validatedAt && (LivenessAt == 0 || LivenessAt == Ports.PortSlot.StateVersion)) || CheckStages(changes);
     }
 
     /// <summary>The full check (see <see cref="IsCurrent"/>): every stage's class and hit; when they hold, current as of <paramref name="changes"/>.</summary>
@@ -271,6 +278,7 @@ public sealed class PipelineVerdict
             if (removals != c.Removals) c.Removals = removals; // the hit is still there as of this count
         }
         if (Absent is not null && Absent.Version != AbsentVersion) return false;
+        if (LivenessAt != 0 && LivenessAt != Ports.PortSlot.StateVersion) return false; // a bundle's pick may move
         // The count was read before the checks: a change published since moves it again.
         _validatedAt = changes;
         return true;

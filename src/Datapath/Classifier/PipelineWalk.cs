@@ -75,6 +75,8 @@ public sealed class PipelineWalk
     // The run in progress: stages visited, resubmits taken, whether a limit (or a resubmit after a re-parse point)
     // ended it, whether an apply-action changed which headers the packet has, the metadata packet-ins carry so far.
     private int _n;
+    // The visit whose rule's apply-actions are being composed (a fin_timeout names that rule by it).
+    private int _visit;
     private bool _dropped, _reparse, _exit;
     private Registers _regs;
     // The packet's words (Registers.TunnelWord, Registers.PacketWord): as the run started, and the packet word as the
@@ -114,6 +116,11 @@ public sealed class PipelineWalk
     public ulong PacketTunnelValue => _tun0 & _usedTun;
     public ulong PacketFieldsValue => _pkt0 & _usedPkt;
 
+    /// <summary>
+    /// <see cref="Ports.PortSlot.StateVersion"/> as the last run read it before it first read a port's liveness (a
+    /// bundle's pick), else 0 (<see cref="PipelineVerdict.LivenessAt"/>).
+    /// </summary>
+    public long LivenessAt { get; private set; }
     /// <summary>What the last run's composed result read from the key (see the type remarks), in the order it read them.</summary>
     public ReadOnlySpan<ulong> KeyReads => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_reads);
     /// <summary>
@@ -215,6 +222,7 @@ public sealed class PipelineWalk
         _regs = default; // a repaired verdict ran no register action (PipelineVerdict.FindRepair)
         _usedTun = _usedPkt = 0; // nor looked a table up whose rules test the packet's words
         _reads.Clear();
+        LivenessAt = 0; // nor a bundle
         UsedRegisterActions = false;
         UsedConjunctions = false; // nor looked a conjunctive table up
         _composed.Clear();
@@ -266,6 +274,7 @@ public sealed class PipelineWalk
         _pkt0 = _pkt = packet;
         _usedTun = _usedPkt = 0;
         _reads.Clear();
+        LivenessAt = 0;
         UsedRegisterActions = false;
         UsedConjunctions = false;
         _cloneDepth = 0;
@@ -317,6 +326,7 @@ public sealed class PipelineWalk
             var ins = _hitInstructions[at];
             // The meter instruction runs first (OpenFlow 1.3.5 section 5.9): before the rule's apply-actions.
             if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
+            _visit = at;
             Compose(pipeline, _hitActions[at]!, ref b, t, trace, 0);
             if (_dropped || _exit || ins is null) break; // an exit: nothing after it, the action set still runs
             WriteSet(ins);
@@ -456,6 +466,13 @@ public sealed class PipelineWalk
                 case ActionKind.Learn:
                     ComposeLearn(b.KeyRef, a);
                     continue;
+                case ActionKind.Bundle:
+                    if (!ComposeBundle(pipeline, ref b, ref a)) continue;
+                    break;
+                case ActionKind.FinTimeout:
+                    // Composed with the visit of the rule that holds it: the executor signals that rule.
+                    a = FlowAction.FinTimeout(a.FinIdle, a.FinHard, _visit + 1);
+                    break;
                 case ActionKind.Clone:
                 {
                     int end = Math.Min(items.Length, i + 1 + (int)a.QueueId);
@@ -516,7 +533,10 @@ public sealed class PipelineWalk
         if (e is null) return;
         var ins = _hitInstructions[at];
         if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
+        int visit = _visit;
+        _visit = at;
         Compose(pipeline, _hitActions[at]!, ref b, target, trace, depth + 1);
+        _visit = visit;
         if (_dropped || _exit || ins is null) return;
         WriteSet(ins);
         if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
@@ -629,6 +649,32 @@ public sealed class PipelineWalk
                 return true;
             }
         }
+    }
+
+    /// <summary>
+    /// Open vSwitch's bundle and bundle_load (ofproto-dpif-xlate.c xlate_bundle_action; docs/datapath.md, "Bundle"): the
+    /// member <see cref="Actions.Bundle.Pick"/> takes among the live ones, after the run noted the ports' state version
+    /// (<see cref="LivenessAt"/>, the earliest reading kept) and recorded the pick as a key read (a verdict stands for one
+    /// pick); bundle outputs to it (nothing when none is live), bundle_load writes its 16-bit number (0xffff: none) as a
+    /// load. An hrw pick after a re-parse point, which the key no longer tells, drops the packet, as for a multipath.
+    /// </summary>
+    private bool ComposeBundle(Pipeline pipeline, ref FlowKeyBuilder b, ref FlowAction a)
+    {
+        UsedRegisterActions = true;
+        if (_reparse && a.BundleAlgorithm == Actions.Bundle.Hrw)
+        {
+            _dropped = true;
+            return false;
+        }
+        if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read
+        ushort pick = Actions.Bundle.Pick(b.KeyRef, a.BundleFields, a.BundleBasis, a.BundleAlgorithm, BundleMembers.Get(a.BundleMembersId),
+                                          pipeline.PortLiveness);
+        NoteRead(pick);
+        if (a.BundleHasDst) return WriteField(ref b, a.BundleDst, pick, ref a);
+        ushort port = OutputPort(pick);
+        if (port == 0) return false;
+        a = FlowAction.Output(port);
+        return true;
     }
 
     /// <summary>

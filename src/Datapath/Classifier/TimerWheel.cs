@@ -57,6 +57,18 @@ internal sealed class TimerWheel
         _tracked++;
     }
 
+    /// <summary>
+    /// A flow's timeouts were lowered (a fin_timeout's reduction; <paramref name="wasTracked"/>: it had one before): it
+    /// is filed again under its new, earlier deadline. The reference it had stays where it is, counted stale in
+    /// advance: whichever of the two is met first expires or re-files the flow, and the other is dropped as stale
+    /// once the flow is gone (<see cref="FlowTable.Expire"/> skips a flow both brought due in one pass).
+    /// </summary>
+    public void Reschedule(FlowEntry e, bool wasTracked)
+    {
+        if (wasTracked) _stale++;
+        Add(e);
+    }
+
     /// <summary>A tracked flow left the table other than by expiry (delete, replace).</summary>
     public void NoteRemoved()
     {
@@ -89,7 +101,7 @@ internal sealed class TimerWheel
             Visits++;
             if (IsStale(e, serial))
             {
-                _stale--;
+                if (_stale > 0) _stale--;
                 _tracked--;
                 continue;
             }

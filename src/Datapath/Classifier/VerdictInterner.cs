@@ -162,6 +162,7 @@ public sealed class VerdictInterner
     private static bool Same(PipelineVerdict v, PipelineWalk walk)
     {
         if (v.End != walk.End || v.Tables.Length != walk.Count || !ReferenceEquals(v.Absent, walk.Absent) || v.AbsentVersion != walk.AbsentVersion
+            || v.LivenessAt != walk.LivenessAt
             || !ReferenceEquals(v.Start, walk.Start) || !ReferenceEquals(v.Next, walk.Next) || !walk.KeyReads.SequenceEqual(v.KeyReads))
         {
             return false;

@@ -365,6 +365,12 @@ public sealed class FlowEntry
     public void Touch(long nowNanos) { if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos); }
 
     internal void SetActions(FlowActions actions) => Volatile.Write(ref _actions, actions);
+    /// <summary>Sets the timeouts (its table's writer, which files the rule on its timer wheel again: a fin_timeout's reduction).</summary>
+    internal void SetTimeouts(ushort idle, ushort hard)
+    {
+        System.Runtime.CompilerServices.Unsafe.AsRef(in IdleTimeout) = idle;
+        System.Runtime.CompilerServices.Unsafe.AsRef(in HardTimeout) = hard;
+    }
     internal void SetInstructions(FlowInstructions? instructions) => Volatile.Write(ref _instructions, instructions);
     internal void SetTag(ulong tag) => Volatile.Write(ref _tag, tag);
     /// <summary>Zeroes the packet and byte counts (a modification with OpenFlow 1.3's RESET_COUNTS).</summary>

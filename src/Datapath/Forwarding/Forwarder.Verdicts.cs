@@ -297,6 +297,7 @@ public sealed partial class Forwarder
         long bytes = 0;
         foreach (int p in pkts) bytes += Pool.Length[p];
         var actions = v.Actions;
+        RunningVerdict = v; // a fin_timeout in its list names its rule by visit
         if (v.End != PipelineEnd.Actions)
         {
             Span<int> live = pkts;

@@ -558,6 +558,8 @@ public sealed partial class OutputStage
 
         public readonly void Learn(int templateId, ReadOnlySpan<FlowAction> values, LearnState state) => _out._f.PostLearn(templateId, values, state);
 
+        public readonly void FinTimeout(int visit, ushort idle, ushort hard) => _out._f.PostFinTimeout(visit, idle, hard);
+
         public readonly void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId)
         {
             ulong metadata = _out._f.Executor.PacketInMetadata;

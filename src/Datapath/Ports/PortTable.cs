@@ -96,8 +96,8 @@ public sealed class PortSlot
     private static long s_stateVersion = 1;
 
     /// <summary>
-    /// Moves (after the change is published) whenever any port's config or shaping (kept beside the slot, by its index)
-    /// changes or a datapath publishes a new
+    /// Moves (after the change is published) whenever any port's config, link state (as polled) or shaping (kept beside
+    /// the slot, by its index) changes or a datapath publishes a new
     /// port table (a port added or removed), in any datapath of the process: what a forwarder concluded from a slot's state holds
     /// while this has not moved since it read it (before reading the state).
     /// </summary>
@@ -117,6 +117,7 @@ public sealed class PortSlot
         bool up = Port.LinkUp;
         if (up == _lastLinkUp) return false;
         _lastLinkUp = up;
+        StateChanged(); // a bundle's pick read the link (PipelineVerdict.LivenessAt)
         return true;
     }
 

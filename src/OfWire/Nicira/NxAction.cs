@@ -17,6 +17,11 @@ public enum NxActionSubtype : ushort
     RegLoad = 7,
     /// <summary>NXAST_MULTIPATH: a hash of some of the flow's fields picks one of n links into a field's bits, length 32.</summary>
     Multipath = 10,
+    /// <summary>NXAST_BUNDLE: output to the live member a bundle algorithm picks, length 32 + the members padded to 8
+    /// (<see cref="NxAction.Bundle"/>).</summary>
+    Bundle = 12,
+    /// <summary>NXAST_BUNDLE_LOAD: NXAST_BUNDLE whose pick is loaded into a field's bits instead.</summary>
+    BundleLoad = 13,
     /// <summary>NXAST_NOTE: opaque bytes that do nothing to the packet, action length 16 or more.</summary>
     Note = 8,
     /// <summary>NXAST_SET_TUNNEL64: 64-bit tunnel id, action length 24.</summary>
@@ -90,6 +95,8 @@ public enum NxActionError : byte
     BadPropertyExperimenter,
     /// <summary>An experimenter property the action does not define (OFPBPC_BAD_EXP_TYPE).</summary>
     BadPropertyExpType,
+    /// <summary>A bundle member that is no port Open vSwitch outputs to (OFPBAC_BAD_OUT_PORT).</summary>
+    BadOutPort,
 }
 
 /// <summary>
@@ -146,6 +153,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   CONJUNCTION(34)                                             len 16: clause(1) n_clauses(1) id(4)
     //   LEARN(16), LEARN2(45)              len 32+, 40+: NxLearn's diagram (its flow-mod and specs, in Learn)
     //   FIN_TIMEOUT(19) len 16, MULTIPATH(10) len 32: NxAction.FinTimeout.cs
+    //   BUNDLE(12), BUNDLE_LOAD(13)         len 32+8n: NxAction.Bundle.cs
     //   DEC_TTL_CNT_IDS(21)                 len 16+8n: n_controllers(2) zero(4), then the ids (2 each), zero padding
     //   CLONE(42)                           len 16+n: pad(6), then the nested actions (NxAction.Clone.cs)
     //   CONTROLLER2(37)                     len 16+8n: zero(6), then NXAC2PT_* properties (NxAction.Controller2.cs)
@@ -165,6 +173,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         if (subtype == NxActionSubtype.DecTtlCntIds) return TryDecTtlCntIds(b, out nx, out error);
         if (subtype == NxActionSubtype.Clone) return TryClone(b, out nx, out error);
         if (subtype == NxActionSubtype.Controller2) return TryController2(b, out nx, out error);
+        if (subtype is NxActionSubtype.Bundle or NxActionSubtype.BundleLoad) return TryBundle(b, subtype, out nx, out error);
         int expected = subtype switch
         {
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
@@ -264,6 +273,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         NxActionSubtype.DecTtlCntIds => 8 + ((2 * (ControllerIds?.Length ?? 0) + 7) & ~7),
         NxActionSubtype.Clone => 8 + (Nested?.Length ?? 0),
         NxActionSubtype.Controller2 => Controller2BodySize(),
+        NxActionSubtype.Bundle or NxActionSubtype.BundleLoad => BundleBodySize,
         _ => 8,
     };
 
@@ -325,6 +335,9 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 break;
             case NxActionSubtype.FinTimeout or NxActionSubtype.Multipath:
                 WriteFinTimeoutOrMultipath(dest);
+                break;
+            case NxActionSubtype.Bundle or NxActionSubtype.BundleLoad:
+                WriteBundle(dest);
                 break;
             case NxActionSubtype.RegLoad:
             {

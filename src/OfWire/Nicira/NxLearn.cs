@@ -243,6 +243,9 @@ public readonly partial record struct NxAction
     /// <summary>NXAST_CLONE's nested actions, their wire bytes as they came (NxAction.Clone.cs); null for every other subtype.</summary>
     public byte[]? Nested { get; init; }
 
+    /// <summary>NXAST_BUNDLE's or NXAST_BUNDLE_LOAD's members, 16-bit OpenFlow port numbers (NxAction.Bundle.cs); null for every other subtype.</summary>
+    public ushort[]? Members { get; init; }
+
     /// <summary>A learn action (NXAST_LEARN2 when <see cref="NxLearn.Learn2"/>, else NXAST_LEARN).</summary>
     public static NxAction OfLearn(NxLearn learn) => new(learn.Learn2 ? NxActionSubtype.Learn2 : NxActionSubtype.Learn) { Learn = learn };
 

@@ -37,6 +37,7 @@ public readonly partial record struct NxAction
         {
             NxActionError.BadSubtype => OfpBadActionCode.BadVendorType,
             NxActionError.BadLen => OfpBadActionCode.BadLen,
+            NxActionError.BadOutPort => OfpBadActionCode.BadOutPort,
             _ => OfpBadActionCode.BadArgument,
         });
         return false;

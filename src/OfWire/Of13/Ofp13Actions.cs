@@ -236,6 +236,7 @@ public static class Ofp13Actions
                         {
                             NxActionError.BadSubtype => Ofp13Codes.ActionBadExpType,
                             NxActionError.BadLen => Ofp13Codes.ActionBadLen,
+                            NxActionError.BadOutPort => Ofp13Codes.ActionBadOutPort,
                             _ => Ofp13Codes.ActionBadArgument,
                         }, out error);
                     }

@@ -124,6 +124,18 @@ public enum OfActionType : byte
     /// A flow's apply-actions only.
     /// </summary>
     Multipath,
+    /// <summary>
+    /// Open vSwitch's bundle and bundle_load: the live member (<see cref="OfAction.BundleMembers"/>, 16-bit OpenFlow port
+    /// numbers) a bundle algorithm (<see cref="OfAction.BundleAlgorithm"/>; hrw hashes <see cref="OfAction.BundleFields"/>
+    /// with basis <see cref="OfAction.BundleBasis"/>) picks, output to or, with <see cref="OfAction.BundleDst"/>, loaded
+    /// into it. A flow's apply-actions only.
+    /// </summary>
+    Bundle,
+    /// <summary>
+    /// Open vSwitch's fin_timeout: a TCP FIN or RST lowers the rule's idle and hard timeouts to
+    /// <see cref="OfAction.FinIdle"/> and <see cref="OfAction.FinHard"/> (0: untouched). A flow's apply-actions only.
+    /// </summary>
+    FinTimeout,
 }
 
 /// <summary>
@@ -153,6 +165,41 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public ushort MultipathBasis => (ushort)Value;
     public ushort MultipathMaxLink => (ushort)(Value >> 16);
     public uint MultipathArg => (uint)(Value >> 32);
+
+    /// <summary>
+    /// bundle(<paramref name="fields"/>,<paramref name="basis"/>,<paramref name="algorithm"/>,ofport,members:...), or
+    /// bundle_load into <paramref name="dst"/> when it is not null; <paramref name="members"/> 16-bit OpenFlow port numbers.
+    /// </summary>
+    public static OfAction Bundle(ushort fields, ushort basis, ushort algorithm, ReadOnlySpan<ushort> members, OfSubfield? dst = null)
+    {
+        var data = new byte[2 * members.Length];
+        for (int i = 0; i < members.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(2 * i), members[i]);
+        return new(OfActionType.Bundle, (uint)(dst?.Field ?? 0), (ushort)(dst?.Ofs ?? 0),
+                   (uint)(dst?.Bits ?? 0) | (uint)(fields & 0xFF) << 8 | (uint)(algorithm & 0xFF) << 16 | (dst is null ? 0u : 1u << 24), basis, Data: data);
+    }
+
+    /// <summary>A bundle_load's destination (null: a bundle, which outputs).</summary>
+    public OfSubfield? BundleDst => (QueueId >> 24) != 0 ? new OfSubfield((OfField)Port, MaxLen, (int)(QueueId & 0xFF)) : null;
+    public ushort BundleFields => (ushort)((QueueId >> 8) & 0xFF);
+    public ushort BundleAlgorithm => (ushort)((QueueId >> 16) & 0xFF);
+    public ushort BundleBasis => (ushort)Value;
+
+    /// <summary>A bundle's members, 16-bit OpenFlow port numbers.</summary>
+    public ushort[] BundleMembers
+    {
+        get
+        {
+            var d = Data ?? [];
+            var m = new ushort[d.Length / 2];
+            for (int i = 0; i < m.Length; i++) m[i] = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(2 * i));
+            return m;
+        }
+    }
+
+    /// <summary>fin_timeout(idle_timeout=<paramref name="idle"/>,hard_timeout=<paramref name="hard"/>) (0: that timeout untouched).</summary>
+    public static OfAction FinTimeout(ushort idle, ushort hard) => new(OfActionType.FinTimeout, Value: idle | (ulong)hard << 16);
+    public ushort FinIdle => (ushort)Value;
+    public ushort FinHard => (ushort)(Value >> 16);
 
     /// <summary>A <see cref="OfActionType.Clone"/>'s actions (null for any other action).</summary>
     public OfAction[]? Nested { get; init; }

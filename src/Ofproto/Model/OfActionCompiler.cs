@@ -194,6 +194,29 @@ public static class OfActionCompiler
                     f = FlowAction.Multipath(dst.ToDatapath(), a.MultipathFields, a.MultipathBasis, a.MultipathAlgorithm, a.MultipathMaxLink, a.MultipathArg);
                     break;
                 }
+                case OfActionType.Bundle:
+                {
+                    // Only the pipeline walk runs it (its pick reads the key and the ports' liveness); a bundle_load's
+                    // destination takes a port number (16 bits at least, as decode_bundle asks).
+                    var dst = a.BundleDst;
+                    var members = a.BundleMembers;
+                    if (context != ActionContext.FlowMod || a.BundleFields > 6 || a.BundleAlgorithm > 1 || members.Length > 2048
+                        || (dst is { } d && (!d.IsValid || !OfSubfield.IsWritable(d.Field) || d.Bits < 16)))
+                    {
+                        return OfError.BadArgument;
+                    }
+                    foreach (ushort m in members)
+                        if (m == 0xfffd || (m >= 0xff00 && m is not (0xfff8 or 0xfff9 or 0xfffa or 0xfffb or 0xfffc or 0xfffe or 0xffff))) return OfError.BadOutPort;
+                    int id = BundleMembers.Register(members);
+                    if (id < 0) return OfError.BadArgument;
+                    f = FlowAction.Bundle(dst?.ToDatapath(), a.BundleFields, a.BundleBasis, a.BundleAlgorithm, id);
+                    break;
+                }
+                case OfActionType.FinTimeout:
+                    // The rule that holds it is lowered: a flow's, never a packet-out's or a bucket's.
+                    if (context != ActionContext.FlowMod) return OfError.BadArgument;
+                    f = FlowAction.FinTimeout(a.FinIdle, a.FinHard);
+                    break;
                 case OfActionType.OutputField:
                     if (context != ActionContext.FlowMod || !a.OutputSrc.IsValid) return OfError.BadArgument;
                     f = FlowAction.OutputField(a.OutputSrc.ToDatapath(), a.MaxLen);
@@ -437,6 +460,9 @@ public static class OfActionCompiler
         ActionKind.FieldMove => OfAction.FieldMove(OfSubfield.FromDatapath(a.MoveSrc), OfSubfield.FromDatapath(a.MoveDst)),
         ActionKind.OutputField => OfAction.OutputField(OfSubfield.FromDatapath(a.OutputSrc), a.MaxLen),
         ActionKind.Learn => new OfAction(OfActionType.Learn, QueueId: a.QueueId),
+        ActionKind.Bundle => OfAction.Bundle((ushort)a.BundleFields, a.BundleBasis, (ushort)a.BundleAlgorithm, BundleMembers.Get(a.BundleMembersId),
+                                             a.BundleHasDst ? OfSubfield.FromDatapath(a.BundleDst) : null),
+        ActionKind.FinTimeout => OfAction.FinTimeout(a.FinIdle, a.FinHard),
         ActionKind.Multipath => OfAction.Multipath((ushort)a.MultipathFields, a.MultipathBasis, (ushort)a.MultipathAlgorithm, a.MultipathMaxLink,
                                                    a.MultipathArg, OfSubfield.FromDatapath(a.MultipathDst)),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),

@@ -567,6 +567,8 @@ public static partial class FlowFormat
         ActionKind.Note => "note", // its bytes are its list's (Actions prints them)
         ActionKind.Clone => "clone", // its actions are the items after it (Actions prints them inside)
         ActionKind.Multipath => Multipath(a),
+        ActionKind.Bundle => Bundle(a),
+        ActionKind.FinTimeout => FinTimeout(a),
         ActionKind.FieldLoad => $"load:{Hex(a.Wide)}->{Subfield(a.LoadDst)}",
         ActionKind.FieldMove => $"move:{Subfield(a.MoveSrc)}->{Subfield(a.MoveDst)}",
         ActionKind.OutputField => a.MaxLen is 0 or 0xffff ? $"output:{Subfield(a.OutputSrc)}" : $"output(port={Subfield(a.OutputSrc)},max_len={a.MaxLen})",
@@ -581,7 +583,7 @@ public static partial class FlowFormat
     /// <summary>A multipath as ovs-ofctl prints it: <c>multipath(eth_src,50,modulo_n,4,0,NXM_NX_REG0[])</c>.</summary>
     private static string Multipath(in FlowAction a)
     {
-        string[] fields = ["eth_src", "symmetric_l4", "symmetric_l3l4", "symmetric_l3l4+udp", "nw_src", "nw_dst", "symmetric_l3"];
+        string[] fields = HashFieldNames;
         string[] algorithms = ["modulo_n", "hash_threshold", "hrw", "iter_hash"];
         string f = a.MultipathFields < fields.Length ? fields[a.MultipathFields] : a.MultipathFields.ToString(CultureInfo.InvariantCulture);
         string alg = a.MultipathAlgorithm < algorithms.Length ? algorithms[a.MultipathAlgorithm] : a.MultipathAlgorithm.ToString(CultureInfo.InvariantCulture);

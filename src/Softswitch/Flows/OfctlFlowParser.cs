@@ -17,7 +17,7 @@ namespace Softswitch.Flows;
 /// ovs-ofctl. The fields and actions it reads: docs/manual.md, "Flow syntax". Parsing allocates; it is management-plane
 /// code.
 /// </remarks>
-public static class OfctlFlowParser
+public static partial class OfctlFlowParser
 {
     public const ushort DefaultPriority = 0x8000;
     private const ushort EthIp = 0x0800, EthArp = 0x0806, EthIpv6 = 0x86dd, EthMpls = 0x8847, EthMplsMulticast = 0x8848;
@@ -442,6 +442,13 @@ public static class OfctlFlowParser
             name = name.ToLowerInvariant();
             switch (name)
             {
+                case "bundle" or "bundle_load" or "fin_timeout":
+                {
+                    if (paren < 0 || t[^1] != ')' || name.Length != paren) return BadAction(t, out error);
+                    if (!TryBundleOrFinTimeout(name, t[(paren + 1)..^1], out var nx, out error)) return false;
+                    items.Add(nx);
+                    continue;
+                }
                 case "clone":
                 {
                     // clone(ACTIONS): the nested list as any list (commas and all), flat after its marker.

@@ -80,6 +80,8 @@ public sealed class NiciraActionTranslatorTests
         OfActionType.Controller => OfAction.Controller(1234, 2, 5678),
         OfActionType.Clone => OfAction.CloneOf([OfAction.SetVlanVid(5), OfAction.Output(10)]),
         OfActionType.Multipath => OfAction.Multipath(2, 7, 2, 3, 0, new OfSubfield(OfField.Reg0, 0, 2)),
+        OfActionType.Bundle => OfAction.Bundle(1, 60, 1, [1, 2, 3, 4, 5]),
+        OfActionType.FinTimeout => OfAction.FinTimeout(10, 20),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
     };
 
@@ -99,6 +101,7 @@ public sealed class NiciraActionTranslatorTests
         rows.Add(OfAction.DecNwTtl([7, 9]));                 // NXAST_DEC_TTL_CNT_IDS
         rows.Add(OfAction.SetIcmpType(135, icmpv6: true));   // ICMPv6's fields
         rows.Add(OfAction.SetIcmpCode(2, icmpv6: true));
+        rows.Add(OfAction.Bundle(3, 0, 0, [0xfffe, 7], new OfSubfield(OfField.Reg0 + 2, 0, 16))); // NXAST_BUNDLE_LOAD
         return [.. rows];
     }
 
@@ -116,7 +119,7 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.SetMplsLabel, NxActionSubtype.SetMplsTc, NxActionSubtype.RegLoad, NxActionSubtype.Group,
             NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction, NxActionSubtype.Learn, NxActionSubtype.Note,
             NxActionSubtype.Controller, NxActionSubtype.DecTtlCntIds, NxActionSubtype.Clone,
-            NxActionSubtype.Multipath,
+            NxActionSubtype.Multipath, NxActionSubtype.Bundle, NxActionSubtype.BundleLoad, NxActionSubtype.FinTimeout,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }
@@ -152,8 +155,9 @@ public sealed class NiciraActionTranslatorTests
         // The 1.3 path makes the same action of the same thing, so a flow re-added over 1.0 equals the one added over 1.3.
         var of13 = new List<Ofp13Action>();
         Of13Actions.ToWire([action], ipv6: false, of13);
-        // A register action, a learn or a multipath is a flow's apply-action (elsewhere 1.3 refuses it).
-        bool flowApply = action.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath;
+        // A register action, a learn, a multipath, a bundle or a fin_timeout is a flow's apply-action (elsewhere 1.3 refuses it).
+        bool flowApply = action.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn
+            or OfActionType.Multipath or OfActionType.Bundle or OfActionType.FinTimeout;
         Assert.True(Of13Actions.TryToOf([.. of13], flowApply, out var via13, out var error13), error13.ToString());
         Assert.Equal(via13, model);
     }

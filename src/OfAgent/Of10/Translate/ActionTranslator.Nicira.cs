@@ -56,7 +56,7 @@ public static partial class ActionTranslator
         /// <summary>A load of a field the switch cannot set or does not know (registers among them): OpenFlow 1.1+'s BAD_SET_TYPE.</summary>
         UnknownField,
         /// <summary>A subtype the codec reads that this translation does not take (exit and NXAST_RESUBMIT, which 1.3 takes
-        /// itself; fin_timeout, which no version takes).</summary>
+        /// itself).</summary>
         Unsupported,
         /// <summary>A move's or output_reg's field that the switch does not know (OFPBMC_BAD_FIELD).</summary>
         BadField,
@@ -209,6 +209,22 @@ public static partial class ActionTranslator
                 item = OfAction.Multipath(nx.MultipathFields, nx.MultipathBasis, nx.MultipathAlgorithm, nx.MultipathMaxLink, (uint)nx.Arg, d);
                 return true;
             }
+            case NxActionSubtype.Bundle:
+                item = OfAction.Bundle(nx.BundleFields, nx.BundleBasis, nx.BundleAlgorithm, nx.Members ?? []);
+                return true;
+            case NxActionSubtype.BundleLoad:
+            {
+                // As Open vSwitch's bundle_check (mf_check_dst): the destination known, within its width, writable.
+                if (FieldOfHeader(nx.FieldHeader) is not { } dst) return Refuse(NxRefusal.BadField, out why);
+                var d = new OfSubfield(dst, nx.DstOfs, nx.Bits);
+                if (!d.IsValid) return Refuse(NxRefusal.BadSetLen, out why);
+                if (!OfSubfield.IsWritable(dst)) return Refuse(NxRefusal.NotWritable, out why);
+                item = OfAction.Bundle(nx.BundleFields, nx.BundleBasis, nx.BundleAlgorithm, nx.Members ?? [], d);
+                return true;
+            }
+            case NxActionSubtype.FinTimeout:
+                item = OfAction.FinTimeout(nx.FinIdleTimeout, nx.FinHardTimeout);
+                return true;
             case NxActionSubtype.OutputReg or NxActionSubtype.OutputReg2:
             {
                 if (FieldOfHeader(nx.SrcHeader) is not { } src) return Refuse(NxRefusal.BadField, out why);
@@ -230,7 +246,7 @@ public static partial class ActionTranslator
                 return true;
             case NxActionSubtype.Learn or NxActionSubtype.Learn2 when nx.Learn is { } learn:
                 return TryLearn(learn, out item, out why);
-            default: // exit, resubmit; fin_timeout, which the codec reads and the switch does not run
+            default: // exit and resubmit, which each version takes itself
                 return Refuse(NxRefusal.Unsupported, out why);
         }
     }
@@ -379,6 +395,15 @@ public static partial class ActionTranslator
     }
 
     /// <summary>A move as NXAST_REG_MOVE, an output_reg as NXAST_OUTPUT_REG (Open vSwitch's forms for 32-bit headers).</summary>
+    /// <summary>A bundle or bundle_load as Open vSwitch writes it: NXAST_BUNDLE(_LOAD) with its members (and destination's NXM header).</summary>
+    internal static NxAction BundleNx(in OfAction a)
+        => a.BundleDst is { } d
+            ? NxAction.Bundle(a.BundleFields, a.BundleBasis, a.BundleAlgorithm, a.BundleMembers, HeaderOf(d.Field), (ushort)d.Ofs, (ushort)d.Bits)
+            : NxAction.Bundle(a.BundleFields, a.BundleBasis, a.BundleAlgorithm, a.BundleMembers);
+
+    /// <summary>A fin_timeout as Open vSwitch writes it: NXAST_FIN_TIMEOUT.</summary>
+    internal static NxAction FinTimeoutNx(in OfAction a) => NxAction.FinTimeout(a.FinIdle, a.FinHard);
+
     /// <summary>A multipath as Open vSwitch writes it: NXAST_MULTIPATH with its destination's NXM header.</summary>
     internal static NxAction MultipathNx(in OfAction a)
         => NxAction.Multipath(a.MultipathFields, a.MultipathBasis, a.MultipathAlgorithm, a.MultipathMaxLink, a.MultipathArg,

@@ -103,14 +103,14 @@ internal static class ActionPrerequisites
                 return Holds(a.Nx.SrcHeader, s) && Holds(a.Nx.FieldHeader, s);
             case Ofp13ActionType.Experimenter when a.Nx.Subtype is OfWire.NxActionSubtype.OutputReg or OfWire.NxActionSubtype.OutputReg2:
                 return Holds(a.Nx.SrcHeader, s);
-            case Ofp13ActionType.Experimenter when a.Nx.Subtype is OfWire.NxActionSubtype.Multipath:
-                return Holds(a.Nx.FieldHeader, s); // multipath_check's mf_check_dst
+            case Ofp13ActionType.Experimenter when a.Nx.Subtype is OfWire.NxActionSubtype.Multipath or OfWire.NxActionSubtype.BundleLoad:
+                return Holds(a.Nx.FieldHeader, s); // multipath_check's and bundle_check's mf_check_dst
             default:
                 return true;
         }
     }
 
-    /// <summary>Whether the packet field a move, output_reg or multipath names by <paramref name="header"/> has its prerequisites in <paramref name="s"/> (registers and unknown fields: yes).</summary>
+    /// <summary>Whether the packet field a move, output_reg, multipath or bundle_load names by <paramref name="header"/> has its prerequisites in <paramref name="s"/> (registers and unknown fields: yes).</summary>
     private static bool Holds(uint header, in OxmShape s)
     {
         byte oxm = Of10.Translate.ActionTranslator.FieldOfHeader(header) switch

@@ -103,7 +103,13 @@ internal static class ActionTranslator
     public static bool NotInActionSet(ReadOnlySpan<OfAction> actions)
     {
         foreach (var a in actions)
-            if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit or OfActionType.Clone or OfActionType.Multipath) return true;
+        {
+            if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit or OfActionType.Clone or OfActionType.Multipath
+                or OfActionType.Bundle or OfActionType.FinTimeout)
+            {
+                return true;
+            }
+        }
         return false;
     }
 
@@ -112,7 +118,8 @@ internal static class ActionTranslator
     /// a group bucket they are BAD_ARGUMENT, as a resubmit there).
     /// </summary>
     private static bool IsRegisterAction(in OfAction a)
-        => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath;
+        => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath
+            or OfActionType.Bundle or OfActionType.FinTimeout;
 
     private static bool TryNicira(in NxAction nx, bool flowApply, ref Of10.Translate.ActionTranslator.PendingLoad load,
                                   out OfAction? item, out Ofp13Error error)
@@ -282,6 +289,8 @@ internal static class ActionTranslator
                 case OfActionType.Exit: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Exit))); break;
                 case OfActionType.Clone: into.Add(Ofp13Action.Nicira(CloneNx(a, ipv6))); break;
                 case OfActionType.Multipath: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.MultipathNx(a))); break;
+                case OfActionType.Bundle: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.BundleNx(a))); break;
+                case OfActionType.FinTimeout: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.FinTimeoutNx(a))); break;
                 case OfActionType.Conjunction: into.Add(Ofp13Action.Nicira(NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses))); break;
                 case OfActionType.Learn: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.LearnNx(a))); break;
                 case OfActionType.Note: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Note, Note: a.Data))); break;

@@ -1,0 +1,90 @@
+using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
+using Softswitch.OfAgent.Tests.Session;
+using Softswitch.TestKit;
+
+namespace Softswitch.OfAgent.Tests.Interop;
+
+/// <summary>
+/// Real ovs-ofctl, -O OpenFlow10, 13, 14 and 15, with bundle(...), bundle_load(...) and fin_timeout(...): each frame
+/// leaves by the member Open vSwitch's hrw picks (pinned to ovs-vswitchd's own in BundleTests), active_backup moves off
+/// a member whose link goes down, a FIN lowers its flow's timeouts as dump-flows then shows, dump-flows gives the flows
+/// back as ovs-ofctl wrote them and the dump re-adds; the controller as a member is refused.
+/// </summary>
+public sealed class OvsOfctlBundleTests
+{
+    private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
+
+    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
+
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow10")]
+    [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
+    public async Task Bundles_PickOpenVswitchsMember_FollowTheLinks_AndFinTimeoutLowersItsFlow(string version)
+    {
+        await using var rig = new AgentRig(8, new AgentOptions { Versions = AgentOptions.AllVersions });
+        const string load = "bundle_load(symmetric_l3l4+udp,7,hrw,ofport,NXM_NX_REG0[],members:4,5,6,7)";
+        const string ab = "bundle(eth_src,0,active_backup,ofport,members:5,6)";
+        const string fin = "fin_timeout(idle_timeout=10,hard_timeout=20)";
+        Ok(rig, version, "add-flow", $"priority=10,in_port=1,actions={load},output:NXM_NX_REG0[0..15]");
+        Ok(rig, version, "add-flow", $"priority=10,in_port=2,actions={ab}");
+        Ok(rig, version, "add-flow", $"priority=10,idle_timeout=60,tcp,in_port=3,actions={fin},output:8");
+        var used = new HashSet<int>();
+        for (ushort sport = 1000; sport < 1016; sport++)
+        {
+            byte[] frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, sport, 53);
+            PacketParser.Parse(frame, 1, out var key, out _);
+            int member = Bundle.Pick(key, Multipath.SymmetricL3L4Udp, 7, Bundle.Hrw, [4, 5, 6, 7], _ => true);
+            used.Add(member);
+            rig.Ports[0].Inject(frame);
+            rig.Poll();
+            for (int p = 4; p <= 7; p++) Assert.Equal(p == member ? 1 : 0, rig.Ports[p - 1].TakeSent().Count);
+        }
+        Assert.True(used.Count > 1, "16 flows over 4 members used one member only");
+
+        byte[] other = FrameBuilder.Udp(H2, H1, 0x0a000002, 0x0a000001, 53, 1000);
+        rig.Ports[1].Inject(other);
+        rig.Poll();
+        Assert.Equal((1, 0), (rig.Ports[4].TakeSent().Count, rig.Ports[5].TakeSent().Count));
+        rig.Ports[4].SetLink(false);
+        rig.Dp.RunMaintenance();
+        rig.Ports[1].Inject(other);
+        rig.Poll();
+        Assert.Equal((0, 1), (rig.Ports[4].TakeSent().Count, rig.Ports[5].TakeSent().Count));
+        rig.Ports[4].SetLink(true);
+        rig.Dp.RunMaintenance();
+
+        byte[] finFrame = FrameBuilder.Tcp(H1, H2, 0x0a000001, 0x0a000002, 40000, 80);
+        finFrame[14 + 20 + 13] = 0x11; // FIN|ACK
+        rig.Ports[2].Inject(finFrame);
+        rig.Poll();
+        Assert.Single(rig.Ports[7].TakeSent());
+        rig.Dp.RunMaintenance();
+
+        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        Assert.Contains($"actions={load},", dump);
+        Assert.Contains($"actions={ab}", dump);
+        Assert.Contains($"actions={fin},", dump);
+        string tcp = Ok(rig, version, "dump-flows", "tcp");
+        Assert.True(tcp.Contains("idle_timeout=10, hard_timeout=20,", StringComparison.Ordinal), tcp);
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, OvsOfctl.Flows(dump));
+            Ok(rig, version, "del-flows");
+            Ok(rig, version, "add-flows", file);
+            Assert.Equal(OvsOfctl.Flows(dump), OvsOfctl.Flows(Ok(rig, version, "dump-flows", "--no-stats")));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        // bundle_check: the controller takes no part (OFPBAC_BAD_OUT_PORT).
+        Assert.Contains("OFPBAC_BAD_OUT_PORT", OvsOfctl.Refused(rig, version, "add-flow", "actions=bundle(eth_src,0,hrw,ofport,members:1,CONTROLLER)"));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+}
