@@ -449,28 +449,9 @@ public class FuzzTests
     {
         int seed = int.TryParse(Environment.GetEnvironmentVariable("OF10_FUZZ_SEED"), out int s) ? s : 0x0f10_5eed;
         var rng = new Random(seed);
-        var corpus = VectorFile.All;
         byte[][] seeds = [.. new[] { Nicira.NxFlowMonitorVectorTests.Request, Nicira.NxFlowMonitorVectorTests.Reply, Nicira.NxFlowMonitorVectorTests.Cancel,
                                      Nicira.NxFlowMonitorVectorTests.Paused }.Select(h => Convert.FromHexString(h.Replace(" ", "", StringComparison.Ordinal)))];
-        var outcomes = new Dictionary<string, int>();
-        byte[] buffer = new byte[70_000];
-        foreach (var v in seeds)
-        {
-            for (int i = 0; i < 50_000; i++)
-            {
-                int len = Mutate(v, buffer, rng, corpus);
-                try
-                {
-                    string o = WireFuzzTargets.Nicira(buffer.AsSpan(0, len));
-                    outcomes[o] = outcomes.GetValueOrDefault(o) + 1;
-                }
-                catch (Exception ex)
-                {
-                    Assert.Fail($"seed {seed}, iteration {i}: {ex.GetType().Name}: {ex.Message}\ninput: {Convert.ToHexString(buffer.AsSpan(0, len))}");
-                }
-            }
-        }
-        foreach (var (o, n) in outcomes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) _output.WriteLine($"{n,7} {o}");
+        var outcomes = NiciraOutcomes(seeds, 50_000, rng, seed);
         foreach (var reached in new[] { "nxst flow_monitor", "nxst flow_monitor reply", "nx flow_monitor_cancel" })
             Assert.True(outcomes.GetValueOrDefault(reached) > 100, $"the mutations reach '{reached}' too rarely");
         Assert.Contains(outcomes.Keys, k => k.Contains("NX1.0(1,518)", StringComparison.Ordinal));
@@ -486,13 +467,25 @@ public class FuzzTests
     {
         int seed = int.TryParse(Environment.GetEnvironmentVariable("OF10_FUZZ_SEED"), out int s) ? s : 0x0f10_a5c0;
         var rng = new Random(seed);
-        var corpus = VectorFile.All;
         byte[][] seeds = [.. Nicira.NxAsyncConfigTests.Seeds().Where(m => m[0] == OfpConstants.Version)];
+        var outcomes = NiciraOutcomes(seeds, 20_000, rng, seed);
+        foreach (var reached in new[] { "nx set_async_config", "nx set_async_config2", "nx requestforward" })
+            Assert.True(outcomes.GetValueOrDefault(reached) > 100, $"the mutations reach '{reached}' too rarely");
+        Assert.Contains(outcomes.Keys, k => k.Contains("NX1.0(1,521)", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// <paramref name="rounds"/> mutations of each of <paramref name="seeds"/> (<see cref="Mutate"/>) through the Nicira
+    /// oracle, none of which may throw; how often each outcome came (also written to the test output).
+    /// </summary>
+    private Dictionary<string, int> NiciraOutcomes(byte[][] seeds, int rounds, Random rng, int seed)
+    {
+        var corpus = VectorFile.All;
         var outcomes = new Dictionary<string, int>();
         byte[] buffer = new byte[70_000];
         foreach (var v in seeds)
         {
-            for (int i = 0; i < 20_000; i++)
+            for (int i = 0; i < rounds; i++)
             {
                 int len = Mutate(v, buffer, rng, corpus);
                 try
@@ -507,9 +500,7 @@ public class FuzzTests
             }
         }
         foreach (var (o, n) in outcomes.OrderBy(kv => kv.Key, StringComparer.Ordinal)) _output.WriteLine($"{n,7} {o}");
-        foreach (var reached in new[] { "nx set_async_config", "nx set_async_config2", "nx requestforward" })
-            Assert.True(outcomes.GetValueOrDefault(reached) > 100, $"the mutations reach '{reached}' too rarely");
-        Assert.Contains(outcomes.Keys, k => k.Contains("NX1.0(1,521)", StringComparison.Ordinal));
+        return outcomes;
     }
 
     /// <summary>Applies 1-4 mutations to a copy of <paramref name="source"/> in <paramref name="dest"/>; returns the length.</summary>

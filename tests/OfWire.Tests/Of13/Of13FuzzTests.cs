@@ -101,15 +101,7 @@ public sealed class Of13FuzzTests
             foreach (var vector in vectors)
             {
                 byte[] seed = [version, .. vector.AsSpan(1)];
-                decoded += DecodeAll(seed);
-                for (int i = 0; i < 1_000; i++)
-                {
-                    var m = (byte[])seed.Clone();
-                    for (int k = rng.Next(1, 4); k > 0; k--) m[rng.Next(16, m.Length)] ^= (byte)rng.Next(1, 256);
-                    if (rng.Next(4) == 0) m = m[..rng.Next(16, m.Length)];
-                    BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(2), (ushort)m.Length);
-                    decoded += DecodeAll(m);
-                }
+                decoded += MutateThroughTheOracle(seed, rng, 1_000, flipFrom: 16, cutFrom: 16);
             }
         }
         Assert.True(decoded > 2000, $"only {decoded} packet-in extension mutations decoded");
@@ -132,15 +124,7 @@ public sealed class Of13FuzzTests
                 byte[] seed = [version, .. vector.AsSpan(1)];
                 // A request forward's inner request carries the outer's version.
                 if (NxPacketIn.TryReadSubtype(vector, out uint st) && st == NxAsyncConfig.RequestForward || vector[8] == 0x4f) seed[16] = version;
-                decoded += DecodeAll(seed);
-                for (int i = 0; i < 1_000; i++)
-                {
-                    var m = (byte[])seed.Clone();
-                    for (int k = rng.Next(1, 4); k > 0; k--) m[rng.Next(8, m.Length)] ^= (byte)rng.Next(1, 256);
-                    if (rng.Next(4) == 0) m = m[..rng.Next(16, m.Length)];
-                    BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(2), (ushort)m.Length);
-                    decoded += DecodeAll(m);
-                }
+                decoded += MutateThroughTheOracle(seed, rng, 1_000, flipFrom: 8, cutFrom: 16);
             }
         }
         Assert.True(decoded > 2000, $"only {decoded} asynchronous configuration mutations decoded");
@@ -164,19 +148,29 @@ public sealed class Of13FuzzTests
                 Assert.True(Ofp13Actions.TryDecode(Convert.FromHexString(hex.Replace(" ", "", StringComparison.Ordinal)), actions, out var e), e.ToString());
                 var po = new Ofp13PacketOut { Version = version, Xid = 7, BufferId = Ofp13.NoBuffer, InPort = Ofp13.PortController };
                 po.Actions.AddRange(actions);
-                byte[] seed = po.Encode();
-                decoded += DecodeAll(seed);
-                for (int i = 0; i < 2_000; i++)
-                {
-                    var m = (byte[])seed.Clone();
-                    for (int k = rng.Next(1, 4); k > 0; k--) m[rng.Next(8, m.Length)] ^= (byte)rng.Next(1, 256);
-                    if (rng.Next(4) == 0) m = m[..rng.Next(8, m.Length)];
-                    BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(2), (ushort)m.Length);
-                    decoded += DecodeAll(m);
-                }
+                decoded += MutateThroughTheOracle(po.Encode(), rng, 2_000, flipFrom: 8, cutFrom: 8);
             }
         }
         Assert.True(decoded > 3000, $"only {decoded} bundle and fin_timeout mutations decoded");
+    }
+
+    /// <summary>
+    /// The seed, then <paramref name="rounds"/> mutations of it through the oracle: 1 to 3 bytes flipped at offset
+    /// <paramref name="flipFrom"/> or later, one in four cut short at <paramref name="cutFrom"/> or later, the header's
+    /// length kept true. Returns how many decoded.
+    /// </summary>
+    private static int MutateThroughTheOracle(byte[] seed, Random rng, int rounds, int flipFrom, int cutFrom)
+    {
+        int decoded = DecodeAll(seed);
+        for (int i = 0; i < rounds; i++)
+        {
+            var m = (byte[])seed.Clone();
+            for (int k = rng.Next(1, 4); k > 0; k--) m[rng.Next(flipFrom, m.Length)] ^= (byte)rng.Next(1, 256);
+            if (rng.Next(4) == 0) m = m[..rng.Next(cutFrom, m.Length)];
+            BinaryPrimitives.WriteUInt16BigEndian(m.AsSpan(2), (ushort)m.Length);
+            decoded += DecodeAll(m);
+        }
+        return decoded;
     }
 
     [Fact]
