@@ -296,8 +296,10 @@ public sealed unsafe class AfPacketPort : IPort
     /// unmapped socket with none: the old ring is unmapped and released, the new one set up and mapped. Under steady
     /// traffic the old ring never drains (the kernel refills it as fast as it is read), so the slots it holds at the
     /// swap are copied out first and received before the new ring's (<see cref="CarryHeldFrames"/>), in order. Frames
-    /// the kernel queued on the socket meanwhile (it has no ring then: microseconds) are read and counted as dropped,
-    /// as is a frame the kernel put in the old ring between the copy and the release. A grow due while copied slots
+    /// still queued on the socket once the new ring is mapped are read and counted as dropped; a frame the kernel put in
+    /// the old ring between the copy and the release is lost with it, and so are frames that arrive while each ring
+    /// call has the socket unhooked (an RCU grace period, longer on a loaded machine) or that it purges from the queue:
+    /// those no counter sees (docs/ports.md, "Ring growth loses what arrives during the swap"). A grow due while copied slots
     /// are still to be received waits for them. If the new ring cannot be had, the old one is set up again and kept,
     /// and the port grows no more (a log line says so).
     /// </summary>
