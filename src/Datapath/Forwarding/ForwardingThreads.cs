@@ -166,6 +166,9 @@ public sealed class ForwardingThreads : IDisposable
     /// <summary>The threads: each attached datapath has as many forwarders.</summary>
     public int Count => _threads.Length;
 
+    /// <summary>How many of this set's forwarding threads are running (tests: a stopped set leaves none).</summary>
+    internal int LiveThreads => _threads.Count(t => t is { IsAlive: true });
+
     /// <summary>A new view of thread <paramref name="idx"/>'s exact-match cache for a member's forwarder, or null when the
     /// threads keep none.</summary>
     internal ExactMatchCache? ShareCache(int idx) => _caches[idx]?.Share();
