@@ -56,6 +56,23 @@ public sealed class OvsOfctl13Tests
 
     [ToolFact]
     [RequiresTool("ovs-ofctl")]
+    public async Task AnUntaggedFlowAddedUnder10DumpsUnder13()
+    {
+        // ovs-ofctl writes 1.0's dl_vlan=0xffff with dl_vlan_pcp exact (its vlan_tci=0x0000 mask covers the PCP). Under
+        // 1.3 the flow is VLAN_VID=OFPVID_NONE with no VLAN_PCP: a PCP there fails the reader's prerequisite check, and
+        // ovs-ofctl then prints the whole reply as "decode error: OFPBMC_BAD_PREREQ".
+        await using var rig = new AgentRig();
+        OvsOfctl.Ok(rig, "OpenFlow10", "add-flow", "priority=300,in_port=1,dl_vlan=0xffff,actions=output:2");
+        var flows = Ok(rig, "dump-flows");
+        Assert.DoesNotContain("decode error", flows);
+        Assert.Contains("priority=300,in_port=1,vlan_tci=0x0000/0x1fff actions=output:2", flows);
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+    }
+
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
     public async Task MultiTableFlowsForwardAndDumpPerTable_CookieMasksSelect()
     {
         await using var rig = new AgentRig();

@@ -142,4 +142,23 @@ public sealed class OxmMatchTranslatorTests
             Assert.Equal(m, again);
         }).QuickCheckThrowOnFailure();
     }
+    [Fact]
+    public void AnUntaggedMatchWithAnExactPcpIsWrittenWithoutThePcp()
+    {
+        // OpenFlow 1.0's dl_vlan=0xffff (no 802.1Q header) with dl_vlan_pcp exact: the match holds VLAN_VID = OFPVID_NONE
+        // and a PCP. VLAN_PCP needs a VLAN_VID other than OFPVID_NONE, so the OXM list leaves it out (as Open vSwitch's
+        // nx_put_raw does); written, a 1.3 reader refuses the whole match (ovs-ofctl: "OFPBMC_BAD_PREREQ").
+        var m = new OfMatch().InPort(1);
+        m.Value.VlanVid = 0; m.Mask.VlanVid = OfMatch.VlanVidMask;
+        m.Value.VlanPcp = 0; m.Mask.VlanPcp = 7;
+        var back = new Ofp13Oxm[FieldCount];
+        int n = ToOxm(m, back);
+        Assert.Equal([X(InPort, 1), X(VlanVid, 0)], back[..n]);
+        Assert.Equal(OxmProblem.None, TryToOf(back.AsSpan(0, n), out _, out _));
+
+        // A tagged match keeps its PCP.
+        var tagged = new OfMatch().Vlan(5).VlanPcp(3);
+        n = ToOxm(tagged, back);
+        Assert.Equal([X(VlanVid, 0x1005), X(VlanPcp, 3)], back[..n]);
+    }
 }

@@ -294,7 +294,12 @@ internal static class MatchTranslator
         Put(into, ref n, EthSrc, v.EthSrc, k.EthSrc, OfMatch.MacMask);
         Put(into, ref n, EthType, v.EthType, k.EthType, ushort.MaxValue);
         Put(into, ref n, VlanVid, v.VlanVid, k.VlanVid, OfMatch.VlanVidMask);
-        Put(into, ref n, VlanPcp, v.VlanPcp, k.VlanPcp, 7);
+        // VLAN_PCP's prerequisite is a VLAN_VID other than OFPVID_NONE (OpenFlow 1.3.5 table 12): a match that only
+        // untagged frames meet (OpenFlow 1.0's OFP_VLAN_NONE with dl_vlan_pcp exact) carries no PCP, as Open vSwitch's
+        // nx_put_raw writes it; a reader would refuse the PCP with BAD_PREREQ.
+        bool untagged = (k.VlanVid & OfMatch.VlanPresent) != 0 && (v.VlanVid & OfMatch.VlanPresent) == 0;
+        if (!untagged)
+            Put(into, ref n, VlanPcp, v.VlanPcp, k.VlanPcp, 7);
         if (ip4 || ip6)
         {
             Put(into, ref n, IpDscp, (uint)(v.NwTos >> 2), (uint)(k.NwTos >> 2), OfMatch.TosMask >> 2);
