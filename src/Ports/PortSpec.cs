@@ -34,11 +34,16 @@ public sealed record PortSpecEntry(PortKind Kind, string Name, int Count, ushort
     /// backend's default.</summary>
     public int? RxFrames { get; init; }
 
+    /// <summary>afxdp only: Open vSwitch's xdp-mode (<c>afxdp:eth0:xdp-mode=generic</c>; <see cref="AfXdp.XdpModes"/>);
+    /// null keeps the default (best-effort).</summary>
+    public string? XdpMode { get; init; }
+
     /// <summary>The canonical spelling (afpacket:eth0, afxdp:eth0:queue=1, afxdp:eth0:rx-frames=65536, mem:4, ...).</summary>
     public override string ToString() => Kind switch
     {
         PortKind.Memory => $"mem:{Count}",
-        _ => $"{PortSpec.Prefix(Kind)}:{Name}" + (Queue is { } q ? $":queue={q}" : "") + (RxFrames is { } r ? $":rx-frames={r}" : ""),
+        _ => $"{PortSpec.Prefix(Kind)}:{Name}" + (Queue is { } q ? $":queue={q}" : "") + (RxFrames is { } r ? $":rx-frames={r}" : "")
+             + (XdpMode is { } m ? $":xdp-mode={m}" : ""),
     };
 }
 
@@ -163,6 +168,7 @@ public static class PortSpec
             }
 
             int? queue = null, rxFrames = null;
+            string? xdpMode = null;
             int optColon = arg.IndexOf(':');
             if (optColon >= 0 && kind != PortKind.Memory)
             {
@@ -202,13 +208,25 @@ public static class PortSpec
                             }
                             rxFrames = v;
                             break;
-                        case "queue" or "rx-frames":
+                        case "xdp-mode" when kind != PortKind.AfXdp:
+                            error = $"--ports item '{item}': xdp-mode is an afxdp option.";
+                            return false;
+                        case "xdp-mode" when xdpMode is null:
+                            if (XdpModes.Apply(new AfXdpOptions(), value) is null)
+                            {
+                                error = $"--ports item '{item}': xdp-mode={value} is not {XdpModes.Known}.";
+                                return false;
+                            }
+                            xdpMode = value.ToLowerInvariant();
+                            break;
+                        case "queue" or "rx-frames" or "xdp-mode":
                             error = $"--ports item '{item}': afxdp option '{key}' is given twice.";
                             return false;
                         default:
                             error = kind == PortKind.AfXdp
                                 ? $"--ports item '{item}': unknown afxdp option '{opt}' (the options are queue=K, an RX queue number from 0, "
-                                  + $"and rx-frames=N, the receive ring's depth in frames, a power of two from {MinRxFrames} to {MaxRxFrames})."
+                                  + $"rx-frames=N, the receive ring's depth in frames, a power of two from {MinRxFrames} to {MaxRxFrames}, "
+                                  + $"and xdp-mode=MODE, {XdpModes.Known})."
                                 : $"--ports item '{item}': unknown afpacket option '{opt}' (the option is rx-frames=N, the receive ring's depth in frames, "
                                   + $"a power of two from {MinRxFrames} to {MaxRxFrames}).";
                             return false;
@@ -253,7 +271,7 @@ public static class PortSpec
                     return false;
                 }
             }
-            list.Add(new PortSpecEntry(kind, arg, count, (ushort)next) { Queue = queue, RxFrames = rxFrames });
+            list.Add(new PortSpecEntry(kind, arg, count, (ushort)next) { Queue = queue, RxFrames = rxFrames, XdpMode = xdpMode });
             next += count;
         }
         entries = list;
@@ -325,7 +343,7 @@ public static class PortSpec
                 return PortFactory.Open(new PortRequest(e.Kind, e.Name)
                 {
                     Logger = xdp.Logger ?? Log("Softswitch.Ports.AfXdp"),
-                    AfXdp = xdp with { QueueId = e.Queue ?? xdp.QueueId, RxFrames = e.RxFrames ?? xdp.RxFrames },
+                    AfXdp = (e.XdpMode is { } mode ? XdpModes.Apply(xdp, mode)! : xdp) with { QueueId = e.Queue ?? xdp.QueueId, RxFrames = e.RxFrames ?? xdp.RxFrames },
                 });
             case PortKind.Pcap:
                 return PortFactory.Open(new PortRequest(e.Kind, e.Name) { Logger = o.Pcap?.Logger ?? Log("Softswitch.Ports.Pcap"), Pcap = o.Pcap });

@@ -64,6 +64,20 @@ public sealed class PortSpecTests
         Assert.Equal(e, PortSpec.Parse(string.Join(',', e.Select(x => $"{x.FirstPortNo}={x}"))));
     }
 
+    [Fact]
+    public void Parse_XdpMode_TakesOpenVswitchSpellings_AndRoundTrips()
+    {
+        var e = PortSpec.Parse("afxdp:eth1:xdp-mode=generic,afxdp:eth2:queue=1:XDP-MODE=Native-With-Zerocopy,afxdp:eth3");
+        Assert.Equal(("generic", "native-with-zerocopy", (string?)null), (e[0].XdpMode, e[1].XdpMode, e[2].XdpMode));
+        Assert.Equal("afxdp:eth1:xdp-mode=generic,afxdp:eth2:queue=1:xdp-mode=native-with-zerocopy,afxdp:eth3", string.Join(',', e));
+        Assert.Equal(e, PortSpec.Parse(string.Join(',', e.Select(x => $"{x.FirstPortNo}={x}"))));
+        var d = new Softswitch.Ports.AfXdp.AfXdpOptions();
+        Assert.Equal(Softswitch.Ports.AfXdp.XdpAttachMode.Generic, Softswitch.Ports.AfXdp.XdpModes.Apply(d, "generic")!.Mode);
+        Assert.True(Softswitch.Ports.AfXdp.XdpModes.Apply(d, "native-with-zerocopy")!.RequireZeroCopy);
+        Assert.False(Softswitch.Ports.AfXdp.XdpModes.Apply(d, "native")!.ZeroCopy);
+        Assert.Null(Softswitch.Ports.AfXdp.XdpModes.Apply(d, "turbo"));
+    }
+
     [Theory]
     [InlineData("afpacket:eth0:queue=1", "queue=K is an afxdp option")]
     [InlineData("pcap:eth0:rx-frames=1024", "for afxdp and afpacket ports only")]
@@ -72,6 +86,9 @@ public sealed class PortSpecTests
     [InlineData("afxdp:eth0:queue=x", "queue=x is not an RX queue number")]
     [InlineData("afxdp:eth0:queue=-1", "queue=-1 is not an RX queue number")]
     [InlineData("afxdp:eth0:mode=native", "unknown afxdp option 'mode=native' (the options are queue=K")]
+    [InlineData("afxdp:eth0:xdp-mode=turbo", "xdp-mode=turbo is not best-effort, native-with-zerocopy, native or generic")]
+    [InlineData("afxdp:eth0:xdp-mode=native:xdp-mode=generic", "option 'xdp-mode' is given twice")]
+    [InlineData("afpacket:eth0:xdp-mode=native", "xdp-mode is an afxdp option")]
     [InlineData("afxdp:eth0:rx-frames=3000", "rx-frames=3000 must be a power of two from 256 to 1048576")]
     [InlineData("afxdp:eth0:rx-frames=128", "must be a power of two from 256")]
     [InlineData("afxdp:eth0:rx-frames=2097152", "must be a power of two")]

@@ -435,8 +435,14 @@ public sealed unsafe class AfXdpPort : IPort
             _flowProgFd = -1;
             return;
         }
-        var insns = XdpFlowProgram.Build(_mapFd, maps);
+        var insns = XdpFlowProgram.Build(_mapFd, maps, multiBuffer: MultiBuffer);
         int fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out string log, frags: MultiBuffer);
+        if (fd < 0 && MultiBuffer)
+        {
+            // A kernel without bpf_xdp_get_buff_len: the program for single-buffer frames (a longer frame is then a miss).
+            insns = XdpFlowProgram.Build(_mapFd, maps, multiBuffer: false);
+            fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out log, frags: false);
+        }
         if (fd < 0)
         {
             var e = BpfError("Loading the XDP flow program", -fd);

@@ -28,6 +28,8 @@ internal static unsafe class Bpf
     public const uint BPF_MAP_TYPE_DEVMAP_HASH = 25;
     public const int BPF_FUNC_map_lookup_elem = 1;
     public const int BPF_FUNC_xdp_adjust_head = 44;
+    /// <summary>bpf_xdp_get_buff_len (5.18): the frame's length over every buffer of a multi-buffer frame.</summary>
+    public const int BPF_FUNC_xdp_get_buff_len = 188;
     private const int BPF_PROG_LOAD = 5;
     private const uint BPF_F_XDP_HAS_FRAGS = 1 << 5;
     private const int BPF_LINK_CREATE = 28;

@@ -28,16 +28,27 @@ internal static class XdpFlowProgram
     public const uint SetIpv6Src = 8192, SetIpv6Dst = 16384;
     private const uint L3Flags = SetNwSrc | SetNwDst | SetTos | SetTtl | SetTpSrc | SetTpDst | SetIpv6Src | SetIpv6Dst;
 
-    private const short Key = -64, Record = -72, Bucket = -24;
+    private const short Key = -64, Record = -72, Bucket = -24, FrameLength = -80;
 
-    /// <summary>The program's instructions for maps of these file descriptors.</summary>
-    public static ulong[] Build(int xskMapFd, XdpFlowMaps maps)
+    /// <summary>
+    /// The program's instructions for maps of these file descriptors. <paramref name="multiBuffer"/>: the program is
+    /// loaded for multi-buffer frames (BPF_F_XDP_HAS_FRAGS), so a frame may continue past the first buffer (the only
+    /// one direct packet access reaches): its length is then read with bpf_xdp_get_buff_len (Linux 5.18), the IP length
+    /// is checked against it, and the headers, all of them in the first buffer, are parsed and rewritten there. A
+    /// frame longer than a page (a jumbo MTU; on a veth in generic mode, a TSO super-frame whose skb keeps its GSO and
+    /// checksum state through the redirect) is thus forwarded in the kernel like any other.
+    /// </summary>
+    public static ulong[] Build(int xskMapFd, XdpFlowMaps maps, bool multiBuffer = false)
     {
         var (ipv6FlowsFd, countersFd, devMapFd) = (maps.Ipv6FlowsFd, maps.CountersFd, maps.DevMapFd);
         var a = new BpfAsm();
-        a.Mov(Reg.R6, Reg.R1)
-         .Load(Size.W, Reg.R7, Reg.R6, 0)                 // data
+        a.Mov(Reg.R6, Reg.R1);
+        if (multiBuffer)
+            a.Call(Bpf.BPF_FUNC_xdp_get_buff_len).Store(Size.DW, Reg.Fp, FrameLength, Reg.R0);
+        a.Load(Size.W, Reg.R7, Reg.R6, 0)                 // data
          .Load(Size.W, Reg.R8, Reg.R6, 4);                // data_end
+        if (!multiBuffer)
+            a.Mov(Reg.R1, Reg.R8).Sub(Reg.R1, Reg.R7).Store(Size.DW, Reg.Fp, FrameLength, Reg.R1);
         for (short off = Key; off < Key + KeySize - 4; off += 8) a.Store(Size.DW, Reg.Fp, off, 0);
         a.Store(Size.W, Reg.Fp, Key + KeySize - 4, 0);
         a.Load(Size.W, Reg.R2, Reg.R6, 12).Store(Size.W, Reg.Fp, Key, Reg.R2);  // ingress_ifindex
@@ -69,7 +80,8 @@ internal static class XdpFlowProgram
          .Load(Size.W, Reg.R3, Reg.R9, 16).Store(Size.W, Reg.Fp, Key + 32, Reg.R3)
          .Load(Size.H, Reg.R4, Reg.R9, 2).Be16(Reg.R4).And(Reg.R4, 0xffff)
          .If(Reg.R4, Cond.Lt, 20, "miss")
-         .Mov(Reg.R1, Reg.R9).Add(Reg.R1, Reg.R4).If(Reg.R1, Cond.Gt, Reg.R8, "miss")
+         .Mov(Reg.R1, Reg.R9).Sub(Reg.R1, Reg.R7).Add(Reg.R1, Reg.R4)    // the IP datagram within the frame (every buffer)
+         .Load(Size.DW, Reg.R2, Reg.Fp, FrameLength).If(Reg.R1, Cond.Gt, Reg.R2, "miss")
          .Load(Size.B, Reg.R3, Reg.R9, 9).Store(Size.B, Reg.Fp, Key + 20, Reg.R3)
          .If(Reg.R3, Cond.Eq, 6, "tcp")
          .If(Reg.R3, Cond.Eq, 17, "udp")
@@ -96,7 +108,8 @@ internal static class XdpFlowProgram
          .Load(Size.B, Reg.R3, Reg.R9, 0).And(Reg.R3, 0x0f).Lsh(Reg.R3, 4)
          .Load(Size.B, Reg.R2, Reg.R9, 1).Rsh(Reg.R2, 4).Or(Reg.R3, Reg.R2).And(Reg.R3, 0xfc).Store(Size.B, Reg.Fp, Key + 21, Reg.R3)
          .Load(Size.H, Reg.R4, Reg.R9, 4).Be16(Reg.R4).And(Reg.R4, 0xffff)
-         .Mov(Reg.R1, Reg.R9).Add(Reg.R1, 40).Add(Reg.R1, Reg.R4).If(Reg.R1, Cond.Gt, Reg.R8, "miss")
+         .Mov(Reg.R1, Reg.R9).Sub(Reg.R1, Reg.R7).Add(Reg.R1, 40).Add(Reg.R1, Reg.R4)
+         .Load(Size.DW, Reg.R2, Reg.Fp, FrameLength).If(Reg.R1, Cond.Gt, Reg.R2, "miss")
          .Load(Size.B, Reg.R3, Reg.R9, 6).Store(Size.B, Reg.Fp, Key + 20, Reg.R3)
          .If(Reg.R3, Cond.Eq, 6, "tcp6")
          .If(Reg.R3, Cond.Eq, 17, "udp6")
@@ -285,14 +298,14 @@ internal static class XdpFlowProgram
         }
     }
 
-    /// <summary>Counts the frame in the counter slot of the record in R0 (its key: the record's word at 40), then goes on at <paramref name="done"/>.</summary>
+    /// <summary>Counts the frame (its whole length, every buffer) in the counter slot of the record in R0 (its key: the record's word at 40), then goes on at <paramref name="done"/>.</summary>
     private static void Count(BpfAsm a, int countersFd, string done)
     {
         a.Mov(Reg.R2, Reg.R0).Add(Reg.R2, 40)
          .LoadMap(Reg.R1, countersFd).Call(Bpf.BPF_FUNC_map_lookup_elem)
          .If(Reg.R0, Cond.Eq, 0, done)
          .Load(Size.DW, Reg.R1, Reg.R0, 0).Add(Reg.R1, 1).Store(Size.DW, Reg.R0, 0, Reg.R1)
-         .Load(Size.DW, Reg.R1, Reg.R0, 8).Mov(Reg.R2, Reg.R8).Sub(Reg.R2, Reg.R7).Add(Reg.R1, Reg.R2).Store(Size.DW, Reg.R0, 8, Reg.R1)
+         .Load(Size.DW, Reg.R1, Reg.R0, 8).Load(Size.DW, Reg.R2, Reg.Fp, FrameLength).Add(Reg.R1, Reg.R2).Store(Size.DW, Reg.R0, 8, Reg.R1)
          .Label(done);
     }
 

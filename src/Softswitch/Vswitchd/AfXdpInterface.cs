@@ -48,15 +48,9 @@ internal static class AfXdpInterface
         var o = defaults;
         if (options.GetValueOrDefault(Mode) is { } mode)
         {
-            switch (mode.ToLowerInvariant())
-            {
-                case "best-effort": o = o with { Mode = XdpAttachMode.Auto, ZeroCopy = true, RequireZeroCopy = false }; break;
-                case "native-with-zerocopy": o = o with { Mode = XdpAttachMode.Native, ZeroCopy = true, RequireZeroCopy = true }; break;
-                case "native" or "native-with-pointers": o = o with { Mode = XdpAttachMode.Native, ZeroCopy = false, RequireZeroCopy = false }; break;
-                case "generic" or "generic-with-pointers": o = o with { Mode = XdpAttachMode.Generic, ZeroCopy = false, RequireZeroCopy = false }; break;
-                default:
-                    return Refuse(name, $"options:{Mode} '{mode}' is not best-effort, native-with-zerocopy, native or generic", out error);
-            }
+            if (XdpModes.Apply(o, mode) is not { } withMode)
+                return Refuse(name, $"options:{Mode} '{mode}' is not {XdpModes.Known}", out error);
+            o = withMode;
         }
         if (options.GetValueOrDefault(QueueCount) is { } n)
         {
