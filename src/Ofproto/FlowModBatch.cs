@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 
@@ -19,13 +18,13 @@ namespace Softswitch.Ofproto;
 /// <para>An atomic batch (a bundle's commit, Open vSwitch's do_bundle_commit) is all or nothing, and its commit is one
 /// step for every lookup: it holds its tables at the next tables version (<see cref="FlowTable.Hold(long)"/>,
 /// <see cref="Pipeline.Versions"/>), so the flows it adds are seen from that version on and the flows its deletes mark
-/// (<see cref="FlowTable.WriteScope.Hide"/>; later flow-mods of the batch no longer see them) until it, and
-/// <see cref="Commit"/> publishes the version in one store before the tables unlink the marked flows
-/// (<see cref="FlowTable.UnholdTogether(IReadOnlyList{FlowTable}, long)"/>). It keeps an undo log (a flow added, with
-/// the flow it replaced; a flow modified, with its actions, instructions, cookie and counts before), and
-/// <see cref="Revert"/> drops the version and restores every table as it was: adds removed, replaced flows re-inserted
-/// with their counters and timeouts, modifies restored. A flow that takes the place of one of the same match and priority,
-/// and a modify, change a flow in place: those are seen at once, not at the commit.</para>
+/// (<see cref="FlowTable.WriteScope.Hide"/>; later flow-mods of the batch no longer see them) until it; a flow an add
+/// replaces, or a modify changes, stays as it is until the version, with a new flow beside it seen from the version
+/// (<see cref="FlowTable.WriteScope.Insert"/>), which takes its counts (those it counts until the commit too, added when
+/// the batch has settled). <see cref="Commit"/> publishes the version in one store before the tables unlink the marked
+/// and replaced flows (<see cref="FlowTable.UnholdTogether(IReadOnlyList{FlowTable}, long)"/>). It keeps an undo log of
+/// the flows it linked, and <see cref="Revert"/> removes them (no lookup saw them) and drops the version: every table
+/// is as it was.</para>
 /// <para>One batch per table set at a time (the table set's run lock), on the thread that opened it, which must end it
 /// (<see cref="Commit"/> or <see cref="Revert"/>). While it is open its thread holds the tables' reclamation domain,
 /// so the entries the batch removed or replaced are not reused before it ends. An atomic batch's end settles its
@@ -36,6 +35,11 @@ public sealed class FlowModBatch
     private readonly OfFlowTables _owner;
     private readonly List<FlowTable> _held = new();
     private readonly List<Undo> _undo = new();
+    // An atomic batch's flows that took the counts of a flow they replace (an add or a modify), with the counts taken:
+    // what the replaced flow counts until the batch has ended is added to them then, in this order (a chain of
+    // replacements within the batch carries through).
+    private List<(FlowEntry From, FlowEntry To, long Packets, long Bytes)>? _carried;
+    private bool _committed;
     private readonly Dictionary<FlowEntry, FlowTable> _doomed = new(ReferenceEqualityComparer.Instance);
     // The marked flows an add evicted (removed with reason Eviction, the others with Delete).
     private HashSet<FlowEntry>? _evicted;
@@ -101,6 +105,7 @@ public sealed class FlowModBatch
                 }
             }
             if (_doomed.Count > 0) ReportDoomed(removed);
+            _committed = true;
         }
         finally
         {
@@ -119,10 +124,10 @@ public sealed class FlowModBatch
     }
 
     /// <summary>
-    /// Ends an atomic batch with nothing it did in effect: its version is dropped (the flows its deletes marked are seen
-    /// again, as they were all along at the current version), the undo log is played backwards (adds removed before any
-    /// lookup saw them, replaced flows re-inserted with their counters and timeouts, modifies restored), then the tables
-    /// are published and the run lock is released. No packet saw any of it but a flow replaced or modified in place.
+    /// Ends an atomic batch with nothing it did in effect: the undo log is played backwards (the flows it added, and those
+    /// it linked beside the flows it replaced or modified, removed before any lookup saw them), then its version is
+    /// dropped (the flows its deletes marked and those it replaced or modified are seen again at every version, as they
+    /// were all along at the current one), the tables are published and the run lock is released. No packet saw any of it.
     /// </summary>
     public void Revert()
     {
@@ -131,56 +136,29 @@ public sealed class FlowModBatch
         try
         {
             _settle = _held.ToArray();
-            foreach (var t in _held) t.DropHoldVersion();
-            var incarnation = new Dictionary<FlowEntry, FlowEntry>(ReferenceEqualityComparer.Instance);
             for (int i = _undo.Count - 1; i >= 0; i--)
             {
                 var u = _undo[i];
                 using var w = u.Table.Write(); // under the batch's hold: publishes nothing
-                switch (u.Kind)
+                if (u.Kind == UndoKind.Added)
                 {
-                    case UndoKind.Added:
-                    {
-                        var added = incarnation.GetValueOrDefault(u.Entry, u.Entry);
-                        if (u.Replaced is { } old) incarnation[old] = Reinsert(w, old);
-                        else if (!added.IsRemoved) w.Remove(added);
-                        break;
-                    }
-                    case UndoKind.Modified:
-                    {
-                        var e = incarnation.GetValueOrDefault(u.Entry, u.Entry);
-                        if (e.IsRemoved) break;
-                        w.SetActions(e, u.Actions!);
-                        w.SetInstructions(e, u.Instructions);
-                        w.SetTag(e, u.Tag);
-                        if (u.CountsReset) e.AddCounts(u.Packets, u.Bytes);
-                        break;
-                    }
-                    case UndoKind.Doomed:
-                        _doomed.Remove(u.Entry);
-                        break;
+                    if (!u.Entry.IsRemoved) w.Remove(u.Entry);
+                }
+                else
+                {
+                    _doomed.Remove(u.Entry);
                 }
             }
+            foreach (var t in _held) t.DropHoldVersion();
         }
         finally
         {
             _doomed.Clear();
             _evicted = null;
             _changes = null;
+            _carried = null;
             End();
         }
-    }
-
-    /// <summary>A flow like <paramref name="e"/> (a removed one), inserted where it was: its counts, last use, timeouts and instructions.</summary>
-    private static FlowEntry Reinsert(FlowTable.WriteScope w, FlowEntry e)
-    {
-        var c = w.NewEntry(e.Match, e.Priority, e.Actions, e.IdleTimeout, e.HardTimeout, e.CreatedNanos, e.Owner, e.Tag,
-                           e.RequestedPriority, e.IsTableMiss);
-        if (e.Instructions is { } ins) w.SetInstructions(c, ins);
-        c.AddCounts(e.Packets, e.Bytes);
-        c.Touch(e.LastUsedNanos);
-        w.Insert(c);
-        return c;
     }
 
     /// <summary>The flows the batch's deletes marked, out of their tables since the commit: reported, in the order of the tables the batch held.</summary>
@@ -215,6 +193,9 @@ public sealed class FlowModBatch
             {
                 // Under the run lock (no other batch holds the tables at a version of its own meanwhile).
                 if (_settle is not null) FlowTable.Settle(_settle);
+                // After the settle: no lookup sees a flow the commit replaced any more (one that outstayed it counts
+                // a few packets more on the old flow; the old flows are not reused before the reclamation hold ends).
+                if (_committed) CarryOver();
             }
             finally
             {
@@ -223,6 +204,15 @@ public sealed class FlowModBatch
                 _owner.EndBatch(this);
             }
         }
+    }
+
+    /// <summary>The counts the flows a committed batch replaced took since their replacements took their counts.</summary>
+    private void CarryOver()
+    {
+        var carried = _carried;
+        _carried = null;
+        if (carried is null) return;
+        foreach (var (from, to, packets, bytes) in carried) to.AddCounts(from.Packets - packets, from.Bytes - bytes);
     }
 
     /// <summary>Publishes and lets go of every table the batch holds (a plain batch goes on afterwards).</summary>
@@ -257,26 +247,6 @@ public sealed class FlowModBatch
         _held.Add(table);
     }
 
-    /// <summary>Whether a delete of this atomic batch marked <paramref name="e"/> (it is gone for the batch's later flow-mods).</summary>
-    internal bool IsDoomed(FlowEntry e) => _doomed.Count != 0 && _doomed.ContainsKey(e);
-
-    /// <summary>Flows of <paramref name="table"/> marked for deletion.</summary>
-    internal int DoomedIn(FlowTable table)
-    {
-        if (_doomed.Count == 0) return 0;
-        int n = 0;
-        foreach (var t in _doomed.Values)
-            if (ReferenceEquals(t, table)) n++;
-        return n;
-    }
-
-    /// <summary>Drops the marked flows from <paramref name="list"/>.</summary>
-    internal void SkipDoomed(List<FlowEntry> list)
-    {
-        if (_doomed.Count == 0) return;
-        list.RemoveAll(IsDoomed);
-    }
-
     /// <summary>
     /// Marks <paramref name="e"/> of the table <paramref name="w"/> writes for deletion at the commit: hidden from the
     /// commit's version on (lookups see it until then), unlinked by the commit.
@@ -285,7 +255,7 @@ public sealed class FlowModBatch
     {
         if (!_doomed.TryAdd(e, w.Table)) return;
         w.Hide(e);
-        _undo.Add(new Undo(UndoKind.Doomed, w.Table, e, null, null, null, 0, 0, 0, false));
+        _undo.Add(new Undo(UndoKind.Doomed, w.Table, e));
     }
 
     /// <summary>Marks <paramref name="e"/> of the table <paramref name="w"/> writes as evicted by an add: removed at the commit with reason Eviction.</summary>
@@ -295,25 +265,21 @@ public sealed class FlowModBatch
         (_evicted ??= new(ReferenceEqualityComparer.Instance)).Add(e);
     }
 
-    internal void NoteAdded(FlowTable table, FlowEntry added, FlowEntry? replaced)
+    /// <summary>A flow the batch linked (an add's, or a replacement of a flow it hid: an add's of the same match and priority, a modify's).</summary>
+    internal void NoteAdded(FlowTable table, FlowEntry added)
     {
-        if (IsAtomic) _undo.Add(new Undo(UndoKind.Added, table, added, replaced, null, null, 0, 0, 0, false));
+        if (IsAtomic) _undo.Add(new Undo(UndoKind.Added, table, added));
     }
+
+    /// <summary><paramref name="to"/> took <paramref name="from"/>'s counts (these): it takes what <paramref name="from"/> counts later when the batch commits.</summary>
+    internal void NoteCarried(FlowEntry from, FlowEntry to, long packets, long bytes)
+        => (_carried ??= new()).Add((from, to, packets, bytes));
 
     /// <summary>A flow change of an atomic batch, told when it commits.</summary>
     internal void NoteChange(FlowEntry e, OfFlowUpdateEvent ev, FlowRemovedReason reason, FlowEntry? replaced)
         => (_changes ??= new()).Add((e, ev, reason, replaced));
 
-    /// <summary>Before a modify changes <paramref name="e"/>: what it was.</summary>
-    internal void NoteModifying(FlowTable table, FlowEntry e, bool resetCounts)
-    {
-        if (!IsAtomic) return;
-        _undo.Add(new Undo(UndoKind.Modified, table, e, null, e.Actions, e.Instructions, e.Tag,
-                           resetCounts ? e.Packets : 0, resetCounts ? e.Bytes : 0, resetCounts));
-    }
+    private enum UndoKind : byte { Added, Doomed }
 
-    private enum UndoKind : byte { Added, Modified, Doomed }
-
-    private readonly record struct Undo(UndoKind Kind, FlowTable Table, FlowEntry Entry, FlowEntry? Replaced, FlowActions? Actions,
-                                        FlowInstructions? Instructions, ulong Tag, long Packets, long Bytes, bool CountsReset);
+    private readonly record struct Undo(UndoKind Kind, FlowTable Table, FlowEntry Entry);
 }

@@ -244,7 +244,7 @@ public sealed partial class OfFlowTables
         for (int i = 0; i < all.Count; i++)
         {
             var e = all[i];
-            if ((e.IdleTimeout | e.HardTimeout) == 0 || (b is not null && b.IsDoomed(e))) continue;
+            if ((e.IdleTimeout | e.HardTimeout) == 0) continue; // (an atomic batch's deleted flows are not collected)
             all[n++] = e;
         }
         all.RemoveRange(n, all.Count - n);

@@ -279,18 +279,18 @@ public sealed partial class OfFlowTables
         bool emergency = IsEmergency(mod);
         if (emergency && (mod.IdleTimeout | mod.HardTimeout) != 0) return FlowModStatus.BadEmergencyTimeout;
 
-        int doomed = b?.DoomedIn(w.Table) ?? 0;
-        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && (doomed == 0 ? w.HasOverlap(t.Match, t.Rank) : HasLiveOverlap(b!, w, t)))
+        // An atomic batch's tables still hold the flows it deleted or replaced (hidden from its version on).
+        int hidden = b is { IsAtomic: true } ? w.HiddenCount : 0;
+        if ((mod.Flags & FlowModFlags.CheckOverlap) != 0 && (hidden == 0 ? w.HasOverlap(t.Match, t.Rank) : HasLiveOverlap(w, t)))
             return FlowModStatus.Overlap;
 
+        // A flow an atomic batch's delete marked is gone for the batch (the add is then a new flow beside it).
         var replaced = w.Find(t.Match, t.Rank);
-        // A flow an atomic batch's delete marked is gone for the batch (the add then takes its place, in place).
-        if (replaced is not null && b is not null && b.IsDoomed(replaced)) replaced = null;
         if (replaced is null)
         {
             // Capacity is the table's (its configured limit, at most the switch's), whichever classifier stage the flow
             // lands in (all-ones masks in the hash stage).
-            bool full = emergency ? _emergency.Count - doomed >= _options.MaxEmergencyFlows : w.Table.Count - doomed >= MaxFlowsOf(mod.TableId);
+            bool full = emergency ? _emergency.Count - hidden >= _options.MaxEmergencyFlows : w.Table.Count - hidden >= MaxFlowsOf(mod.TableId);
             // Open vSwitch's add_flow_start: a full table with eviction on makes room by evicting one flow, else it refuses.
             if (full && (emergency || !TryEvict(b, w, mod.TableId, removed, now))) return FlowModStatus.TableFull;
         }
@@ -300,21 +300,22 @@ public sealed partial class OfFlowTables
         if (mod.Instructions is not null) w.SetInstructions(flow, mod.Instructions);
         // OpenFlow 1.3.5 section 6.4: a replaced flow's counters carry over unless RESET_COUNTS (1.0 clears them).
         if (replaced is not null && (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 && (mod.Flags & FlowModFlags.ResetCounts) == 0)
-            flow.AddCounts(replaced.Packets, replaced.Bytes);
+            CarryCounts(b, replaced, flow);
+        // In an atomic batch the replaced flow stays, hidden from the batch's version, beside the new one until the commit.
         var displaced = w.Insert(flow);
-        b?.NoteAdded(w.Table, flow, displaced);
+        b?.NoteAdded(w.Table, flow);
         // An add that replaced a flow of the same match and priority modified it, as Open vSwitch's monitors see it.
         Notify(b, flow, displaced is null ? OfFlowUpdateEvent.Added : OfFlowUpdateEvent.Modified, replaced: displaced);
         return FlowModStatus.Ok;
     }
 
-    /// <summary>CHECK_OVERLAP within an atomic batch that marked flows of the table: the flows it has not marked.</summary>
-    private static bool HasLiveOverlap(FlowModBatch b, FlowTable.WriteScope w, in Target t)
+    /// <summary>CHECK_OVERLAP within an atomic batch that hid flows of the table (deleted or replaced): the flows it has not hidden.</summary>
+    private static bool HasLiveOverlap(FlowTable.WriteScope w, in Target t)
     {
         var all = new List<FlowEntry>();
         w.CollectSubsets(FlowMatch.All, all);
         foreach (var e in all)
-            if (e.Priority == t.Rank && !b.IsDoomed(e) && e.Match.Overlaps(t.Match)) return true;
+            if (e.Priority == t.Rank && e.Match.Overlaps(t.Match)) return true;
         return false;
     }
 
@@ -322,7 +323,7 @@ public sealed partial class OfFlowTables
                                        out FlowEntry? flow)
     {
         var targets = Scratch();
-        CollectModifyTargets(b, w, mod, t, strict, targets);
+        CollectModifyTargets(w, mod, t, strict, targets);
         // OpenFlow 1.0: a modify that matches nothing adds its flow, and sets the cookie of those it changes. OpenFlow
         // 1.1+ (1.3.5 section 6.4): neither; the flow's cookie, timeouts, flags and counters stay (Open vSwitch alike).
         flow = null;
@@ -332,11 +333,10 @@ public sealed partial class OfFlowTables
         return FlowModStatus.Ok;
     }
 
-    /// <summary>The flows a modify changes in one table: strict or not, filtered by the cookie under a non-zero mask, not marked for deletion.</summary>
-    private static void CollectModifyTargets(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowEntry> into)
+    /// <summary>The flows a modify changes in one table: strict or not, filtered by the cookie under a non-zero mask (in an atomic batch, not those it deleted or replaced).</summary>
+    private static void CollectModifyTargets(FlowTable.WriteScope w, in FlowMod mod, in Target t, bool strict, List<FlowEntry> into)
     {
         CollectTargets(w, t, strict, into);
-        b?.SkipDoomed(into);
         if (mod.CookieMask != 0) FilterCookie(into, mod.Cookie, mod.CookieMask);
     }
 
@@ -353,7 +353,12 @@ public sealed partial class OfFlowTables
         FlowEntry? flow = null;
         foreach (var e in targets)
         {
-            b?.NoteModifying(w.Table, e, reset);
+            if (b is { IsAtomic: true })
+            {
+                var c = ModifiedBeside(b, w, mod, e, cookie, reset);
+                if (c.Priority == t.Rank && c.Match == t.Match) flow = c;
+                continue;
+            }
             if (reset) e.ResetCounters();
             w.SetActions(e, mod.Actions);
             if ((mod.Rules & MatchRules.MultiTable) != 0) w.SetInstructions(e, mod.Instructions);
@@ -363,6 +368,40 @@ public sealed partial class OfFlowTables
             if (e.Priority == t.Rank && e.Match == t.Match) flow = e;
         }
         return flow;
+    }
+
+    /// <summary>
+    /// A modify of <paramref name="e"/> in an atomic batch (Open vSwitch's modify_flows_start__ in a bundle): a new flow
+    /// of its match, priority, timeouts, creation time, flags and cookie with the modify's actions and instructions,
+    /// linked beside it and seen from the batch's version on, while <paramref name="e"/> is seen until it (the commit
+    /// unlinks it, a revert removes the new one). It keeps the flow's counts, and last use, unless
+    /// <paramref name="reset"/>.
+    /// </summary>
+    private FlowEntry ModifiedBeside(FlowModBatch b, FlowTable.WriteScope w, in FlowMod mod, FlowEntry e, bool cookie, bool reset)
+    {
+        var instructions = (mod.Rules & MatchRules.MultiTable) != 0 ? mod.Instructions
+            : (mod.Rules & MatchRules.GotoTable) != 0 ? WithGoto(e.Instructions, mod.Instructions) : e.Instructions;
+        var c = w.NewEntry(e.Match, e.Priority, mod.Actions, e.IdleTimeout, e.HardTimeout, e.CreatedNanos, e.Owner,
+                           cookie ? mod.Cookie : e.Tag, e.RequestedPriority, e.IsTableMiss);
+        if (instructions is not null) w.SetInstructions(c, instructions);
+        c.Touch(e.LastUsedNanos);
+        if (!reset) CarryCounts(b, e, c);
+        var hidden = w.Insert(c);
+        System.Diagnostics.Debug.Assert(ReferenceEquals(hidden, e) && !e.IsRemoved);
+        b.NoteAdded(w.Table, c);
+        Notify(b, c, OfFlowUpdateEvent.Modified, replaced: e);
+        return c;
+    }
+
+    /// <summary>
+    /// <paramref name="to"/> (not yet inserted) takes the counts of <paramref name="from"/>, the flow it replaces; in an
+    /// atomic batch also what <paramref name="from"/> counts until the batch has ended (its lookups see it until the commit).
+    /// </summary>
+    private static void CarryCounts(FlowModBatch? b, FlowEntry from, FlowEntry to)
+    {
+        long packets = from.Packets, bytes = from.Bytes;
+        to.AddCounts(packets, bytes);
+        if (b is { IsAtomic: true }) b.NoteCarried(from, to, packets, bytes);
     }
 
     /// <summary>
@@ -385,7 +424,7 @@ public sealed partial class OfFlowTables
             var table = _pipeline.Stage(id)!;
             b.Hold(table);
             var targets = new List<FlowEntry>();
-            using (var w = table.Write()) CollectModifyTargets(b, w, mod, t, strict, targets);
+            using (var w = table.Write()) CollectModifyTargets(w, mod, t, strict, targets);
             if (targets.Count == 0) continue;
             if (gotoTable != FlowInstructions.NoGoto && gotoTable <= id) return FlowModStatus.BadGotoTable;
             found.Add((table, targets));
@@ -415,7 +454,6 @@ public sealed partial class OfFlowTables
     {
         var targets = Scratch();
         CollectTargets(w, t, strict, targets);
-        b?.SkipDoomed(targets);
         if (mod.OutPort != PortNumber.None) FilterOutPort(targets, 0, mod.OutPort);
         if (mod.OutGroup != FlowModRequest.AnyGroup) FilterOutGroup(targets, 0, mod.OutGroup);
         if (mod.CookieMask != 0) FilterCookie(targets, mod.Cookie, mod.CookieMask);

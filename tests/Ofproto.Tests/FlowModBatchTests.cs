@@ -66,6 +66,50 @@ public sealed class FlowModBatchTests
         return t;
     }
 
+    /// <summary>
+    /// A modify, or an add that replaces a flow (OpenFlow 1.3: counts kept), in an atomic batch makes a new flow beside
+    /// the old one, which lookups see until the commit: the new flow has the old one's counts, those it counted until
+    /// the commit included; RESET_COUNTS starts it at none.
+    /// </summary>
+    [Theory]
+    [InlineData(FlowModCommand.Modify, false)]
+    [InlineData(FlowModCommand.Add, false)]
+    [InlineData(FlowModCommand.Modify, true)]
+    public void AReplaceInABatch_KeepsTheCounts_UntilTheCommitIncluded(FlowModCommand command, bool reset)
+    {
+        var clock = new ManualClock();
+        var t = new OfFlowTables(clock);
+        Assert.Equal(FlowModStatus.Ok, t.Apply(Add(0, 1, cookie: 7, idle: 30)));
+        var into = new List<FlowEntry>();
+        t.Collect(FlowMatch.All, PortNumber.None, false, into, false, 0);
+        var old = Assert.Single(into);
+        old.Hit(2, 200, clock.NowNanos);
+
+        var batch = t.BeginBatch(atomic: true);
+        var mod = command == FlowModCommand.Add ? Add(0, 1, actions: s_out3, cookie: 7, idle: 30, flags: reset ? FlowModFlags.ResetCounts : FlowModFlags.None)
+                                                : Modify(0, 1, s_out3, reset);
+        Assert.Equal(FlowModStatus.Ok, batch.Apply(mod, null, out _));
+        into.Clear();
+        t.Collect(FlowMatch.All, PortNumber.None, false, into, false, 0);
+        var flow = Assert.Single(into); // within the batch's own view: the new flow only
+        Assert.NotSame(old, flow);
+        Assert.False(old.IsRemoved);
+        Assert.Equal(s_out2.ToString(), old.Actions.ToString());
+        // Still the flow lookups find: it counts.
+        old.Hit(3, 300, clock.NowNanos);
+        batch.Commit();
+
+        Assert.True(old.IsRemoved);
+        into.Clear();
+        t.Collect(FlowMatch.All, PortNumber.None, false, into, false, 0);
+        Assert.Same(flow, Assert.Single(into));
+        Assert.Equal(s_out3.ToString(), flow.Actions.ToString());
+        Assert.Equal(7UL, OfFlowRule.CookieOf(flow));
+        Assert.Equal(30, flow.IdleTimeout);
+        Assert.Equal(reset ? 0 : 5, flow.Packets);
+        Assert.Equal(reset ? 0 : 500, flow.Bytes);
+    }
+
     [Fact]
     public void AFlowModFailingHalfway_RevertsEveryTable_FlowsCountersTimeoutsAndCookies()
     {
@@ -115,7 +159,8 @@ public sealed class FlowModBatchTests
         Assert.Equal(FlowModStatus.Ok, batch.Apply(readd, null, out var added));
         Assert.Equal(FlowModStatus.Ok, batch.Apply(Delete(0, 2), null, out _));
         Assert.Equal(FlowModStatus.Ok, batch.Apply(Add(0, 12), null, out _));
-        Assert.Equal(5, t.GetTableStats(0).ActiveCount);
+        // The re-added flow beside the deleted one (packets find the deleted one until the commit), the deleted ones still in.
+        Assert.Equal(6, t.GetTableStats(0).ActiveCount);
         var removed = new List<FlowRemoved>();
         batch.Commit(removed);
 

@@ -31,8 +31,8 @@ public sealed partial class FlowTable
     /// <summary>
     /// A <see cref="Hold()"/> of an atomic batch whose commit publishes tables version <paramref name="version"/> (the
     /// next: <see cref="Versions"/>' current plus one): the rules inserted meanwhile are seen by lookups from that version
-    /// on (but one that takes the place of a rule of the same match and priority, swapped in place at once), and those
-    /// <see cref="WriteScope.Hide"/> hides are seen until it. Ended by <see cref="UnholdTogether(IReadOnlyList{FlowTable}, long)"/>
+    /// on, and those <see cref="WriteScope.Hide"/> hides, or an insert replaces (linked beside the new rule until the
+    /// commit), are seen until it. Ended by <see cref="UnholdTogether(IReadOnlyList{FlowTable}, long)"/>
     /// (the commit), or by <see cref="DropHoldVersion"/> and <see cref="Unhold"/> (a revert). Design: docs/datapath.md,
     /// "Atomic batches".
     /// </summary>
@@ -120,7 +120,7 @@ public sealed partial class FlowTable
         if (first is not null) throw first;
     }
 
-    /// <summary>Writer: unlinks the rules this hold hid (those a later insert of the same match and priority replaced are out already).</summary>
+    /// <summary>Writer: unlinks the rules this hold hid, deleted or replaced (those the hold's writer removed itself are out already).</summary>
     private void UnlinkHidden()
     {
         foreach (var (e, _, _) in _hidden)
@@ -233,8 +233,19 @@ public sealed partial class FlowTable
             => _table.NewEntryLocked(match, priority, actions, idleTimeout, hardTimeout, createdNanos, owner, tag,
                                      requestedPriority ?? priority, isTableMiss);
 
-        /// <summary>Inserts a fully built rule; returns the rule with identical match and priority it replaced, or null.</summary>
+        /// <summary>
+        /// Inserts a fully built rule; returns the rule with identical match and priority it replaced, or null. Within a
+        /// <see cref="Hold(long)"/> the replaced rule is not removed but hidden from the hold's version, the new one
+        /// linked beside it (<see cref="FlowEntry.IsRemoved"/> tells which: false for a rule hidden so); the commit
+        /// unlinks it, a revert shows it again once the new one is removed.
+        /// </summary>
         public FlowEntry? Insert(FlowEntry entry) => _table.InsertLocked(entry);
+
+        /// <summary>
+        /// Rules of the table hidden by this thread's <see cref="Hold(long)"/> and still linked (replaced or deleted at its
+        /// version): <see cref="Count"/> includes them, the scope's queries do not.
+        /// </summary>
+        public int HiddenCount => _table.HiddenLinkedLocked();
 
         /// <summary>Removes one rule (reason Delete); false when it is not in the table.</summary>
         public bool Remove(FlowEntry entry) => _table.RemoveLocked(entry);
@@ -267,13 +278,16 @@ public sealed partial class FlowTable
         /// <summary>Replaces a rule's <see cref="FlowEntry.Tag"/> (not an observed change: the datapath does not read it).</summary>
         public void SetTag(FlowEntry entry, ulong tag) => entry.SetTag(tag);
 
-        /// <summary>The rule with exactly this match and priority, or null.</summary>
+        /// <summary>The rule with exactly this match and priority, or null (within a <see cref="Hold(long)"/>: one visible at its version).</summary>
         public FlowEntry? Find(in FlowMatch match, ushort priority) => _table.FindLocked(match, priority);
 
-        /// <summary>Appends every rule whose match is a subset of <paramref name="request"/> (any priority).</summary>
+        /// <summary>
+        /// Appends every rule whose match is a subset of <paramref name="request"/> (any priority); within a
+        /// <see cref="Hold(long)"/>, those visible at its version (this query and the next alike).
+        /// </summary>
         public void CollectSubsets(in FlowMatch request, List<FlowEntry> into) => _table.CollectSubsetsLocked(request, into);
 
-        /// <summary>Appends every rule with exactly this match, whatever its priority.</summary>
+        /// <summary>Appends every rule with exactly this match, whatever its priority (within a <see cref="Hold(long)"/>: visible at its version).</summary>
         public void CollectIdentical(in FlowMatch match, List<FlowEntry> into) => _table.CollectIdenticalLocked(match, into);
 
         /// <summary>True when a rule of this priority overlaps <paramref name="match"/> (some packet could match both).</summary>
@@ -385,10 +399,19 @@ public sealed partial class FlowTable
     private FlowEntry? InsertLocked(FlowEntry entry)
     {
         Debug.Assert(_writeLock.IsHeldByCurrentThread);
-        // In a versioned hold a new rule is seen from the hold's version on; one that takes the place of a rule of the
-        // same match and priority is swapped in place, seen at once (as a modify), so the match never has neither.
-        if (_holdVersion != 0 && FindLocked(entry.Match, entry.Priority) is null)
+        // In a versioned hold a new rule is seen from the hold's version on. One that takes the place of a rule of the
+        // same match and priority is linked beside it, above it in the tuple space, and the rule it replaces is hidden
+        // from the version (Open vSwitch's cls_match list of one match and priority): a lookup sees the old rule before
+        // the commit and the new one from it, so the match never has neither, nor the new rule early. The commit
+        // unlinks the old rule (UnlinkHidden); a revert removes the new one and shows the old one again.
+        bool beside = false;
+        FlowEntry? prior = null;
+        if (_holdVersion != 0)
         {
+            prior = FindLocked(entry.Match, entry.Priority);
+            if (prior is not null) HideLocked(prior);
+            // Also beside a rule this hold hid already (a delete's, or one replaced before): it stays until the commit.
+            beside = prior is not null || HoldsLocked(entry.Match, entry.Priority);
             entry.ShowFrom(_holdVersion);
             _shown.Add((entry, entry.Serial));
         }
@@ -406,7 +429,13 @@ public sealed partial class FlowTable
         entry.Shadow = cls;
         cls.Rules++;
         FlowEntry? replaced;
-        if (entry.Match.IsExact && !soft)
+        if (beside)
+        {
+            // In the tuple space (a rule of the hash stage, one per key, stays there until the commit unlinks it).
+            replaced = _tuple.Insert(entry, beside: true);
+            Debug.Assert(replaced is null);
+        }
+        else if (entry.Match.IsExact && !soft)
         {
             var existing = _exact.FindForInsert(entry.Match.Value, out int slot, out uint hash);
             // A free hash slot does not mean a new rule: an identical rule may sit in the tuple space (it went there
@@ -458,7 +487,30 @@ public sealed partial class FlowTable
         if (TimerWheel.HasTimeout(entry)) _wheel.Add(entry);
         Notify(ObserverEventKind.Added, entry, default);
         _changed = true;
-        return replaced;
+        return replaced ?? prior;
+    }
+
+    /// <summary>Writer: whether some rule of exactly this match and priority is linked, hidden or not.</summary>
+    private bool HoldsLocked(in FlowMatch match, ushort priority)
+        => (match.IsExact && _exact.Find(match.Value) is { } e && e.Priority == priority) || _tuple.Find(match, priority) is not null;
+
+    /// <summary>Writer: the rules this versioned hold hid that are still linked (a table's count includes them until the commit).</summary>
+    private int HiddenLinkedLocked()
+    {
+        int n = 0;
+        foreach (var (e, _, _) in _hidden)
+            if (!e.IsRemoved) n++;
+        return n;
+    }
+
+    /// <summary>Writer: drops from <paramref name="list"/> (from <paramref name="start"/>) the rules hidden at this hold's version.</summary>
+    private void SkipHidden(List<FlowEntry> list, int start)
+    {
+        if (_holdVersion == 0 || _hidden.Count == 0) return;
+        int w = start;
+        for (int r = start; r < list.Count; r++)
+            if (list[r].VisibleAt(_holdVersion)) list[w++] = list[r];
+        list.RemoveRange(w, list.Count - w);
     }
 
     private bool RemoveLocked(FlowEntry entry)
@@ -564,26 +616,32 @@ public sealed partial class FlowTable
         _changed = true;
     }
 
+    /// <summary>Writer: the rule with exactly this match and priority; in a versioned hold, the one visible at its version.</summary>
     private FlowEntry? FindLocked(in FlowMatch match, ushort priority)
     {
+        long v = _holdVersion;
         if (match.IsExact)
         {
             var e = _exact.Find(match.Value);
-            if (e is not null && e.Priority == priority) return e;
+            if (e is not null && e.Priority == priority && (v == 0 || e.VisibleAt(v))) return e;
         }
-        return _tuple.Find(match, priority);
+        return _tuple.Find(match, priority, v);
     }
 
     private void CollectSubsetsLocked(in FlowMatch request, List<FlowEntry> into)
     {
+        int start = into.Count;
         _exact.CollectSubsets(request, into);
         _tuple.CollectSubsets(request, into);
+        SkipHidden(into, start);
     }
 
     private void CollectIdenticalLocked(in FlowMatch match, List<FlowEntry> into)
     {
+        int start = into.Count;
         if (match.IsExact && _exact.Find(match.Value) is { } e) into.Add(e);
         _tuple.CollectIdentical(match, into);
+        SkipHidden(into, start);
     }
 
     private bool HasOverlapLocked(in FlowMatch match, ushort priority)

@@ -610,13 +610,17 @@ public sealed class TupleSpace
 
     // ---------------------------------------------------------------- writer side (caller serialises)
 
-    /// <summary>Writer: the rule with exactly this match and priority, or null.</summary>
-    public FlowEntry? Find(in FlowMatch match, ushort priority)
+    /// <summary>
+    /// Writer: the rule with exactly this match and priority, or null; with <paramref name="holdVersion"/> (not 0), the
+    /// first such rule visible at it (an atomic batch's rules of one match and priority lie side by side, the newest
+    /// first: see <see cref="Insert(FlowEntry, bool)"/>).
+    /// </summary>
+    public FlowEntry? Find(in FlowMatch match, ushort priority, long holdVersion = 0)
     {
         if (!_byMask.TryGetValue(match.MaskBits, out var sub)) return null;
         for (var e = sub.FindTop(match); e is not null; e = Next(e))
         {
-            if (e.Priority == priority) return e;
+            if (e.Priority == priority && (holdVersion == 0 || e.VisibleAt(holdVersion))) return e;
             if (e.Priority < priority) break;
         }
         return null;
@@ -624,9 +628,11 @@ public sealed class TupleSpace
 
     /// <summary>
     /// Writer: inserts a fully built wildcard entry, replacing an entry with the same match and priority (returned;
-    /// the caller marks it removed). Call <see cref="Publish()"/> afterwards (once per batch is enough).
+    /// the caller marks it removed), or with <paramref name="beside"/> linking it above the rules of the same match and
+    /// priority, which stay (an atomic batch's replacement: the caller hides them at its version; null is returned).
+    /// Call <see cref="Publish()"/> afterwards (once per batch is enough).
     /// </summary>
-    public FlowEntry? Insert(FlowEntry entry)
+    public FlowEntry? Insert(FlowEntry entry, bool beside = false)
     {
         ref readonly FlowMatch match = ref entry.Match;
         var bits = match.MaskBits;
@@ -648,7 +654,7 @@ public sealed class TupleSpace
         else
         {
             var top = sub.Map.SlotEntry(slot);
-            if (entry.Priority > top.Priority)
+            if (entry.Priority > top.Priority || (beside && entry.Priority == top.Priority))
             {
                 entry.NextLowerPriority = top;
                 sub.Map.ReplaceAt(slot, entry);
@@ -668,7 +674,7 @@ public sealed class TupleSpace
                     prev = cur;
                     cur = Next(cur);
                 }
-                if (cur is not null && cur.Priority == entry.Priority)
+                if (!beside && cur is not null && cur.Priority == entry.Priority)
                 {
                     entry.NextLowerPriority = cur.NextLowerPriority;
                     replaced = cur;

@@ -80,6 +80,97 @@ public sealed class FlowTableVersionTests
         Assert.Equal(5UL, Burst(t));
     }
 
+    /// <summary>
+    /// An insert of a held table that replaces a rule of the same match and priority (an add of a bundle, or a modify's
+    /// new rule) links the new rule beside the old one, which it hides from the version: the old rule at the version
+    /// before, the new one at the batch's, in the tuple space and beside a hash-stage rule alike; a second replacement
+    /// in the batch replaces the first; the commit leaves the last one alone.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AReplacingInsert_IsSeenAtTheBatchsVersion_TheOldRuleBeforeIt(bool exact)
+    {
+        var pipeline = new Pipeline(new ManualClock());
+        var t = pipeline.Table(0);
+        var m = exact ? FlowMatch.Exact(Key) : ByPort;
+        var old = Rule(m, 10, 1);
+        var below = Rule(m, 5, 9);
+        using (var w = t.Write())
+        {
+            // The old rule first: an all-ones one in the hash stage, the lower one in the tuple space.
+            w.Insert(old);
+            w.Insert(below);
+        }
+        Assert.Equal(exact, old.InExactStage);
+        long v = pipeline.Versions.Current + 1;
+        t.Hold(v);
+        var first = Rule(m, 10, 2);
+        var second = Rule(m, 10, 3);
+        using (var w = t.Write())
+        {
+            Assert.Same(old, w.Insert(first));
+            Assert.False(old.IsRemoved);
+            // The batch's own queries see its rule, not the one it replaced.
+            Assert.Same(first, w.Find(m, 10));
+            Assert.Same(first, w.Insert(second));
+            Assert.Same(second, w.Find(m, 10));
+            var all = new List<FlowEntry>();
+            w.CollectSubsets(FlowMatch.All, all);
+            Assert.Equal([3UL, 9UL], all.Select(e => e.Tag).Order());
+            Assert.Equal(2, w.HiddenCount);
+        }
+        Assert.Equal(1UL, t.Lookup(Key)!.Tag);
+        Assert.Equal(1UL, Burst(t));
+        Assert.Equal(1UL, t.Lookup(Key, default, v - 1)!.Tag);
+        Assert.Equal(3UL, t.Lookup(Key, default, v)!.Tag);
+
+        FlowTable.UnholdTogether([t], v);
+        Assert.True(old.IsRemoved);
+        Assert.True(first.IsRemoved);
+        Assert.Equal(3UL, t.Lookup(Key)!.Tag);
+        Assert.Equal(3UL, Burst(t));
+        Assert.Equal(2, t.Count);
+        Assert.True(FlowTable.Settle([t]));
+        Assert.False(t.HasVersionsPending);
+        Assert.Equal(3UL, t.Lookup(Key)!.Tag);
+        Assert.Equal(3UL, Burst(t));
+        // The lower rule of the match is there still.
+        using (var w = t.Write()) w.Remove(second);
+        Assert.Equal(9UL, t.Lookup(Key)!.Tag);
+    }
+
+    /// <summary>A revert removes the replacing rule and shows the replaced one again, at every version.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARevertedReplace_LeavesTheOldRule(bool exact)
+    {
+        var pipeline = new Pipeline(new ManualClock());
+        var t = pipeline.Table(0);
+        var m = exact ? FlowMatch.Exact(Key) : ByPort;
+        var old = Rule(m, 10, 1);
+        using (var w = t.Write()) w.Insert(old);
+        long v = pipeline.Versions.Current + 1;
+        t.Hold(v);
+        var replacing = Rule(m, 10, 2);
+        using (var w = t.Write())
+        {
+            w.Insert(replacing);
+            w.Remove(replacing);
+        }
+        t.DropHoldVersion();
+        t.Unhold();
+        Assert.False(old.IsRemoved);
+        Assert.Equal(1, t.Count);
+        Assert.Equal(1UL, t.Lookup(Key)!.Tag);
+        Assert.Equal(1UL, t.Lookup(Key, default, v)!.Tag);
+        Assert.Equal(1UL, Burst(t));
+        Assert.True(FlowTable.Settle([t]));
+        Assert.False(t.HasVersionsPending);
+        using (var w = t.Write()) Assert.Same(old, w.Find(m, 10));
+    }
+
     [Fact]
     public void AHiddenRule_DoesNotHideTheLowerRuleOfItsMatch()
     {

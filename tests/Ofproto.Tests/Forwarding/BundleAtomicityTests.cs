@@ -239,4 +239,57 @@ public sealed class BundleAtomicityTests
         var flows = rig.Flows(table);
         Assert.Equal(2 + (commits % 2 == 1 ? Hosts + 2 : 2 * Hosts), flows.Count);
     }
+
+    /// <summary>
+    /// Every packet walks (no exact-match cache) while bundles change table 0's flow and table 1's host flows together
+    /// into flows of the same match and priority with other instructions, by adds that replace them or by modifies of
+    /// them all: pair A writes metadata 1 in table 0 and goes from table 1 to table 2, which forwards metadata 1; pair B
+    /// writes metadata 2 and goes to table 3, which forwards metadata 2; the other metadata misses to the controller. A
+    /// walk that met one table's old flow and the other's new one (a flow swapped in place, before the commit) would
+    /// send a frame to the controller.
+    /// </summary>
+    [Theory]
+    [InlineData(FlowModCommand.Add)]
+    [InlineData(FlowModCommand.Modify)]
+    public void Walks_NeverPairAnOldFlowWithANewOne(FlowModCommand command)
+    {
+        using var rig = new Rig(emcEntries: 0);
+        static OfInstructions Write(ulong metadata) => new(ReadOnlyMemory<OfAction>.Empty, GotoTable: 1, MetadataValue: metadata, MetadataMask: ulong.MaxValue);
+        static OfInstructions Goto(byte table) => new(ReadOnlyMemory<OfAction>.Empty, GotoTable: table);
+        rig.Add(Flow(FlowModCommand.Add, 0, OfMatch.Any, 5, Write(1), cookie: 0xa));
+        rig.Add(Flow(FlowModCommand.Add, 1, OfMatch.Any, 0, ToController));
+        for (int h = 0; h < Hosts; h++) rig.Add(Flow(FlowModCommand.Add, 1, new OfMatch().EthDst(Host(h).Value), 10, Goto(2), cookie: 1));
+        foreach (byte t in new byte[] { 2, 3 })
+        {
+            rig.Add(Flow(FlowModCommand.Add, t, new OfMatch().Metadata((ulong)t - 1), 10, ToOut));
+            rig.Add(Flow(FlowModCommand.Add, t, OfMatch.Any, 0, ToController));
+        }
+
+        int commits = rig.Run(150_000, n =>
+        {
+            // Even commits bring pair B, odd ones pair A back; table 0 first, then table 1.
+            ulong metadata = n % 2 == 0 ? 2UL : 1UL;
+            byte next = n % 2 == 0 ? (byte)3 : (byte)2;
+            var b = new List<BundledRequest>();
+            if (command == FlowModCommand.Add)
+            {
+                b.Add(Bundled(Flow(FlowModCommand.Add, 0, OfMatch.Any, 5, Write(metadata), cookie: 0xa)));
+                for (int h = 0; h < Hosts; h++)
+                    b.Add(Bundled(Flow(FlowModCommand.Add, 1, new OfMatch().EthDst(Host(h).Value), 10, Goto(next), cookie: 1)));
+            }
+            else
+            {
+                b.Add(Bundled(Flow(FlowModCommand.Modify, 0, OfMatch.Any, 0, Write(metadata), cookie: 0xa) with { CookieMask = ulong.MaxValue }));
+                b.Add(Bundled(Flow(FlowModCommand.Modify, 1, OfMatch.Any, 0, Goto(next), cookie: 1) with { CookieMask = ulong.MaxValue }));
+            }
+            rig.Commit(b);
+        });
+        Assert.True(commits >= 4);
+        // The last bundle's pair is in place, one flow of each match and priority.
+        Assert.Single(rig.Flows(0));
+        var flows = rig.Flows(1);
+        Assert.Equal(Hosts + 1, flows.Count);
+        byte last = commits % 2 == 1 ? (byte)3 : (byte)2;
+        Assert.All(flows.Where(f => f.Priority != 0), f => Assert.Equal((int)last, f.Instructions!.GotoTable));
+    }
 }
