@@ -169,6 +169,9 @@ public sealed class ForwardingThreads : IDisposable
     /// <summary>How many of this set's forwarding threads are running (tests: a stopped set leaves none).</summary>
     internal int LiveThreads => _threads.Count(t => t is { IsAlive: true });
 
+    /// <summary>How many of this set's other threads are running: its maintenance thread and its upcall pump (tests).</summary>
+    internal int LiveHelperThreads => (_maintenance.IsAlive ? 1 : 0) + (Upcalls.Running ? 1 : 0);
+
     /// <summary>A new view of thread <paramref name="idx"/>'s exact-match cache for a member's forwarder, or null when the
     /// threads keep none.</summary>
     internal ExactMatchCache? ShareCache(int idx) => _caches[idx]?.Share();

@@ -24,6 +24,9 @@ public sealed class SharedUpcallPump : IDisposable
 
     internal SharedUpcallPump(ManualResetEventSlim signal) => _signal = signal;
 
+    /// <summary>Whether its thread runs (started by the first consumer).</summary>
+    internal bool Running => _thread is { IsAlive: true };
+
     /// <summary>Consumers registered now.</summary>
     public int Count => _consumers.Length;
 

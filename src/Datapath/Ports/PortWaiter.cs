@@ -9,6 +9,14 @@ public static class PortWait
     public const int Unavailable = -1;
     /// <summary>The port never receives on its own (tunnels: their frames arrive through the underlay port).</summary>
     public const int NeverReceives = -2;
+
+    private static int s_waitFdChanges;
+
+    /// <summary>A port whose <see cref="IRxQueue.WaitFd"/> changed calls this (an AF_PACKET port that moved to a new
+    /// socket); every <see cref="PortWaiter"/> reads its ports' descriptors again before its next wait.</summary>
+    public static void NoteWaitFdChanged() => Interlocked.Increment(ref s_waitFdChanges);
+
+    internal static int WaitFdChanges => Volatile.Read(ref s_waitFdChanges);
 }
 
 /// <summary>
@@ -26,7 +34,8 @@ public static class PortWait
 /// an epoll entry on its wait queue runs the entry's callback, under the queue's lock with interrupts off, on every
 /// wake-up the kernel gives it: every transmitted frame's completion (sock_wfree) and every receive batch. That was
 /// 7% of a busy AF_XDP forwarding thread; a spinning thread needs none of it. Adding a descriptor polls it, so a frame
-/// that came while it was out of the set still ends the wait at once.
+/// that came while it was out of the set still ends the wait at once. A port whose descriptor changed
+/// (<see cref="PortWait.NoteWaitFdChanged"/>) has every armed set read its ports' descriptors again before its next wait.
 /// <see cref="Wake"/> writes the eventfd from any thread; the owner drains it after each wait.
 /// Without epoll (a non-Linux host) the waiter degrades to a timed nap, so the switch still runs.
 /// Thread safety: everything but <see cref="Wake"/> belongs to the owning forwarding thread.
@@ -51,6 +60,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
     // The port descriptors in the set while armed (each once: two ports may share one).
     private readonly List<int> _armedFds = [];
     private bool _armed;
+    private int _armedChanges;   // PortWait.WaitFdChanges when the set was armed
     private int _busyRounds;
 
     /// <summary>Rounds with work after a wait before the ports' descriptors leave the set.</summary>
@@ -131,6 +141,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
     public void Watch(RxQueue[] ports)
     {
         if (!ReferenceEquals(ports, _ports)) Rebuild(ports);
+        else if (_armed && _armedChanges != PortWait.WaitFdChanges) Unarm();   // a port's descriptor changed
         if (!_armed) Arm();
     }
 
@@ -152,6 +163,7 @@ public sealed unsafe partial class PortWaiter : IDisposable
     private void Arm()
     {
         _armed = true;
+        _armedChanges = PortWait.WaitFdChanges;
         if (_epfd < 0 || _ports is null) return;
         foreach (var q in _ports)
         {
@@ -162,6 +174,14 @@ public sealed unsafe partial class PortWaiter : IDisposable
             if (Add(fd)) _armedFds.Add(fd);
             else _hasUnwaitable = true;
         }
+    }
+
+    /// <summary>Takes the ports' descriptors out of the set, to be read again (a closed one has left it already).</summary>
+    private void Unarm()
+    {
+        _armed = false;
+        foreach (int fd in _armedFds) epoll_ctl(_epfd, EPOLL_CTL_DEL, fd, null);
+        _armedFds.Clear();
     }
 
     /// <summary>Takes the ports' descriptors out of the set (the thread is busy and polls them itself).</summary>

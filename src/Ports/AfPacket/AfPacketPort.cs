@@ -23,7 +23,7 @@ public sealed record AfPacketOptions
     /// <summary>Non-null and larger than the full ring: a port whose full ring loses frames (the kernel marks a frame
     /// TP_STATUS_LOSING, or PACKET_STATISTICS counts drops) grows it fourfold, again at each later loss, up to this
     /// many bytes, so a port that a ring of <see cref="RingSize"/> does not hold (its thread preempted for longer than
-    /// the ring lasts) ends with the ring it needs. Each grow carries the frames the old ring holds over to the new, as the first.</summary>
+    /// the ring lasts) ends with the ring it needs. Each grow, as the first, moves to a second socket and loses nothing (AfPacketPort.GrowRing).</summary>
     public int? MaxRingSize { get; init; }
     public bool Promiscuous { get; init; } = true;
     public bool QdiscBypass { get; init; } = true;
@@ -49,7 +49,8 @@ public sealed record AfPacketOptions
 /// software; a GSO super-frame is handed on whole or cut into segments (<see cref="SoftwareOffload"/>). The kernel's
 /// stripped 802.1Q tag is put back, so the datapath sees frames as on the wire. A frame that fits no buffer is dropped
 /// and counted (RxOversize, RxDropped): nothing is lost silently. Send is one sendmmsg per burst
-/// (<see cref="PacketSocketTransmit"/>), reentrant.
+/// (<see cref="PacketSocketTransmit"/>), reentrant. The receive ring grows by moving to a second socket of a fanout
+/// group, losing nothing (<see cref="GrowRing"/>); Send follows it.
 /// Thread safety: Receive and PrepareWait from one thread at a time; Send from any number of threads.
 /// Design: docs/ports.md, "AF_PACKET".
 /// </remarks>
@@ -63,15 +64,20 @@ public sealed unsafe class AfPacketPort : IPort
     private const int PACKET_VERSION = 10;
     private const int PACKET_VNET_HDR = 15;
     private const int PACKET_FANOUT = 18;
+    private const int PACKET_FANOUT_DATA = 22;
     private const int PACKET_QDISC_BYPASS = 20;
     private const int PACKET_IGNORE_OUTGOING = 23;
     private const int TPACKET_V2 = 1;
     private const int PACKET_MR_PROMISC = 1;
     private const byte PACKET_OUTGOING = 4;
     private const int PACKET_FANOUT_HASH = 0;
+    private const int PACKET_FANOUT_CBPF = 6;
+    private const int PACKET_FANOUT_FLAG_IGNORE_OUTGOING = 0x4000;
     private const int PACKET_FANOUT_FLAG_UNIQUEID = 0x2000;   // flags share the upper half of the option with the type
     private const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
     private const int SO_RCVBUFFORCE = 33;
+    private const int SO_ATTACH_FILTER = 26;
+    private const int SO_DETACH_FILTER = 27;
     private const int MSG_TRUNC = 0x20;
 
     private const uint TP_STATUS_KERNEL = 0;
@@ -98,7 +104,18 @@ public sealed unsafe class AfPacketPort : IPort
     private readonly NetInterface _if;
     private readonly AfPacketOptions _opt;
     private readonly PortCounters _counters;
-    private int _fd;
+    private int _fd;                       // the receive socket (its ring is _ring); WaitFd
+    private int _txFd;                     // the socket Send uses: _fd, or during a grow's switch the new one
+    private int _txBusy;                   // Sends in flight (any thread)
+    // A grow through the fanout group (GrowRing): the group's join word (0: none yet); whether this port grows in
+    // place instead (a member of a hash group that splits an interface across threads, or the group was refused);
+    // the new socket and ring while the old ring is drained (_nextFd -1: none); the old socket once drained, closed
+    // when no Send uses it any more (_staleFd -1: none).
+    private int _growGroup;
+    private bool _growInPlace;
+    private int _nextFd = -1;
+    private Ring _nextRing;
+    private int _staleFd = -1;
     private byte* _ring;
     private nuint _ringSize;
     private readonly int _frameSize;
@@ -107,8 +124,8 @@ public sealed unsafe class AfPacketPort : IPort
     private int _blockSize;
     // The full ring's geometry (blocks of _fullBlockSize; a grown ring has more of them, up to _maxBlocks); whether a
     // larger ring is still to be had (_canGrow); the frames one receive takes that make the small initial ring grow
-    // (0: only a loss makes a ring grow); a grow put off while a GSO super-frame is taken out of the ring waits
-    // (_growPending).
+    // (0: only a loss makes a ring grow); a grow put off while a GSO super-frame is taken out of the ring, or while
+    // the last grow's switch is still under way, waits (_growPending).
     private readonly int _fullBlockSize, _fullBlocks, _maxBlocks;
     private bool _canGrow;
     private int _growAt;
@@ -118,7 +135,8 @@ public sealed unsafe class AfPacketPort : IPort
     // least a ring's frames a second over the window, not for a burst a quiet port lost.
     private long _windowOffered, _windowTicks;
     private const int GrowWindowSeconds = 10;
-    private readonly bool _vnet;
+    private bool _vnet;
+    private bool _ignoresOutgoing;
     private byte* _zeroVnet;
 
     // Receive state (owned by the poll thread).
@@ -140,13 +158,14 @@ public sealed unsafe class AfPacketPort : IPort
     public bool LinkUp => _if.IsUp;
     public NetInterface Interface => _if;
     /// <summary>Whether the kernel honours PACKET_IGNORE_OUTGOING (else outgoing frames are filtered here).</summary>
-    public bool IgnoresOutgoingInKernel { get; }
+    public bool IgnoresOutgoingInKernel => _ignoresOutgoing;
     /// <summary>Whether frames come with virtio-net headers (the kernel's offloads are taken in software).</summary>
     public bool VnetHeader => _vnet;
     /// <summary>Bytes of one receive ring slot (sized for the interface's MTU).</summary>
     public int RingFrameSize => _frameSize;
-    /// <summary>Frames the receive ring holds (<see cref="AfPacketOptions.RxFrames"/>, or what <see cref="AfPacketOptions.RingSize"/> makes).</summary>
-    public int RingFrames => _frameCount;
+    /// <summary>Frames the receive ring holds (<see cref="AfPacketOptions.RxFrames"/>, or what <see cref="AfPacketOptions.RingSize"/> makes).
+    /// A grow's new ring counts from the grow on, while the old one is taken to its end.</summary>
+    public int RingFrames => _nextFd >= 0 ? _nextRing.FrameCount : _frameCount;
 
     /// <summary>Received frames whose checksum the sender left for offload and that we completed.</summary>
     public long RxChecksumNotReady => Volatile.Read(ref _counters.RxChecksumCompleted);
@@ -198,51 +217,13 @@ public sealed unsafe class AfPacketPort : IPort
         _scratchPtr = (byte*)Unsafe.AsPointer(ref _scratch[0]);
         _zeroVnet = (byte*)NativeMemory.AllocZeroed(VirtioNetHeader.Size);
 
-        // Protocol 0: the socket hears nothing until bind() names the protocol and the interface, so no frame of
-        // another interface can slip into the ring meanwhile.
-        _fd = LibC.socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
-        if (_fd < 0) throw PortOpenException.FromErrno(ifname, "Opening an AF_PACKET socket", LibC.LastErrno);
+        _fd = _txFd = -1;
+        _growInPlace = _opt.FanoutGroup != 0;
         try
         {
-            SetInt(PACKET_VERSION, TPACKET_V2, "Selecting TPACKET_V2");
-            if (_opt.VnetHeader)
-            {
-                _vnet = TrySetInt(PACKET_VNET_HDR, 1);
-                if (!_vnet)
-                {
-                    _opt.Logger?.LogWarning("{If}: PACKET_VNET_HDR unsupported ({Error}): frames with checksum offload or GSO from local senders pass unfixed; turn offloads off on the sending side (ethtool -K PEER tx off tso off gso off)",
-                        ifname, LibC.StrError(LibC.LastErrno));
-                }
-            }
-            IgnoresOutgoingInKernel = TrySetInt(PACKET_IGNORE_OUTGOING, 1);
-            if (!IgnoresOutgoingInKernel)
-                _opt.Logger?.LogWarning("{If}: PACKET_IGNORE_OUTGOING unsupported (kernel < 4.20); filtering own frames in user space", ifname);
-            if (_opt.QdiscBypass && !TrySetInt(PACKET_QDISC_BYPASS, 1))
-                _opt.Logger?.LogWarning("{If}: PACKET_QDISC_BYPASS unsupported", ifname);
-            TrySetSockInt(LibC.SO_SNDBUF, 4 << 20);
-            // Frames larger than a ring slot are queued whole on the socket; its buffer bounds how many may wait.
-            if (!TrySetSockInt(SO_RCVBUFFORCE, 8 << 20)) TrySetSockInt(LibC.SO_RCVBUF, 8 << 20);
-            TrySetInt(PACKET_COPY_THRESH, 1);
-
-            if (MapRing(blockSize, blocks) is { } ringError) throw PortOpenException.FromErrno(ifname, ringError.What, ringError.Errno);
-
-            byte* sll = stackalloc byte[20];
-            new Span<byte>(sll, 20).Clear();
-            *(ushort*)sll = LibC.AF_PACKET;
-            *(ushort*)(sll + 2) = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(LibC.ETH_P_ALL); // htons
-            *(int*)(sll + 4) = _if.Index;
-            if (LibC.bind(_fd, sll, 20) != 0) throw PortOpenException.FromErrno(ifname, "Binding the AF_PACKET socket", LibC.LastErrno);
-
-            if (_opt.Promiscuous)
-            {
-                byte* mreq = stackalloc byte[16];
-                new Span<byte>(mreq, 16).Clear();
-                *(int*)mreq = _if.Index;
-                *(ushort*)(mreq + 4) = PACKET_MR_PROMISC;
-                if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16) != 0)
-                    throw PortOpenException.FromErrno(ifname, "Enabling promiscuous mode (PACKET_MR_PROMISC)", LibC.LastErrno);
-            }
-            if (_opt.FanoutGroup != 0) SetInt(PACKET_FANOUT, FanoutArg(_opt.FanoutGroup), "Joining the PACKET_FANOUT group");
+            _fd = OpenSocket(blockSize, blocks, _opt.FanoutGroup != 0 ? FanoutArg(_opt.FanoutGroup) : 0, first: true, out var ring);
+            UseRing(ring);
+            _txFd = _fd;
             Info = _if.ToPortInfo();
         }
         catch
@@ -255,64 +236,175 @@ public sealed unsafe class AfPacketPort : IPort
             _opt.FanoutGroup != 0 ? $", fanout group {_opt.FanoutGroup}" : "");
     }
 
-    /// <summary>Sets up and maps a receive ring of <paramref name="blocks"/> blocks (the socket has none); null, or what failed.</summary>
-    private (string What, int Errno)? MapRing(int blockSize, int blocks)
+    /// <summary>A mapped receive ring: its base, bytes, and geometry.</summary>
+    private struct Ring
     {
+        public byte* Base;
+        public nuint Size;
+        public int BlockSize, FramesPerBlock, FrameCount;
+    }
+
+    /// <summary>
+    /// Opens one socket on the interface with every setting of this port, its receive ring of <paramref name="blocks"/>
+    /// blocks set up and mapped, bound, and (non-zero <paramref name="fanoutArg"/>) in that PACKET_FANOUT group: the
+    /// port's first socket and each one a grow opens (<see cref="GrowRing"/>) are set up here alike, so a frame is
+    /// filtered the same whichever socket takes it. Throws <see cref="PortOpenException"/> (the socket closed).
+    /// </summary>
+    private int OpenSocket(int blockSize, int blocks, int fanoutArg, bool first, out Ring ring)
+    {
+        ring = default;
+        string ifname = _if.Name;
+        // Protocol 0: the socket hears nothing until bind() names the protocol and the interface, so no frame of
+        // another interface can slip into the ring meanwhile.
+        int fd = LibC.socket(LibC.AF_PACKET, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0) throw PortOpenException.FromErrno(ifname, "Opening an AF_PACKET socket", LibC.LastErrno);
+        try
+        {
+            SetInt(fd, PACKET_VERSION, TPACKET_V2, "Selecting TPACKET_V2");
+            if (first)
+            {
+                if (_opt.VnetHeader)
+                {
+                    _vnet = TrySetInt(fd, PACKET_VNET_HDR, 1);
+                    if (!_vnet)
+                    {
+                        _opt.Logger?.LogWarning("{If}: PACKET_VNET_HDR unsupported ({Error}): frames with checksum offload or GSO from local senders pass unfixed; turn offloads off on the sending side (ethtool -K PEER tx off tso off gso off)",
+                            ifname, LibC.StrError(LibC.LastErrno));
+                    }
+                }
+                _ignoresOutgoing = TrySetInt(fd, PACKET_IGNORE_OUTGOING, 1);
+                if (!_ignoresOutgoing)
+                    _opt.Logger?.LogWarning("{If}: PACKET_IGNORE_OUTGOING unsupported (kernel < 4.20); filtering own frames in user space", ifname);
+                if (_opt.QdiscBypass && !TrySetInt(fd, PACKET_QDISC_BYPASS, 1))
+                    _opt.Logger?.LogWarning("{If}: PACKET_QDISC_BYPASS unsupported", ifname);
+            }
+            else
+            {
+                // A later socket takes what the first took: frames must come in the format the receive path expects.
+                if (_vnet) SetInt(fd, PACKET_VNET_HDR, 1, "Taking virtio-net headers (PACKET_VNET_HDR)");
+                if (_ignoresOutgoing) TrySetInt(fd, PACKET_IGNORE_OUTGOING, 1);
+                if (_opt.QdiscBypass) TrySetInt(fd, PACKET_QDISC_BYPASS, 1);
+            }
+            TrySetSockInt(fd, LibC.SO_SNDBUF, 4 << 20);
+            // Frames larger than a ring slot are queued whole on the socket; its buffer bounds how many may wait.
+            if (!TrySetSockInt(fd, SO_RCVBUFFORCE, 8 << 20)) TrySetSockInt(fd, LibC.SO_RCVBUF, 8 << 20);
+            TrySetInt(fd, PACKET_COPY_THRESH, 1);
+
+            if (MapRing(fd, blockSize, blocks, out ring) is { } ringError) throw PortOpenException.FromErrno(ifname, ringError.What, ringError.Errno);
+
+            // A socket that joins a fanout group hears every frame on its own hook from bind until it joins, frames the
+            // group's members get too: a filter that passes nothing keeps them out, taken off once it has joined.
+            if (fanoutArg != 0 && !SetProgram(fd, LibC.SOL_SOCKET, SO_ATTACH_FILTER, 0))
+                throw PortOpenException.FromErrno(ifname, "Attaching a filter until the socket joins its fanout group", LibC.LastErrno);
+
+            byte* sll = stackalloc byte[20];
+            new Span<byte>(sll, 20).Clear();
+            *(ushort*)sll = LibC.AF_PACKET;
+            *(ushort*)(sll + 2) = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(LibC.ETH_P_ALL); // htons
+            *(int*)(sll + 4) = _if.Index;
+            if (LibC.bind(fd, sll, 20) != 0) throw PortOpenException.FromErrno(ifname, "Binding the AF_PACKET socket", LibC.LastErrno);
+
+            if (_opt.Promiscuous)
+            {
+                byte* mreq = stackalloc byte[16];
+                new Span<byte>(mreq, 16).Clear();
+                *(int*)mreq = _if.Index;
+                *(ushort*)(mreq + 4) = PACKET_MR_PROMISC;
+                if (LibC.setsockopt(fd, LibC.SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16) != 0)
+                    throw PortOpenException.FromErrno(ifname, "Enabling promiscuous mode (PACKET_MR_PROMISC)", LibC.LastErrno);
+            }
+            // Bound first: the kernel lets only a bound socket join.
+            if (fanoutArg != 0)
+            {
+                SetInt(fd, PACKET_FANOUT, fanoutArg, "Joining the PACKET_FANOUT group");
+                int none = 0;
+                if (LibC.setsockopt(fd, LibC.SOL_SOCKET, SO_DETACH_FILTER, &none, 4) != 0)
+                    throw PortOpenException.FromErrno(ifname, "Detaching the filter after joining the fanout group", LibC.LastErrno);
+            }
+            return fd;
+        }
+        catch
+        {
+            if (ring.Base != null) LibC.munmap(ring.Base, ring.Size);
+            ring = default;
+            LibC.close(fd);
+            throw;
+        }
+    }
+
+    /// <summary>Sets up and maps a receive ring of <paramref name="blocks"/> blocks on <paramref name="fd"/> (which has none); null, or what failed.</summary>
+    private (string What, int Errno)? MapRing(int fd, int blockSize, int blocks, out Ring ring)
+    {
+        ring = default;
         int perBlock = blockSize / _frameSize;
         uint* req = stackalloc uint[4];
         req[0] = (uint)blockSize;               // tp_block_size
         req[1] = (uint)blocks;                  // tp_block_nr
         req[2] = (uint)_frameSize;              // tp_frame_size
         req[3] = (uint)(blocks * perBlock);     // tp_frame_nr
-        if (LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16) != 0)
+        if (LibC.setsockopt(fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16) != 0)
             return ("Setting up the AF_PACKET TPACKET_V2 RX ring", LibC.LastErrno);
         nuint size = (nuint)blockSize * (nuint)blocks;
-        nint map = LibC.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, _fd, 0);
+        nint map = LibC.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, fd, 0);
         if (map == LibC.MAP_FAILED)
         {
             int errno = LibC.LastErrno;
             new Span<uint>(req, 4).Clear();
-            LibC.setsockopt(_fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16);
+            LibC.setsockopt(fd, LibC.SOL_PACKET, PACKET_RX_RING, req, 16);
             return ("Mapping the AF_PACKET RX ring", errno);
         }
-        _ring = (byte*)map;
-        _ringSize = size;
-        _blockSize = blockSize;
-        _framesPerBlock = perBlock;
-        _frameCount = blocks * perBlock;
-        _head = 0;
+        ring.Base = (byte*)map;
+        ring.Size = size;
+        ring.BlockSize = blockSize;
+        ring.FramesPerBlock = perBlock;
+        ring.FrameCount = blocks * perBlock;
         return null;
     }
 
+    /// <summary>Receives from <paramref name="ring"/> from its first slot on.</summary>
+    private void UseRing(in Ring ring)
+    {
+        _ring = ring.Base;
+        _ringSize = ring.Size;
+        _blockSize = ring.BlockSize;
+        _framesPerBlock = ring.FramesPerBlock;
+        _frameCount = ring.FrameCount;
+        _head = 0;
+    }
+
     /// <summary>Bytes of the receive ring now (the small initial ring until the port first gets busy; see <see cref="AfPacketOptions.InitialRxFrames"/>).</summary>
-    public long RingBytes => (long)_ringSize;
+    public long RingBytes => (long)(_nextFd >= 0 ? _nextRing.Size : _ringSize);
 
     /// <summary>
     /// Replaces the ring with a larger one, right after a receive (else at a later receive while a GSO super-frame is
-    /// being taken out of it): a small ring with one four times its size in the same small blocks (16, 64, 256 frames),
-    /// or with the full ring once that is no larger, so a port takes the memory its bursts need and no more; or
-    /// (<see cref="AfPacketOptions.MaxRingSize"/>) a full ring that lost frames with one four times its size, up to that
-    /// most. The kernel swaps rings only on an
-    /// unmapped socket with none: the old ring is unmapped and released, the new one set up and mapped. Under steady
-    /// traffic the old ring never drains (the kernel refills it as fast as it is read), so the slots it holds at the
-    /// swap are copied out first and received before the new ring's (<see cref="CarryHeldFrames"/>), in order. Frames
-    /// still queued on the socket once the new ring is mapped are read and counted as dropped; a frame the kernel put in
-    /// the old ring between the copy and the release is lost with it, and so are frames that arrive while each ring
-    /// call has the socket unhooked (an RCU grace period, longer on a loaded machine) or that it purges from the queue:
-    /// those no counter sees (docs/ports.md, "Ring growth loses what arrives during the swap"). A grow due while copied slots
-    /// are still to be received waits for them. If the new ring cannot be had, the old one is set up again and kept,
-    /// and the port grows no more (a log line says so).
+    /// being taken out of it, or while the last grow's old socket is still to be closed): a small ring with one four
+    /// times its size in the same small blocks (16, 64, 256 frames), or with the full ring once that is no larger, so a
+    /// port takes the memory its bursts need and no more; or (<see cref="AfPacketOptions.MaxRingSize"/>) a full ring
+    /// that lost frames with one four times its size, up to that most.
+    /// The kernel swaps a socket's ring only by unhooking the socket for an RCU grace period and purging its queue, so a
+    /// grow never touches the receiving socket's ring: it opens a second socket with the larger ring (<see cref="OpenSocket"/>,
+    /// every setting of the first), which joins the port's PACKET_FANOUT group (PACKET_FANOUT_CBPF: a one-instruction
+    /// program names the member that gets every frame; the group is made on the first socket at its first grow). The
+    /// program then names the new socket; the kernel returns only after a grace period, so the old ring then holds
+    /// everything it will ever get. Send moves to the new socket at once; Receive takes the old ring to its end, then
+    /// unmaps it and receives from the new one (<see cref="SwitchToNextRing"/>): no frame is lost, none taken twice,
+    /// and flows keep their order, since one member gets all frames at any time. The old socket is closed once no Send
+    /// uses it (<see cref="CloseStale"/>). A member of a hash group that splits the interface across threads
+    /// (<see cref="OpenReceivers"/>, <see cref="AfPacketOptions.FanoutGroup"/>), or a port whose kernel refused the
+    /// group, grows in place (<see cref="GrowInPlace"/>), losing what arrives during the swap uncounted
+    /// (docs/ports.md, "Ring growth"). If the larger ring cannot be had, the port keeps its ring and grows no more (a
+    /// log line says so).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void GrowRing()
     {
         _growPending = true;
-        if (_ring == null || _gso.Active || _carry != null) return;
+        if (_staleFd >= 0) CloseStale();
+        if (_ring == null || _gso.Active || _carry != null || _nextFd >= 0 || _staleFd >= 0) return;
         _growPending = false;
-        CarryHeldFrames();
-        int oldBlockSize = _blockSize, oldBlocks = _frameCount / _framesPerBlock;
         // A small ring to one four times it in the same small blocks, or to the full ring once that is no larger;
         // from a full ring to four times it, up to the most.
+        int oldBlockSize = _blockSize, oldBlocks = _frameCount / _framesPerBlock;
         int blockSize = _fullBlockSize, blocks;
         if (oldBlockSize != _fullBlockSize)
         {
@@ -326,6 +418,161 @@ public sealed unsafe class AfPacketPort : IPort
         }
         _growAt = 0;
         _canGrow = false;
+        if (!_growInPlace && (_growGroup != 0 || CreateGrowGroup()))
+        {
+            GrowThroughFanout(blockSize, blocks);
+            return;
+        }
+        GrowInPlace(oldBlockSize, oldBlocks, blockSize, blocks);
+    }
+
+    /// <summary>After a ring of <paramref name="blocks"/> blocks of <paramref name="blockSize"/> is in use: when it grows next.</summary>
+    private void SetGrowth(int blockSize, int blocks)
+    {
+        if (blockSize != _fullBlockSize)
+        {
+            // Still small: the next receive that takes half of it (or a loss) grows it again.
+            _growAt = Math.Max(1, blocks * (blockSize / _frameSize) / 2);
+            _canGrow = true;
+        }
+        else
+        {
+            _growAt = 0;
+            _canGrow = blocks < _maxBlocks;
+        }
+    }
+
+    /// <summary>
+    /// Makes the receiving socket the one member of a new PACKET_FANOUT_CBPF group whose program sends every frame to
+    /// member 0 (itself), ignoring outgoing frames where the kernel can. A refusal (a log line) makes this port grow in
+    /// place. Joining moves the socket from its own hook to the group's without a grace period between, so a frame
+    /// passing at that instant may miss it: this happens once, at the port's first grow.
+    /// </summary>
+    private bool CreateGrowGroup()
+    {
+        int kind = PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID;
+        bool created = TrySetInt(_fd, PACKET_FANOUT, (kind | PACKET_FANOUT_FLAG_IGNORE_OUTGOING) << 16);
+        if (!created)
+        {
+            created = TrySetInt(_fd, PACKET_FANOUT, kind << 16);
+            if (created) _ignoresOutgoing = false;   // the group's hook passes outgoing frames: filtered here
+        }
+        int v = 0;
+        uint len = 4;
+        if (!created || LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_FANOUT, &v, &len) != 0 || !SetMember(_fd, 0))
+        {
+            _opt.Logger?.LogWarning("{If}: no PACKET_FANOUT_CBPF group to grow the receive ring through ({Error}); it grows in place, losing what arrives meanwhile",
+                _if.Name, LibC.StrError(LibC.LastErrno));
+            _growInPlace = true;
+            return false;
+        }
+        // The word getsockopt reads (id, mode, flags) is what a later socket joins with.
+        _growGroup = v;
+        return true;
+    }
+
+    /// <summary>Has the fanout group's program send every frame to member <paramref name="member"/> (the kernel's
+    /// member order: the first socket is 0, a joining one the next). Replacing a program, the kernel waits for an RCU
+    /// grace period before it returns, so no frame is still on its way to the member the old program named.</summary>
+    private static bool SetMember(int fd, uint member) => SetProgram(fd, LibC.SOL_PACKET, PACKET_FANOUT_DATA, member);
+
+    /// <summary>Sets a classic BPF program of one instruction that returns <paramref name="value"/> (a socket filter:
+    /// the bytes to keep, 0 none; a fanout program: the member).</summary>
+    private static bool SetProgram(int fd, int level, int opt, uint value)
+    {
+        // sock_filter { u16 code; u8 jt; u8 jf; u32 k }: BPF_RET | BPF_K.
+        ulong insn = 0x06UL | ((ulong)value << 32);
+        // sock_fprog { u16 len; (pad); sock_filter* filter }
+        byte* prog = stackalloc byte[16];
+        new Span<byte>(prog, 16).Clear();
+        *(ushort*)prog = 1;
+        *(ulong**)(prog + 8) = &insn;
+        return LibC.setsockopt(fd, level, opt, prog, 16) == 0;
+    }
+
+    /// <summary>The grow of <see cref="GrowRing"/> through a second socket in the port's fanout group.</summary>
+    private void GrowThroughFanout(int blockSize, int blocks)
+    {
+        int fd;
+        Ring ring;
+        try
+        {
+            fd = OpenSocket(blockSize, blocks, _growGroup, first: false, out ring);
+        }
+        catch (PortOpenException e)
+        {
+            _opt.Logger?.LogWarning("{If}: cannot grow the receive ring to {Bytes} bytes ({Error}); it keeps {Frames} frames",
+                _if.Name, (long)blockSize * blocks, e.Message, _frameCount);
+            return;
+        }
+        // The group has two members now: the receiving socket (0) and the new one (1), which gets nothing yet.
+        if (!SetMember(fd, 1))
+        {
+            int errno = LibC.LastErrno;
+            LibC.munmap(ring.Base, ring.Size);
+            LibC.close(fd);
+            _opt.Logger?.LogWarning("{If}: cannot switch the receive ring to a larger one ({Error}); it keeps {Frames} frames",
+                _if.Name, LibC.StrError(errno), _frameCount);
+            return;
+        }
+        // Every frame from here on goes to the new socket; the old ring holds all it will get, taken out before it.
+        _nextRing = ring;
+        _nextFd = fd;
+        Interlocked.Exchange(ref _txFd, fd);
+    }
+
+    /// <summary>
+    /// The old ring taken to its end (a grow through the fanout group): reads the old socket's last counts, counts
+    /// what still waits on its queue as dropped (the whole copy of a frame whose ring slot was lost; none normally),
+    /// unmaps its ring and receives from the new socket's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SwitchToNextRing()
+    {
+        ReadStatistics();
+        while (LibC.recvfrom(_fd, _scratchPtr, ScratchSize, LibC.MSG_DONTWAIT | MSG_TRUNC, null, null) >= 0) _counters.AddRxDropped(1);
+        LibC.munmap(_ring, _ringSize);
+        _staleFd = _fd;
+        _fd = _nextFd;
+        _nextFd = -1;
+        UseRing(_nextRing);
+        _nextRing = default;
+        SetGrowth(_blockSize, _frameCount / _framesPerBlock);
+        _growPending = false;
+        CloseStale();
+        PortWait.NoteWaitFdChanged();   // the forwarding thread's epoll set follows WaitFd
+        _opt.Logger?.LogInformation("{If}: receive ring grown to {Frames} frames ({Bytes} bytes)", _if.Name, _frameCount, (long)_ringSize);
+    }
+
+    /// <summary>
+    /// Closes the socket a grow left (its ring taken and unmapped) once no Send is using it: a Send that read it before
+    /// the switch may still be sending on it (tried again at later receives and waits). The group then has the one
+    /// member, and its program names member 0 again for the next grow.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CloseStale()
+    {
+        // Send counts itself in before it reads _txFd (both full fences), and _txFd left this socket at the switch:
+        // no Send in flight now means none uses it, nor will.
+        if (Volatile.Read(ref _txBusy) != 0) return;
+        LibC.close(_staleFd);
+        _staleFd = -1;
+        SetMember(_fd, 0);
+    }
+
+    /// <summary>
+    /// The grow of <see cref="GrowRing"/> on the receiving socket itself: the kernel swaps rings only on an unmapped
+    /// socket with none, so the old ring is unmapped and released, the new one set up and mapped. Under steady traffic
+    /// the old ring never drains (the kernel refills it as fast as it is read), so the slots it holds at the swap are
+    /// copied out first and received before the new ring's (<see cref="CarryHeldFrames"/>), in order. Frames still
+    /// queued on the socket once the new ring is mapped are read and counted as dropped; a frame the kernel put in the
+    /// old ring between the copy and the release is lost with it, and so are frames that arrive while each ring call
+    /// has the socket unhooked or that it purges from the queue: those no counter sees. If the new ring cannot be had,
+    /// the old one is set up again and kept.
+    /// </summary>
+    private void GrowInPlace(int oldBlockSize, int oldBlocks, int blockSize, int blocks)
+    {
+        CarryHeldFrames();
         LibC.munmap(_ring, _ringSize);
         _ring = null;
         uint* req = stackalloc uint[4];
@@ -340,22 +587,18 @@ public sealed unsafe class AfPacketPort : IPort
                 _if.Name, LibC.StrError(errno), _frameCount);
             return;
         }
-        if (MapRing(blockSize, blocks) is { } error)
+        if (MapRing(_fd, blockSize, blocks, out var ring) is { } error)
         {
-            var again = MapRing(oldBlockSize, oldBlocks);
+            var again = MapRing(_fd, oldBlockSize, oldBlocks, out var old);
+            if (again is null) UseRing(old);
             _opt.Logger?.LogWarning("{If}: cannot grow the receive ring to {Bytes} bytes ({What}: {Error}); {Kept}",
                 _if.Name, (long)blockSize * blocks, error.What, LibC.StrError(error.Errno),
                 again is null ? $"it keeps {_frameCount} frames" : "the port receives nothing more");
         }
-        else if (blockSize != _fullBlockSize)
-        {
-            // Still small: the next receive that takes half of it (or a loss) grows it again.
-            _growAt = Math.Max(1, _frameCount / 2);
-            _canGrow = true;
-        }
         else
         {
-            _canGrow = blocks < _maxBlocks;
+            UseRing(ring);
+            SetGrowth(blockSize, blocks);
         }
         // What the kernel queued while the socket had no ring (and copies a released slot pointed at).
         while (true)
@@ -368,6 +611,15 @@ public sealed unsafe class AfPacketPort : IPort
         ReadStatistics();
         _growPending = false;
         _opt.Logger?.LogInformation("{If}: receive ring grown to {Frames} frames ({Bytes} bytes)", _if.Name, _frameCount, (long)_ringSize);
+    }
+
+    /// <summary>Whether this port grows its ring through a second socket in a fanout group (false: in place, or not yet grown).</summary>
+    internal bool GrowsThroughFanout => _growGroup != 0 && !_growInPlace;
+
+    /// <summary>Tests: makes the next receive that takes a frame grow the ring, as a loss would (receiving thread only).</summary>
+    internal void ForceGrow()
+    {
+        if (_canGrow) _growPending = true;
     }
 
     public int WaitFd => _fd >= 0 ? _fd : PortWait.Unavailable;
@@ -394,7 +646,8 @@ public sealed unsafe class AfPacketPort : IPort
             int group = _opt.FanoutGroup;
             if (group == 0)
             {
-                SetInt(PACKET_FANOUT, FanoutArg(0) | (PACKET_FANOUT_FLAG_UNIQUEID << 16), "Creating a PACKET_FANOUT group");
+                SetInt(_fd, PACKET_FANOUT, FanoutArg(0) | (PACKET_FANOUT_FLAG_UNIQUEID << 16), "Creating a PACKET_FANOUT group");
+                _growInPlace = true;   // a hash group's member: a grow through the group would move flows between threads
                 int v = 0;
                 uint len = 4;
                 if (LibC.getsockopt(_fd, LibC.SOL_PACKET, PACKET_FANOUT, &v, &len) != 0)
@@ -419,7 +672,8 @@ public sealed unsafe class AfPacketPort : IPort
 
     public bool PrepareWait()
     {
-        if (_carry != null) return false;
+        if (_carry != null || _nextFd >= 0) return false;   // the old ring's end is a receive away
+        if (_staleFd >= 0) CloseStale();
         if (_ring == null) return true;
         if (_gso.Active) return false;
         return (Volatile.Read(ref *(uint*)Frame(_head)) & TP_STATUS_USER) == 0;
@@ -447,6 +701,12 @@ public sealed unsafe class AfPacketPort : IPort
             uint st = Volatile.Read(ref *(uint*)(h + HdrStatus));
             if ((st & TP_STATUS_USER) == 0)
             {
+                if (_nextFd >= 0 && _carry == null)
+                {
+                    // A grow switched the group to its new socket: the old ring's end; the new ring's frames follow.
+                    SwitchToNextRing();
+                    continue;
+                }
                 if (n > 0 || waited || _opt.IdleWaitMs <= 0)
                 {
                     if (n == 0 && Environment.TickCount64 >= _nextStatsTick) RefreshIdleStatistics();
@@ -842,21 +1102,32 @@ public sealed unsafe class AfPacketPort : IPort
     /// Call only from the receiving thread.</summary>
     public void RefreshStatistics() => ReadStatistics();
 
+    /// <summary>One sendmmsg per burst on the transmit socket: the receiving one, or from a grow's switch on the new
+    /// socket (<see cref="GrowRing"/>), whose old one stays open while a Send may still use it.</summary>
     public void Send(PacketPool pool, ReadOnlySpan<int> pkts)
     {
-        if (pkts.IsEmpty || _fd < 0) return;
-        PacketSocketTransmit.Send(_fd, pool, pkts, _vnet ? _zeroVnet : null, _counters);
+        if (pkts.IsEmpty) return;
+        Interlocked.Increment(ref _txBusy);
+        try
+        {
+            int fd = Volatile.Read(ref _txFd);
+            if (fd >= 0) PacketSocketTransmit.Send(fd, pool, pkts, _vnet ? _zeroVnet : null, _counters);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _txBusy);
+        }
     }
 
-    private void SetInt(int opt, int value, string what)
+    private void SetInt(int fd, int opt, int value, string what)
     {
-        if (LibC.setsockopt(_fd, LibC.SOL_PACKET, opt, &value, 4) != 0)
+        if (LibC.setsockopt(fd, LibC.SOL_PACKET, opt, &value, 4) != 0)
             throw PortOpenException.FromErrno(_if.Name, what, LibC.LastErrno);
     }
 
-    private bool TrySetInt(int opt, int value) => LibC.setsockopt(_fd, LibC.SOL_PACKET, opt, &value, 4) == 0;
+    private static bool TrySetInt(int fd, int opt, int value) => LibC.setsockopt(fd, LibC.SOL_PACKET, opt, &value, 4) == 0;
 
-    private bool TrySetSockInt(int opt, int value) => LibC.setsockopt(_fd, LibC.SOL_SOCKET, opt, &value, 4) == 0;
+    private static bool TrySetSockInt(int fd, int opt, int value) => LibC.setsockopt(fd, LibC.SOL_SOCKET, opt, &value, 4) == 0;
 
     public void Dispose()
     {
@@ -866,6 +1137,18 @@ public sealed unsafe class AfPacketPort : IPort
             LibC.munmap(_ring, _ringSize);
             _ring = null;
         }
+        if (_nextFd >= 0)
+        {
+            LibC.munmap(_nextRing.Base, _nextRing.Size);
+            LibC.close(_nextFd);
+            _nextFd = -1;
+        }
+        if (_staleFd >= 0)
+        {
+            LibC.close(_staleFd);
+            _staleFd = -1;
+        }
+        _txFd = -1;
         if (_fd >= 0)
         {
             LibC.close(_fd);

@@ -10,8 +10,9 @@ namespace Softswitch.Datapath.Tests.Forwarding;
 /// <summary>
 /// Many datapaths served by one set of forwarding threads (<see cref="ForwardingThreads"/>): no datapath starts a
 /// thread of its own, every one forwards, an idle set sleeps in the kernel and wakes for a frame on any datapath, and a
-/// datapath stopped is no longer polled while the others go on. The thread count is read from the whole process, so
-/// this class runs alone: another test class starting its own datapath meanwhile would look like a thread of ours.
+/// datapath stopped is no longer polled while the others go on. Only the set's own threads are counted
+/// (<see cref="ForwardingThreads.LiveThreads"/>, <see cref="ForwardingThreads.LiveHelperThreads"/>): other test classes'
+/// datapaths run threads of their own meanwhile.
 /// </summary>
 [Collection(nameof(SharedThreadsCollection))]
 public sealed class SharedThreadsTests
@@ -36,24 +37,9 @@ public sealed class SharedThreadsTests
         return new Sw(dp, a, () => Interlocked.Read(ref n));
     }
 
-    private static int ForwardingThreadsOfProcess()
-    {
-        int n = 0;
-        foreach (var dir in Directory.GetDirectories($"/proc/{Environment.ProcessId}/task"))
-        {
-            try
-            {
-                if (File.ReadAllText(Path.Combine(dir, "comm")).StartsWith("fwd-", StringComparison.Ordinal)) n++;
-            }
-            catch (IOException) { }   // the thread ended meanwhile
-        }
-        return n;
-    }
-
     [Fact]
     public void FifteenDatapaths_OnTwoSharedThreads_AllForward_AndAStoppedOneIsLeft()
     {
-        int before = OperatingSystem.IsLinux() ? ForwardingThreadsOfProcess() : 0;
         using var shared = new ForwardingThreads(2, busyPollMicros: 0, idleWakeMs: 20_000);
         var switches = Enumerable.Range(0, 15).Select(_ => Switch(shared)).ToList();
         try
@@ -61,8 +47,10 @@ public sealed class SharedThreadsTests
             foreach (var s in switches) s.Dp.Start();
             Assert.Equal(15, shared.Attached);
             Assert.All(switches, s => Assert.Equal(2, s.Dp.Forwarders.Count));
-            // Threads of earlier tests may still be ending: at most the two shared ones are new.
-            if (OperatingSystem.IsLinux()) Assert.True(ForwardingThreadsOfProcess() - before <= 2, $"{ForwardingThreadsOfProcess() - before} forwarding threads for 15 datapaths");
+            // The set's own two threads forward for all fifteen, and no datapath runs a set of its own (other test
+            // classes' datapaths run threads of their own meanwhile: only this set's are counted).
+            Assert.Equal(2, shared.LiveThreads);
+            Assert.All(switches, s => Assert.Null(s.Dp.OwnThreads));
 
             // Idle: both threads asleep in the kernel (a 20 s timeout, so a lost wake-up fails below).
             Assert.True(Wait.Until(() => shared.Waiters.All(w => w.Sleeps > 0), 5000), "an idle shared thread never slept");
@@ -99,26 +87,10 @@ public sealed class SharedThreadsTests
         public void OnMaintenanceStarting() => Interlocked.Increment(ref Rounds);
     }
 
-    private static int ThreadsOfProcess()
-    {
-        // The runtime's own threads (thread pool, timers, the JIT) come and go with load: only ours are counted.
-        int n = 0;
-        foreach (var dir in Directory.GetDirectories($"/proc/{Environment.ProcessId}/task"))
-        {
-            try
-            {
-                if (!File.ReadAllText(Path.Combine(dir, "comm")).StartsWith(".NET", StringComparison.Ordinal)) n++;
-            }
-            catch (IOException) { }
-        }
-        return n;
-    }
-
     [Fact]
     public void FifteenDatapaths_ShareOneMaintenanceThreadAndOneUpcallPump_EachStillMaintainedAndHeard()
     {
         using var shared = new ForwardingThreads(1, busyPollMicros: 0, idleWakeMs: 20_000);
-        int before = OperatingSystem.IsLinux() ? ThreadsOfProcess() : 0;
         var dps = new List<SwitchDatapath>();
         var maintenance = new List<MaintenanceCount>();
         var heard = new long[15];
@@ -139,8 +111,11 @@ public sealed class SharedThreadsTests
                 dps.Add(dp);
                 maintenance.Add(m);
             }
-            // The shared set's maintenance thread and upcall pump: at most these two are new for fifteen datapaths.
-            if (OperatingSystem.IsLinux()) Assert.True(ThreadsOfProcess() - before <= 2, $"{ThreadsOfProcess() - before} threads for 15 datapaths");
+            // The shared set's one maintenance thread and one upcall pump serve all fifteen, and no datapath runs a set
+            // of its own (only this set's threads are counted: other test classes' datapaths run their own meanwhile).
+            Assert.Equal(1, shared.LiveThreads);
+            Assert.Equal(2, shared.LiveHelperThreads);
+            Assert.All(dps, dp => Assert.Null(dp.OwnThreads));
             Assert.True(Wait.Until(() => maintenance.All(m => Volatile.Read(ref m.Rounds) >= 2), 5000), "a datapath's maintenance never ran on the shared thread");
 
             // A miss on each datapath reaches that datapath's consumer, and only it.

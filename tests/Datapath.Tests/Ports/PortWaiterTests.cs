@@ -63,6 +63,38 @@ public sealed class PortWaiterTests
         Assert.Equal(1, w.Sleeps);
     }
 
+    /// <summary>A receive queue whose descriptor moves (as an AF_PACKET port's does when it grows its ring onto a
+    /// second socket).</summary>
+    private sealed class MovingQueue(int fd) : IRxQueue
+    {
+        public int Fd = fd;
+        public int Receive(Softswitch.Datapath.Packets.PacketPool pool, Span<int> pkts) => 0;
+        public int WaitFd => Fd;
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void ADescriptorThatChangedWhileArmed_IsInTheSetBeforeTheNextWait_TheOldOneNotKept()
+    {
+        using var a = new MemoryPort("a", new MacAddress(0x020000000001UL));
+        using var b = new MemoryPort("b", new MacAddress(0x020000000002UL));
+        using var w = new PortWaiter();
+        var q = new MovingQueue(a.WaitFd);
+        RxQueue[] ports = [new RxQueue(null!, q)];
+        w.Watch(ports);
+        Assert.True(w.Armed);
+        Assert.Contains(a.WaitFd, w.RegisteredDescriptors());
+
+        // The port moves to another descriptor while the set is armed, and says so.
+        q.Fd = b.WaitFd;
+        PortWait.NoteWaitFdChanged();
+        w.Watch(ports);
+        Assert.True(w.Armed);
+        Assert.Contains(b.WaitFd, w.RegisteredDescriptors());
+        Assert.DoesNotContain(a.WaitFd, w.RegisteredDescriptors());
+        Assert.Equal(0, w.Disarms);   // not a busy spell
+    }
+
     [Fact]
     public void TwoPortsSharingADescriptorAreRegisteredOnce_AndTakenOutOnce()
     {
