@@ -100,16 +100,19 @@ public sealed class ExactRecordTableTests
     }
 
     [Fact]
-    public void GateWorkload_CountsEveryPacketOnBothSides()
+    public void GateWorkload_CountsEveryPacketOnEverySide()
     {
         using var w = new ExactGateWorkload(500, seed: 5);
-        long a = 0, b = 0;
+        long a = 0, b = 0, c = 0;
         for (int i = 0; i < 100; i++)
         {
             a += w.TodayBurst();
             b += w.RecordBurst(huge: false);
+            c += w.BuiltBurst();
         }
         Assert.Equal(a, b);
+        Assert.Equal(a, c);
+        Assert.Equal(100 * ExactGateWorkload.Burst, w.BuiltPackets());
         Assert.Equal(100 * ExactGateWorkload.Burst, w.RecordPackets(huge: false));
         Assert.Equal(100 * ExactGateWorkload.Burst, w.EntryPackets());
         Assert.Equal(0, w.RecordPackets(huge: true));
