@@ -126,6 +126,9 @@ public sealed unsafe class AfXdpPort : IPort
     public long TxIdleKicks => Sum(static s => Volatile.Read(ref s.TxIdleKickCount));
     /// <summary>Whether every socket of the port runs zero-copy (false: copy mode).</summary>
     public bool ZeroCopy => Array.TrueForAll(_sockets, static s => s is not null && s.ZeroCopy);
+    /// <summary>Each socket's mode, in <see cref="Queues"/> order: zero-copy, or copy mode and why (<see cref="XskSocket.CopyReason"/>).</summary>
+    public IReadOnlyList<(int Queue, bool ZeroCopy, string? CopyReason)> SocketModes
+        => Array.ConvertAll(_sockets, static s => (s.QueueId, s.ZeroCopy, s.CopyReason));
     /// <summary>Whether every socket of the port takes frames larger than a UMEM frame (XDP_USE_SG).</summary>
     public bool MultiBuffer => Array.TrueForAll(_sockets, static s => s is not null && s.MultiBuffer);
     /// <summary>Whether the kernel busy-polls the sockets' NAPI contexts (<see cref="AfXdpOptions.KernelBusyPollMicros"/>).</summary>
@@ -177,7 +180,7 @@ public sealed unsafe class AfXdpPort : IPort
         {
             for (int i = 0; i < queues.Length; i++) _sockets[i] = new XskSocket(_if, _opt, queues[i], _counters);
             if (_opt.RequireZeroCopy && !ZeroCopy)
-                throw new PortOpenException(PortOpenError.Unsupported, ifname, $"afxdp:{ifname}: zero-copy was asked for, but the driver bound the socket(s) in copy mode.");
+                throw new PortOpenException(PortOpenError.Unsupported, ifname, $"afxdp:{ifname}: zero-copy was asked for, but the driver bound the socket(s) in copy mode ({Array.Find(_sockets, static s => !s.ZeroCopy)!.CopyReason}).");
             if (_sockets.Length > 1) _epollFd = EpollOver(_sockets);
             _tx = Layout(1);
             AttachedMode = AttachProgram(queueCount);
