@@ -63,6 +63,8 @@ internal sealed unsafe class XskSocket : IDisposable
     private int _fd = -1;
     private byte* _umem;
     private nuint _umemSize;
+    private readonly PacketArena? _arena;       // the UMEM when the port was given one (not ours to unmap)
+    private readonly ulong _frameBase;          // UMEM address of the socket's first frame (its first arena slot)
     private readonly int _frameSize;
     private readonly ulong _frameMask;
     private XskRing _rx, _tx, _fill, _comp;
@@ -109,8 +111,10 @@ internal sealed unsafe class XskSocket : IDisposable
     /// in copy mode; zero-copy where the driver supports it); false: such frames are dropped and counted.</summary>
     public bool MultiBuffer { get; private set; }
 
-    public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters)
+    public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters, int firstArenaSlot = 0)
     {
+        _arena = opt.Arena;
+        _frameBase = _arena is null ? 0 : PacketArena.UmemAddress(firstArenaSlot);   // own UMEM: from its start
         _if = nif;
         _opt = opt;
         _counters = counters;
@@ -149,11 +153,20 @@ internal sealed unsafe class XskSocket : IDisposable
 
     private void SetupUmem()
     {
-        int frames = _opt.RxFrames + _opt.TxFrames;
-        _umemSize = (nuint)frames * (nuint)_frameSize;
-        nint m = LibC.mmap(null, _umemSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_POPULATE, -1, 0);
-        if (m == LibC.MAP_FAILED) throw PortOpenException.FromErrno(_if.Name, "Allocating the AF_XDP UMEM", LibC.LastErrno);
-        _umem = (byte*)m;
+        if (_arena is not null)
+        {
+            // The whole arena is the UMEM (every socket registers it); this socket's frames are its own slots of it.
+            _umem = _arena.Base;
+            _umemSize = (nuint)_arena.Length;
+        }
+        else
+        {
+            int frames = _opt.RxFrames + _opt.TxFrames;
+            _umemSize = (nuint)frames * (nuint)_frameSize;
+            nint m = LibC.mmap(null, _umemSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_POPULATE, -1, 0);
+            if (m == LibC.MAP_FAILED) throw PortOpenException.FromErrno(_if.Name, "Allocating the AF_XDP UMEM", LibC.LastErrno);
+            _umem = (byte*)m;
+        }
 
         // struct xdp_umem_reg { u64 addr; u64 len; u32 chunk_size; u32 headroom; u32 flags; u32 tx_metadata_len; }
         byte* reg = stackalloc byte[32];
@@ -187,9 +200,9 @@ internal sealed unsafe class XskSocket : IDisposable
         _comp = MapRing(off + 12, _opt.TxFrames, sizeof(ulong), XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
 
         // All RX frames start in the fill ring; all TX frames on the free stack.
-        for (uint i = 0; i < (uint)_opt.RxFrames; i++) _fill.Addr(_fill.Local + i) = (ulong)i * (ulong)_frameSize;
+        for (uint i = 0; i < (uint)_opt.RxFrames; i++) _fill.Addr(_fill.Local + i) = _frameBase + (ulong)i * (ulong)_frameSize;
         _fill.Submit((uint)_opt.RxFrames);
-        for (int i = 0; i < _opt.TxFrames; i++) _txFree[i] = (ulong)(_opt.RxFrames + i) * (ulong)_frameSize;
+        for (int i = 0; i < _opt.TxFrames; i++) _txFree[i] = _frameBase + (ulong)(_opt.RxFrames + i) * (ulong)_frameSize;
         _txFreeCount = _opt.TxFrames;
     }
 
@@ -647,7 +660,8 @@ internal sealed unsafe class XskSocket : IDisposable
             Unmap(ref _comp);
         }
         if (fd >= 0) LibC.close(fd);
-        if (_umem != null) { LibC.munmap(_umem, _umemSize); _umem = null; }
+        if (_umem != null && _arena is null) LibC.munmap(_umem, _umemSize);
+        _umem = null;
     }
 
     private static void Unmap(ref XskRing r)
