@@ -61,6 +61,12 @@ public sealed record AfXdpOptions
     /// <summary>How long an empty <see cref="AfXdpPort.Receive"/> waits in poll() (0, the default: never waits; the
     /// forwarding thread blocks on <see cref="AfXdpPort.WaitFd"/> instead).</summary>
     public int IdleWaitMs { get; init; }
+    /// <summary>Packet memory to register as every socket's UMEM instead of memory of each socket's own (frame size
+    /// 2048 only): socket k of the port takes slots <see cref="ArenaFirstSlot"/> + k x (RxFrames + TxFrames) onwards.
+    /// Frames are still copied into pool buffers: the arena is the step towards pools carved from it (docs/ports.md).</summary>
+    public PacketArena? Arena { get; init; }
+    /// <summary>The first arena slot the port's sockets use (ports sharing an arena take disjoint ranges).</summary>
+    public int ArenaFirstSlot { get; init; }
     public ILogger? Logger { get; init; }
 }
 
@@ -126,6 +132,9 @@ public sealed unsafe class AfXdpPort : IPort
     public long TxIdleKicks => Sum(static s => Volatile.Read(ref s.TxIdleKickCount));
     /// <summary>Whether every socket of the port runs zero-copy (false: copy mode).</summary>
     public bool ZeroCopy => Array.TrueForAll(_sockets, static s => s is not null && s.ZeroCopy);
+    /// <summary>Each socket's mode, in <see cref="Queues"/> order: zero-copy, or copy mode and why (<see cref="XskSocket.CopyReason"/>).</summary>
+    public IReadOnlyList<(int Queue, bool ZeroCopy, string? CopyReason)> SocketModes
+        => Array.ConvertAll(_sockets, static s => (s.QueueId, s.ZeroCopy, s.CopyReason));
     /// <summary>Whether every socket of the port takes frames larger than a UMEM frame (XDP_USE_SG).</summary>
     public bool MultiBuffer => Array.TrueForAll(_sockets, static s => s is not null && s.MultiBuffer);
     /// <summary>Whether the kernel busy-polls the sockets' NAPI contexts (<see cref="AfXdpOptions.KernelBusyPollMicros"/>).</summary>
@@ -165,6 +174,8 @@ public sealed unsafe class AfXdpPort : IPort
         if (_opt.FrameSize is not (2048 or 4096) || !IsPow2(_opt.RxFrames) || !IsPow2(_opt.TxFrames))
             throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: frame size must be 2048 or 4096 and frame counts powers of two.");
         int queueCount = _if.RxQueueCount;
+        if (_opt.Arena is not null && (_opt.FrameSize != PacketArena.SlotSize || _opt.ArenaFirstSlot < 0))
+            throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: an arena UMEM takes frames of {PacketArena.SlotSize} bytes from a slot >= 0.");
         if (_opt.QueueId is { } q && (q < 0 || q >= queueCount))
             throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: queue={q} does not exist; the interface has {queueCount} RX queue(s) (0 to {queueCount - 1}).");
         if (_opt.QueueId is null && _opt.QueueCount is { } n && (n < 1 || n > queueCount))
@@ -175,9 +186,15 @@ public sealed unsafe class AfXdpPort : IPort
         _served = _sockets;
         try
         {
-            for (int i = 0; i < queues.Length; i++) _sockets[i] = new XskSocket(_if, _opt, queues[i], _counters);
+            int perSocket = _opt.RxFrames + _opt.TxFrames;
+            if (_opt.Arena is { } a && (long)_opt.ArenaFirstSlot + (long)perSocket * queues.Length > a.SlotCount)
+            {
+                throw new PortOpenException(PortOpenError.InvalidSpec, ifname,
+                    $"afxdp:{ifname}: the arena has {a.SlotCount} slots; {queues.Length} queue(s) of {perSocket} frames from slot {_opt.ArenaFirstSlot} need more.");
+            }
+            for (int i = 0; i < queues.Length; i++) _sockets[i] = new XskSocket(_if, _opt, queues[i], _counters, _opt.ArenaFirstSlot + i * perSocket);
             if (_opt.RequireZeroCopy && !ZeroCopy)
-                throw new PortOpenException(PortOpenError.Unsupported, ifname, $"afxdp:{ifname}: zero-copy was asked for, but the driver bound the socket(s) in copy mode.");
+                throw new PortOpenException(PortOpenError.Unsupported, ifname, $"afxdp:{ifname}: zero-copy was asked for, but the driver bound the socket(s) in copy mode ({Array.Find(_sockets, static s => !s.ZeroCopy)!.CopyReason}).");
             if (_sockets.Length > 1) _epollFd = EpollOver(_sockets);
             _tx = Layout(1);
             AttachedMode = AttachProgram(queueCount);

@@ -11,7 +11,8 @@ namespace Softswitch.Ports.AfXdp;
 /// </summary>
 /// <remarks>
 /// Setup (raw syscalls, no libxdp): an anonymous mmap as UMEM (XDP_UMEM_REG), the rings sized by setsockopt and
-/// mmapped at the offsets XDP_MMAP_OFFSETS reports, bind to (ifindex, queue) with XDP_USE_NEED_WAKEUP (unless <see cref="AfXdpOptions.NeedWakeup"/> is off) (and XDP_COPY for generic XDP); XDP_OPTIONS says which mode the kernel chose.
+/// mmapped at the offsets XDP_MMAP_OFFSETS reports, bind to (ifindex, queue) with XDP_USE_NEED_WAKEUP (unless <see cref="AfXdpOptions.NeedWakeup"/> is off), with XDP_ZEROCOPY first and XDP_COPY when the driver
+/// refuses it (or copy mode was asked for, or generic XDP); XDP_OPTIONS says which mode the kernel chose, <see cref="CopyReason"/> why copy mode.
 /// UMEM frames [0, RxFrames) circulate fill → RX → (copied out) → fill; frames [RxFrames, RxFrames+TxFrames) sit on a
 /// free stack, go out through the TX ring and come back through the completion ring.
 /// Own UMEM per socket rather than one shared UMEM: sockets on different queues need their own fill and completion
@@ -42,6 +43,8 @@ internal sealed unsafe class XskSocket : IDisposable
     private const int XDP_OPTIONS = 8;
     private const uint XDP_OPTIONS_ZEROCOPY = 1;
     private const ushort XDP_COPY = 1 << 1;
+    private const ushort XDP_ZEROCOPY = 1 << 2;
+    private const int XDP_PACKET_HEADROOM = 256;   // the kernel's headroom in front of a received frame
     private const ushort XDP_USE_NEED_WAKEUP = 1 << 3;
     private const ushort XDP_USE_SG = 1 << 4;
     private const uint XDP_PKT_CONTD = 1;   // xdp_desc.options: the frame goes on in the next descriptor
@@ -60,6 +63,8 @@ internal sealed unsafe class XskSocket : IDisposable
     private int _fd = -1;
     private byte* _umem;
     private nuint _umemSize;
+    private readonly PacketArena? _arena;       // the UMEM when the port was given one (not ours to unmap)
+    private readonly ulong _frameBase;          // UMEM address of the socket's first frame (its first arena slot)
     private readonly int _frameSize;
     private readonly ulong _frameMask;
     private XskRing _rx, _tx, _fill, _comp;
@@ -96,6 +101,9 @@ internal sealed unsafe class XskSocket : IDisposable
     public long RxPackets => Volatile.Read(ref _rxPackets);
     /// <summary>Whether the socket runs in zero-copy mode (the driver fills our UMEM itself); false: copy mode.</summary>
     public bool ZeroCopy { get; private set; }
+    /// <summary>Why the socket runs in copy mode ("asked for", "generic XDP", "driver offers no zero-copy", or the
+    /// zero-copy bind's error); null in zero-copy mode.</summary>
+    public string? CopyReason { get; private set; }
     /// <summary>Whether the kernel took SO_PREFER_BUSY_POLL, SO_BUSY_POLL and SO_BUSY_POLL_BUDGET (only asked for
     /// when <see cref="AfXdpOptions.KernelBusyPollMicros"/> is set).</summary>
     public bool KernelBusyPoll { get; private set; }
@@ -103,8 +111,10 @@ internal sealed unsafe class XskSocket : IDisposable
     /// in copy mode; zero-copy where the driver supports it); false: such frames are dropped and counted.</summary>
     public bool MultiBuffer { get; private set; }
 
-    public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters)
+    public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters, int firstArenaSlot = 0)
     {
+        _arena = opt.Arena;
+        _frameBase = _arena is null ? 0 : PacketArena.UmemAddress(firstArenaSlot);   // own UMEM: from its start
         _if = nif;
         _opt = opt;
         _counters = counters;
@@ -130,6 +140,8 @@ internal sealed unsafe class XskSocket : IDisposable
             SetupRings();
             Bind();
             ZeroCopy = ReadZeroCopy();
+            if (ZeroCopy) CopyReason = null;
+            else CopyReason ??= "kernel chose copy mode";
             if (opt.KernelBusyPollMicros > 0) KernelBusyPoll = SetBusyPoll(opt.KernelBusyPollMicros, opt.KernelBusyPollBudget);
         }
         catch
@@ -141,11 +153,20 @@ internal sealed unsafe class XskSocket : IDisposable
 
     private void SetupUmem()
     {
-        int frames = _opt.RxFrames + _opt.TxFrames;
-        _umemSize = (nuint)frames * (nuint)_frameSize;
-        nint m = LibC.mmap(null, _umemSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_POPULATE, -1, 0);
-        if (m == LibC.MAP_FAILED) throw PortOpenException.FromErrno(_if.Name, "Allocating the AF_XDP UMEM", LibC.LastErrno);
-        _umem = (byte*)m;
+        if (_arena is not null)
+        {
+            // The whole arena is the UMEM (every socket registers it); this socket's frames are its own slots of it.
+            _umem = _arena.Base;
+            _umemSize = (nuint)_arena.Length;
+        }
+        else
+        {
+            int frames = _opt.RxFrames + _opt.TxFrames;
+            _umemSize = (nuint)frames * (nuint)_frameSize;
+            nint m = LibC.mmap(null, _umemSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_PRIVATE | LibC.MAP_ANONYMOUS | LibC.MAP_POPULATE, -1, 0);
+            if (m == LibC.MAP_FAILED) throw PortOpenException.FromErrno(_if.Name, "Allocating the AF_XDP UMEM", LibC.LastErrno);
+            _umem = (byte*)m;
+        }
 
         // struct xdp_umem_reg { u64 addr; u64 len; u32 chunk_size; u32 headroom; u32 flags; u32 tx_metadata_len; }
         byte* reg = stackalloc byte[32];
@@ -179,9 +200,9 @@ internal sealed unsafe class XskSocket : IDisposable
         _comp = MapRing(off + 12, _opt.TxFrames, sizeof(ulong), XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
 
         // All RX frames start in the fill ring; all TX frames on the free stack.
-        for (uint i = 0; i < (uint)_opt.RxFrames; i++) _fill.Addr(_fill.Local + i) = (ulong)i * (ulong)_frameSize;
+        for (uint i = 0; i < (uint)_opt.RxFrames; i++) _fill.Addr(_fill.Local + i) = _frameBase + (ulong)i * (ulong)_frameSize;
         _fill.Submit((uint)_opt.RxFrames);
-        for (int i = 0; i < _opt.TxFrames; i++) _txFree[i] = (ulong)(_opt.RxFrames + i) * (ulong)_frameSize;
+        for (int i = 0; i < _opt.TxFrames; i++) _txFree[i] = _frameBase + (ulong)(_opt.RxFrames + i) * (ulong)_frameSize;
         _txFreeCount = _opt.TxFrames;
     }
 
@@ -218,21 +239,45 @@ internal sealed unsafe class XskSocket : IDisposable
         byte* sa = stackalloc byte[16];
         new Span<byte>(sa, 16).Clear();
         *(ushort*)sa = LibC.AF_XDP;
-        // Neither XDP_COPY nor XDP_ZEROCOPY: the kernel binds zero-copy when the driver offers it, copy mode otherwise.
-        // Generic (skb) XDP always copies, so it asks for copy mode outright.
-        ushort flags = (ushort)((_opt.NeedWakeup ? XDP_USE_NEED_WAKEUP : 0) | (_opt.Mode == XdpAttachMode.Generic || !_opt.ZeroCopy ? XDP_COPY : 0));
         *(uint*)(sa + 4) = (uint)_if.Index;
         *(uint*)(sa + 8) = (uint)QueueId;
-        // Multi-buffer where the kernel (EINVAL: an unknown flag, before 6.6) and the driver (EOPNOTSUPP: no zero-copy
-        // chains) take it; a socket bound without it drops frames larger than a UMEM frame, as before.
-        *(ushort*)(sa + 2) = (ushort)(flags | (_opt.MultiBuffer ? XDP_USE_SG : 0));
+        ushort wake = _opt.NeedWakeup ? XDP_USE_NEED_WAKEUP : (ushort)0;
         bool sg = _opt.MultiBuffer;
-        bool bound = LibC.bind(_fd, sa, 16) == 0;
-        if (!bound && sg && LibC.LastErrno is LibC.EINVAL or LibC.EOPNOTSUPP)
+        // Zero-copy asked for outright (XDP_ZEROCOPY) unless copy mode was asked for or the program runs in generic
+        // XDP: the order is zero-copy with chains, zero-copy alone (when the MTU fits one UMEM frame, so no frame that
+        // fits today is dropped), then copy mode with chains and alone. Without either flag the kernel would fall back
+        // to copy mode by itself, also where only the chains (XDP_USE_SG) were refused.
+        bool bound = false;
+        int zcErr = 0;
+        if (!_opt.ZeroCopy || _opt.Mode == XdpAttachMode.Generic)
         {
-            *(ushort*)(sa + 2) = flags;
-            sg = false;
-            bound = LibC.bind(_fd, sa, 16) == 0;
+            CopyReason = _opt.ZeroCopy ? "generic XDP" : "asked for";
+        }
+        else
+        {
+            bound = TryBind(sa, (ushort)(wake | XDP_ZEROCOPY | (sg ? XDP_USE_SG : 0)));
+            if (!bound) zcErr = LibC.LastErrno;
+            if (!bound && sg && zcErr != LibC.EBUSY && _if.Mtu + 18 <= _frameSize - XDP_PACKET_HEADROOM)
+            {
+                bound = TryBind(sa, (ushort)(wake | XDP_ZEROCOPY));
+                if (bound) sg = false;
+            }
+            if (!bound)
+            {
+                CopyReason = zcErr == LibC.EOPNOTSUPP ? "driver offers no zero-copy" : $"zero-copy bind refused: {LibC.StrError(zcErr)}";
+            }
+        }
+        if (!bound)
+        {
+            // Multi-buffer where the kernel (EINVAL: an unknown flag, before 6.6) takes it; a socket bound without it
+            // drops frames larger than a UMEM frame, as before.
+            sg = _opt.MultiBuffer;
+            bound = sg && TryBind(sa, (ushort)(wake | XDP_COPY | XDP_USE_SG));
+            if (!bound && (!sg || LibC.LastErrno is LibC.EINVAL or LibC.EOPNOTSUPP))
+            {
+                sg = false;
+                bound = TryBind(sa, (ushort)(wake | XDP_COPY));
+            }
         }
         MultiBuffer = bound && sg;
         if (!bound)
@@ -252,6 +297,12 @@ internal sealed unsafe class XskSocket : IDisposable
 
             throw PortOpenException.FromErrno(_if.Name, "Binding the AF_XDP socket", e);
         }
+    }
+
+    private bool TryBind(byte* sa, ushort flags)
+    {
+        *(ushort*)(sa + 2) = flags;
+        return LibC.bind(_fd, sa, 16) == 0;
     }
 
     private bool ReadZeroCopy()
@@ -609,7 +660,8 @@ internal sealed unsafe class XskSocket : IDisposable
             Unmap(ref _comp);
         }
         if (fd >= 0) LibC.close(fd);
-        if (_umem != null) { LibC.munmap(_umem, _umemSize); _umem = null; }
+        if (_umem != null && _arena is null) LibC.munmap(_umem, _umemSize);
+        _umem = null;
     }
 
     private static void Unmap(ref XskRing r)

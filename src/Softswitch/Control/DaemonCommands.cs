@@ -121,12 +121,26 @@ internal static class DaemonCommands
         return names.Count == 0 ? "none" : string.Join(',', names);
     }).ToArray();
 
+    /// <summary>The mode the port's sockets got: "zero-copy mode", "copy mode (why)" when they all agree, else
+    /// "mixed mode: queue 0 zero-copy, queue 1 copy (why)".</summary>
+    internal static string XdpModeText(IReadOnlyList<(int Queue, bool ZeroCopy, string? CopyReason)> modes)
+    {
+        static string One((int Queue, bool ZeroCopy, string? CopyReason) m) => m.ZeroCopy ? "zero-copy" : $"copy ({m.CopyReason})";
+        bool same = true;
+        for (int i = 1; i < modes.Count; i++) same &= modes[i].ZeroCopy == modes[0].ZeroCopy && modes[i].CopyReason == modes[0].CopyReason;
+        if (modes.Count == 0) return "no sockets";
+        if (same) return modes[0].ZeroCopy ? "zero-copy mode" : $"copy mode ({modes[0].CopyReason})";
+        var sb = new StringBuilder("mixed mode:");
+        for (int i = 0; i < modes.Count; i++) sb.Append(i == 0 ? " " : ", ").Append(CultureInfo.InvariantCulture, $"queue {modes[i].Queue} {One(modes[i])}");
+        return sb.ToString();
+    }
+
     /// <summary>An AF_XDP port's mode and its sockets' kernel counters (XDP_STATISTICS), as "name value" pairs.</summary>
     private static void AppendXdp(StringBuilder sb, AfXdpPort x)
     {
         var ic = CultureInfo.InvariantCulture;
         var st = x.KernelStatistics;
-        sb.Append(ic, $"    afxdp: {(x.ZeroCopy ? "zero-copy" : "copy")} mode, XDP {(x.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, ")
+        sb.Append(ic, $"    afxdp: {XdpModeText(x.SocketModes)}, XDP {(x.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, ")
           .Append(ic, $"{x.Queues.Count} queue(s) of {x.RxFrames} rx frames, multi-buffer {(x.MultiBuffer ? "on" : "off")}, kernel busy-poll {(x.KernelBusyPoll ? "on" : "off")}, rx_dropped {st.RxDropped} rx_ring_full {st.RxRingFull} ")
           .Append(ic, $"rx_fill_ring_empty_descs {st.FillRingEmptyDescs} tx_ring_empty_descs {st.TxRingEmptyDescs} rx_invalid_descs {st.RxInvalidDescs} ")
           .Append(ic, $"tx_invalid_descs {st.TxInvalidDescs} rx_no_buffers {x.RxNoBuffers} tx_kicks {x.TxKicks} tx_kicks_skipped {x.TxKicksSkipped} tx_idle_kicks {x.TxIdleKicks} tx_lock_waits {x.TxLockWaits}\n");

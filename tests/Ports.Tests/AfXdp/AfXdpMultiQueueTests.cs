@@ -102,7 +102,30 @@ public sealed class AfXdpMultiQueueTests(ITestOutputHelper output)
         var e = Assert.Throws<PortOpenException>(() => new AfXdpPort(ns.HostIf, new AfXdpOptions { QueueCount = 3 }));
         Assert.Contains("3 RX queue(s) asked for; the interface has 2", e.Message);
         var zc = Assert.Throws<PortOpenException>(() => OpenWhenFree(() => new AfXdpPort(ns.HostIf, new AfXdpOptions { Mode = XdpAttachMode.Native, RequireZeroCopy = true })));
-        Assert.Contains("zero-copy was asked for, but the driver bound the socket(s) in copy mode", zc.Message);
+        Assert.Contains("zero-copy was asked for, but the driver bound the socket(s) in copy mode (driver offers no zero-copy)", zc.Message);
+    }
+
+    /// <summary>A veth has no zero-copy AF_XDP: each socket asks for it (XDP_ZEROCOPY), the kernel refuses
+    /// (EOPNOTSUPP), and the socket binds copy mode, multi-buffer kept, saying why; copy mode asked for and generic XDP
+    /// say so instead of trying.</summary>
+    [NetnsFact]
+    public void ZeroCopyBind_FallsBackToCopyMode_OnVeth_AndEachSocketSaysWhy()
+    {
+        using var ns = Netns.Create(queues: 2);
+        const string NoZc = "driver offers no zero-copy";
+        using (var port = OpenWhenFree(() => new AfXdpPort(ns.HostIf)))
+        {
+            Assert.False(port.ZeroCopy);
+            Assert.True(port.MultiBuffer);
+            Assert.Equal([(0, false, NoZc), (1, false, NoZc)], port.SocketModes);
+        }
+        using (var port = OpenWhenFree(() => new AfXdpPort(ns.HostIf, new AfXdpOptions { ZeroCopy = false })))
+            Assert.Equal([(0, false, "asked for"), (1, false, "asked for")], port.SocketModes);
+        using (var port = OpenWhenFree(() => new AfXdpPort(ns.HostIf, new AfXdpOptions { Mode = XdpAttachMode.Generic, QueueId = 1 })))
+        {
+            Assert.Equal([(1, false, "generic XDP")], port.SocketModes);
+            Assert.Equal(XdpAttachMode.Generic, port.AttachedMode);
+        }
     }
 
     private static AfXdpPort OpenWhenFree(Func<AfXdpPort> open)

@@ -20,13 +20,23 @@ public sealed class DpShowXdpTests
         var agent = new OfSwitchAgent(new OfSwitch(dp), new AgentOptions());
         string text = DaemonCommands.DpShow(dp, agent, offload: null);
         var line = text.Split('\n').Single(l => l.TrimStart().StartsWith("afxdp:", StringComparison.Ordinal));
-        Assert.Contains($"{(port.ZeroCopy ? "zero-copy" : "copy")} mode, XDP {(port.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, 1 queue(s) of 8192 rx frames, multi-buffer on", line);
+        Assert.Contains($"copy mode (driver offers no zero-copy), XDP {(port.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, 1 queue(s) of 8192 rx frames, multi-buffer on", line);
         foreach (var counter in new[] { "rx_dropped 0", "rx_ring_full 0", "rx_fill_ring_empty_descs 0", "tx_ring_empty_descs ", "rx_invalid_descs 0", "tx_invalid_descs 0", "tx_kicks 0" })
             Assert.Contains(counter, line);
         Assert.False(port.ZeroCopy, "a veth has no zero-copy AF_XDP");
         // One forwarding thread, one queue: the thread shares queue 0 with the other threads' lane, so both lock.
         var tx = text.Split('\n').Single(l => l.TrimStart().StartsWith("afxdp tx:", StringComparison.Ordinal));
         Assert.Equal("    afxdp tx: fwd-0 queue 0 locked 0 frames; other queue 0 locked 0 frames; queue 0 posted 0 completed 0", tx);
+    }
+
+    /// <summary>One mode for all sockets when they agree, else each socket's.</summary>
+    [Fact]
+    public void XdpModeText_SaysEachSocketsModeWhenTheyDiffer()
+    {
+        Assert.Equal("zero-copy mode", DaemonCommands.XdpModeText([(0, true, null), (1, true, null)]));
+        Assert.Equal("copy mode (asked for)", DaemonCommands.XdpModeText([(0, false, "asked for"), (1, false, "asked for")]));
+        Assert.Equal("mixed mode: queue 0 zero-copy, queue 1 copy (driver offers no zero-copy)",
+            DaemonCommands.XdpModeText([(0, true, null), (1, false, "driver offers no zero-copy")]));
     }
 
     /// <summary>Two threads on a two-queue port: thread t on queue t mod 2; thread 1 has queue 1 alone (unlocked),
