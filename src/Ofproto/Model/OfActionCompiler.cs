@@ -495,8 +495,11 @@ public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool Ta
     /// <summary>In a user tag: the output is Open vSwitch's controller action (reason and controller id above it).</summary>
     private const uint ControllerBit = 0x200;
 
-    /// <summary>The largest reason a controller action may give (invalid_ttl: OpenFlow 1.0 and 1.3 have no other).</summary>
-    public const byte MaxReason = 2;
+    /// <summary>
+    /// The largest reason a controller action may give (packet_out: OpenFlow 1.4's OFPR_* of Open vSwitch's
+    /// ofp_packet_in_reason, each mapped to what an older version carries when the packet-in goes out).
+    /// </summary>
+    public const byte MaxReason = 5;
 
     /// <summary>In a controller action's tag: the user data is a <see cref="ControllerUserData"/> entry's id, not the cookie.</summary>
     public const uint RecordBit = 0x4000;
