@@ -196,12 +196,15 @@ public static class OfActionCompiler
                 }
                 case OfActionType.Bundle:
                 {
-                    // Only the pipeline walk runs it (its pick reads the key and the ports' liveness); a bundle_load's
-                    // destination takes a port number (16 bits at least, as decode_bundle asks).
+                    // A flow's pick is made by the pipeline walk, a packet-out's or a bucket's by the executor (each
+                    // packet's key and the ports' liveness); a bundle_load's destination takes a port number (16 bits at
+                    // least, as decode_bundle asks). Outside a flow only a packet field is written: registers,
+                    // metadata and the tunnel id are the walk's, as for the other register actions there.
                     var dst = a.BundleDst;
                     var members = a.BundleMembers;
-                    if (context != ActionContext.FlowMod || a.BundleFields > 6 || a.BundleAlgorithm > 1 || members.Length > 2048
-                        || (dst is { } d && (!d.IsValid || !OfSubfield.IsWritable(d.Field) || d.Bits < 16)))
+                    if (a.BundleFields > 6 || a.BundleAlgorithm > 1 || members.Length > 2048
+                        || (dst is { } d && (!d.IsValid || !OfSubfield.IsWritable(d.Field) || d.Bits < 16
+                                             || (context != ActionContext.FlowMod && !WritesPacketField(d.ToDatapath().Field)))))
                     {
                         return OfError.BadArgument;
                     }
@@ -213,8 +216,8 @@ public static class OfActionCompiler
                     break;
                 }
                 case OfActionType.FinTimeout:
-                    // The rule that holds it is lowered: a flow's, never a packet-out's or a bucket's.
-                    if (context != ActionContext.FlowMod) return OfError.BadArgument;
+                    // The rule that holds it is lowered; in a bucket, the rule that applied the group; in a packet-out
+                    // none (Open vSwitch's xlate_fin_timeout with no rule), so it does nothing there.
                     f = FlowAction.FinTimeout(a.FinIdle, a.FinHard);
                     break;
                 case OfActionType.OutputField:
@@ -341,6 +344,9 @@ public static class OfActionCompiler
     }
 
     /// <summary>Checks an output port against the switch's ports.</summary>
+    /// <summary>Whether <paramref name="f"/> is a header field of the frame (what the executor writes outside the walk).</summary>
+    private static bool WritesPacketField(PipelineField f) => f is >= PipelineField.EthSrc and <= PipelineField.ArpTha and not (PipelineField.EthType or PipelineField.IpProto);
+
     private static OfError CheckOutPort(uint port, PortTable ports, ActionContext context, out ushort dp)
     {
         dp = 0;
