@@ -185,6 +185,9 @@ public sealed partial class OfSwitch
             foreach (var a in actions.Items)
             {
                 if (a.Kind == ActionKind.Group && a.QueueId != req.GroupId && !_dp.Groups.TryGet(a.QueueId, out _)) return OfError.BadOutGroup;
+                // A bucket's fin_timeout lowers the rule that applied the group, which only the pipeline walk names
+                // (its composed group action carries that rule's visit): the forwarders classify through the stages.
+                if (a.Kind == ActionKind.FinTimeout) _dp.Pipeline.EnableStages();
             }
             compiled[i] = new GroupBucket(actions, b.Weight, watchPort, watchGroup);
         }

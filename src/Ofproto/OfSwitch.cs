@@ -160,8 +160,17 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         {
             UpcallReason.Miss => OfPacketInReason.NoMatch,
             UpcallReason.InvalidTtl => OfPacketInReason.InvalidTtl,
-            // Open vSwitch's controller action names its reason (0 no_match, 1 action, 2 invalid_ttl).
-            _ when byAction => given switch { 0 => OfPacketInReason.NoMatch, 2 => OfPacketInReason.InvalidTtl, _ => OfPacketInReason.Action },
+            // Open vSwitch's controller action names its reason (0 no_match, 1 action, 2 invalid_ttl, 3 action_set,
+            // 4 group, 5 packet_out), whatever the action's place; each version's protocol maps it to what it carries.
+            _ when byAction => given switch
+            {
+                0 => OfPacketInReason.NoMatch,
+                2 => OfPacketInReason.InvalidTtl,
+                3 => OfPacketInReason.ActionSet,
+                4 => OfPacketInReason.Group,
+                5 => OfPacketInReason.PacketOut,
+                _ => OfPacketInReason.Action,
+            },
             UpcallReason.PacketOut => OfPacketInReason.PacketOut,
             _ when origin.Via != OfPacketInReason.Action => origin.Via,
             _ => origin.TableMiss ? OfPacketInReason.ExplicitMiss : OfPacketInReason.Action,

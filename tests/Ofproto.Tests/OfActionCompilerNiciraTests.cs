@@ -53,13 +53,15 @@ public class OfActionCompilerNiciraTests
     }
 
     [Fact]
-    public void AControllerAction_ComesBackWithItsReasonMaxLenAndId_AReasonPastInvalidTtlIsRefused()
+    public void AControllerAction_ComesBackWithItsReasonMaxLenAndId_AReasonPastPacketOutIsRefused()
     {
-        OfAction[] actions = [OfAction.Controller(1234, 2, 5678), OfAction.Controller(0xffff, 0, 0), OfAction.Output(OfPort.Controller, 64)];
+        // 1.4's reasons too (action_set 3, group 4, packet_out 5), as Open vSwitch takes them in any version.
+        OfAction[] actions = [OfAction.Controller(1234, 2, 5678), OfAction.Controller(0xffff, 0, 0), OfAction.Output(OfPort.Controller, 64),
+                              OfAction.Controller(64, 3, 0), OfAction.Controller(64, 4, 1), OfAction.Controller(0xffff, 5, 0)];
         var list = Compile(actions);
         Assert.All(list.Items, a => Assert.Equal(PortNumber.Controller, a.Port));
         Assert.Equal(actions, Back(list));
-        Assert.Equal(OfError.BadArgument, OfActionCompiler.TryCompile([OfAction.Controller(64, 3, 0)], NoPorts, ActionContext.FlowMod, 8, out _));
+        Assert.Equal(OfError.BadArgument, OfActionCompiler.TryCompile([OfAction.Controller(64, 6, 0)], NoPorts, ActionContext.FlowMod, 8, out _));
     }
 
     /// <summary>

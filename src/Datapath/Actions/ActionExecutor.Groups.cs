@@ -77,7 +77,24 @@ public sealed partial class ActionExecutor
         }
     }
 
-    private void ExecuteGroup<TSink>(uint id, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+    /// <summary>
+    /// The rule visit plus one of the rule whose actions applied the group being run (0: none, a packet-out's group):
+    /// the rule a bucket's fin_timeout lowers, as Open vSwitch's translation keeps its rule through a group's buckets.
+    /// </summary>
+    private int _groupVisit;
+
+    /// <summary>Runs group <paramref name="id"/>, applied by the rule of composed visit <paramref name="visit"/> (0: a
+    /// bucket's or a packet-out's group action: the outer rule, if any, stays the one).</summary>
+    private void ExecuteGroup<TSink>(uint id, int visit, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+        where TSink : struct, IActionSink
+    {
+        int outer = _groupVisit;
+        if (visit != 0) _groupVisit = visit;
+        RunGroup(id, pool, pkts, layers, queue, depth, copy, ref sink);
+        _groupVisit = outer;
+    }
+
+    private void RunGroup<TSink>(uint id, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
         where TSink : struct, IActionSink
     {
         var table = Groups;

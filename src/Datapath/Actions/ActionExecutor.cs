@@ -133,6 +133,7 @@ public sealed partial class ActionExecutor
         CutCount = 0;
         CutDropped = false;
         _bucketRunsLeft = MaxBucketRuns;
+        _groupVisit = 0;
         Execute(actions, pool, pkts, layers, NoQueue, 0, ref sink);
     }
 
@@ -173,7 +174,7 @@ public sealed partial class ActionExecutor
                     break;
                 case ActionKind.Group:
                     // The buckets work on copies unless nothing after the group in this list can see the packet.
-                    ExecuteGroup(a.QueueId, pool, pkts, layers, queue, depth, i < to - 1, ref sink);
+                    ExecuteGroup(a.QueueId, a.GroupVisit, pool, pkts, layers, queue, depth, i < to - 1, ref sink);
                     break;
                 case ActionKind.Clone:
                 {
@@ -206,7 +207,16 @@ public sealed partial class ActionExecutor
                     i += a.MaxLen;
                     break;
                 case ActionKind.FinTimeout:
-                    if (a.FinVisit != 0 && AnyFinOrRst(pool, pkts, layers)) sink.FinTimeout(a.FinVisit - 1, a.FinIdle, a.FinHard);
+                {
+                    // A rule's own (composed with its visit), else a group bucket's: the rule that applied the group.
+                    // A packet-out's has no rule to lower, as in Open vSwitch.
+                    int visit = a.FinVisit != 0 ? a.FinVisit : _groupVisit;
+                    if (visit != 0 && AnyFinOrRst(pool, pkts, layers)) sink.FinTimeout(visit - 1, a.FinIdle, a.FinHard);
+                    break;
+                }
+                case ActionKind.Bundle:
+                    // A packet-out's or a group bucket's (a rule's is composed away by the pipeline walk).
+                    ExecuteBundle(a, pool, pkts, layers, queue, depth, modifiedAfter[i], ref sink);
                     break;
                 case ActionKind.LearnValue:
                 case ActionKind.Learn:
@@ -218,7 +228,6 @@ public sealed partial class ActionExecutor
                 case ActionKind.FieldMove:
                 case ActionKind.OutputField:
                 case ActionKind.Multipath:
-                case ActionKind.Bundle:
                 case ActionKind.Conjunction: // a clause of a conjunctive match: a table's lookup reads it, no packet runs it
                     break;
                 case ActionKind.SetTunnel:

@@ -305,7 +305,13 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction CopyTtlOut() => Of(ActionKind.CopyTtlOut, 0);
     public static FlowAction CopyTtlIn() => Of(ActionKind.CopyTtlIn, 0);
     public static FlowAction SetQueue(uint queueId) => new(ActionKind.SetQueue, 0, 0, queueId, 0);
-    public static FlowAction Group(uint groupId) => new(ActionKind.Group, 0, 0, groupId, 0);
+    /// <summary>
+    /// Group <paramref name="groupId"/>. <paramref name="visit"/>: 0 in a rule's list; in a composed list, one more than
+    /// the visit of the rule whose actions apply the group (a fin_timeout in its buckets lowers that rule).
+    /// </summary>
+    public static FlowAction Group(uint groupId, int visit = 0) => new(ActionKind.Group, 0, 0, groupId, 0, (ulong)(uint)visit);
+    /// <summary>A composed <see cref="ActionKind.Group"/>'s rule visit plus one (0: not composed).</summary>
+    public int GroupVisit => (int)(uint)Value2;
     public static FlowAction Meter(uint meterId) => new(ActionKind.Meter, 0, 0, meterId, 0);
     /// <summary>A resubmit to <paramref name="table"/> (255: this table) as if received on <paramref name="inPort"/> (<see cref="Ports.PortNumber.InPort"/>: its own port).</summary>
     public static FlowAction Resubmit(byte table, ushort inPort = Ports.PortNumber.InPort) => new(ActionKind.Resubmit, inPort, 0, table, 0);
@@ -417,7 +423,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
 
     public bool IsOutput => Kind is ActionKind.Output or ActionKind.Enqueue;
     /// <summary>The action changes packet bytes (outputs before it must send copies).</summary>
-    public bool ModifiesPacket => Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
+    public bool ModifiesPacket => Kind == ActionKind.Bundle ? BundleHasDst : Kind is not (ActionKind.Output or ActionKind.Enqueue or ActionKind.SetTunnel or ActionKind.SetQueue or ActionKind.Group
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
                                                or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue
                                                or ActionKind.Note or ActionKind.Clone or ActionKind.Multipath or ActionKind.Bundle

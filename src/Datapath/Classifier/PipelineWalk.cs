@@ -473,6 +473,10 @@ public sealed class PipelineWalk
                     // Composed with the visit of the rule that holds it: the executor signals that rule.
                     a = FlowAction.FinTimeout(a.FinIdle, a.FinHard, _visit + 1);
                     break;
+                case ActionKind.Group:
+                    // Its buckets' fin_timeouts lower the rule that applied the group (Open vSwitch's ctx->rule).
+                    a = FlowAction.Group(a.QueueId, _visit + 1);
+                    break;
                 case ActionKind.Clone:
                 {
                     int end = Math.Min(items.Length, i + 1 + (int)a.QueueId);
@@ -766,6 +770,23 @@ public sealed class PipelineWalk
         {
             case PipelineField.Metadata: b.Metadata((ulong)whole); return false;
             case PipelineField.TunId: a = FlowAction.SetTunnel((ulong)whole); return true;
+            default:
+                if (!PacketFieldSet(dst.Field, whole, out var set)) return false;
+                a = set;
+                return true;
+        }
+    }
+
+    /// <summary>
+    /// The set-field action that writes <paramref name="whole"/> into packet field <paramref name="field"/> (a header
+    /// field of the frame: Ethernet, IPv4, transport, IPv6 or ARP); false for any other field (a register, metadata, the
+    /// tunnel id, or one the switch does not write).
+    /// </summary>
+    internal static bool PacketFieldSet(PipelineField field, UInt128 whole, out FlowAction a)
+    {
+        a = default;
+        switch (field)
+        {
             case PipelineField.EthSrc: a = FlowAction.SetDlSrc(new MacAddress((ulong)whole)); return true;
             case PipelineField.EthDst: a = FlowAction.SetDlDst(new MacAddress((ulong)whole)); return true;
             case PipelineField.Ipv4Src: a = FlowAction.SetNwSrc((uint)whole); return true;

@@ -50,6 +50,15 @@ internal sealed class OfProtocol10(OfRequestContext ctx) : OfProtocol
     /// <summary>NXST_FLOW_MONITOR replies, NXT_FLOW_MONITOR_PAUSED and _RESUMED (Open vSwitch's flow monitors of OpenFlow 1.0).</summary>
     public override List<byte[]>? FlowUpdates(IReadOnlyList<OfFlowUpdate> updates) => NxFlowMonitorHandler.Encode(updates);
 
+    /// <summary>
+    /// The connection's request-forward mask for its role, as Open vSwitch's NXT_SET_ASYNC_CONFIG2 left it (none by
+    /// default); a meter-mod is never forwarded to 1.0 (its request has no 1.0 form: <see cref="Of13.Handlers.RequestForwarder"/>).
+    /// </summary>
+    public override bool WantsRequestForward(OfConnection c, byte reason) => Async14Wants(c, OfWire.Of14.Ofp14AsyncProp.RequestForwardSlave, reason);
+
+    /// <summary>Open vSwitch's NXT_REQUESTFORWARD around <paramref name="request"/> (an NXT_GROUP_MOD; ofputil_encode_requestforward).</summary>
+    public override byte[]? RequestForward(byte[] request) => OfWire.NxAsyncConfig.EncodeRequestForward(Version, request);
+
     public override byte[] PortStatus(OfPortReason reason, OfPortDesc port)
         => new OfpPortStatus { Reason = WireMap.ToWire(reason), Desc = ReportTranslator.PhyPort(port) }.ToArray();
 }

@@ -493,7 +493,7 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
     /// to every other connection whose request-forward mask for its role (SET_ASYNC's OFPACPT_REQUESTFORWARD_SLAVE for a
     /// slave, _MASTER otherwise; before 1.4 Open vSwitch's NXT_SET_ASYNC_CONFIG2 sets them) has <paramref name="reason"/>'s
     /// bit, as Open vSwitch's connmgr_send_requestforward (none by default; the version's form of the message:
-    /// <see cref="OfProtocol.RequestForward"/>, none for 1.0 here). <paramref name="inner"/> writes the request in a
+    /// <see cref="OfProtocol.RequestForward"/>). <paramref name="inner"/> writes the request in a
     /// version, with its sender's xid (null: it has no form there); encoded once per version in use.
     /// </summary>
     public void ForwardRequest(OfConnection source, byte reason, Func<byte, byte[]?> inner)

@@ -16,8 +16,8 @@ namespace Softswitch.OfWire;
 /// can set the masks 1.3 has no room for (role status, table status, request forwarding);</item>
 /// <item>NXT_REQUESTFORWARD (NXT 1.0-1.2, subtype 132) and ONFT13_REQUESTFORWARD (the ONF extension under 1.3,
 /// experimenter 0x4f4e4600, exp_type 2350): 1.4's OFPT_REQUESTFORWARD (the forwarded request whole after the head).
-/// The switch sends the 1.3 form; under 1.0 Open vSwitch forwards a group-mod as NXT_GROUP_MOD (1.5's ofp15_group_mod
-/// with 1.0's actions in its buckets), which this codec does not write.</item>
+/// Under 1.0 the request is a group-mod as Open vSwitch writes it there, NXT_GROUP_MOD (<see cref="NxGroupMod"/>: 1.5's
+/// ofp15_group_mod with 1.0's actions in its buckets).</item>
 /// </list>
 /// There is no Nicira GET_ASYNC: Open vSwitch answers OFPT_GET_ASYNC_REQUEST from 1.3 on only.
 /// </summary>

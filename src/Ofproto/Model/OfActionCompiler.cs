@@ -196,12 +196,15 @@ public static class OfActionCompiler
                 }
                 case OfActionType.Bundle:
                 {
-                    // Only the pipeline walk runs it (its pick reads the key and the ports' liveness); a bundle_load's
-                    // destination takes a port number (16 bits at least, as decode_bundle asks).
+                    // A flow's pick is made by the pipeline walk, a packet-out's or a bucket's by the executor (each
+                    // packet's key and the ports' liveness); a bundle_load's destination takes a port number (16 bits at
+                    // least, as decode_bundle asks). Outside a flow only a packet field is written: registers,
+                    // metadata and the tunnel id are the walk's, as for the other register actions there.
                     var dst = a.BundleDst;
                     var members = a.BundleMembers;
-                    if (context != ActionContext.FlowMod || a.BundleFields > 6 || a.BundleAlgorithm > 1 || members.Length > 2048
-                        || (dst is { } d && (!d.IsValid || !OfSubfield.IsWritable(d.Field) || d.Bits < 16)))
+                    if (a.BundleFields > 6 || a.BundleAlgorithm > 1 || members.Length > 2048
+                        || (dst is { } d && (!d.IsValid || !OfSubfield.IsWritable(d.Field) || d.Bits < 16
+                                             || (context != ActionContext.FlowMod && !WritesPacketField(d.ToDatapath().Field)))))
                     {
                         return OfError.BadArgument;
                     }
@@ -213,8 +216,8 @@ public static class OfActionCompiler
                     break;
                 }
                 case OfActionType.FinTimeout:
-                    // The rule that holds it is lowered: a flow's, never a packet-out's or a bucket's.
-                    if (context != ActionContext.FlowMod) return OfError.BadArgument;
+                    // The rule that holds it is lowered; in a bucket, the rule that applied the group; in a packet-out
+                    // none (Open vSwitch's xlate_fin_timeout with no rule), so it does nothing there.
                     f = FlowAction.FinTimeout(a.FinIdle, a.FinHard);
                     break;
                 case OfActionType.OutputField:
@@ -341,6 +344,9 @@ public static class OfActionCompiler
     }
 
     /// <summary>Checks an output port against the switch's ports.</summary>
+    /// <summary>Whether <paramref name="f"/> is a header field of the frame (what the executor writes outside the walk).</summary>
+    private static bool WritesPacketField(PipelineField f) => f is >= PipelineField.EthSrc and <= PipelineField.ArpTha and not (PipelineField.EthType or PipelineField.IpProto);
+
     private static OfError CheckOutPort(uint port, PortTable ports, ActionContext context, out ushort dp)
     {
         dp = 0;
@@ -495,8 +501,11 @@ public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool Ta
     /// <summary>In a user tag: the output is Open vSwitch's controller action (reason and controller id above it).</summary>
     private const uint ControllerBit = 0x200;
 
-    /// <summary>The largest reason a controller action may give (invalid_ttl: OpenFlow 1.0 and 1.3 have no other).</summary>
-    public const byte MaxReason = 2;
+    /// <summary>
+    /// The largest reason a controller action may give (packet_out: OpenFlow 1.4's OFPR_* of Open vSwitch's
+    /// ofp_packet_in_reason, each mapped to what an older version carries when the packet-in goes out).
+    /// </summary>
+    public const byte MaxReason = 5;
 
     /// <summary>In a controller action's tag: the user data is a <see cref="ControllerUserData"/> entry's id, not the cookie.</summary>
     public const uint RecordBit = 0x4000;

@@ -329,7 +329,7 @@ public static partial class OfctlFlowParser
 
     /// <summary>
     /// Open vSwitch's controller action (parse_CONTROLLER): a bare max_len, or <c>key=value</c> pairs (here separated by
-    /// ':') of reason (no_match, action, invalid_ttl), max_len, id and userdata (hex bytes, '.' between them allowed).
+    /// ':') of reason (no_match, action, invalid_ttl, action_set, group, packet_out), max_len, id and userdata (hex bytes, '.' between them allowed).
     /// Reason action, id 0 and no userdata is an output to the controller port; anything else a controller action,
     /// its userdata interned (<see cref="ControllerUserData"/>; the flow's cookie is not known here: 0, as an output's).
     /// pause and meter_id, which the switch does not run, are refused.
@@ -356,7 +356,6 @@ public static partial class OfctlFlowParser
                     case "reason":
                         int r = Array.IndexOf(PacketInReasonNames, value);
                         if (r < 0) return Fail($"unknown reason \"{value}\"", out error);
-                        if (r > PacketInOrigin.MaxReason) return Fail($"controller: reason {value} is not one OpenFlow 1.0 or 1.3 can report", out error);
                         reason = (byte)r;
                         break;
                     case "max_len":

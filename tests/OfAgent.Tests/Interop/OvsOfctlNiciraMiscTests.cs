@@ -90,7 +90,7 @@ public sealed class OvsOfctlNiciraMiscTests
 
     /// <summary>
     /// controller(reason=...,max_len=...,id=...) (NXAST_CONTROLLER) is kept with its reason, max_len and controller id
-    /// and given back as ovs-ofctl wrote it; a reason OpenFlow 1.0 and 1.3 cannot report is OFPBAC_BAD_ARGUMENT, and in
+    /// and given back as ovs-ofctl wrote it, 1.4's reasons (action_set, group, packet_out) too; in
     /// write-actions the action is OFPBAC_BAD_TYPE, as Open vSwitch's action set refuses it. (The packet-ins it makes:
     /// OfSwitchPipelineTests.)
     /// </summary>
@@ -107,7 +107,11 @@ public sealed class OvsOfctlNiciraMiscTests
         Assert.Contains("priority=10,in_port=1 actions=controller(reason=invalid_ttl,max_len=1234,id=5678),output:2", dump);
         Assert.Contains("priority=10,in_port=2 actions=controller(reason=no_match),CONTROLLER:64", dump);
         ReAddsTheSame(rig, version, dump);
-        Assert.Contains("OFPBAC_BAD_ARGUMENT", Refused(rig, version, "add-flow", "actions=controller(reason=action_set)"));
+        // 1.4's reasons too, as Open vSwitch takes them in every version (the packet-ins: PacketInReasonSessionTests).
+        Ok(rig, version, "add-flow", "priority=10,in_port=3,actions=controller(reason=action_set),controller(reason=group,max_len=9),controller(reason=packet_out,id=3)");
+        dump = Ok(rig, version, "dump-flows", "--no-stats");
+        Assert.Contains("priority=10,in_port=3 actions=controller(reason=action_set),controller(reason=group,max_len=9),controller(reason=packet_out,id=3)", dump);
+        ReAddsTheSame(rig, version, dump);
         if (version == "OpenFlow13")
             Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, version, "add-flow", "actions=write_actions(controller(reason=no_match))"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());

@@ -295,8 +295,8 @@ public sealed class NiciraActionTranslatorTests
 
     /// <summary>
     /// ofp-actions.at's controller(reason=invalid_ttl,max_len=1234,id=5678) is NXAST_CONTROLLER, read into the model's
-    /// controller action and written back byte for byte; a reason OpenFlow 1.0 and 1.3 cannot report (3, action_set) is
-    /// BAD_ARGUMENT.
+    /// controller action and written back byte for byte; 1.4's reasons (3, action_set) are kept as they came, and a byte
+    /// past packet_out (6), which names no reason, is BAD_ARGUMENT.
     /// </summary>
     [Fact]
     public void AControllerAction_IsKept_AndWrittenBackAsItCame()
@@ -309,7 +309,10 @@ public sealed class NiciraActionTranslatorTests
         back.Encode(b);
         Assert.Equal("FFFF001000002320001404D2162E0200", Convert.ToHexString(b));
         var actionSet = OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString("001404d2162e0300"));
-        Assert.False(Of10Actions.TryDecode([actionSet], out _, out error));
+        Assert.True(Of10Actions.TryDecode([actionSet], out actions, out error), error.ToString());
+        Assert.Equal([OfAction.Controller(1234, 3, 5678)], actions.ToArray());
+        var past = OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString("001404d2162e0600"));
+        Assert.False(Of10Actions.TryDecode([past], out _, out error));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Tests.Session;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
 using Controller = Softswitch.OfAgent.Tests.Of13.Of14SessionTests.Controller;
@@ -108,6 +109,56 @@ public sealed class PacketInReasonSessionTests
         rig.Poll();
         Assert.Equal(Group, (await PacketIn(witness)).Reason);
         Assert.Equal([Group], await PacketInsBeforeBarrier(of14));
+        Assert.Empty(await PacketInsBeforeBarrier(of13));
+    }
+
+    /// <summary>
+    /// Open vSwitch's controller action naming 1.4's reasons (controller(reason=action_set|group|packet_out),
+    /// NXAST_CONTROLLER in a flow's apply-actions): a 1.4 connection is sent that reason, a 1.3 connection OFPR_ACTION,
+    /// whatever the action's place; each version's masks select them as they select the implicit ones.
+    /// </summary>
+    [Fact]
+    public async Task AControllerActionsExplicitReason_Is14sOwn_Action13s_AndMasked()
+    {
+        await using var rig = new AgentRig(ports: 5, options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        using var of14 = await Controller.ConnectAsync(rig.ListenPort, V14);
+        using var of13 = await Controller.ConnectAsync(rig.ListenPort, V13);
+        using var witness = await Controller.ConnectAsync(rig.ListenPort, V14);
+
+        var errors = new List<byte[]>();
+        foreach (byte reason in new[] { ActionSet, Group, PacketOut })
+        {
+            var controller = Ofp13Action.Nicira(new NxAction(NxActionSubtype.Controller, MaxLen: 0xffff, Table: reason));
+            of14.Send(FlowMod(reason, 0x50u + reason, new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [controller])));
+        }
+        await of14.ReplyAsync(of14.Send(Empty(Ofp13Type.BarrierRequest)), errors);
+        Assert.DoesNotContain(errors, m => m[1] == (byte)Ofp13Type.Error);
+
+        foreach (byte reason in new[] { ActionSet, Group, PacketOut })
+        {
+            rig.Ports[reason - 1].Inject(s_frame);
+            rig.Poll();
+            Assert.Equal((reason, 0x50ul + reason), await PacketIn(of14));
+            Assert.Equal((Action, 0x50ul + reason), await PacketIn(of13));
+            Assert.Equal(reason, (await PacketIn(witness)).Reason);
+        }
+
+        // 1.4: the group's bit alone. 1.3: NO_MATCH and ACTION, which leaves the three out, as Open vSwitch.
+        var set14 = new Ofp14AsyncConfig { Version = Ofp13.Version14 };
+        set14.Set(Ofp14AsyncProp.PacketInMaster, 1u << Group);
+        of14.Send(set14.Encode());
+        of13.Send(new Ofp13SetAsync { Version = Ofp13.Version, PacketInMaster = 3, PortStatusMaster = 7, FlowRemovedMaster = 0xf }.Encode());
+        Assert.Empty(await PacketInsBeforeBarrier(of14));
+        Assert.Empty(await PacketInsBeforeBarrier(of13));
+        foreach (byte reason in new[] { ActionSet, Group, PacketOut })
+        {
+            rig.Ports[reason - 1].Inject(s_frame);
+            rig.Poll();
+            Assert.Equal(reason, (await PacketIn(witness)).Reason); // sent: the others have had theirs
+        }
+        // The first 1.4 packet-in is the group's (the action set's, injected before it, was not sent), and none after it.
+        Assert.Equal(Group, (await PacketIn(of14)).Reason);
+        Assert.Empty(await PacketInsBeforeBarrier(of14));
         Assert.Empty(await PacketInsBeforeBarrier(of13));
     }
 }

@@ -153,4 +153,42 @@ public sealed class NxAsyncConfigTests
             Assert.Equal(request, reply[data..]);
         }
     }
+
+    /// <summary>
+    /// ofp-print.at's NXT_GROUP_MOD (inside "NXT_REQUESTFORWARD - inner NXT_GROUP_MOD"): 1.5's group-mod under a 1.0
+    /// Nicira head, read (a select group 0x87654321, three buckets of ids 0-2 with their weights, watch ports and 1.0
+    /// outputs, the selection-method property kept as bytes) and written back byte for byte; a short, a wrong-subtype
+    /// and a bad-property message are not read.
+    /// </summary>
+    [Fact]
+    public void NxtGroupMod_OvsVector_ReadAndWrittenBack()
+    {
+        byte[] forward = Hex(RequestForwardGroupMod10);
+        Assert.True(NxAsyncConfig.TryDecodeRequestForward(forward, out int at, out int len));
+        byte[] inner = forward.AsSpan(at, len).ToArray();
+        var m = new NxGroupMod();
+        Assert.True(m.TryDecode(inner));
+        Assert.Equal((2u, (ushort)0, (byte)1, 0x87654321u, 0xffffffffu), (m.Xid, m.Command, m.GroupType, m.GroupId, m.CommandBucketId));
+        Assert.Equal(3, m.Buckets.Count);
+        for (int i = 0; i < 3; i++)
+        {
+            var b = m.Buckets[i];
+            Assert.Equal((uint)i, b.BucketId);
+            Assert.Equal((ushort)(i == 0 ? 100 : 200), b.Weight);
+            Assert.Equal((uint)(i + 1), b.WatchPort);
+            Assert.Null(b.WatchGroup);
+            Assert.Equal(new byte[] { 0, 0, 0, 8, 0, (byte)(i + 1), 0, 0 }, b.Actions); // OFPAT_OUTPUT to port i+1
+        }
+        Assert.Equal(40, m.Properties.Length);
+        Assert.Equal(Convert.ToHexString(inner), Convert.ToHexString(m.Encode()));
+        Assert.Equal(Convert.ToHexString(forward), Convert.ToHexString(NxAsyncConfig.EncodeRequestForward(1, m.Encode(), 2)));
+
+        Assert.False(new NxGroupMod().TryDecode(inner.AsSpan(0, NxGroupMod.FixedSize - 1)));
+        byte[] other = (byte[])inner.Clone();
+        other[15] = 0x20;
+        Assert.False(new NxGroupMod().TryDecode(other));
+        byte[] badProp = (byte[])inner.Clone();
+        badProp[NxGroupMod.FixedSize + 16 + 1] = 7; // the first bucket's weight property is of type 7
+        Assert.False(new NxGroupMod().TryDecode(badProp));
+    }
 }

@@ -139,6 +139,9 @@ public sealed class OfctlFlowParserTests
     [InlineData("controller(userdata=01.02.03.04.05)", "controller(userdata=01.02.03.04.05)")]
     [InlineData("controller(reason=invalid_ttl,max_len=1234,id=5678,userdata=01.02.03.04.05)", "controller(reason=invalid_ttl,max_len=1234,id=5678,userdata=01.02.03.04.05)")]
     [InlineData("controller(id=7,reason=no_match)", "controller(reason=no_match,id=7)")]
+    [InlineData("controller(reason=group,max_len=9)", "controller(reason=group,max_len=9)")]
+    [InlineData("controller(reason=packet_out)", "controller(reason=packet_out)")]
+    [InlineData("controller(reason=action_set,id=2)", "controller(reason=action_set,id=2)")]
     [InlineData("controller(max_len=64,userdata=aabb)", "controller(max_len=64,userdata=aa.bb)")]
     [InlineData("controller(reason=action,max_len=99)", "CONTROLLER:99")]
     [InlineData("controller(128)", "CONTROLLER:128")]
@@ -156,7 +159,6 @@ public sealed class OfctlFlowParserTests
     [InlineData("controller(reason=asdf)", "unknown reason \"asdf\"")]
     [InlineData("controller(foo=bar)", "unknown key \"foo\" parsing controller action")]
     [InlineData("controller(userdata=123x456)", "bad hex digit in `controller' action `userdata'")]
-    [InlineData("controller(reason=group)", "reason group")]
     public void ControllerAction_Refusals(string text, string why) => Assert.Contains(why, Error("in_port=1,actions=" + text));
 
     [Fact]

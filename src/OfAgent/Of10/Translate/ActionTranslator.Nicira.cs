@@ -29,8 +29,8 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"); else OFPBAC_BAD_ARGUMENT.
 /// NXAST_RESUBMIT and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own. A note (NXAST_NOTE)
 /// is kept, its bytes as they came (padding included), and given back in flow statistics; it does nothing to the packet.
-/// NXAST_CONTROLLER is the model's controller action (reason, max_len, controller id); a reason past invalid_ttl, which
-/// OpenFlow 1.0 and 1.3 cannot report, is BAD_ARGUMENT. NXAST_CONTROLLER2 is the same action with its userdata (carried
+/// NXAST_CONTROLLER is the model's controller action (reason, max_len, controller id); any reason of Open vSwitch's
+/// (no_match to packet_out: 1.4's three go to 1.0 and 1.3 as action), a byte past them BAD_ARGUMENT. NXAST_CONTROLLER2 is the same action with its userdata (carried
 /// to NXT_PACKET_IN2); with pause (continuations) or a meter, which the switch does not run, it is refused as an
 /// unsupported action (1.0 BAD_VENDOR_TYPE, 1.3 BAD_EXP_TYPE).</para>
 /// <para>OpenFlow 1.3's experimenter actions carry the same bodies and take the same translation
@@ -172,7 +172,7 @@ public static partial class ActionTranslator
             case NxActionSubtype.SetMplsTc: item = OfAction.SetMplsTc((byte)nx.Arg); return true;
             case NxActionSubtype.Note: item = OfAction.Note(nx.Note ?? []); return true;
             case NxActionSubtype.Controller:
-                // Reasons past invalid_ttl (1.4's action_set, group, packet_out) OpenFlow 1.0 and 1.3 cannot report.
+                // Every reason of Open vSwitch's ofp_packet_in_reason (through packet_out); a byte past them names none.
                 if (nx.Table > PacketInOrigin.MaxReason) return false;
                 item = OfAction.Controller(nx.MaxLen, nx.Table, (ushort)nx.Arg);
                 return true;

@@ -1,5 +1,6 @@
 using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.OfAgent.Session;
+using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.OfWire.Of14;
 using Softswitch.OfWire.Of15;
@@ -20,8 +21,9 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// is not 0, its watches where set); from 1.5 the buckets lose their ids, and an INSERT_BUCKET or REMOVE_BUCKET, which
 /// earlier versions lack, goes as a MODIFY with the group's buckets after it. Open vSwitch forwards to 1.3 connections
 /// too, whose request-forward masks only its NXT_SET_ASYNC_CONFIG2 sets, in ONFT13_REQUESTFORWARD, and so does this
-/// switch; to 1.0 ones it forwards a group-mod as NXT_GROUP_MOD (1.5's layout, 1.0's actions) in NXT_REQUESTFORWARD,
-/// which this switch does not (no forwarding to 1.0), and never a meter-mod. Stateless; runs on the sender's receive loop.
+/// switch; to 1.0 ones a group-mod as NXT_GROUP_MOD (1.5's layout, its commands and bucket ids as 1.5 writes them, the
+/// buckets' actions in 1.0's form) in NXT_REQUESTFORWARD, and never a meter-mod (connmgr_send_requestforward skips a
+/// meter-mod for a connection before 1.3), as this switch does. Stateless; runs on the sender's receive loop.
 /// </remarks>
 internal static class RequestForwarder
 {
@@ -51,7 +53,8 @@ internal static class RequestForwarder
     /// <summary>GROUP_MOD <paramref name="original"/> in <paramref name="version"/>; null when it does not decode (never, once carried out).</summary>
     internal static byte[]? GroupModIn(byte version, byte[] original, OfSwitch sw, uint groupId)
     {
-        if (version < Ofp13.Version) return null; // 1.0's NXT_GROUP_MOD is not written (OfProtocol10 forwards nothing)
+        if (version == OfWire.Of10.OfpConstants.Version) return NxGroupModOf(original, sw, groupId);
+        if (version < Ofp13.Version) return null;
         bool from15 = Ofp15.Serves(original[0]), to15 = Ofp15.Serves(version);
         if (from15 == to15) return InVersion(original, version);
         if (to15)
@@ -89,5 +92,26 @@ internal static class RequestForwarder
         foreach (var b in m15.Buckets)
             g13.Buckets.Add(new Ofp13Bucket(b.Weight ?? (ushort)(select15 ? 1 : 0), b.WatchPort ?? OfPort.Any, b.WatchGroup ?? GroupModRequest.AnyGroup, b.Actions));
         return g13.Encode();
+    }
+
+    /// <summary>
+    /// GROUP_MOD <paramref name="original"/> as Open vSwitch writes it for a 1.0 connection: NXT_GROUP_MOD, 1.5's
+    /// group-mod (written from 1.3's layout as for a 1.5 connection) with each bucket's actions in 1.0's form.
+    /// </summary>
+    private static byte[]? NxGroupModOf(byte[] original, OfSwitch sw, uint groupId)
+    {
+        byte[]? as15 = Ofp15.Serves(original[0]) ? original : GroupModIn(Ofp15.Version, original, sw, groupId);
+        var m = new Ofp15GroupMod();
+        if (as15 is null || !m.TryDecode(as15, out _)) return null;
+        var nx = new NxGroupMod { Xid = m.Xid, Command = m.Command, GroupType = m.GroupType, GroupId = m.GroupId, CommandBucketId = m.CommandBucketId };
+        foreach (var b in m.Buckets)
+        {
+            if (!ActionTranslator.TryToOf(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(b.Actions), false, out var actions, out _)) return null;
+            var wire = OfAgent.Of10.Translate.ActionTranslator.ToOfp(actions);
+            var bytes = new byte[OfWire.Of10.OfpActions.GetEncodedSize(wire)];
+            OfWire.Of10.OfpActions.Encode(wire, bytes);
+            nx.Buckets.Add(new NxGroupBucket(b.BucketId, bytes, b.Weight, b.WatchPort, b.WatchGroup));
+        }
+        return nx.Encode();
     }
 }

@@ -115,11 +115,11 @@ internal static class ActionTranslator
 
     /// <summary>
     /// A register action or a learn: only the pipeline walk runs them, for a flow's apply-actions (in write-actions, a packet-out or
-    /// a group bucket they are BAD_ARGUMENT, as a resubmit there).
+    /// a group bucket they are BAD_ARGUMENT, as a resubmit there). A bundle and a fin_timeout run in a packet-out and a bucket
+    /// too (a bundle_load there into a packet field only: the compiler's check).
     /// </summary>
     private static bool IsRegisterAction(in OfAction a)
-        => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath
-            or OfActionType.Bundle or OfActionType.FinTimeout;
+        => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath;
 
     private static bool TryNicira(in NxAction nx, bool flowApply, ref Of10.Translate.ActionTranslator.PendingLoad load,
                                   out OfAction? item, out Ofp13Error error)

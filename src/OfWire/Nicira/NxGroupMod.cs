@@ -1,0 +1,131 @@
+using System.Buffers.Binary;
+using Softswitch.OfWire.Of10;
+using Softswitch.OfWire.Of13;
+using Softswitch.OfWire.Of15;
+
+namespace Softswitch.OfWire;
+
+/// <summary>A bucket of <see cref="NxGroupMod"/>: OpenFlow 1.5's bucket (id, properties) holding 1.0's actions, encoded.</summary>
+public sealed record NxGroupBucket(uint BucketId, byte[] Actions, ushort? Weight = null, uint? WatchPort = null, uint? WatchGroup = null);
+
+/// <summary>
+/// Open vSwitch's NXT_GROUP_MOD (OFPRAW_NXT_GROUP_MOD, NXT 1.0, subtype 31; lib/ofp-group.c ofputil_encode_group_mod):
+/// OpenFlow 1.5's group-mod body under a Nicira vendor header of version 1.0, the buckets' actions in 1.0's form (Nicira
+/// actions for what 1.0 lacks). Open vSwitch writes it for one thing a 1.0 connection sees: a group-mod another
+/// connection made, forwarded in NXT_REQUESTFORWARD (<see cref="NxAsyncConfig.EncodeRequestForward"/>).
+/// </summary>
+/// <remarks>
+/// The group properties (1.5 defines only experimenter ones; Open vSwitch's selection method) are kept as they came,
+/// bytes, so a message re-encodes byte for byte; the switch writes none. Not thread safe (a message object).
+/// </remarks>
+public sealed class NxGroupMod
+{
+    /// <summary>NXT_GROUP_MOD's subtype; the head (ofp_header, vendor, subtype) and 1.5's fixed part after it.</summary>
+    public const uint Subtype = 31;
+    public const int HeadSize = 16, FixedSize = HeadSize + 16;
+
+    public uint Xid, GroupId, CommandBucketId = Ofp15Bucket.All;
+    public ushort Command;
+    public byte GroupType;
+    public readonly List<NxGroupBucket> Buckets = new();
+    /// <summary>The group properties, whole, as they came (empty: none).</summary>
+    public byte[] Properties = [];
+
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |  ofp_header (8): version 1, OFPT_VENDOR (4)                   |   0
+    // +---------------------------------------------------------------+
+    // |                    vendor 0x00002320 (Nicira)                 |   8
+    // +---------------------------------------------------------------+
+    // |                           subtype 31                          |  12
+    // +-------------------------------+---------------+---------------+
+    // |            command            |      type     |      pad      |  16
+    // +---------------------------------------------------------------+
+    // |                            group_id                           |  20
+    // +-------------------------------+-------------------------------+
+    // |        bucket_array_len       |              pad              |  24
+    // +-------------------------------+-------------------------------+
+    // |                       command_bucket_id                       |  28
+    // +---------------------------------------------------------------+
+    // |  buckets (bucket_array_len): 1.5's ofp_bucket (len, action_   |  32
+    // |  array_len, bucket_id, 1.0's actions, WEIGHT / WATCH_PORT /   |
+    // |  WATCH_GROUP properties)                                      |
+    // +---------------------------------------------------------------+
+    // |                  group properties (to the end)                |
+    // +---------------------------------------------------------------+
+    public byte[] Encode()
+    {
+        var w = new Ofp13Writer(64);
+        int start = w.Position;
+        w.U8(OfpConstants.Version); w.U8((byte)Ofp13Type.Experimenter); w.U16(0); w.U32(Xid);
+        w.U32(NxAction.VendorId); w.U32(Subtype);
+        w.U16(Command); w.U8(GroupType); w.U8(0); w.U32(GroupId); w.U16(0); w.Zeros(2); w.U32(CommandBucketId);
+        int buckets = w.Position;
+        foreach (var b in Buckets)
+        {
+            int at = w.Position;
+            w.U16(0); w.U16((ushort)b.Actions.Length); w.U32(b.BucketId);
+            w.Bytes(b.Actions);
+            if (b.Weight is { } weight) { w.U16(Ofp15Bucket.PropWeight); w.U16(8); w.U16(weight); w.Zeros(2); }
+            if (b.WatchPort is { } port) { w.U16(Ofp15Bucket.PropWatchPort); w.U16(8); w.U32(port); }
+            if (b.WatchGroup is { } group) { w.U16(Ofp15Bucket.PropWatchGroup); w.U16(8); w.U32(group); }
+            w.PatchU16(at, (ushort)(w.Position - at));
+        }
+        w.PatchU16(start + 24, (ushort)(w.Position - buckets));
+        w.Bytes(Properties);
+        w.Finish(start);
+        return w.ToArray();
+    }
+
+    /// <summary>
+    /// Reads a whole NXT_GROUP_MOD (cleared first): false when the head is not one, a length does not fit, or a bucket
+    /// property is not one of 1.5's three (each 8 bytes). The actions are kept as bytes (1.0's codec reads them).
+    /// </summary>
+    public bool TryDecode(ReadOnlySpan<byte> msg)
+    {
+        Buckets.Clear();
+        Properties = [];
+        if (msg.Length < FixedSize || msg[0] != OfpConstants.Version || msg[1] != (byte)Ofp13Type.Experimenter
+            || BinaryPrimitives.ReadUInt16BigEndian(msg[2..]) != msg.Length
+            || BinaryPrimitives.ReadUInt32BigEndian(msg[8..]) != NxAction.VendorId || BinaryPrimitives.ReadUInt32BigEndian(msg[12..]) != Subtype)
+        {
+            return false;
+        }
+        Xid = BinaryPrimitives.ReadUInt32BigEndian(msg[4..]);
+        Command = BinaryPrimitives.ReadUInt16BigEndian(msg[16..]);
+        GroupType = msg[18];
+        GroupId = BinaryPrimitives.ReadUInt32BigEndian(msg[20..]);
+        int bucketsLen = BinaryPrimitives.ReadUInt16BigEndian(msg[24..]);
+        CommandBucketId = BinaryPrimitives.ReadUInt32BigEndian(msg[28..]);
+        if (FixedSize + bucketsLen > msg.Length) return false;
+        var s = msg.Slice(FixedSize, bucketsLen);
+        while (!s.IsEmpty)
+        {
+            if (s.Length < Ofp15Bucket.FixedSize) return false;
+            int len = BinaryPrimitives.ReadUInt16BigEndian(s), actionsLen = BinaryPrimitives.ReadUInt16BigEndian(s[2..]);
+            if (len < Ofp15Bucket.FixedSize || len > s.Length || actionsLen > len - Ofp15Bucket.FixedSize) return false;
+            ushort? weight = null;
+            uint? watchPort = null, watchGroup = null;
+            var props = s[(Ofp15Bucket.FixedSize + actionsLen)..len];
+            while (!props.IsEmpty)
+            {
+                if (props.Length < 8 || BinaryPrimitives.ReadUInt16BigEndian(props[2..]) != 8) return false;
+                ushort type = BinaryPrimitives.ReadUInt16BigEndian(props);
+                uint v = BinaryPrimitives.ReadUInt32BigEndian(props[4..]);
+                switch (type)
+                {
+                    case Ofp15Bucket.PropWeight: weight = (ushort)(v >> 16); break;
+                    case Ofp15Bucket.PropWatchPort: watchPort = v; break;
+                    case Ofp15Bucket.PropWatchGroup: watchGroup = v; break;
+                    default: return false;
+                }
+                props = props[8..];
+            }
+            Buckets.Add(new NxGroupBucket(BinaryPrimitives.ReadUInt32BigEndian(s[4..]), s.Slice(Ofp15Bucket.FixedSize, actionsLen).ToArray(),
+                                          weight, watchPort, watchGroup));
+            s = s[len..];
+        }
+        Properties = msg[(FixedSize + bucketsLen)..].ToArray();
+        return true;
+    }
+}
