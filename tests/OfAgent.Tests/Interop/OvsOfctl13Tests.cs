@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Of13;
@@ -313,45 +312,28 @@ public sealed class OvsOfctl13Tests
         Ok(rig, "add-flow", "table=0,priority=0,actions=goto_table:1");
         Ok(rig, "add-flow", "table=1,priority=0,cookie=0x5eed,actions=CONTROLLER:65535");
         // ovs-ofctl monitor asks for the whole packet (miss_send_len) and prints every asynchronous message.
-        // Line-buffered (stdbuf): ovs-ofctl's stdout is a pipe here.
-        var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true };
-        // A control socket of its own: the default one needs Open vSwitch's run directory.
-        string ctl = Path.Combine(Path.GetTempPath(), $"ss13-mon-{Environment.ProcessId}.ctl");
         // -P standard: unless told, ovs-ofctl monitor asks for NXT_PACKET_IN2, which the switch serves (OvsOfctlPacketIn2Tests).
-        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", "OpenFlow13", "-P", "standard", "monitor", $"tcp:127.0.0.1:{rig.ListenPort}", "65534", $"--unixctl={ctl}" }) psi.ArgumentList.Add(a);
-        using var monitor = Process.Start(psi)!;
-        try
-        {
-            var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
-            monitor.OutputDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
-            monitor.ErrorDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
-            monitor.BeginOutputReadLine();
-            monitor.BeginErrorReadLine();
-            Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Any(c => c.MissSendLen == 65534), 10_000), "monitor did not connect");
-            rig.Ports[0].Inject(frame);
-            rig.Poll();
-            Assert.True(await Wait.UntilAsync(() => lines.Any(l => l.Contains("OFPT_PACKET_IN (OF1.3)")), 10_000),
-                $"sent {rig.Agent.PacketInsSent}, dropped {rig.Agent.PacketInsDropped}: " + string.Join('\n', lines));
-            var packetIn = lines.First(l => l.Contains("OFPT_PACKET_IN"));
-            // A table-miss flow entry's packet-in is a miss in 1.3, from its table, with its cookie, unbuffered (max_len 65535).
-            Assert.Contains("cookie=0x5eed total_len=" + frame.Length + " in_port=1 (via no_match) data_len=" + frame.Length + " (unbuffered)", packetIn);
-            Assert.Contains("table_id=1", packetIn);
-            Assert.DoesNotContain("metadata=", packetIn);
+        using var monitor = OvsOfctlMonitor.Start(rig, "ss13-mon", ["-O", "OpenFlow13", "-P", "standard"], "65534");
+        var lines = monitor.Lines;
+        Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Any(c => c.MissSendLen == 65534), 10_000), "monitor did not connect");
+        rig.Ports[0].Inject(frame);
+        rig.Poll();
+        Assert.True(await Wait.UntilAsync(() => lines.Any(l => l.Contains("OFPT_PACKET_IN (OF1.3)")), 10_000),
+            $"sent {rig.Agent.PacketInsSent}, dropped {rig.Agent.PacketInsDropped}: " + string.Join('\n', lines));
+        var packetIn = lines.First(l => l.Contains("OFPT_PACKET_IN"));
+        // A table-miss flow entry's packet-in is a miss in 1.3, from its table, with its cookie, unbuffered (max_len 65535).
+        Assert.Contains("cookie=0x5eed total_len=" + frame.Length + " in_port=1 (via no_match) data_len=" + frame.Length + " (unbuffered)", packetIn);
+        Assert.Contains("table_id=1", packetIn);
+        Assert.DoesNotContain("metadata=", packetIn);
 
-            // Metadata written by table 0 is the packet-in's context (OpenFlow 1.3.5 section 7.4.1), in its match.
-            Ok(rig, "mod-flows", "table=0,priority=0,actions=write_metadata:0xab/0xff,goto_table:1");
-            rig.Ports[0].Inject(frame);
-            rig.Poll();
-            Assert.True(await Wait.UntilAsync(() => lines.Count(l => l.Contains("OFPT_PACKET_IN (OF1.3)")) == 2, 10_000), string.Join('\n', lines));
-            var second = lines.Last(l => l.Contains("OFPT_PACKET_IN"));
-            Assert.Contains("metadata=0xab", second);
-            Assert.Contains("in_port=1", second);
-        }
-        finally
-        {
-            monitor.Kill(true);
-            monitor.WaitForExit(5000);
-        }
+        // Metadata written by table 0 is the packet-in's context (OpenFlow 1.3.5 section 7.4.1), in its match.
+        Ok(rig, "mod-flows", "table=0,priority=0,actions=write_metadata:0xab/0xff,goto_table:1");
+        rig.Ports[0].Inject(frame);
+        rig.Poll();
+        Assert.True(await Wait.UntilAsync(() => lines.Count(l => l.Contains("OFPT_PACKET_IN (OF1.3)")) == 2, 10_000), string.Join('\n', lines));
+        var second = lines.Last(l => l.Contains("OFPT_PACKET_IN"));
+        Assert.Contains("metadata=0xab", second);
+        Assert.Contains("in_port=1", second);
     }
 
     [ToolFact]

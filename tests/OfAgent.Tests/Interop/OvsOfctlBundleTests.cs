@@ -21,6 +21,27 @@ public sealed class OvsOfctlBundleTests
 
     private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
+    /// <summary>
+    /// 16 UDP flows into port 1, whose flow sends them through symmetric_l3l4+udp hrw over ports 4-7 (basis 7): each
+    /// leaves by the member <see cref="Bundle.Pick"/> names (Open vSwitch's, pinned by BundleTests), and more than one
+    /// member is used.
+    /// </summary>
+    private static void SixteenFlowsTakeTheirHrwMembers(AgentRig rig)
+    {
+        var used = new HashSet<int>();
+        for (ushort sport = 1000; sport < 1016; sport++)
+        {
+            byte[] frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, sport, 53);
+            PacketParser.Parse(frame, 1, out var key, out _);
+            int member = Bundle.Pick(key, Multipath.SymmetricL3L4Udp, 7, Bundle.Hrw, [4, 5, 6, 7], _ => true);
+            used.Add(member);
+            rig.Ports[0].Inject(frame);
+            rig.Poll();
+            for (int p = 4; p <= 7; p++) Assert.Equal(p == member ? 1 : 0, rig.Ports[p - 1].TakeSent().Count);
+        }
+        Assert.True(used.Count > 1, "16 flows over 4 members used one member only");
+    }
+
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
@@ -36,18 +57,7 @@ public sealed class OvsOfctlBundleTests
         Ok(rig, version, "add-flow", $"priority=10,in_port=1,actions={load},output:NXM_NX_REG0[0..15]");
         Ok(rig, version, "add-flow", $"priority=10,in_port=2,actions={ab}");
         Ok(rig, version, "add-flow", $"priority=10,idle_timeout=60,tcp,in_port=3,actions={fin},output:8");
-        var used = new HashSet<int>();
-        for (ushort sport = 1000; sport < 1016; sport++)
-        {
-            byte[] frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, sport, 53);
-            PacketParser.Parse(frame, 1, out var key, out _);
-            int member = Bundle.Pick(key, Multipath.SymmetricL3L4Udp, 7, Bundle.Hrw, [4, 5, 6, 7], _ => true);
-            used.Add(member);
-            rig.Ports[0].Inject(frame);
-            rig.Poll();
-            for (int p = 4; p <= 7; p++) Assert.Equal(p == member ? 1 : 0, rig.Ports[p - 1].TakeSent().Count);
-        }
-        Assert.True(used.Count > 1, "16 flows over 4 members used one member only");
+        SixteenFlowsTakeTheirHrwMembers(rig);
 
         byte[] other = FrameBuilder.Udp(H2, H1, 0x0a000002, 0x0a000001, 53, 1000);
         rig.Ports[1].Inject(other);
@@ -93,18 +103,7 @@ public sealed class OvsOfctlBundleTests
         Ok(rig, version, "add-group", $"group_id=2,type=indirect,bucket=actions={fin},output:8");
         Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=group:1");
         Ok(rig, version, "add-flow", "priority=10,idle_timeout=60,tcp,in_port=3,actions=group:2");
-        var used = new HashSet<int>();
-        for (ushort sport = 1000; sport < 1016; sport++)
-        {
-            byte[] frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, sport, 53);
-            PacketParser.Parse(frame, 1, out var key, out _);
-            int member = Bundle.Pick(key, Multipath.SymmetricL3L4Udp, 7, Bundle.Hrw, [4, 5, 6, 7], _ => true);
-            used.Add(member);
-            rig.Ports[0].Inject(frame);
-            rig.Poll();
-            for (int p = 4; p <= 7; p++) Assert.Equal(p == member ? 1 : 0, rig.Ports[p - 1].TakeSent().Count);
-        }
-        Assert.True(used.Count > 1, "16 flows over 4 members used one member only");
+        SixteenFlowsTakeTheirHrwMembers(rig);
 
         byte[] finFrame = FrameBuilder.Tcp(H1, H2, 0x0a000001, 0x0a000002, 40000, 80);
         finFrame[14 + 20 + 13] = 0x11; // FIN|ACK

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
@@ -26,56 +24,34 @@ public sealed class OvsOfctlMonitorTests
     {
         await using var rig = Rig();
         Ok(rig, version, "add-flow", "table=0,priority=3,in_port=3,actions=drop");
-        var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true };
-        string ctl = Path.Combine(Path.GetTempPath(), $"mon-{version}-{Environment.ProcessId}.ctl");
-        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", version, "monitor", $"tcp:127.0.0.1:{rig.ListenPort}", "watch:", $"--unixctl={ctl}" })
-            psi.ArgumentList.Add(a);
-        using var monitor = Process.Start(psi)!;
-        var lines = new ConcurrentQueue<string>();
-        try
-        {
-            monitor.OutputDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
-            monitor.ErrorDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
-            monitor.BeginOutputReadLine();
-            monitor.BeginErrorReadLine();
-            async Task<string> Line(Func<string, bool> what, string why)
-            {
-                Assert.True(await Wait.UntilAsync(() => lines.Any(what), 10_000), why + ":\n" + string.Join('\n', lines));
-                return lines.First(what);
-            }
-            // The flow in place when the monitor came (a drop has no instruction, so nothing follows its match; Open
-            // vSwitch prints no priority in a flow update).
-            var first = await Line(l => l.Contains(initial) && l.Contains("in_port=3"), "no initial update");
-            Assert.EndsWith("table=0 cookie=0 in_port=3", first);
-            Assert.Contains(reply, string.Join('\n', lines));
+        using var monitor = OvsOfctlMonitor.Start(rig, $"mon-{version}", ["-O", version], "watch:");
+        // The flow in place when the monitor came (a drop has no instruction, so nothing follows its match; Open
+        // vSwitch prints no priority in a flow update).
+        var first = await monitor.LineAsync(l => l.Contains(initial) && l.Contains("in_port=3"), "no initial update");
+        Assert.EndsWith("table=0 cookie=0 in_port=3", first);
+        Assert.Contains(reply, monitor.Text);
 
-            Ok(rig, version, "add-flow", "table=0,priority=7,cookie=0x42,in_port=1,actions=output:2");
-            var added = await Line(l => l.Contains("event=ADDED") && l.Contains("in_port=1"), "no ADDED");
-            // With its actions: watch: asks for them.
-            Assert.EndsWith("table=0 cookie=0x42 in_port=1 actions=output:2", added);
+        Ok(rig, version, "add-flow", "table=0,priority=7,cookie=0x42,in_port=1,actions=output:2");
+        var added = await monitor.LineAsync(l => l.Contains("event=ADDED") && l.Contains("in_port=1"), "no ADDED");
+        // With its actions: watch: asks for them.
+        Assert.EndsWith("table=0 cookie=0x42 in_port=1 actions=output:2", added);
 
-            Ok(rig, version, "mod-flows", "in_port=1,actions=output:3");
-            var modified = await Line(l => l.Contains("event=MODIFIED"), "no MODIFIED");
-            Assert.EndsWith($"table=0 cookie={modifiedCookie} in_port=1 actions=output:3", modified);
+        Ok(rig, version, "mod-flows", "in_port=1,actions=output:3");
+        var modified = await monitor.LineAsync(l => l.Contains("event=MODIFIED"), "no MODIFIED");
+        Assert.EndsWith($"table=0 cookie={modifiedCookie} in_port=1 actions=output:3", modified);
 
-            Ok(rig, version, "del-flows", "in_port=1");
-            var deleted = await Line(l => l.Contains("event=DELETED"), "no DELETED");
-            Assert.Contains($"event=DELETED reason=delete table=0 cookie={modifiedCookie} in_port=1", deleted);
-            // An expired flow is reported too (the datapath's expiry, not a flow-mod).
-            Ok(rig, version, "add-flow", "table=0,priority=8,hard_timeout=5,in_port=2,actions=output:1");
-            var timed = await Line(l => l.Contains("event=ADDED") && l.Contains("in_port=2"), "no ADDED of the timed flow");
-            Assert.EndsWith("table=0 hard_timeout=5 cookie=0 in_port=2 actions=output:1", timed);
-            rig.Clock.Advance(TimeSpan.FromSeconds(6));
-            rig.Dp.RunMaintenance();
-            var expired = await Line(l => l.Contains("event=DELETED") && l.Contains("in_port=2"), "no DELETED of the expired flow");
-            Assert.Contains("event=DELETED reason=hard table=0 hard_timeout=5 cookie=0 in_port=2", expired);
-            // The flow that stayed was never reported again.
-            Assert.Single(lines, l => l.Contains("in_port=3"));
-        }
-        finally
-        {
-            monitor.Kill(true);
-            monitor.WaitForExit(5000);
-        }
+        Ok(rig, version, "del-flows", "in_port=1");
+        var deleted = await monitor.LineAsync(l => l.Contains("event=DELETED"), "no DELETED");
+        Assert.Contains($"event=DELETED reason=delete table=0 cookie={modifiedCookie} in_port=1", deleted);
+        // An expired flow is reported too (the datapath's expiry, not a flow-mod).
+        Ok(rig, version, "add-flow", "table=0,priority=8,hard_timeout=5,in_port=2,actions=output:1");
+        var timed = await monitor.LineAsync(l => l.Contains("event=ADDED") && l.Contains("in_port=2"), "no ADDED of the timed flow");
+        Assert.EndsWith("table=0 hard_timeout=5 cookie=0 in_port=2 actions=output:1", timed);
+        rig.Clock.Advance(TimeSpan.FromSeconds(6));
+        rig.Dp.RunMaintenance();
+        var expired = await monitor.LineAsync(l => l.Contains("event=DELETED") && l.Contains("in_port=2"), "no DELETED of the expired flow");
+        Assert.Contains("event=DELETED reason=hard table=0 hard_timeout=5 cookie=0 in_port=2", expired);
+        // The flow that stayed was never reported again.
+        Assert.Single(monitor.Lines, l => l.Contains("in_port=3"));
     }
 }

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Tests.Session;
@@ -62,42 +60,26 @@ public sealed class OvsOfctlPacketIn2Tests
     {
         await using var rig = new AgentRig();
         Ok(rig, version, "add-flow", "priority=10,in_port=1,cookie=0x5eed,actions=controller(userdata=01.02.03.04.05)");
-        var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true };
-        string ctl = Path.Combine(Path.GetTempPath(), $"pin2-mon-{format}-{Environment.ProcessId}.ctl");
-        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", version, "-P", format, "monitor", $"tcp:127.0.0.1:{rig.ListenPort}", "65534", $"--unixctl={ctl}" })
-            psi.ArgumentList.Add(a);
         var expected = format switch
         {
             "nxt_packet_in2" => NxPacketInFormat.Nxt2,
             "nxt_packet_in" => NxPacketInFormat.Nxt,
             _ => NxPacketInFormat.Standard,
         };
-        using var monitor = Process.Start(psi)!;
-        var lines = new ConcurrentQueue<string>();
-        try
-        {
-            monitor.OutputDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
-            monitor.ErrorDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
-            monitor.BeginOutputReadLine();
-            monitor.BeginErrorReadLine();
-            Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Any(c => c.MissSendLen == 65534 && c.PacketInFormat == expected), 10_000),
-                "monitor did not connect: " + string.Join('\n', lines));
-            var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
-            rig.Ports[0].Inject(frame);
-            rig.Poll();
-            Assert.True(await Wait.UntilAsync(() => lines.Any(l => l.StartsWith(head, StringComparison.Ordinal)), 10_000),
-                $"sent {rig.Agent.PacketInsSent}, dropped {rig.Agent.PacketInsDropped}: " + string.Join('\n', lines));
-            string all = string.Join('\n', lines);
-            var packetIn = lines.First(l => l.StartsWith(head, StringComparison.Ordinal));
-            Assert.Contains("cookie=0x5eed total_len=" + frame.Length + " in_port=1 (via action) data_len=" + frame.Length + " (unbuffered)", packetIn);
-            if (expected == NxPacketInFormat.Nxt2) Assert.Contains(" userdata=01.02.03.04.05", all);
-            else Assert.DoesNotContain("userdata", all);
-        }
-        finally
-        {
-            monitor.Kill(true);
-            monitor.WaitForExit(5000);
-        }
+        using var monitor = OvsOfctlMonitor.Start(rig, $"pin2-mon-{format}", ["-O", version, "-P", format], "65534");
+        var lines = monitor.Lines;
+        Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Any(c => c.MissSendLen == 65534 && c.PacketInFormat == expected), 10_000),
+            "monitor did not connect: " + string.Join('\n', lines));
+        var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
+        rig.Ports[0].Inject(frame);
+        rig.Poll();
+        Assert.True(await Wait.UntilAsync(() => lines.Any(l => l.StartsWith(head, StringComparison.Ordinal)), 10_000),
+            $"sent {rig.Agent.PacketInsSent}, dropped {rig.Agent.PacketInsDropped}: " + string.Join('\n', lines));
+        string all = string.Join('\n', lines);
+        var packetIn = lines.First(l => l.StartsWith(head, StringComparison.Ordinal));
+        Assert.Contains("cookie=0x5eed total_len=" + frame.Length + " in_port=1 (via action) data_len=" + frame.Length + " (unbuffered)", packetIn);
+        if (expected == NxPacketInFormat.Nxt2) Assert.Contains(" userdata=01.02.03.04.05", all);
+        else Assert.DoesNotContain("userdata", all);
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 }

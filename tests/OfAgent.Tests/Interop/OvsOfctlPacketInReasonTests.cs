@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Tests.Session;
@@ -27,18 +25,9 @@ public sealed class OvsOfctlPacketInReasonTests
         OvsOfctl.Ok(rig, version, "add-group", "group_id=5,type=all,bucket=output:CONTROLLER");
         OvsOfctl.Ok(rig, version, "add-flow", "in_port=1,cookie=0x33,actions=write_actions(output(CONTROLLER))");
         OvsOfctl.Ok(rig, version, "add-flow", "in_port=2,cookie=0x44,actions=group:5");
-        var psi = new ProcessStartInfo("stdbuf") { RedirectStandardOutput = true, RedirectStandardError = true };
-        string ctl = Path.Combine(Path.GetTempPath(), $"asy-mon-{tag}-{Environment.ProcessId}.ctl");
-        foreach (var a in new[] { "-oL", "ovs-ofctl", "-O", version, "-P", "standard", "monitor", $"tcp:127.0.0.1:{rig.ListenPort}", "65534", $"--unixctl={ctl}" })
-            psi.ArgumentList.Add(a);
-        using var monitor = Process.Start(psi)!;
-        var lines = new ConcurrentQueue<string>();
-        try
+        using (var monitor = OvsOfctlMonitor.Start(rig, $"asy-mon-{tag}", ["-O", version, "-P", "standard"], "65534"))
         {
-            monitor.OutputDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
-            monitor.ErrorDataReceived += (_, e) => { if (e.Data is { } l) lines.Enqueue(l); };
-            monitor.BeginOutputReadLine();
-            monitor.BeginErrorReadLine();
+            var lines = monitor.Lines;
             Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Any(c => c.MissSendLen == 65534), 10_000),
                 "monitor did not connect: " + string.Join('\n', lines));
             var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
@@ -59,11 +48,6 @@ public sealed class OvsOfctlPacketInReasonTests
             OvsOfctl.Ok(rig, version, "packet-out", "CONTROLLER", "output:CONTROLLER", Convert.ToHexString(frame));
             await Expect($"in_port=CONTROLLER (via {packetOut})");
             Assert.Equal(seen + 2, lines.Count(l => l.StartsWith(head, StringComparison.Ordinal)));
-        }
-        finally
-        {
-            monitor.Kill(true);
-            monitor.WaitForExit(5000);
         }
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }

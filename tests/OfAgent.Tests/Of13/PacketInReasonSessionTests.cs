@@ -59,6 +59,17 @@ public sealed class PacketInReasonSessionTests
         return [.. before.Where(m => m[1] == (byte)Ofp13Type.PacketIn).Select(m => m[14])];
     }
 
+    /// <summary>The 1.4 connection's packet-in mask becomes the group's bit alone, the 1.3 connection's NO_MATCH and ACTION (which leaves the three 1.4 reasons out); each is applied once a barrier's reply is in.</summary>
+    private static async Task GroupOnlyIn14_NoneOfTheThreeIn13(Controller of14, Controller of13)
+    {
+        var set14 = new Ofp14AsyncConfig { Version = Ofp13.Version14 };
+        set14.Set(Ofp14AsyncProp.PacketInMaster, 1u << Group);
+        of14.Send(set14.Encode());
+        of13.Send(new Ofp13SetAsync { Version = Ofp13.Version, PacketInMaster = 3, PortStatusMaster = 7, FlowRemovedMaster = 0xf }.Encode());
+        Assert.Empty(await PacketInsBeforeBarrier(of14));
+        Assert.Empty(await PacketInsBeforeBarrier(of13));
+    }
+
     [Fact]
     public async Task ActionSetGroupAndPacketOut_AreTheirOwnReasonsIn14_ActionIn13_AndEachVersionsMasksSelectThem()
     {
@@ -94,12 +105,7 @@ public sealed class PacketInReasonSessionTests
         Assert.Equal(PacketOut, (await PacketIn(witness)).Reason);
 
         // 1.4: the group's bit alone. 1.3: NO_MATCH and ACTION, which leaves the three out, as Open vSwitch.
-        var set14 = new Ofp14AsyncConfig { Version = Ofp13.Version14 };
-        set14.Set(Ofp14AsyncProp.PacketInMaster, 1u << Group);
-        of14.Send(set14.Encode());
-        of13.Send(new Ofp13SetAsync { Version = Ofp13.Version, PacketInMaster = 3, PortStatusMaster = 7, FlowRemovedMaster = 0xf }.Encode());
-        Assert.Empty(await PacketInsBeforeBarrier(of14));
-        Assert.Empty(await PacketInsBeforeBarrier(of13));
+        await GroupOnlyIn14_NoneOfTheThreeIn13(of14, of13);
         rig.Ports[0].Inject(s_frame);
         rig.Poll();
         Assert.Equal(ActionSet, (await PacketIn(witness)).Reason);
@@ -148,12 +154,7 @@ public sealed class PacketInReasonSessionTests
         }
 
         // 1.4: the group's bit alone. 1.3: NO_MATCH and ACTION, which leaves the three out, as Open vSwitch.
-        var set14 = new Ofp14AsyncConfig { Version = Ofp13.Version14 };
-        set14.Set(Ofp14AsyncProp.PacketInMaster, 1u << Group);
-        of14.Send(set14.Encode());
-        of13.Send(new Ofp13SetAsync { Version = Ofp13.Version, PacketInMaster = 3, PortStatusMaster = 7, FlowRemovedMaster = 0xf }.Encode());
-        Assert.Empty(await PacketInsBeforeBarrier(of14));
-        Assert.Empty(await PacketInsBeforeBarrier(of13));
+        await GroupOnlyIn14_NoneOfTheThreeIn13(of14, of13);
         foreach (byte reason in new[] { ActionSet, Group, PacketOut })
         {
             rig.Ports[reason - 1].Inject(s_frame);
