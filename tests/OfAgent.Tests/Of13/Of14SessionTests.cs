@@ -22,6 +22,7 @@ public sealed class Of14SessionTests
     {
         private readonly Socket _s = new(SocketType.Stream, ProtocolType.Tcp);
         private readonly List<byte> _buf = new();
+        private readonly Queue<byte[]> _early = new();
         private uint _xid = 2000;
 
         public byte Version { get; private set; }
@@ -34,6 +35,18 @@ public sealed class Of14SessionTests
             Assert.True(OfpHelloVersions.TryReadBitmap(hello, out uint ours));
             c.Version = OfpHelloVersions.Highest(ours & versions);
             c._s.Send(OfpHelloVersions.Hello(versions, 1));
+            if ((ours & versions) != 0)
+            {
+                // An echo's reply is sent after our HELLO was taken, so the switch has this connection's version and
+                // sends it asynchronous messages from here on; what came before the reply is kept for NextAsync.
+                uint xid = c.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.EchoRequest, 0));
+                while (true)
+                {
+                    var m = await c.ReadAsync(5000) ?? throw new Xunit.Sdk.XunitException("no ECHO_REPLY");
+                    if (m[1] == (byte)Ofp13Type.EchoReply && BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4)) == xid) break;
+                    c._early.Enqueue(m);
+                }
+            }
             return c;
         }
 
@@ -46,7 +59,10 @@ public sealed class Of14SessionTests
             return xid;
         }
 
-        public async Task<byte[]?> NextAsync(int ms = 5000)
+        public Task<byte[]?> NextAsync(int ms = 5000)
+            => _early.TryDequeue(out var first) ? Task.FromResult<byte[]?>(first) : ReadAsync(ms);
+
+        private async Task<byte[]?> ReadAsync(int ms)
         {
             var tmp = new byte[65536];
             using var cts = new CancellationTokenSource(ms);
