@@ -71,6 +71,7 @@ public sealed partial class OfFlowTables
             var s = SettingsOf(tableId);
             string? name = config.Name is { Length: > OfTableSettings.MaxNameLength } n ? n[..OfTableSettings.MaxNameLength] : config.Name;
             Volatile.Write(ref _settings[tableId], s with { Config = config with { Name = name } });
+            DropEvictionHeap(tableId);
             if (FindTable(tableId) is null) return;
             var list = _tables.ToList();
             int i = list.FindIndex(t => t.Id == tableId);
@@ -150,6 +151,7 @@ public sealed partial class OfFlowTables
         {
             var s = SettingsOf(tableId);
             Volatile.Write(ref _settings[tableId], s with { Eviction = on });
+            DropEvictionHeap(tableId);
         }
     }
 
@@ -231,12 +233,121 @@ public sealed partial class OfFlowTables
     /// without any; the flows of the largest groups (every group of the largest size) are considered, and of those the
     /// one of lowest importance and, among those, closest to expiry (its hard timeout from its creation, its idle
     /// timeout from its last use, whichever comes first) goes. The evicted flow is reported with reason Eviction (in an
-    /// atomic batch, when it commits). Scans the table: O(flows) per eviction, paid only by an add to a full table.
+    /// atomic batch, when it commits). Without eviction groups the victim comes from the table's eviction heap
+    /// (<see cref="HeapVictim"/>: O(log flows) an eviction); with them, from a scan of the table (O(flows)).
     /// </summary>
     private bool TryEvict(FlowModBatch? b, FlowTable.WriteScope w, byte tableId, List<FlowRemoved>? removed, long now)
     {
         var s = SettingsOf(tableId);
         if (!s.Evicts) return false;
+        var victim = s.Config.EvictionGroups.Count == 0 ? HeapVictim(b, w, tableId) : ScanVictim(w, s.Config.EvictionGroups);
+        if (victim is null) return false;
+        if (b is { IsAtomic: true })
+        {
+            b.DoomEvicted(w, victim);
+            // A revert shows it again: it stays in the heap (once the commit removes it, it is dropped when met).
+            NoteEvictable(w, tableId, victim);
+            return true;
+        }
+        w.Remove(victim);
+        Notify(b, victim, OfFlowUpdateEvent.Removed, FlowRemovedReason.Eviction);
+        removed?.Add(new FlowRemoved(victim, FlowRemovedReason.Eviction, now - victim.CreatedNanos, victim.Packets, victim.Bytes));
+        return true;
+    }
+
+    /// <summary>
+    /// A table's evictable flows (those with a timeout) in eviction order, as Open vSwitch's eviction groups keep theirs
+    /// in a heap (ofproto.c, eviction_group_add_rule, choose_rule_to_evict). Built from the table when an eviction
+    /// first needs it, then kept by the writer: every flow added to the table while it exists is pushed
+    /// (<see cref="NoteEvictable"/>); a flow that left is dropped when it reaches the top (its entry removed, or
+    /// recycled: its serial moved). A flow's place can only move later (its importance is fixed, its hard timeout counts
+    /// from its creation, its idle timeout from a last use that only grows), so a top whose place moved since its push
+    /// is pushed again at its place now, and a top whose place has not moved is the flow every scan would have chosen.
+    /// Guarded by the table's write scope; replaced whole (a volatile reference) when it must be built again.
+    /// </summary>
+    private sealed class EvictionHeap
+    {
+        public readonly PriorityQueue<(FlowEntry Flow, int Serial), (ushort Importance, long Expiry)> Queue = new();
+        /// <summary>The atomic batch it was built in (its flows hidden then are left out: a revert shows them), or null.</summary>
+        public FlowModBatch? BuiltIn;
+    }
+
+    /// <summary>By table id; null: none built (or given up: eviction turned off, groups configured, too many dropped flows).</summary>
+    private readonly EvictionHeap?[] _evictionHeaps = new EvictionHeap?[MaxTables];
+
+    [ThreadStatic] private static List<(FlowEntry Flow, int Serial)>? s_evictSkipped;
+
+    /// <summary>
+    /// Writer, after <paramref name="e"/> was linked into table <paramref name="tableId"/>: pushes it into the table's
+    /// eviction heap when there is one and it has a timeout. A heap holding more than twice the table's flows (flows that
+    /// left and were not met) is let go, to be built again by the next eviction.
+    /// </summary>
+    private void NoteEvictable(FlowTable.WriteScope w, byte tableId, FlowEntry e)
+    {
+        if (tableId >= MaxTables || Volatile.Read(ref _evictionHeaps[tableId]) is not { } h) return;
+        if (h.Queue.Count > 2 * w.Table.Count + 64)
+        {
+            Volatile.Write(ref _evictionHeaps[tableId], null);
+            return;
+        }
+        if ((e.IdleTimeout | e.HardTimeout) != 0) h.Queue.Enqueue((e, e.Serial), EvictionOrder(e));
+    }
+
+    /// <summary>Forgets table <paramref name="tableId"/>'s eviction heap (its settings changed).</summary>
+    private void DropEvictionHeap(byte tableId) => Volatile.Write(ref _evictionHeaps[tableId], null);
+
+    /// <summary>
+    /// The flow to evict from table <paramref name="tableId"/> (no eviction groups): the top of its eviction heap that is
+    /// still linked and seen by this writer (within an atomic batch: not one it deleted or replaced; those are pushed
+    /// again, for a revert shows them), with its place unchanged. Null when no flow has a timeout.
+    /// </summary>
+    private FlowEntry? HeapVictim(FlowModBatch? b, FlowTable.WriteScope w, byte tableId)
+    {
+        var atomic = b is { IsAtomic: true } ? b : null;
+        var h = Volatile.Read(ref _evictionHeaps[tableId]);
+        if (h is null || (h.BuiltIn is not null && !ReferenceEquals(h.BuiltIn, atomic)) || h.Queue.Count > 2 * w.Table.Count + 64)
+        {
+            h = new EvictionHeap { BuiltIn = atomic };
+            var all = s_evictScratch ??= new List<FlowEntry>();
+            all.Clear();
+            w.CollectSubsets(FlowMatch.All, all);
+            foreach (var e in all)
+                if ((e.IdleTimeout | e.HardTimeout) != 0) h.Queue.Enqueue((e, e.Serial), EvictionOrder(e));
+            all.Clear();
+            Volatile.Write(ref _evictionHeaps[tableId], h);
+        }
+        var skipped = s_evictSkipped ??= [];
+        skipped.Clear();
+        FlowEntry? victim = null;
+        while (h.Queue.TryDequeue(out var item, out var place))
+        {
+            var e = item.Flow;
+            if (e.Serial != item.Serial || e.IsRemoved) continue;
+            if (!ReferenceEquals(w.Find(e.Match, e.Priority), e))
+            {
+                skipped.Add(item);
+                continue;
+            }
+            var now = EvictionOrder(e);
+            if (now != place)
+            {
+                h.Queue.Enqueue(item, now);
+                continue;
+            }
+            victim = e;
+            break;
+        }
+        foreach (var item in skipped) h.Queue.Enqueue(item, EvictionOrder(item.Flow));
+        skipped.Clear();
+        return victim;
+    }
+
+    /// <summary>
+    /// The flow to evict by a scan of the table, with eviction groups <paramref name="groups"/>: of the flows with a
+    /// timeout in the largest groups, the one of lowest importance, then closest to expiry. O(flows).
+    /// </summary>
+    private static FlowEntry? ScanVictim(FlowTable.WriteScope w, IReadOnlyList<OfSubfield> groups)
+    {
         var all = s_evictScratch ??= new List<FlowEntry>();
         all.Clear();
         w.CollectSubsets(FlowMatch.All, all);
@@ -248,40 +359,26 @@ public sealed partial class OfFlowTables
             all[n++] = e;
         }
         all.RemoveRange(n, all.Count - n);
-        var groups = s.Config.EvictionGroups;
-        Dictionary<ulong, int>? sizes = null;
+        var sizes = new Dictionary<ulong, int>();
         int largest = 0;
-        if (groups.Count > 0 && all.Count > 0)
+        foreach (var e in all)
         {
-            sizes = new Dictionary<ulong, int>();
-            foreach (var e in all)
-            {
-                ulong g = GroupOf(e.Match, groups);
-                int size = sizes[g] = sizes.GetValueOrDefault(g) + 1;
-                largest = Math.Max(largest, size);
-            }
+            ulong g = GroupOf(e.Match, groups);
+            int size = sizes[g] = sizes.GetValueOrDefault(g) + 1;
+            largest = Math.Max(largest, size);
         }
         FlowEntry? victim = null;
         ushort victimImportance = 0;
         long victimExpiry = 0;
         foreach (var e in all)
         {
-            if (sizes is not null && sizes[GroupOf(e.Match, groups)] != largest) continue;
+            if (sizes[GroupOf(e.Match, groups)] != largest) continue;
             var (importance, expiry) = EvictionOrder(e);
             if (victim is null || importance < victimImportance || (importance == victimImportance && expiry < victimExpiry))
                 (victim, victimImportance, victimExpiry) = (e, importance, expiry);
         }
         all.Clear();
-        if (victim is null) return false;
-        if (b is { IsAtomic: true })
-        {
-            b.DoomEvicted(w, victim);
-            return true;
-        }
-        w.Remove(victim);
-        Notify(b, victim, OfFlowUpdateEvent.Removed, FlowRemovedReason.Eviction);
-        removed?.Add(new FlowRemoved(victim, FlowRemovedReason.Eviction, now - victim.CreatedNanos, victim.Packets, victim.Bytes));
-        return true;
+        return victim;
     }
 
     /// <summary>

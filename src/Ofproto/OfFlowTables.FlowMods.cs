@@ -304,6 +304,7 @@ public sealed partial class OfFlowTables
         // In an atomic batch the replaced flow stays, hidden from the batch's version, beside the new one until the commit.
         var displaced = w.Insert(flow);
         b?.NoteAdded(w.Table, flow);
+        if (!emergency) NoteEvictable(w, mod.TableId, flow);
         // An add that replaced a flow of the same match and priority modified it, as Open vSwitch's monitors see it.
         Notify(b, flow, displaced is null ? OfFlowUpdateEvent.Added : OfFlowUpdateEvent.Modified, replaced: displaced);
         return FlowModStatus.Ok;
@@ -389,6 +390,7 @@ public sealed partial class OfFlowTables
         var hidden = w.Insert(c);
         System.Diagnostics.Debug.Assert(ReferenceEquals(hidden, e) && !e.IsRemoved);
         b.NoteAdded(w.Table, c);
+        NoteEvictable(w, OfFlowRule.Of(c)?.TableId ?? MainTableId, c);
         Notify(b, c, OfFlowUpdateEvent.Modified, replaced: e);
         return c;
     }
