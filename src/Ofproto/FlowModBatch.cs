@@ -42,7 +42,8 @@ public sealed class FlowModBatch
     private bool _committed;
     private readonly Dictionary<FlowEntry, FlowTable> _doomed = new(ReferenceEqualityComparer.Instance);
     // The marked flows an add evicted (removed with reason Eviction, the others with Delete).
-    private HashSet<FlowEntry>? _evicted;
+    /// <summary>The reason each marked flow is removed with, when not DELETE (an add's eviction, a bundled group DELETE's flows).</summary>
+    private Dictionary<FlowEntry, FlowRemovedReason>? _reasons;
     // An atomic batch's flow changes, told to the flow monitors when it commits.
     private List<(FlowEntry Entry, OfFlowUpdateEvent Event, FlowRemovedReason Reason, FlowEntry? Replaced)>? _changes;
     private readonly QuiescentDomain.Hold _reclaimHold;
@@ -154,7 +155,7 @@ public sealed class FlowModBatch
         finally
         {
             _doomed.Clear();
-            _evicted = null;
+            _reasons = null;
             _changes = null;
             _carried = null;
             End();
@@ -170,13 +171,13 @@ public sealed class FlowModBatch
             foreach (var (e, t) in _doomed)
             {
                 if (!ReferenceEquals(t, table)) continue;
-                var reason = _evicted is not null && _evicted.Contains(e) ? FlowRemovedReason.Eviction : FlowRemovedReason.Delete;
+                var reason = _reasons is not null && _reasons.TryGetValue(e, out var r) ? r : FlowRemovedReason.Delete;
                 if (_owner.Changes is not null) NoteChange(e, OfFlowUpdateEvent.Removed, reason, null);
                 removed?.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
             }
         }
         _doomed.Clear();
-        _evicted = null;
+        _reasons = null;
     }
 
     private void End()
@@ -251,18 +252,24 @@ public sealed class FlowModBatch
     /// Marks <paramref name="e"/> of the table <paramref name="w"/> writes for deletion at the commit: hidden from the
     /// commit's version on (lookups see it until then), unlinked by the commit.
     /// </summary>
-    internal void Doom(FlowTable.WriteScope w, FlowEntry e)
+    internal bool Doom(FlowTable.WriteScope w, FlowEntry e)
     {
-        if (!_doomed.TryAdd(e, w.Table)) return;
+        if (!_doomed.TryAdd(e, w.Table)) return false;
         w.Hide(e);
         _undo.Add(new Undo(UndoKind.Doomed, w.Table, e));
+        return true;
     }
 
     /// <summary>Marks <paramref name="e"/> of the table <paramref name="w"/> writes as evicted by an add: removed at the commit with reason Eviction.</summary>
-    internal void DoomEvicted(FlowTable.WriteScope w, FlowEntry e)
+    internal void DoomEvicted(FlowTable.WriteScope w, FlowEntry e) => Doom(w, e, FlowRemovedReason.Eviction);
+
+    /// <summary>
+    /// Marks <paramref name="e"/> of the table <paramref name="w"/> writes for removal at the commit with
+    /// <paramref name="reason"/> (a flow the batch had marked already keeps its first reason).
+    /// </summary>
+    internal void Doom(FlowTable.WriteScope w, FlowEntry e, FlowRemovedReason reason)
     {
-        Doom(w, e);
-        (_evicted ??= new(ReferenceEqualityComparer.Instance)).Add(e);
+        if (Doom(w, e)) (_reasons ??= new(ReferenceEqualityComparer.Instance))[e] = reason;
     }
 
     /// <summary>A flow the batch linked (an add's, or a replacement of a flow it hid: an add's of the same match and priority, a modify's).</summary>

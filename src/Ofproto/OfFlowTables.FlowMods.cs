@@ -562,6 +562,25 @@ public sealed partial class OfFlowTables
         }
     }
 
+    /// <summary>
+    /// Within the atomic batch <paramref name="b"/>: marks every flow of every table that <paramref name="which"/> picks
+    /// (of those the batch sees) for removal at the commit with <paramref name="reason"/>; a revert keeps them.
+    /// </summary>
+    internal void DoomWhere(FlowModBatch b, Func<FlowEntry, bool> which, FlowRemovedReason reason)
+    {
+        var targets = new List<FlowEntry>();
+        foreach (int id in _pipeline.StageIds())
+        {
+            var table = _pipeline.Stage(id)!;
+            b.Hold(table);
+            using var w = table.Write();
+            targets.Clear();
+            w.CollectSubsets(FlowMatch.All, targets);
+            foreach (var e in targets)
+                if (which(e)) b.Doom(w, e, reason);
+        }
+    }
+
     /// <summary>Keeps the flows whose cookie equals <paramref name="cookie"/> under <paramref name="mask"/>.</summary>
     internal static void FilterCookie(List<FlowEntry> list, ulong cookie, ulong mask)
     {

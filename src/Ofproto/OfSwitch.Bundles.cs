@@ -9,7 +9,8 @@ namespace Softswitch.Ofproto;
 /// <param name="Answered">A request that changes nothing (an echo, a barrier, a statistics request, ...), which the
 /// connection answers at the commit, in its place after the bundle's changes are in; <paramref name="Message"/> is its
 /// ADD_MESSAGE.</param>
-public sealed record BundledRequest(FlowModRequest? FlowMod, PortModRequest? PortMod, byte[] Message, GroupModRequest? GroupMod = null, bool Answered = false);
+public sealed record BundledRequest(FlowModRequest? FlowMod, PortModRequest? PortMod, byte[] Message, GroupModRequest? GroupMod = null, bool Answered = false,
+                                    PacketOutRequest? PacketOut = null);
 
 /// <summary>A bundle refusal (OpenFlow 1.4.1's OFPBFC_* codes the switch gives; the codec has their wire values).</summary>
 public enum BundleError : byte
@@ -226,7 +227,8 @@ public sealed partial class OfSwitch
             OfError err;
             if (r.FlowMod is { } fm) err = PrepareFlowMod(fm, out mods[i]);
             else if (r.PortMod is { } pm) err = CheckPortMod(pm);
-            else if (r.GroupMod is { Command: not GroupModCommand.Delete }) err = OfError.None; // checked in its place, below
+            else if (r.GroupMod is not null) err = OfError.None; // checked in its place, below
+            else if (r.PacketOut is { } po) err = CheckPacketOut(po); // sent after the commit, in its place, by the connection
             else err = r.Answered ? OfError.None : OfError.BadCommand; // an answered request is the connection's, after
             if (err != OfError.None)
             {
@@ -249,6 +251,11 @@ public sealed partial class OfSwitch
                 {
                     for (int i = 0; i < requests.Count; i++)
                     {
+                        if (requests[i].GroupMod is { Command: GroupModCommand.Delete } del)
+                        {
+                            DeleteGroupInBatch(del.GroupId, batch, groupsBefore ??= []);
+                            continue;
+                        }
                         if (requests[i].GroupMod is { } gm)
                         {
                             Group? before = _dp.Groups.TryGet(gm.GroupId, out var g) ? g : null;
@@ -332,6 +339,42 @@ public sealed partial class OfSwitch
             Parent(old);
         }
         before.Clear();
+    }
+
+    /// <summary>
+    /// A bundled group DELETE in its place (Open vSwitch bundles every group-mod): the flows that apply the groups it
+    /// deletes (one, or every group for ALL; none when the group does not exist) are marked in the bundle's batch, so
+    /// they leave at the commit with reason GROUP_DELETE or stay with a revert, and the groups leave the group table
+    /// now, recorded in <paramref name="before"/> for <see cref="RestoreGroups"/> to put back. Later messages of the
+    /// bundle see them gone (a flow-mod applying one is BAD_OUT_GROUP, a group ADD of its id is new).
+    /// </summary>
+    private void DeleteGroupInBatch(uint id, FlowModBatch batch, List<(uint Id, Group? Before)> before)
+    {
+        List<uint> ids = id == GroupModRequest.AllGroups ? [.. _dp.Groups.All.Select(g => g.Id)] : _dp.Groups.TryGet(id, out _) ? [id] : [];
+        if (ids.Count == 0) return;
+        var set = new HashSet<uint>(ids);
+        Flows.DoomWhere(batch, e => AppliesAny(e, set), FlowRemovedReason.GroupDelete);
+        foreach (uint g in ids)
+        {
+            if (!_dp.Groups.TryGet(g, out var old)) continue;
+            before.Add((g, old));
+            Unparent(old);
+            _dp.Groups.Remove(g);
+        }
+    }
+
+    /// <summary>
+    /// A bundled packet-out's checks before the bundle's changes (its actions compile for a packet-out, its in_port is a
+    /// port, its packet's length); what depends on the switch at the commit (its groups, its buffer) is checked when it
+    /// is sent after the commit.
+    /// </summary>
+    private OfError CheckPacketOut(in PacketOutRequest req)
+    {
+        var err = OfActionCompiler.TryCompile(req.Actions.Span, _dp.Ports, ActionContext.PacketOut, QueuesPerPort, out _);
+        if (err != OfError.None) return err;
+        if (!OfPort.ToDatapath(req.InPort, out _)) return OfError.BadPort;
+        if (req.BufferId == PacketBuffers.NoBuffer && (req.Data.Length == 0 || req.Data.Length > _dp.MaxFrameSize)) return OfError.BadPacketLength;
+        return OfError.None;
     }
 
     /// <summary>A port-mod's checks (<see cref="PortMod"/>'s), without applying it.</summary>

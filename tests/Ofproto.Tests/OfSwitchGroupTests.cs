@@ -322,8 +322,77 @@ public sealed class OfSwitchGroupTests : IDisposable
         Assert.Single(_ports[2].TakeSent());
         Assert.Empty(_ports[1].TakeSent());
 
-        // A bundled group DELETE is refused when the bundle is committed (the agent refuses it when it is added).
-        Assert.Equal(OfError.BadCommand, _sw.CommitBundle([G(new GroupModRequest(GroupModCommand.Delete, OfGroupType.All, 5, []))], null, out failed));
-        Assert.Equal(2, _sw.GroupDescriptions().Count);
+    }
+
+    /// <summary>
+    /// A bundled group DELETE (Open vSwitch bundles every group-mod): the flows that apply the group leave with the
+    /// commit, reported with reason GROUP_DELETE; a later message of the bundle sees the group gone; a bundle that fails
+    /// after it brings back the group and its flows, which forward as before.
+    /// </summary>
+    [Fact]
+    public void ABundledGroupDelete_TakesItsFlowsAtTheCommit_OrBringsBothBack()
+    {
+        static BundledRequest G(GroupModRequest g) => new(null, null, [], g);
+        static BundledRequest F(FlowModRequest f) => new(f, null, []);
+        static GroupModRequest Delete(uint id) => new(GroupModCommand.Delete, OfGroupType.All, id, []);
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Output(2)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.All, Bucket(OfAction.Output(3)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(7, OfAction.Group(1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(8, OfAction.Group(2))));
+        _reports.Removed.Clear();
+
+        // Deleted, then applied by a flow of the same bundle: BAD_OUT_GROUP, and nothing of the bundle stays.
+        Assert.Equal(OfError.BadOutGroup, _sw.CommitBundle([G(Delete(1)), F(Flow(9, OfAction.Group(1)))], null, out int failed));
+        Assert.Equal(1, failed);
+        Assert.Equal([1u, 2u], _sw.GroupDescriptions().Select(d => d.GroupId).Order());
+        Assert.Empty(_reports.Removed);
+        Send(7);
+        Assert.Single(_ports[1].TakeSent());
+        // Deleted and added again in one bundle (a new group of that id), with a flow that fails after them.
+        Assert.Equal(OfError.BadOutPort, _sw.CommitBundle(
+            [G(Delete(GroupModRequest.AllGroups)), G(Add(1, OfGroupType.All, Bucket(OfAction.Output(4)))), F(Flow(9, OfAction.Output(77)))], null, out failed));
+        Assert.Equal(2, failed);
+        Assert.Equal(OfAction.Output(2), _sw.GroupDescriptions(1)[0].Buckets[0].Actions.Span[0]);
+        Send(8);
+        Assert.Single(_ports[2].TakeSent());
+        Assert.Empty(_reports.Removed);
+
+        // Committed: group 1's flow leaves with reason GROUP_DELETE, group 2 and its flow stay.
+        Assert.Equal(OfError.None, _sw.CommitBundle([G(Delete(1)), F(Flow(9, OfAction.Output(4)))], null, out failed));
+        Assert.Equal(-1, failed);
+        Assert.Equal([2u], _sw.GroupDescriptions().Select(d => d.GroupId));
+        var removed = Assert.Single(_reports.Removed);
+        Assert.Equal(OfFlowRemovedReason.GroupDelete, removed.Reason);
+        var flows = new List<FlowEntry>();
+        _sw.Flows.Collect(FlowMatch.All, Datapath.Ports.PortNumber.None, false, flows);
+        Assert.Equal(2, flows.Count);
+        Send(7);
+        Assert.Empty(_ports[1].TakeSent());
+        Send(8);
+        Assert.Single(_ports[2].TakeSent());
+    }
+
+    /// <summary>
+    /// A bundled packet-out is checked before the bundle's changes: one that cannot be sent (an output to no port, a
+    /// packet of no bytes) fails the bundle, whose flows then do not stay.
+    /// </summary>
+    [Fact]
+    public void ABundledPacketOut_ThatCannotBeSent_FailsTheBundle()
+    {
+        static BundledRequest P(PacketOutRequest p) => new(null, null, [], Answered: true, PacketOut: p);
+        static BundledRequest F(FlowModRequest f) => new(f, null, []);
+        var frame = FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, 7);
+        var toNowhere = new PacketOutRequest(PacketBuffers.NoBuffer, OfPort.Controller, new[] { OfAction.Output(77) }, frame);
+        Assert.Equal(OfError.BadOutPort, _sw.CommitBundle([F(Flow(7, OfAction.Output(2))), P(toNowhere)], null, out int failed));
+        Assert.Equal(1, failed);
+        var empty = new PacketOutRequest(PacketBuffers.NoBuffer, OfPort.Controller, new[] { OfAction.Output(2) }, ReadOnlyMemory<byte>.Empty);
+        Assert.Equal(OfError.BadPacketLength, _sw.CommitBundle([F(Flow(7, OfAction.Output(2))), P(empty)], null, out failed));
+        var flows = new List<FlowEntry>();
+        _sw.Flows.Collect(FlowMatch.All, Datapath.Ports.PortNumber.None, false, flows);
+        Assert.Empty(flows);
+        // One that can: the commit checks it and leaves the sending to the connection, after the flows are in.
+        Assert.Equal(OfError.None, _sw.CommitBundle([F(Flow(7, OfAction.Output(2))), P(toNowhere with { Actions = new[] { OfAction.Output(3) } })], null, out failed));
+        Assert.Equal(-1, failed);
+        Assert.Empty(_ports[2].TakeSent());
     }
 }

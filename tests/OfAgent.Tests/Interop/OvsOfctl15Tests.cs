@@ -165,4 +165,50 @@ public sealed class OvsOfctl15Tests
         // A tool that offers 1.5 and 1.0 is answered in 1.5, the highest both speak.
         Assert.Contains("(OF1.5)", OkIn(rig, "OpenFlow10,OpenFlow15", "dump-flows"));
     }
+
+    /// <summary>
+    /// <c>ovs-ofctl bundle</c> with a file of flow, group and packet-out lines, under 1.4 and 1.5: the group DELETE
+    /// takes the flow that applied the group with it, and the packet-out, written before the flow it goes through, is
+    /// sent after the commit by that flow; a bundle whose last line fails leaves the tables, the groups and the ports as
+    /// they were.
+    /// </summary>
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
+    public async Task BundleOfFlowsGroupsAndPacketOuts_CommitsAllOrNothing(string version)
+    {
+        await using var rig = Rig();
+        OkIn(rig, version, "add-group", "group_id=5,type=all,bucket=output:3");
+        OkIn(rig, version, "add-flow", "priority=5,in_port=3,actions=group:5");
+        byte[] frame = FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 0x0a000001, 0x0a000002, 1, 2, 10);
+        string hex = Convert.ToHexString(frame).ToLowerInvariant();
+        string file = Path.GetTempFileName();
+        try
+        {
+            // A failing last line (an output to no port): nothing of it happens.
+            File.WriteAllLines(file, ["group delete group_id=5", $"packet-out in_port=1 packet={hex} actions=table",
+                                      "flow add priority=9,in_port=1,actions=output:2", "flow add priority=9,in_port=2,actions=output:77"]);
+            var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", version, "bundle", $"tcp:127.0.0.1:{rig.ListenPort}", file]);
+            Assert.True(code != 0, $"a bundle with a failing flow succeeded: {so}");
+            Assert.Contains("group_id=5,type=all", OkIn(rig, version, "dump-groups"));
+            Assert.Contains("in_port=3 actions=group:5", OkIn(rig, version, "dump-flows"));
+            Assert.DoesNotContain("in_port=1", OkIn(rig, version, "dump-flows"));
+            Assert.Empty(rig.Ports[1].TakeSent());
+
+            File.WriteAllLines(file, ["group delete group_id=5", $"packet-out in_port=1 packet={hex} actions=table",
+                                      "flow add priority=9,in_port=1,actions=output:2"]);
+            (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", version, "bundle", $"tcp:127.0.0.1:{rig.ListenPort}", file]);
+            Assert.True(code == 0, $"ovs-ofctl -O {version} bundle failed ({code}): {se}{so}");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        Assert.Equal(frame, Assert.Single(rig.Ports[1].TakeSent()));
+        Assert.DoesNotContain("group_id=5", OkIn(rig, version, "dump-groups"));
+        string flows = OkIn(rig, version, "dump-flows");
+        Assert.DoesNotContain("in_port=3", flows);
+        Assert.Contains("in_port=1 actions=output:2", flows);
+    }
 }

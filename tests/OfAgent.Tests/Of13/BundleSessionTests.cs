@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Tests.Session;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
@@ -183,7 +185,7 @@ public sealed class BundleSessionTests
         v10[16 + 8] = 1;
         c.Send(v10);
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 21);
-        // A message no bundle holds here: a set-config, a group-mod that deletes (it would delete flows, which are not undone).
+        // A message no bundle holds here (nor in Open vSwitch): a set-config, a meter-mod.
         var setConfig = new byte[12];
         setConfig[0] = V13;
         setConfig[1] = (byte)Ofp13Type.SetConfig;
@@ -191,9 +193,13 @@ public sealed class BundleSessionTests
         BinaryPrimitives.WriteUInt32BigEndian(setConfig.AsSpan(4), 23);
         c.Send(Add(1, 0, setConfig));
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 23);
-        var gm = new Ofp13GroupMod { Command = 2, GroupType = 0, GroupId = 1 }.Encode();
-        BinaryPrimitives.WriteUInt32BigEndian(gm.AsSpan(4), 24);
-        c.Send(Add(1, 0, gm));
+        var meterMod = new byte[16];
+        meterMod[0] = V13;
+        meterMod[1] = 29; // OFPT_METER_MOD
+        meterMod[3] = 16;
+        BinaryPrimitives.WriteUInt32BigEndian(meterMod.AsSpan(4), 24);
+        BinaryPrimitives.WriteUInt32BigEndian(meterMod.AsSpan(12), 1);
+        c.Send(Add(1, 0, meterMod));
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 24);
         // A port-mod in an ATOMIC bundle: port changes are not undone.
         var pm = new byte[40];
@@ -308,6 +314,81 @@ public sealed class BundleSessionTests
         AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgTooMany, 0);
         c.Send(Control(52, 5, Ofp13BundleCtrlType.DiscardRequest));
         AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.DiscardReply, 52, 5, 0);
+    }
+
+    /// <summary>
+    /// A packet-out in a bundle (as Open vSwitch bundles them) is sent after the commit, through the tables as the whole
+    /// bundle left them (here through a flow the bundle adds after it); before the commit nothing is sent, and a bundle
+    /// that is discarded or fails sends nothing. A group DELETE rides in a bundle too.
+    /// </summary>
+    [Fact]
+    public async Task APacketOut_InABundle_IsSentAfterTheCommit_ThroughTheBundlesFlows()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Client.ConnectAsync(rig.ListenPort);
+        const ushort Atomic = Ofp13Bundle.FlagAtomic;
+        var frame = FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 0x0a000001, 0x0a000002, 1, 2, 10);
+        static byte[] WithXid(byte[] m, uint xid)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(4), xid);
+            return m;
+        }
+        byte[] PacketOut(uint xid, uint output)
+        {
+            var po = new Ofp13PacketOut { BufferId = Ofp13.NoBuffer, InPort = 1, Data = frame };
+            po.Actions.Add(Ofp13Action.Output(output, 0xffff));
+            return WithXid(po.Encode(), xid);
+        }
+        static byte[] InPort1To(uint xid, uint port)
+        {
+            var fm = new Ofp13FlowMod { Priority = 10, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+            fm.Match.Add(Ofp13Oxm.Exact(0, 1));
+            fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [Ofp13Action.Output(port, 0xffff)]));
+            return WithXid(fm.Encode(), xid);
+        }
+
+        c.Send(Add(6, Atomic, PacketOut(60, Ofp13.PortTable)));
+        c.Send(Add(6, Atomic, InPort1To(61, 2)));
+        Assert.Empty(await c.SyncAsync());
+        Assert.Empty(rig.Ports[1].TakeSent());
+        c.Send(Control(62, 6, Ofp13BundleCtrlType.CommitRequest, Atomic));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.CommitReply, 62, 6, Atomic);
+        Assert.Equal(frame, Assert.Single(rig.Ports[1].TakeSent()));
+
+        // Discarded: never sent.
+        c.Send(Add(7, 0, PacketOut(70, 3)));
+        c.Send(Control(71, 7, Ofp13BundleCtrlType.DiscardRequest));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.DiscardReply, 71, 7, 0);
+        // Failing: the packet-out before the failing flow-mod (to no port) is not sent, the flow-mod's error and
+        // MSG_FAILED come back, and the table is as it was.
+        c.Send(Add(8, 0, PacketOut(80, 3)));
+        c.Send(Add(8, 0, InPort1To(81, 77)));
+        c.Send(Control(82, 8, Ofp13BundleCtrlType.CommitRequest));
+        var failed = await c.NextAsync();
+        Assert.Equal(((byte)Ofp13Type.Error, 81u), (failed[1], Xid(failed)));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgFailed, 82);
+        // A packet-out that cannot be sent (to no port) fails its bundle the same way.
+        c.Send(Add(9, 0, InPort1To(90, 3)));
+        c.Send(Add(9, 0, PacketOut(91, 77)));
+        c.Send(Control(92, 9, Ofp13BundleCtrlType.CommitRequest));
+        failed = await c.NextAsync();
+        Assert.Equal(((byte)Ofp13Type.Error, 91u), (failed[1], Xid(failed)));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgFailed, 92);
+        Assert.Empty(await c.SyncAsync());
+        Assert.Empty(rig.Ports[2].TakeSent());
+        rig.Ports[0].Inject(frame);
+        rig.Poll();
+        Assert.Equal(frame, Assert.Single(rig.Ports[1].TakeSent()));
+
+        // A group DELETE is taken into a bundle and committed.
+        var group = new Ofp13GroupMod { Command = 0, GroupType = 0, GroupId = 5 };
+        group.Buckets.Add(new Ofp13Bucket(0, 0xffffffff, 0xffffffff, [Ofp13Action.Output(3, 0xffff)]));
+        c.Send(WithXid(group.Encode(), 100));
+        Assert.Empty(await c.SyncAsync());
+        c.Send(Add(10, Atomic, WithXid(new Ofp13GroupMod { Command = 2, GroupType = 0, GroupId = 5 }.Encode(), 101)));
+        c.Send(Control(102, 10, Ofp13BundleCtrlType.CommitRequest, Atomic));
+        AssertReply(await c.NextAsync(), Ofp13BundleCtrlType.CommitReply, 102, 10, Atomic);
+        Assert.Empty(rig.Switch.GroupDescriptions());
     }
 
     private static byte[] Delete(uint xid, uint inPort)

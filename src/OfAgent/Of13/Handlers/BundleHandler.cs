@@ -15,13 +15,14 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// the commit is the switch's (<see cref="OfSwitch.CommitBundle"/>).
 /// </summary>
 /// <remarks>
-/// What a bundle may hold: flow-mods, port-mods and group-mods other than DELETE (which deletes flows too, past undoing:
-/// OFPBFC_MSG_UNSUP), decoded and translated when added (a message that does not decode is refused with its own error
-/// then, as Open vSwitch refuses it); and requests that change nothing (echo, barrier, features, get-config, get-async,
+/// What a bundle may hold: flow-mods, port-mods, group-mods (a DELETE's flows leave with the commit, see
+/// <see cref="OfSwitch.CommitBundle"/>) and packet-outs (sent after the commit, in their place), decoded and translated
+/// when added (a message that does not decode is refused with its own error then, as Open vSwitch refuses it); and
+/// requests that change nothing (echo, barrier, features, get-config, get-async,
 /// queue-get-config, multipart other than the flow monitor's), answered at the commit in their place after the
 /// bundle's changes, each as if it came alone (the 1.4 spec lets a switch take any message in a bundle; Open vSwitch
-/// refuses these, OFTest's bundle tests send them). Any other message (meter-mod, role, set-config, packet-out, ...) is
-/// OFPBFC_MSG_UNSUP. A slave's
+/// refuses these, OFTest's bundle tests send them). Any other message (meter-mod, role, set-config, ...) is
+/// OFPBFC_MSG_UNSUP, as Open vSwitch's. A slave's
 /// bundle messages are refused with BAD_REQUEST/IS_SLAVE. Stateless; a connection's messages come on one thread.
 /// </remarks>
 internal sealed class BundleHandler(OfRequestContext ctx, OfRequestDispatcher answerer)
@@ -106,9 +107,15 @@ internal sealed class BundleHandler(OfRequestContext ctx, OfRequestDispatcher an
             case Ofp13Type.GroupMod:
             {
                 if (!FlowModHandler.TryGroupMod(inner, out var gm, out var e)) { ctx.SendError(c, e, msg); return; }
-                // A DELETE also deletes the flows that apply the group, which a failing commit could not bring back.
-                if (gm.Command == GroupModCommand.Delete) { SendBundleError(c, Ofp13BundleError.MsgUnsup, msg); return; }
                 request = new BundledRequest(null, null, msg.ToArray(), gm);
+                break;
+            }
+            case Ofp13Type.PacketOut:
+            {
+                // Decoded now (its refusal is its own error, as Open vSwitch's); checked before the bundle's changes and
+                // sent after them, in its place among the answered requests.
+                if (!FlowModHandler.TryPacketOut(inner, out var po, out var e)) { ctx.SendError(c, e, msg); return; }
+                request = new BundledRequest(null, null, msg.ToArray(), Answered: true, PacketOut: po);
                 break;
             }
             case Ofp13Type.EchoRequest or Ofp13Type.BarrierRequest or Ofp13Type.FeaturesRequest or Ofp13Type.GetConfigRequest

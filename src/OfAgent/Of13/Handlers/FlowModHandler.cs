@@ -72,21 +72,31 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
 
     public void PacketOut(OfConnection c, ReadOnlySpan<byte> msg)
     {
-        if (Ofp15.Serves(msg[0]))
-        {
-            PacketOut15(c, msg);
-            return;
-        }
-        var po = s_packetOut ??= new Ofp13PacketOut();
-        if (!po.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
-        if (po.BufferId == Ofp13.NoBuffer && po.Data.IsEmpty && po.Actions.Count == 0)
+        if (!TryPacketOut(msg, out var request, out var err)) { Error(c, err, msg); return; }
+        if (request is not { } po)
         {
             // No packet and nothing to do with it: accepted as Open vSwitch does (OFTest's role checks send exactly this).
             if (!c.Controller.MayWrite) Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg);
             return;
         }
-        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
-        Check(c, ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, po.InPort, actions, po.Data), c.Controller), msg);
+        Check(c, ctx.Switch.PacketOut(po, c.Controller), msg);
+    }
+
+    /// <summary>
+    /// A PACKET_OUT of any version from 1.3 on, decoded and its actions translated (its data copied out of
+    /// <paramref name="msg"/>); null when it carries no packet and no action (nothing to do). False with the error to
+    /// send when it does not decode or translate.
+    /// </summary>
+    internal static bool TryPacketOut(ReadOnlySpan<byte> msg, out PacketOutRequest? request, out Ofp13Error err)
+    {
+        request = null;
+        if (Ofp15.Serves(msg[0])) return TryPacketOut15(msg, out request, out err);
+        var po = s_packetOut ??= new Ofp13PacketOut();
+        if (!po.TryDecode(msg, out err)) return false;
+        if (po.BufferId == Ofp13.NoBuffer && po.Data.IsEmpty && po.Actions.Count == 0) return true;
+        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) return false;
+        request = new PacketOutRequest(po.BufferId, po.InPort, actions, po.Data);
+        return true;
     }
 
     /// <summary>
@@ -95,10 +105,11 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
     /// without in_port BAD_REQUEST/BAD_PORT; in_port is the packet's input port (through the pipeline with output:TABLE,
     /// as in 1.3). The other pipeline fields (metadata, tunnel_id) are not carried into a packet-out here: BAD_MATCH/BAD_FIELD.
     /// </summary>
-    private void PacketOut15(OfConnection c, ReadOnlySpan<byte> msg)
+    private static bool TryPacketOut15(ReadOnlySpan<byte> msg, out PacketOutRequest? request, out Ofp13Error err)
     {
+        request = null;
         var po = s_packetOut15 ??= new Ofp15PacketOut();
-        if (!po.TryDecode(msg, out var err)) { Error(c, err, msg); return; }
+        if (!po.TryDecode(msg, out err)) return false;
         uint? inPort = null;
         bool otherPipelineField = false;
         foreach (var f in po.Match)
@@ -109,14 +120,15 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
                 case MatchTranslator.Metadata or MatchTranslator.TunnelId: otherPipelineField = true; break;
                 default:
                     if (Ofp13Match.IsRegister(f.Field)) { otherPipelineField = true; break; }
-                    Error(c, Ofp13Error.BadRequest(Ofp15.PipelineFieldsOnly), msg);
-                    return;
+                    err = Ofp13Error.BadRequest(Ofp15.PipelineFieldsOnly);
+                    return false;
             }
         }
-        if (inPort is not { } port) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.BadPort), msg); return; }
-        if (otherPipelineField) { Error(c, Ofp13Error.BadMatch(Ofp13Codes.MatchBadField), msg); return; }
-        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
-        Check(c, ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, port, actions, po.Data), c.Controller), msg);
+        if (inPort is not { } port) { err = Ofp13Error.BadRequest(Ofp13Codes.BadPort); return false; }
+        if (otherPipelineField) { err = Ofp13Error.BadMatch(Ofp13Codes.MatchBadField); return false; }
+        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) return false;
+        request = new PacketOutRequest(po.BufferId, port, actions, po.Data);
+        return true;
     }
 
     /// <summary>
