@@ -32,8 +32,8 @@ public readonly record struct OfLearnSpec(OfLearnDst Kind, bool Immediate, OfSub
 /// Ethernet addresses and type, vlan_tci (its PCP, present bit and VID), the IPv4, IPv6 and ARP addresses, ip_proto
 /// and the transport ports. A load goes into any field the switch writes; an output's value is a 16-bit port (Open
 /// vSwitch's u16_to_ofp: a port number, or in_port, flood, all, local), any other value outputs nothing.</para>
-/// <para>Not served: LEARN2's limit and result_dst, fin_idle_timeout and fin_hard_timeout other than 0 are kept and
-/// written back, the learned flow is installed without them (the switch has no fin_timeout).</para>
+/// <para>fin_idle_timeout and fin_hard_timeout other than 0 are the learned flow's first action, a fin_timeout (as Open
+/// vSwitch's learn_execute puts it). Not served: LEARN2's limit and result_dst.</para>
 /// </remarks>
 public sealed class OfLearn : ILearnTemplate, IEquatable<OfLearn>
 {
@@ -125,6 +125,8 @@ public sealed class OfLearn : ILearnTemplate, IEquatable<OfLearn>
     {
         match = OfMatch.Any;
         var list = new List<OfAction>();
+        // Open vSwitch's learn_execute: the learn's fin timeouts are the learned flow's first action.
+        if ((FinIdleTimeout | FinHardTimeout) != 0) list.Add(OfAction.FinTimeout(FinIdleTimeout, FinHardTimeout));
         int k = 0;
         foreach (var s in Specs)
         {

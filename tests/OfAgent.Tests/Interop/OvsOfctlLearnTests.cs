@@ -130,6 +130,37 @@ public sealed class OvsOfctlLearnTests
     }
 
     /// <summary>
+    /// A learn's fin timeouts are the learned flow's fin_timeout (its first action, as Open vSwitch's learn_execute
+    /// writes it), and a FIN through the learned flow lowers that flow's timeouts to them.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task ALearnsFinTimeouts_AreTheLearnedFlowsFinTimeout_AndAFinLowersIt()
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, "OpenFlow13", "add-flow",
+           "table=0,priority=5,in_port=1,actions=learn(table=3,idle_timeout=30,hard_timeout=60,fin_idle_timeout=5,fin_hard_timeout=10,"
+           + "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2");
+        Ok(rig, "OpenFlow13", "add-flow", "table=0,priority=5,in_port=3,actions=goto_table:3");
+        rig.Ports[0].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+        WaitLearned(rig, 1);
+        string dump = Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=3");
+        Assert.Contains("idle_timeout=30, hard_timeout=60,", dump);
+        Assert.Contains("dl_dst=00:00:00:00:00:02 actions=fin_timeout(idle_timeout=5,hard_timeout=10),output:1", dump);
+
+        byte[] fin = FrameBuilder.Tcp(H3, H2, 0x0a000003, 0x0a000002, 80, 40000);
+        fin[14 + 20 + 13] = 0x11; // FIN|ACK
+        rig.Ports[2].Inject(fin);
+        rig.Poll();
+        Assert.Single(rig.Ports[0].TakeSent());
+        rig.Dp.RunMaintenance();
+        dump = Ok(rig, "OpenFlow13", "dump-flows", "table=3");
+        Assert.True(dump.Contains("idle_timeout=5, hard_timeout=10,", StringComparison.Ordinal), dump);
+    }
+
+    /// <summary>
     /// A learned flow has the learn's timeouts, priority, cookie and flags; delete_learned: when the flow that learned
     /// goes, so do its learned flows (and a re-learn of an identical flow only restarts its idle timer).
     /// </summary>
