@@ -452,12 +452,14 @@ public sealed unsafe class AfXdpPort : IPort
             _flowProgFd = -1;
             return;
         }
-        var insns = XdpFlowProgram.Build(_mapFd, maps, multiBuffer: MultiBuffer);
+        // Unfilled checksums are filled in native mode only: a generic-mode skb keeps its checksum state (see Build).
+        bool fill = AttachedMode == XdpAttachMode.Native;
+        var insns = XdpFlowProgram.Build(_mapFd, maps, multiBuffer: MultiBuffer, fillPartial: fill);
         int fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out string log, frags: MultiBuffer);
         if (fd < 0 && MultiBuffer)
         {
             // A kernel without bpf_xdp_get_buff_len: the program for single-buffer frames (a longer frame is then a miss).
-            insns = XdpFlowProgram.Build(_mapFd, maps, multiBuffer: false);
+            insns = XdpFlowProgram.Build(_mapFd, maps, multiBuffer: false, fillPartial: fill);
             fd = Bpf.LoadXdpProgram(insns, "ssw_xdp_flows", out log, frags: false);
         }
         if (fd < 0)

@@ -157,6 +157,44 @@ public sealed class XdpFlowProgramTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Unfilled checksums through a veth in native mode: a full-sized UDP frame whose checksum field holds only its
+    /// pseudo-header's sum (a local sender's CHECKSUM_PARTIAL frame) arrives with its full checksum; the same in a
+    /// 4,000 B frame (a segment short enough to sum, but continuing past the first buffer, about 3,500 bytes of a page,
+    /// which is all the program can read) goes to software whole and uncounted.
+    /// </summary>
+    [NetnsFact]
+    public void PartialChecksum_IsFilledInTheKernel_OrLeftToSoftwarePastTheFirstBuffer()
+    {
+        using var rig = new Rig(mtu: 9000);
+        Assert.Equal(XdpAttachMode.Native, rig.Port.AttachedMode);
+        var full = Partial(FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, 2000, frameSize: 1514));
+        var jumbo = Partial(FrameBuilder.Udp(Mac(SrcMac), Mac(DstMac), Ip("10.0.0.1"), Ip("10.0.0.2"), 1000, 2000, frameSize: 4000));
+        Assert.InRange(jumbo.Length - 34, 0, XdpFlowProgram.MaxFilledL4Size);
+        rig.Maps.ClearCounters(5);
+        rig.Maps.Put(KeyOf(rig.InIndex, "10.0.0.1", "10.0.0.2", 17, 1000, 2000),
+            new XdpFlowAction(XdpFlowProgram.OutPort, rig.OutIndex, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5));
+
+        rig.In.SendFrames([full, jumbo]);
+        var got = ReceiveFrom(rig.Sink, 1);
+        var toSoftware = ReceiveFrom(rig.Port, 1);
+
+        Assert.Single(got);
+        var udp = got[0].AsSpan(34, 1514 - 34);
+        Assert.Equal(Checksum.ComputeL4(Ip("10.0.0.1"), Ip("10.0.0.2"), 17, [.. udp[..6], 0, 0, .. udp[8..]]),
+            BinaryPrimitives.ReadUInt16BigEndian(udp[6..]));
+        Assert.Equal([Hex(jumbo)], toSoftware.Select(f => Hex(f)));
+        Assert.Equal((1L, (long)full.Length), rig.Maps.ReadCounters(5));
+    }
+
+    /// <summary>The frame with its UDP checksum field set to the pseudo-header's sum, as a CHECKSUM_PARTIAL sender leaves it.</summary>
+    private static byte[] Partial(byte[] frame)
+    {
+        int len = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(38));
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(40), Checksum.PseudoHeaderSum(Ip("10.0.0.1"), Ip("10.0.0.2"), 17, (ushort)len));
+        return frame;
+    }
+
+    /// <summary>
     /// The verifier's totals for the program: it stays within 4,096 instructions (the limit of kernels before 5.2 and
     /// of unprivileged loaders), so the whole-program bound is never what stops it on any supported kernel.
     /// </summary>
