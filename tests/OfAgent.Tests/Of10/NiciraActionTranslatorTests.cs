@@ -273,8 +273,15 @@ public sealed class NiciraActionTranslatorTests
         Assert.Empty(Decode10(WireOf(OfpAction.NxResubmitTable(253)), out gotoTable));
         Assert.Equal((byte)253, gotoTable);
 
-        // A packet-out's actions stand for no flow: no goto-table.
+        // A bucket's actions stand for no flow: no goto-table, and no resubmit.
         Assert.False(Of10Actions.TryDecode(WireOf(OfpAction.NxResubmitTable(3)), out _, out var error));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
+        // A packet-out's run through the pipeline (Open vSwitch's): a resubmit in either form, anywhere, is the model's.
+        Assert.True(Of10Actions.TryDecodePacketOut(WireOf(OfpAction.NxResubmitTable(3), OfpAction.Output(2), Resubmit(4, 0),
+                                                          OfpAction.VendorAction(OfpConstants.NiciraVendorId, new byte[] { 0x00, 0x01, 0x00, 0x05, 0, 0, 0, 0 })),
+                                                   out var po, out error), error.ToString());
+        Assert.Equal([OfAction.Resubmit(3), OfAction.Output(2), OfAction.Resubmit(0, 4), OfAction.Resubmit(0xff, 5)], po.ToArray());
+        Assert.False(Of10Actions.TryDecodePacketOut(WireOf(OfpAction.NxResubmitTable(0xff)), out _, out error)); // resubmit(,)
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
     }
 

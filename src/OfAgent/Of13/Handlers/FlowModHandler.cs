@@ -85,7 +85,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
             if (!c.Controller.MayWrite) Error(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg);
             return;
         }
-        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
+        if (!ActionTranslator.TryPacketOutToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
         Check(c, ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, po.InPort, actions, po.Data), c.Controller), msg);
     }
 
@@ -115,7 +115,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         }
         if (inPort is not { } port) { Error(c, Ofp13Error.BadRequest(Ofp13Codes.BadPort), msg); return; }
         if (otherPipelineField) { Error(c, Ofp13Error.BadMatch(Ofp13Codes.MatchBadField), msg); return; }
-        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
+        if (!ActionTranslator.TryPacketOutToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) { Error(c, err, msg); return; }
         Check(c, ctx.Switch.PacketOut(new PacketOutRequest(po.BufferId, port, actions, po.Data), c.Controller), msg);
     }
 
