@@ -90,8 +90,10 @@ public sealed class PipelineWalk
     private int _cloneDepth;
     private readonly List<FlowAction> _composed = new();
     private readonly List<FlowAction> _describe = new();
-    // The other actions of an action set whose final action is a resubmit (RunSetResubmit).
+    // The other actions of an action set whose final action is a resubmit (RunSetResubmit), and the run's own set so
+    // run, its resubmit last (ActionSetRun).
     private readonly List<FlowAction> _setItems = new();
+    private readonly List<FlowAction> _setRun = new();
     private readonly ContinuationInterner _continuations = new();
 
     /// <summary>Stages visited by the last run (a stage a resubmit looked up again counts again).</summary>
@@ -134,8 +136,11 @@ public sealed class PipelineWalk
     public PipelineContinuation? Start { get; private set; }
     /// <summary>Where the last run goes on when it ended in <see cref="PipelineEnd.Recirculate"/>, else null.</summary>
     public PipelineContinuation? Next { get; private set; }
-    /// <summary>The action set at the end of the last run (empty after a miss).</summary>
+    /// <summary>The action set at the end of the last run (empty after a miss, and after it ran a resubmit).</summary>
     public ActionSet ActionSet => _set;
+    /// <summary>The action set the last run ran when its final action was a resubmit (its actions in order, the resubmit
+    /// last; what the resubmit composed follows them in <see cref="Composed"/>), else empty.</summary>
+    public ReadOnlySpan<FlowAction> ActionSetRun => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_setRun);
     /// <summary>The composed actions of the last run (valid until the next).</summary>
     public List<FlowAction> Composed => _composed;
     public ReadOnlySpan<FlowTable> Tables => _tables.AsSpan(0, Count);
@@ -231,6 +236,7 @@ public sealed class PipelineWalk
         _composed.AddRange(v.Actions.Items);
         // The action set is not rebuilt (the composed list holds its actions; only a trace reads it, after a run).
         _set.Clear();
+        _setRun.Clear();
     }
 
     /// <summary>
@@ -281,6 +287,7 @@ public sealed class PipelineWalk
     {
         var b = new FlowKeyBuilder(key);
         _set.Clear();
+        _setRun.Clear();
         _composed.Clear();
         _n = 0;
         Resubmits = 0;
@@ -636,6 +643,11 @@ public sealed class PipelineWalk
         _set.AppendTo(items);
         _set.Clear();
         _regs.ActsetOutputCode = 0;
+        if (_cloneDepth == 0)
+        {
+            _setRun.AddRange(items);
+            _setRun.Add(resubmit);
+        }
         Compose(pipeline, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(items), ref b, t, trace, depth);
         if (!_dropped && !_exit) Resubmit(pipeline, resubmit, ref b, t, trace, depth);
         _set.Clear();

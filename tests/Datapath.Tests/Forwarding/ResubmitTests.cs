@@ -274,11 +274,13 @@ public sealed class ResubmitTests
         using var r = new DatapathRig(3);
         r.Insert(0, Any, 10, [], Goto(1, write: new FlowActions([FlowAction.SetDlDst(MacC), FlowAction.Resubmit(2)])));
         r.Insert(1, DlSrc(MacA), 10, []);
-        r.Insert(2, DlDst(MacC), 10, [FlowAction.Output(2)]);
-        r.Port(2).CaptureSent = false;
+        var resubmitted = r.Insert(2, DlDst(MacC), 10, [FlowAction.Output(2)]);
         var frame = Frame(MacA, MacB);
         r.Send(1, frame, times: 4);
+        Assert.Equal(4, r.Sent(2).Count);
+        Assert.Equal(4, resubmitted.Packets);
         Assert.Equal(1, r.Fwd.PipelineWalks);
+        r.Port(2).CaptureSent = false;
         r.Port(1).SetGenerator([frame], 0);
         long built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
         long alloc = AllocationMeter.SteadyState(() =>
