@@ -73,4 +73,28 @@ public sealed class OvsOfctlResubmitTests
         Assert.Contains("n_packets=1, n_bytes=", dump.Split('\n').Single(l => l.Contains("in_port=4", StringComparison.Ordinal)));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
+
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task OpenFlow10_AResubmitAnywhereAndAnExit_RunAsIn13_AndTheDumpReAdds()
+    {
+        await using var rig = new AgentRig();
+        const string v = "OpenFlow10";
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "table=1,priority=10,actions=output:2");
+        OvsOfctl.Ok(rig, v, "add-flow", "priority=10,in_port=1,actions=resubmit(,1),output:3,exit,output:4");
+        OvsOfctl.Ok(rig, v, "add-flow", "priority=10,in_port=2,actions=resubmit:1");
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent()); // table 1's output, then the rest of the list up to the exit
+        Assert.Single(rig.Ports[2].TakeSent());
+        Assert.Empty(rig.Ports[3].TakeSent());
+        rig.Ports[1].Inject(FrameBuilder.Udp(H2, H1, 0x0a000002, 0x0a000001, 1, 2, 10));
+        rig.Poll();
+        Assert.Single(rig.Ports[2].TakeSent()); // looked up in table 0 as if from port 1
+        string first = OvsOfctl.Ok(rig, v, "dump-flows", "--no-stats");
+        Assert.Contains("priority=10,in_port=1 actions=resubmit(,1),output:3,exit,output:4", first);
+        Assert.Contains("priority=10,in_port=2 actions=resubmit:1", first);
+        Assert.Equal(first, OvsOfctl.ReAdd(rig, v, OvsOfctl.FlowLines(first)));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
 }

@@ -35,7 +35,7 @@ public static partial class ActionTranslator
     /// packet-out's actions through the pipeline, so it looks the packet up there (<c>resubmit(,)</c> stays BAD_ARGUMENT).
     /// </summary>
     public static bool TryDecodePacketOut(List<OfpAction> actions, out ReadOnlyMemory<OfAction> result, out OfpError error)
-        => TryDecode(actions, 0, false, out result, out _, out error, packetOut: true);
+        => TryDecode(actions, 0, false, out result, out _, out error, resubmit: true);
 
     /// <summary>
     /// As <see cref="TryDecode(List{OfpAction}, out ReadOnlyMemory{OfAction}, out OfpError)"/> for a flow whose match pins
@@ -48,13 +48,14 @@ public static partial class ActionTranslator
     /// <summary>
     /// A flow-mod's actions: as <see cref="TryDecode(List{OfpAction}, byte, out ReadOnlyMemory{OfAction}, out OfpError)"/>,
     /// and a last Nicira resubmit of the packet's own in_port to a later table is the flow's <paramref name="gotoTable"/>
-    /// (how the switch shows an OpenFlow 1.3 goto-table to a 1.0 peer, as Open vSwitch does).
+    /// (how the switch shows an OpenFlow 1.3 goto-table to a 1.0 peer, as Open vSwitch does); any other resubmit is
+    /// the model's, which the pipeline walk runs where it stands, as in 1.3.
     /// </summary>
     public static bool TryDecode(List<OfpAction> actions, byte transport, out ReadOnlyMemory<OfAction> result, out byte? gotoTable, out OfpError error)
         => TryDecode(actions, transport, true, out result, out gotoTable, out error);
 
     private static bool TryDecode(List<OfpAction> actions, byte transport, bool flowMod, out ReadOnlyMemory<OfAction> result,
-                                  out byte? gotoTable, out OfpError error, bool packetOut = false)
+                                  out byte? gotoTable, out OfpError error, bool resubmit = false)
     {
         result = ReadOnlyMemory<OfAction>.Empty;
         gotoTable = null;
@@ -93,7 +94,7 @@ public static partial class ActionTranslator
                         return false;
                     }
                     bool last = i == actions.Count - 1;
-                    if (!TryNicira(a, flowMod && last, packetOut, transport, ref load, out var item, out var table, out error)) return false;
+                    if (!TryNicira(a, flowMod && last, flowMod || resubmit, transport, ref load, out var item, out var table, out error)) return false;
                     if (item is { } x) items[n++] = x;
                     if (table is { } t) gotoTable = t;
                     break;
