@@ -9,8 +9,11 @@ namespace Softswitch.Datapath.Classifier;
 /// into these as: the pops are strip-VLAN, pop-MPLS and pop-PBB (in that order: innermost tag first); the decrements
 /// are dec-MPLS-TTL then dec-IP-TTL; "set" is every set-field kind (one per field, in the order of
 /// <see cref="ActionKind"/>) and set-MPLS-TTL and set-IP-TTL; output and enqueue (an output through a queue, set_queue
-/// and output in one) are the output, the last. A kind not listed here cannot be written into an action set
-/// (<see cref="CanHold"/>; the layer above refuses such a write-actions).
+/// and output in one) are the output, the last. A resubmit (Open vSwitch's action set may hold one: ofp-actions.c's
+/// ACTION_SET_FINAL_PRIORITY) is a final action beneath them: a group or an output in the set makes it ignored, and
+/// otherwise the pipeline walk runs it after the set's other actions (<see cref="TryTakeResubmit"/>; docs/datapath.md,
+/// "Resubmit"). A kind not listed here cannot be written into an action set (<see cref="CanHold"/>; the layer above
+/// refuses such a write-actions).
 /// </summary>
 public sealed class ActionSet
 {
@@ -30,6 +33,7 @@ public sealed class ActionSet
         ActionKind.SetMplsTc, ActionKind.SetMplsBos, ActionKind.SetPbbIsid, ActionKind.SetEthType, ActionKind.SetIpProto,
         ActionKind.SetMplsTtl, ActionKind.SetNwTtl,
         ActionKind.SetQueue,
+        ActionKind.Resubmit,
         ActionKind.Group,
         ActionKind.Output,
     ];
@@ -104,12 +108,24 @@ public sealed class ActionSet
     }
 
     /// <summary>
+    /// The set's resubmit when it is the set's final action (no group or output beside it, which Open vSwitch's
+    /// ofpacts_execute_action_set would run instead), for the walk to run after <see cref="AppendTo"/>'s actions.
+    /// </summary>
+    public bool TryTakeResubmit(out FlowAction resubmit)
+    {
+        int r = SlotOf(ActionKind.Resubmit), group = SlotOf(ActionKind.Group), output = SlotOf(ActionKind.Output);
+        resubmit = _actions[r];
+        return (_present & (1UL << r)) != 0 && (_present & ((1UL << group) | (1UL << output))) == 0;
+    }
+
+    /// <summary>
     /// Appends the set's actions in execution order; an output is dropped when the set holds a group (OpenFlow 1.3.5
-    /// section 5.10: "the output action is ignored and the group action takes precedence").
+    /// section 5.10: "the output action is ignored and the group action takes precedence"), and a resubmit always
+    /// (a group or output beside it wins; alone, the walk runs it: <see cref="TryTakeResubmit"/>).
     /// </summary>
     public void AppendTo(List<FlowAction> into)
     {
-        ulong present = _present;
+        ulong present = _present & ~(1UL << SlotOf(ActionKind.Resubmit));
         int group = SlotOf(ActionKind.Group), output = SlotOf(ActionKind.Output);
         if ((present & (1UL << group)) != 0) present &= ~(1UL << output);
         for (; present != 0; present &= present - 1) into.Add(_actions[System.Numerics.BitOperations.TrailingZeroCount(present)]);

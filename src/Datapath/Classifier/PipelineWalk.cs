@@ -90,6 +90,10 @@ public sealed class PipelineWalk
     private int _cloneDepth;
     private readonly List<FlowAction> _composed = new();
     private readonly List<FlowAction> _describe = new();
+    // The other actions of an action set whose final action is a resubmit (RunSetResubmit), and the run's own set so
+    // run, its resubmit last (ActionSetRun).
+    private readonly List<FlowAction> _setItems = new();
+    private readonly List<FlowAction> _setRun = new();
     private readonly ContinuationInterner _continuations = new();
 
     /// <summary>Stages visited by the last run (a stage a resubmit looked up again counts again).</summary>
@@ -132,8 +136,11 @@ public sealed class PipelineWalk
     public PipelineContinuation? Start { get; private set; }
     /// <summary>Where the last run goes on when it ended in <see cref="PipelineEnd.Recirculate"/>, else null.</summary>
     public PipelineContinuation? Next { get; private set; }
-    /// <summary>The action set at the end of the last run (empty after a miss).</summary>
+    /// <summary>The action set at the end of the last run (empty after a miss, and after it ran a resubmit).</summary>
     public ActionSet ActionSet => _set;
+    /// <summary>The action set the last run ran when its final action was a resubmit (its actions in order, the resubmit
+    /// last; what the resubmit composed follows them in <see cref="Composed"/>), else empty.</summary>
+    public ReadOnlySpan<FlowAction> ActionSetRun => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_setRun);
     /// <summary>The composed actions of the last run (valid until the next).</summary>
     public List<FlowAction> Composed => _composed;
     public ReadOnlySpan<FlowTable> Tables => _tables.AsSpan(0, Count);
@@ -229,6 +236,7 @@ public sealed class PipelineWalk
         _composed.AddRange(v.Actions.Items);
         // The action set is not rebuilt (the composed list holds its actions; only a trace reads it, after a run).
         _set.Clear();
+        _setRun.Clear();
     }
 
     /// <summary>
@@ -249,7 +257,24 @@ public sealed class PipelineWalk
     {
         for (int tries = 0; ; tries++)
         {
-            RunAtOneVersion(pipeline, key, trace, start, tunnel, packet);
+            RunAtOneVersion(pipeline, key, trace, start, null, tunnel, packet);
+            if (trace is not null || pipeline.Versions.Current == Version || tries == FlowTable.MaxVersionRetries) return;
+        }
+    }
+
+    /// <summary>
+    /// A packet-out's list through the pipeline (Open vSwitch's xlate_actions with the packet-out's ofpacts): composed as
+    /// a rule's apply-actions in table 0 would be (a resubmit's lookups are this run's visits; a <c>resubmit:PORT</c>
+    /// looks table 0 up), with no rule of its own (a fin_timeout in it, or in a group it applies, lowers nothing), then
+    /// the action set the resubmitted rules wrote, as at the end of a pipeline. <see cref="End"/> is
+    /// <see cref="PipelineEnd.Actions"/>, or <see cref="PipelineEnd.ResubmitDrop"/> past the resubmit limits.
+    /// </summary>
+    public void RunPacketOut(Pipeline pipeline, in FlowKey key, FlowActions actions, List<PipelineTraceStep>? trace = null,
+                             ulong tunnel = 0, ulong packet = 0)
+    {
+        for (int tries = 0; ; tries++)
+        {
+            RunAtOneVersion(pipeline, key, trace, null, actions, tunnel, packet);
             if (trace is not null || pipeline.Versions.Current == Version || tries == FlowTable.MaxVersionRetries) return;
         }
     }
@@ -258,10 +283,11 @@ public sealed class PipelineWalk
     public long Version { get; private set; }
 
     private void RunAtOneVersion(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace, PipelineContinuation? start,
-                                 ulong tunnel, ulong packet)
+                                 FlowActions? packetOut, ulong tunnel, ulong packet)
     {
         var b = new FlowKeyBuilder(key);
         _set.Clear();
+        _setRun.Clear();
         _composed.Clear();
         _n = 0;
         Resubmits = 0;
@@ -296,7 +322,12 @@ public sealed class PipelineWalk
         ChangesAtStart = Changes.Version; // before any stage is read
         Version = pipeline.Versions.Current; // after it: a commit moves the count after the version
         var creations = pipeline.StageCreations;
-        while (true)
+        if (packetOut is not null)
+        {
+            _visit = -1; // no rule: a fin_timeout composed from it names none
+            Compose(pipeline, packetOut, ref b, 0, trace, 0);
+        }
+        while (packetOut is null)
         {
             long created = creations.Version; // before the stage is read: a stage created after it moves the class
             var table = pipeline.Stage(t);
@@ -344,6 +375,8 @@ public sealed class PipelineWalk
             }
             break;
         }
+        // The action set's resubmit runs here, where the set runs: its lookups are visits of this run.
+        if (end == PipelineEnd.Actions && !_dropped) RunSetResubmit(pipeline, ref b, t, trace, 0);
         Count = _n;
         FinalKey = b.Key;
         if ((_usedTun | _usedPkt) != 0)
@@ -577,6 +610,7 @@ public sealed class PipelineWalk
         try
         {
             Compose(pipeline, body, ref b, t, trace, depth);
+            if (!_dropped) RunSetResubmit(pipeline, ref b, t, trace, depth);
             if (!_dropped) _set.AppendTo(_composed);
         }
         finally
@@ -590,6 +624,34 @@ public sealed class PipelineWalk
         _regs = regs;
         _pkt = pkt;
         _reparse = reparse;
+    }
+
+    /// <summary>
+    /// Open vSwitch's xlate_action_set for a set whose final action is a resubmit (<see cref="ActionSet.TryTakeResubmit"/>):
+    /// the set is emptied, its other actions composed in their order (rewriting the key), then the resubmit looks the
+    /// key up in its table (255: <paramref name="t"/>, the last rule's) as one in apply-actions does, with its limits.
+    /// What the rules it reaches write into the action set is dropped: Open vSwitch runs the action set once. After an
+    /// exit the resubmit runs nothing (the set's other actions are still appended). Otherwise nothing happens here and
+    /// the caller appends the set.
+    /// </summary>
+    private void RunSetResubmit(Pipeline pipeline, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
+    {
+        if (_exit || !_set.TryTakeResubmit(out var resubmit)) return;
+        // The set's other actions hold no resubmit or clone, so composing them never comes back here while they are read.
+        var items = _setItems;
+        items.Clear();
+        _set.AppendTo(items);
+        _set.Clear();
+        _regs.ActsetOutputCode = 0;
+        if (_cloneDepth == 0)
+        {
+            _setRun.AddRange(items);
+            _setRun.Add(resubmit);
+        }
+        Compose(pipeline, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(items), ref b, t, trace, depth);
+        if (!_dropped && !_exit) Resubmit(pipeline, resubmit, ref b, t, trace, depth);
+        _set.Clear();
+        _regs.ActsetOutputCode = 0;
     }
 
     /// <summary>

@@ -684,15 +684,55 @@ public sealed partial class Forwarder
         }
         Pool.InPort[p] = inPort;
         if ((BurstMirrors = _dp.Mirrors) is not null) Output.MirrorFresh(p);
-        PacketParser.Parse(Pool.Frame(p), inPort, out _, out _packetOutLayers[0]);
+        PacketParser.Parse(Pool.Frame(p), inPort, out var key, out _packetOutLayers[0]);
         var sink = new OutputStage.Sink(Output, true);
         var one = new Span<int>(ref p);
         InPacketOut = true;
-        try { Executor.Execute(actions, Pool, one, _packetOutLayers, ref sink); }
-        finally { InPacketOut = false; }
+        try
+        {
+            if (HasResubmit(actions)) ExecutePacketOutWalk(key, actions, one, ref sink);
+            else Executor.Execute(actions, Pool, one, _packetOutLayers, ref sink);
+        }
+        finally
+        {
+            InPacketOut = false;
+            RunningVerdict = null;
+        }
         TunnelId = 0;
         Pool.Release(p);
         Output.Flush();
+    }
+
+    private static bool HasResubmit(FlowActions actions)
+    {
+        if (!actions.NeedsWalk) return false;
+        foreach (ref readonly var a in actions.Items.AsSpan())
+            if (a.Kind == ActionKind.Resubmit) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// A packet-out whose list holds a resubmit (Open vSwitch runs a packet-out's actions through the pipeline): the
+    /// walk composes the list, each resubmit's lookup a visit (<see cref="PipelineWalk.RunPacketOut"/>), the composed
+    /// list runs on the packet, and the rules the resubmits found are credited with it at once.
+    /// </summary>
+    private void ExecutePacketOutWalk(in FlowKey key, FlowActions actions, Span<int> one, ref OutputStage.Sink sink)
+    {
+        int p = one[0];
+        _walk.RunPacketOut(_dp.Pipeline, key, actions, null, 0, PacketWords.Fields(Pool.Frame(p), _packetOutLayers[0]));
+        var v = VerdictInterner.Build(_walk);
+        long bytes = Pool.Length[p];
+        RunningVerdict = v;
+        bool cut = false;
+        if (v.Actions.Items.Length != 0)
+        {
+            Executor.Execute(v.Actions, Pool, one, _packetOutLayers, ref sink);
+            cut = Executor.CutDropped;
+        }
+        if (cut) PayStaged(v, 1, bytes);
+        else Pend(v, 1, bytes);
+        if (v.End == PipelineEnd.ResubmitDrop) Drops.Add(DropReason.Resubmit);
+        if (_dirtyCount != 0) FlushVerdictCredits();
     }
 }
 

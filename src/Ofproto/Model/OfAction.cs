@@ -350,9 +350,10 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
 }
 
 /// <summary>
-/// Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may; only a flow's apply-actions
-/// run in the pipeline walk (resubmit, the register actions); an exit in a packet-out's or a group bucket's list ends that
-/// list (Open vSwitch ends a bucket's translation there and goes on after the group).
+/// Where an action list runs: a flow's actions may not output to TABLE, a packet-out's may; a resubmit runs in the
+/// pipeline walk from a flow's actions (apply or write) and a packet-out's, never a bucket's; the register actions only
+/// from a flow's apply-actions; an exit in a packet-out's or a group bucket's list ends that list (Open vSwitch ends a
+/// bucket's translation there and goes on after the group).
 /// </summary>
 public enum ActionContext : byte
 {

@@ -131,8 +131,9 @@ public static class OfActionCompiler
                 case OfActionType.Group: f = FlowAction.Group(a.QueueId); break;
                 case OfActionType.Resubmit:
                 {
-                    // A flow's lookup again; a packet-out has no table to be in. Any in_port may be looked up with.
-                    if (context != ActionContext.FlowMod || a.QueueId > 0xff) return OfError.BadArgument;
+                    // A flow's or a packet-out's lookup again (a packet-out's runs through the pipeline walk; "this
+                    // table" is table 0 there); a bucket has no lookup to make. Any in_port may be looked up with.
+                    if (context == ActionContext.GroupBucket || a.QueueId > 0xff) return OfError.BadArgument;
                     ushort inPort = PortNumber.InPort;
                     if (a.Port != OfPort.InPort && !OfPort.ToDatapath(a.Port, out inPort)) return OfError.BadArgument;
                     f = FlowAction.Resubmit((byte)a.QueueId, inPort);

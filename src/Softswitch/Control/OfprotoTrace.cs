@@ -192,7 +192,9 @@ internal static class OfprotoTrace
         var setList = new List<FlowAction>();
         if (walk.End == PipelineEnd.Actions)
         {
-            // The action set's part of the composed list is its tail (what the set held at the end of the run).
+            // The action set's part of the composed list is its tail (what the set held at the end of the run); a set
+            // whose final action was a resubmit is shown as it ran, its lookups among the steps.
+            setList.AddRange(walk.ActionSetRun);
             for (int i = last.Count - CountSet(walk); i < last.Count; i++) setList.Add(last.Items[i]);
         }
         byte[]? final = null;

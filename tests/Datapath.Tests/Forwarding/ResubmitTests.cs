@@ -174,4 +174,162 @@ public sealed class ResubmitTests
         Assert.Equal(walks, r.Fwd.PipelineWalks);
         Assert.Equal(0, alloc);
     }
+
+    // A resubmit in an action set (Open vSwitch's ofpacts_execute_action_set: a final action beneath group and output).
+
+    [Fact]
+    public void AResubmitInTheActionSet_RunsAtTheEnd_AfterTheSetsOtherActions_AndItsRuleCounts()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [], Goto(2, write: new FlowActions([FlowAction.Resubmit(1), FlowAction.SetDlDst(MacC)])));
+        r.Insert(2, Any, 10, [FlowAction.Output(3)]);
+        var hit = r.Insert(1, DlDst(MacC), 10, [FlowAction.Output(2)]);
+        var other = r.Insert(1, Any, 1, [FlowAction.Output(1)]); // the packet as it came: not what the set's lookup sees
+        for (int i = 0; i < 2; i++) // the second packet takes the cached verdict
+        {
+            r.Send(1, Frame(MacA, MacB));
+            Assert.Equal(MacB, MacAddress.Read(Assert.Single(r.Sent(3)))); // table 2's apply-actions, before the set
+            Assert.Equal(MacC, MacAddress.Read(Assert.Single(r.Sent(2)))); // the set's set-field, then table 1's lookup
+            Assert.Empty(r.Sent(1));
+        }
+        Assert.Equal(1, r.Fwd.PipelineWalks);
+        Assert.Equal(2, hit.Packets);
+        Assert.Equal(0, other.Packets);
+    }
+
+    [Fact]
+    public void AGroupOrAnOutputInTheActionSet_WinsOverItsResubmit()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, InPort(1), 10, [], Goto(2, write: new FlowActions([FlowAction.Resubmit(1), FlowAction.Output(3)])));
+        r.Insert(0, InPort(2), 10, [], Goto(2, write: new FlowActions([FlowAction.Resubmit(1)])));
+        r.Insert(2, InPort(2), 10, [], new FlowInstructions(new FlowActions([FlowAction.Output(3)]), false, 0, 0, FlowInstructions.NoGoto));
+        r.Insert(2, InPort(1), 10, []);
+        var resubmitted = r.Insert(1, Any, 10, [FlowAction.Output(2)]);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(3));
+        Assert.Empty(r.Sent(2));
+        // A later write of an output into the set beside the resubmit wins too.
+        r.Send(2, Frame(MacA, MacB));
+        Assert.Single(r.Sent(3));
+        Assert.Empty(r.Sent(1));
+        Assert.Equal(0, resubmitted.Packets);
+    }
+
+    [Fact]
+    public void TheActionSetRunsOnce_WhatTheResubmittedRuleWritesIsDropped_ItsApplyActionsRun()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [], Goto(1, write: new FlowActions([FlowAction.Resubmit(2)])));
+        r.Insert(1, Any, 10, [FlowAction.Output(1)]);
+        r.Insert(2, Any, 10, [FlowAction.Output(2)], Goto(3, write: new FlowActions([FlowAction.Output(3)])));
+        r.Insert(3, Any, 10, [FlowAction.Output(PortNumber.InPort)]); // its goto is one more resubmit: it runs
+        var walk = new PipelineWalk();
+        var steps = new List<PipelineTraceStep>();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(2).Key, steps);
+        Assert.Equal([FlowAction.Output(1), FlowAction.Output(2), FlowAction.Output(PortNumber.InPort)], walk.Composed.ToArray());
+        // The trace: tables 0 and 1 in the pipeline, then the set's resubmit to table 2 and its goto, nested.
+        Assert.Equal([(0, 0), (1, 0), (2, 1), (3, 2)], steps.Select(s => (s.TableId, s.Depth)).ToArray());
+        Assert.Equal(1, walk.Resubmits - 1); // the set's resubmit and the goto it met
+        Assert.True(walk.ActionSet.IsEmpty);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(1));
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(3));
+    }
+
+    [Fact]
+    public void AResubmitLoopFromTheActionSet_IsCutAsInApplyActions_DroppedAndCounted()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.Output(3)], Goto(1, write: new FlowActions([FlowAction.Resubmit(2)])));
+        r.Insert(1, Any, 10, []);
+        r.Insert(2, Any, 10, [FlowAction.Resubmit(0xff)]);
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
+        Assert.Equal(PipelineEnd.ResubmitDrop, walk.End);
+        Assert.Equal(PipelineWalk.MaxResubmitDepth, walk.Resubmits);
+        Assert.Empty(walk.Composed);
+        r.Send(1, Frame(MacA, MacB), times: 2);
+        Assert.Empty(r.Sent(3));
+        Assert.Equal(2, r.Dp.DropCount(DropReason.Resubmit));
+    }
+
+    [Fact]
+    public void AfterAnExit_TheActionSetsResubmitRunsNothing()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [], Goto(1, write: new FlowActions([FlowAction.SetDlDst(MacC), FlowAction.Resubmit(2)])));
+        r.Insert(1, Any, 10, [FlowAction.Output(3), FlowAction.Exit()]);
+        var resubmitted = r.Insert(2, Any, 10, [FlowAction.Output(2)]);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(3));
+        Assert.Empty(r.Sent(2));
+        Assert.Equal(0, resubmitted.Packets);
+    }
+
+    [Fact]
+    public void AFlowWhoseActionSetHoldsAResubmit_AllocatesNothingPerPacket()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [], Goto(1, write: new FlowActions([FlowAction.SetDlDst(MacC), FlowAction.Resubmit(2)])));
+        r.Insert(1, DlSrc(MacA), 10, []);
+        var resubmitted = r.Insert(2, DlDst(MacC), 10, [FlowAction.Output(2)]);
+        var frame = Frame(MacA, MacB);
+        r.Send(1, frame, times: 4);
+        Assert.Equal(4, r.Sent(2).Count);
+        Assert.Equal(4, resubmitted.Packets);
+        Assert.Equal(1, r.Fwd.PipelineWalks);
+        r.Port(2).CaptureSent = false;
+        r.Port(1).SetGenerator([frame], 0);
+        long built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
+        long alloc = AllocationMeter.SteadyState(() =>
+        {
+            r.Port(1).SetGeneratorCount(64);
+            r.Dp.PollUntilIdle();
+        });
+        Assert.Equal(0, r.Fwd.VerdictsBuilt - built);
+        Assert.Equal(walks, r.Fwd.PipelineWalks);
+        Assert.Equal(0, alloc);
+    }
+
+    // A resubmit in a packet-out (Open vSwitch runs a packet-out's actions through the pipeline).
+
+    [Fact]
+    public void APacketOutsResubmit_LooksThePacketUpAsItsActionsLeftIt_AndTheRuleCounts()
+    {
+        using var r = new DatapathRig(3);
+        var hit = r.Insert(1, DlDst(MacC), 10, [FlowAction.Output(2)], new FlowInstructions(new FlowActions([FlowAction.Output(1)]), false, 0, 0, FlowInstructions.NoGoto));
+        var other = r.Insert(1, Any, 1, [FlowAction.Output(1)]);
+        var frame = Frame(MacA, MacB);
+        r.Dp.PacketOut(frame, 3, new FlowActions([FlowAction.SetDlDst(MacC), FlowAction.Resubmit(1), FlowAction.Output(PortNumber.InPort)]));
+        Assert.Equal(MacC, MacAddress.Read(Assert.Single(r.Sent(2))));
+        Assert.Single(r.Sent(3)); // the list goes on after the resubmit, in_port the packet-out's
+        Assert.Single(r.Sent(1)); // and the action set the resubmitted rule wrote runs at the end
+        Assert.Equal(1, hit.Packets);
+        Assert.Equal(frame.Length, hit.Bytes);
+        Assert.Equal(0, other.Packets);
+    }
+
+    [Fact]
+    public void APacketOutsResubmit_LooksUpWithItsInPortOrTheResubmits_AndThisTableIsTableZero()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, InPort(1), 10, [FlowAction.Output(2)]);
+        r.Insert(0, InPort(2), 10, [FlowAction.Output(3)]);
+        r.Dp.PacketOut(Frame(MacA, MacB), 1, new FlowActions([FlowAction.Resubmit(0xff), FlowAction.Resubmit(0, inPort: 2)]));
+        Assert.Single(r.Sent(2));
+        Assert.Single(r.Sent(3));
+        Assert.Empty(r.Sent(1));
+    }
+
+    [Fact]
+    public void APacketOutsResubmitLoop_IsCutAtTheLimits_NothingSentAndCounted()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.Resubmit(0xff)]);
+        r.Dp.PacketOut(Frame(MacA, MacB), 1, new FlowActions([FlowAction.Output(2), FlowAction.Resubmit(0)]));
+        Assert.Empty(r.Sent(2));
+        Assert.Equal(1, r.Dp.DropCount(DropReason.Resubmit));
+    }
 }

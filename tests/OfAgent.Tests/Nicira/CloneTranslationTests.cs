@@ -82,8 +82,9 @@ public sealed class CloneTranslationTests
         var w = new Ofp13Writer();
         Ofp13Actions.Encode(w, back.ToArray());
         Assert.Equal(Convert.ToHexString(wire), Convert.ToHexString(w.ToArray()));
-        // Outside a flow's apply-actions (a packet-out's list) the nested resubmit is refused, as at the top level.
-        Assert.False(Of13Actions.TryToOf(list.ToArray(), false, out _, out error));
+        // In a group bucket's list the nested resubmit is refused, as at the top level; a packet-out's takes it.
+        Assert.True(Of13Actions.TryPacketOutToOf(list.ToArray(), out _, out error), error.ToString());
+        Assert.False(Of13Actions.TryToOf(list.ToArray(), out _, out error));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
         Assert.True(Of13Actions.NotInActionSet([clone]));
     }

@@ -91,8 +91,8 @@ public sealed class NiciraActionTranslatorTests
         var rows = new List<OfAction>();
         foreach (var t in Enum.GetValues<OfActionType>())
         {
-            // A resubmit (1.3's, in any place) reads back over 1.0 only as a flow's goto-table, an exit not at all:
-            // Of13NiciraActionTranslatorTests.
+            // A resubmit reads back as the model's resubmit, or as the flow's goto-table when last (both checked in
+            // AnyOtherResubmitAndAnExit_InAFlowMod_AreTheModels_AsIn13), an exit only in a flow-mod's list's decode.
             if (t is OfActionType.Resubmit or OfActionType.Exit) continue;
             var a = Sample(t);
             if (Of10Actions.ToOfp(a, out var wire, out _) > 0 && wire.Type == OfpActionType.Vendor) rows.Add(a);
@@ -240,11 +240,8 @@ public sealed class NiciraActionTranslatorTests
         { "reg_load2 of eth_src with a 5-byte value", [OfpAction.NxRegLoad2([0x80, 0x00, 0x08, 0x05, 2, 0, 0, 0, 1])] },
         // Geneve options are not carried into metadata: NXM_NX_TUN_METADATA0 (class 1, field 40) is not a field here.
         { "reg_load2 of tun_metadata0", [OfpAction.NxRegLoad2([0x00, 0x01, 0x50, 0x04, 0, 0, 0, 1])] },
-        { "resubmit to table 0", [OfpAction.NxResubmitTable(0)] },
-        { "resubmit to table 255", [OfpAction.NxResubmitTable(255)] },
-        { "resubmit, then an output", [OfpAction.NxResubmitTable(1), OfpAction.Output(1)] },
-        { "resubmit twice", [OfpAction.NxResubmitTable(1), OfpAction.NxResubmitTable(2)] },
-        { "resubmit of another in_port", [Resubmit(1, 2)] },
+        { "resubmit(,): neither a port nor a table", [OfpAction.NxResubmitTable(255)] },
+        { "resubmit(,), then an output", [OfpAction.NxResubmitTable(255), OfpAction.Output(1)] },
     };
 
     private static OfpAction Resubmit(ushort inPort, byte table)
@@ -273,9 +270,34 @@ public sealed class NiciraActionTranslatorTests
         Assert.Empty(Decode10(WireOf(OfpAction.NxResubmitTable(253)), out gotoTable));
         Assert.Equal((byte)253, gotoTable);
 
-        // A packet-out's actions stand for no flow: no goto-table.
+        // A bucket's actions stand for no flow: no goto-table, and no resubmit.
         Assert.False(Of10Actions.TryDecode(WireOf(OfpAction.NxResubmitTable(3)), out _, out var error));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
+        // A packet-out's run through the pipeline (Open vSwitch's): a resubmit in either form, anywhere, is the model's.
+        Assert.True(Of10Actions.TryDecodePacketOut(WireOf(OfpAction.NxResubmitTable(3), OfpAction.Output(2), Resubmit(4, 0),
+                                                          OfpAction.VendorAction(OfpConstants.NiciraVendorId, new byte[] { 0x00, 0x01, 0x00, 0x05, 0, 0, 0, 0 })),
+                                                   out var po, out error), error.ToString());
+        Assert.Equal([OfAction.Resubmit(3), OfAction.Output(2), OfAction.Resubmit(0, 4), OfAction.Resubmit(0xff, 5)], po.ToArray());
+        Assert.False(Of10Actions.TryDecodePacketOut(WireOf(OfpAction.NxResubmitTable(0xff)), out _, out error)); // resubmit(,)
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
+    }
+
+    [Fact]
+    public void AnyOtherResubmitAndAnExit_InAFlowMod_AreTheModels_AsIn13()
+    {
+        var nxResubmit = OfpAction.VendorAction(OfpConstants.NiciraVendorId, new byte[] { 0x00, 0x01, 0x00, 0x05, 0, 0, 0, 0 });
+        var exit = OfpAction.VendorAction(OfpConstants.NiciraVendorId, new byte[] { 0x00, 0x11, 0, 0, 0, 0, 0, 0 });
+        var model = Decode10(WireOf(OfpAction.NxResubmitTable(0), OfpAction.Output(1), Resubmit(1, 2), nxResubmit, exit,
+                                    OfpAction.NxResubmitTable(1), OfpAction.NxResubmitTable(3)), out var gotoTable);
+        // The last, to a later table with the packet's own in_port, is still the flow's goto-table.
+        Assert.Equal([OfAction.Resubmit(0), OfAction.Output(1), OfAction.Resubmit(2, 1), OfAction.Resubmit(0xff, 5), OfAction.Exit(),
+                      OfAction.Resubmit(1)], model);
+        Assert.Equal((byte)3, gotoTable);
+        // A bucket's list looks nothing up (NXAST_RESUBMIT stays an action it does not take); it takes an exit.
+        Assert.False(Of10Actions.TryDecode(WireOf(nxResubmit), out _, out var error));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), error);
+        Assert.True(Of10Actions.TryDecode(WireOf(OfpAction.Output(1), exit), out var bucket, out error), error.ToString());
+        Assert.Equal([OfAction.Output(1), OfAction.Exit()], bucket.ToArray());
     }
 
     /// <summary>A note (ofp-actions.at's note:11.e9.9a.ad.67.f3) is kept as it came and written back byte for byte.</summary>
@@ -324,7 +346,6 @@ public sealed class NiciraActionTranslatorTests
             Assert.False(Of10Actions.TryDecode([OfpAction.VendorAction(OfpConstants.NiciraVendorId, body)], 0, out _, out _, out var error));
             return error;
         }
-        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x00, 0x01, 0xff, 0xf8, 0, 0, 0, 0])); // NXAST_RESUBMIT
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x00, 0x1d, 0, 0, 0, 0, 0, 0]));       // NXAST_SAMPLE
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([]));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([0x00, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));

@@ -158,7 +158,7 @@ public sealed class Of13NiciraActionTranslatorTests
     private static NxAction Resubmit(byte table, ushort inPort = NxAction.InPortOwn) => new(NxActionSubtype.ResubmitTable, InPort: inPort, Table: table);
 
     [Fact]
-    public void AResubmitAndAnExit_AreServedAnywhereInAFlowsApplyActions_AndRefusedElsewhere()
+    public void AResubmitAndAnExit_AreServedAnywhereInAFlowsApplyActions_AResubmitInWriteActionsAndPacketOutsToo()
     {
         Assert.True(Of13FlowMods.TryInstructions(FlowMod(3, Apply(Nx(Resubmit(1)), Ofp13Action.Output(2), Nx(Resubmit(7, inPort: 4)),
                                                                   Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff)),
@@ -176,12 +176,17 @@ public sealed class Of13NiciraActionTranslatorTests
         foreach (var (what, fm) in new (string, Ofp13FlowMod)[]
         {
             ("resubmit(,): neither a port nor a table", FlowMod(0, Apply(Nx(Resubmit(0xff))))),
-            ("in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(Resubmit(1))]))),
+            ("resubmit(,) in write-actions", FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions, Actions: [Nx(Resubmit(0xff))]))),
         })
         {
             Assert.False(Of13FlowMods.TryInstructions(fm, out _, out error), what);
             Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
         }
+        // Open vSwitch's action set holds a resubmit: write_actions(resubmit(,1)), and resubmit(2,3) beside an output.
+        Assert.True(Of13FlowMods.TryInstructions(FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions,
+                                                                                  Actions: [Nx(Resubmit(1)), Ofp13Action.Output(2), Nx(Resubmit(3, inPort: 2))])),
+                                                 out ins, out error), error.ToString());
+        Assert.Equal([OfAction.Resubmit(1), OfAction.Output(2), OfAction.Resubmit(3, 2)], ins.WriteActions!.Value.ToArray());
         // An exit in write-actions is BAD_TYPE, as Open vSwitch refuses what its action set does not take; a packet-out's
         // or a bucket's list takes one (it ends the list there).
         Assert.False(Of13FlowMods.TryInstructions(FlowMod(0, new Ofp13Instruction(Ofp13InstructionType.WriteActions,
@@ -189,7 +194,11 @@ public sealed class Of13NiciraActionTranslatorTests
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadType), error);
         Assert.True(Of13Actions.TryToOf([Ofp13Action.Output(1), Nx(new NxAction(NxActionSubtype.Exit)), Ofp13Action.Output(2)], out var outList, out error));
         Assert.Equal([OfAction.Output(1), OfAction.Exit(), OfAction.Output(2)], outList);
-        // A packet-out's or a bucket's list is in no table.
+        // A packet-out's list runs through the pipeline (Open vSwitch's packet-out): its resubmit is taken; a bucket's is not.
+        Assert.True(Of13Actions.TryPacketOutToOf([Nx(Resubmit(1)), Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff))], out outList, out error));
+        Assert.Equal([OfAction.Resubmit(1), OfAction.Resubmit(0xff, 5)], outList);
+        Assert.False(Of13Actions.TryPacketOutToOf([Nx(Resubmit(0xff))], out _, out error));
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
         Assert.False(Of13Actions.TryToOf([Nx(Resubmit(1))], out _, out error));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
     }

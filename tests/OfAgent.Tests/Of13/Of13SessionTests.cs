@@ -13,7 +13,7 @@ namespace Softswitch.OfAgent.Tests.Of13;
 public sealed class Of13SessionTests
 {
     /// <summary>A minimal OpenFlow 1.3 controller: HELLO with a bitmap of 1.3 only, then raw messages.</summary>
-    private sealed class Controller13 : IDisposable
+    internal sealed class Controller13 : IDisposable
     {
         private readonly Socket _s = new(SocketType.Stream, ProtocolType.Tcp);
         private readonly List<byte> _buf = new();

@@ -439,13 +439,13 @@ public sealed class AgentSessionTests
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadQueue, x);
         x = c.Send(ExactFlow(f, 1, OfpAction.VendorAction(0x005c16c7, new byte[8])));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadVendor, x);
-        // Nicira actions: an unknown subtype, a truncated NXAST_REG_LOAD, a resubmit that is no goto-table, a register load
+        // Nicira actions: an unknown subtype, a truncated NXAST_REG_LOAD, a resubmit that names nothing (resubmit(,)), a register load
         // under a mask of two runs.
         x = c.Send(ExactFlow(f, 1, OfpAction.VendorAction(OfpConstants.NiciraVendorId, new byte[] { 0x00, 0x63, 0, 0, 0, 0, 0, 0 })));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadVendorType, x);
         x = c.Send(ExactFlow(f, 1, OfpAction.VendorAction(OfpConstants.NiciraVendorId, new byte[] { 0x00, 0x07, 0x00, 0x07, 0x00, 0x01, 0x3a, 0x01 })));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadLen, x);
-        x = c.Send(ExactFlow(f, 1, OfpAction.NxResubmitTable(0)));
+        x = c.Send(ExactFlow(f, 1, OfpAction.NxResubmitTable(255)));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadArgument, x);
         x = c.Send(ExactFlow(f, 1, OfpAction.NxRegLoad2([0x00, 0x01, 0x01, 0x08, 0, 0, 0, 5, 0, 0, 0, 5])));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadArgument, x);

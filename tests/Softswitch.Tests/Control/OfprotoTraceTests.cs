@@ -414,6 +414,30 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     [Fact]
+    public void AResubmitInTheActionSet_IsTracedAsItRuns_ItsLookupIndented()
+    {
+        var flows = _agent.Switch.Flows;
+        var none = Datapath.Actions.FlowActions.Drop;
+        var set = new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.SetDlDst(s_a), Datapath.Actions.FlowAction.Resubmit(2)]);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1, none, Rules: MatchRules.OpenFlow13,
+            Instructions: new FlowInstructions(writeActions: set, gotoTable: 1))));
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1,
+            new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.Output(3)]), Rules: MatchRules.OpenFlow13, TableId: 1)));
+        var dstA = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlDst, new FlowKeyBuilder().DlDst(s_a).Key);
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, dstA, 5,
+            new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.Output(2)]), Rules: MatchRules.OpenFlow13, TableId: 2)));
+
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Contains("write_actions(mod_dl_dst:00:00:00:00:00:0a,resubmit(,2))", r.Text);
+        Assert.Contains("\ntable 1: ", r.Text);
+        Assert.Contains("\n    resubmit to table 2: ", r.Text); // the set's lookup found the dl_dst it set
+        Assert.Equal("mod_dl_dst:00:00:00:00:00:0a,resubmit(,2)", Line(r.Text, "Action set: "));
+        Assert.Equal("output:3,mod_dl_dst:00:00:00:00:00:0a,output:2", Line(r.Text, "Actions: "));
+        Assert.Equal("3, 2", Line(r.Text, "Output: "));
+    }
+
+    [Fact]
     public void AConjunctiveMatch_ShowsTheClausesThatFormedIt()
     {
         var flows = _agent.Switch.Flows;

@@ -69,7 +69,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
 
     public void PacketOut(OfConnection c, OfpPacketOut po, byte[] msg)
     {
-        if (!ActionTranslator.TryDecode(po.Actions, out var actions, out var err))
+        if (!ActionTranslator.TryDecodePacketOut(po.Actions, out var actions, out var err))
         {
             ctx.SendError(c, err, msg);
             return;

@@ -26,8 +26,10 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// (OFPBAC_BAD_SET_ARGUMENT); OpenFlow 1.0, which has none of these codes, answers BAD_ARGUMENT, and BAD_FIELD as Open
 /// vSwitch encodes it there (OFPET_BAD_REQUEST, code 258).</para>
 /// <para>resubmit(,TABLE) is a goto-table only where the switch writes it: last in a flow-mod's list, the packet's own
-/// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"); else OFPBAC_BAD_ARGUMENT.
-/// NXAST_RESUBMIT and exit are OFPBAC_BAD_VENDOR_TYPE: the datapath has no resubmit of its own. A note (NXAST_NOTE)
+/// in_port (OFPP_IN_PORT), a table after 0 other than 255 (Open vSwitch's "this table"). Any other resubmit in a
+/// flow-mod's or a packet-out's list (and their clones), NXAST_RESUBMIT too, is the model's resubmit, which the
+/// pipeline walk runs where it stands, as in 1.3; in a group bucket, or naming neither a port nor a table
+/// (<c>resubmit(,)</c>), it is OFPBAC_BAD_ARGUMENT. An exit is the model's exit wherever it stands. A note (NXAST_NOTE)
 /// is kept, its bytes as they came (padding included), and given back in flow statistics; it does nothing to the packet.
 /// NXAST_CONTROLLER is the model's controller action (reason, max_len, controller id); any reason of Open vSwitch's
 /// (no_match to packet_out: 1.4's three go to 1.0 and 1.3 as action), a byte past them BAD_ARGUMENT. NXAST_CONTROLLER2 is the same action with its userdata (carried
@@ -74,16 +76,29 @@ public static partial class ActionTranslator
 
     /// <summary>
     /// The model's action for Nicira action <paramref name="a"/> (null: none yet, or the goto-table
-    /// <paramref name="table"/>); <paramref name="mayGoto"/>: a resubmit here may stand for a goto-table.
+    /// <paramref name="table"/>); <paramref name="mayGoto"/>: a resubmit here may stand for a goto-table;
+    /// <paramref name="resubmit"/>: a flow-mod's or a packet-out's list, where any resubmit that is no goto-table is the model's.
     /// </summary>
-    private static bool TryNicira(in OfpAction a, bool mayGoto, byte transport, ref PendingLoad load, out OfAction? item, out byte? table, out OfpError error)
+    private static bool TryNicira(in OfpAction a, bool mayGoto, bool resubmit, byte transport, ref PendingLoad load, out OfAction? item, out byte? table, out OfpError error)
     {
         item = null;
         table = null;
         if (!NxAction.TryDecode(a, out var nx, out error)) return false;
-        if (nx.Subtype == NxActionSubtype.Clone) return TryClone(nx, transport, out item, out error);
+        if (nx.Subtype == NxActionSubtype.Clone) return TryClone(nx, resubmit, transport, out item, out error);
         if (TryResubmitAsGoto(nx, mayGoto, 0, out table, out bool isResubmit)) return true;
+        if (resubmit && nx.Subtype is NxActionSubtype.Resubmit or NxActionSubtype.ResubmitTable)
+        {
+            // A flow-mod's or a packet-out's resubmit; resubmit(,) names nothing to look up.
+            if (nx.InPort == NxAction.InPortOwn && nx.Table == 0xff) return BadArgument(out error);
+            item = OfAction.Resubmit(nx.Table, nx.InPort == NxAction.InPortOwn ? OfPort.InPort : WireMap.ToOfPort(nx.InPort));
+            return true;
+        }
         if (isResubmit) return BadArgument(out error);
+        if (nx.Subtype == NxActionSubtype.Exit)
+        {
+            item = OfAction.Exit(); // as in 1.3: ends the list (a packet-out's, a bucket's) or the flow's whole composition
+            return true;
+        }
         if (TryNiciraModel(nx, ref load, out item, out var why)) return true;
         // OpenFlow 1.0 names no set-type error: a load of a field the switch does not set is BAD_ARGUMENT, as before.
         error = why switch
@@ -100,7 +115,7 @@ public static partial class ActionTranslator
     /// in it stands for no goto-table), each bad action answered as it would be at the top level (Open vSwitch's
     /// decode_NXAST_RAW_CLONE).
     /// </summary>
-    private static bool TryClone(in NxAction nx, byte transport, out OfAction? item, out OfpError error)
+    private static bool TryClone(in NxAction nx, bool resubmit, byte transport, out OfAction? item, out OfpError error)
     {
         item = null;
         if (!OfpActions.TryDecode(nx.Nested ?? [], out List<OfpAction> list, out error)) return false;
@@ -109,7 +124,7 @@ public static partial class ActionTranslator
         s_scratch = null;
         try
         {
-            if (!TryDecode(list, transport, false, out var nested, out _, out error)) return false;
+            if (!TryDecode(list, transport, false, out var nested, out _, out error, resubmit)) return false;
             item = OfAction.CloneOf(nested.ToArray());
             return true;
         }

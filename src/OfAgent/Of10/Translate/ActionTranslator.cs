@@ -30,6 +30,14 @@ public static partial class ActionTranslator
         => TryDecode(actions, 0, false, out result, out _, out error);
 
     /// <summary>
+    /// A packet-out's actions: as <see cref="TryDecode(List{OfpAction}, out ReadOnlyMemory{OfAction}, out OfpError)"/>, and
+    /// a Nicira resubmit in either form (NXAST_RESUBMIT, NXAST_RESUBMIT_TABLE) is the model's resubmit: Open vSwitch runs a
+    /// packet-out's actions through the pipeline, so it looks the packet up there (<c>resubmit(,)</c> stays BAD_ARGUMENT).
+    /// </summary>
+    public static bool TryDecodePacketOut(List<OfpAction> actions, out ReadOnlyMemory<OfAction> result, out OfpError error)
+        => TryDecode(actions, 0, false, out result, out _, out error, resubmit: true);
+
+    /// <summary>
     /// As <see cref="TryDecode(List{OfpAction}, out ReadOnlyMemory{OfAction}, out OfpError)"/> for a flow whose match pins
     /// IP protocol <paramref name="transport"/> (6, 17, 132; 0: none): set_tp_src/dst name no transport of their own, so
     /// they keep the match's, and a later version reads them back as that transport's field (ovs ofpact_l4_port's flow_ip_proto).
@@ -40,13 +48,14 @@ public static partial class ActionTranslator
     /// <summary>
     /// A flow-mod's actions: as <see cref="TryDecode(List{OfpAction}, byte, out ReadOnlyMemory{OfAction}, out OfpError)"/>,
     /// and a last Nicira resubmit of the packet's own in_port to a later table is the flow's <paramref name="gotoTable"/>
-    /// (how the switch shows an OpenFlow 1.3 goto-table to a 1.0 peer, as Open vSwitch does).
+    /// (how the switch shows an OpenFlow 1.3 goto-table to a 1.0 peer, as Open vSwitch does); any other resubmit is
+    /// the model's, which the pipeline walk runs where it stands, as in 1.3.
     /// </summary>
     public static bool TryDecode(List<OfpAction> actions, byte transport, out ReadOnlyMemory<OfAction> result, out byte? gotoTable, out OfpError error)
         => TryDecode(actions, transport, true, out result, out gotoTable, out error);
 
     private static bool TryDecode(List<OfpAction> actions, byte transport, bool flowMod, out ReadOnlyMemory<OfAction> result,
-                                  out byte? gotoTable, out OfpError error)
+                                  out byte? gotoTable, out OfpError error, bool resubmit = false)
     {
         result = ReadOnlyMemory<OfAction>.Empty;
         gotoTable = null;
@@ -85,7 +94,7 @@ public static partial class ActionTranslator
                         return false;
                     }
                     bool last = i == actions.Count - 1;
-                    if (!TryNicira(a, flowMod && last, transport, ref load, out var item, out var table, out error)) return false;
+                    if (!TryNicira(a, flowMod && last, flowMod || resubmit, transport, ref load, out var item, out var table, out error)) return false;
                     if (item is { } x) items[n++] = x;
                     if (table is { } t) gotoTable = t;
                     break;

@@ -94,7 +94,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         var po = s_packetOut ??= new Ofp13PacketOut();
         if (!po.TryDecode(msg, out err)) return false;
         if (po.BufferId == Ofp13.NoBuffer && po.Data.IsEmpty && po.Actions.Count == 0) return true;
-        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) return false;
+        if (!ActionTranslator.TryPacketOutToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) return false;
         request = new PacketOutRequest(po.BufferId, po.InPort, actions, po.Data);
         return true;
     }
@@ -126,7 +126,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         }
         if (inPort is not { } port) { err = Ofp13Error.BadRequest(Ofp13Codes.BadPort); return false; }
         if (otherPipelineField) { err = Ofp13Error.BadMatch(Ofp13Codes.MatchBadField); return false; }
-        if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) return false;
+        if (!ActionTranslator.TryPacketOutToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) return false;
         request = new PacketOutRequest(po.BufferId, port, actions, po.Data);
         return true;
     }

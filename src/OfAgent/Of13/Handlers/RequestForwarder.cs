@@ -106,7 +106,7 @@ internal static class RequestForwarder
         var nx = new NxGroupMod { Xid = m.Xid, Command = m.Command, GroupType = m.GroupType, GroupId = m.GroupId, CommandBucketId = m.CommandBucketId };
         foreach (var b in m.Buckets)
         {
-            if (!ActionTranslator.TryToOf(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(b.Actions), false, out var actions, out _)) return null;
+            if (!ActionTranslator.TryToOf(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(b.Actions), out var actions, out _)) return null;
             var wire = OfAgent.Of10.Translate.ActionTranslator.ToOfp(actions);
             var bytes = new byte[OfWire.Of10.OfpActions.GetEncodedSize(wire)];
             OfWire.Of10.OfpActions.Encode(wire, bytes);

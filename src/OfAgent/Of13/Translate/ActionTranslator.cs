@@ -12,21 +12,29 @@ namespace Softswitch.OfAgent.Of13.Translate;
 /// <remarks>Stateless; explicit switches of named values, never numbers cast between versions.</remarks>
 internal static class ActionTranslator
 {
-    /// <summary>1.3 actions to the model's; false with the error (a set-field of a field that cannot be set); a resubmit is refused.</summary>
+    /// <summary>1.3 actions to the model's (a group bucket's); false with the error (a set-field of a field that cannot be set); a resubmit is refused.</summary>
     public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
-        => TryToOf(wire, false, out actions, out error);
+        => TryToOf(wire, false, false, out actions, out error);
+
+    /// <summary>A packet-out's actions: a bucket's, and a resubmit too (Open vSwitch runs a packet-out through the pipeline).</summary>
+    public static bool TryPacketOutToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
+        => TryToOf(wire, false, true, out actions, out error);
+
+    /// <summary>A flow's apply-actions (<paramref name="flowApply"/>) or write-actions: a resubmit is taken in both.</summary>
+    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error)
+        => TryToOf(wire, flowApply, true, out actions, out error);
 
     /// <summary>
     /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
     /// bodies, <see cref="Of10.Translate.ActionTranslator.TryNiciraModel"/>): consecutive REG_LOADs that set one field
     /// whole are one set-field; a load of a field the switch cannot set (the registers among them) is BAD_SET_TYPE, as
     /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; a note is kept as it came.
-    /// A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) is served in a flow's apply-actions
-    /// (<paramref name="flowApply"/>), anywhere in the list; elsewhere (write-actions, a packet-out, a group bucket), or
-    /// naming neither a port nor a table, it is BAD_ARGUMENT. An exit is served anywhere but in write-actions
-    /// (<see cref="NotInActionSet"/>): in a packet-out's or a bucket's list it ends that list.
+    /// A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) is served where <paramref name="resubmit"/> says (a
+    /// flow's apply-actions, anywhere in the list, its write-actions, a packet-out); in a group bucket, or naming neither a
+    /// port nor a table, it is BAD_ARGUMENT. An exit is served anywhere but in write-actions (<see cref="NotInActionSet"/>):
+    /// in a packet-out's or a bucket's list it ends that list.
     /// </summary>
-    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error)
+    private static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, bool resubmit, out OfAction[] actions, out Ofp13Error error)
     {
         actions = wire.IsEmpty ? [] : new OfAction[wire.Length];
         error = default;
@@ -39,7 +47,7 @@ internal static class ActionTranslator
             // which FlowModTranslator checks).
             if (a.Type is Ofp13ActionType.Experimenter or Ofp13ActionType.CopyField)
             {
-                if (!TryNicira(a.Nx, flowApply, ref load, out var item, out error)) return false;
+                if (!TryNicira(a.Nx, flowApply, resubmit, ref load, out var item, out error)) return false;
                 if (item is { } x)
                 {
                     if (!flowApply && IsRegisterAction(x)) return Fail(Ofp13Codes.ActionBadArgument, out error);
@@ -121,7 +129,7 @@ internal static class ActionTranslator
     private static bool IsRegisterAction(in OfAction a)
         => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath;
 
-    private static bool TryNicira(in NxAction nx, bool flowApply, ref Of10.Translate.ActionTranslator.PendingLoad load,
+    private static bool TryNicira(in NxAction nx, bool flowApply, bool resubmit, ref Of10.Translate.ActionTranslator.PendingLoad load,
                                   out OfAction? item, out Ofp13Error error)
     {
         item = null;
@@ -130,7 +138,7 @@ internal static class ActionTranslator
         if (nx.Subtype is NxActionSubtype.Resubmit or NxActionSubtype.ResubmitTable)
         {
             // resubmit(,) names nothing to look up (Open vSwitch refuses it too).
-            if (!flowApply || (nx.InPort == NxAction.InPortOwn && nx.Table == 0xff)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+            if (!resubmit || (nx.InPort == NxAction.InPortOwn && nx.Table == 0xff)) return Fail(Ofp13Codes.ActionBadArgument, out error);
             item = OfAction.Resubmit(nx.Table, nx.InPort == NxAction.InPortOwn ? OfPort.InPort : Of10.Translate.WireMap.ToOfPort(nx.InPort));
             return true;
         }
@@ -144,7 +152,7 @@ internal static class ActionTranslator
             // Its bytes are a 1.3 action list, translated where the clone stands (Open vSwitch's decode_NXAST_RAW_CLONE).
             var list = new List<Ofp13Action>();
             if (!Ofp13Actions.TryDecode(nx.Nested ?? [], list, out error)) return false;
-            if (!TryToOf(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), flowApply, out var nested, out error)) return false;
+            if (!TryToOf(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list), flowApply, resubmit, out var nested, out error)) return false;
             item = OfAction.CloneOf(nested);
             return true;
         }
