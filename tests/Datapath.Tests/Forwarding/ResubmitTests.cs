@@ -16,6 +16,24 @@ namespace Softswitch.Datapath.Tests.Forwarding;
 /// </summary>
 public sealed class ResubmitTests
 {
+    /// <summary>
+    /// Bursts of 64 copies of <paramref name="frame"/> into port 1 (its verdict already built) build no verdict, walk no
+    /// table and allocate nothing, at steady state.
+    /// </summary>
+    private static void AssertCachedBurstsAllocateNothing(DatapathRig r, byte[] frame)
+    {
+        r.Port(1).SetGenerator([frame], 0);
+        long built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
+        long alloc = AllocationMeter.SteadyState(() =>
+        {
+            r.Port(1).SetGeneratorCount(64);
+            r.Dp.PollUntilIdle();
+        });
+        Assert.Equal(0, r.Fwd.VerdictsBuilt - built);
+        Assert.Equal(walks, r.Fwd.PipelineWalks);
+        Assert.Equal(0, alloc);
+    }
+
     [Fact]
     public void TheResubmittedTableSeesTheRewrittenPacket_ThenTheRestOfTheListRuns()
     {
@@ -163,16 +181,7 @@ public sealed class ResubmitTests
         var frame = Frame(MacA, MacB);
         r.Send(1, frame, times: 4);
         Assert.Equal(1, r.Fwd.PipelineWalks); // the first packet walked the tables; the next three found its verdict
-        r.Port(1).SetGenerator([frame], 0);
-        long built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
-        long alloc = AllocationMeter.SteadyState(() =>
-        {
-            r.Port(1).SetGeneratorCount(64);
-            r.Dp.PollUntilIdle();
-        });
-        Assert.Equal(0, r.Fwd.VerdictsBuilt - built);
-        Assert.Equal(walks, r.Fwd.PipelineWalks);
-        Assert.Equal(0, alloc);
+        AssertCachedBurstsAllocateNothing(r, frame);
     }
 
     // A resubmit in an action set (Open vSwitch's ofpacts_execute_action_set: a final action beneath group and output).
@@ -281,16 +290,7 @@ public sealed class ResubmitTests
         Assert.Equal(4, resubmitted.Packets);
         Assert.Equal(1, r.Fwd.PipelineWalks);
         r.Port(2).CaptureSent = false;
-        r.Port(1).SetGenerator([frame], 0);
-        long built = r.Fwd.VerdictsBuilt, walks = r.Fwd.PipelineWalks;
-        long alloc = AllocationMeter.SteadyState(() =>
-        {
-            r.Port(1).SetGeneratorCount(64);
-            r.Dp.PollUntilIdle();
-        });
-        Assert.Equal(0, r.Fwd.VerdictsBuilt - built);
-        Assert.Equal(walks, r.Fwd.PipelineWalks);
-        Assert.Equal(0, alloc);
+        AssertCachedBurstsAllocateNothing(r, frame);
     }
 
     // A resubmit in a packet-out (Open vSwitch runs a packet-out's actions through the pipeline).
