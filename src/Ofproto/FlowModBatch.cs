@@ -172,7 +172,6 @@ public sealed class FlowModBatch
             {
                 if (!ReferenceEquals(t, table)) continue;
                 var reason = _reasons is not null && _reasons.TryGetValue(e, out var r) ? r : FlowRemovedReason.Delete;
-                if (_owner.Changes is not null) NoteChange(e, OfFlowUpdateEvent.Removed, reason, null);
                 removed?.Add(new FlowRemoved(e, reason, now - e.CreatedNanos, e.Packets, e.Bytes));
             }
         }
@@ -250,27 +249,22 @@ public sealed class FlowModBatch
 
     /// <summary>
     /// Marks <paramref name="e"/> of the table <paramref name="w"/> writes for deletion at the commit: hidden from the
-    /// commit's version on (lookups see it until then), unlinked by the commit.
+    /// commit's version on (lookups see it until then), unlinked by the commit and reported with <paramref name="reason"/>
+    /// (a flow already marked keeps its first reason).
     /// </summary>
-    internal bool Doom(FlowTable.WriteScope w, FlowEntry e)
+    internal void Doom(FlowTable.WriteScope w, FlowEntry e, FlowRemovedReason reason = FlowRemovedReason.Delete)
     {
-        if (!_doomed.TryAdd(e, w.Table)) return false;
+        if (!_doomed.TryAdd(e, w.Table)) return;
         w.Hide(e);
         _undo.Add(new Undo(UndoKind.Doomed, w.Table, e));
-        return true;
+        if (reason != FlowRemovedReason.Delete) (_reasons ??= new(ReferenceEqualityComparer.Instance))[e] = reason;
+        // The flow monitors hear of it at the commit in its place among the batch's changes (a delete before the add
+        // that follows it), as Open vSwitch's bundle commit reports each message in turn.
+        if (_owner.Changes is not null) NoteChange(e, OfFlowUpdateEvent.Removed, reason, null);
     }
 
     /// <summary>Marks <paramref name="e"/> of the table <paramref name="w"/> writes as evicted by an add: removed at the commit with reason Eviction.</summary>
     internal void DoomEvicted(FlowTable.WriteScope w, FlowEntry e) => Doom(w, e, FlowRemovedReason.Eviction);
-
-    /// <summary>
-    /// Marks <paramref name="e"/> of the table <paramref name="w"/> writes for removal at the commit with
-    /// <paramref name="reason"/> (a flow the batch had marked already keeps its first reason).
-    /// </summary>
-    internal void Doom(FlowTable.WriteScope w, FlowEntry e, FlowRemovedReason reason)
-    {
-        if (Doom(w, e)) (_reasons ??= new(ReferenceEqualityComparer.Instance))[e] = reason;
-    }
 
     /// <summary>A flow the batch linked (an add's, or a replacement of a flow it hid: an add's of the same match and priority, a modify's).</summary>
     internal void NoteAdded(FlowTable table, FlowEntry added)

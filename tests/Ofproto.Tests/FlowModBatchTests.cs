@@ -240,4 +240,40 @@ public sealed class FlowModBatchTests
         Assert.Throws<InvalidOperationException>(plain.Revert);
         plain.Commit();
     }
+
+    private sealed class ChangeLog : OfFlowTables.IFlowChanges
+    {
+        public readonly List<(ushort InPort, OfFlowUpdateEvent Event, FlowRemovedReason Reason)> Events = [];
+
+        public void Changed(FlowEntry e, OfFlowUpdateEvent ev, FlowRemovedReason reason, FlowEntry? replaced = null)
+            => Events.Add((e.Match.Value.InPort, ev, ev == OfFlowUpdateEvent.Removed ? reason : FlowRemovedReason.Delete));
+    }
+
+    /// <summary>
+    /// A committed atomic batch tells the flow monitors its changes in the order it made them (as Open vSwitch's bundle
+    /// commit reports each message in turn): a flow deleted and added again is Removed, then Added, so a monitor ends
+    /// with the flow; an eviction is told where the add that evicted made it.
+    /// </summary>
+    [Fact]
+    public void ACommittedBatch_TellsItsChangesInItsOrder_ADeleteBeforeTheAddAfterIt()
+    {
+        var t = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxFlows = 3 });
+        var log = new ChangeLog();
+        t.Changes = log;
+        t.SetEviction(0, true);
+        Assert.Equal(FlowModStatus.Ok, t.Apply(Add(0, 1)));
+        Assert.Equal(FlowModStatus.Ok, t.Apply(Add(0, 2, hard: 10)));
+        log.Events.Clear();
+
+        var b = t.BeginBatch(atomic: true);
+        Assert.Equal(FlowModStatus.Ok, b.Apply(Delete(0, 1), null, out _));
+        Assert.Equal(FlowModStatus.Ok, b.Apply(Add(0, 1, actions: s_out3), null, out _));
+        Assert.Equal(FlowModStatus.Ok, b.Apply(Add(0, 3), null, out _));
+        Assert.Equal(FlowModStatus.Ok, b.Apply(Add(0, 4), null, out _)); // full: evicts port 2's flow
+        Assert.Empty(log.Events);
+        b.Commit();
+        Assert.Equal([(1, OfFlowUpdateEvent.Removed, FlowRemovedReason.Delete), (1, OfFlowUpdateEvent.Added, FlowRemovedReason.Delete),
+                      (3, OfFlowUpdateEvent.Added, FlowRemovedReason.Delete), (2, OfFlowUpdateEvent.Removed, FlowRemovedReason.Eviction),
+                      (4, OfFlowUpdateEvent.Added, FlowRemovedReason.Delete)], log.Events);
+    }
 }
