@@ -77,6 +77,7 @@ public sealed class OfctlBundleTests
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow13")]
     [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
     public Task BundleAddFlows_ThenReplaceFlows_CommitWholeTableSets(string version) => WithAgent((port, agent) =>
     {
         string first = Temp(First), second = Temp(Second);
@@ -162,6 +163,7 @@ public sealed class OfctlBundleTests
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow13")]
     [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
     public Task BundleAddGroups_AddsEveryGroup_OrNoneWhenOneIsRefused(string version) => WithAgent((port, agent) =>
     {
         // ovs-save's restore: add-groups --bundle, a group that applies another among them.

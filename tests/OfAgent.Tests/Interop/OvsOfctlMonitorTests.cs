@@ -4,7 +4,7 @@ using Softswitch.TestKit;
 namespace Softswitch.OfAgent.Tests.Interop;
 
 /// <summary>
-/// Real <c>ovs-ofctl monitor SWITCH watch:</c>: OpenFlow 1.4's flow monitor (OFPMP_FLOW_MONITOR), under 1.3 the ONF
+/// Real <c>ovs-ofctl monitor SWITCH watch:</c>: OpenFlow 1.4's and 1.5's flow monitor (OFPMP_FLOW_MONITOR), under 1.3 the ONF
 /// extension Open vSwitch sends there (ONFST_FLOW_MONITOR), and under 1.0 Nicira's (NXST_FLOW_MONITOR). The monitor is sent the flow already in place, then
 /// sees the add-flow, mod-flows and del-flows another ovs-ofctl makes, and a flow's expiry, as Open vSwitch prints them.
 /// </summary>
@@ -16,6 +16,7 @@ public sealed class OvsOfctlMonitorTests
 
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow15", "OFPST_FLOW_MONITOR reply (OF1.5)", "event=INITIAL", "0x42")]
     [InlineData("OpenFlow14", "OFPST_FLOW_MONITOR reply (OF1.4)", "event=INITIAL", "0x42")]
     [InlineData("OpenFlow13", "ONFST_FLOW_MONITOR reply (OF1.3)", "event=ADDED", "0x42")]
     // OpenFlow 1.0's modify sets the flow's cookie to its own (0 from mod-flows), as Open vSwitch does.
