@@ -12,8 +12,11 @@ namespace Softswitch.Datapath.Classifier;
 /// and output in one) are the output, the last. A resubmit (Open vSwitch's action set may hold one: ofp-actions.c's
 /// ACTION_SET_FINAL_PRIORITY) is a final action beneath them: a group or an output in the set makes it ignored, and
 /// otherwise the pipeline walk runs it after the set's other actions (<see cref="TryTakeResubmit"/>; docs/datapath.md,
-/// "Resubmit"). A kind not listed here cannot be written into an action set (<see cref="CanHold"/>; the layer above
-/// refuses such a write-actions).
+/// "Resubmit"). Register loads and moves (Open vSwitch's OFPACT_SET_FIELD and OFPACT_REG_MOVE, which its action set
+/// takes) are "set" actions too, but every one written is kept, in the order written, as Open vSwitch's
+/// ofpacts_execute_action_set copies all its set actions: they run after the set-field kinds and before set_queue, and
+/// the pipeline walk runs them on its key and register file (<see cref="RegisterActions"/>). A kind not listed here
+/// cannot be written into an action set (<see cref="CanHold"/>; the layer above refuses such a write-actions).
 /// </summary>
 public sealed class ActionSet
 {
@@ -39,8 +42,12 @@ public sealed class ActionSet
     ];
 
     private static readonly sbyte[] s_slot = BuildSlots();
+    private static readonly int s_queueSlot = Array.IndexOf(s_order, ActionKind.SetQueue);
     private readonly FlowAction[] _actions = new FlowAction[s_order.Length];
     private ulong _present;
+    /// <summary>The register loads and moves written since the set was last cleared, in order (grown on the slow path only).</summary>
+    private FlowAction[] _regs = new FlowAction[8];
+    private int _nRegs;
 
     private static sbyte[] BuildSlots()
     {
@@ -52,24 +59,46 @@ public sealed class ActionSet
     }
 
     /// <summary>Whether an action of <paramref name="kind"/> may be written into an action set.</summary>
-    public static bool CanHold(ActionKind kind) => SlotOf(kind) >= 0;
+    public static bool CanHold(ActionKind kind) => SlotOf(kind) >= 0 || IsRegisterAction(kind);
+
+    /// <summary>A register load or move: kept in order, every one (<see cref="ActionSet"/>'s remarks).</summary>
+    public static bool IsRegisterAction(ActionKind kind) => kind is ActionKind.FieldLoad or ActionKind.FieldMove;
 
     private static int SlotOf(ActionKind kind) => s_slot[(int)kind];
 
-    public bool IsEmpty => _present == 0;
+    public bool IsEmpty => _present == 0 && _nRegs == 0;
 
-    public void Clear() => _present = 0;
+    /// <summary>The register loads and moves the set holds, in the order written.</summary>
+    public ReadOnlySpan<FlowAction> RegisterActions => _regs.AsSpan(0, _nRegs);
 
-    /// <summary>Merges a write-actions list (each action replaces the set's action of its kind; an unknown kind is ignored).</summary>
-    public void Write(FlowActions actions)
+    public void Clear()
     {
-        foreach (var a in actions.Items)
+        _present = 0;
+        _nRegs = 0;
+    }
+
+    private void Put(in FlowAction a)
+    {
+        int s = SlotOf(a.Kind);
+        if (s >= 0)
         {
-            int s = SlotOf(a.Kind);
-            if (s < 0) continue;
             _actions[s] = a;
             _present |= 1UL << s;
         }
+        else if (IsRegisterAction(a.Kind))
+        {
+            if (_nRegs == _regs.Length) Array.Resize(ref _regs, _regs.Length * 2);
+            _regs[_nRegs++] = a;
+        }
+    }
+
+    /// <summary>
+    /// Merges a write-actions list (each action replaces the set's action of its kind, a register load or move is added
+    /// after those before it; an unknown kind is ignored).
+    /// </summary>
+    public void Write(FlowActions actions)
+    {
+        foreach (var a in actions.Items) Put(a);
     }
 
     /// <summary>Appends every action the set holds, in its order (an output beside a group too): <see cref="Load"/> makes the set again.</summary>
@@ -77,19 +106,14 @@ public sealed class ActionSet
     {
         for (ulong present = _present; present != 0; present &= present - 1)
             into.Add(_actions[System.Numerics.BitOperations.TrailingZeroCount(present)]);
+        into.AddRange(RegisterActions);
     }
 
     /// <summary>Makes the set hold exactly <paramref name="actions"/> (a <see cref="CopyTo"/>'s list).</summary>
     public void Load(ReadOnlySpan<FlowAction> actions)
     {
-        _present = 0;
-        foreach (ref readonly var a in actions)
-        {
-            int s = SlotOf(a.Kind);
-            if (s < 0) continue;
-            _actions[s] = a;
-            _present |= 1UL << s;
-        }
+        Clear();
+        foreach (ref readonly var a in actions) Put(a);
     }
 
     /// <summary>
@@ -109,7 +133,7 @@ public sealed class ActionSet
 
     /// <summary>
     /// The set's resubmit when it is the set's final action (no group or output beside it, which Open vSwitch's
-    /// ofpacts_execute_action_set would run instead), for the walk to run after <see cref="AppendTo"/>'s actions.
+    /// ofpacts_execute_action_set would run instead), for the walk to run after <see cref="AppendTo(List{FlowAction})"/>'s actions.
     /// </summary>
     public bool TryTakeResubmit(out FlowAction resubmit)
     {
@@ -123,11 +147,21 @@ public sealed class ActionSet
     /// section 5.10: "the output action is ignored and the group action takes precedence"), and a resubmit always
     /// (a group or output beside it wins; alone, the walk runs it: <see cref="TryTakeResubmit"/>).
     /// </summary>
-    public void AppendTo(List<FlowAction> into)
+    public void AppendTo(List<FlowAction> into) => AppendTo(into, RegisterActions);
+
+    /// <summary>
+    /// <see cref="AppendTo(List{FlowAction})"/> with <paramref name="registerActions"/> in the place of the set's register
+    /// loads and moves: what the pipeline walk composed from them (the set-fields of the packet fields they write).
+    /// </summary>
+    public void AppendTo(List<FlowAction> into, ReadOnlySpan<FlowAction> registerActions)
     {
         ulong present = _present & ~(1UL << SlotOf(ActionKind.Resubmit));
         int group = SlotOf(ActionKind.Group), output = SlotOf(ActionKind.Output);
         if ((present & (1UL << group)) != 0) present &= ~(1UL << output);
-        for (; present != 0; present &= present - 1) into.Add(_actions[System.Numerics.BitOperations.TrailingZeroCount(present)]);
+        // The set's slots before set_queue, then its register actions, then the rest.
+        ulong before = present & ((1UL << s_queueSlot) - 1);
+        for (ulong p = before; p != 0; p &= p - 1) into.Add(_actions[System.Numerics.BitOperations.TrailingZeroCount(p)]);
+        into.AddRange(registerActions);
+        for (ulong p = present & ~before; p != 0; p &= p - 1) into.Add(_actions[System.Numerics.BitOperations.TrailingZeroCount(p)]);
     }
 }

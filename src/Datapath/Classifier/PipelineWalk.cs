@@ -85,6 +85,8 @@ public sealed class PipelineWalk
     private readonly List<ulong> _reads = new();
     private ulong _pinMetadata;
     private ActionSet _set = new();
+    /// <summary>What the action set's register actions composed (<see cref="ComposeSetRegisters"/>).</summary>
+    private readonly List<FlowAction> _setRegisters = new();
     // The action sets of the clones being composed, one per nesting level (a clone's starts empty: Open vSwitch's).
     private readonly List<ActionSet> _cloneSets = new();
     private int _cloneDepth;
@@ -377,6 +379,7 @@ public sealed class PipelineWalk
         }
         // The action set's resubmit runs here, where the set runs: its lookups are visits of this run.
         if (end == PipelineEnd.Actions && !_dropped) RunSetResubmit(pipeline, ref b, t, trace, 0);
+        if (end == PipelineEnd.Actions && !_dropped) ComposeSetRegisters(ref b);
         Count = _n;
         FinalKey = b.Key;
         if ((_usedTun | _usedPkt) != 0)
@@ -398,7 +401,7 @@ public sealed class PipelineWalk
         if (end == PipelineEnd.Actions)
         {
             int setStart = _composed.Count;
-            _set.AppendTo(_composed);
+            _set.AppendTo(_composed, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_setRegisters));
             if (b.Key.Metadata != _pinMetadata)
             {
                 for (int i = setStart; i < _composed.Count; i++)
@@ -611,7 +614,8 @@ public sealed class PipelineWalk
         {
             Compose(pipeline, body, ref b, t, trace, depth);
             if (!_dropped) RunSetResubmit(pipeline, ref b, t, trace, depth);
-            if (!_dropped) _set.AppendTo(_composed);
+            if (!_dropped) ComposeSetRegisters(ref b);
+            if (!_dropped) _set.AppendTo(_composed, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_setRegisters));
         }
         finally
         {
@@ -652,6 +656,22 @@ public sealed class PipelineWalk
         if (!_dropped && !_exit) Resubmit(pipeline, resubmit, ref b, t, trace, depth);
         _set.Clear();
         _regs.ActsetOutputCode = 0;
+    }
+
+    /// <summary>
+    /// The action set's register loads and moves, run where the set runs (after its set-fields, before its set_queue,
+    /// group and output; <see cref="ActionSet"/>'s remarks) on the run's key and register file: <see cref="_setRegisters"/>
+    /// is what they compose (the set-fields of the packet fields they write), for <see cref="ActionSet.AppendTo(List{FlowAction}, ReadOnlySpan{FlowAction})"/>.
+    /// </summary>
+    private void ComposeSetRegisters(ref FlowKeyBuilder b)
+    {
+        _setRegisters.Clear();
+        foreach (var r in _set.RegisterActions)
+        {
+            var a = r;
+            if (RegisterAction(ref b, ref a)) _setRegisters.Add(a);
+            if (_dropped) return;
+        }
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
@@ -184,6 +185,69 @@ public sealed class RegisterTests
         walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).DlType(0x8847).MplsBos(1).Key);
         Assert.Equal(PipelineEnd.Recirculate, walk.End);
         Assert.Equal(42u, walk.Next!.Head.Registers.Reg(7));
+    }
+
+    [Fact]
+    public void RegisterActionsInTheActionSet_RunAtItsEnd_InOrder_BeforeItsOutput()
+    {
+        using var r = new DatapathRig(4);
+        var ipDst = new FieldRef(PipelineField.Ipv4Dst, 0, 32);
+        // The set moves reg1 into the IP destination; table 1 loads reg1 after the write, and the move sees it. Two
+        // loads of one register's halves are kept both, in order; a move reads what the load before it wrote.
+        r.Insert(0, InPort(1), 10, [], Goto(1, write: new FlowActions([
+            FlowAction.FieldLoad(Reg(2, 0, 16), 0x0063), FlowAction.FieldLoad(Reg(2, 16, 16), 0x0a00),
+            FlowAction.FieldMove(Reg(2), ipDst), FlowAction.Output(2)])));
+        r.Insert(1, Any, 10, [FlowAction.FieldLoad(Reg(1), 0x0a000042)]);
+        // Port 2: the set's move of reg1, loaded by table 1 after the write.
+        r.Insert(0, InPort(2), 10, [], Goto(1, write: new FlowActions([FlowAction.FieldMove(Reg(1), ipDst), FlowAction.Output(3)])));
+        // Port 3: a clear-actions in table 1 takes the set's register actions too.
+        r.Insert(0, InPort(3), 10, [], Goto(2, write: new FlowActions([FlowAction.FieldMove(Reg(1), ipDst), FlowAction.Output(4)])));
+        r.Insert(2, Any, 10, [FlowAction.FieldLoad(Reg(1), 0x0a000042)], new FlowInstructions(new FlowActions([FlowAction.Output(4)]), true, 0, 0, FlowInstructions.NoGoto));
+        for (int i = 0; i < 2; i++) // the second round takes the cached verdicts
+        {
+            r.Send(1, Frame(MacA, MacB));
+            Assert.Equal(FrameBuilder.Udp(MacA, MacB, IpA, 0x0a000063, 1000, 2000), Assert.Single(r.Sent(2)));
+            r.Send(2, Frame(MacA, MacB));
+            Assert.Equal(FrameBuilder.Udp(MacA, MacB, IpA, 0x0a000042, 1000, 2000), Assert.Single(r.Sent(3)));
+            r.Send(3, Frame(MacA, MacB));
+            Assert.Equal(Frame(MacA, MacB), Assert.Single(r.Sent(4)));
+        }
+        // The set's resubmit sees what the set's load wrote.
+        r.Insert(0, InPort(4), 10, [], Goto(1, write: new FlowActions([FlowAction.FieldLoad(Reg(5), 7), FlowAction.Resubmit(4)])));
+        r.Insert(4, RegMatch(5, 7), 10, [FlowAction.Output(1)]);
+        r.Insert(4, Any, 1, [FlowAction.Output(2)]);
+        r.Send(4, Frame(MacA, MacB));
+        Assert.Single(r.Sent(1));
+        Assert.Empty(r.Sent(2));
+    }
+
+    [Fact]
+    public void TheActionSetsRegisterActions_CrossAReparsePoint_AndAreKeptInOrder()
+    {
+        var set = new ActionSet();
+        set.Write(new FlowActions([FlowAction.Output(2), FlowAction.FieldLoad(Reg(0), 1), FlowAction.SetDlDst(MacC), FlowAction.FieldLoad(Reg(0), 2)]));
+        set.Write(new FlowActions([FlowAction.FieldMove(Reg(0), Reg(1))]));
+        var run = new List<FlowAction>();
+        set.AppendTo(run);
+        Assert.Equal([ActionKind.SetDlDst, ActionKind.FieldLoad, ActionKind.FieldLoad, ActionKind.FieldMove, ActionKind.Output], run.Select(a => a.Kind));
+        Assert.Equal([(UInt128)1, 2], run.Where(a => a.Kind == ActionKind.FieldLoad).Select(a => a.Wide));
+        var copy = new List<FlowAction>();
+        set.CopyTo(copy);
+        var again = new ActionSet();
+        again.Load(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(copy));
+        var rerun = new List<FlowAction>();
+        again.AppendTo(rerun);
+        Assert.Equal(run, rerun);
+        set.Clear();
+        Assert.True(set.IsEmpty);
+
+        // Through a re-parse point: the set's load made before it runs at the end of the continuation.
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.PopMpls(0x0800)], Goto(1, write: new FlowActions([FlowAction.FieldLoad(Reg(1), 0x0a000042),
+            FlowAction.FieldMove(Reg(1), new FieldRef(PipelineField.Ipv4Dst, 0, 32)), FlowAction.Output(2)])));
+        r.Insert(1, Any, 10, []);
+        r.Send(1, ReparseTests.Mpls(Frame(MacA, MacB)));
+        Assert.Equal(FrameBuilder.Udp(MacA, MacB, IpA, 0x0a000042, 1000, 2000), Assert.Single(r.Sent(2)));
     }
 
     [Fact]

@@ -20,9 +20,13 @@ internal static class ActionTranslator
     public static bool TryPacketOutToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
         => TryToOf(wire, false, true, out actions, out error);
 
-    /// <summary>A flow's apply-actions (<paramref name="flowApply"/>) or write-actions: a resubmit is taken in both.</summary>
+    /// <summary>
+    /// A flow's apply-actions (<paramref name="flowApply"/>) or write-actions: a resubmit is taken in both, and a register
+    /// load or move too (Open vSwitch's action set takes them; the register actions it does not take there are left to
+    /// <see cref="NotInActionSet"/>).
+    /// </summary>
     public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error)
-        => TryToOf(wire, flowApply, true, out actions, out error);
+        => TryToOf(wire, flowApply, true, out actions, out error, actionSet: !flowApply);
 
     /// <summary>
     /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
@@ -34,7 +38,8 @@ internal static class ActionTranslator
     /// port nor a table, it is BAD_ARGUMENT. An exit is served anywhere but in write-actions (<see cref="NotInActionSet"/>):
     /// in a packet-out's or a bucket's list it ends that list.
     /// </summary>
-    private static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, bool resubmit, out OfAction[] actions, out Ofp13Error error)
+    private static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, bool resubmit, out OfAction[] actions, out Ofp13Error error,
+                                bool actionSet = false)
     {
         actions = wire.IsEmpty ? [] : new OfAction[wire.Length];
         error = default;
@@ -50,7 +55,7 @@ internal static class ActionTranslator
                 if (!TryNicira(a.Nx, flowApply, resubmit, ref load, out var item, out error)) return false;
                 if (item is { } x)
                 {
-                    if (!flowApply && IsRegisterAction(x)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+                    if (!flowApply && !actionSet && IsRegisterAction(x)) return Fail(Ofp13Codes.ActionBadArgument, out error);
                     actions[n++] = x;
                 }
                 continue;
@@ -82,7 +87,7 @@ internal static class ActionTranslator
                 error = Ofp13Error.BadAction(a.Type == Ofp13ActionType.SetField ? Ofp13Codes.ActionBadSetType : Ofp13Codes.ActionBadType);
                 return false;
             }
-            if (!flowApply && IsRegisterAction(action)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+            if (!flowApply && !actionSet && IsRegisterAction(action)) return Fail(Ofp13Codes.ActionBadArgument, out error);
             actions[n++] = action;
         }
         if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error);
@@ -106,14 +111,15 @@ internal static class ActionTranslator
 
     /// <summary>
     /// An action Open vSwitch does not take in an action set (ofp-actions.c action_set_classify's ACTION_SLOT_INVALID
-    /// among those the switch keeps: a note, a controller action, an exit, a clone); write-actions holding one is OFPBAC_BAD_TYPE, as Open vSwitch answers.
+    /// among those the switch keeps: a note, a controller action, an exit, a clone, output:REG, a learn, a multipath);
+    /// write-actions holding one is OFPBAC_BAD_TYPE, as Open vSwitch answers. Register loads and moves it takes.
     /// </summary>
     public static bool NotInActionSet(ReadOnlySpan<OfAction> actions)
     {
         foreach (var a in actions)
         {
             if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit or OfActionType.Clone or OfActionType.Multipath
-                or OfActionType.Bundle or OfActionType.FinTimeout)
+                or OfActionType.Bundle or OfActionType.FinTimeout or OfActionType.OutputField or OfActionType.Learn)
             {
                 return true;
             }
@@ -122,8 +128,9 @@ internal static class ActionTranslator
     }
 
     /// <summary>
-    /// A register action or a learn: only the pipeline walk runs them, for a flow's apply-actions (in write-actions, a packet-out or
-    /// a group bucket they are BAD_ARGUMENT, as a resubmit there). A bundle and a fin_timeout run in a packet-out and a bucket
+    /// A register action or a learn: only the pipeline walk runs them, for a flow's apply-actions and action set (in a
+    /// packet-out or a group bucket they are BAD_ARGUMENT; in write-actions a load or a move is taken, the others are
+    /// <see cref="NotInActionSet"/>). A bundle and a fin_timeout run in a packet-out and a bucket
     /// too (a bundle_load there into a packet field only: the compiler's check).
     /// </summary>
     private static bool IsRegisterAction(in OfAction a)
