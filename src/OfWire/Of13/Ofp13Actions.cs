@@ -191,8 +191,9 @@ public static class Ofp13Actions
                     if (tlv.Length < 4) return Fail(Ofp13Codes.ActionBadSetLen, out error);
                     byte field = Ofp13Match.FieldOf(BinaryPrimitives.ReadUInt16BigEndian(tlv), (byte)(tlv[2] >> 1));
                     if (field == 0xff) return Fail(Ofp13Codes.ActionBadSetType, out error);
-                    if ((tlv[2] & 1) != 0) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
-                    if (tlv[3] != Ofp13Match.FieldLength(field) || len != ((4 + 4 + tlv[3] + 7) & ~7)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
+                    // A mask (OpenFlow 1.5's masked set-field) is read here and refused by the translation before 1.5.
+                    int width = Ofp13Match.FieldLength(field) * ((tlv[2] & 1) != 0 ? 2 : 1);
+                    if (tlv[3] != width || len != ((4 + 4 + tlv[3] + 7) & ~7)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
                     if (!Ofp13Match.TryReadTlv(tlv, out var oxm, out _, out _)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
                     action = Ofp13Action.SetField(oxm);
                     break;

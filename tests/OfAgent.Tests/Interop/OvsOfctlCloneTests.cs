@@ -20,10 +20,12 @@ public sealed class OvsOfctlCloneTests
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
     [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
     public async Task Clone_RewritesItsCopyOnly_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig();
-        bool of13 = version == "OpenFlow13";
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        bool of13 = version != "OpenFlow10"; // and 1.4, 1.5
         Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=clone(mod_dl_dst:00:00:00:00:00:03,output:2),output:3");
         if (of13)
         {

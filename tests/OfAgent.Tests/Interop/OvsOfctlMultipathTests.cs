@@ -21,9 +21,11 @@ public sealed class OvsOfctlMultipathTests
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
     [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
     public async Task Multipath_SendsEachFlowByItsLink_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig(8);
+        await using var rig = new AgentRig(8, new AgentOptions { Versions = AgentOptions.AllVersions });
         // The link (0-3) into reg0[0..1], bit 2 set: ports 4-7.
         const string mp = "multipath(symmetric_l3l4+udp,7,hrw,4,0,NXM_NX_REG0[0..1])";
         Ok(rig, version, "add-flow", $"priority=10,in_port=1,actions={mp},load:0x1->NXM_NX_REG0[2],output:NXM_NX_REG0[0..15]");

@@ -35,10 +35,12 @@ public sealed class OvsOfctlNiciraMiscTests
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
     [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
     public async Task Note_IsKept_DoesNothing_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig();
-        bool of13 = version == "OpenFlow13";
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        bool of13 = version != "OpenFlow10"; // and 1.4, 1.5
         Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=note:11.e9.9a.ad.67.f3,output:2,note:01.02,output:3");
         Ok(rig, version, "add-flow", of13 ? "priority=10,in_port=2,actions=note:aa,resubmit(,1),note:bb.cc.dd.ee.ff.00.11.22.33"
                                           : "priority=10,in_port=2,actions=note:aa,output:1,note:bb.cc.dd.ee.ff.00.11.22.33");
@@ -69,7 +71,7 @@ public sealed class OvsOfctlNiciraMiscTests
     [RequiresTool("ovs-ofctl")]
     public async Task Exit_EndsAPacketOutOrABucket_AndIsRefusedInWriteActions()
     {
-        await using var rig = new AgentRig();
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
         const string v = "OpenFlow13";
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
         Ok(rig, v, "packet-out", "in_port=1 packet=" + Convert.ToHexString(frame) + " actions=output:2,exit,output:3");
@@ -98,9 +100,11 @@ public sealed class OvsOfctlNiciraMiscTests
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
     [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
     public async Task Controller_KeepsReasonMaxLenAndId_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig();
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
         Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=controller(reason=invalid_ttl,max_len=1234,id=5678),output:2");
         Ok(rig, version, "add-flow", "priority=10,in_port=2,actions=controller(reason=no_match),controller(max_len=64)");
         string dump = Ok(rig, version, "dump-flows", "--no-stats");
@@ -112,7 +116,7 @@ public sealed class OvsOfctlNiciraMiscTests
         dump = Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains("priority=10,in_port=3 actions=controller(reason=action_set),controller(reason=group,max_len=9),controller(reason=packet_out,id=3)", dump);
         ReAddsTheSame(rig, version, dump);
-        if (version == "OpenFlow13")
+        if (version != "OpenFlow10")
             Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, version, "add-flow", "actions=write_actions(controller(reason=no_match))"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
@@ -126,9 +130,11 @@ public sealed class OvsOfctlNiciraMiscTests
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
     [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow14")]
+    [InlineData("OpenFlow15")]
     public async Task DecTtlWithIds_IsKept_Decrements_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig();
+        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
         Ok(rig, version, "add-flow", "priority=10,ip,in_port=1,actions=dec_ttl(32768,12345,90),output:2");
         Ok(rig, version, "add-flow", "priority=10,ip,in_port=2,actions=dec_ttl(0),dec_ttl,output:1");
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);

@@ -76,7 +76,12 @@ public sealed class MultipathTranslationTests
         Assert.False(Decode13("ffff 0020 00002320 000a 0000 0032 0000 0000 0000 0000 0000 0000 000f 00000002", true, out _, out e13));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), e13);
         // In a packet-out (not a flow's apply-actions): BAD_ARGUMENT.
-        Assert.False(Decode13(Vector, false, out _, out e13));
+        var list = new List<Ofp13Action>();
+        Assert.True(Ofp13Actions.TryDecode(Hex(Vector), list, out _));
+        Assert.False(Of13Actions.TryPacketOutToOf(list.ToArray(), out _, out e13));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), e13);
+        // In write-actions: not an action set's (the flow-mod answers BAD_TYPE).
+        Assert.True(Decode13(Vector, false, out var written, out _));
+        Assert.True(Of13Actions.NotInActionSet(written));
     }
 }

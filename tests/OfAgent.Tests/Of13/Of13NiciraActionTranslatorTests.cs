@@ -152,6 +152,38 @@ public sealed class Of13NiciraActionTranslatorTests
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
     }
 
+    [Fact]
+    public void AMaskedSetField_IsTakenUnderOpenFlow15Only_AsALoadOfOneRunOfBits()
+    {
+        // ovs-ofctl -O OpenFlow15 sends load:0x1->NXM_NX_REG0[2] as OFPAT_SET_FIELD reg0=0x4/0x4.
+        var reg0Bit2 = Ofp13Action.SetField(new Ofp13Oxm(Ofp13Match.NxReg0, true, 0x4, 0x4));
+        Assert.True(Of13Actions.TryToOf([reg0Bit2], true, out var actions, out var error, maskedSetField: true), error.ToString());
+        Assert.Equal([OfAction.FieldLoad(Field(OfField.Reg0, 2, 1), 1)], actions);
+        // Written back as Open vSwitch writes a load of part of a register (ovs-ofctl prints the same load:).
+        var back = new List<Ofp13Action>();
+        Of13Actions.ToWire(actions, false, back);
+        Assert.Equal(Ofp13ActionType.Experimenter, Assert.Single(back).Type);
+        // A whole-width mask is the plain set-field, of a register and of a packet field.
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(new Ofp13Oxm(Ofp13Match.NxReg0, true, 7, uint.MaxValue))], true, out actions, out _, maskedSetField: true));
+        Assert.Equal([OfAction.FieldLoad(Field(OfField.Reg0, 0, 32), 7)], actions);
+        var ipDst = new Ofp13Oxm(12 /* OFPXMT_OFB_IPV4_DST */, true, 0x0a000001, uint.MaxValue);
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(ipDst)], true, out actions, out _, maskedSetField: true));
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(ipDst with { HasMask = false })], true, out var plain, out _));
+        Assert.Equal(plain, actions);
+        // Refused: two runs of bits, part of a packet field, and any mask before 1.5.
+        foreach (var refused in new[] { new Ofp13Oxm(Ofp13Match.NxReg0, true, 0x5, 0x5), ipDst with { Mask = 0xffffff00 } })
+        {
+            Assert.False(Of13Actions.TryToOf([Ofp13Action.SetField(refused)], true, out _, out error, maskedSetField: true));
+            Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), error);
+        }
+        Assert.False(Of13Actions.TryToOf([reg0Bit2], true, out _, out error));
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), error);
+        // The codec reads the mask and writes it back.
+        var w = new Ofp13Writer();
+        Ofp13Actions.Encode(w, [reg0Bit2]);
+        Assert.True(Ofp13Actions.TryDecode(w.ToArray(), new List<Ofp13Action>(), out _));
+    }
+
     private static Ofp13FlowMod FlowMod(byte table, params Ofp13Instruction[] ins)
     {
         var fm = new Ofp13FlowMod { TableId = table, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };

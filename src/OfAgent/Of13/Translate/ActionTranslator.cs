@@ -25,8 +25,11 @@ internal static class ActionTranslator
     /// load or move too (Open vSwitch's action set takes them; the register actions it does not take there are left to
     /// <see cref="NotInActionSet"/>).
     /// </summary>
-    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error)
-        => TryToOf(wire, flowApply, true, out actions, out error, actionSet: !flowApply);
+    /// <remarks><paramref name="maskedSetField"/>: OpenFlow 1.5's masked set-field is taken (<see cref="TryMaskedSetField"/>);
+    /// before 1.5 a mask is OFPBAC_BAD_SET_ARGUMENT, as it was.</remarks>
+    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, out OfAction[] actions, out Ofp13Error error,
+                               bool maskedSetField = false)
+        => TryToOf(wire, flowApply, true, out actions, out error, actionSet: !flowApply, maskedSetField: maskedSetField);
 
     /// <summary>
     /// 1.3 actions to the model's, Nicira's experimenter actions included (the translation OpenFlow 1.0 gives the same
@@ -39,7 +42,7 @@ internal static class ActionTranslator
     /// in a packet-out's or a bucket's list it ends that list.
     /// </summary>
     private static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, bool flowApply, bool resubmit, out OfAction[] actions, out Ofp13Error error,
-                                bool actionSet = false)
+                                bool actionSet = false, bool maskedSetField = false)
     {
         actions = wire.IsEmpty ? [] : new OfAction[wire.Length];
         error = default;
@@ -61,6 +64,10 @@ internal static class ActionTranslator
                 continue;
             }
             if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error); // a load left part set
+            if (a.Type == Ofp13ActionType.SetField && a.Field.HasMask)
+            {
+                if (!maskedSetField || !TryMaskedSetField(a.Field, out a)) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
+            }
             OfAction? o = a.Type switch
             {
                 Ofp13ActionType.Output => OfAction.Output(a.Arg, a.MaxLen),
@@ -99,6 +106,27 @@ internal static class ActionTranslator
     /// OpenFlow 1.5's form of <paramref name="wire"/> (written by <see cref="ToWire"/>): each move (NXAST_REG_MOVE) as
     /// OFPAT_COPY_FIELD, the same fields, offsets and width, as Open vSwitch's encode_REG_MOVE writes it from 1.5 on.
     /// </summary>
+    /// <summary>
+    /// OpenFlow 1.5's form of <paramref name="wire"/>: <see cref="MovesAsCopyFields"/>, and each load of a register or
+    /// pkt_mark (NXAST_REG_LOAD, REG_LOAD2, which Open vSwitch defines up to 1.4 only) as OFPAT_SET_FIELD, masked when it
+    /// loads part of the field, as Open vSwitch's encode_SET_FIELD writes it from 1.5 on.
+    /// </summary>
+    public static void As15(List<Ofp13Action> wire)
+    {
+        MovesAsCopyFields(wire);
+        for (int i = 0; i < wire.Count; i++)
+        {
+            var a = wire[i];
+            if (a.Type != Ofp13ActionType.Experimenter || a.Arg != NxAction.VendorId || a.Nx.Subtype is not (NxActionSubtype.RegLoad or NxActionSubtype.RegLoad2))
+                continue;
+            var nx = a.Nx;
+            byte x = Ofp13Match.FieldOf((ushort)(nx.FieldHeader >> 16), (byte)((nx.FieldHeader >> 9) & 0x7f));
+            if (!Ofp13Match.IsRegister(x) && x != Ofp13Match.NxPktMark) continue;
+            UInt128 all = Ofp13Match.AllOnes(x);
+            wire[i] = Ofp13Action.SetField(new Ofp13Oxm(x, (nx.Mask & all) != all, nx.Value & nx.Mask & all, nx.Mask & all));
+        }
+    }
+
     public static void MovesAsCopyFields(List<Ofp13Action> wire)
     {
         for (int i = 0; i < wire.Count; i++)
@@ -179,15 +207,44 @@ internal static class ActionTranslator
         }, out error);
     }
 
-    /// <summary>A set-field of a register (OXM_OF_PKT_REG or an NXM register header in OFPAT_SET_FIELD): a load of the whole view.</summary>
+    /// <summary>
+    /// A set-field of a register (OXM_OF_PKT_REG or an NXM register header in OFPAT_SET_FIELD): a load of the whole view,
+    /// or under OpenFlow 1.5 with a mask of one run of bits, a load of those bits (written back as Open vSwitch writes a
+    /// load of part of a register: REG_LOAD or REG_LOAD2, which ovs-ofctl shows as the same <c>load:</c>).
+    /// </summary>
     private static OfAction RegisterSetField(in Ofp13Oxm f)
     {
         int x = f.Field;
-        if (x == Ofp13Match.NxPktMark) return OfAction.FieldLoad(new OfSubfield(OfField.PktMark, 0, 32), f.Value);
-        var (field, bits) = x < Ofp13Match.PktReg0 ? ((int)OfField.Reg0 + x - Ofp13Match.NxReg0, 32)
+        var (field, bits) = x == Ofp13Match.NxPktMark ? ((int)OfField.PktMark, 32)
+            : x < Ofp13Match.PktReg0 ? ((int)OfField.Reg0 + x - Ofp13Match.NxReg0, 32)
             : x < Ofp13Match.NxXxReg0 ? ((int)OfField.XReg0 + x - Ofp13Match.PktReg0, 64)
             : ((int)OfField.XXReg0 + x - Ofp13Match.NxXxReg0, 128);
-        return OfAction.FieldLoad(new OfSubfield((OfField)field, 0, bits), f.Value);
+        if (!f.HasMask) return OfAction.FieldLoad(new OfSubfield((OfField)field, 0, bits), f.Value);
+        int ofs = (int)UInt128.TrailingZeroCount(f.Mask), n = (int)UInt128.PopCount(f.Mask);
+        return OfAction.FieldLoad(new OfSubfield((OfField)field, ofs, n), (f.Value & f.Mask) >> ofs);
+    }
+
+    /// <summary>
+    /// OpenFlow 1.5's masked set-field (Open vSwitch's decode_ofpat_set_field with may_mask): a register's or pkt_mark's
+    /// under a mask of one run of bits is a load of those bits (<see cref="RegisterSetField"/>); a packet field's under
+    /// its whole width is the plain set-field. Other masks (several runs, none, part of a packet field, which the
+    /// datapath's set-fields do not write) are refused.
+    /// </summary>
+    private static bool TryMaskedSetField(in Ofp13Oxm f, out Ofp13Action action)
+    {
+        action = default;
+        UInt128 all = Ofp13Match.AllOnes(f.Field), m = f.Mask & all;
+        if (m == 0 || m != f.Mask) return false;
+        if (Ofp13Match.IsRegister(f.Field) || f.Field == Ofp13Match.NxPktMark)
+        {
+            int ofs = (int)UInt128.TrailingZeroCount(m), n = (int)UInt128.PopCount(m);
+            if ((m >> ofs) != (n == 128 ? UInt128.MaxValue : (UInt128.One << n) - 1)) return false; // one run of bits
+            action = Ofp13Action.SetField(m == all ? f with { HasMask = false } : f);
+            return true;
+        }
+        if (m != all) return false;
+        action = Ofp13Action.SetField(f with { HasMask = false });
+        return true;
     }
 
     /// <summary>The OXM entry (its NXM or OXM register header) a whole-register set-field writes.</summary>

@@ -47,7 +47,7 @@ internal static class FlowModTranslator
                         error = Ofp13Error.BadAction(Ofp13Codes.ActionBadType);
                         return false;
                     }
-                    if (!ActionTranslator.TryToOf(wire, isApply, out var actions, out error)) return false;
+                    if (!ActionTranslator.TryToOf(wire, isApply, out var actions, out error, maskedSetField: of15)) return false;
                     if (!isApply && ActionTranslator.NotInActionSet(actions))
                     {
                         error = Ofp13Error.BadAction(Ofp13Codes.ActionBadType);

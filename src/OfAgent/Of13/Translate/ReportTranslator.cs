@@ -101,7 +101,7 @@ internal static class ReportTranslator
     /// <summary>
     /// A flow's instructions in the order the pipeline runs them (1.3.5 section 5.9): meter, apply, clear, write, metadata,
     /// goto. With <paramref name="meterAction"/> (OpenFlow 1.5) the meter is the apply-actions' first action (OFPAT_METER)
-    /// and a move is OFPAT_COPY_FIELD, as Open vSwitch's encode_REG_MOVE writes it from 1.5 on.
+    /// and a move is OFPAT_COPY_FIELD, a register load OFPAT_SET_FIELD, as Open vSwitch writes them from 1.5 on.
     /// </summary>
     private static void AddInstructions(List<Ofp13Instruction> into, in OfFlowStats f, bool meterAction)
     {
@@ -111,7 +111,7 @@ internal static class ReportTranslator
         {
             var apply = new List<Ofp13Action>(f.Actions.Length + 1) { new(Ofp13ActionType.Meter, ins.Meter) };
             ActionTranslator.ToWire(f.Actions, ipv6, apply);
-            ActionTranslator.MovesAsCopyFields(apply);
+            ActionTranslator.As15(apply);
             into.Add(new(Ofp13InstructionType.ApplyActions, Actions: apply));
         }
         else
@@ -170,7 +170,7 @@ internal static class ReportTranslator
     {
         var actions = new List<Ofp13Action>(of.Length);
         ActionTranslator.ToWire(of, ipv6, actions);
-        if (of15) ActionTranslator.MovesAsCopyFields(actions);
+        if (of15) ActionTranslator.As15(actions);
         return new(type, Actions: actions);
     }
 }
