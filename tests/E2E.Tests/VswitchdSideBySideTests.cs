@@ -11,7 +11,9 @@ namespace Softswitch.E2E.Tests;
 /// start of an error, a controller's is_connected and role) and gets the same OpenFlow answers (dump-flows, and
 /// show's ports: number, name, config, state, link modes and speeds). Each side has veths of its own namespace (one
 /// up, one administratively down, one whose peer is down; then two of them change) beside internal and patch ports.
-/// Addresses and ifindexes differ by nature and are not compared. The flows are dumped in OpenFlow 1.3 and 1.0
+/// Addresses and ifindexes differ by nature and are not compared. The flows (standard ones, and Open vSwitch's extensions
+/// as its users write them: registers, resubmit, learn, conjunction, clone, multipath, bundle, note, dec_ttl(ids),
+/// output:REG, fin_timeout, controller(...), exit, registers in write-actions) are dumped in OpenFlow 1.3 and 1.0
 /// (goto-table there as Open vSwitch's resubmit extension).
 /// </summary>
 [RequiresTool("ovsdb-server")]
@@ -90,6 +92,15 @@ public sealed class VswitchdSideBySideTests
                     "priority=1,actions=goto_table:1",
                     "table=1,priority=5,tcp,tp_dst=80,actions=drop",
                     "table=1,priority=4,udp,dl_vlan=3,actions=mod_vlan_vid:4,output:2",
+                    // Open vSwitch's extensions, as its users write them.
+                    "table=1,priority=3,reg0=0x5/0xff,actions=load:0x1->NXM_NX_REG1[],move:NXM_OF_ETH_SRC[]->NXM_NX_XXREG1[0..47],resubmit(,2)",
+                    "table=1,priority=2,dl_vlan=99,actions=learn(table=10,idle_timeout=60,fin_idle_timeout=5,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:NXM_OF_IN_PORT[]->NXM_NX_REG0[0..15]),resubmit(,2)",
+                    "table=2,priority=10,ip,nw_src=10.0.0.1,actions=conjunction(7,1/2)",
+                    "table=2,priority=10,tcp,tp_dst=22,actions=conjunction(7,2/2)",
+                    "table=2,priority=10,conj_id=7,ip,actions=note:ab.cd,dec_ttl(1,2),output:NXM_NX_REG0[0..15]",
+                    "table=2,priority=5,actions=clone(mod_dl_dst:00:00:00:00:00:03,output:2),multipath(eth_src,50,modulo_n,2,0,NXM_NX_REG0[0..1]),resubmit(,3)",
+                    "table=3,priority=5,tcp,tcp_flags=+syn,pkt_mark=0x7,actions=fin_timeout(idle_timeout=10),controller(reason=invalid_ttl,max_len=128,id=3),exit",
+                    "table=3,priority=4,actions=bundle(eth_src,0,hrw,ofport,members:1,2),write_actions(load:0x5->NXM_NX_REG2[],resubmit(,4))",
                 })
                 {
                     var r = side.Ofctl(br1, ["add-flow", flow]);
