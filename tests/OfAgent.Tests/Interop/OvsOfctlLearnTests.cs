@@ -129,6 +129,21 @@ public sealed class OvsOfctlLearnTests
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 
+    /// <summary>LEARN2's limit and result_dst, added and dumped back the same through OpenFlow 1.0 and 1.3.</summary>
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow10")]
+    [InlineData("OpenFlow13")]
+    public async Task ALimitAndAResultDst_RoundTrip(string version)
+    {
+        await using var rig = new AgentRig();
+        const string Learn = "learn(table=1,hard_timeout=20,priority=10,cookie=0x5,limit=7,result_dst=NXM_NX_REG1[3],"
+                             + "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])";
+        Ok(rig, version, "add-flow", $"priority=5,actions={Learn},output:2");
+        Assert.Contains($"priority=5 actions={Learn},output:2", Ok(rig, version, "dump-flows", "--no-stats"));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
     /// <summary>
     /// A learn's fin timeouts are the learned flow's fin_timeout (its first action, as Open vSwitch's learn_execute
     /// writes it), and a FIN through the learned flow lowers that flow's timeouts to them.
