@@ -129,12 +129,12 @@ public sealed partial class OfFlowTables
     }
 
     /// <summary>A flow's place in eviction order: its importance (lowest first), then when it expires (its hard timeout
-    /// from its creation, its idle timeout from its last use, whichever comes first; soonest first).</summary>
+    /// from its last modification (creation or a learn's refresh), its idle timeout from its last use, whichever comes first; soonest first).</summary>
     private static (ushort Importance, long Expiry) EvictionOrder(FlowEntry e)
     {
         ushort importance = OfFlowRule.Of(e)?.Importance ?? 0;
         long expiry = long.MaxValue;
-        if (e.HardTimeout != 0) expiry = e.CreatedNanos + e.HardTimeout * 1_000_000_000L;
+        if (e.HardTimeout != 0) expiry = e.ModifiedNanos + e.HardTimeout * 1_000_000_000L;
         if (e.IdleTimeout != 0) expiry = Math.Min(expiry, e.LastUsedNanos + e.IdleTimeout * 1_000_000_000L);
         return (importance, expiry);
     }
@@ -231,7 +231,7 @@ public sealed partial class OfFlowTables
     /// stays full. They are divided into groups by the values of the configuration's eviction group fields (a field the
     /// flow does not match is 0; one whose prerequisites it does not match is a value of its own), all one group
     /// without any; the flows of the largest groups (every group of the largest size) are considered, and of those the
-    /// one of lowest importance and, among those, closest to expiry (its hard timeout from its creation, its idle
+    /// one of lowest importance and, among those, closest to expiry (its hard timeout from its last modification, its idle
     /// timeout from its last use, whichever comes first) goes. The evicted flow is reported with reason Eviction (in an
     /// atomic batch, when it commits). Without eviction groups the victim comes from the table's eviction heap
     /// (<see cref="HeapVictim"/>: O(log flows) an eviction); with them, from a scan of the table (O(flows)).
@@ -261,7 +261,7 @@ public sealed partial class OfFlowTables
     /// first needs it, then kept by the writer: every flow added to the table while it exists is pushed
     /// (<see cref="NoteEvictable"/>); a flow that left is dropped when it reaches the top (its entry removed, or
     /// recycled: its serial moved). A flow's place can only move later (its importance is fixed, its hard timeout counts
-    /// from its creation, its idle timeout from a last use that only grows), so a top whose place moved since its push
+    /// from a last modification that only grows, its idle timeout from a last use that only grows), so a top whose place moved since its push
     /// is pushed again at its place now, and a top whose place has not moved is the flow every scan would have chosen.
     /// Guarded by the table's write scope; replaced whole (a volatile reference) when it must be built again.
     /// </summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 
@@ -10,13 +11,17 @@ namespace Softswitch.Ofproto;
 /// Open vSwitch's learn action, the switch's side (docs/datapath.md, "Learn"): the datapath posts a learn request (the
 /// learn's id and the values its specs read) through the upcall rings; the upcall pump hands it here, and the learned
 /// flow goes in as a controller's add-flow would (<see cref="FlowMod"/>: dump-flows, flow statistics, timeouts,
-/// FLOW_REMOVED and the offload all see it), or, when the same flow is already there, has its idle timer restarted.
+/// FLOW_REMOVED and the offload all see it), or, when the same flow is already there, has its idle and hard timers
+/// restarted (Open vSwitch's refresh of rule->modified; the duration flow statistics report is not reset). LEARN2's
+/// limit is checked again here, exactly, before a flow goes in: a learn whose flow is not there is refused while the
+/// learned table holds limit flows of the learn's cookie (counted <see cref="LearnLimited"/>, logged), whatever the
+/// datapath's lock-free reading of the count told the packet (docs/datapath.md, "Learn").
 /// delete_learned: a flow-mod that removes a flow holding such a learn, or its expiry, deletes the flows of the learn's
 /// table with the learn's cookie, as Open vSwitch does (when no other flow holds a learn of that table and cookie).
 /// </summary>
 public sealed partial class OfSwitch
 {
-    private long _learnInstalled, _learnRefreshed, _learnFailed;
+    private long _learnInstalled, _learnRefreshed, _learnFailed, _learnLimited;
     private long _learnDropsLogged;
 
     /// <summary>Learned flows installed (new, or replacing a different flow of the same match and priority).</summary>
@@ -25,6 +30,8 @@ public sealed partial class OfSwitch
     public long LearnRefreshed => Interlocked.Read(ref _learnRefreshed);
     /// <summary>Learn requests whose flow the switch refused (a full table, an output to a port that does not exist...).</summary>
     public long LearnFailed => Interlocked.Read(ref _learnFailed);
+    /// <summary>Learn requests refused because the learned table held the learn's limit of flows of its cookie (LEARN2's limit).</summary>
+    public long LearnLimited => Interlocked.Read(ref _learnLimited);
 
     /// <summary>One learn request from the upcall pump.</summary>
     private void OnLearn(in Upcall u)
@@ -49,14 +56,45 @@ public sealed partial class OfSwitch
             Interlocked.Increment(ref _learnRefreshed);
             return;
         }
+        if (learn.Limit != 0 && LimitCount(learn) >= learn.Limit)
+        {
+            if (Interlocked.Increment(ref _learnLimited) is var limited && (limited & (limited - 1)) == 0)
+                _log.LogInformation("learn limit {Limit} reached in table {Table} for cookie {Cookie:x} ({Limited} refused so far)", learn.Limit, learn.Table, learn.Cookie, limited);
+            return;
+        }
         var err = FlowMod(req);
         if (err == OfError.None)
         {
+            if (learn.Limit != 0) LimitCount(learn); // counted from now on, if the flow made its table
             Interlocked.Increment(ref _learnInstalled);
             return;
         }
         if (Interlocked.Increment(ref _learnFailed) is var failed && (failed & (failed - 1)) == 0)
             _log.LogWarning("learn into table {Table} refused: {Error} ({Failed} refused so far)", learn.Table, err, failed);
+    }
+
+    /// <summary>
+    /// How many flows of <paramref name="learn"/>'s cookie its table holds (Open vSwitch's limit counts every flow of the
+    /// table with that cookie, whoever added it), the table counting them from now on for the datapath
+    /// (<see cref="FlowTable.TaggedCount"/>). 0 when the table does not exist yet.
+    /// </summary>
+    private int LimitCount(OfLearn learn)
+    {
+        if (Flows.Pipeline.Stage(learn.Table) is not { } table) return 0;
+        if (table.TaggedCount(learn.Cookie, out int count)) return count;
+        using var w = table.Write();
+        return w.WatchTag(learn.Cookie).Count;
+    }
+
+    /// <summary>
+    /// Has the table of each learn with a limit in <paramref name="actions"/> count the flows of its cookie, so the
+    /// datapath reads the count from the first packet on (a table that does not exist yet holds none: counted once a
+    /// learned flow made it).
+    /// </summary>
+    private void WatchLearnLimits(FlowActions actions)
+    {
+        foreach (var a in actions.Items)
+            if (a.Kind == ActionKind.Learn && LearnTemplates.Get((int)a.QueueId) is OfLearn { Limit: not 0 } l) LimitCount(l);
     }
 
     /// <summary>A log line when learn requests were dropped (rate or a full ring) since the last one said so.</summary>

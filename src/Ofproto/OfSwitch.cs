@@ -447,6 +447,7 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
             if (err != OfError.None) return err;
             // A clause of a conjunctive match does nothing else: no instruction beside it (ofpacts_verify).
             if (actions.IsConjunctive && instructions is not null) return OfError.BadConjunction;
+            WatchLearnLimits(actions);
         }
         ushort outPort = PortNumber.None;
         if (req.OutPort != OfPort.Any && !OfPort.ToDatapath(req.OutPort, out outPort)) return OfError.BadOutPort;

@@ -13,7 +13,27 @@ public interface ILearnTemplate
     ReadOnlySpan<FieldRef> Sources { get; }
     /// <summary>The table the learned flows go into.</summary>
     byte Table { get; }
+
+    /// <summary>
+    /// Open vSwitch's LEARN2 limit: at most this many rules carrying <see cref="Tag"/> in <see cref="Table"/> (0: no
+    /// limit). A learn whose flow is not there already (<see cref="Matches"/>) learns nothing while the count is there.
+    /// </summary>
+    uint Limit => 0;
+    /// <summary>The <see cref="FlowEntry.Tag"/> the learned flows carry (the limit counts the table's rules with it).</summary>
+    ulong Tag => 0;
+    /// <summary>The priority the learned flows are requested with (<see cref="FlowEntry.RequestedPriority"/>).</summary>
+    ushort Priority => 0x8000;
+    /// <summary>Where the learn writes whether it learned (1: learned or refreshed) or found the limit reached (0); null: nowhere.</summary>
+    FieldRef? ResultDst => null;
+    /// <summary>The learned flow's match: each range it matches and the value it takes (a <see cref="Sources"/> index, or a constant).</summary>
+    ReadOnlySpan<LearnMatchSpec> Matches => default;
 }
+
+/// <summary>
+/// One range a learned flow matches: <see cref="Dst"/>'s bits equal to the value of source <see cref="Source"/>
+/// when it is 0 or more (the template's <see cref="ILearnTemplate.Sources"/>), else to <see cref="Value"/>.
+/// </summary>
+public readonly record struct LearnMatchSpec(FieldRef Dst, int Source, UInt128 Value);
 
 /// <summary>
 /// Every learn action the switch has been given, each once (equal templates share an id): a flat

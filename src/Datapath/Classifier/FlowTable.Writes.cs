@@ -275,8 +275,24 @@ public sealed partial class FlowTable
         /// </summary>
         public void SetInstructions(FlowEntry entry, FlowInstructions? instructions) => _table.SetInstructionsLocked(entry, instructions);
 
-        /// <summary>Replaces a rule's <see cref="FlowEntry.Tag"/> (not an observed change: the datapath does not read it).</summary>
-        public void SetTag(FlowEntry entry, ulong tag) => entry.SetTag(tag);
+        /// <summary>
+        /// Restarts rule <paramref name="entry"/>'s idle and hard timers from <paramref name="nowNanos"/> (Open vSwitch's
+        /// learn refresh: rule->modified, which the hard timeout counts from); its creation time stays. Lazily re-armed:
+        /// the timer wheel files it again when its old deadline comes.
+        /// </summary>
+        public void Refresh(FlowEntry entry, long nowNanos) => entry.Refresh(nowNanos);
+
+        /// <summary>
+        /// Replaces a rule's <see cref="FlowEntry.Tag"/> (not an observed change: the datapath reads it only to count rules
+        /// per tag, <see cref="WatchTag"/>).
+        /// </summary>
+        public void SetTag(FlowEntry entry, ulong tag) => _table.SetTagLocked(entry, tag);
+
+        /// <summary>
+        /// The count of this table's rules carrying tag <paramref name="tag"/>, kept from now on (created counting the rules
+        /// in the table, else the one kept already): what a learn's limit reads (<see cref="TaggedCount"/>).
+        /// </summary>
+        public TagCount WatchTag(ulong tag) => _table.WatchTagLocked(tag);
 
         /// <summary>The rule with exactly this match and priority, or null (within a <see cref="Hold(long)"/>: one visible at its version).</summary>
         public FlowEntry? Find(in FlowMatch match, ushort priority) => _table.FindLocked(match, priority);
@@ -338,7 +354,7 @@ public sealed partial class FlowTable
 
     /// <summary>
     /// Open vSwitch's ofproto_rule_reduce_timeouts (a fin_timeout met a FIN or RST): lowers rule <paramref name="e"/>'s
-    /// idle timeout to <paramref name="idle"/> and its hard timeout (counted from its creation) to <paramref name="hard"/>
+    /// idle timeout to <paramref name="idle"/> and its hard timeout (counted from <see cref="FlowEntry.ModifiedNanos"/>) to <paramref name="hard"/>
     /// where they are 0 (none) or longer; 0 leaves a timeout as it is. False when the rule is no longer the incarnation
     /// of <paramref name="serial"/> in this table, or nothing changed.
     /// </summary>
@@ -730,7 +746,47 @@ public sealed partial class FlowTable
 
     private void Notify(ObserverEventKind kind, FlowEntry e, FlowRemovedReason reason)
     {
+        if (kind != ObserverEventKind.Modified && _tagWatches.Length != 0) CountTag(e.Tag, kind == ObserverEventKind.Added ? 1 : -1);
         if (_observers.Length != 0) _events.Add(new ObserverEvent(kind, e, reason));
+    }
+
+    /// <summary>Moves the count of <paramref name="tag"/>'s rules by <paramref name="delta"/> when it is watched (writer).</summary>
+    private void CountTag(ulong tag, int delta)
+    {
+        foreach (var w in _tagWatches)
+        {
+            if (w.Tag != tag) continue;
+            w.Add(delta);
+            return;
+        }
+    }
+
+    private void SetTagLocked(FlowEntry entry, ulong tag)
+    {
+        ulong old = entry.Tag;
+        // Counted only while the rule is in the table: inserted (its class set) and not removed.
+        if (old != tag && _tagWatches.Length != 0 && entry.Shadow is not null && !entry.IsRemoved)
+        {
+            CountTag(old, -1);
+            CountTag(tag, 1);
+        }
+        entry.SetTag(tag);
+    }
+
+    private TagCount WatchTagLocked(ulong tag)
+    {
+        foreach (var w in _tagWatches)
+            if (w.Tag == tag) return w;
+        var scratch = new List<FlowEntry>();
+        CollectSubsetsLocked(FlowMatch.All, scratch);
+        int n = 0;
+        foreach (var e in scratch)
+            if (e.Tag == tag) n++;
+        var watch = new TagCount(tag, n);
+        _tagWatches = [.. _tagWatches, watch];
+        // Cached results that read the count before it was kept (none was: TaggedCount said 0) are stale.
+        _changed = true;
+        return watch;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

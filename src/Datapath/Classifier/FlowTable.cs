@@ -81,6 +81,8 @@ public sealed partial class FlowTable
     private bool _removedInScope;
     private long _removals;
     private readonly TableVersions _published = new(); // _version and _removals as readers see them
+    // The tags whose rules the table counts (WatchTag): replaced whole by the writer, read by lookups' learns.
+    private volatile TagCount[] _tagWatches = [];
 
     // Versions (docs/datapath.md, "Atomic batches"): set (before such a rule is linked) while some rule of the table may
     // be hidden at a version a reader holds, cleared once every reader has passed a quiescent point after the commit or
@@ -185,6 +187,24 @@ public sealed partial class FlowTable
     /// reads a rule it hit only when this moved (<see cref="PipelineVerdict.IsCurrent"/>).
     /// </summary>
     public long Removals => _published.Removals;
+
+    /// <summary>
+    /// How many rules carry tag <paramref name="tag"/> (<see cref="FlowEntry.Tag"/>), when the table counts them
+    /// (<see cref="WriteScope.WatchTag"/>), else false. Lock-free: the count moves as the writer links and unlinks
+    /// rules, before it publishes them, so a reader may see a rule counted that a lookup does not find yet (or the
+    /// reverse for a removal).
+    /// </summary>
+    public bool TaggedCount(ulong tag, out int count)
+    {
+        foreach (var w in _tagWatches)
+        {
+            if (w.Tag != tag) continue;
+            count = w.Count;
+            return true;
+        }
+        count = 0;
+        return false;
+    }
 
     /// <summary><see cref="Version"/> and <see cref="Removals"/> on a line of their own (what cached pipeline results keep to check).</summary>
     public TableVersions Published => _published;

@@ -26,6 +26,9 @@ public enum PipelineEnd : byte
     ResubmitDrop,
 }
 
+/// <summary>A learned table a limited learn counted (its published counters) and its version then (<see cref="PipelineWalk.LearnGuards"/>).</summary>
+public readonly record struct LearnGuard(TableVersions Table, long Version);
+
 /// <summary>
 /// The composed result of a packet's whole run through a multi-stage <see cref="Pipeline"/>: the stages it visited,
 /// the rule it hit in each (null: a miss that continued or ended the run) with the <see cref="ShadowClass"/> it
@@ -124,6 +127,8 @@ public sealed class PipelineVerdict
     public ShadowClass? Absent { get; private set; }
     /// <summary><see cref="Absent"/>'s version when the run read it.</summary>
     public long AbsentVersion { get; private set; }
+    /// <summary>The learned tables a learn with a limit counted, each with its version then (none: empty): the verdict holds while each keeps it.</summary>
+    public LearnGuard[] LearnGuards { get; private set; } = [];
     /// <summary>
     /// The ports' state version (<see cref="Ports.PortSlot.StateVersion"/>) when the run first read a port's liveness (a
     /// bundle's pick), else 0: the verdict holds while no port's state moved since (docs/datapath.md, "Bundle").
@@ -208,6 +213,8 @@ public sealed class PipelineVerdict
         }
         Absent = walk.Absent;
         AbsentVersion = walk.AbsentVersion;
+        var guards = walk.LearnGuards;
+        LearnGuards = guards.IsEmpty ? [] : guards.ToArray();
         _tunnelMask = walk.PacketTunnelMask;
         _fieldsMask = walk.PacketFieldsMask;
         _tunnelValue = walk.PacketTunnelValue;
@@ -278,6 +285,8 @@ public sealed class PipelineVerdict
             if (removals != c.Removals) c.Removals = removals; // the hit is still there as of this count
         }
         if (Absent is not null && Absent.Version != AbsentVersion) return false;
+        foreach (var g in LearnGuards)
+            if (g.Table.Version != g.Version) return false; // a limited learn's count or flow may have moved
         if (LivenessAt != 0 && LivenessAt != Ports.PortSlot.StateVersion) return false; // a bundle's pick may move
         // The count was read before the checks: a change published since moves it again.
         _validatedAt = changes;

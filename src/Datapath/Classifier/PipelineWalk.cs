@@ -83,6 +83,9 @@ public sealed class PipelineWalk
     // composed TTL actions left it; which bits the tables looked up test (the verdict checks them per packet).
     private ulong _tun0, _pkt0, _pkt, _usedTun, _usedPkt;
     private readonly List<ulong> _reads = new();
+    // The learned tables a limited learn read (their published counters and version before the count): the verdict holds
+    // while none of them changed.
+    private readonly List<LearnGuard> _guards = new();
     private ulong _pinMetadata;
     private ActionSet _set = new();
     /// <summary>What the action set's register actions composed (<see cref="ComposeSetRegisters"/>).</summary>
@@ -127,6 +130,11 @@ public sealed class PipelineWalk
     /// bundle's pick), else 0 (<see cref="PipelineVerdict.LivenessAt"/>).
     /// </summary>
     public long LivenessAt { get; private set; }
+    /// <summary>
+    /// The tables whose flows a learn with a limit counted in the last run (docs/datapath.md, "Learn"), each with its
+    /// version before the count: a verdict of the run holds while each keeps it.
+    /// </summary>
+    public ReadOnlySpan<LearnGuard> LearnGuards => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_guards);
     /// <summary>What the last run's composed result read from the key (see the type remarks), in the order it read them.</summary>
     public ReadOnlySpan<ulong> KeyReads => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_reads);
     /// <summary>
@@ -232,6 +240,7 @@ public sealed class PipelineWalk
         _usedTun = _usedPkt = 0; // nor looked a table up whose rules test the packet's words
         _reads.Clear();
         LivenessAt = 0; // nor a bundle
+        _guards.Clear(); // nor a learn (a register action)
         UsedRegisterActions = false;
         UsedConjunctions = false; // nor looked a conjunctive table up
         _composed.Clear();
@@ -303,6 +312,7 @@ public sealed class PipelineWalk
         _usedTun = _usedPkt = 0;
         _reads.Clear();
         LivenessAt = 0;
+        _guards.Clear();
         UsedRegisterActions = false;
         UsedConjunctions = false;
         _cloneDepth = 0;
@@ -500,8 +510,9 @@ public sealed class PipelineWalk
                     if (!RegisterAction(ref b, ref a)) continue;
                     break;
                 case ActionKind.Learn:
-                    ComposeLearn(b.KeyRef, a);
-                    continue;
+                    // Nothing more to compose, or the set-field that writes its result into a packet field.
+                    if (!ComposeLearn(pipeline, ref b, ref a)) continue;
+                    break;
                 case ActionKind.Bundle:
                     if (!ComposeBundle(pipeline, ref b, ref a)) continue;
                     break;
@@ -769,10 +780,14 @@ public sealed class PipelineWalk
     /// their values, which the executor posts for every batch the verdict serves. A packet field read is recorded
     /// (<see cref="KeyReads"/>): a verdict stands for one learned flow. After a re-parse point the packet is dropped,
     /// as for a move. A template id the registry does not know composes nothing.
+    /// With a limit (<see cref="ILearnTemplate.Limit"/>), the learn learns only when its flow is in the learned table
+    /// already (a refresh) or the table holds fewer rules of the learn's tag than the limit; otherwise no request is
+    /// composed. Its result (1 learned, 0 not) goes into <see cref="ILearnTemplate.ResultDst"/> when it has one, before
+    /// the actions after it run: true when that makes a set-field of a packet field, returned in <paramref name="a"/>.
     /// </summary>
-    private void ComposeLearn(in FlowKey key, in FlowAction a)
+    private bool ComposeLearn(Pipeline pipeline, ref FlowKeyBuilder b, ref FlowAction a)
     {
-        if (LearnTemplates.Get((int)a.QueueId) is not { } template) return;
+        if (LearnTemplates.Get((int)a.QueueId) is not { } template) return false;
         UsedRegisterActions = true;
         int state = 0;
         foreach (var c in _composed)
@@ -782,13 +797,58 @@ public sealed class PipelineWalk
         _composed.Add(FlowAction.LearnRequest((int)a.QueueId, sources.Length, state));
         foreach (var src in sources)
         {
-            if (!ReadField(key, src, out var v))
+            if (!ReadField(b.KeyRef, src, out var v))
             {
                 _composed.RemoveRange(at, _composed.Count - at);
-                return;
+                return false;
             }
             _composed.Add(FlowAction.LearnValue(v));
         }
+        bool learns = true;
+        if (template.Limit != 0)
+        {
+            learns = MayLearn(pipeline, template, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_composed).Slice(at + 1, sources.Length));
+            NoteRead(learns ? 1u : 0u); // runs that differ by it compose different results
+            if (!learns) _composed.RemoveRange(at, _composed.Count - at);
+        }
+        if (template.ResultDst is not { } dst) return false;
+        return WriteField(ref b, dst, learns ? 1u : 0u, ref a);
+    }
+
+    /// <summary>
+    /// Open vSwitch's ofproto_flow_mod_learn limit check, as the datapath can make it without a lock: true when
+    /// <paramref name="template"/>'s flow for <paramref name="values"/> is in its table (a refresh, not counted), or the
+    /// table holds fewer rules of the template's tag than its limit (<see cref="FlowTable.TaggedCount"/>; a tag the
+    /// table does not count yet: none). The table's version is read first and kept (<see cref="LearnGuards"/>).
+    /// </summary>
+    private bool MayLearn(Pipeline pipeline, ILearnTemplate template, ReadOnlySpan<FlowAction> values)
+    {
+        if (pipeline.Stage(template.Table) is not { } table) return true;
+        var published = table.Published;
+        bool seen = false;
+        foreach (var g in _guards) seen |= ReferenceEquals(g.Table, published);
+        if (!seen) _guards.Add(new LearnGuard(published, published.Version)); // the earliest reading is kept
+        if (!table.TaggedCount(template.Tag, out int count) || (uint)count < template.Limit) return true;
+        return LearnedFlowThere(table, template, values);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="template"/>'s flow for <paramref name="values"/> is in <paramref name="table"/>: a lookup
+    /// of a key holding the values where the learned flow matches them (every other field 0) finds a rule of the
+    /// template's tag and priority. A higher-priority rule over that key hides it (then: not there).
+    /// </summary>
+    private bool LearnedFlowThere(FlowTable table, ILearnTemplate template, ReadOnlySpan<FlowAction> values)
+    {
+        var probe = new FlowKeyBuilder();
+        Registers regs = default;
+        foreach (var m in template.Matches)
+        {
+            UInt128 v = m.Source < 0 ? m.Value : (uint)m.Source < (uint)values.Length ? values[m.Source].Wide : 0;
+            var whole = FieldRef.ReadWhole(m.Dst.Field, probe.KeyRef, regs);
+            FieldRef.WriteWhole(m.Dst.Field, ref probe, ref regs, m.Dst.Insert(whole, v));
+        }
+        var e = table.Lookup(probe.KeyRef, regs, Version);
+        return e is { IsRemoved: false } && e.Tag == template.Tag && e.RequestedPriority == template.Priority;
     }
 
     /// <summary>

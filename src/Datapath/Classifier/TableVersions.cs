@@ -32,3 +32,26 @@ public sealed class TableVersions
 
     internal void PublishRemovals(long removals) => Volatile.Write(ref _removals, removals);
 }
+
+/// <summary>
+/// How many rules of a <see cref="FlowTable"/> carry one <see cref="Flow.FlowEntry.Tag"/> (the layer above's, e.g. a
+/// learn's cookie, whose limit reads it): kept by the table's writer as it links and unlinks rules, read lock-free.
+/// </summary>
+public sealed class TagCount
+{
+    private int _count;
+
+    internal TagCount(ulong tag, int count)
+    {
+        Tag = tag;
+        _count = count;
+    }
+
+    public ulong Tag { get; }
+
+    /// <summary>The rules counted now (the writer's last store).</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Writer only.</summary>
+    internal void Add(int delta) => Volatile.Write(ref _count, Math.Max(0, _count + delta));
+}

@@ -9,7 +9,7 @@ namespace Softswitch.Datapath.Classifier;
 /// <remarks>
 /// <para>Design: <see cref="SlotCount"/> buckets of 2^<see cref="TickShift"/> ns (about 134 ms; the wheel spans
 /// about 137 s). A flow with a timeout sits in exactly one bucket, the one of its earliest possible deadline
-/// (created + hard, or last use + idle). Nothing happens when a flow is used: when its bucket comes due, the
+/// (last modified + hard, or last use + idle). Nothing happens when a flow is used or refreshed: when its bucket comes due, the
 /// deadline is recomputed from <see cref="FlowEntry.LastUsedNanos"/>; a flow used since then is simply re-filed
 /// under its new deadline (once per idle period at most), otherwise it expires, hard first when both are due.
 /// Deadlines beyond the span share a bucket with nearer ones and are looked at only when that bucket is walked. Flows deleted by flow-mods stay in their bucket
@@ -149,7 +149,7 @@ internal sealed class TimerWheel
     private readonly record struct Filed(FlowEntry Entry, int Serial);
 
     private static long HardDeadline(FlowEntry e)
-        => e.HardTimeout == 0 ? long.MaxValue : e.CreatedNanos + e.HardTimeout * NanosPerSecond;
+        => e.HardTimeout == 0 ? long.MaxValue : e.ModifiedNanos + e.HardTimeout * NanosPerSecond;
 
     private static long IdleDeadline(FlowEntry e)
         => e.IdleTimeout == 0 ? long.MaxValue : e.LastUsedNanos + e.IdleTimeout * NanosPerSecond;

@@ -162,7 +162,7 @@ public sealed class VerdictInterner
     private static bool Same(PipelineVerdict v, PipelineWalk walk)
     {
         if (v.End != walk.End || v.Tables.Length != walk.Count || !ReferenceEquals(v.Absent, walk.Absent) || v.AbsentVersion != walk.AbsentVersion
-            || v.LivenessAt != walk.LivenessAt
+            || v.LivenessAt != walk.LivenessAt || !walk.LearnGuards.SequenceEqual(v.LearnGuards)
             || !ReferenceEquals(v.Start, walk.Start) || !ReferenceEquals(v.Next, walk.Next) || !walk.KeyReads.SequenceEqual(v.KeyReads))
         {
             return false;

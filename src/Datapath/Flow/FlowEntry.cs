@@ -87,7 +87,7 @@ public sealed class FlowEntry
     [FieldOffset(106)] public readonly ushort RequestedPriority;
     /// <summary>Seconds without a hit before the rule expires (0: never).</summary>
     [FieldOffset(108)] public readonly ushort IdleTimeout;
-    /// <summary>Seconds after creation when the rule expires (0: never).</summary>
+    /// <summary>Seconds after <see cref="ModifiedNanos"/> (its creation or last refresh) when the rule expires (0: never).</summary>
     [FieldOffset(110)] public readonly ushort HardTimeout;
     [FieldOffset(112)] public readonly long CreatedNanos;
     /// <summary>The policy layer's description of this rule (opaque to the datapath; may be shared by many rules), or null.</summary>
@@ -120,6 +120,8 @@ public sealed class FlowEntry
     // In the bytes the fields above leave before the object's end, so a rule takes no more room.
     [FieldOffset(177)] private volatile byte _visibility;
     [FieldOffset(180)] private uint _visibleVersion;
+    // When the hard timeout counts from: the creation, or the last refresh (Open vSwitch's rule->modified).
+    [FieldOffset(184)] private long _modifiedNanos;
 
     /// <summary><see cref="_visibility"/>: seen at every version.</summary>
     internal const byte VisibleAlways = 0;
@@ -150,6 +152,7 @@ public sealed class FlowEntry
         IdleTimeout = idleTimeout;
         HardTimeout = hardTimeout;
         CreatedNanos = createdNanos;
+        _modifiedNanos = createdNanos;
         _lastUsedNanos = createdNanos;
         Owner = owner;
         IsUnshadowable = match.IsExact && priority == ushort.MaxValue;
@@ -362,6 +365,20 @@ public sealed class FlowEntry
     }
 
     /// <summary>Marks the flow used without counting a packet (e.g. a hardware counter moved).</summary>
+    /// <summary>
+    /// When the hard timeout counts from (Open vSwitch's rule->modified): <see cref="CreatedNanos"/>, or the last
+    /// <see cref="Classifier.FlowTable.WriteScope.Refresh"/> (a learn's re-learn). <see cref="CreatedNanos"/>, which
+    /// flow statistics' duration counts from, never moves.
+    /// </summary>
+    public long ModifiedNanos => Volatile.Read(ref _modifiedNanos);
+
+    /// <summary>Restarts both timers from <paramref name="nowNanos"/> (the writer's, under the table's writer lock).</summary>
+    internal void Refresh(long nowNanos)
+    {
+        if (Volatile.Read(ref _modifiedNanos) < nowNanos) Volatile.Write(ref _modifiedNanos, nowNanos);
+        Touch(nowNanos);
+    }
+
     public void Touch(long nowNanos) { if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos); }
 
     internal void SetActions(FlowActions actions) => Volatile.Write(ref _actions, actions);
@@ -417,6 +434,7 @@ public sealed class FlowEntry
         Volatile.Write(ref _elsewhere, null);
         Volatile.Write(ref _countingOwner, 0);
         Volatile.Write(ref _lastUsedNanos, createdNanos);
+        Volatile.Write(ref _modifiedNanos, createdNanos);
         _removed = false;
     }
 

@@ -125,6 +125,37 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         else regs.PktMark = (uint)v;
     }
 
+    /// <summary>
+    /// Writes field <paramref name="f"/> whole into <paramref name="b"/>'s key or <paramref name="regs"/> (the reverse of
+    /// <see cref="ReadWhole"/>, read-only fields included): what a probe key for a rule's match is built with.
+    /// </summary>
+    public static void WriteWhole(PipelineField f, ref FlowKeyBuilder b, ref Registers regs, UInt128 v)
+    {
+        switch (f)
+        {
+            case <= PipelineField.PktMark: WriteRegister(f, ref regs, v); break;
+            case PipelineField.InPort: b.InPort((ushort)v); break;
+            case PipelineField.Metadata: b.Metadata((ulong)v); break;
+            case PipelineField.TunId: b.TunId((ulong)v); break;
+            case PipelineField.EthSrc: b.DlSrc(new MacAddress((ulong)v & 0xFFFF_FFFF_FFFFUL)); break;
+            case PipelineField.EthDst: b.DlDst(new MacAddress((ulong)v & 0xFFFF_FFFF_FFFFUL)); break;
+            case PipelineField.EthType: b.DlType((ushort)v); break;
+            case PipelineField.Ipv4Src or PipelineField.ArpSpa: b.NwSrc((uint)v); break;
+            case PipelineField.Ipv4Dst or PipelineField.ArpTpa: b.NwDst((uint)v); break;
+            case PipelineField.IpProto: b.NwProto((byte)v); break;
+            case PipelineField.TcpSrc or PipelineField.UdpSrc or PipelineField.SctpSrc: b.TpSrc((ushort)v); break;
+            case PipelineField.TcpDst or PipelineField.UdpDst or PipelineField.SctpDst: b.TpDst((ushort)v); break;
+            case PipelineField.Ipv6Src: b.Ipv6Src(v); break;
+            case PipelineField.Ipv6Dst: b.Ipv6Dst(v); break;
+            case PipelineField.ArpSha: b.ArpSha(new MacAddress((ulong)v & 0xFFFF_FFFF_FFFFUL)); break;
+            case PipelineField.ArpTha: b.ArpTha(new MacAddress((ulong)v & 0xFFFF_FFFF_FFFFUL)); break;
+            case PipelineField.VlanTci:
+                b.VlanVid((ushort)((uint)v & 0x1FFF));
+                b.DlVlanPcp((byte)((uint)v >> 13 & 7));
+                break;
+        }
+    }
+
     /// <summary>Whether the range covers its whole field.</summary>
     public bool IsWhole => Ofs == 0 && Bits == Width(Field);
 

@@ -33,14 +33,21 @@ public readonly record struct OfLearnSpec(OfLearnDst Kind, bool Immediate, OfSub
 /// and the transport ports. A load goes into any field the switch writes; an output's value is a 16-bit port (Open
 /// vSwitch's u16_to_ofp: a port number, or in_port, flood, all, local), any other value outputs nothing.</para>
 /// <para>fin_idle_timeout and fin_hard_timeout other than 0 are the learned flow's first action, a fin_timeout (as Open
-/// vSwitch's learn_execute puts it). Not served: LEARN2's limit and result_dst.</para>
+/// vSwitch's learn_execute puts it).</para>
+/// <para>LEARN2's <see cref="Limit"/> (Open vSwitch's ofproto_flow_mod_learn): a learn whose flow is not in
+/// <see cref="Table"/> already (the same match, priority, actions, cookie and timeouts: a refresh) learns nothing while
+/// the table holds <see cref="Limit"/> flows of the learn's <see cref="Cookie"/> or more, whoever added them.
+/// <see cref="ResultDst"/> (NX_LEARN_F_WRITE_RESULT), one bit: 1 when the learn learned or refreshed its flow, 0 when the
+/// limit stopped it, written before the actions after the learn run.</para>
 /// </remarks>
 public sealed class OfLearn : ILearnTemplate, IEquatable<OfLearn>
 {
     private readonly FieldRef[] _sources;
+    private readonly LearnMatchSpec[] _matches;
 
     public OfLearn(byte table, ushort idleTimeout, ushort hardTimeout, ushort priority, ulong cookie, bool sendFlowRemoved,
-                   bool deleteLearned, ushort finIdleTimeout, ushort finHardTimeout, OfLearnSpec[] specs, bool learn2 = false)
+                   bool deleteLearned, ushort finIdleTimeout, ushort finHardTimeout, OfLearnSpec[] specs, bool learn2 = false,
+                   uint limit = 0, OfSubfield? resultDst = null)
     {
         Table = table;
         IdleTimeout = idleTimeout;
@@ -52,11 +59,23 @@ public sealed class OfLearn : ILearnTemplate, IEquatable<OfLearn>
         FinIdleTimeout = finIdleTimeout;
         FinHardTimeout = finHardTimeout;
         Specs = specs;
-        Learn2 = learn2;
+        Learn2 = learn2 || limit != 0 || resultDst is not null;
+        Limit = limit;
+        ResultDst = resultDst;
         var sources = new List<FieldRef>();
+        var matches = new List<LearnMatchSpec>();
         foreach (var s in specs)
-            if (!s.Immediate && s.Src.IsValid) sources.Add(s.Src.ToDatapath());
+        {
+            int source = -1;
+            if (!s.Immediate && s.Src.IsValid)
+            {
+                source = sources.Count;
+                sources.Add(s.Src.ToDatapath());
+            }
+            if (s.Kind == OfLearnDst.Match && s.Dst.IsValid) matches.Add(new LearnMatchSpec(s.Dst.ToDatapath(), source, s.Immediate ? s.Value : 0));
+        }
         _sources = [.. sources];
+        _matches = [.. matches];
     }
 
     public byte Table { get; }
@@ -68,8 +87,16 @@ public sealed class OfLearn : ILearnTemplate, IEquatable<OfLearn>
     public bool DeleteLearned { get; }
     public ushort FinIdleTimeout { get; }
     public ushort FinHardTimeout { get; }
-    /// <summary>It came as NXAST_LEARN2 (written back so).</summary>
+    /// <summary>It came as NXAST_LEARN2 (written back so; a limit or a result_dst is one).</summary>
     public bool Learn2 { get; }
+    /// <summary>LEARN2's limit: at most this many flows of <see cref="Cookie"/> in <see cref="Table"/> (0: none).</summary>
+    public uint Limit { get; }
+    /// <summary>LEARN2's result_dst, one bit (null: none).</summary>
+    public OfSubfield? ResultDst { get; }
+
+    ulong ILearnTemplate.Tag => Cookie;
+    FieldRef? ILearnTemplate.ResultDst => ResultDst?.ToDatapath();
+    public ReadOnlySpan<LearnMatchSpec> Matches => _matches;
     public OfLearnSpec[] Specs { get; }
 
     public ReadOnlySpan<FieldRef> Sources => _sources;
@@ -85,6 +112,7 @@ public sealed class OfLearn : ILearnTemplate, IEquatable<OfLearn>
     public OfError Check()
     {
         if (Sources.Length > LearnTemplates.MaxSources) return OfError.BadArgument;
+        if (ResultDst is { } r && (!r.IsValid || r.Bits != 1 || !OfSubfield.IsWritable(r.Field))) return OfError.BadArgument;
         foreach (var s in Specs)
         {
             if (s.Bits <= 0 || s.Bits > 128) return OfError.BadArgument;
@@ -252,6 +280,7 @@ public sealed class OfLearn : ILearnTemplate, IEquatable<OfLearn>
         => o is not null && Table == o.Table && IdleTimeout == o.IdleTimeout && HardTimeout == o.HardTimeout && Priority == o.Priority
            && Cookie == o.Cookie && SendFlowRemoved == o.SendFlowRemoved && DeleteLearned == o.DeleteLearned
            && FinIdleTimeout == o.FinIdleTimeout && FinHardTimeout == o.FinHardTimeout && Learn2 == o.Learn2
+           && Limit == o.Limit && ResultDst == o.ResultDst
            && Specs.AsSpan().SequenceEqual(o.Specs);
 
     public override bool Equals(object? obj) => obj is OfLearn l && Equals(l);

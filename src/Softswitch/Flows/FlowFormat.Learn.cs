@@ -19,6 +19,8 @@ public static partial class FlowFormat
         if (l.SendFlowRemoved) sb.Append(",send_flow_rem");
         if (l.DeleteLearned) sb.Append(",delete_learned");
         if (l.Cookie != 0) sb.Append(",cookie=0x").Append(l.Cookie.ToString("x", CultureInfo.InvariantCulture));
+        if (l.Limit != 0) sb.Append(",limit=").Append(l.Limit.ToString(CultureInfo.InvariantCulture));
+        if (l.ResultDst is { } r) sb.Append(",result_dst=").Append(Subfield(r.ToDatapathRef()));
         foreach (var s in l.Specs)
         {
             sb.Append(',');

@@ -220,6 +220,37 @@ public class ClassifierReclamationTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A refresh (a learn's re-learn) restarts the hard timeout as well as the idle one, as Open vSwitch's rule->modified:
+    /// the rule outlives its first hard deadline and expires hard_timeout after the refresh; its creation time (what
+    /// flow statistics' duration counts from) stays.
+    /// </summary>
+    [Fact]
+    public void ARefresh_RestartsTheHardTimeout_AndKeepsTheCreationTime()
+    {
+        var clock = new ManualClock();
+        var t = new FlowTable(clock);
+        FlowEntry e;
+        using (var w = t.Write())
+        {
+            e = w.NewEntry(FlowMatch.Exact(Key(1)), FlowTable.MaxPriority, s_out2, 0, 10, clock.NowNanos);
+            w.Insert(e);
+        }
+        long created = e.CreatedNanos;
+        clock.Advance(TimeSpan.FromSeconds(8));
+        using (var w = t.Write()) w.Refresh(e, clock.NowNanos);
+        Assert.Equal(created, e.CreatedNanos);
+        Assert.Equal(clock.NowNanos, e.ModifiedNanos);
+        var removed = new List<FlowRemoved>();
+        clock.Advance(TimeSpan.FromSeconds(4)); // 12 s after its creation, 4 after the refresh
+        Assert.Equal(0, t.Expire(removed));
+        Assert.Same(e, t.Lookup(Key(1)));
+        clock.Advance(TimeSpan.FromSeconds(7)); // 19 s: 11 after the refresh
+        Assert.Equal(1, t.Expire(removed));
+        Assert.Equal(FlowRemovedReason.HardTimeout, removed[0].Reason);
+        Assert.Equal(19_000_000_000L, removed[0].DurationNanos); // counted from the creation
+    }
+
+    /// <summary>
     /// Readers (registered, quiescent between bursts, now and then offline) look up keys, with and without a cache,
     /// while a writer churns the rules of those keys with recycling on. The checker: every rule found matches its key
     /// and carries its key's tag, and is still the same incarnation (serial, match, tag) at the end of the burst,

@@ -151,4 +151,124 @@ public sealed class LearnTests
         Assert.True(walk.UsedRegisterActions);
         Assert.Equal(2, walk.KeyReads.Length); // one verdict per learned flow
     }
+
+    /// <summary>
+    /// A LEARN2 with limit=2 and result_dst=reg0[0] into table 10: eth_dst=eth_src (priority 7, tag 5), whose flows the
+    /// layer above has table 10 count by tag.
+    /// </summary>
+    private sealed record Limited(byte Table, FieldRef[] Fields) : ILearnTemplate
+    {
+        private static readonly LearnMatchSpec[] s_matches = [new(new FieldRef(PipelineField.EthDst, 0, 48), 0, 0)];
+        public ReadOnlySpan<FieldRef> Sources => Fields;
+        public uint Limit => 2;
+        public ulong Tag => 5;
+        public ushort Priority => 7;
+        public FieldRef? ResultDst => new FieldRef(PipelineField.Reg0, 0, 1);
+        public ReadOnlySpan<LearnMatchSpec> Matches => s_matches;
+        public bool Equals(Limited? o) => o is not null && Table == o.Table && Fields.AsSpan().SequenceEqual(o.Fields);
+        public override int GetHashCode() => HashCode.Combine(Table, Fields.Length, 5);
+    }
+
+    private static readonly int s_limited = LearnTemplates.Register(new Limited(10, [new FieldRef(PipelineField.EthSrc, 0, 48)]));
+    private static readonly MacAddress MacD = MacAddress.Parse("02:00:00:00:00:0d");
+
+    private static FlowMatch Reg0Bit(bool set)
+    {
+        var k = Any;
+        var m = k.RegisterMask;
+        var v = k.RegisterValue;
+        m.SetReg(0, 1);
+        v.SetReg(0, set ? 1u : 0u);
+        return new FlowMatch(k.Mask, k.Value, m, v);
+    }
+
+    /// <summary>learn(limit=2,result_dst=reg0[0]),resubmit(,1); table 1 sends reg0[0]=1 out of port 2 and 0 out of port 3.</summary>
+    private static DatapathRig LimitedRig()
+    {
+        var r = new DatapathRig(4);
+        r.Insert(0, Any, 10, [FlowAction.Learn(s_limited), FlowAction.Resubmit(1)]);
+        r.Insert(1, Reg0Bit(true), 10, [FlowAction.Output(2)]);
+        r.Insert(1, Reg0Bit(false), 10, [FlowAction.Output(3)]);
+        using (var w = r.Dp.Pipeline.GetOrCreateStage(10, TableMissMode.Drop).Write()) w.WatchTag(5);
+        return r;
+    }
+
+    /// <summary>What the layer above does for a learned flow: eth_dst=<paramref name="mac"/> at the learn's priority and tag.</summary>
+    private static FlowEntry Learned(DatapathRig r, MacAddress mac, ulong tag = 5)
+    {
+        using var w = r.Dp.Pipeline.Stage(10)!.Write();
+        var e = w.NewEntry(DlDst(mac), 7, FlowActions.Drop, 0, 0, r.Clock.NowNanos, tag: tag);
+        w.Insert(e);
+        return e;
+    }
+
+    /// <summary>
+    /// Open vSwitch's learn limit and result bit: under the limit the learn posts and writes 1, which the resubmitted
+    /// lookup sees; with the table holding the limit of flows of the learn's tag, a new source posts nothing and writes
+    /// 0; a source whose flow is there is a refresh (posted, 1); a flow of another tag does not count; a flow that leaves
+    /// makes room at the next packet (the cached verdict went stale with the table).
+    /// </summary>
+    [Fact]
+    public void ALimitedLearn_LearnsUnderItsLimit_RefreshesWhatIsThere_AndWritesWhetherItLearned()
+    {
+        using var r = LimitedRig();
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(2));
+        Assert.Single(Requests(r));
+        var a = Learned(r, MacA);
+        Learned(r, MacB, tag: 6); // another cookie's flow: not counted
+        Assert.True(r.Dp.Pipeline.Stage(10)!.TaggedCount(5, out int count));
+        Assert.Equal(1, count);
+        r.Send(1, Frame(MacC, MacB));
+        Assert.Single(r.Sent(2));
+        Assert.Single(Requests(r));
+        Learned(r, MacC);
+
+        // Two flows of tag 5: D learns nothing and takes table 1's reg0[0]=0 flow.
+        r.Send(1, Frame(MacD, MacB), times: 3);
+        Assert.Equal(3, r.Sent(3).Count);
+        Assert.Empty(r.Sent(2));
+        Assert.Empty(Requests(r));
+        // A's flow is there: a refresh, not counted against the limit.
+        r.Clock.AdvanceNanos(LearnState.RefreshNanos + 1);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(2));
+        Assert.Equal((UInt128)MacA.Value, Assert.Single(Requests(r)).Values[0]);
+
+        // A's flow leaves: D learns at its next packet.
+        using (var w = r.Dp.Pipeline.Stage(10)!.Write()) Assert.True(w.Remove(a));
+        r.Send(1, Frame(MacD, MacB));
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(3));
+        Assert.Equal((UInt128)MacD.Value, Assert.Single(Requests(r)).Values[0]);
+    }
+
+    /// <summary>A limited learn's cached verdict serves its packets without allocating, under the limit or over it.</summary>
+    [Fact]
+    public void ALimitedLearnsFastPath_AllocatesNothing()
+    {
+        using var r = LimitedRig();
+        Learned(r, MacC);
+        Learned(r, MacD);
+        r.Port(3).CaptureSent = false;
+        r.Port(1).SetGenerator([Frame(MacA, MacB)], 0);
+        UpcallHandler drain = static (in Upcall _) => { };
+        long allocated = long.MaxValue, group = 0;
+        for (int round = 0; round < 24; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            r.Port(1).SetGeneratorCount(4);
+            r.Dp.PollUntilIdle();
+            r.Dp.DrainUpcalls(drain);
+            if (round < 8) continue;
+            group += GC.GetAllocatedBytesForCurrentThread() - before;
+            if (round % 8 == 7)
+            {
+                allocated = Math.Min(allocated, group);
+                group = 0;
+            }
+        }
+        Assert.Equal(0, allocated);
+        Assert.Equal(96, r.Port(3).Counters.TxPackets);
+    }
 }

@@ -129,6 +129,21 @@ public sealed class OvsOfctlLearnTests
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 
+    /// <summary>LEARN2's limit and result_dst, added and dumped back the same through OpenFlow 1.0 and 1.3.</summary>
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow10")]
+    [InlineData("OpenFlow13")]
+    public async Task ALimitAndAResultDst_RoundTrip(string version)
+    {
+        await using var rig = new AgentRig();
+        const string Learn = "learn(table=1,hard_timeout=20,priority=10,cookie=0x5,limit=7,result_dst=NXM_NX_REG1[3],"
+                             + "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])";
+        Ok(rig, version, "add-flow", $"priority=5,actions={Learn},output:2");
+        Assert.Contains($"priority=5 actions={Learn},output:2", Ok(rig, version, "dump-flows", "--no-stats"));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
     /// <summary>
     /// A learn's fin timeouts are the learned flow's fin_timeout (its first action, as Open vSwitch's learn_execute
     /// writes it), and a FIN through the learned flow lowers that flow's timeouts to them.
@@ -162,7 +177,7 @@ public sealed class OvsOfctlLearnTests
 
     /// <summary>
     /// A learned flow has the learn's timeouts, priority, cookie and flags; delete_learned: when the flow that learned
-    /// goes, so do its learned flows (and a re-learn of an identical flow only restarts its idle timer).
+    /// goes, so do its learned flows (and a re-learn of an identical flow only restarts its timers).
     /// </summary>
     [ToolFact]
     [RequiresTool("ovs-ofctl")]
@@ -182,7 +197,7 @@ public sealed class OvsOfctlLearnTests
         Assert.Contains("hard_timeout=60", dump);
         Assert.Contains("send_flow_rem", dump);
         Assert.Contains("priority=7,dl_dst=00:00:00:00:00:02 actions=output:1", dump);
-        // The same frame a second later: the same flow, refreshed (its idle timer), not installed again.
+        // The same frame a second later: the same flow, refreshed (its timers), not installed again.
         rig.Clock.Advance(TimeSpan.FromSeconds(1.5));
         rig.Ports[0].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
         rig.Poll();
@@ -213,6 +228,77 @@ public sealed class OvsOfctlLearnTests
         string dump;
         while ((dump = Ok(rig, "OpenFlow13", "dump-flows", "table=3")).Contains("dl_dst", StringComparison.Ordinal) && DateTime.UtcNow < deadline) Thread.Sleep(20);
         Assert.DoesNotContain("dl_dst", dump);
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    /// <summary>
+    /// LEARN2's limit and result_dst through real ovs-ofctl 1.3: the learn dumps as added; of three sources the first
+    /// two learn (their result bit, 1, steers them out of port 2 through table 2), the third finds table 1 holding the
+    /// limit of flows of the learn's cookie and learns nothing, its bit 0 taking table 2's drop flow (its n_packets).
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task ALimitedLearn_LearnsAtMostItsLimit_AndItsResultBitSteersThePacket()
+    {
+        await using var rig = new AgentRig();
+        const string Learn = "learn(table=1,limit=2,result_dst=NXM_NX_REG0[0],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])";
+        Ok(rig, "OpenFlow13", "add-flow", $"table=0,priority=5,in_port=1,actions={Learn},resubmit(,2)");
+        Ok(rig, "OpenFlow13", "add-flow", "table=2,priority=10,reg0=0x1/0x1,actions=output:2");
+        Ok(rig, "OpenFlow13", "add-flow", "table=2,priority=5,actions=drop");
+        Assert.Contains($"priority=5,in_port=1 actions={Learn},resubmit(,2)", Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=0"));
+
+        var h4 = MacAddress.Parse("00:00:00:00:00:04");
+        int learned = 0;
+        foreach (var src in new[] { H2, H3 })
+        {
+            rig.Ports[0].Inject(FrameBuilder.Udp(src, h4, 0x0a000002, 0x0a000004, 1, 2));
+            rig.Poll();
+            Assert.Single(rig.Ports[1].TakeSent());
+            WaitLearned(rig, ++learned);
+        }
+        rig.Ports[0].Inject(FrameBuilder.Udp(h4, H2, 0x0a000004, 0x0a000002, 1, 2));
+        rig.Poll();
+        Assert.Empty(rig.Ports[1].TakeSent());
+        string table1 = Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=1");
+        Assert.Equal(2, table1.Split('\n').Count(l => l.Contains("dl_dst=", StringComparison.Ordinal)));
+        Assert.DoesNotContain("dl_dst=00:00:00:00:00:04", table1);
+        string table2 = Ok(rig, "OpenFlow13", "dump-flows", "table=2");
+        Assert.Contains(table2.Split('\n'), l => l.Contains("n_packets=1,", StringComparison.Ordinal) && l.Contains("priority=5 actions=drop", StringComparison.Ordinal));
+        Assert.Contains(table2.Split('\n'), l => l.Contains("n_packets=2,", StringComparison.Ordinal) && l.Contains("reg0=0x1/0x1", StringComparison.Ordinal));
+        Assert.Equal(2, rig.Switch.LearnInstalled);
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    /// <summary>
+    /// A re-learn restarts the learned flow's hard timeout (Open vSwitch refreshes the rule's modified time, which the
+    /// hard timeout counts from): learned with hard_timeout=10, learned again 8 s later, it is still there 12 s after it
+    /// was made, its duration counted from then (not reset), and goes 10 s after the re-learn.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task AReLearn_RestartsTheLearnedFlowsHardTimeout_NotItsDuration()
+    {
+        await using var rig = new AgentRig();
+        Ok(rig, "OpenFlow13", "add-flow",
+           "table=0,priority=5,in_port=1,actions=learn(table=3,hard_timeout=10,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2");
+        rig.Ports[0].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
+        rig.Poll();
+        WaitLearned(rig, 1);
+        rig.Clock.Advance(TimeSpan.FromSeconds(8));
+        rig.Ports[0].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
+        rig.Poll();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (rig.Switch.LearnRefreshed < 1 && DateTime.UtcNow < deadline) Thread.Sleep(5);
+        Assert.Equal(1, rig.Switch.LearnRefreshed);
+
+        rig.Clock.Advance(TimeSpan.FromSeconds(4)); // 12 s after the flow was made, 4 after the re-learn
+        rig.Dp.RunMaintenance();
+        string dump = Ok(rig, "OpenFlow13", "dump-flows", "table=3");
+        Assert.True(dump.Contains("dl_dst=00:00:00:00:00:02", StringComparison.Ordinal), dump);
+        Assert.True(dump.Contains("duration=12s,", StringComparison.Ordinal), dump);
+        rig.Clock.Advance(TimeSpan.FromSeconds(7)); // 11 s after the re-learn
+        rig.Dp.RunMaintenance();
+        Assert.DoesNotContain("dl_dst", Ok(rig, "OpenFlow13", "dump-flows", "table=3"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 }
