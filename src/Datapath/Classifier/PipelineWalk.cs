@@ -714,14 +714,25 @@ public sealed class PipelineWalk
         var outer = _set;
         if (_bucketSets.Count == _groupDepth) _bucketSets.Add(new ActionSet());
         var set = _bucketSets[_groupDepth++];
+        // A fast-failover group runs its first live bucket: only that one is composed (its rules alone are visited and
+        // credited), after the run noted the ports' state version, as a bundle's pick (the earliest reading kept).
+        int only = -1;
+        if (g.Type == Groups.GroupType.FastFailover)
+        {
+            if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read
+            only = groups.FirstLive(g);
+        }
         int head = _composed.Count;
         _composed.Add(FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, 0));
         try
         {
-            foreach (var bucket in g.Buckets)
+            var buckets = g.Buckets;
+            for (int i = 0; i < buckets.Length; i++)
             {
+                var bucket = buckets[i];
                 int at = _composed.Count;
                 _composed.Add(FlowAction.BucketOf(0));
+                if (g.Type == Groups.GroupType.FastFailover && i != only) continue;
                 _set = set;
                 _set.Clear();
                 _regs.ActsetOutputCode = 0;

@@ -382,6 +382,25 @@ public sealed class ResubmitTests
     }
 
     [Fact]
+    public void AFastFailoverGroup_ComposesItsLiveBucketOnly_OnlyThatBucketsRuleCounts()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(new Group(1, GroupType.FastFailover,
+        [
+            new GroupBucket(new FlowActions([FlowAction.Resubmit(2)]), watchPort: 9), // no port 9: dead
+            new GroupBucket(new FlowActions([FlowAction.Resubmit(3)]), watchPort: 2),
+        ], 0));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        var dead = r.Insert(2, Any, 10, [FlowAction.Output(2)]);
+        var live = r.Insert(3, Any, 10, [FlowAction.Output(3)]);
+        r.Send(1, Frame(MacA, MacB), times: 2);
+        Assert.Equal(2, r.Sent(3).Count);
+        Assert.Empty(r.Sent(2));
+        Assert.Equal((0L, 2L), (dead.Packets, live.Packets));
+    }
+
+    [Fact]
     public void AGroupThatAppliesItselfThroughAResubmit_IsDroppedWholeAndCounted()
     {
         using var r = new DatapathRig(3);
