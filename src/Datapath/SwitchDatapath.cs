@@ -110,6 +110,8 @@ public sealed partial class SwitchDatapath : IDisposable
         Pipeline = new Pipeline(Clock);
         Groups = new Groups.GroupTable(() => _ports);
         Pipeline.PortLiveness = Groups.IsPortLive;
+        Pipeline.Groups = Groups;
+        Groups.CompositionChanged = Pipeline.GroupsChanged;
         Meters = new Meters.MeterTable(Clock);
         Qos = new Qos.QosScheduler(Clock, () => _ports, PortQos, new DropCounters(Counters.CreateSet()));
         Tunnels = new TunnelRegistry(this);

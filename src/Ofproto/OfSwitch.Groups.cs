@@ -187,7 +187,8 @@ public sealed partial class OfSwitch
                 if (a.Kind == ActionKind.Group && a.QueueId != req.GroupId && !_dp.Groups.TryGet(a.QueueId, out _)) return OfError.BadOutGroup;
                 // A bucket's fin_timeout lowers the rule that applied the group, which only the pipeline walk names
                 // (its composed group action carries that rule's visit): the forwarders classify through the stages.
-                if (a.Kind == ActionKind.FinTimeout) _dp.Pipeline.EnableStages();
+                // So does a bucket's resubmit (the walk composes the group's buckets).
+                if (a.Kind is ActionKind.FinTimeout or ActionKind.Resubmit) _dp.Pipeline.EnableStages();
             }
             compiled[i] = new GroupBucket(actions, b.Weight, watchPort, watchGroup);
         }

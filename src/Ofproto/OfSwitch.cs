@@ -61,6 +61,9 @@ public sealed partial class OfSwitch : IDatapathEvents, IDisposable
         FlowMonitors = new OfFlowMonitors(Flows);
         _log = (loggers ?? NullLoggerFactory.Instance).CreateLogger("ofproto");
         dp.Subscribe(this);
+        // A plain output to the controller that the action set runs from a rule's list is the action set's (Open
+        // vSwitch's in_action_set): the walk re-tags it as it composes.
+        dp.Pipeline.InActionSetTag = PacketInOrigin.InActionSet;
         Roles.Changed += OnControllersChanged;
         ReadGroups();
         ApplyFailMode();

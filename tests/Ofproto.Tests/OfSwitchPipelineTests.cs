@@ -498,6 +498,52 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Expect(0, 0x24, OfPacketInReason.Action);
     }
 
+    /// <summary>
+    /// Where a resubmit leads, as Open vSwitch's in_action_set and group_bucket_action say: a rule the action set's
+    /// resubmit reaches outputs to the controller as the action set (ACTION_SET); a rule a bucket's resubmit reaches as an
+    /// action (ACTION: the bucket's own output is the group's), and as the action set when the set applied the group.
+    /// </summary>
+    [Fact]
+    public void AnOutputToTheControllerInARuleAResubmitReached_IsTheActionSetsOrAnActions()
+    {
+        var toController = new[] { OfAction.Output(OfPort.Controller, 0xffff) };
+        var resubmit = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Resubmit(7, OfPort.InPort) });
+        var own = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, toController);
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 6, [resubmit])));
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 8, [own])));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(7, OfMatch.Any, 1, OfInstructions.Apply(toController), cookie: 0x77)));
+        var udp = OfMatch.Any.EthType(0x0800).NwProto(17);
+        int n = 0;
+        void Expect(OfPacketInReason reason, ulong cookie)
+        {
+            n++;
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == n, 5000));
+            Assert.Equal((reason, (byte)7, cookie), (_reports.LastReason, (byte)_reports.LastTable, _reports.LastCookie));
+        }
+
+        // The action set's resubmit.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, udp, 9, new OfInstructions(default, WriteActions: new[] { OfAction.Resubmit(7, OfPort.InPort) }))));
+        Send();
+        Expect(OfPacketInReason.ActionSet, 0x77);
+        // A bucket's resubmit from apply-actions, then from the action set.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, udp, 9, OfInstructions.Apply(new[] { OfAction.Group(6) }))));
+        Send();
+        Expect(OfPacketInReason.Action, 0x77);
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, udp, 9, new OfInstructions(default, WriteActions: new[] { OfAction.Group(6) }))));
+        Send();
+        Expect(OfPacketInReason.ActionSet, 0x77);
+        // The rule a resubmit in apply-actions reaches: an action's.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, udp, 9, OfInstructions.Apply(new[] { OfAction.Resubmit(7, OfPort.InPort) }))));
+        Send();
+        Expect(OfPacketInReason.Action, 0x77);
+        // A bucket's own output stays the group's.
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, udp, 9, OfInstructions.Apply(new[] { OfAction.Group(8) }))));
+        Send();
+        n++;
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _reports.PacketIns) == n, 5000));
+        Assert.Equal(OfPacketInReason.Group, _reports.LastReason);
+    }
+
     [Fact]
     public void APacketInCarriesTheMetadataTheEarlierTablesWrote()
     {

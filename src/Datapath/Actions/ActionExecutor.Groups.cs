@@ -85,16 +85,38 @@ public sealed partial class ActionExecutor
 
     /// <summary>Runs group <paramref name="id"/>, applied by the rule of composed visit <paramref name="visit"/> (0: a
     /// bucket's or a packet-out's group action: the outer rule, if any, stays the one).</summary>
-    private void ExecuteGroup<TSink>(uint id, int visit, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+    private void ExecuteGroup<TSink>(uint id, int visit, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink,
+                                     in ComposedBuckets composed = default)
         where TSink : struct, IActionSink
     {
         int outer = _groupVisit;
         if (visit != 0) _groupVisit = visit;
-        RunGroup(id, pool, pkts, layers, queue, depth, copy, ref sink);
+        RunGroup(id, pool, pkts, layers, queue, depth, copy, ref sink, composed);
         _groupVisit = outer;
     }
 
-    private void RunGroup<TSink>(uint id, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+    /// <summary>
+    /// The buckets the pipeline walk composed for a <see cref="ActionKind.ComposedGroup"/> (docs/datapath.md,
+    /// "Resubmit"): its head's index in <see cref="Actions"/>' plan and the index past its last item; null
+    /// <see cref="Actions"/>: run the buckets' own lists.
+    /// </summary>
+    private readonly record struct ComposedBuckets(FlowActions? Actions, int Head, int End)
+    {
+        /// <summary>Bucket <paramref name="b"/>'s composed items, <paramref name="from"/> to <paramref name="to"/>; false
+        /// when the composition has no such bucket (the group changed since: the verdict is stale and walked anew).</summary>
+        public bool TryBucket(int b, out int from, out int to)
+        {
+            var plan = Actions!.Plan;
+            int i = Head + 1;
+            for (; i < End && b > 0; b--) i += 1 + (int)plan[i].QueueId;
+            from = i + 1;
+            to = i < End ? Math.Min(End, from + (int)plan[i].QueueId) : i;
+            return i < End && plan[i].Kind == ActionKind.Bucket;
+        }
+    }
+
+    private void RunGroup<TSink>(uint id, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink,
+                                 in ComposedBuckets composed)
         where TSink : struct, IActionSink
     {
         var table = Groups;
@@ -114,22 +136,22 @@ public sealed partial class ActionExecutor
         switch (g.Type)
         {
             case GroupType.Indirect:
-                if (buckets.Length != 0) RunBucket(buckets[0], pool, pkts, layers, bytes, queue, depth, copy, ref sink);
+                if (buckets.Length != 0) RunBucket(buckets[0], 0, pool, pkts, layers, bytes, queue, depth, copy, ref sink, composed);
                 return;
             case GroupType.FastFailover:
             {
                 int live = table.FirstLive(g);
                 if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
                 if (live < 0) _counters.Add(GroupNoLiveBucket, pkts.Length);
-                else RunBucket(buckets[live], pool, pkts, layers, bytes, queue, depth, copy, ref sink);
+                else RunBucket(buckets[live], live, pool, pkts, layers, bytes, queue, depth, copy, ref sink, composed);
                 return;
             }
             case GroupType.All:
                 for (int b = 0; b < buckets.Length; b++)
-                    RunBucket(buckets[b], pool, pkts, layers, bytes, queue, depth, copy || b < buckets.Length - 1, ref sink);
+                    RunBucket(buckets[b], b, pool, pkts, layers, bytes, queue, depth, copy || b < buckets.Length - 1, ref sink, composed);
                 return;
             default:
-                Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink);
+                Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink, composed);
                 return;
         }
     }
@@ -141,7 +163,8 @@ public sealed partial class ActionExecutor
         return bytes;
     }
 
-    private void RunBucket<TSink>(GroupBucket bucket, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, long bytes, uint queue, int depth, bool copy, ref TSink sink)
+    private void RunBucket<TSink>(GroupBucket bucket, int index, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, long bytes, uint queue, int depth, bool copy,
+                                  ref TSink sink, in ComposedBuckets composed)
         where TSink : struct, IActionSink
     {
         if (--_bucketRunsLeft < 0)
@@ -153,12 +176,16 @@ public sealed partial class ActionExecutor
         BucketTrace?.Invoke(bucket);
         // A bucket's set_tunnel is the bucket's: the outputs after the group (or of a later bucket) use the caller's.
         ulong tunnel = _tunnel;
+        // A composed bucket starts with the packet-in metadata the group met (the walk composed it so), and leaves it so.
+        ulong pin = PacketInMetadata;
         try
         {
-            RunBucketActions(bucket, pool, pkts, layers, queue, depth, copy, ref sink);
+            if (composed.Actions is null) RunBucketActions(bucket.Actions, 0, bucket.Actions.Plan.Length, pool, pkts, layers, queue, depth, copy, ref sink);
+            else if (composed.TryBucket(index, out int from, out int to)) RunBucketActions(composed.Actions, from, to, pool, pkts, layers, queue, depth, copy, ref sink);
         }
         finally
         {
+            PacketInMetadata = pin;
             if (_tunnel != tunnel)
             {
                 _tunnel = tunnel;
@@ -183,19 +210,20 @@ public sealed partial class ActionExecutor
         return k;
     }
 
-    private void RunBucketActions<TSink>(GroupBucket bucket, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+    private void RunBucketActions<TSink>(FlowActions actions, int from, int to, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy,
+                                         ref TSink sink)
         where TSink : struct, IActionSink
     {
         if (!copy)
         {
-            Execute(bucket.Actions, pool, pkts, layers, queue, depth + 1, ref sink);
+            Execute(actions, from, to, pool, pkts, layers, queue, depth + 1, ref sink);
             return;
         }
         var s = Scratch(depth, pkts.Length);
         int k = CopyPackets(s, pool, pkts, layers, GroupCopyFailed);
         if (k == 0) return;
         // The scratch of this depth is not touched by the bucket's list (it runs one deeper), so the copies stay listed.
-        Execute(bucket.Actions, pool, s.Copies.AsSpan(0, k), s.CopyLayers.AsSpan(0, k), queue, depth + 1, ref sink);
+        Execute(actions, from, to, pool, s.Copies.AsSpan(0, k), s.CopyLayers.AsSpan(0, k), queue, depth + 1, ref sink);
         pool.Release(s.Copies.AsSpan(0, k));
     }
 
@@ -236,7 +264,8 @@ public sealed partial class ActionExecutor
         }
     }
 
-    private void Select<TSink>(GroupTable table, Group g, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink)
+    private void Select<TSink>(GroupTable table, Group g, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink,
+                               in ComposedBuckets composed)
         where TSink : struct, IActionSink
     {
         var buckets = g.Buckets;
@@ -280,7 +309,7 @@ public sealed partial class ActionExecutor
                 bytes += pool.Length[pkts[j]];
             }
             // One bucket per packet: the split batch is the packets' own, copied only if the list goes on after the group.
-            RunBucket(buckets[b], pool, s.Sub.AsSpan(0, n), s.SubLayers.AsSpan(0, n), bytes, queue, depth, copy, ref sink);
+            RunBucket(buckets[b], b, pool, s.Sub.AsSpan(0, n), s.SubLayers.AsSpan(0, n), bytes, queue, depth, copy, ref sink, composed);
         }
     }
 

@@ -176,6 +176,17 @@ public sealed partial class ActionExecutor
                     // The buckets work on copies unless nothing after the group in this list can see the packet.
                     ExecuteGroup(a.QueueId, a.GroupVisit, pool, pkts, layers, queue, depth, i < to - 1, ref sink);
                     break;
+                case ActionKind.ComposedGroup:
+                {
+                    // Its buckets the walk composed (they resubmit), run as the group picks them; on copies unless
+                    // nothing after the group in this list can see the packets.
+                    int end = Math.Min(to, i + 1 + (int)a.Value);
+                    ExecuteGroup(a.QueueId, a.GroupVisit, pool, pkts, layers, queue, depth, end < to, ref sink, new ComposedBuckets(actions, i, end));
+                    i = end - 1;
+                    break;
+                }
+                case ActionKind.Bucket: // read by its composed group, never met in turn
+                    break;
                 case ActionKind.Clone:
                 {
                     // Its items run on copies unless nothing after them in this list can see the packets: then they

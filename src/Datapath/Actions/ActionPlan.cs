@@ -40,9 +40,10 @@ internal static class ActionPlan
     public static (FlowAction[] Plan, bool[] ModifiedAfter) Compile(FlowAction[] items, bool[] modifiedAfter)
     {
         List<FlowAction>? plan = null;
-        // A clone counts the items after it: nothing fuses in a list that holds one (its steps stay its items).
+        // A clone and a composed group count the items after them: nothing fuses in a list that holds one (its steps
+        // stay its items).
         foreach (var a in items)
-            if (a.Kind == ActionKind.Clone) return (items, modifiedAfter);
+            if (a.Kind is ActionKind.Clone or ActionKind.ComposedGroup) return (items, modifiedAfter);
         for (int i = 0; i < items.Length;)
         {
             int used = TryFuse(items, i, out FlowAction fused);

@@ -187,6 +187,16 @@ public enum ActionKind : byte
     /// packets that carry either flag (docs/datapath.md, "Fin timeout").
     /// </summary>
     FinTimeout,
+    /// <summary>
+    /// A group whose buckets the pipeline walk composed (a bucket holds a resubmit: docs/datapath.md, "Resubmit"): group
+    /// <see cref="FlowAction.QueueId"/>, the <see cref="FlowAction.Value"/> items right after it its buckets in the
+    /// group's order, each a <see cref="Bucket"/> marker and its composed items; <see cref="FlowAction.GroupVisit"/> as a
+    /// composed group's. The executor picks the buckets as for <see cref="Group"/> (type, hash, liveness, counters) and
+    /// runs each picked bucket's composed items in place of its list.
+    /// </summary>
+    ComposedGroup,
+    /// <summary>One bucket of the <see cref="ComposedGroup"/> around it: the <see cref="FlowAction.QueueId"/> items right after it.</summary>
+    Bucket,
 }
 
 /// <summary>
@@ -375,6 +385,10 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
 
     /// <summary>A clone of the <paramref name="count"/> items after it (<see cref="ActionKind.Clone"/>).</summary>
     public static FlowAction CloneOf(int count) => new(ActionKind.Clone, 0, 0, (uint)count, 0);
+    /// <summary>Group <paramref name="groupId"/> with its buckets composed in the <paramref name="count"/> items after it (<see cref="ActionKind.ComposedGroup"/>).</summary>
+    public static FlowAction ComposedGroupOf(uint groupId, int visit, int count) => new(ActionKind.ComposedGroup, 0, 0, groupId, (ulong)(uint)count, (ulong)(uint)visit);
+    /// <summary>A composed bucket of the <paramref name="count"/> items after it (<see cref="ActionKind.Bucket"/>).</summary>
+    public static FlowAction BucketOf(int count) => new(ActionKind.Bucket, 0, 0, (uint)count, 0);
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>
     public static FlowAction Exit() => new(ActionKind.Exit, 0, 0, 0, 0);
     /// <summary>A learn of template <paramref name="templateId"/> (<see cref="ActionKind.Learn"/>).</summary>
@@ -427,7 +441,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
                                                or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue
                                                or ActionKind.Note or ActionKind.Clone or ActionKind.Multipath or ActionKind.Bundle
-                                               or ActionKind.FinTimeout);
+                                               or ActionKind.FinTimeout or ActionKind.ComposedGroup or ActionKind.Bucket);
 }
 
 /// <summary>

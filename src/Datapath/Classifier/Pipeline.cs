@@ -65,9 +65,9 @@ public sealed class Pipeline
     public void EnableStages() => _multiStage = true;
 
     /// <summary>
-    /// Bumped after every stage creation: a cached pipeline result whose run went past a stage that did not exist
-    /// (a <see cref="TableMissMode.Continue"/> miss) checks it, as results that missed in a table check its
-    /// <see cref="FlowTable.MissClass"/>.
+    /// Bumped after every stage creation and every change to a group whose buckets resubmit (<see cref="GroupsChanged"/>):
+    /// a cached pipeline result whose run went past a stage that did not exist (a <see cref="TableMissMode.Continue"/>
+    /// miss) or met a group checks it, as results that missed in a table check its <see cref="FlowTable.MissClass"/>.
     /// </summary>
     public ShadowClass StageCreations => _stageCreations;
 
@@ -91,6 +91,34 @@ public sealed class Pipeline
     /// <see cref="Ports.PortSlot.StateVersion"/> first (<see cref="PipelineVerdict.LivenessAt"/>).
     /// </summary>
     public Func<ushort, bool>? PortLiveness { get; set; }
+
+    /// <summary>
+    /// The datapath's groups (the datapath sets it; null: none), which the walk reads where a list applies a group whose
+    /// buckets resubmit (<see cref="Groups.Group.HasResubmit"/>): it composes their buckets, after reading
+    /// <see cref="StageCreations"/> (<see cref="GroupsChanged"/> moves it).
+    /// </summary>
+    public Groups.GroupTable? Groups { get; set; }
+
+    /// <summary>
+    /// The user tag (<see cref="Actions.FlowAction.OutputToController"/>) an output to the controller takes where the
+    /// action set runs it from a rule's list (a rule its resubmit reached, or a rule a resubmit in its group's buckets
+    /// reached), given its tag as compiled; null: as compiled. The layer above sets it (what it tells its controllers
+    /// about the output's place, Open vSwitch's in_action_set); the walk calls it as it composes, never per packet.
+    /// </summary>
+    public Func<uint, uint>? InActionSetTag { get; set; }
+
+    /// <summary>
+    /// A group whose buckets resubmit changed (<see cref="Groups.GroupTable.CompositionChanged"/>): every cached result
+    /// whose run met a group goes stale, as after a stage creation (it read <see cref="StageCreations"/> first).
+    /// </summary>
+    public void GroupsChanged()
+    {
+        lock (_lock)
+        {
+            _stageCreations.Bump(_stageCreations.Version + 1);
+            _changes.Increment();
+        }
+    }
 
     /// <summary>Stage <paramref name="id"/> (0..254), or null when it was never created. Readers: one load.</summary>
     public FlowTable? Stage(int id) => (uint)id < MaxStages ? Volatile.Read(ref _stages[id]) : null;

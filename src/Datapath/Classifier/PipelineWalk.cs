@@ -93,6 +93,14 @@ public sealed class PipelineWalk
     // The action sets of the clones being composed, one per nesting level (a clone's starts empty: Open vSwitch's).
     private readonly List<ActionSet> _cloneSets = new();
     private int _cloneDepth;
+    // The action sets of the composed group buckets, one per nesting level, and how deep such buckets nest now.
+    private readonly List<ActionSet> _bucketSets = new();
+    private int _groupDepth;
+    // Composing what the action set runs (its actions, its resubmit's rules, its group's buckets): a plain output to the
+    // controller there is the action set's (Pipeline.InActionSetTag).
+    private bool _inActionSet;
+    private readonly List<List<FlowAction>> _setGroupItems = new();
+    private int _setGroupDepth;
     private readonly List<FlowAction> _composed = new();
     private readonly List<FlowAction> _describe = new();
     // The other actions of an action set whose final action is a resubmit (RunSetResubmit), and the run's own set so
@@ -316,6 +324,9 @@ public sealed class PipelineWalk
         UsedRegisterActions = false;
         UsedConjunctions = false;
         _cloneDepth = 0;
+        _groupDepth = 0;
+        _setGroupDepth = 0;
+        _inActionSet = false;
         int t = 0;
         PipelineEnd end = PipelineEnd.Actions;
         Start = start;
@@ -389,9 +400,11 @@ public sealed class PipelineWalk
         }
         // The action set's resubmit runs here, where the set runs: its lookups are visits of this run.
         if (end == PipelineEnd.Actions && !_dropped) RunSetResubmit(pipeline, ref b, t, trace, 0);
-        if (end == PipelineEnd.Actions && !_dropped) ComposeSetRegisters(ref b);
-        Count = _n;
         FinalKey = b.Key;
+        // The action set's group, when its buckets resubmit, is composed where the set runs: their lookups are visits too.
+        bool setComposed = end == PipelineEnd.Actions && !_dropped && ComposeSetGroup(pipeline, ref b, t, trace);
+        if (end == PipelineEnd.Actions && !_dropped && !setComposed) ComposeSetRegisters(ref b);
+        Count = _n;
         if ((_usedTun | _usedPkt) != 0)
         {
             // The packet's words the result depends on: verdicts are shared only between runs that saw the same.
@@ -408,7 +421,7 @@ public sealed class PipelineWalk
             Next = null;
         }
         End = end;
-        if (end == PipelineEnd.Actions)
+        if (end == PipelineEnd.Actions && !setComposed)
         {
             int setStart = _composed.Count;
             _set.AppendTo(_composed, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_setRegisters));
@@ -523,6 +536,10 @@ public sealed class PipelineWalk
                 case ActionKind.Group:
                     // Its buckets' fin_timeouts lower the rule that applied the group (Open vSwitch's ctx->rule).
                     a = FlowAction.Group(a.QueueId, _visit + 1);
+                    if (ComposeGroup(pipeline, a, ref b, t, trace, depth)) continue;
+                    break;
+                case ActionKind.Output when _inActionSet && a.Port == Ports.PortNumber.Controller && pipeline.InActionSetTag is { } tag:
+                    a = FlowAction.OutputToController(a.MaxLen, a.Value, tag((uint)a.Value2));
                     break;
                 case ActionKind.Clone:
                 {
@@ -625,8 +642,11 @@ public sealed class PipelineWalk
         {
             Compose(pipeline, body, ref b, t, trace, depth);
             if (!_dropped) RunSetResubmit(pipeline, ref b, t, trace, depth);
-            if (!_dropped) ComposeSetRegisters(ref b);
-            if (!_dropped) _set.AppendTo(_composed, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_setRegisters));
+            if (!_dropped && !ComposeSetGroup(pipeline, ref b, t, trace))
+            {
+                ComposeSetRegisters(ref b);
+                if (!_dropped) _set.AppendTo(_composed, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_setRegisters));
+            }
         }
         finally
         {
@@ -663,8 +683,11 @@ public sealed class PipelineWalk
             _setRun.AddRange(items);
             _setRun.Add(resubmit);
         }
+        bool inSet = _inActionSet;
+        _inActionSet = true;
         Compose(pipeline, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(items), ref b, t, trace, depth);
         if (!_dropped && !_exit) Resubmit(pipeline, resubmit, ref b, t, trace, depth);
+        _inActionSet = inSet;
         _set.Clear();
         _regs.ActsetOutputCode = 0;
     }
@@ -683,6 +706,135 @@ public sealed class PipelineWalk
             if (RegisterAction(ref b, ref a)) _setRegisters.Add(a);
             if (_dropped) return;
         }
+    }
+
+    /// <summary>
+    /// A group action (<paramref name="a"/>, its visit composed) whose group's buckets resubmit (Open vSwitch's
+    /// xlate_group_bucket): each bucket's list is composed after a <see cref="ActionKind.Bucket"/> marker, on the key,
+    /// register file and packet words as they were at the group (each bucket works on its own copy of the packet), one
+    /// resubmit depth deeper, under a <see cref="ActionKind.ComposedGroup"/> head; the executor picks the buckets. An exit
+    /// ends its bucket only; what the rules a bucket reaches write into the action set is dropped with the bucket's copy.
+    /// The run reads <see cref="Pipeline.StageCreations"/> before the group (a change to a group that resubmits moves it),
+    /// whatever the group. False: not composed here (no such group, or its buckets hold no resubmit: the executor runs it).
+    /// Past <see cref="MaxResubmitDepth"/> or <see cref="MaxResubmits"/>, or groups composed
+    /// <see cref="Groups.GroupTable.MaxDepth"/> deep (a group that applies itself through a resubmit), the packet is dropped.
+    /// </summary>
+    private bool ComposeGroup(Pipeline pipeline, in FlowAction a, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
+    {
+        var creations = pipeline.StageCreations;
+        long created = creations.Version; // before the group is read
+        if (pipeline.Groups is not { } groups) return false;
+        if (Absent is null)
+        {
+            Absent = creations;
+            AbsentVersion = created;
+        }
+        if (!groups.AnyResubmit || !groups.TryGet(a.QueueId, out var g) || !groups.ReachesResubmit(g)) return false;
+        if (depth >= MaxResubmitDepth || Resubmits >= MaxResubmits || _groupDepth >= Groups.GroupTable.MaxDepth)
+        {
+            _dropped = true;
+            return true;
+        }
+        UsedRegisterActions = true; // a repair replays the stages' rewrites, which a bucket's must not reach
+        if (b.KeyRef.Metadata != _pinMetadata)
+        {
+            _pinMetadata = b.Key.Metadata;
+            _composed.Add(FlowAction.PacketInMetadata(_pinMetadata));
+        }
+        var key = b.Key;
+        var regs = _regs;
+        ulong pkt = _pkt, pin = _pinMetadata;
+        bool reparse = _reparse;
+        var outer = _set;
+        if (_bucketSets.Count == _groupDepth) _bucketSets.Add(new ActionSet());
+        var set = _bucketSets[_groupDepth++];
+        // A fast-failover group runs its first live bucket: only that one is composed (its rules alone are visited and
+        // credited), after the run noted the ports' state version, as a bundle's pick (the earliest reading kept).
+        int only = -1;
+        if (g.Type == Groups.GroupType.FastFailover)
+        {
+            if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read
+            only = groups.FirstLive(g);
+        }
+        int head = _composed.Count;
+        _composed.Add(FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, 0));
+        try
+        {
+            var buckets = g.Buckets;
+            for (int i = 0; i < buckets.Length; i++)
+            {
+                var bucket = buckets[i];
+                int at = _composed.Count;
+                _composed.Add(FlowAction.BucketOf(0));
+                if (g.Type == Groups.GroupType.FastFailover && i != only) continue;
+                _set = set;
+                _set.Clear();
+                _regs.ActsetOutputCode = 0;
+                Compose(pipeline, bucket.Actions.Items, ref b, t, trace, depth + 1);
+                _exit = false; // Open vSwitch: a bucket's exit does not end the actions after the group
+                _composed[at] = FlowAction.BucketOf(_composed.Count - at - 1);
+                b = new FlowKeyBuilder(key);
+                _regs = regs;
+                _pkt = pkt;
+                _reparse = reparse;
+                _pinMetadata = pin; // the executor starts each bucket, and the actions after the group, with it
+                if (_dropped) break;
+            }
+        }
+        finally
+        {
+            set.Clear();
+            _set = outer;
+            _groupDepth--;
+        }
+        _composed[head] = FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, _composed.Count - head - 1);
+        return true;
+    }
+
+    /// <summary>
+    /// When the action set's group resubmits in its buckets: the set is emptied and its actions composed in their order
+    /// (the group last, its buckets composed by <see cref="ComposeGroup"/>), as the action set's (true); else false
+    /// (nothing done: the caller appends the set).
+    /// </summary>
+    private bool ComposeSetGroup(Pipeline pipeline, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace)
+    {
+        if (_set.IsEmpty || pipeline.Groups is not { } groups) return false;
+        // A list per nesting level: a clone in a rule the group's buckets reach ends here again while this one is read.
+        if (_setGroupItems.Count == _setGroupDepth) _setGroupItems.Add(new List<FlowAction>());
+        var items = _setGroupItems[_setGroupDepth];
+        items.Clear();
+        _set.AppendTo(items);
+        bool any = false;
+        foreach (var a in items)
+        {
+            if (a.Kind != ActionKind.Group) continue;
+            // Read before the group, as ComposeGroup does: the set's group may come to resubmit.
+            var creations = pipeline.StageCreations;
+            if (Absent is null)
+            {
+                Absent = creations;
+                AbsentVersion = creations.Version;
+            }
+            any |= groups.AnyResubmit && groups.TryGet(a.QueueId, out var g) && groups.ReachesResubmit(g);
+        }
+        if (!any) return false;
+        _set.Clear();
+        _regs.ActsetOutputCode = 0;
+        bool inSet = _inActionSet, exit = _exit;
+        _inActionSet = true;
+        _exit = false; // the action set runs after an exit
+        _setGroupDepth++;
+        try
+        {
+            Compose(pipeline, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(items), ref b, t, trace, 0);
+        }
+        finally
+        {
+            _setGroupDepth--;
+            _inActionSet = inSet;
+            _exit = exit;
+        }
+        return true;
     }
 
     /// <summary>

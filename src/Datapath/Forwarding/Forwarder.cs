@@ -703,11 +703,15 @@ public sealed partial class Forwarder
         Output.Flush();
     }
 
-    private static bool HasResubmit(FlowActions actions)
+    /// <summary>Whether the list holds a resubmit, or applies a group whose buckets hold one (the walk composes those).</summary>
+    private bool HasResubmit(FlowActions actions)
     {
-        if (!actions.NeedsWalk) return false;
+        var groups = _dp.Pipeline.Groups;
         foreach (ref readonly var a in actions.Items.AsSpan())
+        {
             if (a.Kind == ActionKind.Resubmit) return true;
+            if (a.Kind == ActionKind.Group && groups is { AnyResubmit: true } && groups.TryGet(a.QueueId, out var g) && groups.ReachesResubmit(g)) return true;
+        }
         return false;
     }
 

@@ -81,13 +81,20 @@ public sealed class Group
         Type = type;
         Buckets = buckets;
         CreatedNanos = createdNanos;
-        foreach (var b in buckets) AnyLiveness |= b.HasLiveness;
+        foreach (var b in buckets)
+        {
+            AnyLiveness |= b.HasLiveness;
+            foreach (var a in b.Actions.Items) HasResubmit |= a.Kind == ActionKind.Resubmit;
+        }
         Slots = type == GroupType.Select ? BuildSlots(buckets) : [];
         SlotMask = Slots.Length - 1;
     }
 
     public uint Id { get; }
     public GroupType Type { get; }
+    /// <summary>Some bucket holds a resubmit: the pipeline walk composes the group's buckets where a list applies it
+    /// (docs/datapath.md, "Resubmit"), so a change to such a group moves <see cref="GroupTable.CompositionChanged"/>.</summary>
+    public bool HasResubmit { get; }
     public GroupBucket[] Buckets { get; }
     /// <summary>When the group was added (the datapath clock), for its duration in statistics.</summary>
     public long CreatedNanos { get; }
@@ -175,12 +182,72 @@ public sealed class GroupTable
 
     public bool TryGet(uint id, out Group group) => _groups.TryGetValue(id, out group!);
 
+    /// <summary>
+    /// Called (by the writer) after a group was set, replaced or removed while some group's buckets resubmit (before or
+    /// after the change; a chain may lead to one): cached pipeline results that met a group then go stale (the datapath
+    /// points it at <see cref="Classifier.Pipeline.GroupsChanged"/>). While no group resubmits it is never called: the
+    /// executor resolves groups when a packet meets them.
+    /// </summary>
+    public Action? CompositionChanged { get; set; }
+
+    // Writer-private: how many groups of the table hold a resubmit in a bucket.
+    private int _resubmitting;
+
     /// <summary>Adds or replaces a group.</summary>
-    public void Set(Group group) => _groups[group.Id] = group;
+    public void Set(Group group)
+    {
+        bool had = _resubmitting != 0;
+        if (_groups.TryGetValue(group.Id, out var old) && old.HasResubmit) _resubmitting--;
+        if (group.HasResubmit) _resubmitting++;
+        _groups[group.Id] = group;
+        if (had || _resubmitting != 0) CompositionChanged?.Invoke();
+    }
 
-    public bool Remove(uint id) => _groups.TryRemove(id, out _);
+    public bool Remove(uint id)
+    {
+        if (!_groups.TryRemove(id, out var old)) return false;
+        bool had = _resubmitting != 0;
+        if (old.HasResubmit) _resubmitting--;
+        if (had) CompositionChanged?.Invoke();
+        return true;
+    }
 
-    public void Clear() => _groups.Clear();
+    public void Clear()
+    {
+        bool had = _resubmitting != 0;
+        _groups.Clear();
+        _resubmitting = 0;
+        if (had) CompositionChanged?.Invoke();
+    }
+
+    /// <summary>Whether some group holds a resubmit (read by the pipeline walk: while none does, no group is composed).</summary>
+    public bool AnyResubmit => Volatile.Read(ref _resubmitting) != 0;
+
+    /// <summary>
+    /// Whether running <paramref name="g"/> can meet a resubmit: in its buckets, or in the buckets of a group they apply,
+    /// <see cref="MaxDepth"/> deep at most. A chain too wide to follow in <see cref="MaxLivenessChecks"/> group visits
+    /// answers true (composing a group that does not resubmit is only slower). The pipeline walk asks it, never the
+    /// forwarding of a cached verdict.
+    /// </summary>
+    public bool ReachesResubmit(Group g)
+    {
+        int budget = MaxLivenessChecks;
+        return Reaches(g, 0, ref budget);
+    }
+
+    private bool Reaches(Group g, int depth, ref int budget)
+    {
+        if (g.HasResubmit || --budget < 0) return true;
+        if (depth >= MaxDepth - 1) return false;
+        foreach (var b in g.Buckets)
+        {
+            foreach (var a in b.Actions.Items)
+            {
+                if (a.Kind == ActionKind.Group && TryGet(a.QueueId, out var next) && Reaches(next, depth + 1, ref budget)) return true;
+            }
+        }
+        return false;
+    }
 
     /// <summary>The groups, in no particular order (a snapshot).</summary>
     public ICollection<Group> All => _groups.Values;

@@ -131,9 +131,9 @@ public static class OfActionCompiler
                 case OfActionType.Group: f = FlowAction.Group(a.QueueId); break;
                 case OfActionType.Resubmit:
                 {
-                    // A flow's or a packet-out's lookup again (a packet-out's runs through the pipeline walk; "this
-                    // table" is table 0 there); a bucket has no lookup to make. Any in_port may be looked up with.
-                    if (context == ActionContext.GroupBucket || a.QueueId > 0xff) return OfError.BadArgument;
+                    // A flow's, a packet-out's or a group bucket's lookup again (the pipeline walk runs them; "this
+                    // table" is table 0 in a packet-out, the applying rule's in a bucket). Any in_port may be looked up with.
+                    if (a.QueueId > 0xff) return OfError.BadArgument;
                     ushort inPort = PortNumber.InPort;
                     if (a.Port != OfPort.InPort && !OfPort.ToDatapath(a.Port, out inPort)) return OfError.BadArgument;
                     f = FlowAction.Resubmit((byte)a.QueueId, inPort);
@@ -537,6 +537,15 @@ public readonly record struct PacketInOrigin(ulong Cookie, byte TableId, bool Ta
     /// </summary>
     /// <remarks>Cookie 0 in table 0 is user data 0 and tag 0, what a plain output to the controller port carries.</remarks>
     public uint UserTag => (TableMiss ? TableMissBit : 0) | TableId | (Via == OfPacketInReason.Action ? 0 : (uint)Via << 10);
+
+    /// <summary>
+    /// <paramref name="userTag"/> (an output to the controller's, as compiled) for that output where the action set runs
+    /// it from a rule's list (a rule the set's resubmit, or a resubmit in its group's buckets, reached): an apply-actions
+    /// output becomes the action set's, as Open vSwitch's in_action_set makes it; a bucket's or an action set's own output,
+    /// and Open vSwitch's controller action (which names its reason), stay as they are.
+    /// </summary>
+    public static uint InActionSet(uint userTag)
+        => (userTag & ControllerBit) != 0 || (userTag & ReasonBits) != 0 ? userTag : userTag | (uint)OfPacketInReason.ActionSet << 10;
 
     /// <summary>The user tag of a controller action with <paramref name="reason"/> and controller <paramref name="id"/> of this origin (its own reason, not <see cref="Via"/>).</summary>
     public uint ControllerUserTag(byte reason, ushort id) => (UserTag & ~ReasonBits) | ControllerTag(reason, id);

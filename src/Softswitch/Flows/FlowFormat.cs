@@ -434,10 +434,19 @@ public static partial class FlowFormat
             {
                 AppendNote(sb, actions.Data[a.QueueId]);
             }
-            else if (a.Kind == ActionKind.Clone)
+            else if (a.Kind is ActionKind.Clone or ActionKind.Bucket)
             {
                 int end = Math.Min(to, i + 1 + (int)a.QueueId);
-                sb.Append("clone(");
+                sb.Append(a.Kind == ActionKind.Clone ? "clone(" : "bucket(");
+                AppendActions(sb, actions, i + 1, end);
+                sb.Append(')');
+                i = end - 1;
+            }
+            else if (a.Kind == ActionKind.ComposedGroup)
+            {
+                // A group whose buckets the walk composed (they resubmit): each bucket's composed actions in its order.
+                int end = Math.Min(to, i + 1 + (int)a.Value);
+                sb.Append("group:").Append(a.QueueId.ToString(CultureInfo.InvariantCulture)).Append('(');
                 AppendActions(sb, actions, i + 1, end);
                 sb.Append(')');
                 i = end - 1;

@@ -2,6 +2,7 @@ using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Groups;
 using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
@@ -331,5 +332,158 @@ public sealed class ResubmitTests
         r.Dp.PacketOut(Frame(MacA, MacB), 1, new FlowActions([FlowAction.Output(2), FlowAction.Resubmit(0)]));
         Assert.Empty(r.Sent(2));
         Assert.Equal(1, r.Dp.DropCount(DropReason.Resubmit));
+    }
+
+    // A resubmit in a group's bucket (Open vSwitch's xlate_group_bucket runs it as in any list).
+
+    private static Group GroupOf(uint id, GroupType type, params FlowAction[][] buckets)
+        => new(id, type, [.. buckets.Select(b => new GroupBucket(new FlowActions(b), weight: (ushort)(type == GroupType.Select ? 1 : 0),
+                                                                  watchPort: type == GroupType.FastFailover ? (ushort)2 : PortNumber.None))], 0);
+
+    [Fact]
+    public void AnAllGroupsBucketResubmit_RunsOnTheBucketsCopy_TheRuleItReachesCounts_OneWalk()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [FlowAction.Output(3)], [FlowAction.SetDlDst(MacC), FlowAction.Resubmit(2)], [FlowAction.Resubmit(2)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1), FlowAction.Output(2)]);
+        var hit = r.Insert(2, DlDst(MacC), 10, [FlowAction.Output(2)]);
+        var other = r.Insert(2, Any, 1, [FlowAction.Output(3)]); // the third bucket's lookup sees the packet as it came
+        for (int i = 0; i < 2; i++) // the second packet takes the cached verdict
+        {
+            r.Send(1, Frame(MacA, MacB));
+            Assert.All(r.Sent(3), f => Assert.Equal(MacB, MacAddress.Read(f)));
+            var two = r.Sent(2);
+            Assert.Equal(2, two.Count); // the second bucket's, then the output after the group on the packet as it was
+            Assert.Equal(MacC, MacAddress.Read(two[0]));
+            Assert.Equal(MacB, MacAddress.Read(two[1]));
+        }
+        Assert.Equal(1, r.Fwd.PipelineWalks);
+        Assert.Equal(2, hit.Packets);
+        Assert.Equal(2, other.Packets);
+        Assert.True(r.Dp.Groups.TryGet(1, out var g));
+        Assert.Equal([2L, 2L, 2L], g.Buckets.Select(b => b.Packets).ToArray());
+    }
+
+    [Theory]
+    [InlineData(GroupType.Select)]
+    [InlineData(GroupType.FastFailover)]
+    [InlineData(GroupType.Indirect)]
+    public void ASelectFastFailoverOrIndirectGroupsBucketResubmit_Runs(GroupType type)
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, type, [FlowAction.Resubmit(2)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        var hit = r.Insert(2, Any, 10, [FlowAction.Output(3)]);
+        r.Send(1, Frame(MacA, MacB), times: 2);
+        Assert.Equal(2, r.Sent(3).Count);
+        Assert.Equal(2, hit.Packets);
+    }
+
+    [Fact]
+    public void AFastFailoverGroup_ComposesItsLiveBucketOnly_OnlyThatBucketsRuleCounts()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(new Group(1, GroupType.FastFailover,
+        [
+            new GroupBucket(new FlowActions([FlowAction.Resubmit(2)]), watchPort: 9), // no port 9: dead
+            new GroupBucket(new FlowActions([FlowAction.Resubmit(3)]), watchPort: 2),
+        ], 0));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        var dead = r.Insert(2, Any, 10, [FlowAction.Output(2)]);
+        var live = r.Insert(3, Any, 10, [FlowAction.Output(3)]);
+        r.Send(1, Frame(MacA, MacB), times: 2);
+        Assert.Equal(2, r.Sent(3).Count);
+        Assert.Empty(r.Sent(2));
+        Assert.Equal((0L, 2L), (dead.Packets, live.Packets));
+    }
+
+    [Fact]
+    public void AGroupThatAppliesItselfThroughAResubmit_IsDroppedWholeAndCounted()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [FlowAction.Output(3)], [FlowAction.Resubmit(1)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        r.Insert(1, Any, 10, [FlowAction.Group(1)]);
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
+        Assert.Equal(PipelineEnd.ResubmitDrop, walk.End);
+        Assert.Empty(walk.Composed);
+        r.Send(1, Frame(MacA, MacB), times: 2);
+        Assert.Empty(r.Sent(3));
+        Assert.Equal(2, r.Dp.DropCount(DropReason.Resubmit));
+    }
+
+    [Fact]
+    public void AChainedGroupsResubmit_AndTheActionSetsGroup_Run()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(2, GroupType.Indirect, [FlowAction.Resubmit(2)]));
+        r.Dp.Groups.Set(GroupOf(1, GroupType.Indirect, [FlowAction.Group(2)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1)]);
+        r.Insert(0, InPort(2), 10, [], Goto(1, write: new FlowActions([FlowAction.Group(1)])));
+        r.Insert(1, Any, 10, []);
+        var hit = r.Insert(2, Any, 10, [FlowAction.Output(3)]);
+        r.Send(1, Frame(MacA, MacB));
+        r.Send(2, Frame(MacA, MacB));
+        Assert.Equal(2, r.Sent(3).Count);
+        Assert.Equal(2, hit.Packets);
+    }
+
+    [Fact]
+    public void AVerdictThatMetAGroup_GoesStaleWhenAGroupThatResubmitsChanges()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [FlowAction.Output(3)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        r.Insert(2, Any, 10, [FlowAction.Output(2)]);
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(3));
+        // The group comes to resubmit: the cached verdict (a plain group) is walked anew, and so after each change.
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [FlowAction.Resubmit(2)]));
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(3));
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [FlowAction.Output(3)]));
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(3));
+        Assert.Empty(r.Sent(2));
+    }
+
+    [Fact]
+    public void TheTrace_ShowsABucketsResubmit_OneDeeperThanTheGroup()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [FlowAction.Resubmit(2)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        r.Insert(2, Any, 10, [FlowAction.Output(3)]);
+        var steps = new List<PipelineTraceStep>();
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key, steps);
+        Assert.Equal([(0, 0), (2, 2)], steps.Select(s => (s.TableId, s.Depth)).ToArray());
+        Assert.Equal([FlowAction.ComposedGroupOf(1, 1, 2), FlowAction.BucketOf(1), FlowAction.Output(3)], walk.Composed.ToArray());
+    }
+
+    [Fact]
+    public void AFlowWhoseGroupsBucketResubmits_AllocatesNothingPerPacket()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [FlowAction.Output(3)], [FlowAction.SetDlDst(MacC), FlowAction.Resubmit(2)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        r.Insert(2, DlDst(MacC), 10, [FlowAction.Output(2)]);
+        var frame = Frame(MacA, MacB);
+        r.Send(1, frame, times: 4);
+        Assert.Equal(4, r.Sent(2).Count);
+        Assert.Equal(1, r.Fwd.PipelineWalks);
+        r.Port(2).CaptureSent = false;
+        r.Port(3).CaptureSent = false;
+        AssertCachedBurstsAllocateNothing(r, frame);
     }
 }

@@ -27,27 +27,6 @@ public sealed class OvsOfctlLearnTests
 
     // The tutorial's flows as written, but for a VLAN match beside strip_vlan in table 4: OpenFlow 1.3 wants one before
     // a pop (ovs-ofctl sends the tutorial's only over Open vSwitch's NXM, which the switch does not speak).
-    private static readonly string[] s_tutorial =
-    [
-        "table=0,dl_src=01:00:00:00:00:00/01:00:00:00:00:00,actions=drop",
-        "table=0,dl_dst=01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0,actions=drop",
-        "table=0,priority=0,actions=resubmit(,1)",
-        "table=1,priority=0,actions=drop",
-        "table=1,priority=99,in_port=1,actions=resubmit(,2)",
-        "table=1,priority=99,in_port=2,vlan_tci=0,actions=mod_vlan_vid:20,resubmit(,2)",
-        "table=1,priority=99,in_port=3,vlan_tci=0,actions=mod_vlan_vid:30,resubmit(,2)",
-        "table=1,priority=99,in_port=4,vlan_tci=0,actions=mod_vlan_vid:30,resubmit(,2)",
-        "table=2,actions=learn(table=10,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:NXM_OF_IN_PORT[]->NXM_NX_REG0[0..15]),resubmit(,3)",
-        "table=3,priority=50,actions=resubmit(,10),resubmit(,4)",
-        "table=3,priority=99,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,4)",
-        "table=4,reg0=1,actions=1",
-        "table=4,reg0=2,vlan_tci=0x1000/0x1000,actions=strip_vlan,2",
-        "table=4,reg0=3,vlan_tci=0x1000/0x1000,actions=strip_vlan,3",
-        "table=4,reg0=4,vlan_tci=0x1000/0x1000,actions=strip_vlan,4",
-        "table=4,reg0=0,priority=99,dl_vlan=20,actions=1,strip_vlan,2",
-        "table=4,reg0=0,priority=99,dl_vlan=30,actions=1,strip_vlan,3,4",
-        "table=4,reg0=0,priority=50,actions=1",
-    ];
 
     /// <summary>
     /// The tutorial's pipeline over OpenFlow 1.3 (port 1 a trunk, port 2 an access port of VLAN 20, ports 3 and 4 of
@@ -62,7 +41,7 @@ public sealed class OvsOfctlLearnTests
         string file = Path.GetTempFileName();
         try
         {
-            File.WriteAllLines(file, s_tutorial);
+            File.WriteAllLines(file, OvsTutorialFlows.MacLearning);
             Ok(rig, "OpenFlow13", "add-flows", file);
             // H2 on access port 2 (VLAN 20) to H3, not yet learned: out of the trunk, tagged 20; H2 learned on port 2.
             rig.Ports[1].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));

@@ -97,4 +97,27 @@ public sealed class OvsOfctlResubmitTests
         Assert.Equal(first, OvsOfctl.ReAdd(rig, v, OvsOfctl.FlowLines(first)));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
+
+    /// <summary>
+    /// A group bucket's resubmit (Open vSwitch runs it as one in any list): an ALL group of two buckets, one resubmitting,
+    /// added and dumped as ovs-ofctl -O OpenFlow13 writes it; a frame through it goes out of the first bucket's port and of
+    /// the port of the rule table 2 holds, which counts it.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task AGroupBucketsResubmit_IsTakenAndDumpedAsWritten_AndTheRuleItReachesForwardsAndCounts()
+    {
+        await using var rig = new AgentRig();
+        const string v = "OpenFlow13";
+        OvsOfctl.Ok(rig, v, "add-group", "group_id=1,type=all,bucket=actions=output:2,bucket=actions=resubmit(,2)");
+        OvsOfctl.Ok(rig, v, "add-flow", "table=0,priority=10,in_port=1,actions=group:1");
+        OvsOfctl.Ok(rig, v, "add-flow", "table=2,priority=10,udp,actions=output:3");
+        Assert.Contains("group_id=1,type=all,bucket=actions=output:2,bucket=actions=resubmit(,2)", OvsOfctl.Ok(rig, v, "dump-groups"));
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
+        rig.Poll();
+        Assert.Single(rig.Ports[1].TakeSent());
+        Assert.Single(rig.Ports[2].TakeSent());
+        Assert.Contains("table=2, n_packets=1,", OvsOfctl.Ok(rig, v, "dump-flows", "table=2"));
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
 }

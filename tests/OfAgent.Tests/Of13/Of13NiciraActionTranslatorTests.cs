@@ -232,12 +232,15 @@ public sealed class Of13NiciraActionTranslatorTests
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadType), error);
         Assert.True(Of13Actions.TryToOf([Ofp13Action.Output(1), Nx(new NxAction(NxActionSubtype.Exit)), Ofp13Action.Output(2)], out var outList, out error));
         Assert.Equal([OfAction.Output(1), OfAction.Exit(), OfAction.Output(2)], outList);
-        // A packet-out's list runs through the pipeline (Open vSwitch's packet-out): its resubmit is taken; a bucket's is not.
+        // A packet-out's list runs through the pipeline (Open vSwitch's packet-out): its resubmit is taken; a bucket's
+        // too (Open vSwitch's xlate_group_bucket runs it); resubmit(,) in neither.
         Assert.True(Of13Actions.TryPacketOutToOf([Nx(Resubmit(1)), Nx(new NxAction(NxActionSubtype.Resubmit, InPort: 5, Table: 0xff))], out outList, out error));
         Assert.Equal([OfAction.Resubmit(1), OfAction.Resubmit(0xff, 5)], outList);
         Assert.False(Of13Actions.TryPacketOutToOf([Nx(Resubmit(0xff))], out _, out error));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
-        Assert.False(Of13Actions.TryToOf([Nx(Resubmit(1))], out _, out error));
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.Output(2), Nx(Resubmit(1))], out outList, out error));
+        Assert.Equal([OfAction.Output(2), OfAction.Resubmit(1)], outList);
+        Assert.False(Of13Actions.TryToOf([Nx(Resubmit(0xff))], out _, out error));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
     }
 

@@ -414,6 +414,26 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     [Fact]
+    public void AGroupBucketsResubmit_IsTracedOneDeeperThanTheGroup_ItsBucketsComposed()
+    {
+        var flows = _agent.Switch.Flows;
+        var keep = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(3) });
+        var resubmit = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Resubmit(2, OfPort.InPort) });
+        Assert.Equal(OfError.None, _agent.Switch.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 7, [keep, resubmit])));
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 1,
+            new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.Group(7)]), Rules: MatchRules.OpenFlow13)));
+        Assert.Equal(FlowModStatus.Ok, flows.Apply(new FlowMod(FlowModCommand.Add, FlowMatch.All, 5,
+            new Datapath.Actions.FlowActions([Datapath.Actions.FlowAction.Output(2)]), Rules: MatchRules.OpenFlow13, TableId: 2)));
+
+        var r = Run($"ofproto/trace 1 {Hex(s_udp)}");
+        Assert.True(r.Ok, r.Text);
+        Assert.Contains("\ntable 0: ", r.Text);
+        Assert.Contains("\n        resubmit to table 2: ", r.Text); // the bucket is one level, its resubmit the next
+        Assert.Equal("group:7(bucket(output:3),bucket(output:2))", Line(r.Text, "Actions: "));
+        Assert.Equal("3, 2", Line(r.Text, "Output: "));
+    }
+
+    [Fact]
     public void AResubmitInTheActionSet_IsTracedAsItRuns_ItsLookupIndented()
     {
         var flows = _agent.Switch.Flows;

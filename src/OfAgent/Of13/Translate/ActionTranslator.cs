@@ -12,9 +12,9 @@ namespace Softswitch.OfAgent.Of13.Translate;
 /// <remarks>Stateless; explicit switches of named values, never numbers cast between versions.</remarks>
 internal static class ActionTranslator
 {
-    /// <summary>1.3 actions to the model's (a group bucket's); false with the error (a set-field of a field that cannot be set); a resubmit is refused.</summary>
+    /// <summary>1.3 actions to the model's (a group bucket's); false with the error (a set-field of a field that cannot be set); a resubmit is taken (the pipeline walk runs it, as Open vSwitch's xlate_group_bucket).</summary>
     public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
-        => TryToOf(wire, false, false, out actions, out error);
+        => TryToOf(wire, false, true, out actions, out error);
 
     /// <summary>A packet-out's actions: a bucket's, and a resubmit too (Open vSwitch runs a packet-out through the pipeline).</summary>
     public static bool TryPacketOutToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
@@ -37,7 +37,7 @@ internal static class ActionTranslator
     /// whole are one set-field; a load of a field the switch cannot set (the registers among them) is BAD_SET_TYPE, as
     /// Open vSwitch answers a field it does not know; a load it cannot take whole BAD_ARGUMENT; a note is kept as it came.
     /// A resubmit (<c>resubmit:PORT</c>, <c>resubmit(PORT,TABLE)</c>) is served where <paramref name="resubmit"/> says (a
-    /// flow's apply-actions, anywhere in the list, its write-actions, a packet-out); in a group bucket, or naming neither a
+    /// flow's apply-actions, anywhere in the list, its write-actions, a packet-out, a group bucket); naming neither a
     /// port nor a table, it is BAD_ARGUMENT. An exit is served anywhere but in write-actions (<see cref="NotInActionSet"/>):
     /// in a packet-out's or a bucket's list it ends that list.
     /// </summary>
