@@ -5,7 +5,7 @@ namespace Softswitch.Ofproto;
 
 /// <summary>One message of a bundle: a flow-mod, a port-mod or a group-mod, as the switch's request, with the ADD message it came in.</summary>
 /// <param name="Message">The whole BUNDLE_ADD_MESSAGE (the error for a message that fails the commit echoes it, with its xid).</param>
-/// <param name="GroupMod">A group-mod other than DELETE (ovs-ofctl's <c>add-groups --bundle</c>, which ovs-save's restore uses).</param>
+/// <param name="GroupMod">A group-mod, DELETE too (ovs-ofctl's <c>add-groups --bundle</c>, which ovs-save's restore uses).</param>
 /// <param name="Answered">A request that changes nothing (an echo, a barrier, a statistics request, ...), which the
 /// connection answers at the commit, in its place after the bundle's changes are in; <paramref name="Message"/> is its
 /// ADD_MESSAGE.</param>
