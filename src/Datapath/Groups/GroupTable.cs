@@ -376,7 +376,7 @@ public sealed class GroupTable
         long now = _versions.Current;
         foreach (uint id in _unsettled)
         {
-            if (!_groups.TryGetValue(id, out var head)) continue;
+            if (!_groups.TryGetValue(id, out var head) || head.From > now) continue; // (a version not published: nothing to cut)
             if (head.VisibleAt(now)) Volatile.Write(ref head.Older, null);
             else _groups.TryRemove(new KeyValuePair<uint, Version>(id, head));
         }
