@@ -108,7 +108,7 @@ public sealed partial class SwitchDatapath : IDisposable
         _maintenanceWake = SharedThreads?.MaintenanceWake ?? new ManualResetEventSlim(false);
         UpcallSignal = SharedThreads?.UpcallSignal ?? new ManualResetEventSlim(false);
         Pipeline = new Pipeline(Clock);
-        Groups = new Groups.GroupTable(() => _ports);
+        Groups = new Groups.GroupTable(() => _ports, Pipeline.Versions, Pipeline.Reclamation);
         Pipeline.PortLiveness = Groups.IsPortLive;
         Pipeline.Groups = Groups;
         Groups.CompositionChanged = Pipeline.GroupsChanged;

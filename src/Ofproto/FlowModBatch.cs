@@ -67,6 +67,12 @@ public sealed class FlowModBatch
     /// <summary>Flow-mods applied through the batch since it last published.</summary>
     internal int Mods { get; set; }
 
+    /// <summary>An atomic batch's tables version (what its commit publishes); 0 for a plain one.</summary>
+    internal long Version => _version;
+
+    /// <summary>Whether the batch holds a table (an atomic one's commit then publishes its version).</summary>
+    internal bool HoldsTables => _held.Count > 0;
+
     /// <summary>Whether the batch has ended (committed or reverted).</summary>
     public bool IsEnded => _ended;
 

@@ -5,7 +5,7 @@ namespace Softswitch.Ofproto;
 
 /// <summary>One message of a bundle: a flow-mod, a port-mod or a group-mod, as the switch's request, with the ADD message it came in.</summary>
 /// <param name="Message">The whole BUNDLE_ADD_MESSAGE (the error for a message that fails the commit echoes it, with its xid).</param>
-/// <param name="GroupMod">A group-mod other than DELETE (ovs-ofctl's <c>add-groups --bundle</c>, which ovs-save's restore uses).</param>
+/// <param name="GroupMod">A group-mod, DELETE too (ovs-ofctl's <c>add-groups --bundle</c>, which ovs-save's restore uses).</param>
 /// <param name="Answered">A request that changes nothing (an echo, a barrier, a statistics request, ...), which the
 /// connection answers at the commit, in its place after the bundle's changes are in; <paramref name="Message"/> is its
 /// ADD_MESSAGE.</param>
@@ -201,9 +201,9 @@ public sealed partial class OfSwitch
 {
     /// <summary>
     /// Commits a bundle (Open vSwitch's do_bundle_commit): every flow-mod is checked and compiled, then applied in order
-    /// in one atomic batch (<see cref="FlowModBatch"/>), its group-mods in their place in that order (a flow-mod after a
-    /// group-mod may apply the group it adds); the first that fails reverts the batch and puts back every group the
-    /// bundle added or changed, and its error comes
+    /// in one atomic batch (<see cref="FlowModBatch"/>), its group-mods in their place in that order, at the batch's
+    /// version (a flow-mod after a group-mod may apply the group it adds); the first that fails reverts the batch and
+    /// drops every group version the bundle wrote, and its error comes
     /// back with its index in <paramref name="failed"/> (nothing of the bundle is then in effect). On success the
     /// flows the bundle deleted are reported, its port-mods applied (checked before any flow-mod: they cannot be
     /// undone, so a bundle with one is not ATOMIC, see <see cref="OfBundles.Add"/>), and the buffered packets its
@@ -211,10 +211,9 @@ public sealed partial class OfSwitch
     /// </summary>
     /// <remarks>
     /// Lock order: the table set's run lock (the batch), then groups, then meters, then the tables; the groups and
-    /// meters a flow-mod uses must exist and stay until the batch is in. A group-mod takes effect in the datapath's group
-    /// table when the commit reaches it, the flows when the batch commits: a bundle that changes a group some flow
-    /// outside it already applies is seen by packets a little ahead of the bundle's flows (Open vSwitch versions its
-    /// groups with its flows; here only the flows are versioned). Groups a bundle adds are applied by nothing before.
+    /// meters a flow-mod uses must exist and stay until the batch is in. The group-mods are written at the batch's tables
+    /// version (<see cref="GroupTable.BeginVersion"/>), as Open vSwitch versions its groups with its flows: packets see
+    /// them with the bundle's flows, at the version's one store, and a revert drops them unseen.
     /// </remarks>
     public OfError CommitBundle(IReadOnlyList<BundledRequest> requests, OfController? from, out int failed)
     {
@@ -243,14 +242,23 @@ public sealed partial class OfSwitch
         bool emergency = false;
         var batch = Flows.BeginBatch(atomic: true);
         List<(uint Id, Group? Before)>? groupsBefore = null;
+        bool versioned = false;
+        foreach (var r in requests) versioned |= r.GroupMod is not null;
         try
         {
             lock (_groupLock)
             {
+                if (versioned)
+                {
+                    // The bundle's group-mods are seen from the batch's version, with its flows.
+                    _dp.Groups.BeginVersion(batch.Version);
+                    _groupCarry = [];
+                }
                 lock (_meterLock)
                 {
                     for (int i = 0; i < requests.Count; i++)
                     {
+                        BundleStep?.Invoke(i);
                         if (requests[i].GroupMod is { Command: GroupModCommand.Delete } del)
                         {
                             DeleteGroupInBatch(del.GroupId, batch, groupsBefore ??= []);
@@ -295,9 +303,13 @@ public sealed partial class OfSwitch
                         }
                         emergency |= (req.Flags & FlowModFlags.Emergency) != 0;
                     }
+                    BundleStep?.Invoke(requests.Count);
+                    // The groups' version is published with the flows' (by this, when the batch holds no table).
+                    if (versioned) _dp.Groups.PublishVersion(publish: !batch.HoldsTables);
                     batch.Commit(removed);
                     groupsBefore = null;
                 }
+                if (versioned) SettleGroups();
             }
         }
         finally
@@ -307,6 +319,10 @@ public sealed partial class OfSwitch
                 // An exception: nothing of the bundle stays.
                 batch.Revert();
                 lock (_groupLock) RestoreGroups(groupsBefore);
+            }
+            else if (versioned && _groupCarry is not null)
+            {
+                lock (_groupLock) RestoreGroups(null); // an exception after the commit: nothing left open
             }
             Interlocked.Add(ref _flowModsApplied, applied);
         }
@@ -322,31 +338,55 @@ public sealed partial class OfSwitch
         return OfError.None;
     }
 
-    /// <summary>Puts back, last first, the groups a bundle's group-mods replaced or added (call under the group lock).</summary>
+    /// <summary>Tests: called with a message's index before a bundle's commit applies it, and with the message count before
+    /// it publishes (under its locks).</summary>
+    internal Action<int>? BundleStep;
+
+    /// <summary>
+    /// A failed bundle's groups (call under the group lock): the model's parents put back, last first, as the groups the
+    /// bundle's group-mods replaced, added or deleted had them, and the datapath's versions the bundle wrote dropped
+    /// (<see cref="GroupTable.RevertVersion"/>: no lookup saw them).
+    /// </summary>
     private void RestoreGroups(List<(uint Id, Group? Before)>? before)
     {
-        if (before is null) return;
-        for (int i = before.Count - 1; i >= 0; i--)
+        _groupCarry = null;
+        if (before is not null)
         {
-            var (id, old) = before[i];
-            if (_dp.Groups.TryGet(id, out var now)) Unparent(now);
-            if (old is null)
+            var now = new Dictionary<uint, Group?>();
+            for (int i = before.Count - 1; i >= 0; i--)
             {
-                _dp.Groups.Remove(id);
-                continue;
+                var (id, old) = before[i];
+                var current = now.TryGetValue(id, out var n) ? n : _dp.Groups.TryGet(id, out var g) ? g : null;
+                if (current is not null) Unparent(current);
+                if (old is not null) Parent(old);
+                now[id] = old;
             }
-            _dp.Groups.Set(old);
-            Parent(old);
+            before.Clear();
         }
-        before.Clear();
+        _dp.Groups.RevertVersion();
+    }
+
+    /// <summary>
+    /// After a bundle's commit (under the group lock): once the forwarding threads have passed a quiescent point, the
+    /// groups' older versions are let go and each group a MODIFY replaced hands its replacement what it counted until
+    /// the commit (as a flow a bundle replaces does).
+    /// </summary>
+    private void SettleGroups()
+    {
+        _dp.Groups.Settle();
+        var carry = _groupCarry;
+        _groupCarry = null;
+        if (carry is null) return;
+        foreach (var (from, to, packets, bytes) in carry) to.AddCounts(from.Packets - packets, from.Bytes - bytes);
     }
 
     /// <summary>
     /// A bundled group DELETE in its place (Open vSwitch bundles every group-mod): the flows that apply the groups it
     /// deletes (one, or every group for ALL; none when the group does not exist) are marked in the bundle's batch, so
-    /// they leave at the commit with reason GROUP_DELETE or stay with a revert, and the groups leave the group table
-    /// now, recorded in <paramref name="before"/> for <see cref="RestoreGroups"/> to put back. Later messages of the
-    /// bundle see them gone (a flow-mod applying one is BAD_OUT_GROUP, a group ADD of its id is new).
+    /// they leave at the commit with reason GROUP_DELETE or stay with a revert, and the groups leave the group table at
+    /// the batch's version (packets see them until the commit), recorded in <paramref name="before"/> for
+    /// <see cref="RestoreGroups"/>. Later messages of the bundle see them gone (a flow-mod applying one is
+    /// BAD_OUT_GROUP, a group ADD of its id is new).
     /// </summary>
     private void DeleteGroupInBatch(uint id, FlowModBatch batch, List<(uint Id, Group? Before)> before)
     {

@@ -36,6 +36,9 @@ public sealed partial class OfSwitch
     private readonly Lock _groupLock = new();
     /// <summary>The groups that apply each group id (in a bucket's actions), kept with the group table: chains are checked from it.</summary>
     private readonly Dictionary<uint, HashSet<uint>> _groupParents = new();
+    /// <summary>While a bundle's commit applies group-mods: each group a MODIFY replaced, its replacement and the counts it
+    /// took, so what the old group counts until the commit is carried over after it (under the group lock).</summary>
+    private List<(Group From, Group To, long Packets, long Bytes)>? _groupCarry;
 
     /// <summary>Learns the parents of the groups the datapath already has (a switch made over a datapath in use).</summary>
     private void ReadGroups()
@@ -143,6 +146,8 @@ public sealed partial class OfSwitch
         if (_dp.Groups.TryGet(req.GroupId, out var old))
         {
             group.InheritCounters(old);
+            // In a bundle the old group counts on until the commit (lookups at older versions find it).
+            _groupCarry?.Add((old, group, old.Packets, old.Bytes));
             Unparent(old);
         }
         _dp.Groups.Set(group);

@@ -324,6 +324,94 @@ public sealed class OfSwitchGroupTests : IDisposable
 
     }
 
+    private static BundledRequest Bundled(GroupModRequest g) => new(null, null, [], g);
+    private static BundledRequest Bundled(FlowModRequest f) => new(f, null, []);
+    private static GroupModRequest Modify(uint id, params OfBucket[] buckets) => new(GroupModCommand.Modify, OfGroupType.All, id, buckets);
+
+    /// <summary>Sends one frame to tp_dst <paramref name="tpDst"/> and says which of ports 2 to 4 it left by (a bit each).</summary>
+    private int SentTo(ushort tpDst)
+    {
+        Send(tpDst);
+        int to = 0;
+        for (int i = 1; i < 4; i++) to |= _ports[i].TakeSent().Count != 0 ? 1 << (i + 1) : 0;
+        return to;
+    }
+
+    /// <summary>
+    /// A bundle's group MODIFY is versioned with its flows (as Open vSwitch's groups are): a packet sent while the commit
+    /// has applied every message but not yet published meets the old group through the old flow; after the commit, the
+    /// new group through the new flow. The group keeps the counts it took until the commit. A bundle of a group-mod alone
+    /// is seen at its commit too.
+    /// </summary>
+    [Fact]
+    public void ABundlesGroupModify_IsSeenExactlyWithItsFlows()
+    {
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Output(2)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(7, OfAction.Group(1))));
+        var inside = new List<int>();
+        int messages = 2; // sent once every message is applied, before the commit publishes
+        _sw.BundleStep = i => { if (i == messages) inside.Add(SentTo(7)); };
+        // The flow replaced by one that also outputs to port 4; the group's bucket moved from port 2 to port 3.
+        Assert.Equal(OfError.None, _sw.CommitBundle(
+            [Bundled(Modify(1, Bucket(OfAction.Output(3)))), Bundled(Flow(7, OfAction.Group(1), OfAction.Output(4)))], null, out int failed));
+        Assert.Equal(-1, failed);
+        Assert.Equal([1 << 2], inside); // old group, old flow
+        Assert.Equal((1 << 3) | (1 << 4), SentTo(7)); // new group, new flow
+        Assert.Equal(2UL, _sw.GroupStatistics(1)[0].Packets);
+        Assert.Equal(1UL, _sw.GroupStatistics(1)[0].Buckets[0].Packets);
+        Assert.Equal(1, _dp.Groups.VersionCount(1));
+
+        // A group-mod alone: nothing else publishes the version.
+        inside.Clear();
+        messages = 1;
+        Assert.Equal(OfError.None, _sw.CommitBundle([Bundled(Modify(1, Bucket(OfAction.Output(2))))], null, out failed));
+        Assert.Equal([(1 << 3) | (1 << 4)], inside);
+        Assert.Equal((1 << 2) | (1 << 4), SentTo(7));
+        Assert.Equal(4UL, _sw.GroupStatistics(1)[0].Packets);
+        _sw.BundleStep = null;
+    }
+
+    /// <summary>A bundle that fails after a group MODIFY (a later flow-mod fails): the old group is what every packet meets, during the commit and after it.</summary>
+    [Fact]
+    public void ARevertedBundlesGroupModify_IsNeverSeen()
+    {
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Output(2)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(7, OfAction.Group(1))));
+        var inside = new List<int>();
+        // Sent before the failing flow-mod is applied, every message before it applied.
+        _sw.BundleStep = i => { if (i == 2) inside.Add(SentTo(7)); };
+        // (A missing group is found in its place, after the messages before it are applied.)
+        Assert.Equal(OfError.BadOutGroup, _sw.CommitBundle(
+            [Bundled(Modify(1, Bucket(OfAction.Output(3)))), Bundled(Flow(7, OfAction.Group(1), OfAction.Output(4))), Bundled(Flow(9, OfAction.Group(99)))], null, out int failed));
+        _sw.BundleStep = null;
+        Assert.Equal(2, failed);
+        Assert.Equal([1 << 2], inside);
+        Assert.Equal(1 << 2, SentTo(7));
+        Assert.Equal(OfAction.Output(2), _sw.GroupDescriptions(1)[0].Buckets[0].Actions.Span[0]);
+        Assert.Equal(1, _dp.Groups.VersionCount(1));
+        Assert.Equal(2UL, _sw.GroupStatistics(1)[0].Packets);
+    }
+
+    /// <summary>A bundled group DELETE leaves the group to the flows of the version before until the commit; after it, group and flows are gone together.</summary>
+    [Fact]
+    public void ABundledGroupDelete_LeavesTheGroupToOldFlowsUntilTheCommit()
+    {
+        static GroupModRequest Delete(uint id) => new(GroupModCommand.Delete, OfGroupType.All, id, []);
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(OfAction.Output(2)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(7, OfAction.Group(1))));
+        var inside = new List<int>();
+        _sw.BundleStep = i => { if (i == 2) inside.Add(SentTo(7)); };
+        Assert.Equal(OfError.None, _sw.CommitBundle([Bundled(Delete(1)), Bundled(Flow(8, OfAction.Output(3)))], null, out int failed));
+        _sw.BundleStep = null;
+        Assert.Equal(-1, failed);
+        Assert.Equal([1 << 2], inside);
+        Assert.Equal(0, SentTo(7));
+        Assert.Equal(1 << 3, SentTo(8));
+        Assert.Empty(_sw.GroupDescriptions());
+        Assert.Equal(0, _dp.Groups.VersionCount(1));
+        Assert.Equal(0, _dp.Groups.Count);
+    }
+
     /// <summary>
     /// A bundled group DELETE (Open vSwitch bundles every group-mod): the flows that apply the group leave with the
     /// commit, reported with reason GROUP_DELETE; a later message of the bundle sees the group gone; a bundle that fails

@@ -29,6 +29,11 @@ public sealed partial class ActionExecutor
     /// <summary>The groups that group actions name (null: every group action finds none and drops).</summary>
     public GroupTable? Groups { get; init; }
 
+    /// <summary>The tables version group actions look groups up at (<see cref="GroupTable.CurrentVersion"/>: the current
+    /// one at each lookup): a forwarding thread sets its burst's, so a group an atomic batch changes is seen with the
+    /// batch's flows (<see cref="GroupTable"/>'s versions).</summary>
+    public long GroupsVersion { get; set; } = GroupTable.CurrentVersion;
+
     /// <summary>Told every bucket a batch runs, before it runs (a trace's record of the buckets a packet took), or null.</summary>
     public Action<GroupBucket>? BucketTrace { get; init; }
 
@@ -120,7 +125,7 @@ public sealed partial class ActionExecutor
         where TSink : struct, IActionSink
     {
         var table = Groups;
-        if (table is null || !table.TryGet(id, out var g))
+        if (table is null || !table.TryGet(id, GroupsVersion, out var g))
         {
             _counters.Add(GroupMissing, pkts.Length);
             return;
@@ -140,7 +145,7 @@ public sealed partial class ActionExecutor
                 return;
             case GroupType.FastFailover:
             {
-                int live = table.FirstLive(g);
+                int live = table.FirstLive(g, GroupsVersion);
                 if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
                 if (live < 0) _counters.Add(GroupNoLiveBucket, pkts.Length);
                 else RunBucket(buckets[live], live, pool, pkts, layers, bytes, queue, depth, copy, ref sink, composed);
@@ -280,7 +285,7 @@ public sealed partial class ActionExecutor
         if (g.AnyLiveness)
         {
             if (s.BucketLive.Length < buckets.Length) s.BucketLive = new bool[Math.Max(buckets.Length, s.BucketLive.Length * 2)];
-            liveWeight = table.MarkLive(g, s.BucketLive);
+            liveWeight = table.MarkLive(g, s.BucketLive, GroupsVersion);
             if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
             for (int b = 0; b < buckets.Length; b++) allLive &= s.BucketLive[b];
         }

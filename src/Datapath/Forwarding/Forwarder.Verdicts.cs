@@ -111,6 +111,8 @@ public sealed partial class Forwarder
                 Counters.Add(DatapathCounters.EmcBypass);
         }
 
+        // The burst's groups are those of the tables version after its verdicts were found (GroupTable's versions).
+        Executor.GroupsVersion = pipeline.Versions.Current;
         int batches = Group(new ByVerdict(_burstVerdicts, ++_verdictBursts), rest[..grouped], pkts, layers);
         for (int b = 0; b < batches; b++)
         {

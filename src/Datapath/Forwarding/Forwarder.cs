@@ -448,6 +448,9 @@ public sealed partial class Forwarder
         var emc = Cache;
         bool consulted = emc is not null && EmcGovernor.Active;
         table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
+        // The burst's groups are those of the tables version after its lookups (GroupTable's versions): one its lookups
+        // read, or later.
+        Executor.GroupsVersion = pipeline.Versions.Current;
 
         // A burst spread over many flows (a large working set) would otherwise pay, per packet and one after the
         // other, a cache miss for the entry's counters and one for its action list: prefetch them first, one level
@@ -546,6 +549,7 @@ public sealed partial class Forwarder
     private bool TryClassifyByInPort(FlowTable table, Span<int> pkts, Span<FlowKey> keys, Span<PacketLayers> layers, PortSlot inSlot)
     {
         if (!SameInPort(keys) || !table.TryLookupByInPort(keys[0], pkts.Length, out var winner, TableStats)) return false;
+        Executor.GroupsVersion = table.Versions.Current; // after the lookup, as the burst's
         ExecuteOneFlow(pkts, layers, winner, inSlot);
         return true;
     }
@@ -687,6 +691,7 @@ public sealed partial class Forwarder
         PacketParser.Parse(Pool.Frame(p), inPort, out var key, out _packetOutLayers[0]);
         var sink = new OutputStage.Sink(Output, true);
         var one = new Span<int>(ref p);
+        Executor.GroupsVersion = _dp.Pipeline.Versions.Current;
         InPacketOut = true;
         try
         {
@@ -725,6 +730,7 @@ public sealed partial class Forwarder
         int p = one[0];
         _walk.RunPacketOut(_dp.Pipeline, key, actions, null, 0, PacketWords.Fields(Pool.Frame(p), _packetOutLayers[0]));
         var v = VerdictInterner.Build(_walk);
+        Executor.GroupsVersion = _dp.Pipeline.Versions.Current; // after the walk, as a burst's
         long bytes = Pool.Length[p];
         RunningVerdict = v;
         bool cut = false;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Groups;
@@ -121,6 +122,14 @@ public sealed class Group
         ByteCount = old.Bytes;
     }
 
+    /// <summary>Adds counts this group's predecessor took after <see cref="InheritCounters"/> (an atomic batch's
+    /// modification: lookups at older versions counted on the old group until the commit).</summary>
+    public void AddCounts(long packets, long bytes)
+    {
+        Interlocked.Add(ref PacketCount, packets);
+        Interlocked.Add(ref ByteCount, bytes);
+    }
+
     /// <summary>The bucket a select group gives a packet of flow hash <paramref name="hash"/> while every bucket is live.</summary>
     public int SelectSlot(uint hash) => Slots[(int)(hash & (uint)SlotMask)];
 
@@ -153,13 +162,27 @@ public sealed class Group
 /// bucket rules and chains before it sets a group here.
 /// </summary>
 /// <remarks>
-/// Groups are resolved when a packet meets the action, not when the pipeline's verdict is cached: the verdict keeps the
+/// <para>Groups are resolved when a packet meets the action, not when the pipeline's verdict is cached: the verdict keeps the
 /// group action, so a group modification, a select bucket per flow and a bucket's liveness take effect on the next
 /// batch with no cached verdict to invalidate. Liveness is read from the port table's last known link state and
 /// administrative config (<see cref="PortSlot.LinkUp"/>, <see cref="PortConfig.PortDown"/>) and from watched groups,
 /// followed to <see cref="MaxLivenessDepth"/>; one question (a group's buckets for one batch) works out each watched
 /// group once and checks at most <see cref="MaxLivenessChecks"/> buckets, so no arrangement of watches, cycles included
-/// (the layer above refuses them), can hold up a forwarding thread.
+/// (the layer above refuses them), can hold up a forwarding thread.</para>
+/// <para>Versions (docs/datapath.md, "Atomic batches"; Open vSwitch's group versions): each id maps to a short chain of
+/// versions, newest first, each a group seen from the tables version it was set at until the one it was replaced or
+/// removed at, as the pipeline's rules are. A lookup names the version it reads at (a forwarding thread's burst's,
+/// <see cref="TryGet(uint, long, out Group)"/>). A write outside an atomic batch is seen at every version at once
+/// (the id's chain is the new group alone, or gone). An atomic batch's writes (<see cref="BeginVersion"/>) are seen from
+/// the batch's version: the group it sets is linked in front, hidden before the version, and the one it replaces or
+/// removes is hidden from it; the pipeline's one store of that version (the flows' commit, or
+/// <see cref="PublishVersion"/> for a batch of groups only) shows them with the batch's flows, and
+/// <see cref="RevertVersion"/> takes them out again before any lookup could see them. Once every forwarding thread has
+/// passed a quiescent point after the commit (<see cref="Settle"/>), no lookup reads an older version and each chain is
+/// cut back to its one group.</para>
+/// <para>Fields: <see cref="Version.Group"/> and <see cref="Version.From"/> never change once linked;
+/// <see cref="Version.Until"/> (hidden from) and <see cref="Version.Older"/> are written by the writer and read by
+/// lookups; everything else (the batch's version, its ids, the counts) is the writer's.</para>
 /// </remarks>
 public sealed class GroupTable
 {
@@ -172,56 +195,80 @@ public sealed class GroupTable
     /// <summary>How deep a liveness question follows watched groups (a watch of a group this deep is dead).</summary>
     public const int MaxLivenessDepth = 32;
 
-    private readonly ConcurrentDictionary<uint, Group> _groups = new();
+    /// <summary>A lookup version meaning the pipeline's current one, read at the lookup.</summary>
+    public const long CurrentVersion = -1;
+
+    /// <summary>How long <see cref="Settle"/> waits for the forwarding threads (the flows' settle's limit).</summary>
+    private const int SettleLimitMs = 500;
+
+    private readonly ConcurrentDictionary<uint, Version> _groups = new();
     private readonly Func<PortTable> _ports;
+    private readonly TablesVersion _versions;
+    private readonly QuiescentDomain _domain;
+    private int _count;             // groups seen at the current version
+    private long _batchVersion;     // the open atomic batch's version (0: none)
+    private int _batchThread;       // the thread writing it (its lookups see the batch's groups)
+    private int _batchCount;        // groups seen at the batch's version
+    private readonly HashSet<uint> _batchIds = new();  // the ids the open batch wrote
+    private readonly HashSet<uint> _unsettled = new(); // ids whose chain holds versions older lookups may still read
+
+    /// <summary>One version of a group (see the type remarks).</summary>
+    private sealed class Version(Group group, long from, Version? older)
+    {
+        public readonly Group Group = group;
+        public readonly long From = from;
+        public long Until = long.MaxValue;
+        public Version? Older = older;
+
+        public bool VisibleAt(long version) => From <= version && version < Volatile.Read(ref Until);
+    }
 
     /// <param name="ports">The datapath's current port table (for the liveness of watched ports).</param>
-    public GroupTable(Func<PortTable> ports) => _ports = ports;
+    /// <param name="versions">The pipeline's tables version (a table of its own when null).</param>
+    /// <param name="domain">The forwarding threads' reclamation domain (the pipeline's; one of its own when null).</param>
+    public GroupTable(Func<PortTable> ports, TablesVersion? versions = null, QuiescentDomain? domain = null)
+    {
+        _ports = ports;
+        _versions = versions ?? new TablesVersion();
+        _domain = domain ?? new QuiescentDomain();
+    }
 
-    public int Count => _groups.Count;
+    /// <summary>The version the calling thread's unversioned questions read at: an open batch's for its writer, else the current one.</summary>
+    private long ViewVersion
+        => _batchVersion != 0 && Environment.CurrentManagedThreadId == _batchThread ? _batchVersion : _versions.Current;
 
-    public bool TryGet(uint id, out Group group) => _groups.TryGetValue(id, out group!);
+    /// <summary>How many groups there are (at the calling writer's batch version, else the current one).</summary>
+    public int Count => _batchVersion != 0 && Environment.CurrentManagedThreadId == _batchThread ? _batchCount : Volatile.Read(ref _count);
 
     /// <summary>
     /// Called (by the writer) after a group was set, replaced or removed while some group's buckets resubmit (before or
-    /// after the change; a chain may lead to one): cached pipeline results that met a group then go stale (the datapath
-    /// points it at <see cref="Classifier.Pipeline.GroupsChanged"/>). While no group resubmits it is never called: the
-    /// executor resolves groups when a packet meets them.
+    /// after the change; a chain may lead to one), and when an atomic batch's groups are published and settled: cached
+    /// pipeline results that met a group then go stale (the datapath points it at
+    /// <see cref="Classifier.Pipeline.GroupsChanged"/>). While no group resubmits it is never called: the executor
+    /// resolves groups when a packet meets them.
     /// </summary>
     public Action? CompositionChanged { get; set; }
 
-    // Writer-private: how many groups of the table hold a resubmit in a bucket.
+    // Writer-written, read by the walk: how many linked group versions hold a resubmit in a bucket.
     private int _resubmitting;
-
-    /// <summary>Adds or replaces a group.</summary>
-    public void Set(Group group)
-    {
-        bool had = _resubmitting != 0;
-        if (_groups.TryGetValue(group.Id, out var old) && old.HasResubmit) _resubmitting--;
-        if (group.HasResubmit) _resubmitting++;
-        _groups[group.Id] = group;
-        if (had || _resubmitting != 0) CompositionChanged?.Invoke();
-    }
-
-    public bool Remove(uint id)
-    {
-        if (!_groups.TryRemove(id, out var old)) return false;
-        bool had = _resubmitting != 0;
-        if (old.HasResubmit) _resubmitting--;
-        if (had) CompositionChanged?.Invoke();
-        return true;
-    }
-
-    public void Clear()
-    {
-        bool had = _resubmitting != 0;
-        _groups.Clear();
-        _resubmitting = 0;
-        if (had) CompositionChanged?.Invoke();
-    }
 
     /// <summary>Whether some group holds a resubmit (read by the pipeline walk: while none does, no group is composed).</summary>
     public bool AnyResubmit => Volatile.Read(ref _resubmitting) != 0;
+
+    /// <summary>How many versions of the chain from <paramref name="v"/> hold a resubmit.</summary>
+    private static int Resubmits(Version? v)
+    {
+        int n = 0;
+        for (; v is not null; v = v.Older)
+            if (v.Group.HasResubmit) n++;
+        return n;
+    }
+
+    private void ResubmitsChanged(bool had, int delta)
+    {
+        if (delta != 0) Volatile.Write(ref _resubmitting, _resubmitting + delta);
+        if (had || _resubmitting != 0) CompositionChanged?.Invoke();
+    }
 
     /// <summary>
     /// Whether running <paramref name="g"/> can meet a resubmit: in its buckets, or in the buckets of a group they apply,
@@ -249,8 +296,186 @@ public sealed class GroupTable
         return false;
     }
 
-    /// <summary>The groups, in no particular order (a snapshot).</summary>
-    public ICollection<Group> All => _groups.Values;
+    /// <summary>Group <paramref name="id"/> at the current version (for an open batch's writer: as the batch left it so far).</summary>
+    public bool TryGet(uint id, out Group group) => TryGet(id, ViewVersion, out group);
+
+    /// <summary>Group <paramref name="id"/> as a lookup at tables version <paramref name="version"/> sees it (<see cref="CurrentVersion"/>: the current one).</summary>
+    public bool TryGet(uint id, long version, out Group group)
+    {
+        if (_groups.TryGetValue(id, out var v))
+        {
+            if (version < 0) version = _versions.Current;
+            do
+            {
+                if (v.VisibleAt(version))
+                {
+                    group = v.Group;
+                    return true;
+                }
+                v = Volatile.Read(ref v.Older);
+            }
+            while (v is not null);
+        }
+        group = null!;
+        return false;
+    }
+
+    /// <summary>Adds or replaces a group: at once, or inside an open batch (<see cref="BeginVersion"/>) from its version.</summary>
+    public void Set(Group group)
+    {
+        long at = _batchVersion;
+        bool had = _resubmitting != 0;
+        _groups.TryGetValue(group.Id, out var head);
+        if (at == 0)
+        {
+            if (head is null || !head.VisibleAt(_versions.Current)) Interlocked.Increment(ref _count);
+            _groups[group.Id] = new Version(group, 0, null);
+            _unsettled.Remove(group.Id);
+            ResubmitsChanged(had, (group.HasResubmit ? 1 : 0) - Resubmits(head));
+            return;
+        }
+        if (head is not null && head.Until == long.MaxValue) Volatile.Write(ref head.Until, at); // seen until the batch's version
+        else _batchCount++;
+        _groups[group.Id] = new Version(group, at, head);
+        _batchIds.Add(group.Id);
+        ResubmitsChanged(had, group.HasResubmit ? 1 : 0);
+    }
+
+    /// <summary>Removes a group: at once, or inside an open batch from its version. False when there is none.</summary>
+    public bool Remove(uint id)
+    {
+        long at = _batchVersion;
+        if (at == 0)
+        {
+            if (!_groups.TryRemove(id, out var gone)) return false;
+            _unsettled.Remove(id);
+            ResubmitsChanged(_resubmitting != 0, -Resubmits(gone));
+            if (!gone.VisibleAt(_versions.Current)) return false;
+            Interlocked.Decrement(ref _count);
+            return true;
+        }
+        if (!_groups.TryGetValue(id, out var head) || head.Until != long.MaxValue) return false;
+        Volatile.Write(ref head.Until, at);
+        _batchCount--;
+        _batchIds.Add(id);
+        ResubmitsChanged(_resubmitting != 0, 0);
+        return true;
+    }
+
+    /// <summary>Removes every group at once (outside a batch).</summary>
+    public void Clear()
+    {
+        bool had = _resubmitting != 0;
+        _groups.Clear();
+        _unsettled.Clear();
+        Volatile.Write(ref _count, 0);
+        ResubmitsChanged(had, -_resubmitting);
+    }
+
+    /// <summary>The groups at the current version (for an open batch's writer: as the batch left them), in no particular order (a snapshot).</summary>
+    public ICollection<Group> All
+    {
+        get
+        {
+            long at = ViewVersion;
+            var all = new List<Group>(_groups.Count);
+            foreach (var (id, _) in _groups)
+                if (TryGet(id, at, out var g)) all.Add(g);
+            return all;
+        }
+    }
+
+    /// <summary>
+    /// Writer: the following <see cref="Set"/>s and <see cref="Remove"/>s on this thread belong to an atomic batch of
+    /// tables version <paramref name="version"/> (the pipeline's next): lookups see them from that version on, and this
+    /// thread's questions see them at once. Ends with <see cref="PublishVersion"/> or <see cref="RevertVersion"/>.
+    /// </summary>
+    public void BeginVersion(long version)
+    {
+        if (_batchVersion != 0) throw new InvalidOperationException("a batch's version is open");
+        if (version <= _versions.Current) throw new ArgumentOutOfRangeException(nameof(version), "a batch's version is after the current one");
+        _batchCount = Volatile.Read(ref _count);
+        _batchThread = Environment.CurrentManagedThreadId;
+        _batchVersion = version;
+    }
+
+    /// <summary>
+    /// Writer: ends the open batch's writes for a commit. The batch's groups are seen once the pipeline's version reaches
+    /// the batch's: the flows' commit publishes it, or this does when <paramref name="publish"/> (the batch held no table).
+    /// </summary>
+    public void PublishVersion(bool publish)
+    {
+        long at = _batchVersion;
+        if (at == 0) return;
+        _batchVersion = 0;
+        Volatile.Write(ref _count, _batchCount);
+        _unsettled.UnionWith(_batchIds);
+        _batchIds.Clear();
+        if (publish && _versions.Current < at) _versions.Publish(at);
+        ResubmitsChanged(_resubmitting != 0, 0);
+    }
+
+    /// <summary>Writer: ends the open batch with none of its writes: the groups it linked are unlinked (no lookup saw them) and those it hid are seen again at every version.</summary>
+    public void RevertVersion()
+    {
+        long at = _batchVersion;
+        if (at == 0) return;
+        _batchVersion = 0;
+        foreach (uint id in _batchIds)
+        {
+            if (!_groups.TryGetValue(id, out var head)) continue;
+            var v = head;
+            while (v is not null && v.From == at) v = v.Older;
+            for (var o = v; o is not null; o = o.Older)
+                if (o.Until == at) Volatile.Write(ref o.Until, long.MaxValue);
+            int unlinked = 0;
+            for (var u = head; !ReferenceEquals(u, v); u = u.Older!)
+                if (u.Group.HasResubmit) unlinked++;
+            if (unlinked != 0) Volatile.Write(ref _resubmitting, _resubmitting - unlinked);
+            if (v is null) _groups.TryRemove(new KeyValuePair<uint, Version>(id, head));
+            else if (!ReferenceEquals(v, head)) _groups[id] = v;
+        }
+        _batchIds.Clear();
+    }
+
+    /// <summary>
+    /// Writer, after a commit: waits (at most <paramref name="limitMs"/>) until every forwarding thread has passed a
+    /// quiescent point, so none reads a version from before it, then cuts each chain the commit lengthened back to the
+    /// group seen now (or takes a removed group's id out). False when a thread stayed inside its round past the limit:
+    /// the chains stay (correct, a version longer) until a later settle.
+    /// </summary>
+    public bool Settle(int limitMs = SettleLimitMs)
+    {
+        if (_unsettled.Count == 0) return true;
+        if (!_domain.WaitForReaders(_domain.Advance(), limitMs)) return false;
+        long now = _versions.Current;
+        foreach (uint id in _unsettled)
+        {
+            if (!_groups.TryGetValue(id, out var head) || head.From > now) continue; // (a version not published: nothing to cut)
+            bool had = _resubmitting != 0;
+            if (head.VisibleAt(now))
+            {
+                int cut = Resubmits(head.Older);
+                Volatile.Write(ref head.Older, null);
+                if (cut != 0) ResubmitsChanged(had, -cut);
+            }
+            else if (_groups.TryRemove(new KeyValuePair<uint, Version>(id, head)))
+            {
+                ResubmitsChanged(had, -Resubmits(head));
+            }
+        }
+        _unsettled.Clear();
+        return true;
+    }
+
+    /// <summary>How many versions group <paramref name="id"/>'s chain holds (tests).</summary>
+    internal int VersionCount(uint id)
+    {
+        int n = 0;
+        if (_groups.TryGetValue(id, out var v))
+            for (; v is not null; v = v.Older) n++;
+        return n;
+    }
 
     /// <summary>Whether a port is live: it exists, its link is up and it is not administratively down.</summary>
     public bool IsPortLive(ushort port)
@@ -262,23 +487,23 @@ public sealed class GroupTable
     /// <summary>Whether a bucket is live (OpenFlow 1.3.5 section 6.5: its watched port or its watched group is live; a bucket that watches nothing is).</summary>
     public bool IsLive(GroupBucket b)
     {
-        var q = Question();
+        var q = Question(CurrentVersion);
         return q.Bucket(this, b, 0);
     }
 
     /// <summary>Whether a group is live: some bucket of it is.</summary>
     public bool IsLive(Group g)
     {
-        var q = Question();
+        var q = Question(CurrentVersion);
         foreach (var b in g.Buckets)
             if (q.Bucket(this, b, 0)) return true;
         return false;
     }
 
-    /// <summary>A fast-failover group's first live bucket, or -1.</summary>
-    public int FirstLive(Group g)
+    /// <summary>A fast-failover group's first live bucket, or -1 (watched groups as seen at <paramref name="version"/>).</summary>
+    public int FirstLive(Group g, long version = CurrentVersion)
     {
-        var q = Question();
+        var q = Question(version);
         var buckets = g.Buckets;
         for (int i = 0; i < buckets.Length; i++)
             if (q.Bucket(this, buckets[i], 0)) return i;
@@ -287,11 +512,12 @@ public sealed class GroupTable
 
     /// <summary>
     /// Each bucket's liveness into <paramref name="live"/> (as long as the group's buckets), as one question: a group
-    /// watched from many buckets is worked out once. Returns the total weight of the live buckets.
+    /// watched from many buckets is worked out once (as seen at <paramref name="version"/>). Returns the total weight of
+    /// the live buckets.
     /// </summary>
-    public long MarkLive(Group g, Span<bool> live)
+    public long MarkLive(Group g, Span<bool> live, long version = CurrentVersion)
     {
-        var q = Question();
+        var q = Question(version);
         var buckets = g.Buckets;
         long weight = 0;
         for (int i = 0; i < buckets.Length; i++)
@@ -308,10 +534,10 @@ public sealed class GroupTable
 
     [ThreadStatic] private static LivenessQuestion? s_question;
 
-    private static LivenessQuestion Question()
+    private static LivenessQuestion Question(long version)
     {
         var q = s_question ??= new LivenessQuestion();
-        q.Begin();
+        q.Begin(version);
         return q;
     }
 
@@ -329,10 +555,12 @@ public sealed class GroupTable
         private readonly byte[] _states = new byte[MemoSize];
         private int _used;
         private int _budget;
+        private long _version;
         public bool CutShort;
 
-        public void Begin()
+        public void Begin(long version)
         {
+            _version = version;
             if (_used != 0) Array.Clear(_states);
             _used = 0;
             _budget = MaxLivenessChecks;
@@ -355,7 +583,7 @@ public sealed class GroupTable
         {
             int slot = Slot(id);
             if (slot >= 0 && _states[slot] != Free) return _states[slot] == Live; // answered, or on the path: a cycle keeps nothing alive
-            if (!table.TryGet(id, out var g)) return false;
+            if (!table.TryGet(id, _version, out var g)) return false;
             if (slot >= 0)
             {
                 _ids[slot] = id;
