@@ -35,7 +35,7 @@ public sealed partial class PpsMeterTests
         }
         Assert.Equal(20.0, band);
         Assert.True(offeredMbps >= 2 * band, $"offered only {offeredMbps:F1} Mbit/s in three windows, too little to test a band of {band} Mbit/s");
-        // Within 0.04% on a quiet machine (docs/openflow13.md). This test only checks that the row is metered: the rate is
+        // Within 0.04% on a quiet machine (docs/openflow.md). This test only checks that the row is metered: the rate is
         // read over a wall-clock window, and on a loaded machine a stall of a forwarding thread moves tokens across its
         // edges (the bucket holds 300 ms; 25.6 was seen at a load of 20), while unmetered the row passes what it is
         // offered. The band's exactness is the meter tests' (MeterTests, MeterRemarkTests), on a clock they drive.

@@ -140,7 +140,7 @@ public sealed class MeterRateTests
         var tcp = Measure(hosts, [0], 6);
         Console.WriteLine($"meter 10 Mbit/s, iperf3 TCP: {tcp.Bps / 1e6:F3} Mbit/s of frames ({tcp.Bps / 1e7 - 1:+0.00%;-0.00%}); "
                           + $"whole run {tcp.WholeBps / 1e6:F3} Mbit/s of frames, iperf3 goodput {tcp.Iperf / 1e6:F2} Mbit/s; window uncertain by {tcp.U:P2}");
-        // Within 5% on a quiet machine (docs/openflow13.md); on a loaded one TCP's retransmission timeouts grow with its delays, so
+        // Within 5% on a quiet machine (docs/openflow.md); on a loaded one TCP's retransmission timeouts grow with its delays, so
         // the bounds here are what tells a working band from a collapsing one (a 100 ms bucket gives half the rate) or
         // from no policing at all (hundreds of Mbit/s). A band passes at most its bucket (1 s of the rate) plus the rate
         // over a window: a TCP stall lets the bucket fill again (10.53 Mbit/s over 6 s with both cores busy).
@@ -153,7 +153,7 @@ public sealed class MeterRateTests
 
     /// <summary>
     /// Open vSwitch 3.1's user-space datapath with the same meter, flows and traffic, in the same run: its figures are
-    /// printed beside ours (the comparison in docs/openflow13.md); what is asserted is that it was measured.
+    /// printed beside ours (the comparison in docs/openflow.md); what is asserted is that it was measured.
     /// </summary>
     [E2EFact]
     [RequiresTool("ovs-vswitchd")]

@@ -94,7 +94,7 @@ public sealed partial class QueueShapingTests
         Assert.True(hosts.Ping(1, 2) || hosts.Ping(1, 2, 2, 3), "h2 cannot reach h3");
         var (r, u, _) = Run(hosts, sw, 6, [], []);
         Console.WriteLine($"port max-rate 100M, queues max-rate 30M and 70M, two TCP flows: queue 0 {r[0] / 1e6:F2} Mbit/s, queue 1 {r[1] / 1e6:F2} Mbit/s (window uncertain by {u:P2})");
-        // On a quiet machine each is within 0.3% of its ceiling (docs/openflow13.md). On a loaded one the flows may get less than
+        // On a quiet machine each is within 0.3% of its ceiling (docs/openflow.md). On a loaded one the flows may get less than
         // their ceilings (the CPU, not the shaper, is short), but never more, and the port stays shared 30:70.
         MeasuredRate.Within(r[0], 0.7 * 30e6, 31.5e6, u);
         MeasuredRate.Within(r[1], 0.7 * 70e6, 73.5e6, u);
