@@ -99,7 +99,7 @@ public static partial class OfctlFlowParser
             {
                 case "probability":
                     if (!ushort.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out probability))
-                        return Fail($"probability: could not convert `{value}' to a 16-bit integer", out error);
+                        return Fail($"invalid probability \"{value}\"", out error);
                     if (probability == 0) return Fail($"invalid probability value \"{value}\"", out error);
                     break;
                 case "collector_set_id" or "obs_domain_id" or "obs_point_id":
