@@ -45,6 +45,8 @@ internal sealed class IpfixFlowExporters : IDisposable
     private readonly byte[] _header = new byte[PacketSampler.HeaderSize];
     private volatile Dictionary<uint, Exporter> _next = [];
     private Dictionary<uint, Exporter> _current = [];
+    /// <summary>Exporters a configuration dropped (the exporter thread closes them, whether or not it ever served them).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Exporter> _retired = new();
     private volatile IReadOnlyDictionary<ushort, IpfixPort> _ports = new Dictionary<ushort, IpfixPort>();
     private long _records, _noSet, _sendErrors, _taken;
 
@@ -104,6 +106,10 @@ internal sealed class IpfixFlowExporters : IDisposable
             }
         }
         _next = next;
+        foreach (var (id, old) in current)
+        {
+            if (!next.TryGetValue(id, out var kept) || !ReferenceEquals(kept, old)) _retired.Enqueue(old);
+        }
     }
 
     private void Run()
@@ -118,16 +124,8 @@ internal sealed class IpfixFlowExporters : IDisposable
 
     private void Tick(bool forced)
     {
-        var next = _next;
-        if (!ReferenceEquals(next, _current))
-        {
-            foreach (var (id, old) in _current)
-            {
-                if (next.TryGetValue(id, out var kept) && ReferenceEquals(kept, old)) continue;
-                old.Close(); // what its caches hold leaves now
-            }
-            _current = next;
-        }
+        _current = _next;
+        while (_retired.TryDequeue(out var old)) old.Close(); // what its caches hold leaves now
         var ports = _ports;
         var forwarders = _dp.Forwarders;
         for (int f = 0; f < forwarders.Count; f++) Drain(forwarders[f].FlowSampler, ports);
@@ -135,7 +133,7 @@ internal sealed class IpfixFlowExporters : IDisposable
         foreach (var e in _current.Values)
         {
             if (forced) e.Close();
-            else e.Run(forced: false);
+            else if (!e.Closed) e.Run(forced: false);
         }
         long records = _closedRecords;
         foreach (var e in _current.Values)
@@ -149,7 +147,7 @@ internal sealed class IpfixFlowExporters : IDisposable
     {
         while (sampler.TryRead(_header, out var s))
         {
-            if (!_current.TryGetValue(s.CollectorSetId, out var e))
+            if (!_current.TryGetValue(s.CollectorSetId, out var e) || e.Closed) // a closed one: retired as this turn began
             {
                 Volatile.Write(ref _noSet, _noSet + 1);
                 continue;
