@@ -66,6 +66,8 @@ public sealed class DatapathOptions
     public int SamplingRate { get; set; }
     /// <summary>Samples each forwarding thread's ring (one per sampling channel on) holds until an exporter reads them (more are counted as drops): 4096 hold 100 ms of 1-in-400 sampling at 16 Mpps.</summary>
     public int SampleRingSlots { get; set; } = 4096;
+    /// <summary>The sample action's generators' seed (each forwarding thread's derived from it); 0: random. Tests fix it.</summary>
+    public ulong FlowSampleSeed { get; set; }
     /// <summary>The default busy-poll window (see bench/netns/compare.sh for the measurement behind it).</summary>
     public const int DefaultBusyPollMicros = 50;
     /// <summary>The default linger (see docs/datapath.md, "Idle threads", for the measurement behind it).</summary>

@@ -197,6 +197,17 @@ public sealed partial class SwitchDatapath : IDisposable
     /// <summary>True once the control path's forwarder is made (tests).</summary>
     internal bool HasControl => Volatile.Read(ref _control) is not null;
 
+    /// <summary>
+    /// Whether sample actions take packets (<see cref="Actions.ActionKind.Sample"/>): on while an exporter drains the
+    /// forwarders' <see cref="FlowSampler"/> rings; off, a sample action does nothing (Open vSwitch's without IPFIX).
+    /// Read by the forwarding threads once per batch that meets a sample action.
+    /// </summary>
+    public bool FlowSampling { get => _flowSampling; set => _flowSampling = value; }
+    private volatile bool _flowSampling;
+
+    /// <summary>The control path's forwarder if one was made (packet-outs run there), else null; never makes one.</summary>
+    public Forwarder? ControlIfMade => Volatile.Read(ref _control);
+
     /// <summary>The packet buffers of the control path's forwarder.</summary>
     private const int ControlBuffers = 1024;
     internal PortSlot ControlSlot { get; }

@@ -50,6 +50,12 @@ public interface IActionSink
     /// <paramref name="idle"/> and <paramref name="hard"/> (0: untouched). A sink that runs no verdicts ignores it.
     /// </summary>
     void FinTimeout(int visit, ushort idle, ushort hard) { }
+
+    /// <summary>
+    /// A sample action (<see cref="ActionKind.Sample"/>) met the batch: the sink chooses packets with its probability and
+    /// hands them on (their buffers stay the caller's, unchanged). A sink that exports nothing ignores it.
+    /// </summary>
+    void Sample(in FlowAction sample, PacketPool pool, ReadOnlySpan<int> pkts) { }
 }
 
 /// <summary>
@@ -225,6 +231,9 @@ public sealed partial class ActionExecutor
                     if (visit != 0 && AnyFinOrRst(pool, pkts, layers)) sink.FinTimeout(visit - 1, a.FinIdle, a.FinHard);
                     break;
                 }
+                case ActionKind.Sample:
+                    sink.Sample(a, pool, pkts);
+                    break;
                 case ActionKind.Bundle:
                     // A packet-out's or a group bucket's (a rule's is composed away by the pipeline walk).
                     ExecuteBundle(a, pool, pkts, layers, queue, depth, modifiedAfter[i], ref sink);

@@ -197,6 +197,12 @@ public enum ActionKind : byte
     ComposedGroup,
     /// <summary>One bucket of the <see cref="ComposedGroup"/> around it: the <see cref="FlowAction.QueueId"/> items right after it.</summary>
     Bucket,
+    /// Open vSwitch's sample: each packet of the batch, with probability <see cref="FlowAction.SampleProbability"/> out of
+    /// 65535, is handed (its first bytes as they are at this point of the list, and the action's ids) to its forwarding
+    /// thread's <see cref="Forwarding.FlowSampler"/>, whose ring the host's per-flow IPFIX exporter drains. The packet goes
+    /// on unchanged (docs/datapath.md, "Sample").
+    /// </summary>
+    Sample,
 }
 
 /// <summary>
@@ -383,6 +389,28 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     /// <summary>A composed <see cref="ActionKind.FinTimeout"/>'s visit plus one (0: not composed).</summary>
     public int FinVisit => (int)QueueId;
 
+    /// <summary>
+    /// sample(probability=<paramref name="probability"/>,...) (<see cref="ActionKind.Sample"/>): <paramref name="samplingPort"/>
+    /// a 16-bit OpenFlow port number (0xffff: none) and <paramref name="direction"/> (0 default, 1 ingress, 2 egress) are
+    /// carried to the exporter unread; <paramref name="form"/> is the layer above's (the wire form), never read here.
+    /// </summary>
+    public static FlowAction Sample(ushort probability, uint collectorSetId, uint obsDomainId, uint obsPointId, ushort samplingPort, byte direction, byte form = 0)
+        => new(ActionKind.Sample, samplingPort, probability, collectorSetId, obsDomainId | (ulong)obsPointId << 32, direction | (ulong)form << 8);
+    /// <summary>A <see cref="ActionKind.Sample"/>'s probability: packets sampled out of 65535.</summary>
+    public ushort SampleProbability => MaxLen;
+    /// <summary>A <see cref="ActionKind.Sample"/>'s collector set id.</summary>
+    public uint SampleCollectorSetId => QueueId;
+    /// <summary>A <see cref="ActionKind.Sample"/>'s observation domain id.</summary>
+    public uint SampleObsDomainId => (uint)Value;
+    /// <summary>A <see cref="ActionKind.Sample"/>'s observation point id.</summary>
+    public uint SampleObsPointId => (uint)(Value >> 32);
+    /// <summary>A <see cref="ActionKind.Sample"/>'s sampling port (a 16-bit OpenFlow port number; 0xffff: none).</summary>
+    public ushort SamplingPort => Port;
+    /// <summary>A <see cref="ActionKind.Sample"/>'s direction (0 default, 1 ingress, 2 egress).</summary>
+    public byte SampleDirection => (byte)Value2;
+    /// <summary>A <see cref="ActionKind.Sample"/>'s wire form (the layer above's).</summary>
+    public byte SampleForm => (byte)(Value2 >> 8);
+
     /// <summary>A clone of the <paramref name="count"/> items after it (<see cref="ActionKind.Clone"/>).</summary>
     public static FlowAction CloneOf(int count) => new(ActionKind.Clone, 0, 0, (uint)count, 0);
     /// <summary>Group <paramref name="groupId"/> with its buckets composed in the <paramref name="count"/> items after it (<see cref="ActionKind.ComposedGroup"/>).</summary>
@@ -441,7 +469,7 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
                                                or ActionKind.Resubmit or ActionKind.Exit or ActionKind.FieldLoad or ActionKind.FieldMove
                                                or ActionKind.OutputField or ActionKind.Conjunction or ActionKind.Learn or ActionKind.LearnRequest or ActionKind.LearnValue
                                                or ActionKind.Note or ActionKind.Clone or ActionKind.Multipath or ActionKind.Bundle
-                                               or ActionKind.FinTimeout or ActionKind.ComposedGroup or ActionKind.Bucket);
+                                               or ActionKind.FinTimeout or ActionKind.ComposedGroup or ActionKind.Bucket or ActionKind.Sample);
 }
 
 /// <summary>

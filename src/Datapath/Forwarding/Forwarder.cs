@@ -42,6 +42,9 @@ public sealed partial class Forwarder
     private PacketSampler _sampler;
 
     internal void SetSampler(PacketSampler sampler) => Volatile.Write(ref _sampler, sampler);
+
+    /// <summary>The sample action's chooser and ring for this thread (<see cref="ActionKind.Sample"/>; never replaced).</summary>
+    public FlowSampler FlowSampler { get; }
     /// <summary>
     /// Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output and by its packet-ins; 0
     /// outside a list's run (a flow-batch's, a verdict batch's with its miss, a packet-out's), so a sole output
@@ -112,6 +115,8 @@ public sealed partial class Forwarder
         ParseErrors = new ParseCounters(Counters);
         Drops = new DropCounters(Counters);
         Executor = new ActionExecutor(Counters) { Groups = dp.Groups, Meters = dp.Meters };
+        FlowSampler = new FlowSampler(dp.Options.SampleRingSlots, Counters, dp.Options.FlowSampleSeed == 0 ? 0 : dp.Options.FlowSampleSeed + (ulong)(index + 2),
+                                      shared: counting == FlowCounting.Control);
         Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
         // A forwarder of shared threads takes a view of its thread's one cache (every switch the thread serves does).
         Cache = emcEntries <= 0 ? null

@@ -560,6 +560,11 @@ public sealed partial class OutputStage
 
         public readonly void FinTimeout(int visit, ushort idle, ushort hard) => _out._f.PostFinTimeout(visit, idle, hard);
 
+        public readonly void Sample(in FlowAction sample, PacketPool pool, ReadOnlySpan<int> pkts)
+        {
+            if (_out._f.Owner.FlowSampling) _out._f.FlowSampler.Take(sample, pool, pkts);
+        }
+
         public readonly void InvalidTtl(ReadOnlySpan<int> pkts, ushort controllerId)
         {
             ulong metadata = _out._f.Executor.PacketInMetadata;

@@ -204,34 +204,21 @@ public sealed class PacketSampler
         public long Remaining;
         public long Drops;
         private ulong _rng;
-        private readonly byte[] _headers;
-        private readonly PacketSample[] _samples;
-        private Cursors _cursors;
+        private readonly SampleRing<PacketSample> _ring;
 
         public Channel(int rate, int ringSlots, ulong seed, long drops)
         {
             Rate = rate;
             _rng = seed == 0 ? 1 : seed;
             Drops = drops;
-            int slots = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(2, ringSlots));
-            _headers = new byte[slots * HeaderSize];
-            _samples = new PacketSample[slots];
+            _ring = new SampleRing<PacketSample>(ringSlots);
             Remaining = NextSkip();
         }
 
         /// <param name="seen">The packets seen up to and including this one.</param>
         public void Write(PacketPool pool, int p, FlowActions? actions, long seen)
         {
-            long tail = _cursors.Tail;
-            if (tail - Volatile.Read(ref _cursors.Head) >= _samples.Length)
-            {
-                Volatile.Write(ref Drops, Drops + 1);
-                return;
-            }
-            int slot = (int)tail & (_samples.Length - 1);
             var frame = pool.Frame(p);
-            int len = Math.Min(frame.Length, HeaderSize);
-            frame[..len].CopyTo(_headers.AsSpan(slot * HeaderSize, HeaderSize));
             ushort outPort = PortNumber.None;
             int outputs = -1;
             if (actions is not null)
@@ -244,24 +231,11 @@ public sealed class PacketSampler
                     break;
                 }
             }
-            _samples[slot] = new PacketSample(pool.InPort[p], outPort, outputs, frame.Length, len, seen, Drops);
-            Volatile.Write(ref _cursors.Tail, tail + 1);
+            var sample = new PacketSample(pool.InPort[p], outPort, outputs, frame.Length, Math.Min(frame.Length, HeaderSize), seen, Drops);
+            if (!_ring.TryWrite(sample, frame)) Volatile.Write(ref Drops, Drops + 1);
         }
 
-        public bool TryRead(Span<byte> header, out PacketSample sample)
-        {
-            long head = _cursors.Head;
-            if (head == Volatile.Read(ref _cursors.Tail))
-            {
-                sample = default;
-                return false;
-            }
-            int slot = (int)head & (_samples.Length - 1);
-            sample = _samples[slot];
-            _headers.AsSpan(slot * HeaderSize, sample.HeaderLength).CopyTo(header);
-            Volatile.Write(ref _cursors.Head, head + 1);
-            return true;
-        }
+        public bool TryRead(Span<byte> header, out PacketSample sample) => _ring.TryRead(header, out sample, out _);
 
         /// <summary>Uniform in [1, 2N-1] (mean N); always 1 for N = 1.</summary>
         public long NextSkip()
@@ -274,13 +248,5 @@ public sealed class PacketSampler
             ulong span = 2UL * (ulong)Rate - 1;
             return (long)(x % span) + 1;
         }
-    }
-
-    /// <summary>A ring's cursors, each on a cache line of its own (the producer writes Tail, the consumer Head).</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 192)]
-    private struct Cursors
-    {
-        [FieldOffset(64)] public long Tail;
-        [FieldOffset(128)] public long Head;
     }
 }

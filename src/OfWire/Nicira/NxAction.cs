@@ -71,6 +71,12 @@ public enum NxActionSubtype : ushort
     /// <summary>NXAST_CLONE: actions run on a copy of the packet (<see cref="NxAction.Nested"/>, the version's own action
     /// list), length 16 + the actions.</summary>
     Clone = 42,
+    /// <summary>NXAST_SAMPLE: sample packets with a probability to a collector set, length 24 (<see cref="NxAction.Sample"/>).</summary>
+    Sample = 29,
+    /// <summary>NXAST_SAMPLE2: NXAST_SAMPLE with a sampling port, length 32.</summary>
+    Sample2 = 38,
+    /// <summary>NXAST_SAMPLE3: NXAST_SAMPLE2 with a direction, length 32.</summary>
+    Sample3 = 41,
 }
 
 /// <summary>Why a Nicira action body was refused; each version names it with its own error code.</summary>
@@ -157,6 +163,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     //   DEC_TTL_CNT_IDS(21)                 len 16+8n: n_controllers(2) zero(4), then the ids (2 each), zero padding
     //   CLONE(42)                           len 16+n: pad(6), then the nested actions (NxAction.Clone.cs)
     //   CONTROLLER2(37)                     len 16+8n: zero(6), then NXAC2PT_* properties (NxAction.Controller2.cs)
+    //   SAMPLE(29) len 24, SAMPLE2(38), SAMPLE3(41) len 32: NxAction.Sample.cs
     /// <summary>
     /// Reads <paramref name="b"/>, the bytes after the vendor id (subtype first), as a Nicira action. Errors:
     /// <see cref="NxActionError.BadSubtype"/> (a subtype not listed above), <see cref="NxActionError.BadLen"/> (a length
@@ -174,6 +181,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         if (subtype == NxActionSubtype.Clone) return TryClone(b, out nx, out error);
         if (subtype == NxActionSubtype.Controller2) return TryController2(b, out nx, out error);
         if (subtype is NxActionSubtype.Bundle or NxActionSubtype.BundleLoad) return TryBundle(b, subtype, out nx, out error);
+        if (subtype is NxActionSubtype.Sample or NxActionSubtype.Sample2 or NxActionSubtype.Sample3) return TrySample(b, subtype, out nx, out error);
         int expected = subtype switch
         {
             NxActionSubtype.SetTunnel or NxActionSubtype.SetQueue or NxActionSubtype.ResubmitTable or NxActionSubtype.DecTtl
@@ -266,7 +274,8 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     {
         NxActionSubtype.SetTunnel64 or NxActionSubtype.RegLoad or NxActionSubtype.RegMove or NxActionSubtype.OutputReg
             or NxActionSubtype.OutputReg2 => 16,
-        NxActionSubtype.Multipath => 24,
+        NxActionSubtype.Multipath or NxActionSubtype.Sample2 or NxActionSubtype.Sample3 => 24,
+        NxActionSubtype.Sample => 16,
         NxActionSubtype.Note => ((8 + 2 + (Note?.Length ?? 0) + 7) & ~7) - 8,
         NxActionSubtype.RegLoad2 => ((8 + 2 + 4 + (IsWhole ? 1 : 2) * FieldSize + 7) & ~7) - 8,
         NxActionSubtype.Learn or NxActionSubtype.Learn2 => Learn?.BodySize ?? 8,
@@ -338,6 +347,9 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
                 break;
             case NxActionSubtype.Bundle or NxActionSubtype.BundleLoad:
                 WriteBundle(dest);
+                break;
+            case NxActionSubtype.Sample or NxActionSubtype.Sample2 or NxActionSubtype.Sample3:
+                WriteSample(dest);
                 break;
             case NxActionSubtype.RegLoad:
             {

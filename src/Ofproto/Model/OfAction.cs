@@ -136,6 +136,14 @@ public enum OfActionType : byte
     /// <see cref="OfAction.FinIdle"/> and <see cref="OfAction.FinHard"/> (0: untouched). A flow's apply-actions only.
     /// </summary>
     FinTimeout,
+    /// <summary>
+    /// Open vSwitch's sample: each packet, with probability <see cref="OfAction.SampleProbability"/> out of 65535, goes to
+    /// the IPFIX exporter of collector set <see cref="OfAction.SampleCollectorSetId"/> with the action's observation domain
+    /// and point ids (<see cref="OfAction.SampleObsDomainId"/>, <see cref="OfAction.SampleObsPointId"/>), its sampling port
+    /// (<see cref="OfAction.SamplingPort"/>, a 16-bit OpenFlow port number; 0xffff: none) and direction. The packet goes on
+    /// unchanged. Not in an action set.
+    /// </summary>
+    Sample,
 }
 
 /// <summary>
@@ -200,6 +208,22 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public static OfAction FinTimeout(ushort idle, ushort hard) => new(OfActionType.FinTimeout, Value: idle | (ulong)hard << 16);
     public ushort FinIdle => (ushort)Value;
     public ushort FinHard => (ushort)(Value >> 16);
+
+    /// <summary>
+    /// sample(probability=<paramref name="probability"/>,collector_set_id=...,obs_domain_id=...,obs_point_id=...): a
+    /// <paramref name="samplingPort"/> of 0xffff is none; <paramref name="direction"/> 0 default, 1 ingress, 2 egress;
+    /// <paramref name="form"/> the wire form it came in (0 NXAST_SAMPLE, 1 SAMPLE2, 2 SAMPLE3), written back as given.
+    /// </summary>
+    public static OfAction Sample(ushort probability, uint collectorSetId, uint obsDomainId, uint obsPointId, ushort samplingPort = 0xffff,
+                                  byte direction = 0, byte form = 0)
+        => new(OfActionType.Sample, samplingPort, probability, collectorSetId, obsDomainId | (ulong)obsPointId << 32, direction | (ulong)form << 8);
+    public ushort SampleProbability => MaxLen;
+    public uint SampleCollectorSetId => QueueId;
+    public uint SampleObsDomainId => (uint)Value;
+    public uint SampleObsPointId => (uint)(Value >> 32);
+    public ushort SamplingPort => (ushort)Port;
+    public byte SampleDirection => (byte)Value2;
+    public byte SampleForm => (byte)(Value2 >> 8);
 
     /// <summary>A <see cref="OfActionType.Clone"/>'s actions (null for any other action).</summary>
     public OfAction[]? Nested { get; init; }

@@ -221,6 +221,12 @@ public static class OfActionCompiler
                     // none (Open vSwitch's xlate_fin_timeout with no rule), so it does nothing there.
                     f = FlowAction.FinTimeout(a.FinIdle, a.FinHard);
                     break;
+                case OfActionType.Sample:
+                    // As Open vSwitch's check_SAMPLE: nothing more than the codec's (probability 0, a direction past egress).
+                    if (a.SampleProbability == 0 || a.SampleDirection > 2) return OfError.BadArgument;
+                    f = FlowAction.Sample(a.SampleProbability, a.SampleCollectorSetId, a.SampleObsDomainId, a.SampleObsPointId, a.SamplingPort,
+                                          a.SampleDirection, a.SampleForm);
+                    break;
                 case OfActionType.OutputField:
                     if (context != ActionContext.FlowMod || !a.OutputSrc.IsValid) return OfError.BadArgument;
                     f = FlowAction.OutputField(a.OutputSrc.ToDatapath(), a.MaxLen);
@@ -470,6 +476,8 @@ public static class OfActionCompiler
         ActionKind.Bundle => OfAction.Bundle((ushort)a.BundleFields, a.BundleBasis, (ushort)a.BundleAlgorithm, BundleMembers.Get(a.BundleMembersId),
                                              a.BundleHasDst ? OfSubfield.FromDatapath(a.BundleDst) : null),
         ActionKind.FinTimeout => OfAction.FinTimeout(a.FinIdle, a.FinHard),
+        ActionKind.Sample => OfAction.Sample(a.SampleProbability, a.SampleCollectorSetId, a.SampleObsDomainId, a.SampleObsPointId, a.SamplingPort,
+                                             a.SampleDirection, a.SampleForm),
         ActionKind.Multipath => OfAction.Multipath((ushort)a.MultipathFields, a.MultipathBasis, (ushort)a.MultipathAlgorithm, a.MultipathMaxLink,
                                                    a.MultipathArg, OfSubfield.FromDatapath(a.MultipathDst)),
         _ => throw new InvalidOperationException($"unknown action kind {a.Kind}"),

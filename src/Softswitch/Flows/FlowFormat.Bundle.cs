@@ -43,4 +43,15 @@ public static partial class FlowFormat
         if (a.FinHard != 0) parts.Add($"hard_timeout={a.FinHard}");
         return $"fin_timeout({string.Join(',', parts)})";
     }
+
+    /// <summary>A sample as ovs-ofctl prints it (format_SAMPLE): <c>sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3)</c>,
+    /// then <c>,sampling_port=P</c> when there is one and <c>,ingress</c> or <c>,egress</c> for a direction.</summary>
+    private static string Sample(in FlowAction a)
+    {
+        var s = $"sample(probability={a.SampleProbability},collector_set_id={a.SampleCollectorSetId},obs_domain_id={a.SampleObsDomainId},obs_point_id={a.SampleObsPointId}";
+        if (a.SamplingPort != 0xffff) s += $",sampling_port={BundleMemberName(a.SamplingPort)}";
+        if (a.SampleDirection == 1) s += ",ingress";
+        else if (a.SampleDirection == 2) s += ",egress";
+        return s + ")";
+    }
 }

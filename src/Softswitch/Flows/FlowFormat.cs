@@ -578,6 +578,7 @@ public static partial class FlowFormat
         ActionKind.Multipath => Multipath(a),
         ActionKind.Bundle => Bundle(a),
         ActionKind.FinTimeout => FinTimeout(a),
+        ActionKind.Sample => Sample(a),
         ActionKind.FieldLoad => $"load:{Hex(a.Wide)}->{Subfield(a.LoadDst)}",
         ActionKind.FieldMove => $"move:{Subfield(a.MoveSrc)}->{Subfield(a.MoveDst)}",
         ActionKind.OutputField => a.MaxLen is 0 or 0xffff ? $"output:{Subfield(a.OutputSrc)}" : $"output(port={Subfield(a.OutputSrc)},max_len={a.MaxLen})",

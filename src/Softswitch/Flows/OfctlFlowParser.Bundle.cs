@@ -79,6 +79,53 @@ public static partial class OfctlFlowParser
         return true;
     }
 
+    /// <summary>
+    /// <c>sample(probability=N,collector_set_id=N,obs_domain_id=N,obs_point_id=N[,sampling_port=P][,ingress|egress])</c>
+    /// (ovs lib/ofp-actions.c parse_SAMPLE, with its words for what is wrong). Open vSwitch 3.4's field sources for the
+    /// observation ids (NXAST_SAMPLE4) are not taken.
+    /// </summary>
+    private static bool TrySample(string s, out FlowAction action, out string error)
+    {
+        action = default;
+        error = "";
+        ushort probability = 0, port = 0xffff;
+        uint set = 0, domain = 0, point = 0;
+        byte direction = 0;
+        foreach (var raw in s.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = raw.IndexOf('=', StringComparison.Ordinal);
+            string key = eq < 0 ? raw : raw[..eq], value = eq < 0 ? "" : raw[(eq + 1)..];
+            switch (key)
+            {
+                case "probability":
+                    if (!ushort.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out probability))
+                        return Fail($"invalid probability \"{value}\"", out error);
+                    if (probability == 0) return Fail($"invalid probability value \"{value}\"", out error);
+                    break;
+                case "collector_set_id" or "obs_domain_id" or "obs_point_id":
+                    if (!uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out uint v)) return Fail($"invalid numeric format {value}", out error);
+                    if (key == "collector_set_id") set = v;
+                    else if (key == "obs_domain_id") domain = v;
+                    else point = v;
+                    break;
+                case "sampling_port":
+                    if (!TryMemberPort(value, out port)) return Fail($"{value}: unknown port", out error);
+                    break;
+                case "ingress":
+                    direction = 1;
+                    break;
+                case "egress":
+                    direction = 2;
+                    break;
+                default:
+                    return Fail($"invalid key \"{key}\" in \"sample\" argument", out error);
+            }
+        }
+        if (probability == 0) return Fail("non-zero \"probability\" must be specified on sample", out error);
+        action = FlowAction.Sample(probability, set, domain, point, port, direction);
+        return true;
+    }
+
     /// <summary>C's strtok_r: the next run of characters not in <paramref name="delims"/> from <paramref name="pos"/>, or null.</summary>
     private static string? Token(string s, ref int pos, string delims)
     {

@@ -441,6 +441,13 @@ public static partial class OfctlFlowParser
             name = name.ToLowerInvariant();
             switch (name)
             {
+                case "sample":
+                {
+                    if (paren < 0 || t[^1] != ')' || name.Length != paren) return BadAction(t, out error);
+                    if (!TrySample(t[(paren + 1)..^1], out var sample, out error)) return false;
+                    items.Add(sample);
+                    continue;
+                }
                 case "bundle" or "bundle_load" or "fin_timeout":
                 {
                     if (paren < 0 || t[^1] != ')' || name.Length != paren) return BadAction(t, out error);

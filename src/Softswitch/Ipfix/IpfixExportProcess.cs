@@ -93,20 +93,30 @@ internal sealed class IpfixExportProcess
     {
         long now = _nowUs();
         bool dropped = sample.OutputCount == 0;
-        if (_settings.InputSampling) Add(header, sample.FrameLength, ingress, null, dropped, now);
-        if (_settings.OutputSampling && egress is not null) Add(header, sample.FrameLength, ingress, egress, false, now);
+        if (_settings.InputSampling) Add(header, sample.FrameLength, ingress, null, dropped, now, _settings.Sampling, _settings.ObsPointId, skipBfd: true);
+        if (_settings.OutputSampling && egress is not null) Add(header, sample.FrameLength, ingress, egress, false, now, _settings.Sampling, _settings.ObsPointId, skipBfd: true);
     }
 
-    private void Add(ReadOnlySpan<byte> header, int frameLength, IpfixPort ingress, IpfixPort? egress, bool dropped, long now)
+    /// <summary>
+    /// A sample action's sample (Open vSwitch's dpif_ipfix_flow_sample): one record, standing for
+    /// <paramref name="packets"/> packets (65535 / the action's probability), of observation point
+    /// <paramref name="obsPointId"/>, egress when <paramref name="egress"/> is given, else ingress. BFD packets are
+    /// sampled too, as Open vSwitch's flow sampling does.
+    /// </summary>
+    public void SampleFlow(ReadOnlySpan<byte> header, int frameLength, ulong packets, uint obsPointId, IpfixPort ingress, IpfixPort? egress)
+        => Add(header, frameLength, ingress, egress, false, _nowUs(), packets, obsPointId, skipBfd: false);
+
+    private void Add(ReadOnlySpan<byte> header, int frameLength, IpfixPort ingress, IpfixPort? egress, bool dropped, long now, ulong packets, uint obsPointId,
+                     bool skipBfd)
     {
-        if (!IpfixFlowKey.TryWrite(header, _settings.ObsPointId, ingress, egress, _key, out var info))
+        if (!IpfixFlowKey.TryWrite(header, obsPointId, ingress, egress, _key, out var info))
         {
             Unparsed++;
             return;
         }
-        if (info.Bfd) return;
+        if (skipBfd && info.Bfd) return;
         // Over its most flows the cache lets the oldest go at once (their records wait in the open message for Run).
-        if (_cache.Add(_key.AsSpan(0, info.KeyLength), info, frameLength, _settings.Sampling, dropped, now)) Expire(now, forced: false);
+        if (_cache.Add(_key.AsSpan(0, info.KeyLength), info, frameLength, packets, dropped, now)) Expire(now, forced: false);
     }
 
     /// <summary>Exports the flows that are due (<paramref name="forced"/>: every flow, the exporter stopping) and sends

@@ -593,6 +593,7 @@ internal sealed class Bridge : IDisposable
         FollowMirrors(config);
         FollowSflow(config);
         FollowIpfix(config);
+        FollowFlowSampleSets(config);
         FollowOffload(config);
         FollowAdminStates();
         // The one stopped first, so its gates open before the other sets its own.
@@ -945,6 +946,67 @@ internal sealed class Bridge : IDisposable
         _ipfix = null;
         Dp.SetSamplingRate(SampleChannel.Ipfix, 0);
         _log.LogInformation("bridge {Bridge}: IPFIX stopped", Name);
+    }
+
+    /// <summary>The per-flow IPFIX exporters while the bridge has a Flow_Sample_Collector_Set row to serve, and the rows as applied.</summary>
+    private Ipfix.IpfixFlowExporters? _flowIpfix;
+    private IReadOnlyList<FlowSampleSetConfig> _flowSetsApplied = [];
+
+    /// <summary>
+    /// The bridge's Flow_Sample_Collector_Set rows, as Open vSwitch's flow exporters serve them: one exporter per row's
+    /// id, sending to its IPFIX row's targets (port 4739 when left out) the samples of the sample actions that name that
+    /// id. A row added, changed or removed makes, remakes or ends its exporter (an ended one's cache is sent first); with
+    /// no row left the sample actions take nothing (Open vSwitch's without IPFIX). Ports are renamed as for bridge IPFIX.
+    /// </summary>
+    private void FollowFlowSampleSets(BridgeConfig config)
+    {
+        if (!config.FlowSampleSets.SequenceEqual(_flowSetsApplied))
+        {
+            _flowSetsApplied = config.FlowSampleSets;
+            var sets = new List<Ipfix.IpfixCollectorSet>();
+            foreach (var fs in config.FlowSampleSets)
+            {
+                var targets = new List<System.Net.IPEndPoint>();
+                foreach (var t in fs.Ipfix.Targets)
+                {
+                    if (Sflow.SflowExporter.TryParseCollector(t, out var ep, out var why, Ipfix.IpfixExporter.DefaultPort, "IPFIX target")) targets.Add(ep!);
+                    else _log.LogWarning("bridge {Bridge}: collector set {Id}: IPFIX target {Target} left out: {Why}", Name, fs.Id, t, why);
+                }
+                if (targets.Count == 0 || fs.Id is < 0 or > uint.MaxValue)
+                {
+                    _log.LogWarning("bridge {Bridge}: collector set {Id} not served: {Why}", Name, fs.Id, targets.Count == 0 ? "no target parses" : "the id is not 0 to 4294967295");
+                    continue;
+                }
+                var ip = fs.Ipfix;
+                sets.Add(new Ipfix.IpfixCollectorSet((uint)fs.Id, targets,
+                    new Ipfix.IpfixSettings(1, 0, 0, (uint)ip.CacheActiveTimeout, (uint)ip.CacheMaxFlows, VirtualObsId: ip.VirtualObsId)));
+            }
+            if (sets.Count == 0)
+            {
+                StopFlowIpfix();
+            }
+            else
+            {
+                _flowIpfix ??= Ipfix.IpfixFlowExporters.Start(Dp, _host.Loggers.CreateLogger("ipfix"));
+                _flowIpfix.Configure(sets);
+                Dp.FlowSampling = true;
+                _log.LogInformation("bridge {Bridge}: per-flow IPFIX for collector sets {Ids}", Name, string.Join(", ", sets.Select(x => $"{x.Id} to {string.Join(" ", x.Targets)}")));
+            }
+        }
+        if (_flowIpfix is null) return;
+        var ports = new Dictionary<ushort, Ipfix.IpfixPort>();
+        foreach (var open in _open.Values)
+            ports[open.No] = new Ipfix.IpfixPort((uint)Math.Max(0, Kernel(open).Ifindex ?? 0), open.Config.Name);
+        _flowIpfix.SetPorts(ports);
+    }
+
+    private void StopFlowIpfix()
+    {
+        if (_flowIpfix is null) return;
+        Dp.FlowSampling = false;
+        _flowIpfix.Dispose(); // sends what its caches hold
+        _flowIpfix = null;
+        _log.LogInformation("bridge {Bridge}: per-flow IPFIX stopped", Name);
     }
 
     /// <summary>An sFlow agent: an IP address, or the first IPv4 (else any) address of the interface so named; null when neither.</summary>
@@ -1541,6 +1603,7 @@ internal sealed class Bridge : IDisposable
         DisposeAgent();
         StopSflow();
         StopIpfix();
+        StopFlowIpfix();
         DetachOffload("the bridge is deleted");
         Dp.Stop();
         _links?.Dispose();

@@ -143,6 +143,10 @@ internal sealed record IpfixConfig(Guid Uuid, IReadOnlyList<string> Targets, lon
     public override int GetHashCode() => HashCode.Combine(Uuid, Sampling, ObsDomainId, ObsPointId, CacheActiveTimeout, CacheMaxFlows, VirtualObsId);
 }
 
+/// <summary>One Flow_Sample_Collector_Set row of a bridge that gets a flow exporter: its id (the sample action's
+/// collector_set_id) and its IPFIX row (with targets).</summary>
+internal sealed record FlowSampleSetConfig(long Id, IpfixConfig Ipfix);
+
 /// <summary>
 /// One Mirror row of a bridge, as Open vSwitch's bridge reads it (mirror_configure): the Port rows it selects by name
 /// (every port of the bridge with select_all), its VLANs (empty: all), and its output, a Port (SPAN) or a VLAN
@@ -184,6 +188,9 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
 
     /// <summary>The bridge's IPFIX row when it can be served, or null: no IPFIX (no row, or refused: <see cref="Status"/> says why).</summary>
     public IpfixConfig? Ipfix { get; init; }
+
+    /// <summary>The Flow_Sample_Collector_Set rows of the bridge that get a flow exporter (by id, unique, ascending).</summary>
+    public IReadOnlyList<FlowSampleSetConfig> FlowSampleSets { get; init; } = [];
 
     /// <summary>The Mirror rows of the bridge (its mirrors column) that can be served; those that cannot are in <see cref="Refused"/>.</summary>
     public IReadOnlyList<MirrorConfig> Mirrors { get; init; } = [];
@@ -311,12 +318,6 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 stp = ReadStp(other, RefuseBridge, refused.Add);
             }
             if (br.Uuids("netflow").Count > 0) RefuseBridge("netflow", "netflow", "not served by softswitch vswitchd yet");
-            foreach (var set in db.Rows("Flow_Sample_Collector_Set"))
-            {
-                if (!set.Uuids("bridge").Contains(brUuid)) continue;
-                RefuseBridge("flow_sample_collector_set", $"Flow_Sample_Collector_Set id={set.Integer("id")?.ToString(CultureInfo.InvariantCulture) ?? "?"}",
-                    "per-flow IPFIX (the sample action's collector sets) is not supported; the bridge's ipfix column is");
-            }
             var flowTables = FlowTableRows.Read(db, br, refused);
             if (br.String("datapath_type") is { Length: > 0 } dpType && dpType is not ("netdev" or "system"))
                 RefuseBridge("datapath_type", $"datapath_type={dpType}", "softswitch vswitchd serves netdev and system (both a user-space datapath)");
@@ -394,6 +395,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 : null;
             var ipfix = br.Uuids("ipfix") is [var ipfixUuid, ..] && db.Row("IPFIX", ipfixUuid) is { } ipfixRow
                 ? ReadIpfix(ipfixRow, interfaces, RefuseBridge, refused.Add) : null;
+            var sampleSets = ReadFlowSampleSets(db, brUuid, interfaces, RefuseBridge, refused.Add);
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
@@ -401,6 +403,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
                 McastSnooping = mcast,
                 Rstp = rstp,
                 Ipfix = ipfix,
+                FlowSampleSets = sampleSets,
                 Bonds = [.. bonds.OrderBy(b => b.Name, StringComparer.Ordinal)],
                 FlowTables = flowTables,
                 Sflow = br.Uuids("sflow") is [var sfUuid, ..] && db.Row("sFlow", sfUuid) is { } sf
@@ -418,6 +421,36 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
 
     /// <summary>Interface types that are tunnels (whose headers Open vSwitch's tunnel sampling reports).</summary>
     private static readonly HashSet<string> s_tunnelTypes = new(StringComparer.Ordinal) { "vxlan", "gre", "geneve", "ip6gre", "erspan", "ip6erspan", "gtpu", "bareudp", "srv6", "stt", "lisp" };
+
+    /// <summary>
+    /// The bridge's Flow_Sample_Collector_Set rows, as Open vSwitch's bridge_configure_ipfix takes them: a row whose
+    /// bridge is this one and whose IPFIX row has targets gets a flow exporter of its id (others export nothing; the
+    /// sample actions naming them count their samples dropped). Its IPFIX row is read as the bridge's is (its sampling
+    /// and observation ids unused: the action gives them). Two rows of one id: the first (by row UUID) is served, the
+    /// other said.
+    /// </summary>
+    private static List<FlowSampleSetConfig> ReadFlowSampleSets(OvsdbReplica db, Guid brUuid, List<InterfaceConfig> interfaces,
+                                                                Action<string, string, string> refuseBridge, Action<string> say)
+    {
+        var sets = new List<FlowSampleSetConfig>();
+        foreach (var set in db.Rows("Flow_Sample_Collector_Set").OrderBy(r => r.Uuid))
+        {
+            if (!set.Uuids("bridge").Contains(brUuid) || set.Integer("id") is not { } id) continue;
+            if (set.Uuids("ipfix") is not [var ipfixUuid, ..] || db.Row("IPFIX", ipfixUuid) is not { } row) continue;
+            string name = $"Flow_Sample_Collector_Set id={id.ToString(CultureInfo.InvariantCulture)}";
+            var ipfix = ReadIpfix(row, interfaces, (column, setting, why) => refuseBridge(column == "ipfix" ? "flow_sample_collector_set" : column, $"{name}: {setting}", why),
+                                  what => say($"{name}: {what}"));
+            if (ipfix is null || ipfix.Targets.Count == 0) continue;
+            if (sets.Any(s => s.Id == id))
+            {
+                say($"{name} (another row has this id; the first is served)");
+                continue;
+            }
+            sets.Add(new FlowSampleSetConfig(id, ipfix));
+        }
+        sets.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return sets;
+    }
 
     /// <summary>
     /// A bridge's IPFIX row, as Open vSwitch's bridge_configure_ipfix reads it (defaults applied). A virtual_obs_id

@@ -82,6 +82,7 @@ public sealed class NiciraActionTranslatorTests
         OfActionType.Multipath => OfAction.Multipath(2, 7, 2, 3, 0, new OfSubfield(OfField.Reg0, 0, 2)),
         OfActionType.Bundle => OfAction.Bundle(1, 60, 1, [1, 2, 3, 4, 5]),
         OfActionType.FinTimeout => OfAction.FinTimeout(10, 20),
+        OfActionType.Sample => OfAction.Sample(65535, 1, 2, 3),
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no sample"),
     };
 
@@ -102,6 +103,8 @@ public sealed class NiciraActionTranslatorTests
         rows.Add(OfAction.SetIcmpType(135, icmpv6: true));   // ICMPv6's fields
         rows.Add(OfAction.SetIcmpCode(2, icmpv6: true));
         rows.Add(OfAction.Bundle(3, 0, 0, [0xfffe, 7], new OfSubfield(OfField.Reg0 + 2, 0, 16))); // NXAST_BUNDLE_LOAD
+        rows.Add(OfAction.Sample(1, 7, 0xffff_fffe, 9, 0xfffe, 0, form: 1));                 // NXAST_SAMPLE2
+        rows.Add(OfAction.Sample(100, 7, 8, 9, 3, 2, form: 2));                             // NXAST_SAMPLE3, egress
         return [.. rows];
     }
 
@@ -120,6 +123,7 @@ public sealed class NiciraActionTranslatorTests
             NxActionSubtype.RegMove, NxActionSubtype.OutputReg, NxActionSubtype.Conjunction, NxActionSubtype.Learn, NxActionSubtype.Note,
             NxActionSubtype.Controller, NxActionSubtype.DecTtlCntIds, NxActionSubtype.Clone,
             NxActionSubtype.Multipath, NxActionSubtype.Bundle, NxActionSubtype.BundleLoad, NxActionSubtype.FinTimeout,
+            NxActionSubtype.Sample, NxActionSubtype.Sample2, NxActionSubtype.Sample3,
         ];
         Assert.Equal(written.Select(s => (ushort)s).Order(), subtypes);
     }
@@ -346,12 +350,57 @@ public sealed class NiciraActionTranslatorTests
             Assert.False(Of10Actions.TryDecode([OfpAction.VendorAction(OfpConstants.NiciraVendorId, body)], 0, out _, out _, out var error));
             return error;
         }
-        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x00, 0x1d, 0, 0, 0, 0, 0, 0]));       // NXAST_SAMPLE
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendorType), Error([0x7f, 0x00, 0, 0, 0, 0, 0, 0]));       // no such subtype
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([]));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([0x00, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error([0x00, 0x09, 0, 0, 0, 0, 0, 0]));
         Assert.False(Of10Actions.TryDecode([OfpAction.VendorAction(0x005c16c7, new byte[8])], 0, out _, out _, out var other));
         Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadVendor), other);
+    }
+
+    /// <summary>
+    /// NXAST_SAMPLE, SAMPLE2 and SAMPLE3 as Open vSwitch's decode_NXAST_RAW_SAMPLE* take them: the fields read, the form
+    /// kept (written back byte for byte); probability 0 BAD_ARGUMENT; SAMPLE3's zeros not zero NXBRC_MUST_BE_ZERO
+    /// (OpenFlow 1.0: BAD_ARGUMENT), its direction past egress BAD_ARGUMENT; a wrong length BAD_LEN.
+    /// </summary>
+    [Fact]
+    public void SampleActions_DecodeAndEncodeAsOpenVswitch()
+    {
+        static OfpError Error(string hex)
+        {
+            Assert.False(Of10Actions.TryDecode([OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString(hex))], 0, out _, out _, out var error));
+            return error;
+        }
+        static OfAction Decode(string hex, string? writtenBack = null)
+        {
+            var wire = OfpAction.VendorAction(OfpConstants.NiciraVendorId, Convert.FromHexString(hex));
+            Assert.True(Of10Actions.TryDecode([wire], out var actions, out var error), error.ToString());
+            var a = Assert.Single(actions.ToArray());
+            // written back as it came
+            Assert.Equal(1, Of10Actions.ToOfp(a, out var back, out _));
+            byte[] b = new byte[back.EncodedSize];
+            back.Encode(b);
+            Assert.Equal("FFFF" + (8 + hex.Length / 2).ToString("X4") + "00002320" + (writtenBack ?? hex).ToUpperInvariant(), Convert.ToHexString(b));
+            return a;
+        }
+        var s1 = Decode("001dffff00000001000000020000000" + "3");
+        Assert.Equal(OfAction.Sample(65535, 1, 2, 3), s1);
+        var s2 = Decode("0026000a0000000100000002000000030005000000000000");
+        Assert.Equal(OfAction.Sample(10, 1, 2, 3, 5, 0, form: 1), s2);
+        // SAMPLE2's direction byte is not read (written back 0, as encode_SAMPLE2 writes the default direction)
+        var s2dir = Decode("0026000a000000010000000200000003ffff010000000000", "0026000a000000010000000200000003ffff000000000000");
+        Assert.Equal(0, s2dir.SampleDirection);
+        var s3 = Decode("0029000a000000010000000200000003ffff010000000000");
+        Assert.Equal(OfAction.Sample(10, 1, 2, 3, 0xffff, 1, form: 2), s3);
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), Error("001d0000000000010000000200000003"));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), Error("00290001000000010000000200000003ffff030000000000"));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error("001d000100000001"));
+        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadLen), Error("00260001000000010000000200000003"));
+        Error("00290001000000010000000200000003ffff000000000001"); // zeros not zero: refused
+        // The model's form: a direction or a sampling port given to a plain sample writes the least form that carries it.
+        Assert.Equal(NxActionSubtype.Sample3, Of10Actions.SampleNx(OfAction.Sample(1, 2, 3, 4, 0xffff, 2)).Subtype);
+        Assert.Equal(NxActionSubtype.Sample2, Of10Actions.SampleNx(OfAction.Sample(1, 2, 3, 4, 7, 0)).Subtype);
+        Assert.Equal(NxActionSubtype.Sample, Of10Actions.SampleNx(OfAction.Sample(1, 2, 3, 4)).Subtype);
     }
 
     /// <summary>

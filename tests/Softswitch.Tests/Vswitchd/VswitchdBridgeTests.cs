@@ -1361,11 +1361,11 @@ public sealed class VswitchdBridgeTests : IDisposable
     /// <summary>
     /// A bridge's IPFIX row is read with Open vSwitch's defaults; tunnel sampling is refused in the Bridge status while
     /// the bridge has a tunnel port (the rest served), a virtual_obs_id over 254 bytes refuses the row, a
-    /// Flow_Sample_Collector_Set of the bridge is refused; the datapath samples for IPFIX at the row's rate while it is
-    /// served, and stops when the row goes.
+    /// Flow_Sample_Collector_Set of the bridge is served (flow sampling on) once its IPFIX row can be, and ends with its
+    /// row; the datapath samples for IPFIX at the row's rate while it is served, and stops when the row goes.
     /// </summary>
     [Fact]
-    public void Ipfix_IsReadAndServed_TunnelSamplingAndCollectorSetsRefused()
+    public void Ipfix_IsReadAndServed_TunnelSamplingRefused_CollectorSetsServed()
     {
         var db = Database();
         Insert(db, "IPFIX", "ipfix", new JsonObject
@@ -1397,9 +1397,28 @@ public sealed class VswitchdBridgeTests : IDisposable
             Assert.Equal(0, bridge.Dp.SamplingRateOf(Datapath.Forwarding.SampleChannel.Ipfix));
         }
 
+        // A collector set whose IPFIX row is refused gets no exporter (said in the status); served once the row is.
         Insert(db, "Flow_Sample_Collector_Set", "fscs", new JsonObject { ["id"] = 3, ["bridge"] = Ref(Id("br0")), ["ipfix"] = Ref(Id("ipfix")) });
-        Assert.Equal("refused: per-flow IPFIX (the sample action's collector sets) is not supported; the bridge's ipfix column is",
-            VswitchConfig.Read(db)!.Bridges[0].Status["flow_sample_collector_set"]);
+        config = VswitchConfig.Read(db)!;
+        Assert.StartsWith("refused: other_config:virtual_obs_id is 255 bytes", config.Bridges[0].Status["flow_sample_collector_set"], StringComparison.Ordinal);
+        Assert.Empty(config.Bridges[0].FlowSampleSets);
+        Assert.True(db.TryApplyUpdate2(new JsonObject { ["IPFIX"] = new JsonObject { [Id("ipfix").ToString()] = new JsonObject
+        {
+            ["modify"] = new JsonObject { ["other_config"] = StringMap(("virtual_obs_id", "vobs")), ["cache_max_flows"] = 9 },
+        } } }, out var e2), e2);
+        config = VswitchConfig.Read(db)!;
+        var set = Assert.Single(config.Bridges[0].FlowSampleSets);
+        Assert.Equal((3L, 9L, "vobs"), (set.Id, set.Ipfix.CacheMaxFlows, set.Ipfix.VirtualObsId));
+        Assert.DoesNotContain("flow_sample_collector_set", config.Bridges[0].Status.Keys);
+        using (var bridge = Bridge.Create(config.Bridges[0], Host()))
+        {
+            Assert.True(bridge.Dp.FlowSampling);
+            Assert.True(db.TryApplyUpdate2(new JsonObject { ["Flow_Sample_Collector_Set"] = new JsonObject { [Id("fscs").ToString()] = new JsonObject { ["delete"] = null } } }, out var e3), e3);
+            config = VswitchConfig.Read(db)!;
+            Assert.Empty(config.Bridges[0].FlowSampleSets);
+            bridge.Apply(config.Bridges[0]);
+            Assert.False(bridge.Dp.FlowSampling);
+        }
     }
 
     /// <summary>The manual's list of the columns the daemon reads is the code's (<see cref="VswitchConfig.ReadColumns"/>).</summary>

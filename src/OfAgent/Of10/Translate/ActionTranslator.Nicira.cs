@@ -240,6 +240,10 @@ public static partial class ActionTranslator
             case NxActionSubtype.FinTimeout:
                 item = OfAction.FinTimeout(nx.FinIdleTimeout, nx.FinHardTimeout);
                 return true;
+            case NxActionSubtype.Sample or NxActionSubtype.Sample2 or NxActionSubtype.Sample3:
+                item = OfAction.Sample(nx.SampleProbability, nx.SampleCollectorSetId, nx.SampleObsDomainId, nx.SampleObsPointId, nx.SamplingPort,
+                                       nx.SampleDirection, nx.Subtype switch { NxActionSubtype.Sample2 => 1, NxActionSubtype.Sample3 => 2, _ => 0 });
+                return true;
             case NxActionSubtype.OutputReg or NxActionSubtype.OutputReg2:
             {
                 if (FieldOfHeader(nx.SrcHeader) is not { } src) return Refuse(NxRefusal.BadField, out why);
@@ -418,6 +422,12 @@ public static partial class ActionTranslator
 
     /// <summary>A fin_timeout as Open vSwitch writes it: NXAST_FIN_TIMEOUT.</summary>
     internal static NxAction FinTimeoutNx(in OfAction a) => NxAction.FinTimeout(a.FinIdle, a.FinHard);
+
+    /// <summary>A sample as Open vSwitch's encode_SAMPLE writes it: the form it came in, or the least that carries its
+    /// sampling port and direction (NXAST_SAMPLE, SAMPLE2, SAMPLE3).</summary>
+    internal static NxAction SampleNx(in OfAction a)
+        => NxAction.Sample(a.SampleProbability, a.SampleCollectorSetId, a.SampleObsDomainId, a.SampleObsPointId, a.SamplingPort, a.SampleDirection,
+                           a.SampleForm switch { 1 => NxActionSubtype.Sample2, 2 => NxActionSubtype.Sample3, _ => NxActionSubtype.Sample });
 
     /// <summary>A multipath as Open vSwitch writes it: NXAST_MULTIPATH with its destination's NXM header.</summary>
     internal static NxAction MultipathNx(in OfAction a)

@@ -208,13 +208,14 @@ public static partial class ActionTranslator
         }
         if (a.Type is OfActionType.Resubmit or OfActionType.Exit or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Conjunction or OfActionType.Learn
             or OfActionType.Note or OfActionType.Controller or OfActionType.Clone or OfActionType.Multipath or OfActionType.Bundle
-            or OfActionType.FinTimeout)
+            or OfActionType.FinTimeout or OfActionType.Sample)
         {
             var nx = a.Type switch
             {
                 OfActionType.Multipath => MultipathNx(a),
                 OfActionType.Bundle => BundleNx(a),
                 OfActionType.FinTimeout => FinTimeoutNx(a),
+                OfActionType.Sample => SampleNx(a),
                 OfActionType.Clone => CloneNx(a),
                 OfActionType.Exit => new NxAction(NxActionSubtype.Exit),
                 OfActionType.Conjunction => NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses),

@@ -147,7 +147,7 @@ internal static class ActionTranslator
         foreach (var a in actions)
         {
             if (a.Type is OfActionType.Note or OfActionType.Controller or OfActionType.Exit or OfActionType.Clone or OfActionType.Multipath
-                or OfActionType.Bundle or OfActionType.FinTimeout or OfActionType.OutputField or OfActionType.Learn)
+                or OfActionType.Bundle or OfActionType.FinTimeout or OfActionType.OutputField or OfActionType.Learn or OfActionType.Sample)
             {
                 return true;
             }
@@ -363,6 +363,7 @@ internal static class ActionTranslator
                 case OfActionType.Multipath: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.MultipathNx(a))); break;
                 case OfActionType.Bundle: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.BundleNx(a))); break;
                 case OfActionType.FinTimeout: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.FinTimeoutNx(a))); break;
+                case OfActionType.Sample: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.SampleNx(a))); break;
                 case OfActionType.Conjunction: into.Add(Ofp13Action.Nicira(NxAction.Conjunction(a.QueueId, a.ConjClause, a.ConjClauses))); break;
                 case OfActionType.Learn: into.Add(Ofp13Action.Nicira(Of10.Translate.ActionTranslator.LearnNx(a))); break;
                 case OfActionType.Note: into.Add(Ofp13Action.Nicira(new NxAction(NxActionSubtype.Note, Note: a.Data))); break;
