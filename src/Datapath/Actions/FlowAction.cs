@@ -200,7 +200,7 @@ public enum ActionKind : byte
     /// <summary>
     /// Open vSwitch's sample: each packet of the batch, with probability <see cref="FlowAction.SampleProbability"/> out of
     /// 65535, is handed (its first bytes as they are at this point of the list, and the action's ids) to its forwarding
-    /// thread's <see cref="Forwarding.FlowSampler"/>, whose ring the host's per-flow IPFIX exporter drains. The packet goes
+    /// thread's flow sampler, whose ring the host's per-flow IPFIX exporter drains. The packet goes
     /// on unchanged (docs/datapath.md, "Sample").
     /// </summary>
     Sample,
