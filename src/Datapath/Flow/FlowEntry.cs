@@ -32,8 +32,9 @@ public readonly record struct FlowRemoved(FlowEntry Entry, FlowRemovedReason Rea
 /// swapped whole by MODIFY (readers load it once per flow-batch). Counters are updated by forwarding
 /// threads once per flow-batch with plain adds to words only that thread writes (the rule's own words while one thread
 /// counts it, else each thread's own slot, a cache line apart; see <see cref="Forwarded"/>), by anything else
-/// atomically in a side object; <see cref="LastUsedNanos"/> by a plain volatile write when it moves by
-/// <see cref="LastUsedStepNanos"/> or more. Readers sum them all.
+/// atomically in a side object; <see cref="LastUsedNanos"/> by a plain volatile write, into the rule's word or the
+/// thread's slot as the counts, when it moves by <see cref="LastUsedStepNanos"/> or more. Readers sum the counts and
+/// take the latest time.
 /// <see cref="IsRemoved"/> becomes true when the writer unlinks the entry, so caches holding it treat it as
 /// a miss. Timestamps are nanoseconds of the table's <see cref="IClock"/>. The datapath knows a rule as
 /// (mask, value, priority, actions, timeouts); whatever a policy layer above keeps about it (a protocol's cookie,
@@ -169,7 +170,16 @@ public sealed class FlowEntry
     public ulong Tag => Volatile.Read(ref _tag);
     public long Packets => Volatile.Read(ref _packets) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Packets) + e.SumThreads(0) : 0);
     public long Bytes => Volatile.Read(ref _bytes) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Bytes) + e.SumThreads(1) : 0);
-    public long LastUsedNanos => Volatile.Read(ref _lastUsedNanos);
+    /// <summary>When a forwarding thread last counted the rule (to <see cref="LastUsedStepNanos"/>), or its creation or
+    /// last <see cref="Touch"/>: the latest of the rule's own word and the per-thread slots of a rule several count.</summary>
+    public long LastUsedNanos
+    {
+        get
+        {
+            long t = Volatile.Read(ref _lastUsedNanos);
+            return Volatile.Read(ref _elsewhere) is { } e ? Math.Max(t, e.LatestThread(ElsewhereCounts.LastUsedWord)) : t;
+        }
+    }
     public bool IsRemoved => _removed;
 
     /// <summary>Whether a lookup at tables version <paramref name="version"/> sees this rule (see the visibility fields).</summary>
@@ -261,32 +271,40 @@ public sealed class FlowEntry
         {
             _packets += packets;
             _bytes += bytes;
+            // Stored only when it moves by a millisecond or more: timeouts count in seconds and statistics show
+            // milliseconds.
+            if (nowNanos - Volatile.Read(ref _lastUsedNanos) >= LastUsedStepNanos) Volatile.Write(ref _lastUsedNanos, nowNanos);
         }
         else
         {
-            CountInSlot(packets, bytes, owner, threads);
+            CountInSlot(packets, bytes, nowNanos, owner, threads);
         }
-        // Stored only when it moves by a millisecond or more: with several forwarding threads on one rule, a store per
-        // batch would pass the line between their cores; timeouts count in seconds and statistics show milliseconds.
-        if (nowNanos - Volatile.Read(ref _lastUsedNanos) >= LastUsedStepNanos) Volatile.Write(ref _lastUsedNanos, nowNanos);
     }
 
-    /// <summary>A rule several forwarding threads count, each in its own slot (see <see cref="Forwarded"/>).</summary>
-    private void CountInSlot(int packets, long bytes, byte owner, int threads)
+    /// <summary>
+    /// A rule several forwarding threads count, each in its own slot (see <see cref="Forwarded"/>): its packets, its
+    /// bytes and its last-used time, so no thread stores into the line of the actions and match the others read (a
+    /// last-used store there, once a millisecond on each of a thousand wildcard rules that two threads share, takes
+    /// the line from the other core a million times a second). <see cref="LastUsedNanos"/> reads the latest.
+    /// </summary>
+    private void CountInSlot(int packets, long bytes, long nowNanos, byte owner, int threads)
     {
         var e = Elsewhere();
         var slots = Volatile.Read(ref e.PerThread) ?? e.MakeSlots(threads);
         int i = (owner - 1) * ElsewhereCounts.Stride;
-        if (owner != 0 && (uint)(i + 1) < (uint)slots.Length)
+        if (owner != 0 && (uint)(i + ElsewhereCounts.LastUsedWord) < (uint)slots.Length)
         {
             // This thread's slot: it alone writes it.
             Volatile.Write(ref slots[i], slots[i] + packets);
             Volatile.Write(ref slots[i + 1], slots[i + 1] + bytes);
+            ref long used = ref slots[i + ElsewhereCounts.LastUsedWord];
+            if (nowNanos - used >= LastUsedStepNanos) Volatile.Write(ref used, nowNanos);
         }
         else
         {
             Interlocked.Add(ref e.Packets, packets);
             Interlocked.Add(ref e.Bytes, bytes);
+            if (nowNanos - Volatile.Read(ref _lastUsedNanos) >= LastUsedStepNanos) Volatile.Write(ref _lastUsedNanos, nowNanos);
         }
         // Once: the first owner leaves the rule's own words too (they stay as counted, written no more).
         if (Volatile.Read(ref _countingOwner) != Contended) Volatile.Write(ref _countingOwner, Contended);
@@ -341,7 +359,8 @@ public sealed class FlowEntry
     private sealed class ElsewhereCounts
     {
         public long Packets, Bytes;
-        /// <summary>Thread id t's packets at [(t - 1) * <see cref="Stride"/>], its bytes next; null until a second thread counts.</summary>
+        /// <summary>Thread id t's packets at [(t - 1) * <see cref="Stride"/>], its bytes next, then its last-used time;
+        /// null until a second thread counts.</summary>
         public long[]? PerThread;
 
         /// <summary>Longs from one thread's slot to the next: 128 bytes, so two slots' words (16 bytes) never share a
@@ -352,6 +371,18 @@ public sealed class FlowEntry
         {
             Interlocked.CompareExchange(ref PerThread, new long[Math.Max(1, threads) * Stride], null);
             return PerThread!;
+        }
+
+        /// <summary>The word of a thread's slot holding when it last counted the rule (its packets are word 0, bytes 1).</summary>
+        public const int LastUsedWord = 2;
+
+        public long LatestThread(int word)
+        {
+            var slots = Volatile.Read(ref PerThread);
+            if (slots is null) return 0;
+            long n = 0;
+            for (int i = word; i < slots.Length; i += Stride) n = Math.Max(n, Volatile.Read(ref slots[i]));
+            return n;
         }
 
         public long SumThreads(int word)

@@ -89,6 +89,29 @@ public sealed class FlowCountingTests
     }
 
     [Fact]
+    public void ARuleSeveralThreadsCount_KeepsItsLastUsedTimeInTheirSlots_NotInTheLineTheyAllRead()
+    {
+        // A last-used store into the rule's own line, once a millisecond per rule, would take the line of the actions
+        // and match from every other thread that reads it: with a thousand shared wildcard rules, a million times a second.
+        var ownWord = typeof(FlowEntry).GetField("_lastUsedNanos", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var e = NewEntry();
+        long created = e.LastUsedNanos;
+        e.Forwarded(1, 60, 5 * FlowEntry.LastUsedStepNanos, 1, threads: 2);
+        Assert.Equal(5 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);       // the owner's own word, while it is the only one
+        e.Forwarded(1, 60, 7 * FlowEntry.LastUsedStepNanos, 2, threads: 2);
+        Assert.Equal(FlowEntry.Contended, e.CountingOwner);
+        Assert.Equal(7 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);
+        e.Forwarded(1, 60, 9 * FlowEntry.LastUsedStepNanos, 1, threads: 2);
+        e.Forwarded(1, 60, 8 * FlowEntry.LastUsedStepNanos, 2, threads: 2);
+        Assert.Equal(9 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);       // the latest of the threads' slots
+        Assert.Equal(5 * FlowEntry.LastUsedStepNanos, (long)ownWord.GetValue(e)!); // untouched since the rule was contended
+        Assert.Equal(4, e.Packets);
+        e.Touch(20 * FlowEntry.LastUsedStepNanos);                               // the control path still moves it
+        Assert.Equal(20 * FlowEntry.LastUsedStepNanos, e.LastUsedNanos);
+        Assert.True(created < e.LastUsedNanos);
+    }
+
+    [Fact]
     public void AResetZeroesWhatWasCountedAndLaterPacketsCountFromZero()
     {
         var e = NewEntry();
