@@ -57,6 +57,16 @@ public static class OfpHelloVersions
         return msg;
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                   ofp_header (8): OFPT_HELLO                  |   0
+    // +-------------------------------+-------------------------------+
+    // |    type: VERSIONBITMAP (1)    |             length            |   8
+    // +-------------------------------+-------------------------------+
+    // |                bitmaps[0]: bit v for version v                |  12
+    // +---------------------------------------------------------------+
+    // |      further bitmaps, zero padding to 8, further elements     |  16
+    // +---------------------------------------------------------------+
     /// <summary>
     /// The first 32 bits of the version bitmap in the whole HELLO <paramref name="hello"/> (header included), or
     /// false when it carries none (an OpenFlow 1.0 HELLO, or one whose elements do not parse).

@@ -5,16 +5,6 @@ namespace Softswitch.OfWire;
 /// <summary>NXAST_BUNDLE and NXAST_BUNDLE_LOAD (ovs lib/ofp-actions.c, struct nx_action_bundle; lib/bundle.c).</summary>
 public readonly partial record struct NxAction
 {
-    // BUNDLE (12), BUNDLE_LOAD (13), len 32 + the members padded to 8:
-    // +----------------+---------------+-----------+----------+
-    // | subtype (2)    | algorithm (2) | fields(2) | basis(2) |
-    // +----------------+---------------+-----------+----------+------------+
-    // | member_type (4): NXM_OF_IN_PORT | n_members (2) | ofs_nbits (2)    |
-    // +---------------------------------+---------------+------------------+
-    // | dst (4): BUNDLE_LOAD's NXM/OXM header, BUNDLE's 0 | zero (4)        |
-    // +---------------------------------------------------+-----------------+
-    // | members: n_members 16-bit OpenFlow port numbers, zero padding to 8  |
-    // +---------------------------------------------------------------------+
     // As Open vSwitch's decode_bundle and bundle_check: fields past symmetric_l3, more than BundleMaxMembers members, an
     // algorithm other than hrw (1) or active_backup (0), a member_type other than NXM_OF_IN_PORT, non-zero zero bytes, a
     // BUNDLE's non-zero ofs_nbits or dst, or a BUNDLE_LOAD's destination of fewer than 16 bits is BAD_ARGUMENT; fewer
@@ -49,6 +39,27 @@ public readonly partial record struct NxAction
 
     private int BundleBodySize => 24 + ((2 * (Members?.Length ?? 0) + 7) & ~7);
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |        subtype: 12 / 13       |           algorithm           |   8
+    // +-------------------------------+-------------------------------+
+    // |             fields            |             basis             |  12
+    // +-------------------------------+-------------------------------+
+    // |                  member_type: NXM_OF_IN_PORT                  |  16
+    // +-------------------------------+-------------------------------+
+    // |           n_members           |           ofs_nbits           |  20
+    // +-------------------------------+-------------------------------+
+    // |             dst: BUNDLE_LOAD's header, BUNDLE's 0             |  24
+    // +---------------------------------------------------------------+
+    // |                              zero                             |  28
+    // +---------------------------------------------------------------+
+    // |        members: n_members x 2 bytes, zero padding to 8        |  32
+    // +---------------------------------------------------------------+
     private static bool TryBundle(ReadOnlySpan<byte> b, NxActionSubtype subtype, out NxAction nx, out NxActionError error)
     {
         nx = default;

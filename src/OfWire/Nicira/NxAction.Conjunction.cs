@@ -5,11 +5,6 @@ namespace Softswitch.OfWire;
 /// <summary>NXAST_CONJUNCTION (ovs lib/ofp-actions.c, struct nx_action_conjunction).</summary>
 public readonly partial record struct NxAction
 {
-    // +--------+--------+----------------+
-    // | 0xffff |   16   | vendor 0x2320  |
-    // +--------+--------+------+---------+------+
-    // | subtype 34 (2)  |clause|n_clauses| id (4)|
-    // +-----------------+------+---------+-------+
     // clause is 0-based (ovs-ofctl's text shows clause + 1); 2 <= n_clauses <= 64; clause < n_clauses.
 
     /// <summary>NXBAC_BAD_CONJUNCTION in OpenFlow 1.0 and 1.1: OFPET_BAD_ACTION, code 526 (ovs NX1.0-1.1(2,526)).</summary>
@@ -31,6 +26,17 @@ public readonly partial record struct NxAction
     /// <summary>Whether <paramref name="clause"/> of <paramref name="clauses"/> is a conjunction Open vSwitch takes (decode_NXAST_RAW_CONJUNCTION).</summary>
     public static bool IsValidConjunction(int clause, int clauses) => clauses is >= 2 and <= 64 && clause >= 0 && clause < clauses;
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+---------------+---------------+
+    // |          subtype: 34          |     clause    |   n_clauses   |   8
+    // +-------------------------------+---------------+---------------+
+    // |                               id                              |  12
+    // +---------------------------------------------------------------+
     private static bool TryConjunction(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
     {
         nx = default;

@@ -5,13 +5,7 @@ namespace Softswitch.OfWire;
 /// <summary>NXAST_CONTROLLER2 (ovs lib/ofp-actions.c, struct ext_action_header and the NXAC2PT_* properties).</summary>
 public readonly partial record struct NxAction
 {
-    // +--------+--------+----------------+
-    // | 0xffff | 16+8k  | vendor 0x2320  |
-    // +--------+--------+-------+--------+
-    // | subtype 37 (2)  | pad (6), zero  |
-    // +-----------------+----------------+------------------------------------+
-    // | properties: type (2) length (2, 4 + payload) payload, zero padding to 8 |
-    // +------------------------------------------------------------------------+
+    // NXAC2PT_* properties, by type:
     //   MAX_LEN (0): u16 (then 2 zero bytes), default 65535    CONTROLLER_ID (1): u16 (then 2 zero bytes), default 0
     //   REASON (2): u8, default 1 (action)       USERDATA (3): any bytes, for NXT_PACKET_IN2
     //   PAUSE (4): a flag (payload not read)     METER_ID (5): u32, exactly 4 bytes, default 0xffffffff (none)
@@ -45,6 +39,22 @@ public readonly partial record struct NxAction
     /// <summary>A controller action's meter (<see cref="NoControllerMeter"/>: none).</summary>
     public uint ControllerMeterId => Subtype == NxActionSubtype.Controller2 ? SrcHeader : NoControllerMeter;
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |          subtype: 37          |              zero             |   8
+    // +-------------------------------+-------------------------------+
+    // |                              zero                             |  12
+    // +-------------------------------+-------------------------------+
+    // |    property type: NXAC2PT_*   |      length: 4 + payload      |  16
+    // +-------------------------------+-------------------------------+
+    // |         payload, zero padding to 8; further properties        |  20
+    // +---------------------------------------------------------------+
+    // The property types and payloads: the list above.
     private static bool TryController2(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
     {
         nx = default;

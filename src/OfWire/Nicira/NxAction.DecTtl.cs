@@ -5,13 +5,6 @@ namespace Softswitch.OfWire;
 /// <summary>NXAST_DEC_TTL_CNT_IDS (ovs lib/ofp-actions.c, struct nx_action_cnt_ids).</summary>
 public readonly partial record struct NxAction
 {
-    // +--------+--------+----------------+
-    // | 0xffff | 16+8k  | vendor 0x2320  |
-    // +--------+--------+--------+-------+--------+
-    // | subtype 21 (2)  | n_controllers (2) | zero (4) |
-    // +-----------------+-------------------+----------+
-    // | cnt_ids: n_controllers x 2 bytes, zero padding to 8 |
-    // +------------------------------------------------------+
     // As Open vSwitch's decode_NXAST_RAW_DEC_TTL_CNT_IDS: zeros not zero is NXBRC_MUST_BE_ZERO, fewer bytes than the ids
     // need is BAD_LEN; bytes past the ids are not read (re-encoded, the action is 16 + the ids rounded up to 8).
 
@@ -21,6 +14,19 @@ public readonly partial record struct NxAction
     /// <summary>A dec_ttl whose invalid-TTL packet-ins go to controller ids <paramref name="ids"/> (NXAST_DEC_TTL_CNT_IDS).</summary>
     public static NxAction DecTtlIds(ushort[] ids) => new(NxActionSubtype.DecTtlCntIds) { ControllerIds = ids };
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |          subtype: 21          |         n_controllers         |   8
+    // +-------------------------------+-------------------------------+
+    // |                              zero                             |  12
+    // +---------------------------------------------------------------+
+    // |      cnt_ids: n_controllers x 2 bytes, zero padding to 8      |  16
+    // +---------------------------------------------------------------+
     private static bool TryDecTtlCntIds(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
     {
         nx = default;

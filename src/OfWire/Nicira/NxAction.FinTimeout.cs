@@ -5,18 +5,6 @@ namespace Softswitch.OfWire;
 /// <summary>NXAST_FIN_TIMEOUT and NXAST_MULTIPATH (ovs lib/ofp-actions.c, struct nx_action_fin_timeout, nx_action_multipath).</summary>
 public readonly partial record struct NxAction
 {
-    // FIN_TIMEOUT (19), len 16:
-    // +-----------------+--------------------+--------------------+---------+
-    // | subtype 19 (2)  | fin_idle_timeout(2) | fin_hard_timeout(2) | pad (2) |
-    // +-----------------+--------------------+--------------------+---------+
-    // MULTIPATH (10), len 32:
-    // +----------------+-----------+----------+----------+
-    // | subtype 10 (2) | fields(2) | basis(2) | pad0 (2) |
-    // +----------------+-----------+----------+----------+----------+
-    // | algorithm (2)  | max_link (2) | arg (4)          | pad1 (2) |
-    // +----------------+--------------+------------------+----------+
-    // | ofs_nbits (2)  | dst (4): a 32-bit NXM or OXM header       |
-    // +----------------+-------------------------------------------+
     // As Open vSwitch decodes them: neither pad is read; a multipath's fields other than NX_HASH_FIELDS_* 0-6, an
     // algorithm other than NX_MP_ALG_* 0-3, or fewer dst bits than max_link + 1 links need is BAD_ARGUMENT. Whether dst
     // names a field the switch writes, within its width, is not the codec's to say.
@@ -49,6 +37,17 @@ public readonly partial record struct NxAction
     /// <summary>A multipath's number of links less one.</summary>
     public ushort MultipathMaxLink => (ushort)SrcHeader;
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |          subtype: 19          |        fin_idle_timeout       |   8
+    // +-------------------------------+-------------------------------+
+    // |        fin_hard_timeout       |              pad              |  12
+    // +-------------------------------+-------------------------------+
     private static bool TryFinTimeout(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
     {
         error = default;
@@ -56,6 +55,25 @@ public readonly partial record struct NxAction
         return true;
     }
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |          subtype: 10          |             fields            |   8
+    // +-------------------------------+-------------------------------+
+    // |             basis             |              pad0             |  12
+    // +-------------------------------+-------------------------------+
+    // |           algorithm           |            max_link           |  16
+    // +-------------------------------+-------------------------------+
+    // |                              arg                              |  20
+    // +-------------------------------+-------------------------------+
+    // |              pad1             |           ofs_nbits           |  24
+    // +-------------------------------+-------------------------------+
+    // |                dst: a 32-bit NXM or OXM header                |  28
+    // +---------------------------------------------------------------+
     private static bool TryMultipath(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
     {
         nx = default;

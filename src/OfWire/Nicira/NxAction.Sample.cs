@@ -5,16 +5,6 @@ namespace Softswitch.OfWire;
 /// <summary>NXAST_SAMPLE, NXAST_SAMPLE2 and NXAST_SAMPLE3 (ovs lib/ofp-actions.c, struct nx_action_sample, nx_action_sample2).</summary>
 public readonly partial record struct NxAction
 {
-    // SAMPLE (29), len 24:
-    // +----------------+-----------------+----------------------+
-    // | subtype 29 (2) | probability (2) | collector_set_id (4) |
-    // +----------------+-----------------+----------------------+
-    // | obs_domain_id (4)                | obs_point_id (4)     |
-    // +----------------------------------+----------------------+
-    // SAMPLE2 (38) and SAMPLE3 (41), len 32: SAMPLE's fields, then
-    // +-------------------+---------------+-----------+
-    // | sampling_port (2) | direction (1) | zeros (5) |
-    // +-------------------+---------------+-----------+
     // As Open vSwitch decodes them: probability 0 is BAD_ARGUMENT; SAMPLE2 reads neither its direction byte nor its
     // zeros (its direction is the default); SAMPLE3's zeros not zero are NXBRC_MUST_BE_ZERO, a direction other than
     // 0 (default), 1 (ingress) or 2 (egress) BAD_ARGUMENT. SAMPLE's sampling port is OFPP_NONE.
@@ -51,6 +41,26 @@ public readonly partial record struct NxAction
     /// <summary>A sample's direction (<see cref="SampleDefault"/>, <see cref="SampleIngress"/>, <see cref="SampleEgress"/>).</summary>
     public byte SampleDirection => Table;
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |     subtype: 29 / 38 / 41     |          probability          |   8
+    // +-------------------------------+-------------------------------+
+    // |                        collector_set_id                       |  12
+    // +---------------------------------------------------------------+
+    // |                         obs_domain_id                         |  16
+    // +---------------------------------------------------------------+
+    // |                          obs_point_id                         |  20
+    // +-------------------------------+---------------+---------------+
+    // |         sampling_port         |   direction   |     zeros     |  24
+    // +-------------------------------+---------------+---------------+
+    // |                             zeros                             |  28
+    // +---------------------------------------------------------------+
+    // SAMPLE (29) ends at 24; SAMPLE2 (38) and SAMPLE3 (41) are 32 bytes.
     private static bool TrySample(ReadOnlySpan<byte> b, NxActionSubtype subtype, out NxAction nx, out NxActionError error)
     {
         nx = default;

@@ -136,12 +136,19 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
     /// <summary>OFPP_IN_PORT in a resubmit's 16-bit in_port.</summary>
     public const ushort InPortOwn = 0xfff8;
 
-    // Every Nicira action starts with nx_action_header; the body (after the vendor id) then holds, by subtype:
-    // +--------+--------+----------------+
-    // | 0xffff |  len   | vendor 0x2320  |
-    // +--------+--------+----------------+---------------------------------+
-    // | subtype (2) | per subtype                                          |
-    // +-------------+------------------------------------------------------+
+    // Every Nicira action starts with nx_action_header; b, what TryDecodeBody reads, is the action from its subtype
+    // (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |            subtype            |        per subtype ...        |   8
+    // +-------------------------------+-------------------------------+
+    // |                    ... per subtype (to len)                   |  12
+    // +---------------------------------------------------------------+
+    // Per subtype, its fields in order from offset 10 (b[2]):
     //   SET_TUNNEL(2), SET_QUEUE(4), SET_MPLS_LABEL(30), GROUP(40)  len 16: pad(2) arg32
     //   SET_TUNNEL64(9)                                             len 24: pad(6) arg64
     //   PUSH_MPLS(23), POP_MPLS(24)                                 len 16: ethertype(2) pad(4)
@@ -386,7 +393,20 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         }
     }
 
-    // ofs_nbits: the offset in the field (upper 10 bits) and n_bits - 1 (lower 6); dst: a 32-bit NXM/OXM header.
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |           subtype: 7          |           ofs_nbits           |   8
+    // +-------------------------------+-------------------------------+
+    // |                dst: a 32-bit NXM or OXM header                |  12
+    // +---------------------------------------------------------------+
+    // |                           value (8)                           |  16
+    // +---------------------------------------------------------------+
+    // ofs_nbits: the offset in the field (upper 10 bits) and n_bits - 1 (lower 6).
     private static bool TryRegLoad(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
     {
         nx = default;
@@ -404,6 +424,21 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         return true;
     }
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |          subtype: 33          |       OXM/NXM header ...      |   8
+    // +-------------------------------+-------------------------------+
+    // |           ... header          |           value ...           |  12
+    // +-------------------------------+-------------------------------+
+    // |               value, then the mask when hasmask               |  16
+    // +---------------------------------------------------------------+
+    // |                       zero padding to 8                       |
+    // +---------------------------------------------------------------+
     // The TLV starts right after the subtype (in place of ext_action_header's pad), as Open vSwitch writes it.
     private static bool TryRegLoad2(ReadOnlySpan<byte> b, out NxAction nx, out NxActionError error)
     {

@@ -112,18 +112,6 @@ public static class NxAsyncConfig
         return msg;
     }
 
-    //  0                   1                   2                   3
-    // +---------------------------------------------------------------+
-    // |  ofp_header (8): xid 0                                        |   0
-    // +---------------------------------------------------------------+
-    // |  1.0: vendor 0x00002320      | 1.3: experimenter 0x4f4e4600   |   8
-    // +---------------------------------------------------------------+
-    // |  1.0: subtype 132            | 1.3: exp_type 2350             |  12
-    // +---------------------------------------------------------------+
-    // |  the request, whole, its own header (the outer's version, the |  16
-    // |  sender's xid): 1.3's GROUP_MOD or METER_MOD; under 1.0       |
-    // |  Open vSwitch's NXT_GROUP_MOD                                 |
-    // +---------------------------------------------------------------+
     /// <summary>
     /// NXT_REQUESTFORWARD (<paramref name="version"/> 1.0) or ONFT13_REQUESTFORWARD (1.3) of <paramref name="inner"/>
     /// (whole, in <paramref name="version"/>), whole; the switch sends xid 0.
@@ -139,6 +127,17 @@ public static class NxAsyncConfig
         return msg;
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |      ofp_header (8): VENDOR (4) / EXPERIMENTER (4), xid 0     |   0
+    // +---------------------------------------------------------------+
+    // |    vendor 0x00002320 (1.0) / experimenter 0x4f4e4600 (1.3)    |   8
+    // +---------------------------------------------------------------+
+    // |            subtype 132 (1.0) / exp_type 2350 (1.3)            |  12
+    // +---------------------------------------------------------------+
+    // |  the request, whole: its header (the outer version, its xid)  |  16
+    // +---------------------------------------------------------------+
+    // The request: under 1.3 a GROUP_MOD or METER_MOD, under 1.0 Open vSwitch's NXT_GROUP_MOD.
     /// <summary>
     /// Reads an NXT_REQUESTFORWARD (1.0) or ONFT13_REQUESTFORWARD (1.3), whole: the inner request's place; false when
     /// the head is not one of them, or the inner request's header does not fit, is under 8 bytes, runs past the

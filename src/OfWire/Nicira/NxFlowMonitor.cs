@@ -198,23 +198,6 @@ public static class NxFlowMonitor
     /// <summary>NXT_FLOW_MONITOR_PAUSED or _RESUMED (xid 0, no body), whole.</summary>
     public static byte[] FlowControl(bool paused) => Nx10.Message(paused ? Paused : Resumed, 0, []);
 
-    //  0                   1                   2                   3
-    // +-------------------------------+-------------------------------+
-    // |             length            |        event: NXFME_*         |   0
-    // +-------------------------------+-------------------------------+
-    // |       reason (OFPRR_*)        |            priority           |   4
-    // +-------------------------------+-------------------------------+
-    // |          idle_timeout         |          hard_timeout         |   8
-    // +-------------------------------+---------------+---------------+
-    // |           match_len           |    table_id   |      pad      |  12
-    // +-------------------------------+---------------+---------------+
-    // |                           cookie (8)                          |  16
-    // +---------------------------------------------------------------+
-    // | nx_match (match_len), zero padding to 8                       |  24
-    // +---------------------------------------------------------------+
-    // | actions (OpenFlow 1.0's) to length                            |
-    // +---------------------------------------------------------------+
-    // ABBREV (NXFME_ABBREV 3): length 8, event, xid. Entries follow the NXST head (24) of an OFPT_STATS_REPLY, subtype 2.
     /// <summary>
     /// NXST_FLOW_MONITOR replies carrying <paramref name="updates"/> in order, in parts of at most 65535 bytes with
     /// OFPSF_REPLY_MORE on all but the last (one empty reply when there are none).
@@ -262,6 +245,23 @@ public static class NxFlowMonitor
         return size;
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |             length            |        event: NXFME_*         |   0
+    // +-------------------------------+-------------------------------+
+    // |       reason (OFPRR_*)        |            priority           |   4
+    // +-------------------------------+-------------------------------+
+    // |          idle_timeout         |          hard_timeout         |   8
+    // +-------------------------------+---------------+---------------+
+    // |           match_len           |    table_id   |      pad      |  12
+    // +-------------------------------+---------------+---------------+
+    // |                           cookie (8)                          |  16
+    // +---------------------------------------------------------------+
+    // |            nx_match (match_len), zero padding to 8            |  24
+    // +---------------------------------------------------------------+
+    // |               actions (OpenFlow 1.0's, to length)             | 24+m
+    // +---------------------------------------------------------------+
+    // ABBREV (NXFME_ABBREV 3): length 8, event, xid. Entries follow the NXST head (24) of an OFPT_STATS_REPLY, subtype 2.
     /// <summary>
     /// Reads the entries of one NXST_FLOW_MONITOR reply (<paramref name="frame"/> whole) into <paramref name="into"/>
     /// (cleared first), as Open vSwitch's ofputil_decode_flow_update: an entry whose length is under 8, not a multiple of 8
@@ -323,8 +323,7 @@ public static class NxFlowMonitor
                 return false;
             }
             match.Clear();
-            var me = NxMatch.TryDecode(s.Slice(FullSize, matchLen), match);
-            if (me != NxmError.None)
+            if (!NxMatch.TryDecode(s.Slice(FullSize, matchLen), match, out var me))
             {
                 error = Nx10Error.Of(me);
                 return false;

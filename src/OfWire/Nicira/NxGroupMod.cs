@@ -31,28 +31,6 @@ public sealed class NxGroupMod
     /// <summary>The group properties, whole, as they came (empty: none).</summary>
     public byte[] Properties = [];
 
-    //  0                   1                   2                   3
-    // +---------------------------------------------------------------+
-    // |  ofp_header (8): version 1, OFPT_VENDOR (4)                   |   0
-    // +---------------------------------------------------------------+
-    // |                    vendor 0x00002320 (Nicira)                 |   8
-    // +---------------------------------------------------------------+
-    // |                           subtype 31                          |  12
-    // +-------------------------------+---------------+---------------+
-    // |            command            |      type     |      pad      |  16
-    // +---------------------------------------------------------------+
-    // |                            group_id                           |  20
-    // +-------------------------------+-------------------------------+
-    // |        bucket_array_len       |              pad              |  24
-    // +-------------------------------+-------------------------------+
-    // |                       command_bucket_id                       |  28
-    // +---------------------------------------------------------------+
-    // |  buckets (bucket_array_len): 1.5's ofp_bucket (len, action_   |  32
-    // |  array_len, bucket_id, 1.0's actions, WEIGHT / WATCH_PORT /   |
-    // |  WATCH_GROUP properties)                                      |
-    // +---------------------------------------------------------------+
-    // |                  group properties (to the end)                |
-    // +---------------------------------------------------------------+
     public byte[] Encode()
     {
         var w = new Ofp13Writer(64);
@@ -77,6 +55,28 @@ public sealed class NxGroupMod
         return w.ToArray();
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |           ofp_header (8): version 1, OFPT_VENDOR (4)          |   0
+    // +---------------------------------------------------------------+
+    // |                   vendor 0x00002320 (Nicira)                  |   8
+    // +---------------------------------------------------------------+
+    // |                           subtype 31                          |  12
+    // +-------------------------------+---------------+---------------+
+    // |            command            |      type     |      pad      |  16
+    // +-------------------------------+---------------+---------------+
+    // |                            group_id                           |  20
+    // +-------------------------------+-------------------------------+
+    // |        bucket_array_len       |              pad              |  24
+    // +-------------------------------+-------------------------------+
+    // |                       command_bucket_id                       |  28
+    // +---------------------------------------------------------------+
+    // |                   buckets (bucket_array_len)                  |  32
+    // +---------------------------------------------------------------+
+    // |                 group properties (to the end)                 | 32+b
+    // +---------------------------------------------------------------+
+    // Each bucket is 1.5's ofp_bucket (len, action_array_len, bucket_id, then 1.0's actions, then WEIGHT, WATCH_PORT and
+    // WATCH_GROUP properties of 8 bytes each: the diagram above Ofp15Buckets.TryDecode).
     /// <summary>
     /// Reads a whole NXT_GROUP_MOD (cleared first): false when the head is not one, a length does not fit, or a bucket
     /// property is not one of 1.5's three (each 8 bytes). The actions are kept as bytes (1.0's codec reads them).

@@ -68,18 +68,35 @@ public sealed record NxLearn(ushort IdleTimeout, ushort HardTimeout, ushort Prio
         return h.ToHashCode();
     }
 
-    // The body (after the vendor id), both forms:
-    // +-------------+--------------+--------------+-------------+------------+
-    // | subtype (2) | idle_timeout | hard_timeout | priority    | cookie (8) |
-    // +-------------+---------+----+--------------+-------------+------------+
-    // | flags (2)   | table(1)| pad| fin_idle_timeout (2)  | fin_hard_timeout (2) |
-    // +-------------+---------+----+-----------------------+----------------------+
     // LEARN (16): then the specs; LEARN2 (45): limit(4) result_dst_ofs(2) pad(2), result_dst's header (4) when
     // WRITE_RESULT, then the specs. Each spec: header(2) = src_type(bit 13) | dst_type(bits 11-12) | n_bits(bits 0-9);
     // a field source: header(4) ofs(2); an immediate: 2*ceil(n_bits/16) bytes; a match or load destination: header(4)
     // ofs(2); an output none. A zero spec header (or the end) ends the list; what follows must be zero.
     internal const int FixedBody = 2 + 22, FixedBody2 = FixedBody + 8;
 
+    // b, what the decoder reads, is the action from its subtype (offset 8): b[k] is offset 8 + k.
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor: 0x00002320                      |   4
+    // +-------------------------------+-------------------------------+
+    // |        subtype: 16 / 45       |          idle_timeout         |   8
+    // +-------------------------------+-------------------------------+
+    // |          hard_timeout         |            priority           |  12
+    // +-------------------------------+-------------------------------+
+    // |                           cookie (8)                          |  16
+    // +-------------------------------+---------------+---------------+
+    // |             flags             |    table_id   |      pad      |  24
+    // +-------------------------------+---------------+---------------+
+    // |        fin_idle_timeout       |        fin_hard_timeout       |  28
+    // +-------------------------------+-------------------------------+
+    // |                         LEARN2: limit                         |  32
+    // +-------------------------------+-------------------------------+
+    // |     LEARN2: result_dst_ofs    |          LEARN2: pad          |  36
+    // +-------------------------------+-------------------------------+
+    // |          specs (LEARN2: result_dst header (4) first)          | 32/40
+    // +---------------------------------------------------------------+
     /// <summary>Reads a LEARN or LEARN2 body (<paramref name="b"/>, subtype first, padding included).</summary>
     internal static bool TryDecode(ReadOnlySpan<byte> b, bool two, out NxLearn? learn, out NxActionError error)
     {
@@ -249,6 +266,10 @@ public readonly partial record struct NxAction
     /// <summary>A learn action (NXAST_LEARN2 when <see cref="NxLearn.Learn2"/>, else NXAST_LEARN).</summary>
     public static NxAction OfLearn(NxLearn learn) => new(learn.Learn2 ? NxActionSubtype.Learn2 : NxActionSubtype.Learn) { Learn = learn };
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // | nx_action_learn / learn2: the diagram above NxLearn.TryDecode |   0
+    // +---------------------------------------------------------------+
     private static bool TryDecodeLearn(ReadOnlySpan<byte> b, NxActionSubtype subtype, out NxAction nx, out NxActionError error)
     {
         nx = default;

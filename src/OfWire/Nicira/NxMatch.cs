@@ -106,29 +106,30 @@ public static class NxMatch
     //  0                   1                   2                   3
     //  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
     // +-------------------------------+-------------+-+---------------+
-    // |           nxm_vendor          |  nxm_field  |M|   nxm_length  |   0
+    // |      nxm_vendor (class)       |  nxm_field  |M|   nxm_length  |   0
     // +-------------------------------+-------------+-+---------------+
     // |   value (length, or length / 2 with M), then the mask when M  |   4
     // +---------------------------------------------------------------+
+    // class 0xffff (an experimenter OXM): experimenter (4) at 4, in nxm_length; value and mask at 8.
     /// <summary>
     /// Reads the entry at the start of <paramref name="s"/> (the rest of an nx_match): its size in <paramref name="size"/>,
     /// the entry in the OXM form (in_port as a 32-bit port, IP_TOS as IP_DSCP; <see cref="VlanTci"/> and
-    /// <see cref="Cookie"/> as they are), or why not.
+    /// <see cref="Cookie"/> as they are); false with why not in <paramref name="error"/>.
     /// </summary>
-    public static NxmError TryReadEntry(ReadOnlySpan<byte> s, out Ofp13Oxm entry, out int size)
+    public static bool TryReadEntry(ReadOnlySpan<byte> s, out Ofp13Oxm entry, out int size, out NxmError error)
     {
         entry = default;
         size = 0;
-        if (s.Length < 4) return NxmError.BadLen;
+        if (s.Length < 4) return Fail(NxmError.BadLen, out error);
         ushort cls = BinaryPrimitives.ReadUInt16BigEndian(s);
         bool hasMask = (s[2] & 1) != 0;
         int len = s[3];
         // An experimenter OXM (class 0xffff) has an 8-byte header: ONF's tcp_flags and actset_output are matched here
         // (Open vSwitch writes actset_output, which has no NXM header, so in an nx_match).
         int header = cls == Ofp13Match.ClassExperimenter ? 8 : 4;
-        if (len < header - 4 || s.Length < header) return NxmError.BadLen;
+        if (len < header - 4 || s.Length < header) return Fail(NxmError.BadLen, out error);
         size = 4 + len;
-        if (size > s.Length) return NxmError.BadLen;
+        if (size > s.Length) return Fail(NxmError.BadLen, out error);
         byte f = cls != Ofp13Match.ClassExperimenter ? FieldOf(cls, (byte)(s[2] >> 1))
             : BinaryPrimitives.ReadUInt32BigEndian(s[4..]) == Ofp13Match.OnfExperimenter ? Ofp13Match.OnfFieldOf((byte)(s[2] >> 1)) : (byte)0xff;
         len -= header - 4;
@@ -136,13 +137,13 @@ public static class NxMatch
         int flen = f == 0xff ? 0 : nxm ? FieldLength(f) : Ofp13Match.FieldLength(f);
         int width = hasMask ? len / 2 : len;
         var payload = s.Slice(header, len);
-        if (hasMask && !Consistent(payload[..width], payload.Slice(width, width))) return NxmError.BadWildcards;
-        if (f == 0xff || flen != width || (hasMask && (len & 1) != 0)) return NxmError.BadField;
+        if (hasMask && !Consistent(payload[..width], payload.Slice(width, width))) return Fail(NxmError.BadWildcards, out error);
+        if (f == 0xff || flen != width || (hasMask && (len & 1) != 0)) return Fail(NxmError.BadField, out error);
         var value = Read(payload[..flen]);
         var full = flen >= 16 ? UInt128.MaxValue : (UInt128.One << (8 * flen)) - 1;
         var mask = hasMask ? Read(payload.Slice(flen, flen)) : full;
-        if (hasMask && mask != full && !Maskable(f)) return NxmError.BadMask;
-        if (!ValueValid(f, cls, value)) return NxmError.BadValue;
+        if (hasMask && mask != full && !Maskable(f)) return Fail(NxmError.BadMask, out error);
+        if (!ValueValid(f, cls, value)) return Fail(NxmError.BadValue, out error);
         // A mask of all ones is no mask (Open vSwitch keeps the value only).
         if (mask == full) hasMask = false;
         if (f == 0 && cls == Class0)
@@ -156,7 +157,14 @@ public static class NxMatch
         }
         if (!hasMask && f is not (VlanTci or Cookie)) mask = Ofp13Match.AllOnes(f);
         entry = new Ofp13Oxm(f, hasMask, value, mask);
-        return NxmError.None;
+        error = NxmError.None;
+        return true;
+    }
+
+    private static bool Fail(NxmError why, out NxmError error)
+    {
+        error = why;
+        return false;
     }
 
     /// <summary>Whether Open vSwitch's mf_is_value_valid takes <paramref name="value"/> for <paramref name="field"/> (read under <paramref name="cls"/>).</summary>
@@ -188,17 +196,23 @@ public static class NxMatch
         return true;
     }
 
-    /// <summary>Reads each entry of <paramref name="match"/> (exactly match_len bytes) into <paramref name="into"/> (appended), or the first entry's error.</summary>
-    public static NxmError TryDecode(ReadOnlySpan<byte> match, List<Ofp13Oxm> into)
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |     entry (4 + nxm_length: the diagram above TryReadEntry)    |   0
+    // +---------------------------------------------------------------+
+    // |   entries back to back to match_len, no padding of their own  | 4+l
+    // +---------------------------------------------------------------+
+    /// <summary>Reads each entry of <paramref name="match"/> (exactly match_len bytes) into <paramref name="into"/> (appended); false with the first entry's error.</summary>
+    public static bool TryDecode(ReadOnlySpan<byte> match, List<Ofp13Oxm> into, out NxmError error)
     {
         while (!match.IsEmpty)
         {
-            var e = TryReadEntry(match, out var entry, out int n);
-            if (e != NxmError.None) return e;
+            if (!TryReadEntry(match, out var entry, out int n, out error)) return false;
             into.Add(entry);
             match = match[n..];
         }
-        return NxmError.None;
+        error = NxmError.None;
+        return true;
     }
 
     /// <summary>The size of <paramref name="entry"/> on the wire.</summary>

@@ -43,7 +43,7 @@ public readonly record struct Nx10Error(ushort Type, ushort Code, bool Nicira)
 
     //  0                   1                   2                   3
     // +---------------------------------------------------------------+
-    // | ofp_header (8): version 1, OFPT_ERROR, length, the request's xid  |  0
+    // |   ofp_header (8): version 1, OFPT_ERROR, the request's xid    |   0
     // +-------------------------------+-------------------------------+
     // |     type (0xb0c2 for NX)      |      code (0 for NX)          |  8
     // +-------------------------------+-------------------------------+
@@ -119,6 +119,14 @@ public static class Nx10
     /// <summary>The padded size of a match of <paramref name="matchLength"/> bytes.</summary>
     public static int Padded(int matchLength) => (matchLength + 7) & ~7;
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |           ofp_header (8): version 1, OFPT_VENDOR (4)          |   0
+    // +---------------------------------------------------------------+
+    // |                       vendor 0x00002320                       |   8
+    // +---------------------------------------------------------------+
+    // |                            subtype                            |  12
+    // +---------------------------------------------------------------+
     /// <summary>The NXT subtype of <paramref name="frame"/> (an OFPT_VENDOR of vendor 0x2320), or the error: BAD_LEN under 16 bytes, BAD_VENDOR for another vendor.</summary>
     public static bool TryReadSubtype(ReadOnlySpan<byte> frame, out uint subtype, out OfpError error)
     {

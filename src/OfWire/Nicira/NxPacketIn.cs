@@ -83,6 +83,14 @@ public static class NxPacketIn
     /// <summary>The OXM field numbers of the context (<see cref="Ofp13Match"/>'s): in_port, metadata, tunnel_id.</summary>
     private const byte InPortField = 0, MetadataField = 2, TunnelIdField = 38;
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |      ofp_header (8): OFPT_VENDOR / OFPT_EXPERIMENTER (4)      |   0
+    // +---------------------------------------------------------------+
+    // |                vendor / experimenter 0x00002320               |   8
+    // +---------------------------------------------------------------+
+    // |                            subtype                            |  12
+    // +---------------------------------------------------------------+
     /// <summary>The NXT subtype of <paramref name="msg"/> when it is a Nicira message of any version (type 4, vendor 0x2320, 16 bytes or more).</summary>
     public static bool TryReadSubtype(ReadOnlySpan<byte> msg, out uint subtype)
     {
@@ -185,6 +193,24 @@ public static class NxPacketIn
         return pos;
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |         ofp_header (8), vendor 0x2320, subtype 17 (16)        |   0
+    // +---------------------------------------------------------------+
+    // |                           buffer_id                           |  16
+    // +-------------------------------+---------------+---------------+
+    // |           total_len           |     reason    |    table_id   |  20
+    // +-------------------------------+---------------+---------------+
+    // |                           cookie (8)                          |  24
+    // +-------------------------------+-------------------------------+
+    // |           match_len           |              pad              |  32
+    // +-------------------------------+-------------------------------+
+    // |                              pad                              |  36
+    // +---------------------------------------------------------------+
+    // |            nx_match (match_len), zero padding to 8            |  40
+    // +---------------------------------------------------------------+
+    // |           2 zero bytes, then the frame (to the end)           | 40+m
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Reads an NXT_PACKET_IN's fields, its nx_match (<paramref name="match"/>, match_len bytes) and its frame: false
     /// when the message is shorter than its fixed part, or its match and pad bytes run past it.
@@ -297,6 +323,17 @@ public static class NxPacketIn
         return 8;
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |         ofp_header (8), vendor 0x2320, subtype 30 (16)        |   0
+    // +-------------------------------+-------------------------------+
+    // |    property type: NXPINT_*    |      length: 4 + payload      |  16
+    // +-------------------------------+-------------------------------+
+    // |                   payload, zero padding to 8                  |  20
+    // +---------------------------------------------------------------+
+    // |                further properties (to the end)                |
+    // +---------------------------------------------------------------+
+    // The property types and payloads: the list above WritePacketIn2.
     /// <summary>
     /// Reads an NXT_PACKET_IN2 (or an NXT_RESUME, which has the same properties), as Open vSwitch's decode_nx_packet_in2
     /// does: false for a property shorter than its header or past the message (OFPBPC_BAD_LEN), a u8 payload empty, a

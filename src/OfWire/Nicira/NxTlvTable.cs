@@ -36,6 +36,20 @@ public static class NxTlvTable
         => msg.Length >= 16 && msg[1] == (byte)Ofp13Type.Experimenter && BinaryPrimitives.ReadUInt32BigEndian(msg[8..]) == Nicira
             ? BinaryPrimitives.ReadUInt32BigEndian(msg[12..]) : 0;
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |      ofp_header (8), experimenter 0x2320, subtype 24 (16)     |   0
+    // +-------------------------------+-------------------------------+
+    // |            command            |              pad              |  16
+    // +-------------------------------+-------------------------------+
+    // |                              pad                              |  20
+    // +-------------------------------+---------------+---------------+
+    // |       nx_tlv_map: class       |      type     |      len      |  24
+    // +-------------------------------+---------------+---------------+
+    // |             index             |              pad              |  28
+    // +-------------------------------+-------------------------------+
+    // |             further maps, 8 bytes each, to length             |  32
+    // +---------------------------------------------------------------+
     /// <summary>A MOD's command and number of maps; false when its length is not the header and whole maps.</summary>
     public static bool TryDecodeMod(ReadOnlySpan<byte> msg, out ushort command, out int maps)
     {

@@ -8,6 +8,14 @@ public readonly partial record struct NxAction
     /// <summary>NXBRC_MUST_BE_ZERO's code under OFPET_BAD_REQUEST in OpenFlow 1.0.</summary>
     public const ushort MustBeZeroCode = 526;
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |          type: 0xffff         |              len              |   0
+    // +-------------------------------+-------------------------------+
+    // |                       vendor 0x00002320                       |   4
+    // +---------------------------------------------------------------+
+    // |    subtype, then its body: the diagram above TryDecodeBody    |   8
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Reads <paramref name="action"/> as a Nicira action (<see cref="TryDecodeBody"/>), with OpenFlow 1.0's errors
     /// (OFPET_BAD_ACTION): BAD_VENDOR (not Nicira's), BAD_VENDOR_TYPE, BAD_LEN, BAD_ARGUMENT.

@@ -433,6 +433,12 @@ public readonly struct OfpAction : IEquatable<OfpAction>
 /// <summary>Action lists: the actions[] of flow-mod, packet-out and flow stats.</summary>
 public static class OfpActions
 {
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |      action (len): the diagram above OfpAction.TryDecode      |   0
+    // +---------------------------------------------------------------+
+    // |          actions back to back, to the end of the list         | len
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes a whole action list (exactly <paramref name="source"/>, no trailing bytes) and appends the
     /// actions to <paramref name="destination"/>. On failure nothing is appended and
@@ -455,6 +461,10 @@ public static class OfpActions
         return true;
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |        actions[]: the diagram above the overload before       |   0
+    // +---------------------------------------------------------------+
     /// <summary>Decodes an action list into a new list sized for it.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> source, out List<OfpAction> actions, out OfpError error)
     {

@@ -98,6 +98,10 @@ public sealed class OfpFlowMod : OfpMessage
         }, out message, out error);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |  ofp_flow_mod (72 + actions): the diagram above TryDecodeBody |   0
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes a whole OFPT_FLOW_MOD (header included) without building the message object: its fixed fields into
     /// <paramref name="fields"/> and its actions appended to <paramref name="actions"/> (a list the caller reuses).
@@ -107,6 +111,11 @@ public sealed class OfpFlowMod : OfpMessage
     public static bool TryDecode(ReadOnlySpan<byte> frame, List<OfpAction> actions, out OfpFlowModFields fields, out OfpError error)
         => TryDecode(frame, actions, tableIdInCommand: false, out fields, out error);
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |  ofp_flow_mod (72 + actions): the diagram above TryDecodeBody |   0
+    // +---------------------------------------------------------------+
+    // With flow_mod_table_id, command's high byte (offset 56) is the table id, its low byte (57) the command.
     /// <summary>
     /// As <see cref="TryDecode(ReadOnlySpan{byte}, List{OfpAction}, out OfpFlowModFields, out OfpError)"/>; with
     /// <paramref name="tableIdInCommand"/> (Open vSwitch's flow_mod_table_id extension, enabled by NXT_FLOW_MOD_TABLE_ID)
@@ -133,9 +142,17 @@ public sealed class OfpFlowMod : OfpMessage
         return TryReadBody(frame.Slice(OfpHeader.Size), actions, tableIdInCommand, out fields, out error);
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |    the body from offset 8: the diagram above TryDecodeBody    |   8
+    // +---------------------------------------------------------------+
     private static bool TryReadBody(ReadOnlySpan<byte> body, List<OfpAction> actions, out OfpFlowModFields fields, out OfpError error)
         => TryReadBody(body, actions, tableIdInCommand: false, out fields, out error);
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |    the body from offset 8: the diagram above TryDecodeBody    |   8
+    // +---------------------------------------------------------------+
     private static bool TryReadBody(ReadOnlySpan<byte> body, List<OfpAction> actions, bool tableIdInCommand, out OfpFlowModFields fields, out OfpError error)
     {
         const int fixedBody = MinSize - OfpHeader.Size;

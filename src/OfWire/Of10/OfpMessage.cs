@@ -108,6 +108,14 @@ public abstract class OfpMessage
 
     public override string ToString() => $"{Type} (xid={Xid:x}, {EncodedSize} bytes)";
 
+    //  0                   1                   2                   3
+    // +---------------+---------------+-------------------------------+
+    // |    version    |      type     |             length            |   0
+    // +---------------+---------------+-------------------------------+
+    // |                              xid                              |   4
+    // +---------------------------------------------------------------+
+    // |   body (length - 8), by type: the diagram above its decoder   |   8
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes one complete message. <paramref name="frame"/> must be exactly the message
     /// (framing by <see cref="OfpFraming"/>). Checks, in order:

@@ -45,6 +45,14 @@ public abstract class OfpStatsReply : OfpMessage
         EncodeStatsBody(body.Slice(HeaderSize - OfpHeader.Size));
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |             ofp_header (8): OFPT_STATS_REPLY (17)             |   0
+    // +-------------------------------+-------------------------------+
+    // |         type: OFPST_*         |             flags             |   8
+    // +-------------------------------+-------------------------------+
+    // |                  body (length - 12), by type                  |  12
+    // +---------------------------------------------------------------+
     internal static bool TryDecodeBody(ReadOnlySpan<byte> body, out OfpMessage? message, out OfpError error)
     {
         if ((uint)body.Length < HeaderSize - OfpHeader.Size)
@@ -156,6 +164,12 @@ public sealed class OfpFlowStatsReply : OfpStatsReply
         }
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |     ofp_flow_stats (length): above OfpFlowStats.TryDecode     |   0
+    // +---------------------------------------------------------------+
+    // |          entries back to back, to the end of the body         | len
+    // +---------------------------------------------------------------+
     internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body, out OfpError error)
     {
         var reply = new OfpFlowStatsReply();
@@ -222,6 +236,12 @@ public sealed class OfpTableStatsReply : OfpStatsReply
 
     private protected override void EncodeStatsBody(Span<byte> body) => OfpStatsList.Write(Tables, body);
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // | ofp_table_stats (64): the diagram above OfpTableStats.TryRead |   0
+    // +---------------------------------------------------------------+
+    // |          entries back to back, to the end of the body         |  64
+    // +---------------------------------------------------------------+
     internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
         OfpStatsList.TryRead<OfpTableStats>(body) is { } tables ? new OfpTableStatsReply { Tables = tables } : null;
 }
@@ -237,6 +257,12 @@ public sealed class OfpPortStatsReply : OfpStatsReply
 
     private protected override void EncodeStatsBody(Span<byte> body) => OfpStatsList.Write(Ports, body);
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |  ofp_port_stats (104): the diagram above OfpPortStats.TryRead |   0
+    // +---------------------------------------------------------------+
+    // |          entries back to back, to the end of the body         | 104
+    // +---------------------------------------------------------------+
     internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
         OfpStatsList.TryRead<OfpPortStats>(body) is { } ports ? new OfpPortStatsReply { Ports = ports } : null;
 }
@@ -252,6 +278,12 @@ public sealed class OfpQueueStatsReply : OfpStatsReply
 
     private protected override void EncodeStatsBody(Span<byte> body) => OfpStatsList.Write(Queues, body);
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // | ofp_queue_stats (32): the diagram above OfpQueueStats.TryRead |   0
+    // +---------------------------------------------------------------+
+    // |          entries back to back, to the end of the body         |  32
+    // +---------------------------------------------------------------+
     internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
         OfpStatsList.TryRead<OfpQueueStats>(body) is { } queues ? new OfpQueueStatsReply { Queues = queues } : null;
 }
@@ -267,6 +299,12 @@ public sealed class OfpPortDescStatsReply : OfpStatsReply
 
     private protected override void EncodeStatsBody(Span<byte> body) => OfpStatsList.Write(Ports, body);
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |    ofp_phy_port (48): the diagram above OfpPhyPort.TryRead    |   0
+    // +---------------------------------------------------------------+
+    // |          entries back to back, to the end of the body         |  48
+    // +---------------------------------------------------------------+
     internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
         OfpStatsList.TryRead<OfpPhyPort>(body) is { } ports ? new OfpPortDescStatsReply { Ports = ports } : null;
 }

@@ -49,6 +49,14 @@ public abstract class OfpStatsRequest : OfpMessage
         EncodeStatsBody(body.Slice(HeaderSize - OfpHeader.Size));
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |            ofp_header (8): OFPT_STATS_REQUEST (16)            |   0
+    // +-------------------------------+-------------------------------+
+    // |         type: OFPST_*         |             flags             |   8
+    // +-------------------------------+-------------------------------+
+    // |                  body (length - 12), by type                  |  12
+    // +---------------------------------------------------------------+
     internal static bool TryDecodeBody(ReadOnlySpan<byte> body, out OfpMessage? message, out OfpError error)
     {
         if ((uint)body.Length < HeaderSize - OfpHeader.Size)
@@ -228,6 +236,13 @@ public sealed class OfpPortDescStatsRequest : OfpStatsRequest
         if (HasPortNo) BinaryPrimitives.WriteUInt16BigEndian(body, PortNo);
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |            port_no            |              pad              |   0
+    // +-------------------------------+-------------------------------+
+    // |                              pad                              |   4
+    // +---------------------------------------------------------------+
+    // Or an empty body (every port).
     internal static OfpStatsRequest? TryDecode(ReadOnlySpan<byte> body) => body.Length switch
     {
         0 => new OfpPortDescStatsRequest(),

@@ -253,6 +253,20 @@ public static class Ofp13Actions
         return true;
     }
 
+    // ofp15_action_copy_field from n_bits: b is the action from its offset 4 (OFPAT_COPY_FIELD, 24 bytes: after type and
+    // len) or 12 (ONF's, 32 bytes: after type 0xffff, len, experimenter 0x4f4e4600, exp_type 3200 and 2 zero bytes).
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |             n_bits            |           src_offset          |   0
+    // +-------------------------------+-------------------------------+
+    // |           dst_offset          |              pad              |   4
+    // +-------------------------------+-------------------------------+
+    // |                        src: OXM header                        |   8
+    // +---------------------------------------------------------------+
+    // |                        dst: OXM header                        |  12
+    // +---------------------------------------------------------------+
+    // |                              pad                              |  16
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Copy-field's body from n_bits (20 bytes: n_bits, src_offset, dst_offset, pad, two OXM headers, pad) as the
     /// NXAST_REG_MOVE it means; false for an experimenter or masked header or a pad byte not zero (so what is read

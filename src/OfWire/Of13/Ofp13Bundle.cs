@@ -64,16 +64,18 @@ public static class Ofp13Bundle
     /// <summary>Where the body starts: after the header, and under 1.3 after the experimenter header.</summary>
     private static int BodyOffset(ReadOnlySpan<byte> msg) => msg[0] >= Version14 ? 8 : 8 + OnfHeaderSize;
 
-    // OpenFlow 1.4 (version 5+):             OpenFlow 1.3 (the ONF extension):
-    // +---------+------+--------+-------+    +---------+------+--------+-------+
-    // | version | 33   | length | xid   |    | 4       | 4    | length | xid   |  ofp_header
-    // +---------+------+--------+-------+    +---------+------+--------+-------+
-    //                                        | experimenter 0x4f4e4600 |          ofp_experimenter_header
-    //                                        | exp_type 2300           |
-    //                                        +-------------------------+
-    // | bundle_id (32)                   |   | bundle_id (32)                   |
-    // | type (16)      | flags (16)      |   | type (16)      | flags (16)      |
-    // | properties ...                   |   | properties ...                   |
+    // OpenFlow 1.4 and 1.5: OFPT_BUNDLE_CONTROL (33). OpenFlow 1.3, the ONF extension: an OFPT_EXPERIMENTER whose
+    // experimenter 0x4f4e4600 (4) and exp_type 2300 (4) sit at 8, the same body after them (at 16, not 8).
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                    ofp_header (8): type 33                    |   0
+    // +---------------------------------------------------------------+
+    // |                           bundle_id                           |   8
+    // +-------------------------------+-------------------------------+
+    // |              type             |             flags             |  12
+    // +-------------------------------+-------------------------------+
+    // |                     properties (to length)                    |  16
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes a bundle control message (<see cref="Kind"/> said <see cref="Of14BundleControl"/>). Properties are
     /// accepted and skipped (none is defined but the experimenter's). False, with a BAD_REQUEST/BAD_LEN, when the body
@@ -92,11 +94,19 @@ public static class Ofp13Bundle
         return true;
     }
 
-    // The same header (type 34, or exp_type 2301) and then:
-    // | bundle_id (32)                   |
-    // | pad (16)       | flags (16)      |
-    // | the message: ofp_header (version, type, length, xid = the outer xid), body ... |
-    // | properties ...                   |
+    // As the control's: OFPT_BUNDLE_ADD_MESSAGE (34), or under 1.3 exp_type 2301 and the body at 16.
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |                    ofp_header (8): type 34                    |   0
+    // +---------------------------------------------------------------+
+    // |                           bundle_id                           |   8
+    // +-------------------------------+-------------------------------+
+    // |              pad              |             flags             |  12
+    // +-------------------------------+-------------------------------+
+    // |   message: its ofp_header (its length, the outer xid), body   |  16
+    // +---------------------------------------------------------------+
+    // |                     properties (to length)                    | 16+m
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes a bundle add message (<see cref="Kind"/> said <see cref="Of14BundleAddMessage"/>): its bundle id, flags
     /// and inner message. Refusals are as Open vSwitch's ofputil_decode_bundle_add: a body too short for the bundle

@@ -68,7 +68,7 @@ public sealed record Ofp13GroupDesc(byte GroupType, uint GroupId, List<Ofp13Buck
     {
         int start = w.Position;
         w.U16(0); w.U8(GroupType); w.U8(0); w.U32(GroupId);
-        Ofp13Messages.WriteBuckets(w, Buckets);
+        Ofp13Buckets.Encode(w, Buckets);
         w.PatchU16(start, (ushort)(w.Position - start));
     }
 
@@ -88,7 +88,7 @@ public sealed record Ofp13GroupDesc(byte GroupType, uint GroupId, List<Ofp13Buck
         size = Be.U16(s, 0);
         if (size < 8 || size > s.Length) return false;
         var buckets = new List<Ofp13Bucket>();
-        if (!Ofp13Messages.TryReadBuckets(s[8..size], buckets, out _)) return false;
+        if (!Ofp13Buckets.TryDecode(s[8..size], buckets, out _)) return false;
         entry = new(s[2], Be.U32(s, 4), buckets);
         return true;
     }
@@ -184,7 +184,7 @@ public sealed record Ofp13MeterConfig(ushort Flags, uint MeterId, List<Ofp13Band
     public void Write(Ofp13Writer w)
     {
         w.U16((ushort)(8 + 16 * Bands.Count)); w.U16(Flags); w.U32(MeterId);
-        Ofp13Messages.WriteBands(w, Bands);
+        Ofp13Bands.Encode(w, Bands);
     }
 
     //  0                   1                   2                   3
@@ -203,7 +203,7 @@ public sealed record Ofp13MeterConfig(ushort Flags, uint MeterId, List<Ofp13Band
         size = Be.U16(s, 0);
         if (size < 8 || size > s.Length) return false;
         var bands = new List<Ofp13Band>();
-        if (!Ofp13Messages.TryReadBands(s[8..size], bands, out _)) return false;
+        if (!Ofp13Bands.TryDecode(s[8..size], bands, out _)) return false;
         entry = new(Be.U16(s, 2), Be.U32(s, 4), bands);
         return true;
     }

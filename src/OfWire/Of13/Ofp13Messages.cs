@@ -174,7 +174,7 @@ public sealed class Ofp13GroupMod
         Command = Be.U16(msg, 8);
         GroupType = msg[10];
         GroupId = Be.U32(msg, 12);
-        return Ofp13Messages.TryReadBuckets(msg[FixedSize..], Buckets, out error);
+        return Ofp13Buckets.TryDecode(msg[FixedSize..], Buckets, out error);
     }
 
     public byte[] Encode()
@@ -182,7 +182,7 @@ public sealed class Ofp13GroupMod
         var w = new Ofp13Writer(64);
         int start = w.Begin(Version, Ofp13Type.GroupMod, Xid);
         w.U16(Command); w.U8(GroupType); w.U8(0); w.U32(GroupId);
-        Ofp13Messages.WriteBuckets(w, Buckets);
+        Ofp13Buckets.Encode(w, Buckets);
         w.Finish(start);
         return w.ToArray();
     }
@@ -222,7 +222,7 @@ public sealed class Ofp13MeterMod
         Command = Be.U16(msg, 8);
         Flags = Be.U16(msg, 10);
         MeterId = Be.U32(msg, 12);
-        return Ofp13Messages.TryReadBands(msg[FixedSize..], Bands, out error);
+        return Ofp13Bands.TryDecode(msg[FixedSize..], Bands, out error);
     }
 
     public byte[] Encode()
@@ -230,7 +230,7 @@ public sealed class Ofp13MeterMod
         var w = new Ofp13Writer(64);
         int start = w.Begin(Version, Ofp13Type.MeterMod, Xid);
         w.U16(Command); w.U16(Flags); w.U32(MeterId);
-        Ofp13Messages.WriteBands(w, Bands);
+        Ofp13Bands.Encode(w, Bands);
         w.Finish(start);
         return w.ToArray();
     }
@@ -276,17 +276,22 @@ public readonly record struct Ofp13Port(uint PortNo, ulong HwAddr, string Name, 
     // +---------------------------------------------------------------+
     // |                           max_speed                           |  60
     // +---------------------------------------------------------------+
-    public static Ofp13Port Read(ReadOnlySpan<byte> s)
+    /// <summary>Reads the 64-byte ofp_port at the start of <paramref name="s"/>; false when it is shorter.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> s, out Ofp13Port port, out int size)
     {
-        return new(Be.U32(s, 0), Be.Mac(s, 8), Ofp13Entries.ReadFixedString(s.Slice(16, Ofp13.MaxPortNameLen)), Be.U32(s, 32), Be.U32(s, 36),
+        size = Size;
+        port = default;
+        if (s.Length < Size) return false;
+        port = new(Be.U32(s, 0), Be.Mac(s, 8), Ofp13Entries.ReadFixedString(s.Slice(16, Ofp13.MaxPortNameLen)), Be.U32(s, 32), Be.U32(s, 36),
                    Be.U32(s, 40), Be.U32(s, 44), Be.U32(s, 48), Be.U32(s, 52), Be.U32(s, 56), Be.U32(s, 60));
+        return true;
     }
 }
 
 /// <summary>
-/// The encoders of what a switch sends (replies and reports, each a whole message in the version it is given) and the
-/// readers of the lists inside requests (buckets, bands). The requests a switch receives decode in the codec's one
-/// shape, on their own types: <see cref="Ofp13FlowMod"/>, <see cref="Ofp13PacketOut"/>, <see cref="Ofp13GroupMod"/>,
+/// The encoders of what a switch sends (replies and reports, each a whole message in the version it is given). The
+/// lists inside requests are their own codecs (<see cref="Ofp13Buckets"/>, <see cref="Ofp13Bands"/>, as
+/// <see cref="Ofp13Actions"/>). The requests a switch receives decode in the codec's one shape, on their own types: <see cref="Ofp13FlowMod"/>, <see cref="Ofp13PacketOut"/>, <see cref="Ofp13GroupMod"/>,
 /// <see cref="Ofp13MeterMod"/>, <see cref="Ofp13SwitchConfig"/>, <see cref="Ofp13PortMod"/>, <see cref="Ofp13TableMod"/>,
 /// <see cref="Ofp13RoleRequest"/>, <see cref="Ofp13SetAsync"/>, <see cref="Ofp13QueueGetConfigRequest"/>,
 /// <see cref="Ofp13MultipartRequest"/> and the multipart bodies.
@@ -296,7 +301,13 @@ public readonly record struct Ofp13Port(uint PortNo, ulong HwAddr, string Name, 
 /// of the message's type that fills it (cleared first; a class when it holds lists, reused by its handler, a struct
 /// otherwise) from the whole message, header included, and keeps the header's version and xid; <c>Encode()</c> writes
 /// it back in that version. The parts of a message (OXM fields, actions, instructions, buckets, bands, reply entries)
-/// are read by static readers that append to a list or return the part and its size.</para>
+/// are read by static readers: a list by <c>static bool TryDecode(ReadOnlySpan&lt;byte&gt; s, List&lt;T&gt; into, out Ofp13Error
+/// error)</c> on its codec (appending; <see cref="Ofp13Actions"/>, <see cref="Ofp13Instructions"/>, <see cref="Ofp13Match"/>,
+/// <see cref="Ofp13Buckets"/>, <see cref="Ofp13Bands"/>; the match, which pads itself, gives its size before the
+/// error), one part by <c>static bool TryRead(ReadOnlySpan&lt;byte&gt; s, out T
+/// entry, out int size)</c> on its type (<see cref="IOfp13Entry{TSelf}"/>, <see cref="Ofp13Port"/>), with an <c>out</c>
+/// error after the size where the part has errors of its own. Each decoder has the wire diagram of what it reads
+/// above it.</para>
 /// <para>Decoders never throw and never read outside the message; a length that does not fit the message's layout is
 /// BAD_REQUEST/BAD_LEN, a version outside <see cref="Ofp13.Serves"/> BAD_REQUEST/BAD_VERSION, a field's own error is
 /// its type's (BAD_MATCH, BAD_ACTION, ...). Encoders write pad bytes as zero. Layouts are OpenFlow 1.3.5 section 7
@@ -313,6 +324,12 @@ public static class Ofp13Messages
         return false;
     }
 
+    //  0                   1                   2                   3
+    // +---------------+---------------+-------------------------------+
+    // |    version    |      type     |             length            |   0
+    // +---------------+---------------+-------------------------------+
+    // |                              xid                              |   4
+    // +---------------------------------------------------------------+
     /// <summary>
     /// The header checks every request decoder makes first: the message is <paramref name="size"/> bytes (at least,
     /// unless <paramref name="exact"/>), else BAD_LEN; its version is one of <see cref="Ofp13.Serves"/>, else
@@ -321,6 +338,10 @@ public static class Ofp13Messages
     internal static bool TryHeader(ReadOnlySpan<byte> msg, int size, bool exact, out byte version, out uint xid, out Ofp13Error error)
         => TryHeader(msg, size, exact, Ofp13.Version, out version, out xid, out error);
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |     ofp_header (8): the diagram above the overload before     |   0
+    // +---------------------------------------------------------------+
     /// <summary>The header check of every layout from OpenFlow 1.1 on: the length (exactly <paramref name="size"/>, or at
     /// least), then the version (<paramref name="lowest"/> up to <see cref="Ofp13.LastVersion"/>: the versions that
     /// share the layout), as Open vSwitch's decoders answer them (BAD_REQUEST/BAD_LEN, BAD_REQUEST/BAD_VERSION).</summary>
@@ -488,7 +509,15 @@ public static class Ofp13Messages
         w.Finish(start);
         return w.ToArray();
     }
+}
 
+/// <summary>
+/// A GROUP_MOD's or GROUP_DESC's bucket list (ofp_bucket, OpenFlow 1.3.5 section 7.3.4.2): read to the end of its span,
+/// written back in the same layout. A bucket shorter than 16 bytes, not a multiple of 8 or past the list is
+/// GROUP_MOD_FAILED/BAD_BUCKET; its actions' errors are theirs. Stateless.
+/// </summary>
+public static class Ofp13Buckets
+{
     //  0                   1                   2                   3
     // +-------------------------------+-------------------------------+
     // |              len              |             weight            |   0
@@ -502,7 +531,7 @@ public static class Ofp13Messages
     // |                       actions (len - 16)                      |  16
     // +---------------------------------------------------------------+
     /// <summary>Reads a bucket list (GROUP_MOD, GROUP_DESC) to the end of <paramref name="s"/>: ofp_buckets, each a multiple of 8 bytes.</summary>
-    public static bool TryReadBuckets(ReadOnlySpan<byte> s, List<Ofp13Bucket> into, out Ofp13Error error)
+    public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp13Bucket> into, out Ofp13Error error)
     {
         error = default;
         while (!s.IsEmpty)
@@ -525,7 +554,7 @@ public static class Ofp13Messages
     }
 
     /// <summary>Writes buckets (GROUP_MOD, GROUP_DESC).</summary>
-    public static void WriteBuckets(Ofp13Writer w, IEnumerable<Ofp13Bucket> buckets)
+    public static void Encode(Ofp13Writer w, IEnumerable<Ofp13Bucket> buckets)
     {
         foreach (var b in buckets)
         {
@@ -534,7 +563,15 @@ public static class Ofp13Messages
             Ofp13Actions.Encode(w, actions);
         }
     }
+}
 
+/// <summary>
+/// A METER_MOD's or METER_CONFIG's band list (ofp_meter_band_header, OpenFlow 1.3.5 section 7.3.4.4): read to the end of
+/// its span, written back 16 bytes a band. A band shorter than 16 bytes, not a multiple of 8 or past the list is
+/// METER_MOD_FAILED/BAD_BAND. Stateless.
+/// </summary>
+public static class Ofp13Bands
+{
     //  0                   1                   2                   3
     // +-------------------------------+-------------------------------+
     // |              type             |              len              |   0
@@ -546,7 +583,7 @@ public static class Ofp13Messages
     // |         prec_level (DSCP_REMARK) / experimenter / pad         |  12
     // +---------------------------------------------------------------+
     /// <summary>Reads a band list (METER_MOD, METER_CONFIG) to the end of <paramref name="s"/>: ofp_meter_band_headers of 16 bytes (or more, a multiple of 8).</summary>
-    public static bool TryReadBands(ReadOnlySpan<byte> s, List<Ofp13Band> into, out Ofp13Error error)
+    public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp13Band> into, out Ofp13Error error)
     {
         error = default;
         while (!s.IsEmpty)
@@ -568,7 +605,7 @@ public static class Ofp13Messages
     }
 
     /// <summary>Writes meter bands (METER_MOD, METER_CONFIG).</summary>
-    public static void WriteBands(Ofp13Writer w, IEnumerable<Ofp13Band> bands)
+    public static void Encode(Ofp13Writer w, IEnumerable<Ofp13Band> bands)
     {
         foreach (var b in bands)
         {

@@ -306,11 +306,14 @@ public readonly record struct Ofp13PortDesc(Ofp13Port Port) : IOfp13Entry<Ofp13P
 {
     public void Write(Ofp13Writer w) => Port.Write(w);
 
-    // ofp_port, 64 bytes: the diagram above Ofp13Port.Read.
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |        ofp_port (64): the diagram above Ofp13Port.TryRead     |   0
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp13PortDesc entry, out int size)
     {
-        size = Ofp13Port.Size;
-        entry = s.Length < Ofp13Port.Size ? default : new(Ofp13Port.Read(s));
-        return s.Length >= Ofp13Port.Size;
+        bool read = Ofp13Port.TryRead(s, out var port, out size);
+        entry = read ? new(port) : default;
+        return read;
     }
 }

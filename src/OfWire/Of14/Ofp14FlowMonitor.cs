@@ -123,6 +123,12 @@ public static class Ofp14FlowMonitor
         return w.ToArray();
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |  request (16 + match, padded to 8): the diagram above TryRead |   0
+    // +---------------------------------------------------------------+
+    // |          requests back to back to the end of the body         | 16+m
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes every request in a multipart body (1.4's, or, with <paramref name="onf"/>, the ONF form's after its
     /// experimenter header) into <paramref name="into"/> (cleared first).

@@ -20,6 +20,10 @@ public static class Ofp14Messages
     /// <summary>Whether these layouts serve <paramref name="version"/>: OpenFlow 1.4 (0x05) and 1.5 (0x06).</summary>
     public static bool Serves(byte version) => version is Ofp13.Version14 or Ofp13.LastVersion;
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |  ofp_header (8): version 1.4 or 1.5 (Ofp13Messages.TryHeader) |   0
+    // +---------------------------------------------------------------+
     /// <summary>As <see cref="Ofp13Messages"/>' header check, for versions 1.4 and 1.5.</summary>
     internal static bool TryHeader(ReadOnlySpan<byte> msg, int size, bool exact, out byte version, out uint xid, out Ofp13Error error)
         => Ofp13Messages.TryHeader(msg, size, exact, Ofp13.Version14, out version, out xid, out error);
@@ -286,6 +290,14 @@ public sealed class Ofp14AsyncConfig
         return TryDecodeProperties(msg[Ofp13Messages.HeaderSize..], Version, out error);
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |        type: OFPACPT_*        |           length: 8           |   0
+    // +-------------------------------+-------------------------------+
+    // |                              mask                             |   4
+    // +---------------------------------------------------------------+
+    // |                further properties (to the end)                |   8
+    // +---------------------------------------------------------------+
     /// <summary>
     /// The property list of an asynchronous configuration in <paramref name="version"/> (cleared first; what
     /// <see cref="TryDecode"/> reads after the header, and Open vSwitch's NXT_SET_ASYNC_CONFIG2 after its own), with its

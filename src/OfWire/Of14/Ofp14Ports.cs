@@ -20,6 +20,16 @@ public static class Ofp14Props
     /// <summary>The first experimenter property type (0xfffe in async configuration, 0xffff elsewhere).</summary>
     public const ushort ExperimenterMin = 0xfffe;
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |              type             |  length (from type, unpadded) |   0
+    // +-------------------------------+-------------------------------+
+    // |                       body (length - 4)                       |   4
+    // +---------------------------------------------------------------+
+    // |                   pad to a multiple of 8                      | len
+    // +---------------------------------------------------------------+
+    // |       further properties, from length rounded up to 8         |
+    // +---------------------------------------------------------------+
     /// <summary>
     /// Walks the properties in <paramref name="s"/> (each a type, a length of at least 4 counting its header, padded to
     /// 8): calls <paramref name="each"/> with its type and its bytes (header included, padding excluded); false with
@@ -96,7 +106,7 @@ public readonly record struct Ofp14PortDesc(Ofp13Port Port) : IOfp13Entry<Ofp14P
     // +-------------------------------+-------------------------------+
     // |                              pad                              |  44
     // +---------------------------------------------------------------+
-    // | curr, advertised, supported, peer, curr_speed, max_speed (4 each) | 48
+    // | curr, advertised, supported, peer, curr_/max_speed (4 each)   |  48
     // +---------------------------------------------------------------+
     // |                  further properties (to length)               |  72
     // +---------------------------------------------------------------+

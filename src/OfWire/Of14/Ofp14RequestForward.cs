@@ -43,6 +43,12 @@ public static class Ofp14RequestForward
     /// <summary>The reason of a forwarded request of type <paramref name="inner"/> (GROUP_MOD or METER_MOD).</summary>
     public static byte ReasonOf(Ofp13Type inner) => inner == Ofp13Type.MeterMod ? ReasonMeterMod : ReasonGroupMod;
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |            ofp_header (8): OFPT_REQUESTFORWARD (32)           |   0
+    // +---------------------------------------------------------------+
+    // |      the request: ofp_header, GROUP_MOD or METER_MOD body     |   8
+    // +---------------------------------------------------------------+
     /// <summary>Reads an OFPT_REQUESTFORWARD (whole): the inner request's bytes and its reason, or the error.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> msg, out int innerOffset, out int innerLength, out byte reason, out Ofp13Error error)
     {

@@ -24,18 +24,6 @@ public sealed record Ofp15ControllerStatus(ushort ShortId, uint Role, byte Reaso
     public const ushort PropUri = 0;
     public const int FixedSize = 16;
 
-    //  0                   1                   2                   3
-    // +-------------------------------+-------------------------------+
-    // |             length            |            short_id           |   0
-    // +-------------------------------+-------------------------------+
-    // |                      role (OFPCR_ROLE_*)                      |   4
-    // +---------------+---------------+-------------------------------+
-    // |    reason     | channel_status|          pad (6)              |   8
-    // +---------------+---------------+                               +
-    // |                                                               |  12
-    // +-------------------------------+-------------------------------+
-    // | properties to length: OFPCSPT_URI: type 0 (16), length (16), the URI, zero padding to 8     |  16
-    // +---------------------------------------------------------------+
     public void Write(Ofp13Writer w)
     {
         int start = w.Position;
@@ -49,6 +37,19 @@ public sealed record Ofp15ControllerStatus(ushort ShortId, uint Role, byte Reaso
         w.PatchU16(start, (ushort)(w.Position - start));
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |             length            |            short_id           |   0
+    // +-------------------------------+-------------------------------+
+    // |                      role (OFPCR_ROLE_*)                      |   4
+    // +---------------+---------------+-------------------------------+
+    // |     reason    | channel_status|              pad              |   8
+    // +---------------+---------------+-------------------------------+
+    // |                              pad                              |  12
+    // +---------------------------------------------------------------+
+    // |                     properties (to length)                    |  16
+    // +---------------------------------------------------------------+
+    // OFPCSPT_URI: type 0 (2), length (2), the URI's ASCII bytes, zero padding to 8; experimenter (0xffff) passed over.
     /// <summary>
     /// Reads one entry: a length under 16 or past the span, not a multiple of 8, a property that does not fit its
     /// length, or a URI given twice, refuses it; experimenter properties are passed over.
@@ -98,6 +99,12 @@ public sealed record Ofp15ControllerStatus(ushort ShortId, uint Role, byte Reaso
         return w.ToArray();
     }
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |          ofp_header (8): OFPT_CONTROLLER_STATUS (35)          |   0
+    // +---------------------------------------------------------------+
+    // |     ofp_controller_status (16 + properties): above TryRead    |   8
+    // +---------------------------------------------------------------+
     /// <summary>Reads an OFPT_CONTROLLER_STATUS (whole): its one status, exactly filling the message.</summary>
     public static bool TryDecodeMessage(ReadOnlySpan<byte> msg, [MaybeNullWhen(false)] out Ofp15ControllerStatus status)
     {

@@ -32,6 +32,10 @@ public static class Ofp15
     /// <summary>OFPBRC_PIPELINE_FIELDS_ONLY: a packet-out match naming a field that is not a pipeline field.</summary>
     public const ushort PipelineFieldsOnly = 17;
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |     ofp_header (8): version 1.5 (Ofp13Messages.TryHeader)     |   0
+    // +---------------------------------------------------------------+
     /// <summary>As <see cref="Ofp13Messages"/>' header check, for version 1.5 alone.</summary>
     internal static bool TryHeader(ReadOnlySpan<byte> msg, int size, out byte version, out uint xid, out Ofp13Error error)
         => Ofp13Messages.TryHeader(msg, size, exact: false, Version, out version, out xid, out error);
@@ -71,16 +75,6 @@ public struct Ofp15Stats : IEquatable<Ofp15Stats>
         }
     }
 
-    //  0                   1                   2                   3
-    // +-------------------------------+-------------------------------+
-    // |            reserved           |     length (before padding)   |   0
-    // +-------------------------------+-------------+-+---------------+
-    // |     oxs_class (0x8002)        |  oxs_field  |r|  oxs_length   |   4
-    // +-------------------------------+-------------+-+---------------+
-    // |              value (oxs_length bytes), then the next          |   8
-    // +---------------------------------------------------------------+
-    // DURATION (8): seconds, nanoseconds. IDLE_TIME (8): seconds, a fraction. PACKET_COUNT, BYTE_COUNT (8).
-    // FLOW_COUNT (4). Zeros to a multiple of 8.
     public readonly void Write(Ofp13Writer w)
     {
         int start = w.Position;
@@ -99,6 +93,16 @@ public struct Ofp15Stats : IEquatable<Ofp15Stats>
         w.U16(ClassBasic); w.U8((byte)(field << 1)); w.U8(length);
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |            reserved           |     length (before padding)   |   0
+    // +-------------------------------+-------------+-+---------------+
+    // |     oxs_class (0x8002)        |  oxs_field  |r|  oxs_length   |   4
+    // +-------------------------------+-------------+-+---------------+
+    // |              value (oxs_length bytes), then the next          |   8
+    // +---------------------------------------------------------------+
+    // DURATION (8): seconds, nanoseconds. IDLE_TIME (8): seconds, a fraction. PACKET_COUNT, BYTE_COUNT (8).
+    // FLOW_COUNT (4). Zeros to a multiple of 8.
     /// <summary>
     /// Reads an ofp_stats from the start of <paramref name="s"/>; <paramref name="size"/> is what it takes, padding
     /// included. As Open vSwitch's oxs_pull_stat: a length under 4 or past the span is BAD_MATCH/BAD_LEN, so is a
@@ -221,6 +225,11 @@ public readonly record struct Ofp15AggregateStats(Ofp15Stats Stats) : IOfp13Entr
 
     public void Write(Ofp13Writer w) => Stats.Write(w);
 
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // | ofp_stats (padded to 8): the diagram above Ofp15Stats.TryRead |   0
+    // +---------------------------------------------------------------+
+    // PACKET_COUNT, BYTE_COUNT and FLOW_COUNT, as Open vSwitch writes an aggregate reply.
     public static bool TryRead(ReadOnlySpan<byte> s, out Ofp15AggregateStats entry, out int size)
     {
         bool ok = Ofp15Stats.TryRead(s, out var stats, out size, out _);
@@ -311,6 +320,14 @@ public sealed class Ofp15PacketOut
         return true;
     }
 
+    //  0                   1                   2                   3
+    // +-------------------------------+-------------------------------+
+    // |      type: OFPMT_OXM (1)      |       length (unpadded)       |   0
+    // +-------------------------------+-------------------------------+
+    // |           OXM TLVs (to length): unknown ones skipped          |   4
+    // +---------------------------------------------------------------+
+    // |                       zero padding to 8                       | len
+    // +---------------------------------------------------------------+
     /// <summary>
     /// The match as Open vSwitch's oxm_pull_match_loose reads a packet-out's: a field it does not know (BAD_FIELD) is
     /// skipped, so zero padding counted in the match's length reads as nothing; any other fault is the match's error.
@@ -365,7 +382,15 @@ public sealed record Ofp15Bucket(uint BucketId, List<Ofp13Action> Actions, ushor
 
     /// <summary>OFPG_BUCKET_MAX (the last id a bucket may have), OFPG_BUCKET_FIRST, OFPG_BUCKET_LAST, OFPG_BUCKET_ALL.</summary>
     public const uint MaxId = 0xffffff00, First = 0xfffffffd, Last = 0xfffffffe, All = 0xffffffff;
+}
 
+/// <summary>
+/// A GROUP_MOD's or GROUP_DESC's bucket list in OpenFlow 1.5 (ofp_bucket with a bucket id and properties): read to the
+/// end of its span, written back with the properties each bucket carries. A bucket that does not fit, or whose id is past
+/// OFPG_BUCKET_MAX, is GROUP_MOD_FAILED/BAD_BUCKET; a property's errors are BAD_PROPERTY's. Stateless.
+/// </summary>
+public static class Ofp15Buckets
+{
     //  0                   1                   2                   3
     // +-------------------------------+-------------------------------+
     // |              len              |        action_array_len       |   0
@@ -374,36 +399,36 @@ public sealed record Ofp15Bucket(uint BucketId, List<Ofp13Action> Actions, ushor
     // +---------------------------------------------------------------+
     // |                  actions (action_array_len)                   |   8
     // +---------------------------------------------------------------+
-    // |  properties (to len): WEIGHT (type 0, length 8: weight, pad),  |
-    // |      WATCH_PORT (1, 8: port), WATCH_GROUP (2, 8: group id)     |
+    // |  properties (to len): WEIGHT (type 0, length 8: weight, pad), |
+    // |     WATCH_PORT (1, 8: port), WATCH_GROUP (2, 8: group id)     |
     // +---------------------------------------------------------------+
     /// <summary>Reads <paramref name="s"/> whole as buckets, as Open vSwitch's ofputil_pull_ofp15_buckets.</summary>
-    public static bool TryReadAll(ReadOnlySpan<byte> s, List<Ofp15Bucket> into, out Ofp13Error error)
+    public static bool TryDecode(ReadOnlySpan<byte> s, List<Ofp15Bucket> into, out Ofp13Error error)
     {
         error = default;
         while (!s.IsEmpty)
         {
-            if (s.Length < FixedSize) return BadBucket(out error);
+            if (s.Length < Ofp15Bucket.FixedSize) return BadBucket(out error);
             int len = Be.U16(s, 0), actionsLen = Be.U16(s, 2);
-            if (len < FixedSize || len > s.Length || actionsLen > len - FixedSize) return BadBucket(out error);
+            if (len < Ofp15Bucket.FixedSize || len > s.Length || actionsLen > len - Ofp15Bucket.FixedSize) return BadBucket(out error);
             var actions = new List<Ofp13Action>();
-            if (!Ofp13Actions.TryDecode(s.Slice(FixedSize, actionsLen), actions, out error)) return false;
+            if (!Ofp13Actions.TryDecode(s.Slice(Ofp15Bucket.FixedSize, actionsLen), actions, out error)) return false;
             ushort? weight = null;
             uint? watchPort = null, watchGroup = null;
-            if (!Ofp14Props.TryWalk(s[(FixedSize + actionsLen)..len], (ushort type, ReadOnlySpan<byte> p, out Ofp13Error e) =>
+            if (!Ofp14Props.TryWalk(s[(Ofp15Bucket.FixedSize + actionsLen)..len], (ushort type, ReadOnlySpan<byte> p, out Ofp13Error e) =>
             {
                 e = default;
                 switch (type)
                 {
-                    case PropWeight:
+                    case Ofp15Bucket.PropWeight:
                         // Open vSwitch writes 8 bytes (the weight and 2 pad bytes) and takes any payload of 2 bytes or more.
                         if (p.Length < 6) return Ofp14Props.BadLen(out e);
                         weight = Be.U16(p, 4);
                         return true;
-                    case PropWatchPort:
-                    case PropWatchGroup:
+                    case Ofp15Bucket.PropWatchPort:
+                    case Ofp15Bucket.PropWatchGroup:
                         if (p.Length != 8) return Ofp14Props.BadLen(out e);
-                        if (type == PropWatchPort) watchPort = Be.U32(p, 4);
+                        if (type == Ofp15Bucket.PropWatchPort) watchPort = Be.U32(p, 4);
                         else watchGroup = Be.U32(p, 4);
                         return true;
                     default:
@@ -414,7 +439,7 @@ public sealed record Ofp15Bucket(uint BucketId, List<Ofp13Action> Actions, ushor
                 return false;
             }
             uint id = Be.U32(s, 4);
-            if (id > MaxId) return BadBucket(out error);
+            if (id > Ofp15Bucket.MaxId) return BadBucket(out error);
             into.Add(new Ofp15Bucket(id, actions, weight, watchPort, watchGroup));
             s = s[len..];
         }
@@ -427,7 +452,8 @@ public sealed record Ofp15Bucket(uint BucketId, List<Ofp13Action> Actions, ushor
         return false;
     }
 
-    public static void WriteAll(Ofp13Writer w, IEnumerable<Ofp15Bucket> buckets)
+    /// <summary>Writes buckets (GROUP_MOD, GROUP_DESC), each with the properties it carries.</summary>
+    public static void Encode(Ofp13Writer w, IEnumerable<Ofp15Bucket> buckets)
     {
         foreach (var b in buckets)
         {
@@ -435,9 +461,9 @@ public sealed record Ofp15Bucket(uint BucketId, List<Ofp13Action> Actions, ushor
             var actions = CollectionsMarshal.AsSpan(b.Actions);
             w.U16(0); w.U16((ushort)Ofp13Actions.EncodedSize(actions)); w.U32(b.BucketId);
             Ofp13Actions.Encode(w, actions);
-            if (b.Weight is { } weight) { w.U16(PropWeight); w.U16(8); w.U16(weight); w.Zeros(2); }
-            if (b.WatchPort is { } port) { w.U16(PropWatchPort); w.U16(8); w.U32(port); }
-            if (b.WatchGroup is { } group) { w.U16(PropWatchGroup); w.U16(8); w.U32(group); }
+            if (b.Weight is { } weight) { w.U16(Ofp15Bucket.PropWeight); w.U16(8); w.U16(weight); w.Zeros(2); }
+            if (b.WatchPort is { } port) { w.U16(Ofp15Bucket.PropWatchPort); w.U16(8); w.U32(port); }
+            if (b.WatchGroup is { } group) { w.U16(Ofp15Bucket.PropWatchGroup); w.U16(8); w.U32(group); }
             w.PatchU16(start, (ushort)(w.Position - start));
         }
     }
@@ -508,7 +534,7 @@ public sealed class Ofp15GroupMod
             error = Ofp13Error.BadLength;
             return false;
         }
-        if (!Ofp15Bucket.TryReadAll(msg.Slice(FixedSize, bucketsLen), Buckets, out error)) return false;
+        if (!Ofp15Buckets.TryDecode(msg.Slice(FixedSize, bucketsLen), Buckets, out error)) return false;
         var ids = new HashSet<uint>();
         foreach (var b in Buckets)
         {
@@ -527,7 +553,7 @@ public sealed class Ofp15GroupMod
         int start = w.Begin(Version, Ofp13Type.GroupMod, Xid);
         w.U16(Command); w.U8(GroupType); w.U8(0); w.U32(GroupId); w.U16(0); w.Zeros(2); w.U32(CommandBucketId);
         int buckets = w.Position;
-        Ofp15Bucket.WriteAll(w, Buckets);
+        Ofp15Buckets.Encode(w, Buckets);
         w.PatchU16(start + 16, (ushort)(w.Position - buckets));
         w.Finish(start);
         return w.ToArray();
@@ -543,7 +569,7 @@ public sealed record Ofp15GroupDesc(byte GroupType, uint GroupId, List<Ofp15Buck
     {
         int start = w.Position;
         w.U16(0); w.U8(GroupType); w.U8(0); w.U32(GroupId); w.U16(0); w.Zeros(6);
-        Ofp15Bucket.WriteAll(w, Buckets);
+        Ofp15Buckets.Encode(w, Buckets);
         w.PatchU16(start, (ushort)(w.Position - start));
         w.PatchU16(start + 8, (ushort)(w.Position - start - FixedSize));
     }
@@ -569,7 +595,7 @@ public sealed record Ofp15GroupDesc(byte GroupType, uint GroupId, List<Ofp15Buck
         int bucketsLen = Be.U16(s, 8);
         if (size < FixedSize || size > s.Length || FixedSize + bucketsLen != size) return false;
         var buckets = new List<Ofp15Bucket>();
-        if (!Ofp15Bucket.TryReadAll(s[FixedSize..size], buckets, out _)) return false;
+        if (!Ofp15Buckets.TryDecode(s[FixedSize..size], buckets, out _)) return false;
         entry = new(s[2], Be.U32(s, 4), buckets);
         return true;
     }

@@ -722,7 +722,7 @@ public sealed class Of13SessionTests
         int start = w.Begin(Ofp13.Version, Ofp13Type.GroupMod, 0);
         w.U16(0); w.U8(type); w.U8(0); w.U32(groupId);
         // A bucket every type takes: weight 1 (select), watching port 1 (fast failover).
-        Ofp13Messages.WriteBuckets(w, [new Ofp13Bucket(type == 1 ? (ushort)1 : (ushort)0, type == 3 ? 1u : Ofp13.PortAny, Ofp13.GroupAny, [.. actions])]);
+        Ofp13Buckets.Encode(w, [new Ofp13Bucket(type == 1 ? (ushort)1 : (ushort)0, type == 3 ? 1u : Ofp13.PortAny, Ofp13.GroupAny, [.. actions])]);
         w.Finish(start);
         return w.ToArray();
     }

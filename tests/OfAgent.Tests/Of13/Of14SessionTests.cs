@@ -142,7 +142,8 @@ public sealed class Of14SessionTests
         Assert.True(Ofp13Entries.TryReadAll(d14.AsSpan(16), ports));
         Assert.Equal([1u, 2u, 3u, 4u], ports.Select(p => p.Port.PortNo));
         Assert.Equal("mem1", ports[0].Port.Name);
-        Assert.Equal(Ofp13Port.Read(d13.AsSpan(16)), ports[0].Port);
+        Assert.True(Ofp13Port.TryRead(d13.AsSpan(16), out var port13, out _));
+        Assert.Equal(port13, ports[0].Port);
 
         // PORT_STATS: 1.4's 120-byte entries; the 1.3 connection still gets 112.
         var s14 = await of14.ReplyAsync(of14.Send(Multipart(Ofp13MultipartType.PortStats, new Ofp13IdRequest { Id = Ofp13.PortAny }.Encode())));
@@ -165,7 +166,8 @@ public sealed class Of14SessionTests
         byte[]? status13;
         do status13 = await of13.NextAsync(); while (status13 is not null && status13[1] != (byte)Ofp13Type.PortStatus);
         Assert.Equal(16 + Ofp13Port.Size, status13!.Length);
-        Assert.Equal(0u, Ofp13Port.Read(status13.AsSpan(16)).Config);
+        Assert.True(Ofp13Port.TryRead(status13.AsSpan(16), out var statusPort, out _));
+        Assert.Equal(0u, statusPort.Config);
     }
 
     [Fact]

@@ -103,8 +103,8 @@ public sealed class Of15SessionTests
         var before13 = new List<byte[]>();
         await of13.ReplyAsync(of13.Send(Empty(Ofp13Type.BarrierRequest)), before13);
         // The 1.3 controller was told of the 1.5 one's change (config 1), not of its own (config 0).
-        Assert.Contains(before13, m => m[1] == (byte)Ofp13Type.PortStatus && Ofp13Port.Read(m.AsSpan(16)).Config == 1);
-        Assert.DoesNotContain(before13, m => m[1] == (byte)Ofp13Type.PortStatus && Ofp13Port.Read(m.AsSpan(16)).Config == 0);
+        Assert.Contains(before13, m => m[1] == (byte)Ofp13Type.PortStatus && Ofp13Port.TryRead(m.AsSpan(16), out var p, out _) && p.Config == 1);
+        Assert.DoesNotContain(before13, m => m[1] == (byte)Ofp13Type.PortStatus && Ofp13Port.TryRead(m.AsSpan(16), out var p, out _) && p.Config == 0);
         byte[]? other;
         do other = await of15.NextAsync(); while (other is not null && other[1] != (byte)Ofp13Type.PortStatus);
         Assert.True(Softswitch.OfWire.Of14.Ofp14PortDesc.TryRead(other!.AsSpan(16), out changed, out _));

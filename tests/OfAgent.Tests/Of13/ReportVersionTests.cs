@@ -33,7 +33,8 @@ public sealed class ReportVersionTests
         Assert.Equal((version, (byte)Ofp13Type.PortStatus, 16 + Softswitch.OfWire.Of14.Ofp14PortDesc.Size), (status[0], status[1], status.Length));
         Assert.Equal(status13.AsSpan(8, 8).ToArray(), status.AsSpan(8, 8).ToArray()); // reason and pad
         Assert.True(Softswitch.OfWire.Of14.Ofp14PortDesc.TryRead(status.AsSpan(16), out var read, out _));
-        Assert.Equal(Ofp13Port.Read(status13.AsSpan(16)), read.Port);
+        Assert.True(Ofp13Port.TryRead(status13.AsSpan(16), out var port13, out _));
+        Assert.Equal(port13, read.Port);
 
         var removed = new OfFlowRemoved(OfMatch.Any, 7, 100, OfFlowRemovedReason.IdleTimeout, 2, 1_500_000_000, 10, 0, 3, 180);
         if (version == Softswitch.OfWire.Of15.Ofp15.Version)

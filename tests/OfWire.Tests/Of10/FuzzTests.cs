@@ -66,14 +66,13 @@ public static class WireFuzzTargets
                     var actions = new List<OfpAction>();
                     if (!Nx10.TryDecodeFlowMod(input, actions, out var f, out var err)) return Refused(err);
                     var match = new List<Ofp13Oxm>();
-                    var me = NxMatch.TryDecode(input.Slice(Nx10.FlowModMatchOffset, f.MatchLength), match);
-                    if (me != NxmError.None) return Refused(Nx10Error.Of(me));
+                    if (!NxMatch.TryDecode(input.Slice(Nx10.FlowModMatchOffset, f.MatchLength), match, out var me)) return Refused(Nx10Error.Of(me));
                     byte[] enc = Nx10.EncodeFlowMod(xid, f, [.. match], [.. actions]);
                     if (enc.Length > input.Length) throw new InvalidOperationException($"NXT_FLOW_MOD grew from {input.Length} to {enc.Length} bytes");
                     var actions2 = new List<OfpAction>();
                     if (!Nx10.TryDecodeFlowMod(enc, actions2, out var f2, out err)) throw new InvalidOperationException($"re-encoded NXT_FLOW_MOD refused: {err}");
                     var match2 = new List<Ofp13Oxm>();
-                    if (NxMatch.TryDecode(enc.AsSpan(Nx10.FlowModMatchOffset, f2.MatchLength), match2) != NxmError.None || !match2.SequenceEqual(match))
+                    if (!NxMatch.TryDecode(enc.AsSpan(Nx10.FlowModMatchOffset, f2.MatchLength), match2, out _) || !match2.SequenceEqual(match))
                         throw new InvalidOperationException("re-encoded nx_match differs");
                     Same(Nx10.EncodeFlowMod(xid, f2, [.. match2], [.. actions2]), enc);
                     return "nx flow_mod";
@@ -131,8 +130,7 @@ public static class WireFuzzTargets
             if (f.Subtype == NxFlowMonitor.StatsFlowMonitor) return FlowMonitorRequest(input);
             if (f.Subtype is not (Nx10.StatsFlow or Nx10.StatsAggregate)) return "nxst subtype other";
             var match = new List<Ofp13Oxm>();
-            var me = NxMatch.TryDecode(input.Slice(Nx10.StatsMatchOffset, f.MatchLength), match);
-            if (me != NxmError.None) return Refused(Nx10Error.Of(me));
+            if (!NxMatch.TryDecode(input.Slice(Nx10.StatsMatchOffset, f.MatchLength), match, out var me)) return Refused(Nx10Error.Of(me));
             uint xid = BinaryPrimitives.ReadUInt32BigEndian(input[4..]);
             byte[] enc = Nx10.EncodeStatsRequest(xid, f.Subtype, f.OutPort, f.TableId, [.. match]);
             if (enc.Length > input.Length) throw new InvalidOperationException("NXST request grew");
@@ -192,8 +190,7 @@ public static class WireFuzzTargets
         foreach (var r in fields)
         {
             var match = new List<Ofp13Oxm>();
-            var me = NxMatch.TryDecode(input.Slice(r.MatchOffset, r.MatchLength), match);
-            if (me != NxmError.None) return Refused(Nx10Error.Of(me));
+            if (!NxMatch.TryDecode(input.Slice(r.MatchOffset, r.MatchLength), match, out var me)) return Refused(Nx10Error.Of(me));
             requests.Add(new NxFlowMonitorRequest(r.Id, r.Flags, r.OutPort, r.TableId, [.. match]));
         }
         uint xid = BinaryPrimitives.ReadUInt32BigEndian(input[4..]);
@@ -204,7 +201,7 @@ public static class WireFuzzTargets
         foreach (var r in fields)
         {
             var match = new List<Ofp13Oxm>();
-            if (NxMatch.TryDecode(enc.AsSpan(r.MatchOffset, r.MatchLength), match) != NxmError.None) throw new InvalidOperationException("re-encoded monitor match refused");
+            if (!NxMatch.TryDecode(enc.AsSpan(r.MatchOffset, r.MatchLength), match, out _)) throw new InvalidOperationException("re-encoded monitor match refused");
             again.Add(new NxFlowMonitorRequest(r.Id, r.Flags, r.OutPort, r.TableId, [.. match]));
         }
         if (again.Count != requests.Count || again.Where((r, i) => (r.Id, r.Flags, r.OutPort, r.TableId) != (requests[i].Id, requests[i].Flags, requests[i].OutPort, requests[i].TableId)

@@ -206,11 +206,13 @@ public sealed class Of13FuzzTests
             var bytes = Convert.FromHexString(name.Replace(" ", ""));
             var wire = new byte[Ofp13Port.Size];
             bytes.CopyTo(wire, 16);
-            var port = Ofp13Port.Read(wire);
+            Assert.True(Ofp13Port.TryRead(wire, out var port, out _));
             var w = new Ofp13Writer();
             port.Write(w);
-            Assert.Equal(port, Ofp13Port.Read(w.ToArray()));
+            Assert.True(Ofp13Port.TryRead(w.ToArray(), out var back, out _));
+            Assert.Equal(port, back);
         }
-        Assert.Equal("K", Ofp13Port.Read(Convert.FromHexString("00000000000000000000000000000000" + "4bff" + new string('0', 92))).Name);
+        Assert.True(Ofp13Port.TryRead(Convert.FromHexString("00000000000000000000000000000000" + "4bff" + new string('0', 92)), out var k, out _));
+        Assert.Equal("K", k.Name);
     }
 }

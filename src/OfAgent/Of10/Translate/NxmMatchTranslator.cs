@@ -53,8 +53,7 @@ internal static class NxmMatchTranslator
         ushort tci = 0, tciMask = 0;
         while (!nxm.IsEmpty)
         {
-            var err = NxMatch.TryReadEntry(nxm, out var e, out int n);
-            if (err != NxmError.None) return err;
+            if (!NxMatch.TryReadEntry(nxm, out var e, out int n, out var err)) return err;
             nxm = nxm[n..];
             switch (e.Field)
             {
