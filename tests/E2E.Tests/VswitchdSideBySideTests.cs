@@ -330,6 +330,8 @@ public sealed class VswitchdSideBySideTests
             // Every flow of tables 0-4 saw a frame (a conjunction's clauses are not counted, as in Open vSwitch).
             foreach (var line in seen[0].Where(l => l.StartsWith("flow ", StringComparison.Ordinal) && Table(l) <= 4 && !l.Contains("conjunction(", StringComparison.Ordinal)))
                 Assert.True(Packets(line) > 0, "no test frame reaches " + line);
+            Console.WriteLine($"side by side: {frames.Count} frames in, {seen[0].Count(l => l.Contains(": port ", StringComparison.Ordinal))} out from ovs-vswitchd, "
+                + $"{seen[1].Count(l => l.Contains(": port ", StringComparison.Ordinal))} from softswitch vswitchd");
             string Text(List<string> f) => string.Join('\n', f);
             Assert.True(Text(seen[0]) == Text(seen[1]), $"only ovs-vswitchd:\n{Text([.. seen[0].Except(seen[1])])}\n\nonly softswitch vswitchd:\n{Text([.. seen[1].Except(seen[0])])}"
                 + $"\n\novs-vswitchd:\n{Text(seen[0])}\n\nsoftswitch vswitchd:\n{Text(seen[1])}");
