@@ -16,7 +16,8 @@ namespace Softswitch.E2E.Tests;
 /// Addresses and ifindexes differ by nature and are not compared. The flows (standard ones, and Open vSwitch's extensions
 /// as its users write them: registers, resubmit, learn, conjunction, clone, multipath, bundle, note, dec_ttl(ids),
 /// output:REG, fin_timeout, controller(...), exit, registers in write-actions) are dumped in OpenFlow 1.3 and 1.0
-/// (goto-table there as Open vSwitch's resubmit extension).
+/// (goto-table there as Open vSwitch's resubmit extension). Then the same flows forward the same crafted frames through
+/// both, port for port and byte for byte, and leave the same flow counts (<see cref="TheScriptsFlows_ForwardTheTestFramesAsOvsVswitchdDoes"/>).
 /// </summary>
 [RequiresTool("ovsdb-server")]
 [RequiresTool("ovs-vsctl")]
