@@ -20,19 +20,20 @@ public sealed class Netns : IDisposable
     public string NsIf { get; }
     private bool _disposed;
 
-    private Netns(string tag)
+    private Netns(string prefix, string tag)
     {
-        Name = "ssw-" + tag;
-        HostIf = "ssw" + tag + "h";
-        NsIf = "ssw" + tag + "n";
+        Name = prefix + "-" + tag;
+        HostIf = prefix + tag + "h";
+        NsIf = prefix + tag + "n";
     }
 
     /// <summary>A fresh namespace and veth pair; <paramref name="kernelOffloads"/> leaves the veths' default offloads
     /// (tx checksum, TSO, GSO, GRO) on, as a user's machine has them; <paramref name="queues"/> gives both veth ends that
-    /// many RX and TX queues (a sender's flows are spread over them by hash).</summary>
-    public static Netns Create(bool kernelOffloads = false, int queues = 1)
+    /// many RX and TX queues (a sender's flows are spread over them by hash); <paramref name="prefix"/> (three letters)
+    /// starts the names in place of ssw.</summary>
+    public static Netns Create(bool kernelOffloads = false, int queues = 1, string prefix = "ssw")
     {
-        var ns = new Netns(Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant());
+        var ns = new Netns(prefix, Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant());
         try
         {
             Sh.Check("ip", "netns", "add", ns.Name);
