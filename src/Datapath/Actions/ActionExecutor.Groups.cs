@@ -103,17 +103,34 @@ public sealed partial class ActionExecutor
     /// <summary>
     /// The buckets the pipeline walk composed for a <see cref="ActionKind.ComposedGroup"/> (docs/datapath.md,
     /// "Resubmit"): its head's index in <see cref="Actions"/>' plan and the index past its last item; null
-    /// <see cref="Actions"/>: run the buckets' own lists.
+    /// <see cref="Actions"/>: run the buckets' own lists. A group's run keeps one copy as a cursor: the bucket it last
+    /// found and where that bucket's marker stands, so buckets asked in order (an ALL group's) are found by stepping
+    /// from the last one, each marker passed once a run (<see cref="Hops"/>), not from the head each time.
     /// </summary>
-    private readonly record struct ComposedBuckets(FlowActions? Actions, int Head, int End)
+    internal struct ComposedBuckets(FlowActions? actions, int head, int end)
     {
+        public readonly FlowActions? Actions = actions;
+        public readonly int Head = head, End = end;
+        /// <summary>The bucket the cursor stands at, and its marker's index (both relative: 0 is bucket 0 at Head + 1).</summary>
+        private int _bucket, _offset;
+
+        /// <summary>Markers stepped over since this copy was made (tests: n buckets asked in order step n - 1).</summary>
+        public int Hops { get; private set; }
+
         /// <summary>Bucket <paramref name="b"/>'s composed items, <paramref name="from"/> to <paramref name="to"/>; false
-        /// when the composition has no such bucket (the group changed since: the verdict is stale and walked anew).</summary>
+        /// when the composition has no such bucket (the group changed since: the verdict is stale and walked anew). A
+        /// bucket before the cursor's (a select group's packets may ask in any order) starts again from the first.</summary>
         public bool TryBucket(int b, out int from, out int to)
         {
             var plan = Actions!.Plan;
-            int i = Head + 1;
-            for (; i < End && b > 0; b--) i += 1 + (int)plan[i].QueueId;
+            if (b < _bucket)
+            {
+                _bucket = 0;
+                _offset = 0;
+            }
+            int i = Head + 1 + _offset;
+            for (; i < End && _bucket < b; _bucket++, Hops++) i += 1 + (int)plan[i].QueueId;
+            _offset = i - Head - 1;
             from = i + 1;
             to = i < End ? Math.Min(End, from + (int)plan[i].QueueId) : i;
             return i < End && plan[i].Kind == ActionKind.Bucket;
@@ -138,25 +155,26 @@ public sealed partial class ActionExecutor
         long bytes = Bytes(pool, pkts);
         if (CountsGroups) g.Count(pkts.Length, bytes);
         var buckets = g.Buckets;
+        var cursor = composed; // this run's own cursor through the composition
         switch (g.Type)
         {
             case GroupType.Indirect:
-                if (buckets.Length != 0) RunBucket(buckets[0], 0, pool, pkts, layers, bytes, queue, depth, copy, ref sink, composed);
+                if (buckets.Length != 0) RunBucket(buckets[0], 0, pool, pkts, layers, bytes, queue, depth, copy, ref sink, ref cursor);
                 return;
             case GroupType.FastFailover:
             {
                 int live = table.FirstLive(g, GroupsVersion);
                 if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
                 if (live < 0) _counters.Add(GroupNoLiveBucket, pkts.Length);
-                else RunBucket(buckets[live], live, pool, pkts, layers, bytes, queue, depth, copy, ref sink, composed);
+                else RunBucket(buckets[live], live, pool, pkts, layers, bytes, queue, depth, copy, ref sink, ref cursor);
                 return;
             }
             case GroupType.All:
                 for (int b = 0; b < buckets.Length; b++)
-                    RunBucket(buckets[b], b, pool, pkts, layers, bytes, queue, depth, copy || b < buckets.Length - 1, ref sink, composed);
+                    RunBucket(buckets[b], b, pool, pkts, layers, bytes, queue, depth, copy || b < buckets.Length - 1, ref sink, ref cursor);
                 return;
             default:
-                Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink, composed);
+                Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink, ref cursor);
                 return;
         }
     }
@@ -169,7 +187,7 @@ public sealed partial class ActionExecutor
     }
 
     private void RunBucket<TSink>(GroupBucket bucket, int index, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, long bytes, uint queue, int depth, bool copy,
-                                  ref TSink sink, in ComposedBuckets composed)
+                                  ref TSink sink, ref ComposedBuckets composed)
         where TSink : struct, IActionSink
     {
         if (--_bucketRunsLeft < 0)
@@ -270,7 +288,7 @@ public sealed partial class ActionExecutor
     }
 
     private void Select<TSink>(GroupTable table, Group g, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink,
-                               in ComposedBuckets composed)
+                               ref ComposedBuckets composed)
         where TSink : struct, IActionSink
     {
         var buckets = g.Buckets;
@@ -314,7 +332,7 @@ public sealed partial class ActionExecutor
                 bytes += pool.Length[pkts[j]];
             }
             // One bucket per packet: the split batch is the packets' own, copied only if the list goes on after the group.
-            RunBucket(buckets[b], b, pool, s.Sub.AsSpan(0, n), s.SubLayers.AsSpan(0, n), bytes, queue, depth, copy, ref sink, composed);
+            RunBucket(buckets[b], b, pool, s.Sub.AsSpan(0, n), s.SubLayers.AsSpan(0, n), bytes, queue, depth, copy, ref sink, ref composed);
         }
     }
 

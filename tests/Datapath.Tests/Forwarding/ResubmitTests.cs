@@ -471,6 +471,51 @@ public sealed class ResubmitTests
     }
 
     [Fact]
+    public void AnAllGroupOf64ResubmittingBuckets_CountsEachRuleOncePerPacket_OutputsInBucketOrder()
+    {
+        const int n = 64;
+        using var r = new DatapathRig(3);
+        var macs = Enumerable.Range(0, n).Select(i => MacAddress.Parse($"02:00:00:00:01:{i:x2}")).ToArray();
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [.. macs.Select(m => new[] { FlowAction.SetDlDst(m), FlowAction.Resubmit(2) })]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1)]);
+        var rules = macs.Select(m => r.Insert(2, DlDst(m), 10, [FlowAction.Output(2)])).ToArray();
+        for (int i = 0; i < 3; i++) // the later packets take the cached verdict
+        {
+            r.Send(1, Frame(MacA, MacB));
+            Assert.Equal(macs, r.Sent(2).Select(f => MacAddress.Read(f)).ToArray());
+        }
+        Assert.Equal(1, r.Fwd.PipelineWalks);
+        Assert.All(rules, e => Assert.Equal(3, e.Packets));
+    }
+
+    [Fact]
+    public void TheComposedBucketsCursor_StepsOverEachMarkerOnce_InOrder_AndFindsAnEarlierBucketAgain()
+    {
+        const int n = 64;
+        var items = new List<FlowAction> { FlowAction.ComposedGroupOf(1, 1, 0) };
+        for (int b = 0; b < n; b++)
+        {
+            // Buckets of 0, 1 or 2 items, so a marker's count is what the cursor steps by.
+            items.Add(FlowAction.BucketOf(b % 3));
+            for (int k = 0; k < b % 3; k++) items.Add(FlowAction.Output((ushort)(b + 1)));
+        }
+        items[0] = FlowAction.ComposedGroupOf(1, 1, items.Count - 1);
+        var actions = new FlowActions([.. items]);
+        var cursor = new ActionExecutor.ComposedBuckets(actions, 0, items.Count);
+        for (int b = 0; b < n; b++)
+        {
+            Assert.True(cursor.TryBucket(b, out int from, out int to));
+            Assert.Equal(b % 3, to - from);
+            for (int i = from; i < to; i++) Assert.Equal(FlowAction.Output((ushort)(b + 1)), actions.Plan[i]);
+        }
+        Assert.Equal(n - 1, cursor.Hops); // an ALL group's run: linear in its buckets
+        Assert.True(cursor.TryBucket(5, out int f5, out int t5)); // a select group's packets may ask an earlier bucket
+        Assert.Equal((2, FlowAction.Output(6)), (t5 - f5, actions.Plan[f5]));
+        Assert.False(cursor.TryBucket(n, out _, out _)); // no such bucket: the group changed since the walk
+    }
+
+    [Fact]
     public void AFlowWhoseGroupsBucketResubmits_AllocatesNothingPerPacket()
     {
         using var r = new DatapathRig(3);
