@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Groups;
 using Softswitch.Datapath.Packets;
 
@@ -174,8 +175,15 @@ public sealed partial class ActionExecutor
                     RunBucket(buckets[b], b, pool, pkts, layers, bytes, queue, depth, copy || b < buckets.Length - 1, ref sink, ref cursor);
                 return;
             default:
-                Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink, ref cursor);
+            {
+                // A select group the walk composed picked its bucket as it composed it (its key's hash: the verdict's
+                // packets are of one flow) and composed that bucket alone: it runs the whole batch.
+                int pick = composed.Actions is { } walked ? walked.Plan[composed.Head].ComposedPick : FlowAction.NotPicked;
+                if (pick == FlowAction.NotPicked) Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink, ref cursor);
+                else if ((uint)pick < (uint)buckets.Length) RunBucket(buckets[pick], pick, pool, pkts, layers, bytes, queue, depth, copy, ref sink, ref cursor);
+                else _counters.Add(GroupNoLiveBucket, pkts.Length);
                 return;
+            }
         }
     }
 
@@ -337,7 +345,7 @@ public sealed partial class ActionExecutor
     }
 
     /// <summary>A live bucket by weight for a packet whose slot's bucket is dead, or -1 when none is live.</summary>
-    private static int PickLive(GroupBucket[] buckets, bool[] live, long liveWeight, uint hash)
+    internal static int PickLive(GroupBucket[] buckets, bool[] live, long liveWeight, uint hash)
     {
         if (liveWeight == 0) return -1;
         long r = Mix(hash ^ 0x5bd1e995u) % liveWeight;
@@ -391,6 +399,68 @@ public sealed partial class ActionExecutor
             && l.L4 != PacketLayers.Absent && l.L4 + 4 <= f.Length)
         {
             h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(f[l.L4..]));
+        }
+        return Mix(h);
+    }
+
+    /// <summary>
+    /// <see cref="FlowHashOf(ReadOnlySpan{byte}, in PacketLayers)"/> of the frame <paramref name="k"/> is the key of,
+    /// read from the key (the same bytes hashed in the same order, so a well-formed frame's two hashes agree): the pipeline
+    /// walk picks a select group's bucket with it (docs/datapath.md, "Resubmit").
+    /// </summary>
+    internal static uint FlowHashOf(in FlowKey k)
+    {
+        Span<byte> b = stackalloc byte[32];
+        uint h = 0x2545F491u;
+        k.DlDst.Write(b);
+        k.DlSrc.Write(b[6..]);
+        h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b));
+        h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(b[8..]));
+        if ((k.VlanVid & FlowKey.VlanPresent) != 0) h = BitOperations.Crc32C(h, (ushort)(k.VlanVid & 0x0FFF));
+        ushort type = k.DlType;
+        h = BitOperations.Crc32C(h, BinaryPrimitives.ReverseEndianness(type));
+        byte proto = k.NwProto;
+        if (type == PacketParser.EthTypeIpv4)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(b, k.NwSrc);
+            BinaryPrimitives.WriteUInt32BigEndian(b[4..], k.NwDst);
+            h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b));
+            h = BitOperations.Crc32C(h, proto);
+        }
+        else if (type == PacketParser.EthTypeIpv6)
+        {
+            BinaryPrimitives.WriteUInt128BigEndian(b, k.Ipv6Src);
+            BinaryPrimitives.WriteUInt128BigEndian(b[16..], k.Ipv6Dst);
+            for (int i = 0; i < 32; i += 8) h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b[i..]));
+            var l4 = k.IsLaterFragment ? LayerFlags.None : proto switch
+            {
+                PacketParser.ProtoTcp => LayerFlags.Tcp,
+                PacketParser.ProtoUdp => LayerFlags.Udp,
+                PacketParser.ProtoSctp => LayerFlags.Sctp,
+                PacketParser.ProtoIcmpv6 => LayerFlags.Icmpv6,
+                _ => LayerFlags.None,
+            };
+            h = BitOperations.Crc32C(h, (uint)l4);
+        }
+        else
+        {
+            if (type == PacketParser.EthTypeArp)
+            {
+                k.ArpSha.Write(b);
+                BinaryPrimitives.WriteUInt32BigEndian(b[6..], k.NwSrc);
+                k.ArpTha.Write(b[10..]);
+                BinaryPrimitives.WriteUInt32BigEndian(b[16..], k.NwDst);
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b));
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b[8..]));
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(b[16..]));
+            }
+            return Mix(h);
+        }
+        if ((proto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or PacketParser.ProtoSctp) && k.NwFrag == 0)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(b, k.TpSrc);
+            BinaryPrimitives.WriteUInt16BigEndian(b[2..], k.TpDst);
+            h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(b));
         }
         return Mix(h);
     }

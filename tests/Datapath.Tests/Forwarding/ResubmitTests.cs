@@ -3,6 +3,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Groups;
+using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
@@ -398,6 +399,64 @@ public sealed class ResubmitTests
         Assert.Equal(2, r.Sent(3).Count);
         Assert.Empty(r.Sent(2));
         Assert.Equal((0L, 2L), (dead.Packets, live.Packets));
+    }
+
+    [Fact]
+    public void ASelectGroupsBucketResubmit_OnlyThePickedBucketsRuleCounts()
+    {
+        const int k = 10;
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.Select, [FlowAction.Resubmit(2)], [FlowAction.Resubmit(3)], [FlowAction.Resubmit(4)], [FlowAction.Resubmit(5)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        var rules = new byte[] { 2, 3, 4, 5 }.Select(t => r.Insert(t, Any, 10, [FlowAction.Output(2)])).ToArray();
+        r.Send(1, Frame(MacA, MacB), times: k);
+        Assert.Equal(k, r.Sent(2).Count);
+        Assert.Equal(k, rules.Sum(e => e.Packets));
+        Assert.Single(rules, e => e.Packets == k);
+        Assert.True(r.Dp.Groups.TryGet(1, out var g));
+        Assert.Equal(rules.Select(e => e.Packets), g.Buckets.Select(b => b.Packets));
+    }
+
+    [Fact]
+    public void ASelectGroupsBucketResubmit_ManyFlows_EachCountedOnceAtTheBucketItsFrameHashPicks()
+    {
+        const int flows = 64;
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.Select, [FlowAction.Resubmit(2)], [FlowAction.Resubmit(3)], [FlowAction.Resubmit(4)], [FlowAction.Resubmit(5)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        var rules = new byte[] { 2, 3, 4, 5 }.Select(t => r.Insert(t, Any, 10, [FlowAction.Output(2)])).ToArray();
+        Assert.True(r.Dp.Groups.TryGet(1, out var g));
+        var expected = new long[4];
+        for (int i = 0; i < flows; i++)
+        {
+            var f = Frame(MacA, MacB, sport: (ushort)(1000 + i));
+            Assert.Equal(ParseError.None, PacketParser.Parse(f, 1, out _, out var layers));
+            expected[g.SelectSlot(ActionExecutor.FlowHashOf(f, layers))]++; // the bucket the executor picks for the frame
+            r.Send(1, f, times: 2);
+        }
+        Assert.Equal(2 * flows, r.Sent(2).Count);
+        Assert.Equal(expected.Select(n => 2 * n), rules.Select(e => e.Packets));
+        Assert.Equal(expected.Select(n => 2 * n), g.Buckets.Select(b => b.Packets));
+    }
+
+    public static TheoryData<string, byte[]> HashFrames => new()
+    {
+        { "udp", Frame(MacA, MacB, sport: 4321) },
+        { "tcp vlan", FrameBuilder.Tcp(MacA, MacB, IpA, IpB, 80, 5555, vlan: 7) },
+        { "ipv6 tcp", FlowFrames.Ipv6Frame(6, 443, 1234) },
+        { "ipv6 udp vlan", FlowFrames.Ipv6Frame(17, 53, 999, vlan: 12) },
+        { "arp", FrameBuilder.Arp(1, MacA, IpA, MacB, IpB) },
+        { "icmp", FrameBuilder.IcmpEcho(MacA, MacB, IpA, IpB, false, 1, 2) },
+    };
+
+    [Theory]
+    [MemberData(nameof(HashFrames))]
+    public void TheSelectHashOfAKey_IsTheHashOfItsFrame(string name, byte[] frame)
+    {
+        Assert.Equal(ParseError.None, PacketParser.Parse(frame, 1, out var key, out var layers));
+        Assert.True(ActionExecutor.FlowHashOf(frame, layers) == ActionExecutor.FlowHashOf(key), name);
     }
 
     [Fact]
