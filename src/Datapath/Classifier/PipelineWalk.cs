@@ -1019,9 +1019,9 @@ public sealed class PipelineWalk
     }
 
     /// <summary>
-    /// Whether <paramref name="template"/>'s flow for <paramref name="values"/> is in <paramref name="table"/>: a lookup
-    /// of a key holding the values where the learned flow matches them (every other field 0) finds a rule of the
-    /// template's tag and priority. A higher-priority rule over that key hides it (then: not there).
+    /// Whether <paramref name="template"/>'s flow for <paramref name="values"/> is in <paramref name="table"/>: a rule of
+    /// the template's tag and priority matches a key holding the values where the learned flow matches them (every other
+    /// field 0), found among all the rules that match that key, so a higher-priority rule over it does not hide it.
     /// </summary>
     private bool LearnedFlowThere(FlowTable table, ILearnTemplate template, ReadOnlySpan<FlowAction> values)
     {
@@ -1033,8 +1033,7 @@ public sealed class PipelineWalk
             var whole = FieldRef.ReadWhole(m.Dst.Field, probe.KeyRef, regs);
             FieldRef.WriteWhole(m.Dst.Field, ref probe, ref regs, m.Dst.Insert(whole, v));
         }
-        var e = table.Lookup(probe.KeyRef, regs, Version);
-        return e is { IsRemoved: false } && e.Tag == template.Tag && e.RequestedPriority == template.Priority;
+        return table.FindMatching(probe.KeyRef, regs, template.Tag, template.Priority, Version) is not null;
     }
 
     /// <summary>
