@@ -329,7 +329,7 @@ public sealed partial class OfFlowTables
         // 1.1+ (1.3.5 section 6.4): neither; the flow's cookie, timeouts, flags and counters stay (Open vSwitch alike).
         flow = null;
         if (targets.Count == 0) return (mod.Rules & MatchRules.ModifyKeepsFlows) != 0 ? FlowModStatus.Ok : AddLocked(b, w, mod, t, now, removed, out flow);
-        flow = ModifyTargetsLocked(b, w, mod, t, targets);
+        flow = ModifyTargetsLocked(b, w, mod, t, targets, now);
         targets.Clear();
         return FlowModStatus.Ok;
     }
@@ -343,9 +343,10 @@ public sealed partial class OfFlowTables
 
     /// <summary>
     /// Changes <paramref name="targets"/> (flows of the table <paramref name="w"/> writes) as the modify says; returns
-    /// the one with exactly its match and rank, if any.
+    /// the one with exactly its match and rank, if any. Each one's hard timeout counts again from <paramref name="now"/>
+    /// (Open vSwitch's modify makes a new rule, its modified time now, its creation time the old rule's).
     /// </summary>
-    private FlowEntry? ModifyTargetsLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, List<FlowEntry> targets)
+    private FlowEntry? ModifyTargetsLocked(FlowModBatch? b, FlowTable.WriteScope w, in FlowMod mod, in Target t, List<FlowEntry> targets, long now)
     {
         bool of13 = (mod.Rules & MatchRules.ModifyKeepsFlows) != 0;
         bool cookie = _options.ModifyUpdatesCookie && !of13;
@@ -356,11 +357,12 @@ public sealed partial class OfFlowTables
         {
             if (b is { IsAtomic: true })
             {
-                var c = ModifiedBeside(b, w, mod, e, cookie, reset);
+                var c = ModifiedBeside(b, w, mod, e, cookie, reset, now);
                 if (c.Priority == t.Rank && c.Match == t.Match) flow = c;
                 continue;
             }
             if (reset) e.ResetCounters();
+            w.RestartHardTimeout(e, now);
             w.SetActions(e, mod.Actions);
             if ((mod.Rules & MatchRules.MultiTable) != 0) w.SetInstructions(e, mod.Instructions);
             else if ((mod.Rules & MatchRules.GotoTable) != 0) w.SetInstructions(e, WithGoto(e.Instructions, mod.Instructions));
@@ -376,9 +378,9 @@ public sealed partial class OfFlowTables
     /// of its match, priority, timeouts, creation time, flags and cookie with the modify's actions and instructions,
     /// linked beside it and seen from the batch's version on, while <paramref name="e"/> is seen until it (the commit
     /// unlinks it, a revert removes the new one). It keeps the flow's counts, and last use, unless
-    /// <paramref name="reset"/>.
+    /// <paramref name="reset"/>; its hard timeout counts from <paramref name="now"/>.
     /// </summary>
-    private FlowEntry ModifiedBeside(FlowModBatch b, FlowTable.WriteScope w, in FlowMod mod, FlowEntry e, bool cookie, bool reset)
+    private FlowEntry ModifiedBeside(FlowModBatch b, FlowTable.WriteScope w, in FlowMod mod, FlowEntry e, bool cookie, bool reset, long now)
     {
         var instructions = (mod.Rules & MatchRules.MultiTable) != 0 ? mod.Instructions
             : (mod.Rules & MatchRules.GotoTable) != 0 ? WithGoto(e.Instructions, mod.Instructions) : e.Instructions;
@@ -386,6 +388,7 @@ public sealed partial class OfFlowTables
                            cookie ? mod.Cookie : e.Tag, e.RequestedPriority, e.IsTableMiss);
         if (instructions is not null) w.SetInstructions(c, instructions);
         c.Touch(e.LastUsedNanos);
+        w.RestartHardTimeout(c, now);
         if (!reset) CarryCounts(b, e, c);
         var hidden = w.Insert(c);
         System.Diagnostics.Debug.Assert(ReferenceEquals(hidden, e) && !e.IsRemoved);
@@ -446,7 +449,7 @@ public sealed partial class OfFlowTables
         foreach (var (table, targets) in found)
         {
             using var w = table.Write();
-            var exact = ModifyTargetsLocked(b, w, mod, t, targets);
+            var exact = ModifyTargetsLocked(b, w, mod, t, targets, _clock.NowNanos);
             flow ??= exact;
         }
         return FlowModStatus.Ok;

@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Actions;
+using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Groups;
 using Softswitch.Datapath.Ports;
@@ -195,7 +196,8 @@ public sealed partial class OfSwitch
                 // So does a bucket's resubmit (the walk composes the group's buckets).
                 if (a.Kind is ActionKind.FinTimeout or ActionKind.Resubmit) _dp.Pipeline.EnableStages();
             }
-            compiled[i] = new GroupBucket(actions, b.Weight, watchPort, watchGroup);
+            // Its actions run as an action set, in the set's order (translated here, once); the description keeps them as written.
+            compiled[i] = new GroupBucket(ActionSet.AsBucket(actions), b.Weight, watchPort, watchGroup);
         }
         if (req.Type == OfGroupType.Select && buckets.Count != 0 && !anyWeight) return OfError.InvalidGroup;
         long created = _dp.Groups.TryGet(req.GroupId, out var old) ? old.CreatedNanos : _dp.Clock.NowNanos;

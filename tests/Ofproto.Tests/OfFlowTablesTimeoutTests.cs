@@ -97,6 +97,54 @@ public class OfFlowTablesTimeoutTests
         Assert.Equal((FlowRemovedReason.HardTimeout, 5L), reasons[3]);
     }
 
+    /// <summary>
+    /// A controller's modify restarts the hard timeout (Open vSwitch's modify makes a new rule: its modified time now,
+    /// its creation time the old rule's), so the flow outlives its first deadline; its duration still counts from its
+    /// creation. Under 1.0's rules (in one table, and in every table) and 1.3's, applied alone or in an atomic batch.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(true, false, false)]
+    [InlineData(true, false, true)]
+    [InlineData(false, false, true)]
+    public void AModify_RestartsTheHardTimeout_NotTheDuration(bool of13, bool everyTable, bool atomic)
+    {
+        var clock = new ManualClock();
+        var table = new OfFlowTables(clock);
+        var rules = of13 ? MatchRules.OpenFlow13 : MatchRules.AsGiven;
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Exact(1, idle: 0, hard: 10) with { Rules = rules }));
+        var created = table.Lookup(Key(1), 0)!;
+        long t0 = clock.NowNanos;
+        clock.AdvanceNanos(6 * Second);
+        var modify = new FlowMod(FlowModCommand.ModifyStrict, FlowMatch.Exact(Key(1)), 0, new FlowActions([FlowAction.Output(2)]),
+                                 Rules: rules, TableId: everyTable ? FlowModRequest.AllTables : (byte)0);
+        if (atomic)
+        {
+            var batch = table.BeginBatch(atomic: true);
+            Assert.Equal(FlowModStatus.Ok, batch.Apply(modify, null, out _));
+            batch.Commit();
+        }
+        else
+        {
+            Assert.Equal(FlowModStatus.Ok, table.Apply(modify));
+        }
+        var e = table.Lookup(Key(1), 0)!;
+        Assert.Equal(FlowAction.Output(2), e.Actions.Items[0]);
+        Assert.Equal(created.CreatedNanos, e.CreatedNanos);
+        var removed = new List<FlowRemoved>();
+        clock.AdvanceNanos(5 * Second); // 11 s from its creation, 5 s from the modify
+        Assert.Equal(0, table.Expire(removed));
+        Assert.Same(e, table.Lookup(Key(1), 0));
+        clock.AdvanceNanos(5 * Second - 1);
+        Assert.Equal(0, table.Expire(removed));
+        clock.AdvanceNanos(1); // 10 s from the modify
+        Assert.Equal(1, table.Expire(removed));
+        Assert.Equal(FlowRemovedReason.HardTimeout, removed[0].Reason);
+        Assert.Equal(clock.NowNanos - t0, removed[0].DurationNanos);
+        Assert.Equal(16 * Second, removed[0].DurationNanos);
+    }
+
     [Fact]
     public void DeletedOrReplacedFlows_NeverExpireLater()
     {

@@ -100,6 +100,36 @@ public sealed class OfSwitchGroupTests : IDisposable
         Assert.Equal(OfError.IsSlave, _sw.GroupMod(Add(3, OfGroupType.All, output1), slave));
     }
 
+    /// <summary>
+    /// A bucket's actions are applied as an action set (OpenFlow 1.3.5 section 5.6.1; Open vSwitch's xlate_group_bucket):
+    /// an output written before a set-field outputs the rewritten frame, a later output of the bucket replaces an earlier
+    /// one, a group beside an output wins, and the group's description keeps the actions as they were written.
+    /// </summary>
+    [Fact]
+    public void ABucketRunsAsAnActionSet_TheDescriptionKeepsItAsWritten()
+    {
+        var mac = MacAddress.Parse("02:00:00:00:00:99");
+        OfAction[] written = [OfAction.Output(2), OfAction.SetEthDst(mac.Value), OfAction.SetVlanVid(5), OfAction.PushVlan(0x8100)];
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(1, OfGroupType.All, Bucket(written), Bucket(OfAction.Output(3), OfAction.Output(4)))));
+        Assert.Equal(OfError.None, _sw.GroupMod(Add(2, OfGroupType.Indirect, Bucket(OfAction.Output(3), OfAction.Group(1)))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(5, OfAction.Group(1))));
+        Assert.Equal(OfError.None, _sw.FlowMod(Flow(6, OfAction.Group(2))));
+        Send(5);
+        var two = Assert.Single(_ports[1].TakeSent());
+        Assert.Equal(mac, MacAddress.Read(two));
+        Assert.Equal((ushort)0x8100, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(two.AsSpan(12)));
+        Assert.Equal(5, System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(two.AsSpan(14)) & 0x0FFF);
+        Assert.Empty(_ports[2].TakeSent());
+        Assert.Single(_ports[3].TakeSent());
+        Send(6); // group 2's group wins over its output: group 1 again
+        Assert.Single(_ports[1].TakeSent());
+        Assert.Empty(_ports[2].TakeSent());
+        Assert.Single(_ports[3].TakeSent());
+        var desc = Assert.Single(_sw.GroupDescriptions(1));
+        Assert.Equal(written, desc.Buckets[0].Actions.ToArray());
+        Assert.Equal([OfAction.Output(3), OfAction.Output(4)], desc.Buckets[1].Actions.ToArray());
+    }
+
     [Fact]
     public void ChainsAreFollowedAndLoopsRefused()
     {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using Softswitch.Datapath.Counters;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Groups;
 using Softswitch.Datapath.Packets;
 
@@ -103,17 +104,34 @@ public sealed partial class ActionExecutor
     /// <summary>
     /// The buckets the pipeline walk composed for a <see cref="ActionKind.ComposedGroup"/> (docs/datapath.md,
     /// "Resubmit"): its head's index in <see cref="Actions"/>' plan and the index past its last item; null
-    /// <see cref="Actions"/>: run the buckets' own lists.
+    /// <see cref="Actions"/>: run the buckets' own lists. A group's run keeps one copy as a cursor: the bucket it last
+    /// found and where that bucket's marker stands, so buckets asked in order (an ALL group's) are found by stepping
+    /// from the last one, each marker passed once a run (<see cref="Hops"/>), not from the head each time.
     /// </summary>
-    private readonly record struct ComposedBuckets(FlowActions? Actions, int Head, int End)
+    internal struct ComposedBuckets(FlowActions? actions, int head, int end)
     {
+        public readonly FlowActions? Actions = actions;
+        public readonly int Head = head, End = end;
+        /// <summary>The bucket the cursor stands at, and its marker's index (both relative: 0 is bucket 0 at Head + 1).</summary>
+        private int _bucket, _offset;
+
+        /// <summary>Markers stepped over since this copy was made (tests: n buckets asked in order step n - 1).</summary>
+        public int Hops { get; private set; }
+
         /// <summary>Bucket <paramref name="b"/>'s composed items, <paramref name="from"/> to <paramref name="to"/>; false
-        /// when the composition has no such bucket (the group changed since: the verdict is stale and walked anew).</summary>
+        /// when the composition has no such bucket (the group changed since: the verdict is stale and walked anew). A
+        /// bucket before the cursor's (a select group's packets may ask in any order) starts again from the first.</summary>
         public bool TryBucket(int b, out int from, out int to)
         {
             var plan = Actions!.Plan;
-            int i = Head + 1;
-            for (; i < End && b > 0; b--) i += 1 + (int)plan[i].QueueId;
+            if (b < _bucket)
+            {
+                _bucket = 0;
+                _offset = 0;
+            }
+            int i = Head + 1 + _offset;
+            for (; i < End && _bucket < b; _bucket++, Hops++) i += 1 + (int)plan[i].QueueId;
+            _offset = i - Head - 1;
             from = i + 1;
             to = i < End ? Math.Min(End, from + (int)plan[i].QueueId) : i;
             return i < End && plan[i].Kind == ActionKind.Bucket;
@@ -138,26 +156,34 @@ public sealed partial class ActionExecutor
         long bytes = Bytes(pool, pkts);
         if (CountsGroups) g.Count(pkts.Length, bytes);
         var buckets = g.Buckets;
+        var cursor = composed; // this run's own cursor through the composition
         switch (g.Type)
         {
             case GroupType.Indirect:
-                if (buckets.Length != 0) RunBucket(buckets[0], 0, pool, pkts, layers, bytes, queue, depth, copy, ref sink, composed);
+                if (buckets.Length != 0) RunBucket(buckets[0], 0, pool, pkts, layers, bytes, queue, depth, copy, ref sink, ref cursor);
                 return;
             case GroupType.FastFailover:
             {
                 int live = table.FirstLive(g, GroupsVersion);
                 if (GroupTable.LastQuestionCutShort) _counters.Add(GroupLivenessCutShort);
                 if (live < 0) _counters.Add(GroupNoLiveBucket, pkts.Length);
-                else RunBucket(buckets[live], live, pool, pkts, layers, bytes, queue, depth, copy, ref sink, composed);
+                else RunBucket(buckets[live], live, pool, pkts, layers, bytes, queue, depth, copy, ref sink, ref cursor);
                 return;
             }
             case GroupType.All:
                 for (int b = 0; b < buckets.Length; b++)
-                    RunBucket(buckets[b], b, pool, pkts, layers, bytes, queue, depth, copy || b < buckets.Length - 1, ref sink, composed);
+                    RunBucket(buckets[b], b, pool, pkts, layers, bytes, queue, depth, copy || b < buckets.Length - 1, ref sink, ref cursor);
                 return;
             default:
-                Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink, composed);
+            {
+                // A select group the walk composed picked its bucket as it composed it (its key's hash: the verdict's
+                // packets are of one flow) and composed that bucket alone: it runs the whole batch.
+                int pick = composed.Actions is { } walked ? walked.Plan[composed.Head].ComposedPick : FlowAction.NotPicked;
+                if (pick == FlowAction.NotPicked) Select(table, g, pool, pkts, layers, queue, depth, copy, ref sink, ref cursor);
+                else if ((uint)pick < (uint)buckets.Length) RunBucket(buckets[pick], pick, pool, pkts, layers, bytes, queue, depth, copy, ref sink, ref cursor);
+                else _counters.Add(GroupNoLiveBucket, pkts.Length);
                 return;
+            }
         }
     }
 
@@ -169,7 +195,7 @@ public sealed partial class ActionExecutor
     }
 
     private void RunBucket<TSink>(GroupBucket bucket, int index, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, long bytes, uint queue, int depth, bool copy,
-                                  ref TSink sink, in ComposedBuckets composed)
+                                  ref TSink sink, ref ComposedBuckets composed)
         where TSink : struct, IActionSink
     {
         if (--_bucketRunsLeft < 0)
@@ -270,7 +296,7 @@ public sealed partial class ActionExecutor
     }
 
     private void Select<TSink>(GroupTable table, Group g, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers, uint queue, int depth, bool copy, ref TSink sink,
-                               in ComposedBuckets composed)
+                               ref ComposedBuckets composed)
         where TSink : struct, IActionSink
     {
         var buckets = g.Buckets;
@@ -314,12 +340,12 @@ public sealed partial class ActionExecutor
                 bytes += pool.Length[pkts[j]];
             }
             // One bucket per packet: the split batch is the packets' own, copied only if the list goes on after the group.
-            RunBucket(buckets[b], b, pool, s.Sub.AsSpan(0, n), s.SubLayers.AsSpan(0, n), bytes, queue, depth, copy, ref sink, composed);
+            RunBucket(buckets[b], b, pool, s.Sub.AsSpan(0, n), s.SubLayers.AsSpan(0, n), bytes, queue, depth, copy, ref sink, ref composed);
         }
     }
 
     /// <summary>A live bucket by weight for a packet whose slot's bucket is dead, or -1 when none is live.</summary>
-    private static int PickLive(GroupBucket[] buckets, bool[] live, long liveWeight, uint hash)
+    internal static int PickLive(GroupBucket[] buckets, bool[] live, long liveWeight, uint hash)
     {
         if (liveWeight == 0) return -1;
         long r = Mix(hash ^ 0x5bd1e995u) % liveWeight;
@@ -373,6 +399,68 @@ public sealed partial class ActionExecutor
             && l.L4 != PacketLayers.Absent && l.L4 + 4 <= f.Length)
         {
             h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(f[l.L4..]));
+        }
+        return Mix(h);
+    }
+
+    /// <summary>
+    /// <see cref="FlowHashOf(ReadOnlySpan{byte}, in PacketLayers)"/> of the frame <paramref name="k"/> is the key of,
+    /// read from the key (the same bytes hashed in the same order, so a well-formed frame's two hashes agree): the pipeline
+    /// walk picks a select group's bucket with it (docs/datapath.md, "Resubmit").
+    /// </summary>
+    internal static uint FlowHashOf(in FlowKey k)
+    {
+        Span<byte> b = stackalloc byte[32];
+        uint h = 0x2545F491u;
+        k.DlDst.Write(b);
+        k.DlSrc.Write(b[6..]);
+        h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b));
+        h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(b[8..]));
+        if ((k.VlanVid & FlowKey.VlanPresent) != 0) h = BitOperations.Crc32C(h, (ushort)(k.VlanVid & 0x0FFF));
+        ushort type = k.DlType;
+        h = BitOperations.Crc32C(h, BinaryPrimitives.ReverseEndianness(type));
+        byte proto = k.NwProto;
+        if (type == PacketParser.EthTypeIpv4)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(b, k.NwSrc);
+            BinaryPrimitives.WriteUInt32BigEndian(b[4..], k.NwDst);
+            h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b));
+            h = BitOperations.Crc32C(h, proto);
+        }
+        else if (type == PacketParser.EthTypeIpv6)
+        {
+            BinaryPrimitives.WriteUInt128BigEndian(b, k.Ipv6Src);
+            BinaryPrimitives.WriteUInt128BigEndian(b[16..], k.Ipv6Dst);
+            for (int i = 0; i < 32; i += 8) h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b[i..]));
+            var l4 = k.IsLaterFragment ? LayerFlags.None : proto switch
+            {
+                PacketParser.ProtoTcp => LayerFlags.Tcp,
+                PacketParser.ProtoUdp => LayerFlags.Udp,
+                PacketParser.ProtoSctp => LayerFlags.Sctp,
+                PacketParser.ProtoIcmpv6 => LayerFlags.Icmpv6,
+                _ => LayerFlags.None,
+            };
+            h = BitOperations.Crc32C(h, (uint)l4);
+        }
+        else
+        {
+            if (type == PacketParser.EthTypeArp)
+            {
+                k.ArpSha.Write(b);
+                BinaryPrimitives.WriteUInt32BigEndian(b[6..], k.NwSrc);
+                k.ArpTha.Write(b[10..]);
+                BinaryPrimitives.WriteUInt32BigEndian(b[16..], k.NwDst);
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b));
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt64LittleEndian(b[8..]));
+                h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(b[16..]));
+            }
+            return Mix(h);
+        }
+        if ((proto is PacketParser.ProtoTcp or PacketParser.ProtoUdp or PacketParser.ProtoSctp) && k.NwFrag == 0)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(b, k.TpSrc);
+            BinaryPrimitives.WriteUInt16BigEndian(b[2..], k.TpDst);
+            h = BitOperations.Crc32C(h, BinaryPrimitives.ReadUInt32LittleEndian(b));
         }
         return Mix(h);
     }

@@ -414,8 +414,20 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
 
     /// <summary>A clone of the <paramref name="count"/> items after it (<see cref="ActionKind.Clone"/>).</summary>
     public static FlowAction CloneOf(int count) => new(ActionKind.Clone, 0, 0, (uint)count, 0);
-    /// <summary>Group <paramref name="groupId"/> with its buckets composed in the <paramref name="count"/> items after it (<see cref="ActionKind.ComposedGroup"/>).</summary>
-    public static FlowAction ComposedGroupOf(uint groupId, int visit, int count) => new(ActionKind.ComposedGroup, 0, 0, groupId, (ulong)(uint)count, (ulong)(uint)visit);
+    /// <summary>
+    /// Group <paramref name="groupId"/> with its buckets composed in the <paramref name="count"/> items after it
+    /// (<see cref="ActionKind.ComposedGroup"/>); a select group's bucket the walk picked, <paramref name="pick"/>
+    /// (<see cref="NoBucketPicked"/>: none live; <see cref="NotPicked"/>: every bucket composed, the executor picks).
+    /// </summary>
+    public static FlowAction ComposedGroupOf(uint groupId, int visit, int count, int pick = NotPicked)
+        => new(ActionKind.ComposedGroup, 0, 0, groupId, (ulong)(uint)count, (ulong)(uint)visit | (ulong)(uint)(pick + 2) << 32);
+    /// <summary>A <see cref="ActionKind.ComposedGroup"/>'s <see cref="ComposedPick"/> when the walk picked no bucket.</summary>
+    public const int NotPicked = -2;
+    /// <summary>A <see cref="ActionKind.ComposedGroup"/>'s <see cref="ComposedPick"/> when the walk found no live bucket to pick.</summary>
+    public const int NoBucketPicked = -1;
+    /// <summary>A <see cref="ActionKind.ComposedGroup"/>'s picked bucket (a select group's, picked by the walk), or
+    /// <see cref="NoBucketPicked"/>, or <see cref="NotPicked"/>.</summary>
+    public int ComposedPick => (int)(uint)(Value2 >> 32) - 2;
     /// <summary>A composed bucket of the <paramref name="count"/> items after it (<see cref="ActionKind.Bucket"/>).</summary>
     public static FlowAction BucketOf(int count) => new(ActionKind.Bucket, 0, 0, (uint)count, 0);
     /// <summary>Ends the pipeline's actions here (<see cref="ActionKind.Exit"/>).</summary>

@@ -143,6 +143,35 @@ public sealed class ActionSet
     }
 
     /// <summary>
+    /// A group bucket's actions as the action set they are applied as (OpenFlow 1.3.5 section 5.6.1: a bucket holds "a
+    /// set of actions", applied as an action set; Open vSwitch's xlate_group_bucket runs ofpacts_execute_action_set on
+    /// them): written into an empty set in their order (a later action of a kind replaces an earlier one, every register
+    /// action is kept), then listed in the set's order (<see cref="AppendTo(List{FlowAction})"/>: a group wins over an
+    /// output), a resubmit last when no group or output is beside it; nothing at all when the set holds no group, output
+    /// or resubmit (the packet would go nowhere). <paramref name="written"/> itself when that is the same list, and
+    /// also when some action is of a kind an action set cannot hold (<see cref="CanHold"/>: a clone, a sample, a note, a
+    /// fin_timeout, a bundle, a multipath, an output from a field): such a bucket runs its list as written. Made once,
+    /// when the group is set, never per packet.
+    /// </summary>
+    public static FlowActions AsBucket(FlowActions written)
+    {
+        var set = new ActionSet();
+        foreach (var a in written.Items)
+        {
+            if (!CanHold(a.Kind)) return written;
+            set.Put(a);
+        }
+        var list = new List<FlowAction>(written.Items.Length);
+        ulong leaves = (1UL << SlotOf(ActionKind.Group)) | (1UL << SlotOf(ActionKind.Output)) | (1UL << SlotOf(ActionKind.Resubmit));
+        if ((set._present & leaves) != 0)
+        {
+            set.AppendTo(list);
+            if (set.TryTakeResubmit(out var resubmit)) list.Add(resubmit);
+        }
+        return System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list).SequenceEqual(written.Items.AsSpan()) ? written : new FlowActions([.. list]);
+    }
+
+    /// <summary>
     /// Appends the set's actions in execution order; an output is dropped when the set holds a group (OpenFlow 1.3.5
     /// section 5.10: "the output action is ignored and the group action takes precedence"), and a resubmit always
     /// (a group or output beside it wins; alone, the walk runs it: <see cref="TryTakeResubmit"/>).

@@ -283,6 +283,13 @@ public sealed partial class FlowTable
         public void Refresh(FlowEntry entry, long nowNanos) => entry.Refresh(nowNanos);
 
         /// <summary>
+        /// Restarts rule <paramref name="entry"/>'s hard timer from <paramref name="nowNanos"/> (Open vSwitch's modify: the
+        /// rule that replaces the old one keeps its creation time and idle state, and its rule->modified is now); lazily
+        /// re-armed as <see cref="Refresh"/>.
+        /// </summary>
+        public void RestartHardTimeout(FlowEntry entry, long nowNanos) => entry.RestartHardTimeout(nowNanos);
+
+        /// <summary>
         /// Replaces a rule's <see cref="FlowEntry.Tag"/> (not an observed change: the datapath reads it only to count rules
         /// per tag, <see cref="WatchTag"/>).
         /// </summary>

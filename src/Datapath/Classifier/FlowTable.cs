@@ -336,6 +336,18 @@ public sealed partial class FlowTable
     }
 
     /// <summary>
+    /// Reader: a rule of tag <paramref name="tag"/> and requested priority <paramref name="priority"/> matching
+    /// <paramref name="key"/> and visible at <paramref name="version"/>, even where a rule of higher priority matches the
+    /// key too (the hash stage's rule, then each subtable's rules for the key), or null.
+    /// </summary>
+    internal FlowEntry? FindMatching(in FlowKey key, in Registers regs, ulong tag, ushort priority, long version)
+    {
+        if (_exact.Count != 0 && _exact.Lookup(key) is { } x && x.Tag == tag && x.RequestedPriority == priority && !x.IsRemoved && x.VisibleAt(version))
+            return x;
+        return _tuple.FindMatching(key, regs, tag, priority, version);
+    }
+
+    /// <summary>
     /// Reader: the winning rule among those visible at <paramref name="version"/>, the hash stage's rule counted only when
     /// visible and the tuple space's subtables followed down past hidden rules (<see cref="TupleSpace.LookupVisible"/>).
     /// </summary>

@@ -750,23 +750,34 @@ public sealed class PipelineWalk
         var set = _bucketSets[_groupDepth++];
         // A fast-failover group runs its first live bucket: only that one is composed (its rules alone are visited and
         // credited), after the run noted the ports' state version, as a bundle's pick (the earliest reading kept).
-        int only = -1;
+        int only = -1, pick = FlowAction.NotPicked;
         if (g.Type == Groups.GroupType.FastFailover)
         {
             if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read
             only = groups.FirstLive(g);
         }
+        else if (g.Type == Groups.GroupType.Select && !_reparse)
+        {
+            // A select group runs one bucket a packet: the walk picks it as the executor would pick it for the frame (the
+            // key's hash, its weighted slot, a live bucket), so only its rules are visited and credited and only its
+            // learns compose (Open vSwitch's xlate_select_group, the hash's fields in its megaflow). A verdict stands for
+            // one pick. After a re-parse point the key no longer tells the packet's fields: every bucket is composed,
+            // and the executor picks by the frame.
+            only = pick = PickSelectBucket(groups, g, b.KeyRef);
+            NoteRead((uint)(pick + 2));
+        }
         int head = _composed.Count;
-        _composed.Add(FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, 0));
+        _composed.Add(FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, 0, pick));
         try
         {
             var buckets = g.Buckets;
+            bool one = g.Type == Groups.GroupType.FastFailover || pick != FlowAction.NotPicked;
             for (int i = 0; i < buckets.Length; i++)
             {
                 var bucket = buckets[i];
                 int at = _composed.Count;
                 _composed.Add(FlowAction.BucketOf(0));
-                if (g.Type == Groups.GroupType.FastFailover && i != only) continue;
+                if (one && i != only) continue;
                 _set = set;
                 _set.Clear();
                 _regs.ActsetOutputCode = 0;
@@ -787,8 +798,31 @@ public sealed class PipelineWalk
             _set = outer;
             _groupDepth--;
         }
-        _composed[head] = FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, _composed.Count - head - 1);
+        _composed[head] = FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, _composed.Count - head - 1, pick);
         return true;
+    }
+
+    /// <summary>Liveness scratch of <see cref="PickSelectBucket"/>.</summary>
+    private bool[] _selectLive = [];
+
+    /// <summary>
+    /// The bucket select group <paramref name="g"/> runs for a packet of key <paramref name="key"/>, as the executor
+    /// picks it for a frame (<see cref="Actions.ActionExecutor.FlowHashOf(in FlowKey)"/> into its weighted slots, a dead
+    /// bucket's packets to a live one by weight), or <see cref="FlowAction.NoBucketPicked"/> when none is live. A group
+    /// whose buckets watch a port or group notes the ports' state version first (<see cref="LivenessAt"/>).
+    /// </summary>
+    private int PickSelectBucket(Groups.GroupTable groups, Groups.Group g, in FlowKey key)
+    {
+        if (g.SlotCount == 0) return FlowAction.NoBucketPicked;
+        uint h = Actions.ActionExecutor.FlowHashOf(key);
+        int b = g.SelectSlot(h);
+        if (!g.AnyLiveness) return b;
+        if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read
+        var buckets = g.Buckets;
+        if (_selectLive.Length < buckets.Length) _selectLive = new bool[buckets.Length];
+        long liveWeight = groups.MarkLive(g, _selectLive);
+        if (_selectLive[b]) return b;
+        return Actions.ActionExecutor.PickLive(buckets, _selectLive, liveWeight, h);
     }
 
     /// <summary>
@@ -985,9 +1019,9 @@ public sealed class PipelineWalk
     }
 
     /// <summary>
-    /// Whether <paramref name="template"/>'s flow for <paramref name="values"/> is in <paramref name="table"/>: a lookup
-    /// of a key holding the values where the learned flow matches them (every other field 0) finds a rule of the
-    /// template's tag and priority. A higher-priority rule over that key hides it (then: not there).
+    /// Whether <paramref name="template"/>'s flow for <paramref name="values"/> is in <paramref name="table"/>: a rule of
+    /// the template's tag and priority matches a key holding the values where the learned flow matches them (every other
+    /// field 0), found among all the rules that match that key, so a higher-priority rule over it does not hide it.
     /// </summary>
     private bool LearnedFlowThere(FlowTable table, ILearnTemplate template, ReadOnlySpan<FlowAction> values)
     {
@@ -999,8 +1033,7 @@ public sealed class PipelineWalk
             var whole = FieldRef.ReadWhole(m.Dst.Field, probe.KeyRef, regs);
             FieldRef.WriteWhole(m.Dst.Field, ref probe, ref regs, m.Dst.Insert(whole, v));
         }
-        var e = table.Lookup(probe.KeyRef, regs, Version);
-        return e is { IsRemoved: false } && e.Tag == template.Tag && e.RequestedPriority == template.Priority;
+        return table.FindMatching(probe.KeyRef, regs, template.Tag, template.Priority, Version) is not null;
     }
 
     /// <summary>

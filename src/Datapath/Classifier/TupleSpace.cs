@@ -436,6 +436,22 @@ public sealed class TupleSpace
         return found;
     }
 
+    /// <summary>
+    /// Reader: a rule of tag <paramref name="tag"/> and requested priority <paramref name="priority"/> that matches the key
+    /// and is visible at <paramref name="version"/>, whatever rules of higher priority match it too (each subtable's rules
+    /// for the key, followed down by priority), or null: a learn's probe for the flow it learned.
+    /// </summary>
+    internal FlowEntry? FindMatching(in FlowKey key, in Registers regs, ulong tag, ushort priority, long version)
+    {
+        var order = Volatile.Read(ref _order);
+        for (int s = 0; s < order.Length; s++)
+        {
+            for (var e = Probe(order[s].Table, key, regs, 0); e is not null; e = Volatile.Read(ref e.NextLowerPriority))
+                if (e.Tag == tag && e.RequestedPriority == priority && !e.IsRemoved && e.VisibleAt(version)) return e;
+        }
+        return null;
+    }
+
     // ---------------------------------------------------------------- conjunctive matches
 
     /// <summary>One subtable's top rule for a key, register file and conj_id.</summary>

@@ -398,16 +398,24 @@ public sealed class FlowEntry
     /// <summary>Marks the flow used without counting a packet (e.g. a hardware counter moved).</summary>
     /// <summary>
     /// When the hard timeout counts from (Open vSwitch's rule->modified): <see cref="CreatedNanos"/>, or the last
-    /// <see cref="Classifier.FlowTable.WriteScope.Refresh"/> (a learn's re-learn). <see cref="CreatedNanos"/>, which
-    /// flow statistics' duration counts from, never moves.
+    /// <see cref="Classifier.FlowTable.WriteScope.Refresh"/> (a learn's re-learn) or
+    /// <see cref="Classifier.FlowTable.WriteScope.RestartHardTimeout"/> (a controller's modify). <see cref="CreatedNanos"/>,
+    /// which flow statistics' duration counts from, never moves.
     /// </summary>
     public long ModifiedNanos => Volatile.Read(ref _modifiedNanos);
 
     /// <summary>Restarts both timers from <paramref name="nowNanos"/> (the writer's, under the table's writer lock).</summary>
     internal void Refresh(long nowNanos)
     {
-        if (Volatile.Read(ref _modifiedNanos) < nowNanos) Volatile.Write(ref _modifiedNanos, nowNanos);
+        RestartHardTimeout(nowNanos);
         Touch(nowNanos);
+    }
+
+    /// <summary>Restarts the hard timer alone from <paramref name="nowNanos"/> (the writer's, before the entry is published
+    /// or under the table's writer lock): the idle timer and the creation time stay.</summary>
+    internal void RestartHardTimeout(long nowNanos)
+    {
+        if (Volatile.Read(ref _modifiedNanos) < nowNanos) Volatile.Write(ref _modifiedNanos, nowNanos);
     }
 
     public void Touch(long nowNanos) { if (Volatile.Read(ref _lastUsedNanos) < nowNanos) Volatile.Write(ref _lastUsedNanos, nowNanos); }

@@ -243,6 +243,27 @@ public sealed class LearnTests
         Assert.Equal((UInt128)MacD.Value, Assert.Single(Requests(r)).Values[0]);
     }
 
+    /// <summary>
+    /// The probe that tells a refresh from a new flow looks for the learned flow itself: a rule of higher priority over
+    /// its key (here one matching everything) does not hide it, so a source whose flow is there still refreshes it at
+    /// the limit.
+    /// </summary>
+    [Fact]
+    public void ALimitedLearnsProbe_FindsItsFlowUnderAHigherPriorityRule()
+    {
+        using var r = LimitedRig();
+        Learned(r, MacA);
+        Learned(r, MacC);
+        using (var w = r.Dp.Pipeline.Stage(10)!.Write()) w.Insert(w.NewEntry(Any, 100, FlowActions.Drop, 0, 0, r.Clock.NowNanos));
+        r.Send(1, Frame(MacA, MacB));
+        Assert.Single(r.Sent(2));
+        Assert.Empty(r.Sent(3));
+        Assert.Equal((UInt128)MacA.Value, Assert.Single(Requests(r)).Values[0]);
+        r.Send(1, Frame(MacD, MacB)); // a new source at the limit still learns nothing
+        Assert.Single(r.Sent(3));
+        Assert.Empty(Requests(r));
+    }
+
     /// <summary>A limited learn's cached verdict serves its packets without allocating, under the limit or over it.</summary>
     [Fact]
     public void ALimitedLearnsFastPath_AllocatesNothing()

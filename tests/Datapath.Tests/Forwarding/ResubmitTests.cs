@@ -3,6 +3,7 @@ using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Counters;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Groups;
+using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Ports;
 using Softswitch.TestKit;
 using static Softswitch.Datapath.Tests.Forwarding.PipelineStageTests;
@@ -401,6 +402,64 @@ public sealed class ResubmitTests
     }
 
     [Fact]
+    public void ASelectGroupsBucketResubmit_OnlyThePickedBucketsRuleCounts()
+    {
+        const int k = 10;
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.Select, [FlowAction.Resubmit(2)], [FlowAction.Resubmit(3)], [FlowAction.Resubmit(4)], [FlowAction.Resubmit(5)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        var rules = new byte[] { 2, 3, 4, 5 }.Select(t => r.Insert(t, Any, 10, [FlowAction.Output(2)])).ToArray();
+        r.Send(1, Frame(MacA, MacB), times: k);
+        Assert.Equal(k, r.Sent(2).Count);
+        Assert.Equal(k, rules.Sum(e => e.Packets));
+        Assert.Single(rules, e => e.Packets == k);
+        Assert.True(r.Dp.Groups.TryGet(1, out var g));
+        Assert.Equal(rules.Select(e => e.Packets), g.Buckets.Select(b => b.Packets));
+    }
+
+    [Fact]
+    public void ASelectGroupsBucketResubmit_ManyFlows_EachCountedOnceAtTheBucketItsFrameHashPicks()
+    {
+        const int flows = 64;
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(GroupOf(1, GroupType.Select, [FlowAction.Resubmit(2)], [FlowAction.Resubmit(3)], [FlowAction.Resubmit(4)], [FlowAction.Resubmit(5)]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        var rules = new byte[] { 2, 3, 4, 5 }.Select(t => r.Insert(t, Any, 10, [FlowAction.Output(2)])).ToArray();
+        Assert.True(r.Dp.Groups.TryGet(1, out var g));
+        var expected = new long[4];
+        for (int i = 0; i < flows; i++)
+        {
+            var f = Frame(MacA, MacB, sport: (ushort)(1000 + i));
+            Assert.Equal(ParseError.None, PacketParser.Parse(f, 1, out _, out var layers));
+            expected[g.SelectSlot(ActionExecutor.FlowHashOf(f, layers))]++; // the bucket the executor picks for the frame
+            r.Send(1, f, times: 2);
+        }
+        Assert.Equal(2 * flows, r.Sent(2).Count);
+        Assert.Equal(expected.Select(n => 2 * n), rules.Select(e => e.Packets));
+        Assert.Equal(expected.Select(n => 2 * n), g.Buckets.Select(b => b.Packets));
+    }
+
+    public static TheoryData<string, byte[]> HashFrames => new()
+    {
+        { "udp", Frame(MacA, MacB, sport: 4321) },
+        { "tcp vlan", FrameBuilder.Tcp(MacA, MacB, IpA, IpB, 80, 5555, vlan: 7) },
+        { "ipv6 tcp", FlowFrames.Ipv6Frame(6, 443, 1234) },
+        { "ipv6 udp vlan", FlowFrames.Ipv6Frame(17, 53, 999, vlan: 12) },
+        { "arp", FrameBuilder.Arp(1, MacA, IpA, MacB, IpB) },
+        { "icmp", FrameBuilder.IcmpEcho(MacA, MacB, IpA, IpB, false, 1, 2) },
+    };
+
+    [Theory]
+    [MemberData(nameof(HashFrames))]
+    public void TheSelectHashOfAKey_IsTheHashOfItsFrame(string name, byte[] frame)
+    {
+        Assert.Equal(ParseError.None, PacketParser.Parse(frame, 1, out var key, out var layers));
+        Assert.True(ActionExecutor.FlowHashOf(frame, layers) == ActionExecutor.FlowHashOf(key), name);
+    }
+
+    [Fact]
     public void AGroupThatAppliesItselfThroughAResubmit_IsDroppedWholeAndCounted()
     {
         using var r = new DatapathRig(3);
@@ -468,6 +527,51 @@ public sealed class ResubmitTests
         walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key, steps);
         Assert.Equal([(0, 0), (2, 2)], steps.Select(s => (s.TableId, s.Depth)).ToArray());
         Assert.Equal([FlowAction.ComposedGroupOf(1, 1, 2), FlowAction.BucketOf(1), FlowAction.Output(3)], walk.Composed.ToArray());
+    }
+
+    [Fact]
+    public void AnAllGroupOf64ResubmittingBuckets_CountsEachRuleOncePerPacket_OutputsInBucketOrder()
+    {
+        const int n = 64;
+        using var r = new DatapathRig(3);
+        var macs = Enumerable.Range(0, n).Select(i => MacAddress.Parse($"02:00:00:00:01:{i:x2}")).ToArray();
+        r.Dp.Groups.Set(GroupOf(1, GroupType.All, [.. macs.Select(m => new[] { FlowAction.SetDlDst(m), FlowAction.Resubmit(2) })]));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1)]);
+        var rules = macs.Select(m => r.Insert(2, DlDst(m), 10, [FlowAction.Output(2)])).ToArray();
+        for (int i = 0; i < 3; i++) // the later packets take the cached verdict
+        {
+            r.Send(1, Frame(MacA, MacB));
+            Assert.Equal(macs, r.Sent(2).Select(f => MacAddress.Read(f)).ToArray());
+        }
+        Assert.Equal(1, r.Fwd.PipelineWalks);
+        Assert.All(rules, e => Assert.Equal(3, e.Packets));
+    }
+
+    [Fact]
+    public void TheComposedBucketsCursor_StepsOverEachMarkerOnce_InOrder_AndFindsAnEarlierBucketAgain()
+    {
+        const int n = 64;
+        var items = new List<FlowAction> { FlowAction.ComposedGroupOf(1, 1, 0) };
+        for (int b = 0; b < n; b++)
+        {
+            // Buckets of 0, 1 or 2 items, so a marker's count is what the cursor steps by.
+            items.Add(FlowAction.BucketOf(b % 3));
+            for (int k = 0; k < b % 3; k++) items.Add(FlowAction.Output((ushort)(b + 1)));
+        }
+        items[0] = FlowAction.ComposedGroupOf(1, 1, items.Count - 1);
+        var actions = new FlowActions([.. items]);
+        var cursor = new ActionExecutor.ComposedBuckets(actions, 0, items.Count);
+        for (int b = 0; b < n; b++)
+        {
+            Assert.True(cursor.TryBucket(b, out int from, out int to));
+            Assert.Equal(b % 3, to - from);
+            for (int i = from; i < to; i++) Assert.Equal(FlowAction.Output((ushort)(b + 1)), actions.Plan[i]);
+        }
+        Assert.Equal(n - 1, cursor.Hops); // an ALL group's run: linear in its buckets
+        Assert.True(cursor.TryBucket(5, out int f5, out int t5)); // a select group's packets may ask an earlier bucket
+        Assert.Equal((2, FlowAction.Output(6)), (t5 - f5, actions.Plan[f5]));
+        Assert.False(cursor.TryBucket(n, out _, out _)); // no such bucket: the group changed since the walk
     }
 
     [Fact]

@@ -120,4 +120,27 @@ public sealed class OvsOfctlResubmitTests
         Assert.Contains("table=2, n_packets=1,", OvsOfctl.Ok(rig, v, "dump-flows", "table=2"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
+
+    /// <summary>
+    /// A bucket's actions applied as an action set, as Open vSwitch's xlate_group_bucket applies them: an output written
+    /// before a set-field outputs the rewritten frame, a bucket's later output replaces its earlier one; dump-groups
+    /// shows the buckets as ovs-ofctl wrote them.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task AGroupBucket_RunsAsAnActionSet_AndIsDumpedAsWritten()
+    {
+        await using var rig = new AgentRig();
+        const string v = "OpenFlow13";
+        OvsOfctl.Ok(rig, v, "add-group", "group_id=1,type=all,bucket=actions=output:2,set_field:00:00:00:00:00:09->eth_dst,bucket=actions=output:3,output:4");
+        OvsOfctl.Ok(rig, v, "add-flow", "table=0,priority=10,in_port=1,actions=group:1");
+        Assert.Contains("group_id=1,type=all,bucket=actions=output:2,set_field:00:00:00:00:00:09->eth_dst,bucket=actions=output:3,output:4",
+                        OvsOfctl.Ok(rig, v, "dump-groups"));
+        rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
+        rig.Poll();
+        Assert.Equal(MacAddress.Parse("00:00:00:00:00:09"), MacAddress.Read(Assert.Single(rig.Ports[1].TakeSent())));
+        Assert.Empty(rig.Ports[2].TakeSent());
+        Assert.Single(rig.Ports[3].TakeSent());
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
 }
