@@ -66,6 +66,7 @@ internal sealed unsafe class XskSocket : IDisposable
     private readonly PacketArena? _arena;       // the UMEM when the port was given one (not ours to unmap)
     private readonly int _holder;               // our tag on the arena slots lent to us (PacketArena.Holder)
     private readonly int[]? _held;              // the arena slots taken at open: RxFrames for the fill ring, the rest TX frames
+    private readonly bool _sendInPlace;                // over the arena: frames go out from their own slot (AfXdpOptions.SendInPlace)
     private int _heldReturned;                  // 1 once Dispose gave the lent slots back to the arena
     private readonly int _frameSize;
     private readonly ulong _frameMask;
@@ -159,6 +160,7 @@ internal sealed unsafe class XskSocket : IDisposable
             ZeroCopy = ReadZeroCopy();
             if (ZeroCopy) CopyReason = null;
             else CopyReason ??= "kernel chose copy mode";
+            _sendInPlace = _arena is not null && (opt.SendInPlace ?? ZeroCopy);
             if (opt.KernelBusyPollMicros > 0) KernelBusyPoll = SetBusyPoll(opt.KernelBusyPollMicros, opt.KernelBusyPollBudget);
         }
         catch
@@ -662,7 +664,7 @@ internal sealed unsafe class XskSocket : IDisposable
         long sent = 0, bytes = 0, dropped = 0;
         ReclaimCompletions();
         // Frames of a pool over our arena go out from their own slot when the sender holds the only reference.
-        bool inPlace = _arena is not null && ReferenceEquals(pool.Arena, _arena);
+        bool inPlace = _sendInPlace && ReferenceEquals(pool.Arena, _arena);
         int i = 0;
         while (i < pkts.Length)
         {

@@ -22,7 +22,7 @@ public sealed class AfXdpArenaTests(ITestOutputHelper output) : PortBackendTests
     private readonly PacketArena _arena = new(16 * 1024);
 
     private static AfXdpOptions Options(PacketArena arena, int? queueCount = null)
-        => new() { Arena = arena, RxFrames = Rx, TxFrames = Tx, QueueCount = queueCount };
+        => new() { Arena = arena, RxFrames = Rx, TxFrames = Tx, QueueCount = queueCount, SendInPlace = true };
 
     protected override IPort Open(string ifname) => new AfXdpPort(ifname, Options(_arena));
 
@@ -105,6 +105,28 @@ public sealed class AfXdpArenaTests(ITestOutputHelper output) : PortBackendTests
         Assert.Equal(frames.Count, captured.Count);
         captured.Sort((a, b) => BinaryPrimitives.ReadInt32BigEndian(a.AsSpan(14)).CompareTo(BinaryPrimitives.ReadInt32BigEndian(b.AsSpan(14))));
         for (int i = 0; i < frames.Count; i++) Assert.Equal(Convert.ToHexString(frames[i]), Convert.ToHexString(captured[i]));
+        AssertAllBuffersBack(pool);
+    }
+
+    /// <summary>By default only a zero-copy socket sends from the slot itself: in copy mode (veth) frames are copied
+    /// into TX frames, while received ones are still taken in place.</summary>
+    [NetnsFact]
+    public void InCopyMode_FramesAreCopiedOutByDefault()
+    {
+        using var ns = Netns.Create();
+        using var port = new AfXdpPort(ns.HostIf, Options(_arena) with { SendInPlace = null });
+        Assert.False(port.ZeroCopy);
+        var pool = new PacketPool(_arena, 512);
+        var frames = new List<byte[]>();
+        for (int i = 0; i < 8; i++) frames.Add(MakeFrame(TxType, i, 100 + i));
+        using var cap = ns.StartCapture(TxType, frames.Count, timeoutSeconds: 5, ifname: ns.NsIf);
+        var burst = new int[frames.Count];
+        Assert.Equal(frames.Count, pool.Alloc(burst));
+        for (int i = 0; i < frames.Count; i++) pool.Write(burst[i], frames[i]);
+        port.Send(pool, burst);
+        pool.Release(burst);
+        Assert.Equal(0, port.TxInPlace);
+        Assert.Equal(frames.Count, cap.Finish().Count);
         AssertAllBuffersBack(pool);
     }
 
