@@ -73,7 +73,8 @@
 # defaults: the full run (7 rows x 2 sizes x 2 flow counts, STEP 10, ITERS 6, four contention rows) takes about 50
 # minutes; the short variant
 #   STEP=3 ITERS=5 SIZES=64 bash bench/netns/zeroloss.sh
-# about 12. Needs root, ethtool, Open vSwitch (bash scripts/install-deps.sh). Private names; ends only what it started.
+# about 12. SSW_DLL=PATH runs the Softswitch rows with another build's softswitch.dll (an older checkout's, to
+# compare). Needs root, ethtool, Open vSwitch (bash scripts/install-deps.sh). Private names; ends only what it started.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . bench/scripts/lib.sh
@@ -113,7 +114,7 @@ if [ "${BUILD:-1}" = 1 ]; then   # BUILD=0: use the Release builds as they are
   dotnet build src/Softswitch -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || { echo "build of src/Softswitch failed"; exit 2; }
   dotnet build bench -c Release -nologo -v q -clp:ErrorsOnly >/dev/null || { echo "build of bench failed"; exit 2; }
 fi
-SSW="dotnet src/Softswitch/bin/Release/net10.0/softswitch.dll"
+SSW="dotnet ${SSW_DLL:-src/Softswitch/bin/Release/net10.0/softswitch.dll}"
 BENCH="dotnet bench/bin/Release/net10.0/Softswitch.Bench.dll"
 
 TAG=$(printf '%04x' $((RANDOM)))

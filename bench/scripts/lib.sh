@@ -1,6 +1,7 @@
 # Shared by the benchmark scripts that time the Softswitch daemon against Open vSwitch (sourced, not run).
 
-# ssw_start_placed CPU LOG ARGS...: starts the Softswitch daemon (the Release build; `softswitch run ARGS...`) in the
+# ssw_start_placed CPU LOG ARGS...: starts the Softswitch daemon (the Release build, or the softswitch.dll SSW_DLL
+# names, e.g. another checkout's build to compare with; `softswitch run ARGS...`) in the
 # background with every thread on CPU (a taskset list; "all" leaves placement to the scheduler), its output in LOG,
 # and sets SSW_PID. DOTNET_PROCESSOR_COUNT keeps the runtime configured for the machine's CPU count, as unpinned: a
 # comparison changes the placement, not the switch. With SSW_NS set, it runs inside that network namespace.
@@ -14,7 +15,7 @@ ssw_start_placed() {
   local on=(setsid)
   [ -n "${SSW_NS:-}" ] && on+=(ip netns exec "$SSW_NS")
   [ "$cpu" = all ] || on+=(taskset -c "$cpu")
-  DOTNET_PROCESSOR_COUNT=$(nproc) "${on[@]}" dotnet "$root/src/Softswitch/bin/Release/net10.0/softswitch.dll" run "$@" > "$log" 2>&1 &
+  DOTNET_PROCESSOR_COUNT=$(nproc) "${on[@]}" dotnet "${SSW_DLL:-$root/src/Softswitch/bin/Release/net10.0/softswitch.dll}" run "$@" > "$log" 2>&1 &
   SSW_PID=$!
 }
 

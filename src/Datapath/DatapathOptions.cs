@@ -16,7 +16,16 @@ public sealed class DatapathOptions
     /// the other threads off these CPUs is the host's part (<see cref="CpuPlacement.KeepEveryThreadOff"/>).
     /// </summary>
     public int[]? ForwardingCpus { get; set; }
+    /// <summary>Packet buffers per forwarding thread (over <see cref="Arena"/>: the most free buffers its cache keeps).</summary>
     public int PoolSize { get; set; } = 4096;
+    /// <summary>
+    /// Memory to carve the forwarding threads' pools from (null: a slab per thread), the UMEM of the AF_XDP ports that
+    /// registered it: their frames are then received in place, the buffer the kernel wrote them into
+    /// (docs/ports.md, "The packet pool as the UMEM"). Its slots hold frames of 1,920 bytes (2,048 less the pool's
+    /// headroom), so the host sets it only when every port's MTU fits; its large buffers should cover
+    /// <see cref="LargeBuffers"/> per forwarding thread (a pool short of them has fewer).
+    /// </summary>
+    public PacketArena? Arena { get; set; }
     /// <summary>Bytes of frame a packet buffer holds (besides its headroom): at least the largest port MTU plus the
     /// Ethernet header and two VLAN tags, so jumbo frames fit.</summary>
     public int FrameSize { get; set; } = PacketPool.DefaultDataSize;

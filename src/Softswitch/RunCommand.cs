@@ -83,14 +83,19 @@ internal static class RunCommand
         if (!TryPlan(s, out var plan, out var planError)) return UserError(planError);
         using var claim = InterfaceLock.TryClaim(plan.Specs.Where(e => e.Kind != PortKind.Memory).Select(e => e.Name), out var claimError);
         if (claim is null) return UserError(claimError!);
-        if (!TryOpenPorts(s, plan.Specs, loggers, out var opened, out var portFactory, out var openError)) return UserError(openError);
+        var arena = ArenaFor(s.Threads, plan.Specs);
+        if (!TryOpenPorts(s, plan.Specs, loggers, arena, out var opened, out var portFactory, out var openError)) return UserError(openError);
 
         // Packet buffers hold the largest frame any port may carry: its MTU, the Ethernet header and two VLAN tags.
-        int frameSize = Math.Max(PacketPool.DefaultDataSize, opened.Count == 0 ? 0 : opened.Max(p => p.Port.Info.Mtu) + 14 + 8);
+        int largestFrame = opened.Count == 0 ? 0 : opened.Max(p => p.Port.Info.Mtu) + 14 + 8;
+        int frameSize = Math.Max(PacketPool.DefaultDataSize, largestFrame);
+        // The pools are carved from the arena only while every port's frame fits a slot received in place.
+        if (arena is not null && largestFrame > PacketArena.SlotSize - PacketArena.KernelHeadroom) arena = null;
+        if (arena is not null) log.LogInformation("packet pools carved from a {Mb} MiB arena, the AF_XDP ports' UMEM: frames received in place", arena.Length >> 20);
         using var dp = new SwitchDatapath(new DatapathOptions
         {
             Threads = s.Threads, ForwardingCpus = plan.ForwardingCpus, EmcEntries = s.EmcEntries, PacketInRate = s.PacketInRate, BusyPollMicros = s.BusyPollUs, LingerMicros = s.LingerUs, FrameSize = frameSize,
-            SamplingRate = plan.SflowCollector is null ? 0 : s.SflowSampling,
+            SamplingRate = plan.SflowCollector is null ? 0 : s.SflowSampling, Arena = arena,
         });
         // Before any port: their queues are placed as asked from the first.
         plan.Rxq.ApplyTo(dp.Balancer);
@@ -202,7 +207,42 @@ internal static class RunCommand
     }
 
     /// <summary>Opens the ports the settings name; false with the user error.</summary>
-    private static bool TryOpenPorts(RunSettings s, IReadOnlyList<PortSpecEntry> specs, ILoggerFactory loggers,
+    /// <summary>
+    /// The packet arena of a run with AF_XDP ports (docs/ports.md, "The packet pool as the UMEM"): room for every queue's
+    /// fill and TX frames (whole batches each), each forwarding thread's pool and a quarter more for ports added later;
+    /// null without afxdp ports, when an afxdp interface's frame would not fit a slot received in place, or past 1 GiB
+    /// (the ports then keep UMEMs of their own, and frames are copied).
+    /// </summary>
+    internal static PacketArena? ArenaFor(int threads, IReadOnlyList<PortSpecEntry> specs)
+    {
+        const int Batch = PacketArena.Batch;
+        var defaults = new AfXdpOptions();
+        var dpDefaults = new DatapathOptions();
+        long slots = 0;
+        foreach (var e in specs)
+        {
+            if (e.Kind != PortKind.AfXdp) continue;
+            NetInterface nif;
+            try
+            {
+                nif = NetInterface.Open(e.Name);
+            }
+            catch (PortOpenException)
+            {
+                return null;   // the port's own open says what is wrong
+            }
+            if (nif.Mtu + 14 + 8 > PacketArena.SlotSize - PacketArena.KernelHeadroom) return null;
+            int queues = e.Queue is null ? nif.RxQueueCount : 1;
+            slots += queues * (((long)(e.RxFrames ?? defaults.RxFrames) + defaults.TxFrames + Batch - 1) / Batch * Batch);
+        }
+        if (slots == 0) return null;
+        slots += (long)Math.Max(1, threads) * (dpDefaults.PoolSize + 2 * Batch);
+        slots += slots / 4;
+        if (slots * PacketArena.SlotSize > (1L << 30) - (1L << 20)) return null;
+        return new PacketArena((int)slots, (Math.Max(1, threads) + 1) * dpDefaults.LargeBuffers);
+    }
+
+    private static bool TryOpenPorts(RunSettings s, IReadOnlyList<PortSpecEntry> specs, ILoggerFactory loggers, PacketArena? arena,
                                      out IReadOnlyList<OpenedPort> opened, out PortFactoryOptions portFactory, out string error)
     {
         portFactory = new PortFactoryOptions
@@ -211,7 +251,7 @@ internal static class RunCommand
             PcapDir = s.PcapDir,
             LoggerFactory = loggers,
             AfPacket = new AfPacketOptions { Logger = loggers.CreateLogger("afpacket") },
-            AfXdp = new AfXdpOptions { Logger = loggers.CreateLogger("afxdp") },
+            AfXdp = new AfXdpOptions { Logger = loggers.CreateLogger("afxdp"), Arena = arena },
             Pcap = new PcapOptions(),
         };
         try

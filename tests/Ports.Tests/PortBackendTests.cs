@@ -26,6 +26,12 @@ public abstract class PortBackendTests(ITestOutputHelper output)
     /// <summary>Backends whose kernel path needs a moment after open before the first frame is seen.</summary>
     protected virtual int SettleMs => 0;
 
+    /// <summary>The pool the tests receive into and send from (a backend may carve it from its own memory).</summary>
+    protected virtual PacketPool NewPool(int buffers) => new(buffers);
+
+    /// <summary>Asserts that every buffer of <paramref name="pool"/> is free again (none kept by the port).</summary>
+    protected virtual void AssertAllBuffersBack(PacketPool pool) => Assert.Equal(pool.Capacity, pool.FreeCount);
+
     [NetnsFact]
     public void Receive_GetsFramesFromNamespace_Intact_InOrder()
     {
@@ -39,7 +45,7 @@ public abstract class PortBackendTests(ITestOutputHelper output)
         frames.Add(MakeFrame(RxType, 40, 1514));
         ns.SendFrames(frames, peer);
 
-        var pool = new PacketPool(512);
+        var pool = NewPool(512);
         // The port fills frames and lengths; a packet's in_port is the forwarder's to stamp (IPort's contract).
         const ushort untouched = 0xBEEF;
         pool.InPort.AsSpan().Fill(untouched);
@@ -47,7 +53,7 @@ public abstract class PortBackendTests(ITestOutputHelper output)
         Assert.Equal(frames.Count, got.Count);
         for (int i = 0; i < frames.Count; i++)
             Assert.True(frames[i].AsSpan().SequenceEqual(got[i]), $"frame {i} differs: sent {frames[i].Length} B, got {got[i].Length} B");
-        Assert.Equal(pool.Capacity, pool.FreeCount);
+        AssertAllBuffersBack(pool);
         Assert.True(pool.InPort.AsSpan().IndexOfAnyExcept(untouched) < 0, "the port wrote a packet's InPort");
         var c = port.Counters.Snapshot();
         Assert.True(c.RxPackets >= frames.Count, $"RxPackets {c.RxPackets}");
@@ -70,7 +76,7 @@ public abstract class PortBackendTests(ITestOutputHelper output)
         inner.AsSpan(12).CopyTo(tagged.AsSpan(16));
         ns.SendFrames([tagged], peer);
 
-        var pool = new PacketPool(64);
+        var pool = NewPool(64);
         var got = ReceiveUntil(port, pool, 0x8100, 1, TimeSpan.FromSeconds(3));
         Assert.Single(got);
         Assert.Equal(Convert.ToHexString(tagged), Convert.ToHexString(got[0]));
@@ -83,7 +89,7 @@ public abstract class PortBackendTests(ITestOutputHelper output)
         var (port, peer) = OpenFor(ns);
         using var _ = port;
         Settle();
-        var pool = new PacketPool(256);
+        var pool = NewPool(256);
         var frames = new List<byte[]>();
         for (int i = 0; i < 32; i++) frames.Add(MakeFrame(TxType, i, 60 + i * 45));
 
@@ -93,7 +99,7 @@ public abstract class PortBackendTests(ITestOutputHelper output)
         for (int i = 0; i < 32; i++) Assert.True(pool.Write(burst[i], frames[i]));
         port.Send(pool, burst);
         pool.Release(burst);  // Send copied the frames out: the buffers are ours again
-        Assert.Equal(pool.Capacity, pool.FreeCount);
+        AssertAllBuffersBack(pool);
 
         var captured = cap.Finish();
         Assert.Equal(32, captured.Count);
@@ -138,7 +144,7 @@ public abstract class PortBackendTests(ITestOutputHelper output)
         var (port, peer) = OpenFor(ns);
         using var _ = port;
         Settle();
-        var pool = new PacketPool(1024);
+        var pool = NewPool(1024);
         Span<int> burst = stackalloc int[Burst.Size];
         var frame = MakeFrame(TxType, 1, 64);
 
@@ -167,7 +173,7 @@ public abstract class PortBackendTests(ITestOutputHelper output)
         Assert.True(rx >= 10_000, $"received only {rx} frames");
         Assert.Equal(0, sendAlloc);
         Assert.Equal(0, rxAlloc);
-        Assert.Equal(pool.Capacity, pool.FreeCount);
+        AssertAllBuffersBack(pool);
     }
 
     private static void SendBurst(IPort port, PacketPool pool, Span<int> burst, byte[] frame)

@@ -117,7 +117,11 @@ public sealed partial class Forwarder
         Executor = new ActionExecutor(Counters) { Groups = dp.Groups, Meters = dp.Meters };
         FlowSampler = new FlowSampler(dp.Options.SampleRingSlots, Counters, dp.Options.FlowSampleSeed == 0 ? 0 : dp.Options.FlowSampleSeed + (ulong)(index + 2),
                                       shared: counting == FlowCounting.Control);
-        Pool = new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
+        // A forwarding thread's pool over the arena when there is one (its AF_XDP ports receive into it in place); the
+        // control path's (packet-outs) stays its own.
+        Pool = dp.Options.Arena is { } arena && counting != FlowCounting.Control
+            ? new PacketPool(arena, poolSize, largeBuffers)
+            : new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
         // A forwarder of shared threads takes a view of its thread's one cache (every switch the thread serves does).
         Cache = emcEntries <= 0 ? null
               : dp.SharedThreads is { } shared && index >= 0 ? shared.ShareCache(index)

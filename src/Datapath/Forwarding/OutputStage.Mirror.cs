@@ -47,7 +47,7 @@ public sealed partial class OutputStage
 
     private ulong NextMirrorEpoch()
     {
-        if (_mirrorSeen.Length == 0) _mirrorSeen = new ulong[_pool.Capacity + _pool.LargeCapacity];
+        if (_mirrorSeen.Length == 0) _mirrorSeen = new ulong[_pool.IndexLimit];
         return (ulong)++_mirrorEpoch << 32;
     }
 

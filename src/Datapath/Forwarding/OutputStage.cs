@@ -478,7 +478,10 @@ public sealed partial class OutputStage
         var q = new int[need][];
         var c = new int[need];
         var s = new PortSlot?[need];
-        for (int i = 0; i < need; i++) q[i] = i < _txq.Length ? _txq[i] : new int[Burst.Size];
+        // Two bursts deep: a burst's packets to one port wait for the flush, after the burst dropped its own references,
+        // so a port that sends from the buffer itself (AF_XDP over the packet arena) finds it unshared; a queue fills
+        // mid-burst, and is sent while the burst still holds its packets, only when they go to one port more than twice.
+        for (int i = 0; i < need; i++) q[i] = i < _txq.Length ? _txq[i] : new int[2 * Burst.Size];
         Array.Copy(_txCount, c, _txCount.Length);
         Array.Copy(_txSlot, s, _txSlot.Length);
         _txq = q;

@@ -10,7 +10,10 @@ namespace Softswitch.Datapath.Packets;
 /// Design: small buffer i (0 &lt;= i &lt; <see cref="Capacity"/>) spans <c>[i*SlotSize, (i+1)*SlotSize)</c> of
 /// <see cref="Slab"/>; large buffer <see cref="Capacity"/> + j spans <see cref="LargeSlotSize"/> bytes after all small
 /// ones (<see cref="SlotOffset"/>). Both kinds share the index space and the metadata arrays, so every stage handles a
-/// large buffer as any other; only ports and the output stage look at <see cref="IsLarge"/>. A frame starts at
+/// large buffer as any other; only ports and the output stage look at <see cref="IsLarge"/>. A pool over a
+/// <see cref="PacketArena"/> (a forwarding thread's, when the switch has AF_XDP ports) has the arena's slab, index space
+/// and metadata arrays, and a cache of free slots of its own (see its constructor): small buffer i is then arena slot
+/// i, UMEM address i x 2,048, so a socket can receive into it and transmit from it. A frame starts at
 /// <c>Head[i]</c> bytes into its slot, which is <see cref="Headroom"/> on allocation, so encapsulation
 /// prepends by moving Head back and VLAN push/pop by moving 12 bytes.
 /// Large buffers (a few, <see cref="LargeDataSize"/> bytes each) hold a 64 KiB GSO super-frame whole, received from a
@@ -24,7 +27,9 @@ namespace Softswitch.Datapath.Packets;
 /// reference is released. The slab is pinned, so ports may hand its addresses to the kernel.
 /// Thread safety: none, by design. A pool belongs to one forwarding context (a poll thread, or the control
 /// path under its lock); ports allocate from it on that thread in Receive and must have copied frames out
-/// before Send returns, so buffers never cross threads and reference counts need no atomics.
+/// before Send returns, so buffers never cross threads and reference counts need no atomics. Over an arena a slot
+/// crosses threads only through a socket's fill ring (lent by one thread, received by another) or the arena's shared
+/// stack, both of which publish it.
 /// </remarks>
 public sealed class PacketPool
 {
@@ -39,7 +44,8 @@ public sealed class PacketPool
     public readonly int SlotSize;
     /// <summary>Small buffers (indices 0 to Capacity - 1).</summary>
     public readonly int Capacity;
-    /// <summary>Large buffers (indices Capacity to Capacity + LargeCapacity - 1).</summary>
+    /// <summary>Large buffers (indices Capacity to Capacity + LargeCapacity - 1; over an arena, this pool's share of
+    /// the arena's, from Capacity on).</summary>
     public readonly int LargeCapacity;
     /// <summary>Offset of the frame's first byte within its slot.</summary>
     public readonly ushort[] Head;
@@ -65,6 +71,40 @@ public sealed class PacketPool
     private readonly int[] _largeFree;
     private int _largeFreeCount;
     private readonly int _largeStart;
+    private readonly int _base;                 // offset in Slab of buffer 0 (an arena's first page boundary)
+
+    /// <summary>The arena this pool is carved from (its buffers are UMEM slots), or null for a slab of its own.</summary>
+    public PacketArena? Arena { get; }
+
+    /// <summary>
+    /// A forwarding thread's pool over <paramref name="arena"/>: its buffers are the arena's slots (2,048 bytes each,
+    /// <see cref="Headroom"/> in front of a fresh frame), in one index space with every other pool over it. It caches
+    /// up to <paramref name="cacheSize"/> free slots of its own (at least two batches), refilled from and spilled to the
+    /// arena's shared stack a batch at a time, and claims <paramref name="largeCapacity"/> of the arena's large buffers.
+    /// </summary>
+    public PacketPool(PacketArena arena, int cacheSize, int largeCapacity = 0)
+    {
+        if (largeCapacity < 0) ThrowHelper.ArgumentOutOfRange(nameof(largeCapacity));
+        Arena = arena;
+        SlotSize = PacketArena.SlotSize;
+        Capacity = arena.SlotCount;
+        Slab = arena.Slab;
+        _base = arena.BaseOffset;
+        _largeStart = arena.LargeStart;
+        Head = arena.Head;
+        Length = arena.FrameLength;
+        InPort = arena.InPort;
+        TunId = arena.TunId;
+        TunIp = arena.TunIp;
+        Offload = arena.Offload;
+        _refs = arena.Refs;
+        _free = new int[Math.Max(cacheSize, 2 * PacketArena.Batch)];
+        int first = arena.ClaimLarge(largeCapacity, out int got);
+        LargeCapacity = got;
+        _largeFree = new int[got];
+        for (int i = 0; i < got; i++) _largeFree[i] = Capacity + first + got - 1 - i;
+        _largeFreeCount = got;
+    }
 
     public PacketPool(int capacity, int dataSize = DefaultDataSize, int largeCapacity = 0)
     {
@@ -91,6 +131,9 @@ public sealed class PacketPool
         _largeFreeCount = largeCapacity;
     }
 
+    /// <summary>One more than the largest buffer index of this pool (over an arena: of every pool over it).</summary>
+    public int IndexLimit => Capacity + (Arena?.LargeCount ?? LargeCapacity);
+
     /// <summary>Whether <paramref name="p"/> is a large buffer.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsLarge(int p) => p >= Capacity;
@@ -104,7 +147,7 @@ public sealed class PacketPool
 
     /// <summary>Offset of buffer <paramref name="p"/>'s slot in <see cref="Slab"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int SlotOffset(int p) => p < Capacity ? p * SlotSize : _largeStart + (p - Capacity) * LargeSlotSize;
+    public int SlotOffset(int p) => p < Capacity ? _base + p * SlotSize : _largeStart + (p - Capacity) * LargeSlotSize;
 
     /// <summary>Bytes of buffer <paramref name="p"/>'s slot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -140,6 +183,7 @@ public sealed class PacketPool
     /// <summary>Fills <paramref name="dest"/> with fresh buffers (refcount 1, Head = Headroom, Length 0); returns how many it got.</summary>
     public int Alloc(Span<int> dest)
     {
+        if (_freeCount < dest.Length && Arena is not null) Refill(dest.Length);
         int n = Math.Min(dest.Length, _freeCount);
         int top = _freeCount;
         for (int i = 0; i < n; i++)
@@ -152,6 +196,71 @@ public sealed class PacketPool
         }
         _freeCount = top;
         return n;
+    }
+
+    /// <summary>Takes batches off the arena's shared stack until the cache holds <paramref name="want"/> (or the stack
+    /// is empty).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Refill(int want)
+    {
+        var arena = Arena!;
+        while (_freeCount < want && _freeCount + PacketArena.Batch <= _free.Length
+               && arena.TryTakeBatch(_free.AsSpan(_freeCount, PacketArena.Batch)))
+        {
+            _freeCount += PacketArena.Batch;
+        }
+    }
+
+    /// <summary>The cache is full: gives its top batch to the arena's shared stack.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int Spill(int top)
+    {
+        top -= PacketArena.Batch;
+        Arena!.GiveBatch(_free.AsSpan(top, PacketArena.Batch));
+        return top;
+    }
+
+    /// <summary>Gives every cached free buffer back to the arena's shared stack, in whole batches (what is left of a
+    /// batch stays cached); a pool of its own keeps them.</summary>
+    public void ReturnToArena()
+    {
+        if (Arena is null) return;
+        while (_freeCount >= PacketArena.Batch) _freeCount = Spill(_freeCount);
+    }
+
+    /// <summary>
+    /// Makes arena slot <paramref name="p"/>, lent to a socket and now holding a received frame of
+    /// <paramref name="length"/> bytes at <paramref name="head"/>, a buffer of this pool's thread (reference count 1).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Adopt(int p, int head, int length)
+    {
+        _refs[p] = 1;
+        Head[p] = (ushort)head;
+        Length[p] = (ushort)length;
+    }
+
+    /// <summary>
+    /// Hands arena slot <paramref name="p"/>, whose one reference the caller is about to release, to a socket's TX ring
+    /// (transmit without a copy): its count becomes 2, so the caller's release leaves it the socket's, and the socket
+    /// waits for that release (<see cref="PacketArena.Released"/>) before it reuses the slot. False (nothing changed) for
+    /// a buffer shared with other outputs, a large buffer, or a pool of its own.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryLend(int p)
+    {
+        if ((uint)p >= (uint)Capacity || Arena is null || _refs[p] != 1) return false;
+        _refs[p] = 2;
+        return true;
+    }
+
+    /// <summary>Takes arena slot <paramref name="slot"/>, given up by a socket in exchange for one it was lent, as a
+    /// free buffer of this pool.</summary>
+    public void Recycle(int slot)
+    {
+        _refs[slot] = 0;
+        if (_freeCount == _free.Length) _freeCount = Spill(_freeCount);
+        _free[_freeCount++] = slot;
     }
 
     /// <summary>One buffer, or -1 when the pool is empty.</summary>
@@ -176,8 +285,15 @@ public sealed class PacketPool
         foreach (int p in pkts)
         {
             if (--refs[p] != 0) continue;
-            if (p < small) free[top++] = p;
-            else _largeFree[_largeFreeCount++] = p;
+            if (p < small)
+            {
+                if (top == free.Length) top = Spill(top);   // only a pool over an arena: its cache is smaller than its index space
+                free[top++] = p;
+            }
+            else
+            {
+                _largeFree[_largeFreeCount++] = p;
+            }
         }
         _freeCount = top;
     }
@@ -185,8 +301,15 @@ public sealed class PacketPool
     public void Release(int p)
     {
         if (--_refs[p] != 0) return;
-        if (p < Capacity) _free[_freeCount++] = p;
-        else _largeFree[_largeFreeCount++] = p;
+        if (p < Capacity)
+        {
+            if (_freeCount == _free.Length) _freeCount = Spill(_freeCount);
+            _free[_freeCount++] = p;
+        }
+        else
+        {
+            _largeFree[_largeFreeCount++] = p;
+        }
     }
 
     /// <summary>The frame bytes of buffer <paramref name="p"/>.</summary>

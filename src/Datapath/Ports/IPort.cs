@@ -211,7 +211,10 @@ public readonly record struct PortCountersSnapshot(long RxPackets, long TxPacket
 /// </summary>
 /// <remarks>
 /// Contract: receiving as <see cref="IRxQueue"/> says. <see cref="Send"/> may be called from several threads at once;
-/// it must copy or transmit the frames before returning and must not keep or release the caller's references.
+/// it must copy or transmit the frames before returning and must not keep or release the caller's references, with one
+/// exception: a port whose memory is the pool's arena may keep a buffer the caller holds the only reference to
+/// (<see cref="PacketPool.TryLend"/>, giving the pool a free slot in exchange); the caller's release then leaves it the
+/// port's. Callers release each packet once after Send returns, and touch it no more.
 /// Implementations: <see cref="Memory.MemoryPort"/> (tests, benchmarks, the demo), AF_PACKET, AF_XDP, libpcap, tunnels.
 /// </remarks>
 public interface IPort : IRxQueue

@@ -61,12 +61,17 @@ public sealed record AfXdpOptions
     /// <summary>How long an empty <see cref="AfXdpPort.Receive"/> waits in poll() (0, the default: never waits; the
     /// forwarding thread blocks on <see cref="AfXdpPort.WaitFd"/> instead).</summary>
     public int IdleWaitMs { get; init; }
-    /// <summary>Packet memory to register as every socket's UMEM instead of memory of each socket's own (frame size
-    /// 2048 only): socket k of the port takes slots <see cref="ArenaFirstSlot"/> + k x (RxFrames + TxFrames) onwards.
-    /// Frames are still copied into pool buffers: the arena is the step towards pools carved from it (docs/ports.md).</summary>
+    /// <summary>The forwarding threads' packet memory, registered whole as every socket's UMEM instead of memory of
+    /// each socket's own (frame size 2048 only): each socket takes RxFrames + TxFrames free slots of it at open (rounded
+    /// up to whole batches) and gives them back at close, and receives into buffers of a pool carved from it without a
+    /// copy (docs/ports.md, "The packet pool as the UMEM"). An arena with too few free slots for the port's queues is
+    /// not used: the port opens with UMEMs of its own, and says so.</summary>
     public PacketArena? Arena { get; init; }
-    /// <summary>The first arena slot the port's sockets use (ports sharing an arena take disjoint ranges).</summary>
-    public int ArenaFirstSlot { get; init; }
+    /// <summary>Over an arena: whether a frame goes out from its own slot (no copy) instead of being copied into a TX
+    /// frame. Null (the default): only on sockets bound zero-copy, where the NIC reads the slot itself; in copy mode
+    /// the kernel's own copy of a slot the receiving CPU wrote cost more than the user copy it saves (veth, 1518 B:
+    /// user time -150 ns a frame, kernel time +230; docs/benchmarks.md).</summary>
+    public bool? SendInPlace { get; init; }
     public ILogger? Logger { get; init; }
 }
 
@@ -124,6 +129,9 @@ public sealed unsafe class AfXdpPort : IPort
     public int RxFrames => _opt.RxFrames;
     public long RxTooBig => Sum(static s => Volatile.Read(ref s.RxTooBigCount));
     public long RxNoBuffers => Sum(static s => Volatile.Read(ref s.RxNoBuffersCount));
+    /// <summary>Frames received as the arena slot they arrived in, and sent from their own slot (no copy).</summary>
+    public long RxInPlace => Sum(static s => Volatile.Read(ref s.RxInPlaceCount));
+    public long TxInPlace => Sum(static s => Volatile.Read(ref s.TxInPlaceCount));
     public long TxKickErrors => Sum(static s => Volatile.Read(ref s.TxKickErrorCount));
     /// <summary>sendto calls made to transmit, and those need_wakeup made unnecessary.</summary>
     public long TxKicks => Sum(static s => Volatile.Read(ref s.TxKickCount));
@@ -135,6 +143,11 @@ public sealed unsafe class AfXdpPort : IPort
     /// <summary>Each socket's mode, in <see cref="Queues"/> order: zero-copy, or copy mode and why (<see cref="XskSocket.CopyReason"/>).</summary>
     public IReadOnlyList<(int Queue, bool ZeroCopy, string? CopyReason)> SocketModes
         => Array.ConvertAll(_sockets, static s => (s.QueueId, s.ZeroCopy, s.CopyReason));
+    /// <summary>Whether the sockets' UMEM is the packet arena (<see cref="AfXdpOptions.Arena"/>): frames are received in
+    /// place into the buffers of forwarding threads whose pools are carved from it.</summary>
+    public bool InArena => _opt.Arena is not null;
+    /// <summary>Why an arena given was not used (too few free slots), or null.</summary>
+    public string? ArenaRefusal { get; private set; }
     /// <summary>Whether every socket of the port takes frames larger than a UMEM frame (XDP_USE_SG).</summary>
     public bool MultiBuffer => Array.TrueForAll(_sockets, static s => s is not null && s.MultiBuffer);
     /// <summary>Whether the kernel busy-polls the sockets' NAPI contexts (<see cref="AfXdpOptions.KernelBusyPollMicros"/>).</summary>
@@ -174,8 +187,8 @@ public sealed unsafe class AfXdpPort : IPort
         if (_opt.FrameSize is not (2048 or 4096) || !IsPow2(_opt.RxFrames) || !IsPow2(_opt.TxFrames))
             throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: frame size must be 2048 or 4096 and frame counts powers of two.");
         int queueCount = _if.RxQueueCount;
-        if (_opt.Arena is not null && (_opt.FrameSize != PacketArena.SlotSize || _opt.ArenaFirstSlot < 0))
-            throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: an arena UMEM takes frames of {PacketArena.SlotSize} bytes from a slot >= 0.");
+        if (_opt.Arena is not null && _opt.FrameSize != PacketArena.SlotSize)
+            throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: an arena UMEM takes frames of {PacketArena.SlotSize} bytes.");
         if (_opt.QueueId is { } q && (q < 0 || q >= queueCount))
             throw new PortOpenException(PortOpenError.InvalidSpec, ifname, $"afxdp:{ifname}: queue={q} does not exist; the interface has {queueCount} RX queue(s) (0 to {queueCount - 1}).");
         if (_opt.QueueId is null && _opt.QueueCount is { } n && (n < 1 || n > queueCount))
@@ -186,13 +199,14 @@ public sealed unsafe class AfXdpPort : IPort
         _served = _sockets;
         try
         {
-            int perSocket = _opt.RxFrames + _opt.TxFrames;
-            if (_opt.Arena is { } a && (long)_opt.ArenaFirstSlot + (long)perSocket * queues.Length > a.SlotCount)
+            int perSocket = (_opt.RxFrames + _opt.TxFrames + PacketArena.Batch - 1) / PacketArena.Batch * PacketArena.Batch;
+            if (_opt.Arena is { } a && (long)perSocket * queues.Length > a.SharedFreeCount)
             {
-                throw new PortOpenException(PortOpenError.InvalidSpec, ifname,
-                    $"afxdp:{ifname}: the arena has {a.SlotCount} slots; {queues.Length} queue(s) of {perSocket} frames from slot {_opt.ArenaFirstSlot} need more.");
+                ArenaRefusal = $"the packet arena has {a.SharedFreeCount} free slots, {queues.Length} queue(s) of {perSocket} frames need more";
+                _opt.Logger?.LogWarning("{If}: {Why}: its sockets get UMEMs of their own, and frames are copied", ifname, ArenaRefusal);
+                _opt = _opt with { Arena = null };
             }
-            for (int i = 0; i < queues.Length; i++) _sockets[i] = new XskSocket(_if, _opt, queues[i], _counters, _opt.ArenaFirstSlot + i * perSocket);
+            for (int i = 0; i < queues.Length; i++) _sockets[i] = new XskSocket(_if, _opt, queues[i], _counters);
             if (_opt.RequireZeroCopy && !ZeroCopy)
                 throw new PortOpenException(PortOpenError.Unsupported, ifname, $"afxdp:{ifname}: zero-copy was asked for, but the driver bound the socket(s) in copy mode ({Array.Find(_sockets, static s => !s.ZeroCopy)!.CopyReason}).");
             if (_sockets.Length > 1) _epollFd = EpollOver(_sockets);

@@ -64,12 +64,17 @@ internal sealed unsafe class XskSocket : IDisposable
     private byte* _umem;
     private nuint _umemSize;
     private readonly PacketArena? _arena;       // the UMEM when the port was given one (not ours to unmap)
-    private readonly ulong _frameBase;          // UMEM address of the socket's first frame (its first arena slot)
+    private readonly int _holder;               // our tag on the arena slots lent to us (PacketArena.Holder)
+    private readonly int[]? _held;              // the arena slots taken at open: RxFrames for the fill ring, the rest TX frames
+    private readonly bool _sendInPlace;                // over the arena: frames go out from their own slot (AfXdpOptions.SendInPlace)
+    private int _heldReturned;                  // 1 once Dispose gave the lent slots back to the arena
     private readonly int _frameSize;
     private readonly ulong _frameMask;
     private XskRing _rx, _tx, _fill, _comp;
     private readonly ulong[] _txFree;
     private int _txFreeCount;
+    private readonly ulong[] _txWaiting;         // completed slots lent by a sender that has not released them yet
+    private int _txWaitingCount;
     private long _nextStatsTick;
     private ulong _lastKernelDrops;
     private long _rxPackets;
@@ -78,6 +83,8 @@ internal sealed unsafe class XskSocket : IDisposable
     private readonly object _disposeLock = new(); // the rings' unmap against a reader of TxCompleted (dp/show), not the hot path
     internal long RxTooBigCount, RxNoBuffersCount, TxKickErrorCount, TxKickCount, TxKickSkippedCount, TxLockWaitCount;
     internal long TxIdleKickCount;              // the rx owner's kicks (its own counter: it kicks beside the senders)
+    internal long RxInPlaceCount;               // frames received as the arena slot they arrived in (rx owner)
+    internal long TxInPlaceCount;               // frames posted by their own arena slot (no copy), under the TX side
 
     public int QueueId { get; }
     public int Fd => _fd;
@@ -111,17 +118,28 @@ internal sealed unsafe class XskSocket : IDisposable
     /// in copy mode; zero-copy where the driver supports it); false: such frames are dropped and counted.</summary>
     public bool MultiBuffer { get; private set; }
 
-    public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters, int firstArenaSlot = 0)
+    public XskSocket(NetInterface nif, AfXdpOptions opt, int queueId, PortCounters counters)
     {
         _arena = opt.Arena;
-        _frameBase = _arena is null ? 0 : PacketArena.UmemAddress(firstArenaSlot);   // own UMEM: from its start
+        if (_arena is not null)
+        {
+            _holder = _arena.NewHolder();
+            var held = new List<int>(opt.RxFrames + opt.TxFrames + PacketArena.Batch);
+            if (_arena.TakeHeld(opt.RxFrames + opt.TxFrames, _holder, held) == 0)
+            {
+                throw new PortOpenException(PortOpenError.Failed, nif.Name,
+                    $"afxdp:{nif.Name}: the packet arena has {_arena.SharedFreeCount} free slots; queue {queueId} needs {opt.RxFrames + opt.TxFrames}.");
+            }
+            _held = held.ToArray();
+        }
         _if = nif;
         _opt = opt;
         _counters = counters;
         QueueId = queueId;
         _frameSize = opt.FrameSize;
         _frameMask = ~(ulong)(_frameSize - 1);
-        _txFree = new ulong[opt.TxFrames];
+        _txFree = new ulong[_held is null ? opt.TxFrames : _held.Length - opt.RxFrames];
+        _txWaiting = _held is null ? [] : new ulong[_txFree.Length];
         try
         {
             _fd = LibC.socket(LibC.AF_XDP, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, 0);
@@ -142,6 +160,7 @@ internal sealed unsafe class XskSocket : IDisposable
             ZeroCopy = ReadZeroCopy();
             if (ZeroCopy) CopyReason = null;
             else CopyReason ??= "kernel chose copy mode";
+            _sendInPlace = _arena is not null && (opt.SendInPlace ?? ZeroCopy);
             if (opt.KernelBusyPollMicros > 0) KernelBusyPoll = SetBusyPoll(opt.KernelBusyPollMicros, opt.KernelBusyPollBudget);
         }
         catch
@@ -199,11 +218,14 @@ internal sealed unsafe class XskSocket : IDisposable
         _fill = MapRing(off + 8, _opt.RxFrames, sizeof(ulong), XDP_UMEM_PGOFF_FILL_RING, "fill");
         _comp = MapRing(off + 12, _opt.TxFrames, sizeof(ulong), XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
 
-        // All RX frames start in the fill ring; all TX frames on the free stack.
-        for (uint i = 0; i < (uint)_opt.RxFrames; i++) _fill.Addr(_fill.Local + i) = _frameBase + (ulong)i * (ulong)_frameSize;
+        // All RX frames start in the fill ring; all TX frames on the free stack (over an arena: the slots taken at open,
+        // the TX frames with what rounding to whole batches added).
+        for (uint i = 0; i < (uint)_opt.RxFrames; i++)
+            _fill.Addr(_fill.Local + i) = _held is null ? (ulong)i * (ulong)_frameSize : PacketArena.UmemAddress(_held[i]);
         _fill.Submit((uint)_opt.RxFrames);
-        for (int i = 0; i < _opt.TxFrames; i++) _txFree[i] = _frameBase + (ulong)(_opt.RxFrames + i) * (ulong)_frameSize;
-        _txFreeCount = _opt.TxFrames;
+        for (int i = 0; i < _txFree.Length; i++)
+            _txFree[i] = _held is null ? (ulong)(_opt.RxFrames + i) * (ulong)_frameSize : PacketArena.UmemAddress(_held[_opt.RxFrames + i]);
+        _txFreeCount = _txFree.Length;
     }
 
     private void SetRingSize(int opt, int entries, string what)
@@ -324,7 +346,11 @@ internal sealed unsafe class XskSocket : IDisposable
     /// <summary>Whether the RX ring holds frames (read by the polling thread).</summary>
     public bool HasFrames => _fd >= 0 && _rx.Available != 0;
 
-    /// <summary>Copies up to <paramref name="pkts"/>.Length waiting frames into pool buffers; 0 when none wait.</summary>
+    /// <summary>
+    /// Takes up to <paramref name="pkts"/>.Length waiting frames: the arena slots they arrived in when
+    /// <paramref name="pool"/> is carved from the socket's arena (<see cref="ReceiveInPlace"/>), else copies of them in
+    /// pool buffers; 0 when none wait.
+    /// </summary>
     public int Receive(PacketPool pool, Span<int> pkts)
     {
         if (_fd < 0 || pkts.IsEmpty) return 0;
@@ -334,6 +360,7 @@ internal sealed unsafe class XskSocket : IDisposable
             Idle();
             return 0;
         }
+        if (_arena is not null && ReferenceEquals(pool.Arena, _arena)) return ReceiveInPlace(pool, pkts, avail);
         int want = (int)Math.Min(avail, (uint)pkts.Length);
         int got = pool.Alloc(pkts[..want]);
         if (got == 0)
@@ -381,6 +408,89 @@ internal sealed unsafe class XskSocket : IDisposable
         _fill.Submit(used);   // the fill ring holds every RX frame, so it always has room for these
         if (_fill.NeedsWakeup) LibC.recvfrom(_fd, null, 0, LibC.MSG_DONTWAIT, null, null);
         if (n < got) pool.Release(pkts.Slice(n, got - n));
+        if (tooBig > 0)
+        {
+            RxTooBigCount += tooBig;
+            Interlocked.Add(ref _counters.RxOversize, tooBig);
+            _counters.AddRxDropped(tooBig);
+        }
+        if (n > 0)
+        {
+            _rxPackets += n;
+            _counters.AddRx(n, bytes);
+        }
+        return n;
+    }
+
+    /// <summary>Most frames <see cref="ReceiveInPlace"/> takes in one call.</summary>
+    private const int MaxInPlace = 64;
+
+    /// <summary>
+    /// Receive without a copy: each frame's arena slot becomes the packet (its Head at the kernel's headroom), and a
+    /// fresh buffer of <paramref name="pool"/> takes its place in the fill ring, so the socket keeps lent exactly the
+    /// slots it took at open. A frame chained over descriptors is gathered into a buffer (copied), its slots going back
+    /// to the fill ring. Without fresh buffers (the pool and the arena's shared stack empty) frames wait in the RX
+    /// ring and the shortfall is counted (RxNoBuffers); nothing waits for a buffer.
+    /// </summary>
+    private int ReceiveInPlace(PacketPool pool, Span<int> pkts, uint avail)
+    {
+        Span<int> fresh = stackalloc int[MaxInPlace];
+        int want = (int)Math.Min(avail, (uint)Math.Min(pkts.Length, MaxInPlace));
+        int got = pool.Alloc(fresh[..want]);
+        if (got < want) RxNoBuffersCount++;
+        if (got == 0) return 0;
+
+        var arena = _arena!;
+        int[] holder = arena.Holder;
+        int tag = _holder;
+        int n = 0, f = 0;
+        long bytes = 0, tooBig = 0;
+        uint used = 0;
+        uint rxIdx = _rx.Local;
+        uint fillIdx = _fill.Local;
+        while (f < got && used < avail)
+        {
+            ref XdpDesc d = ref _rx.Desc(rxIdx + used);
+            if ((d.Options & XDP_PKT_CONTD) != 0)
+            {
+                pkts[n] = fresh[f];
+                int r = ReceiveChain(pool, pkts, n, rxIdx, fillIdx, used, avail, ref bytes);
+                if (r == 0) break;
+                used += (uint)Math.Abs(r);
+                if (r > 0)
+                {
+                    n++;
+                    f++;   // the gathering buffer is the packet (or went back to the pool for a large one)
+                }
+                else
+                {
+                    tooBig++;
+                }
+                continue;
+            }
+            ulong addr = d.Addr;
+            int slot = arena.SlotOf(addr);
+            if (slot < 0)
+            {
+                tooBig++;   // not an address of ours (the kernel gives back only what the fill ring held): refill anyway
+                holder[fresh[f]] = tag;
+                _fill.Addr(fillIdx + used++) = PacketArena.UmemAddress(fresh[f++]);
+                continue;
+            }
+            pool.Adopt(slot, (int)(addr - PacketArena.UmemAddress(slot)), (int)d.Len);
+            RxInPlaceCount++;
+            holder[slot] = 0;
+            pkts[n++] = slot;
+            bytes += d.Len;
+            int b = fresh[f++];
+            holder[b] = tag;
+            _fill.Addr(fillIdx + used) = PacketArena.UmemAddress(b);
+            used++;
+        }
+        _rx.Release(used);
+        _fill.Submit(used);   // one fill entry per descriptor taken: the ring keeps every slot lent to us
+        if (_fill.NeedsWakeup) LibC.recvfrom(_fd, null, 0, LibC.MSG_DONTWAIT, null, null);
+        if (f < got) pool.Release(fresh[f..got]);
         if (tooBig > 0)
         {
             RxTooBigCount += tooBig;
@@ -553,6 +663,8 @@ internal sealed unsafe class XskSocket : IDisposable
         if (_fd < 0) return 0;
         long sent = 0, bytes = 0, dropped = 0;
         ReclaimCompletions();
+        // Frames of a pool over our arena go out from their own slot when the sender holds the only reference.
+        bool inPlace = _sendInPlace && ReferenceEquals(pool.Arena, _arena);
         int i = 0;
         while (i < pkts.Length)
         {
@@ -589,6 +701,25 @@ internal sealed unsafe class XskSocket : IDisposable
                     continue;
                 }
                 if (need > budget - k) break;
+                if (inPlace && need == 1 && pool.TryLend(p))
+                {
+                    // The slot itself goes on the TX ring; one of our free TX frames takes its place in the
+                    // sender's pool, so we hold as many slots as before.
+                    ulong spare = _txFree[--_txFreeCount];
+                    int spareSlot = (int)(spare / PacketArena.SlotSize);
+                    _arena!.Holder[p] = _holder;
+                    _arena.Holder[spareSlot] = 0;
+                    pool.Recycle(spareSlot);
+                    ref XdpDesc z = ref _tx.Desc(idx + (uint)k);
+                    z.Addr = PacketArena.UmemAddress(p) + pool.Head[p];
+                    z.Len = (uint)len;
+                    z.Options = 0;
+                    k++;
+                    TxInPlaceCount++;
+                    bytes += len;
+                    sent++;
+                    continue;
+                }
                 int from = pool.FrameOffset(p);
                 for (int f = 0; f < need; f++)
                 {
@@ -638,14 +769,47 @@ internal sealed unsafe class XskSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes the completed TX frames back as free TX frames. Over an arena, a slot a sender lent (sent in place) joins
+    /// them only once that sender released its reference (it does so right after its Send returns, but a reaper on
+    /// another thread may get here first): until then it waits aside, and is looked at again at the next reap.
+    /// </summary>
     private void ReclaimCompletions()
     {
+        if (_txWaitingCount > 0) ReclaimWaiting();
         uint avail = _comp.Available;
         if (avail == 0) return;
         uint idx = _comp.Local;
-        for (uint i = 0; i < avail; i++) _txFree[_txFreeCount++] = _comp.Addr(idx + i) & _frameMask;
+        if (_arena is null)
+        {
+            for (uint i = 0; i < avail; i++) _txFree[_txFreeCount++] = _comp.Addr(idx + i) & _frameMask;
+        }
+        else
+        {
+            var arena = _arena;
+            for (uint i = 0; i < avail; i++)
+            {
+                ulong a = _comp.Addr(idx + i) & _frameMask;
+                if (arena.Released((int)(a / PacketArena.SlotSize))) _txFree[_txFreeCount++] = a;
+                else _txWaiting[_txWaitingCount++] = a;
+            }
+        }
         Volatile.Write(ref _txCompleted, _txCompleted + avail);
         _comp.Release(avail);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReclaimWaiting()
+    {
+        var arena = _arena!;
+        int kept = 0;
+        for (int i = 0; i < _txWaitingCount; i++)
+        {
+            ulong a = _txWaiting[i];
+            if (arena.Released((int)(a / PacketArena.SlotSize))) _txFree[_txFreeCount++] = a;
+            else _txWaiting[kept++] = a;
+        }
+        _txWaitingCount = kept;
     }
 
     public void Dispose()
@@ -661,6 +825,7 @@ internal sealed unsafe class XskSocket : IDisposable
         }
         if (fd >= 0) LibC.close(fd);
         if (_umem != null && _arena is null) LibC.munmap(_umem, _umemSize);
+        if (_arena is not null && Interlocked.Exchange(ref _heldReturned, 1) == 0) _arena.ReturnHeld(_holder);   // the kernel holds none now
         _umem = null;
     }
 

@@ -141,9 +141,9 @@ internal static class DaemonCommands
         var ic = CultureInfo.InvariantCulture;
         var st = x.KernelStatistics;
         sb.Append(ic, $"    afxdp: {XdpModeText(x.SocketModes)}, XDP {(x.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, ")
-          .Append(ic, $"{x.Queues.Count} queue(s) of {x.RxFrames} rx frames, multi-buffer {(x.MultiBuffer ? "on" : "off")}, kernel busy-poll {(x.KernelBusyPoll ? "on" : "off")}, rx_dropped {st.RxDropped} rx_ring_full {st.RxRingFull} ")
+          .Append(ic, $"{x.Queues.Count} queue(s) of {x.RxFrames} rx frames, umem {(x.InArena ? "packet arena (received in place)" : x.ArenaRefusal is { } why ? $"own ({why})" : "own")}, multi-buffer {(x.MultiBuffer ? "on" : "off")}, kernel busy-poll {(x.KernelBusyPoll ? "on" : "off")}, rx_dropped {st.RxDropped} rx_ring_full {st.RxRingFull} ")
           .Append(ic, $"rx_fill_ring_empty_descs {st.FillRingEmptyDescs} tx_ring_empty_descs {st.TxRingEmptyDescs} rx_invalid_descs {st.RxInvalidDescs} ")
-          .Append(ic, $"tx_invalid_descs {st.TxInvalidDescs} rx_no_buffers {x.RxNoBuffers} tx_kicks {x.TxKicks} tx_kicks_skipped {x.TxKicksSkipped} tx_idle_kicks {x.TxIdleKicks} tx_lock_waits {x.TxLockWaits}\n");
+          .Append(ic, $"tx_invalid_descs {st.TxInvalidDescs} rx_no_buffers {x.RxNoBuffers} rx_in_place {x.RxInPlace} tx_in_place {x.TxInPlace} tx_kicks {x.TxKicks} tx_kicks_skipped {x.TxKicksSkipped} tx_idle_kicks {x.TxIdleKicks} tx_lock_waits {x.TxLockWaits}\n");
         // Which thread transmits on which queue (t mod Q; "other": packet-outs and the control path), locked or not,
         // and per queue the descriptors posted and completed (equal once the queue drained).
         sb.Append("    afxdp tx:");

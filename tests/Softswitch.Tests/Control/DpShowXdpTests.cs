@@ -1,5 +1,6 @@
 using Softswitch.Control;
 using Softswitch.Datapath;
+using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent;
 using Softswitch.Ofproto;
 using Softswitch.Ports.AfXdp;
@@ -20,13 +21,30 @@ public sealed class DpShowXdpTests
         var agent = new OfSwitchAgent(new OfSwitch(dp), new AgentOptions());
         string text = DaemonCommands.DpShow(dp, agent, offload: null);
         var line = text.Split('\n').Single(l => l.TrimStart().StartsWith("afxdp:", StringComparison.Ordinal));
-        Assert.Contains($"copy mode (driver offers no zero-copy), XDP {(port.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, 1 queue(s) of 8192 rx frames, multi-buffer on", line);
+        Assert.Contains($"copy mode (driver offers no zero-copy), XDP {(port.AttachedMode == XdpAttachMode.Native ? "native" : "generic")}, 1 queue(s) of 8192 rx frames, umem own, multi-buffer on", line);
         foreach (var counter in new[] { "rx_dropped 0", "rx_ring_full 0", "rx_fill_ring_empty_descs 0", "tx_ring_empty_descs ", "rx_invalid_descs 0", "tx_invalid_descs 0", "tx_kicks 0" })
             Assert.Contains(counter, line);
         Assert.False(port.ZeroCopy, "a veth has no zero-copy AF_XDP");
         // One forwarding thread, one queue: the thread shares queue 0 with the other threads' lane, so both lock.
         var tx = text.Split('\n').Single(l => l.TrimStart().StartsWith("afxdp tx:", StringComparison.Ordinal));
         Assert.Equal("    afxdp tx: fwd-0 queue 0 locked 0 frames; other queue 0 locked 0 frames; queue 0 posted 0 completed 0", tx);
+    }
+
+    /// <summary>A port whose sockets registered the packet arena says its frames are received in place; the bind
+    /// still fell back to copy mode on veth, and says so.</summary>
+    [NetnsFact]
+    public void DpShow_SaysThePortReceivesInPlace_OverThePacketArena()
+    {
+        using var ns = Netns.Create();
+        var arena = new PacketArena(16 * 1024, largeCount: 32);
+        using var dp = new SwitchDatapath(new DatapathOptions { PacketInRate = 0, Arena = arena });
+        var port = new AfXdpPort(ns.HostIf, new AfXdpOptions { Arena = arena, RxFrames = 1024, TxFrames = 256 });
+        dp.AddPort(port, 1);
+        var agent = new OfSwitchAgent(new OfSwitch(dp), new AgentOptions());
+        string text = DaemonCommands.DpShow(dp, agent, offload: null);
+        var line = text.Split('\n').Single(l => l.TrimStart().StartsWith("afxdp:", StringComparison.Ordinal));
+        Assert.Contains("afxdp: copy mode (driver offers no zero-copy), ", line);
+        Assert.Contains("1 queue(s) of 1024 rx frames, umem packet arena (received in place), multi-buffer on", line);
     }
 
     /// <summary>One mode for all sockets when they agree, else each socket's.</summary>
