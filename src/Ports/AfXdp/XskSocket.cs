@@ -408,6 +408,14 @@ internal sealed unsafe class XskSocket : IDisposable
         _fill.Submit(used);   // the fill ring holds every RX frame, so it always has room for these
         if (_fill.NeedsWakeup) LibC.recvfrom(_fd, null, 0, LibC.MSG_DONTWAIT, null, null);
         if (n < got) pool.Release(pkts.Slice(n, got - n));
+        return Received(n, bytes, tooBig);
+    }
+
+    /// <summary>A receive's counts: <paramref name="n"/> frames of <paramref name="bytes"/> taken, <paramref name="tooBig"/> dropped
+    /// as larger than a buffer; returns <paramref name="n"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Received(int n, long bytes, long tooBig)
+    {
         if (tooBig > 0)
         {
             RxTooBigCount += tooBig;
@@ -491,18 +499,7 @@ internal sealed unsafe class XskSocket : IDisposable
         _fill.Submit(used);   // one fill entry per descriptor taken: the ring keeps every slot lent to us
         if (_fill.NeedsWakeup) LibC.recvfrom(_fd, null, 0, LibC.MSG_DONTWAIT, null, null);
         if (f < got) pool.Release(fresh[f..got]);
-        if (tooBig > 0)
-        {
-            RxTooBigCount += tooBig;
-            Interlocked.Add(ref _counters.RxOversize, tooBig);
-            _counters.AddRxDropped(tooBig);
-        }
-        if (n > 0)
-        {
-            _rxPackets += n;
-            _counters.AddRx(n, bytes);
-        }
-        return n;
+        return Received(n, bytes, tooBig);
     }
 
     /// <summary>
