@@ -536,7 +536,8 @@ public sealed class DaemonCliTests : IDisposable
     {
         int port = FreePort(), of = FreePort();
         var (pid, ctl, _, _) = Detached("--metrics", $"127.0.0.1:{port}", "--controller", $"ptcp:{of}");
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        // A generous limit, as the other waits here: the first scrape of a daemon just started, beside a loaded test run.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
 
         async Task<OpenMetricsText> Scrape()
         {
