@@ -69,7 +69,8 @@ public sealed partial class FlowTable
     /// batch created among them, its rules still hidden), then the version, in one store: from it on every lookup sees
     /// every rule the batch inserted and none it hid, in every table at once; then each table unlinks the rules it hid
     /// and publishes as <see cref="UnholdTogether(IReadOnlyList{FlowTable})"/> does (versions and classes, then the
-    /// pipeline's change count once), and the locks are released. A lookup still at the old version sees none of it
+    /// pipeline's change count once), the version is stored again as <see cref="TablesVersion.Committed"/>, and the
+    /// locks are released. A lookup still at the old version sees none of it
     /// (a walk or burst whose version moved while it ran looks again). <see cref="Settle"/> after it lets lookups stop
     /// checking versions.
     /// </summary>
@@ -83,6 +84,7 @@ public sealed partial class FlowTable
         }
         Exception? first = null;
         var changes = new List<ShadowClass>(2);
+        bool published = false;
         try
         {
             foreach (var t in tables)
@@ -96,7 +98,11 @@ public sealed partial class FlowTable
                     first ??= e;
                 }
             }
-            if (tables.Count != 0) tables[0].Versions.Publish(version);
+            if (tables.Count != 0)
+            {
+                published = true;
+                tables[0].Versions.Publish(version);
+            }
             foreach (var t in tables)
             {
                 try
@@ -115,6 +121,9 @@ public sealed partial class FlowTable
         }
         finally
         {
+            // Last: every cached result's word has moved, so a burst that reads this before its checks and the same
+            // version after its lookups met the rules of this version alone (a burst inside the commit looks again).
+            if (published) tables[0].Versions.PublishCommitted(version);
             foreach (var t in tables) t._writeLock.Exit();
         }
         if (first is not null) throw first;

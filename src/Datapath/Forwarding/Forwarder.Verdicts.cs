@@ -52,6 +52,8 @@ public sealed partial class Forwarder
     {
         int n = pkts.Length;
         var verdicts = _burstVerdicts.AsSpan(0, n);
+        // Before any verdict is checked: the commits up to it have moved every verdict's words (see below).
+        long committed = pipeline.Versions.Committed;
         var emc = Cache;
         bool consulted = emc is not null && EmcGovernor.Active;
         int walked = 0, grouped = 0;
@@ -111,18 +113,50 @@ public sealed partial class Forwarder
                 Counters.Add(DatapathCounters.EmcBypass);
         }
 
-        // The burst's groups are those of the tables version after its verdicts were found (GroupTable's versions).
-        Executor.GroupsVersion = pipeline.Versions.Current;
-        int batches = Group(new ByVerdict(_burstVerdicts, ++_verdictBursts), rest[..grouped], pkts, layers);
-        for (int b = 0; b < batches; b++)
+        // The burst's groups are those of the tables version its verdicts were found at (GroupTable's versions). When
+        // the version after its verdicts is the last commit done before them, every verdict is of that version: a
+        // cached one was checked after that commit moved its words and before any later commit stored its version, a
+        // walk or repair read that version itself. Otherwise a commit ran meanwhile, and a verdict checked before it
+        // moved the words may be the rules before it: the rest are walked again, each with its groups at its walk's
+        // version (verdicts of one output apply no group and stand).
+        long version = pipeline.Versions.Current;
+        if (version != committed && grouped != 0)
         {
-            RunVerdictBatch(verdicts[_batchFirst[b]]!, BatchPackets(b), BatchLayers(b), inSlot);
-            TunnelId = 0;   // what the batch's list set is its own (and its miss's packet-in's)
+            RunWalkedAgain(pipeline, pkts, keys, layers, inSlot, starts, rest[..grouped], TPass.Reparsed);
+        }
+        else
+        {
+            Executor.GroupsVersion = version;
+            int batches = Group(new ByVerdict(_burstVerdicts, ++_verdictBursts), rest[..grouped], pkts, layers);
+            for (int b = 0; b < batches; b++)
+            {
+                RunVerdictBatch(verdicts[_batchFirst[b]]!, BatchPackets(b), BatchLayers(b), inSlot);
+                TunnelId = 0;   // what the batch's list set is its own (and its miss's packet-in's)
+            }
         }
         verdicts.Clear();
         if (_dirtyCount != 0 && _now - _lastCreditFlush >= CreditFlushNanos) FlushVerdictCredits();
         // No packet of the burst refers to a verdict now: those no cache slot holds can be reused.
         _verdicts.Recycle();
+    }
+
+    /// <summary>
+    /// The packets at <paramref name="rest"/> of a burst a commit ran inside (see <see cref="ClassifyPass"/>): each is
+    /// walked again and run on its own, its groups at the version its walk looked every stage up at.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RunWalkedAgain(Pipeline pipeline, Span<int> pkts, Span<FlowKey> keys, Span<PacketLayers> layers, PortSlot inSlot,
+                                ReadOnlySpan<PipelineContinuation> starts, ReadOnlySpan<byte> rest, bool reparsed)
+    {
+        foreach (byte i in rest)
+        {
+            _walk.Run(pipeline, keys[i], null, reparsed ? starts[i] : null, TunnelWordOf(pkts[i]), PacketWords.Fields(Pool.Frame(pkts[i]), layers[i]));
+            var v = _verdicts.Intern(_walk);
+            PipelineWalks++;
+            Executor.GroupsVersion = _walk.Version;
+            RunVerdictBatch(v, pkts.Slice(i, 1), layers.Slice(i, 1), inSlot);
+            TunnelId = 0;
+        }
     }
 
     /// <summary>The tunnel endpoints of packet <paramref name="p"/> (<see cref="PacketPool.TunIp"/> when it came through a tunnel, else 0).</summary>

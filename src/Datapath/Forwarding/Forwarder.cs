@@ -456,10 +456,17 @@ public sealed partial class Forwarder
         if (table.Shape == LookupShape.InPortOnly && TryClassifyByInPort(table, pkts, keys, layers, inSlot)) return;
         var emc = Cache;
         bool consulted = emc is not null && EmcGovernor.Active;
+        // Before the cache's checks: the commits up to it have moved the cache version and the rules' removed flags.
+        long committed = pipeline.Versions.Committed;
         table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
-        // The burst's groups are those of the tables version after its lookups (GroupTable's versions): one its lookups
-        // read, or later.
-        Executor.GroupsVersion = pipeline.Versions.Current;
+        // The burst's groups are those of the tables version its rules were found at (GroupTable's versions). When the
+        // version after the lookups is the last commit done before them, every rule is of that version (a cached one
+        // was checked after that commit moved its words, a lookup read the version itself); otherwise a commit ran
+        // meanwhile, and an entry checked before it moved the words may be a rule before it: the burst is looked up
+        // again, without the cache, at one version.
+        long version = pipeline.Versions.Current;
+        if (version != committed) version = LookUpAgain(table, keys, hashes, entries, pipeline.Versions);
+        Executor.GroupsVersion = version;
 
         // A burst spread over many flows (a large working set) would otherwise pay, per packet and one after the
         // other, a cache miss for the entry's counters and one for its action list: prefetch them first, one level
@@ -540,6 +547,23 @@ public sealed partial class Forwarder
         }
     }
 
+    /// <summary>
+    /// The lookups of a burst a commit ran inside (see <see cref="ClassifyAndExecute"/>), again without the cache or
+    /// counting, until the tables version holds still around them (at most <see cref="FlowTable.MaxVersionRetries"/>
+    /// times); returns the version they were made at.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long LookUpAgain(FlowTable table, Span<FlowKey> keys, Span<uint> hashes, Span<FlowEntry?> entries, TablesVersion versions)
+    {
+        for (int tries = 0; ; tries++)
+        {
+            long before = versions.Current;
+            table.LookupBurst(keys, hashes, entries, null);
+            long after = versions.Current;
+            if (after == before || tries == FlowTable.MaxVersionRetries) return after;
+        }
+    }
+
     /// <summary>Whether every key has the first one's in_port (true for any burst from one port).</summary>
     private static bool SameInPort(ReadOnlySpan<FlowKey> keys)
     {
@@ -557,8 +581,11 @@ public sealed partial class Forwarder
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool TryClassifyByInPort(FlowTable table, Span<int> pkts, Span<FlowKey> keys, Span<PacketLayers> layers, PortSlot inSlot)
     {
+        // Before the lookup: it found the rule of this version (a batch that links or hides a rule after it sets the
+        // flag the lookup reads after itself, and a commit stores its version after that).
+        long version = table.Versions.Current;
         if (!SameInPort(keys) || !table.TryLookupByInPort(keys[0], pkts.Length, out var winner, TableStats)) return false;
-        Executor.GroupsVersion = table.Versions.Current; // after the lookup, as the burst's
+        Executor.GroupsVersion = version;
         ExecuteOneFlow(pkts, layers, winner, inSlot);
         return true;
     }
@@ -739,7 +766,7 @@ public sealed partial class Forwarder
         int p = one[0];
         _walk.RunPacketOut(_dp.Pipeline, key, actions, null, 0, PacketWords.Fields(Pool.Frame(p), _packetOutLayers[0]));
         var v = VerdictInterner.Build(_walk);
-        Executor.GroupsVersion = _dp.Pipeline.Versions.Current; // after the walk, as a burst's
+        Executor.GroupsVersion = _walk.Version; // the version the walk looked every stage up at
         long bytes = Pool.Length[p];
         RunningVerdict = v;
         bool cut = false;

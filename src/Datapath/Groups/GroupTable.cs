@@ -411,7 +411,12 @@ public sealed class GroupTable
         Volatile.Write(ref _count, _batchCount);
         _unsettled.UnionWith(_batchIds);
         _batchIds.Clear();
-        if (publish && _versions.Current < at) _versions.Publish(at);
+        if (publish && _versions.Current < at)
+        {
+            // No table's cached results to move: the commit is done with the store.
+            _versions.Publish(at);
+            _versions.PublishCommitted(at);
+        }
         ResubmitsChanged(_resubmitting != 0, 0);
     }
 
