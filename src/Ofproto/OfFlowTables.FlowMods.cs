@@ -361,8 +361,16 @@ public sealed partial class OfFlowTables
                 if (c.Priority == t.Rank && c.Match == t.Match) flow = c;
                 continue;
             }
-            if (reset) e.ResetCounters();
-            w.RestartHardTimeout(e, now);
+            // Open vSwitch's modified rule starts its stats afresh under RESET_COUNTS, its last use (the idle timer) too.
+            if (reset)
+            {
+                e.ResetCounters();
+                w.Refresh(e, now);
+            }
+            else
+            {
+                w.RestartHardTimeout(e, now);
+            }
             w.SetActions(e, mod.Actions);
             if ((mod.Rules & MatchRules.MultiTable) != 0) w.SetInstructions(e, mod.Instructions);
             else if ((mod.Rules & MatchRules.GotoTable) != 0) w.SetInstructions(e, WithGoto(e.Instructions, mod.Instructions));
@@ -377,8 +385,8 @@ public sealed partial class OfFlowTables
     /// A modify of <paramref name="e"/> in an atomic batch (Open vSwitch's modify_flows_start__ in a bundle): a new flow
     /// of its match, priority, timeouts, creation time, flags and cookie with the modify's actions and instructions,
     /// linked beside it and seen from the batch's version on, while <paramref name="e"/> is seen until it (the commit
-    /// unlinks it, a revert removes the new one). It keeps the flow's counts, and last use, unless
-    /// <paramref name="reset"/>; its hard timeout counts from <paramref name="now"/>.
+    /// unlinks it, a revert removes the new one). It keeps the flow's counts and last use unless <paramref name="reset"/>
+    /// (then its idle timer, as its hard timer always, counts from <paramref name="now"/>).
     /// </summary>
     private FlowEntry ModifiedBeside(FlowModBatch b, FlowTable.WriteScope w, in FlowMod mod, FlowEntry e, bool cookie, bool reset, long now)
     {
@@ -387,7 +395,7 @@ public sealed partial class OfFlowTables
         var c = w.NewEntry(e.Match, e.Priority, mod.Actions, e.IdleTimeout, e.HardTimeout, e.CreatedNanos, e.Owner,
                            cookie ? mod.Cookie : e.Tag, e.RequestedPriority, e.IsTableMiss);
         if (instructions is not null) w.SetInstructions(c, instructions);
-        c.Touch(e.LastUsedNanos);
+        c.Touch(reset ? now : e.LastUsedNanos);
         w.RestartHardTimeout(c, now);
         if (!reset) CarryCounts(b, e, c);
         var hidden = w.Insert(c);

@@ -189,6 +189,11 @@ public sealed class VswitchdSideBySideTests
         "priority=2,in_port=4,actions=load:0x5->NXM_NX_REG0[],load:0x7->NXM_NX_PKT_MARK[],goto_table:1",
         // The action set's load and resubmit, and multipath's pick, show on port 5.
         "table=4,priority=1,reg2=0x5,reg0=0x1/0x3,actions=output:5",
+        // Loads into part of a packet field (a masked set_field; ovs-ofctl sends them as NXAST_REG_LOAD or REG_LOAD2).
+        "priority=400,udp,nw_dst=10.9.0.1,actions=load:0x5->NXM_OF_ETH_DST[0..7],load:0x1->NXM_OF_IP_TOS[2..3],load:0x63->NXM_OF_IP_SRC[8..15],set_field:0x1/0x1->udp_src,output:2",
+        "priority=400,tcp,nw_dst=10.9.0.2,actions=load:0x1->NXM_OF_TCP_SRC[0],load:0xa->NXM_OF_IP_DST[0..7],output:2",
+        "priority=400,dl_vlan=5,actions=load:0x123->NXM_OF_VLAN_TCI[0..11],load:0x5->NXM_OF_VLAN_TCI[13..15],output:2",
+        "priority=400,dl_vlan=6,actions=set_field:0x7/0xff->vlan_vid,output:2",
         // The sentinel that ends each frame's round: once on every port.
         "priority=65535,dl_type=0x88b5,actions=in_port,output:1,output:2,output:3,output:4,output:5",
     ];
@@ -366,6 +371,10 @@ public sealed class VswitchdSideBySideTests
         for (int i = 0x21; i <= 0x26; i++)
             frames.Add(($"UDP from 00:00:00:00:00:{i:x2}: clone, multipath, bundle, write_actions", 4, FlowFrames.Udp($"00:00:00:00:00:{i:x2}", h2, "10.3.0.1", "10.2.0.2")));
         frames.Add(("IPv6 UDP: clone, multipath, bundle, write_actions", 4, FlowFrames.Ipv6Frame(17, 1000, 2000)));
+        frames.Add(("UDP to 10.9.0.1: loads into part of eth_dst, ip_tos, nw_src, udp_src", 3, Dscp(FlowFrames.Udp(h1, h2, "10.0.0.1", "10.9.0.1"), 0xA1)));
+        frames.Add(("TCP to 10.9.0.2: loads into part of tcp_src and nw_dst", 3, Tcp("00:00:00:00:00:01", "10.0.0.1", "10.9.0.2", 22, 0x10)));
+        frames.Add(("UDP in VLAN 5: loads into part of vlan_tci (VID, then PCP)", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.2.0.1", vlan: 5)));
+        frames.Add(("UDP in VLAN 6: set_field into part of vlan_vid", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.2.0.1", vlan: 6)));
         frames.Add(("ARP reply to the MAC NORMAL learned on port 3", 4, FrameBuilder.Arp(2, FlowFrames.Mac(h2), FlowFrames.Ip("10.0.0.2"), FlowFrames.Mac(h1), FlowFrames.Ip("10.0.0.1"))));
         return frames;
     }
@@ -383,6 +392,15 @@ public sealed class VswitchdSideBySideTests
         BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 16), 0);
         BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(l4 + 16), Checksum.ComputeL4(s, d, 6, f.AsSpan(l4, ipLen - 20)));
         return f;
+    }
+
+    /// <summary><paramref name="frame"/> (untagged IPv4) with its TOS byte <paramref name="tos"/> and its IPv4 checksum fixed.</summary>
+    private static byte[] Dscp(byte[] frame, byte tos)
+    {
+        frame[15] = tos;
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(24), 0);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(24), Checksum.Compute(frame.AsSpan(14, 20)));
+        return frame;
     }
 
     /// <summary>Round <paramref name="k"/>'s sentinel: 02:00:00:00:00:fe to :ff, ethertype 0x88b5, k in its first 4 bytes.</summary>

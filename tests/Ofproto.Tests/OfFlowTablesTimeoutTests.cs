@@ -145,6 +145,57 @@ public class OfFlowTablesTimeoutTests
         Assert.Equal(16 * Second, removed[0].DurationNanos);
     }
 
+    /// <summary>
+    /// A 1.3 modify with RESET_COUNTS restarts the idle timer with the counts (Open vSwitch's new rule takes the old
+    /// one's stats, its last use included, only when it forwards the counts); without it the idle timer goes on. Applied
+    /// alone and in an atomic batch.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    public void AModifyWithResetCounts_RestartsTheIdleTimer(bool reset, bool atomic)
+    {
+        var clock = new ManualClock();
+        var table = new OfFlowTables(clock);
+        Assert.Equal(FlowModStatus.Ok, table.Apply(Exact(1, idle: 10, hard: 0) with { Rules = MatchRules.OpenFlow13 }));
+        long t0 = clock.NowNanos;
+        clock.AdvanceNanos(2 * Second);
+        table.Lookup(Key(1), 0)!.Hit(3, 192, clock.NowNanos); // used at t0+2 s: idle deadline t0+12 s
+        clock.AdvanceNanos(4 * Second);
+        var modify = new FlowMod(FlowModCommand.Modify, FlowMatch.Exact(Key(1)), 0, new FlowActions([FlowAction.Output(2)]),
+                                 Flags: reset ? FlowModFlags.ResetCounts : FlowModFlags.None, Rules: MatchRules.OpenFlow13);
+        if (atomic)
+        {
+            var batch = table.BeginBatch(atomic: true);
+            Assert.Equal(FlowModStatus.Ok, batch.Apply(modify, null, out _));
+            batch.Commit();
+        }
+        else
+        {
+            Assert.Equal(FlowModStatus.Ok, table.Apply(modify));
+        }
+        var e = table.Lookup(Key(1), 0)!;
+        Assert.Equal(FlowAction.Output(2), e.Actions.Items[0]);
+        Assert.Equal(reset ? (0L, 0L) : (3L, 192L), (e.Packets, e.Bytes));
+        Assert.Equal(t0 + (reset ? 6 : 2) * Second, e.LastUsedNanos);
+        var removed = new List<FlowRemoved>();
+        clock.AdvanceNanos(6 * Second - 1); // t0+12 s - 1 ns
+        Assert.Equal(0, table.Expire(removed));
+        clock.AdvanceNanos(1);              // t0+12 s: 10 s from the last packet
+        Assert.Equal(reset ? 0 : 1, table.Expire(removed));
+        if (reset)
+        {
+            clock.AdvanceNanos(4 * Second - 1); // t0+16 s - 1 ns
+            Assert.Equal(0, table.Expire(removed));
+            clock.AdvanceNanos(1);              // 10 s from the modify
+            Assert.Equal(1, table.Expire(removed));
+        }
+        Assert.Equal(FlowRemovedReason.IdleTimeout, removed[0].Reason);
+        Assert.Equal(clock.NowNanos - t0, removed[0].DurationNanos);
+    }
+
     [Fact]
     public void DeletedOrReplacedFlows_NeverExpireLater()
     {

@@ -1097,11 +1097,41 @@ public sealed class PipelineWalk
         {
             case PipelineField.Metadata: b.Metadata((ulong)whole); return false;
             case PipelineField.TunId: a = FlowAction.SetTunnel((ulong)whole); return true;
+            case PipelineField.VlanTci or PipelineField.VlanVid: return WriteVlan(ref b, dst.Field, (ushort)whole, ref a);
             default:
                 if (!PacketFieldSet(dst.Field, whole, out var set)) return false;
                 a = set;
                 return true;
         }
+    }
+
+    /// <summary>
+    /// A write of the packet's 802.1Q tag as Open vSwitch's vlan_tci and vlan_vid take it: with the tag-present bit the
+    /// packet is tagged (an untagged one gets a tag, PCP 0) with the VID and, for vlan_tci, the PCP (a set-VID composed
+    /// here, the set-PCP returned when the PCP changes); without it the tag is stripped (nothing on an untagged packet).
+    /// </summary>
+    private bool WriteVlan(ref FlowKeyBuilder b, PipelineField field, ushort whole, ref FlowAction a)
+    {
+        ref readonly var k = ref b.KeyRef;
+        bool tagged = (k.VlanVid & FlowKey.VlanPresent) != 0;
+        if ((whole & FlowKey.VlanPresent) == 0)
+        {
+            if (!tagged) return false;
+            a = FlowAction.StripVlan();
+            return true;
+        }
+        var vid = FlowAction.SetVlanVid((ushort)(whole & 0x0FFF));
+        byte pcp = (byte)(whole >> 13);
+        if (field == PipelineField.VlanVid || pcp == (tagged ? k.DlVlanPcp & 7 : 0))
+        {
+            a = vid;
+            return true;
+        }
+        _composed.Add(vid);
+        if (Reparses(b.KeyRef, vid)) _reparse = true;
+        else Rewrite(ref b, vid);
+        a = FlowAction.SetVlanPcp(pcp);
+        return true;
     }
 
     /// <summary>
@@ -1118,6 +1148,7 @@ public sealed class PipelineWalk
             case PipelineField.EthDst: a = FlowAction.SetDlDst(new MacAddress((ulong)whole)); return true;
             case PipelineField.Ipv4Src: a = FlowAction.SetNwSrc((uint)whole); return true;
             case PipelineField.Ipv4Dst: a = FlowAction.SetNwDst((uint)whole); return true;
+            case PipelineField.IpTos: a = FlowAction.SetNwTos((byte)whole); return true;
             case PipelineField.TcpSrc: a = FlowAction.SetTpSrc((ushort)whole, 6); return true;
             case PipelineField.TcpDst: a = FlowAction.SetTpDst((ushort)whole, 6); return true;
             case PipelineField.UdpSrc: a = FlowAction.SetTpSrc((ushort)whole, 17); return true;

@@ -34,8 +34,13 @@ public enum PipelineField : byte
     ArpTpa,
     ArpSha,
     ArpTha,
-    /// <summary>Open vSwitch's vlan_tci, read only: the PCP (bits 13-15), the tag-present bit (12) and the VID (0-11); 0 untagged.</summary>
+    /// <summary>Open vSwitch's vlan_tci: the PCP (bits 13-15), the tag-present bit (12) and the VID (0-11); 0 untagged.
+    /// A write with the tag-present bit set tags the packet (or sets its tag's VID and PCP); without it, untags it.</summary>
     VlanTci,
+    /// <summary>Open vSwitch's nw_tos as NXM_OF_IP_TOS names it: the DSCP in bits 2-7, the ECN bits 0.</summary>
+    IpTos,
+    /// <summary>OpenFlow's vlan_vid (OXM_OF_VLAN_VID): the tag-present bit (12) and the VID (0-11); written as <see cref="VlanTci"/> is, keeping the PCP.</summary>
+    VlanVid,
 }
 
 /// <summary>
@@ -50,13 +55,13 @@ public enum PipelineField : byte
 public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
 {
     /// <summary>Whether <paramref name="f"/> names a field this type knows.</summary>
-    public static bool IsKnown(PipelineField f) => f is <= PipelineField.PktMark or (>= PipelineField.InPort and <= PipelineField.VlanTci);
+    public static bool IsKnown(PipelineField f) => f is <= PipelineField.PktMark or (>= PipelineField.InPort and <= PipelineField.VlanVid);
 
     /// <summary>Whether <paramref name="f"/> lives in the register file (a register view, or pkt_mark).</summary>
     public static bool IsRegister(PipelineField f) => f <= PipelineField.PktMark;
 
-    /// <summary>Whether the walk can write <paramref name="f"/> (registers, metadata, tunnel id and the rewritable header fields; not in_port, eth_type, ip_proto or vlan_tci).</summary>
-    public static bool IsWritable(PipelineField f) => IsKnown(f) && f is not (PipelineField.InPort or PipelineField.EthType or PipelineField.IpProto or PipelineField.VlanTci);
+    /// <summary>Whether the walk can write <paramref name="f"/> (registers, metadata, tunnel id and the rewritable header fields; not in_port, eth_type or ip_proto).</summary>
+    public static bool IsWritable(PipelineField f) => IsKnown(f) && f is not (PipelineField.InPort or PipelineField.EthType or PipelineField.IpProto);
 
     /// <summary>The field's width in bits (0 for an unknown field).</summary>
     public static int Width(PipelineField f) => f switch
@@ -69,7 +74,8 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         PipelineField.Metadata or PipelineField.TunId => 64,
         PipelineField.EthSrc or PipelineField.EthDst or PipelineField.ArpSha or PipelineField.ArpTha => 48,
         PipelineField.Ipv4Src or PipelineField.Ipv4Dst or PipelineField.ArpSpa or PipelineField.ArpTpa => 32,
-        PipelineField.IpProto => 8,
+        PipelineField.IpProto or PipelineField.IpTos => 8,
+        PipelineField.VlanVid => 13,
         PipelineField.Ipv6Src or PipelineField.Ipv6Dst => 128,
         _ => 0,
     };
@@ -103,6 +109,8 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         PipelineField.ArpSha => key.ArpSha.Value,
         PipelineField.ArpTha => key.ArpTha.Value,
         PipelineField.VlanTci => (ushort)((key.VlanVid & 0x1FFF) | (key.DlVlanPcp & 7) << 13),
+        PipelineField.IpTos => (byte)(key.NwTos & 0xFC),
+        PipelineField.VlanVid => (ushort)(key.VlanVid & 0x1FFF),
         _ => 0,
     };
 

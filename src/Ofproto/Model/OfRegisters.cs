@@ -115,10 +115,14 @@ public enum OfField : byte
     ArpTpa,
     ArpSha,
     ArpTha,
-    /// <summary>Open vSwitch's vlan_tci (NXM_OF_VLAN_TCI), read only: PCP, tag-present bit and VID.</summary>
+    /// <summary>Open vSwitch's vlan_tci (NXM_OF_VLAN_TCI): PCP, tag-present bit and VID.</summary>
     VlanTci,
     /// <summary>Open vSwitch's pkt_mark (NXM_NX_PKT_MARK): a 32-bit pipeline word, written as a register is.</summary>
     PktMark,
+    /// <summary>Open vSwitch's nw_tos as NXM_OF_IP_TOS (8 bits: the DSCP in bits 2-7).</summary>
+    IpTos,
+    /// <summary>OpenFlow's vlan_vid (OXM_OF_VLAN_VID, 13 bits: the tag-present bit and the VID).</summary>
+    VlanVid,
 }
 
 /// <summary>Bits <see cref="Ofs"/>..<see cref="Ofs"/>+<see cref="Bits"/>-1 of an <see cref="OfField"/> (Open vSwitch's mf_subfield).</summary>
@@ -127,7 +131,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
     /// <summary>Whether <paramref name="f"/> lives in the register file: a register view, or pkt_mark (a pipeline word written as a register is).</summary>
     public static bool IsRegister(OfField f) => f <= OfField.XXReg3 || f == OfField.PktMark;
 
-    /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto, vlan_tci).</summary>
+    /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto).</summary>
     public static bool IsWritable(OfField f) => Map(f) is { } p && FieldRef.IsWritable(p);
 
     /// <summary>The field's width in bits (0: unknown).</summary>
@@ -178,6 +182,8 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         OfField.ArpTha => PipelineField.ArpTha,
         OfField.VlanTci => PipelineField.VlanTci,
         OfField.PktMark => PipelineField.PktMark,
+        OfField.IpTos => PipelineField.IpTos,
+        OfField.VlanVid => PipelineField.VlanVid,
         _ => null,
     };
 
@@ -207,6 +213,8 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         PipelineField.ArpTpa => OfField.ArpTpa,
         PipelineField.ArpSha => OfField.ArpSha,
         PipelineField.VlanTci => OfField.VlanTci,
+        PipelineField.IpTos => OfField.IpTos,
+        PipelineField.VlanVid => OfField.VlanVid,
         PipelineField.PktMark => OfField.PktMark,
         _ => OfField.ArpTha,
     };

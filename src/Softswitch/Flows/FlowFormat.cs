@@ -240,6 +240,8 @@ public static partial class FlowFormat
         PipelineField.ArpSha => "NXM_NX_ARP_SHA",
         PipelineField.ArpTha => "NXM_NX_ARP_THA",
         PipelineField.VlanTci => "NXM_OF_VLAN_TCI",
+        PipelineField.IpTos => "NXM_OF_IP_TOS",
+        PipelineField.VlanVid => "OXM_OF_VLAN_VID",
         _ => f.ToString(),
     };
 

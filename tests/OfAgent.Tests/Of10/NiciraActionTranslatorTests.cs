@@ -199,6 +199,31 @@ public sealed class NiciraActionTranslatorTests
         Assert.Equal(new OfpError(OfpErrorType.BadRequest, 258), error);
     }
 
+    /// <summary>
+    /// A REG_LOAD or REG_LOAD2 of part of a packet field (Open vSwitch's load:0x5->NXM_OF_ETH_SRC[0..7], a masked
+    /// set_field) is a load of those bits, and a load of vlan_tci, part or whole, too; each goes back as it came.
+    /// </summary>
+    [Fact]
+    public void ALoadOfPartOfAPacketField_IsALoadOfThoseBits_AndGoesBackAsItCame()
+    {
+        const uint NxVlanTci = 0x0000_0802, NxTcpSrc = 0x0000_1202;
+        var wire = WireOf(RegLoad(NxEthSrc, 0, 8, 5), RegLoad(NxIpTos, 2, 2, 1), RegLoad(NxTcpSrc, 0, 1, 1), RegLoad(NxVlanTci, 0, 16, 0x1001),
+                          RegLoad(NxVlanTci, 0, 12, 0x123));
+        var model = Decode10(wire);
+        Assert.Equal([OfAction.FieldLoad(new OfSubfield(OfField.EthSrc, 0, 8), 5, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(new OfSubfield(OfField.IpTos, 2, 2), 1, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(new OfSubfield(OfField.TcpSrc, 0, 1), 1, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(new OfSubfield(OfField.VlanTci, 0, 16), 0x1001, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(new OfSubfield(OfField.VlanTci, 0, 12), 0x123, OfAction.LoadFormRegLoad)], model);
+        Assert.Equal(Bytes(wire), Bytes(Of10Actions.ToOfp(model)));
+        // REG_LOAD2 of eth_src under 00:00:00:ff:ff:ff (set_field:0x123456/0xffffff->eth_src).
+        var load2 = WireOf(OfpAction.NxRegLoad2([0x80, 0x00, 0x09, 0x0c, 0, 0, 0, 0x12, 0x34, 0x56, 0, 0, 0, 0xff, 0xff, 0xff]));
+        model = Decode10(load2);
+        Assert.Equal([OfAction.FieldLoad(new OfSubfield(OfField.EthSrc, 0, 24), 0x123456, OfAction.LoadFormRegLoad2)], model);
+        // Written back as REG_LOAD2 of the field's NXM header (as Open vSwitch's nx_put_mff_header), read back the same.
+        Assert.Equal(model, Decode10(WireOf([.. Of10Actions.ToOfp(model)])));
+    }
+
     private static byte[] Bytes(List<OfpAction> actions)
     {
         byte[] bytes = new byte[OfpActions.GetEncodedSize(actions)];
@@ -239,7 +264,8 @@ public sealed class NiciraActionTranslatorTests
         { "in_port", [RegLoad(OxmInPort, 0, 32, 1)] },
         { "reg_load2 of a register under a mask of two runs", [OfpAction.NxRegLoad2([0x00, 0x01, 0x01, 0x08, 0, 0, 0, 5, 0, 0, 0, 5])] },
         { "reg_load2 of in_port", [OfpAction.NxRegLoad2([0x80, 0x00, 0x00, 0x04, 0, 0, 0, 1])] },
-        { "reg_load2 of part of eth_src", [OfpAction.NxRegLoad2([0x80, 0x00, 0x09, 0x0c, 2, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0, 0, 0])] },
+        { "reg_load2 of eth_src under a mask of two runs", [OfpAction.NxRegLoad2([0x80, 0x00, 0x09, 0x0c, 0, 0, 0, 0, 0, 0, 0xff, 0, 0xff, 0, 0, 0xff])] },
+        { "part of ip_tos's ECN bits", [RegLoad(NxIpTos, 0, 2, 1)] },
         { "reg_load2 of ECN 4", [OfpAction.NxRegLoad2([0x80, 0x00, 0x12, 0x01, 4])] },
         { "reg_load2 of eth_src with a 5-byte value", [OfpAction.NxRegLoad2([0x80, 0x00, 0x08, 0x05, 2, 0, 0, 0, 1])] },
         // Geneve options are not carried into metadata: NXM_NX_TUN_METADATA0 (class 1, field 40) is not a field here.

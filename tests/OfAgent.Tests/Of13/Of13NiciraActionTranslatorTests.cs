@@ -64,7 +64,7 @@ public sealed class Of13NiciraActionTranslatorTests
         { "move:NXM_NX_REG0[24..39]->NXM_NX_REG1[0..15]", new(NxActionSubtype.RegMove, FieldHeader: 0x00010204, SrcHeader: 0x00010004, Bits: 16, SrcOfs: 24), Ofp13Codes.ActionBadSetLen },
         { "move:NXM_NX_REG0[0..15]->NXM_OF_IN_PORT[]", new(NxActionSubtype.RegMove, FieldHeader: 0x00000002, SrcHeader: 0x00010004, Bits: 16), Ofp13Codes.ActionBadSetArgument },
         { "output:NXM_NX_REG0[30..33]", new(NxActionSubtype.OutputReg, SrcHeader: 0x00010004, Bits: 4, SrcOfs: 30, MaxLen: 0xffff), Ofp13Codes.ActionBadSetLen },
-        { "load of part of eth_dst", new(NxActionSubtype.RegLoad, FieldHeader: 0x00000206, Value: 1, Mask: 0xff), Ofp13Codes.ActionBadArgument },
+        { "load of part of ip_tos's ECN bits", new(NxActionSubtype.RegLoad, FieldHeader: 0x00000a01, Value: 1, Mask: 0x3), Ofp13Codes.ActionBadArgument },
     };
 
     /// <summary>
@@ -170,8 +170,19 @@ public sealed class Of13NiciraActionTranslatorTests
         Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(ipDst)], true, out actions, out _, maskedSetField: true));
         Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(ipDst with { HasMask = false })], true, out var plain, out _));
         Assert.Equal(plain, actions);
-        // Refused: two runs of bits, part of a packet field, and any mask before 1.5.
-        foreach (var refused in new[] { new Ofp13Oxm(Ofp13Match.NxReg0, true, 0x5, 0x5), ipDst with { Mask = 0xffffff00 } })
+        // Part of a packet field under one run of bits: a load of those bits (Open vSwitch's masked set_field), which
+        // 1.5 writes back as the same masked set-field.
+        var tcpSrcBit0 = new Ofp13Oxm(13 /* OFPXMT_OFB_TCP_SRC */, true, 0x1, 0x1);
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(tcpSrcBit0)], true, out actions, out error, maskedSetField: true), error.ToString());
+        Assert.Equal([OfAction.FieldLoad(Field(OfField.TcpSrc, 0, 1), 1)], actions);
+        back.Clear();
+        Of13Actions.ToWire(actions, false, back);
+        Of13Actions.As15(back);
+        Assert.Equal(Ofp13Action.SetField(tcpSrcBit0), Assert.Single(back));
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(ipDst with { Value = 0x63, Mask = 0xff })], true, out actions, out _, maskedSetField: true));
+        Assert.Equal([OfAction.FieldLoad(Field(OfField.Ipv4Dst, 0, 8), 0x63)], actions);
+        // Refused: two runs of bits (of a register, of a packet field), and any mask before 1.5.
+        foreach (var refused in new[] { new Ofp13Oxm(Ofp13Match.NxReg0, true, 0x5, 0x5), ipDst with { Mask = 0xff00ff00 } })
         {
             Assert.False(Of13Actions.TryToOf([Ofp13Action.SetField(refused)], true, out _, out error, maskedSetField: true));
             Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), error);

@@ -252,6 +252,8 @@ public static partial class ActionTranslator
                 item = OfAction.OutputField(s, nx.MaxLen);
                 return true;
             }
+            case NxActionSubtype.RegLoad2 when PacketFieldLoad(nx, out var packetField):
+                return TryPacketFieldLoad(packetField, nx, OfAction.LoadFormRegLoad2, out item, out why);
             case NxActionSubtype.RegLoad2: // the whole field, unmasked or under an all-ones mask
             {
                 byte field = FieldOf(nx.FieldHeader, out var full);
@@ -274,6 +276,7 @@ public static partial class ActionTranslator
     {
         item = null;
         why = NxRefusal.BadArgument;
+        if (load.Header == 0 && PacketFieldLoad(nx, out var packetField)) return TryPacketFieldLoad(packetField, nx, OfAction.LoadFormRegLoad, out item, out why);
         byte field = FieldOf(nx.FieldHeader, out var full);
         if (field == NoField) return Refuse(NxRefusal.UnknownField, out why);
         if ((nx.Mask & ~full) != 0 || (load.Header != 0 && load.Header != nx.FieldHeader)) return false;
@@ -284,6 +287,34 @@ public static partial class ActionTranslator
         item = SetField(field, load.Value);
         load = default;
         return item is not null;
+    }
+
+    /// <summary>
+    /// Whether REG_LOAD or REG_LOAD2 <paramref name="nx"/> is a load into part of packet field <paramref name="field"/>
+    /// (one of at most 64 bits a move may write: a 128-bit field's halves are gathered into its set-field), or into
+    /// vlan_tci, which only a load sets whole. Open vSwitch takes either as a masked set_field (decode_NXAST_RAW_REG_LOAD).
+    /// </summary>
+    private static bool PacketFieldLoad(in NxAction nx, out OfField field)
+    {
+        field = default;
+        if (FieldOfHeader(nx.FieldHeader) is not { } f || OfSubfield.IsRegister(f) || !OfSubfield.IsWritable(f)) return false;
+        int width = OfSubfield.Width(f);
+        if (width > 64) return false;
+        field = f;
+        return f == OfField.VlanTci || (nx.Mask & NxAction.AllOnes(width)) != NxAction.AllOnes(width);
+    }
+
+    /// <summary>
+    /// A REG_LOAD or REG_LOAD2 (<paramref name="form"/>) of part of packet field <paramref name="field"/> (see
+    /// <see cref="PacketFieldLoad"/>): a load of the bits its mask covers, one run of them; the DSCP bits of
+    /// NXM_OF_IP_TOS only, as Open vSwitch's nw_tos takes (a value in the ECN bits is BAD_ARGUMENT).
+    /// </summary>
+    private static bool TryPacketFieldLoad(OfField field, in NxAction nx, byte form, out OfAction? item, out NxRefusal why)
+    {
+        item = null;
+        why = NxRefusal.BadArgument;
+        if (field == OfField.IpTos && (nx.Value & nx.Mask & 3) != 0) return false;
+        return TryRegisterLoad(field, nx, form, out item, out why);
     }
 
     /// <summary>
@@ -365,6 +396,8 @@ public static partial class ActionTranslator
             (Nxm(1, 18, 6), OfField.ArpTha), (Nxm(0x8000, 25, 6), OfField.ArpTha),
             (Nxm(0, 4, 2), OfField.VlanTci),
             (Nxm(1, 33, 4), OfField.PktMark),
+            (Nxm(0, 5, 1), OfField.IpTos),
+            (Nxm(0x8000, 6, 2), OfField.VlanVid),
         ]);
         return [.. list];
     }
@@ -375,6 +408,15 @@ public static partial class ActionTranslator
         foreach (var (h, f) in s_fields)
             if (h == header) return f;
         return null;
+    }
+
+    /// <summary>The OXM header (class OFPXMC_OPENFLOW_BASIC) of the packet field an NXM or OXM <paramref name="header"/> names; 0: none.</summary>
+    internal static uint OxmHeaderOf(uint header)
+    {
+        if (FieldOfHeader(header) is not { } f || OfSubfield.IsRegister(f)) return 0;
+        foreach (var (h, x) in s_fields)
+            if (x == f && h >> 16 == 0x8000) return h;
+        return 0;
     }
 
     /// <summary>The register view a header names (null: not a register).</summary>

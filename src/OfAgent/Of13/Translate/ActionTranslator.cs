@@ -66,6 +66,12 @@ internal static class ActionTranslator
             if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error); // a load left part set
             if (a.Type == Ofp13ActionType.SetField && a.Field.HasMask)
             {
+                if (maskedSetField && PacketFieldSetField(a.Field) is { } part)
+                {
+                    if (!flowApply && !actionSet) return Fail(Ofp13Codes.ActionBadArgument, out error);
+                    actions[n++] = part;
+                    continue;
+                }
                 if (!maskedSetField || !TryMaskedSetField(a.Field, out a)) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
             }
             OfAction? o = a.Type switch
@@ -120,6 +126,15 @@ internal static class ActionTranslator
             if (a.Type != Ofp13ActionType.Experimenter || a.Arg != NxAction.VendorId || a.Nx.Subtype is not (NxActionSubtype.RegLoad or NxActionSubtype.RegLoad2))
                 continue;
             var nx = a.Nx;
+            uint oxm = Of10.Translate.ActionTranslator.OxmHeaderOf(nx.FieldHeader);
+            if (oxm != 0)
+            {
+                // A load of part of a packet field: 1.5's masked set-field of the field's OXM.
+                byte pf = (byte)((oxm >> 9) & 0x7f);
+                UInt128 whole = Ofp13Match.AllOnes(pf);
+                wire[i] = Ofp13Action.SetField(new Ofp13Oxm(pf, (nx.Mask & whole) != whole, nx.Value & nx.Mask & whole, nx.Mask & whole));
+                continue;
+            }
             byte x = Ofp13Match.FieldOf((ushort)(nx.FieldHeader >> 16), (byte)((nx.FieldHeader >> 9) & 0x7f));
             if (!Ofp13Match.IsRegister(x) && x != Ofp13Match.NxPktMark) continue;
             UInt128 all = Ofp13Match.AllOnes(x);
@@ -222,6 +237,24 @@ internal static class ActionTranslator
         if (!f.HasMask) return OfAction.FieldLoad(new OfSubfield((OfField)field, 0, bits), f.Value);
         int ofs = (int)UInt128.TrailingZeroCount(f.Mask), n = (int)UInt128.PopCount(f.Mask);
         return OfAction.FieldLoad(new OfSubfield((OfField)field, ofs, n), (f.Value & f.Mask) >> ofs);
+    }
+
+    /// <summary>
+    /// OpenFlow 1.5's masked set-field of part of a packet field the switch writes, under a mask of one run of bits: a
+    /// load of those bits, which the pipeline walk writes into the packet (null: another field, or another mask).
+    /// </summary>
+    private static OfAction? PacketFieldSetField(in Ofp13Oxm f)
+    {
+        if (Ofp13Match.IsRegister(f.Field) || f.Field == Ofp13Match.NxPktMark || f.Field >= Ofp13Match.FieldCount) return null;
+        uint header = 0x8000u << 16 | (uint)f.Field << 9 | (uint)Ofp13Match.FieldLength(f.Field);
+        if (Of10.Translate.ActionTranslator.FieldOfHeader(header) is not { } field || OfSubfield.IsRegister(field) || !OfSubfield.IsWritable(field))
+            return null;
+        UInt128 all = Ofp13Match.AllOnes(f.Field), m = f.Mask & all;
+        if (m == 0 || m == all || m != f.Mask) return null;
+        int ofs = (int)UInt128.TrailingZeroCount(m), n = (int)UInt128.PopCount(m);
+        if ((m >> ofs) != (n == 128 ? UInt128.MaxValue : (UInt128.One << n) - 1)) return null; // one run of bits
+        var dst = new OfSubfield(field, ofs, n);
+        return dst.IsValid ? OfAction.FieldLoad(dst, (f.Value & m) >> ofs) : null;
     }
 
     /// <summary>
