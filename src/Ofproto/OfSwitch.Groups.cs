@@ -129,7 +129,7 @@ public sealed partial class OfSwitch
             if (remove == -2) buckets.Clear();
             else if (remove >= 0) buckets.RemoveAt(remove);
         }
-        return AddOrModifyGroup(new GroupModRequest(GroupModCommand.Modify, old.Type, req.GroupId, buckets));
+        return AddOrModifyGroup(new GroupModRequest(GroupModCommand.Modify, old.Type, req.GroupId, buckets, Selection: old.Selection));
     }
 
     private OfError AddOrModifyGroup(in GroupModRequest req)
@@ -200,8 +200,31 @@ public sealed partial class OfSwitch
             compiled[i] = new GroupBucket(ActionSet.AsBucket(actions), b.Weight, watchPort, watchGroup);
         }
         if (req.Type == OfGroupType.Select && buckets.Count != 0 && !anyWeight) return OfError.InvalidGroup;
+        var method = SelectMethod.Default;
+        uint basis = 0;
+        FlowKey hashFields = default;
+        if (req.Selection is { } sel)
+        {
+            if (req.Type != OfGroupType.Select) return OfError.BadGroupType;
+            if (sel.Name == OfSelectionMethod.DpHash)
+            {
+                method = SelectMethod.DpHash;
+                basis = (uint)sel.Param;
+            }
+            else
+            {
+                var err = OfMatchCompiler.TryCompile(sel.Fields, out var fields);
+                if (err != OfError.None) return err;
+                method = SelectMethod.Hash;
+                basis = (uint)(sel.Param ^ (sel.Param >> 32));
+                hashFields = fields.Mask;
+            }
+        }
         long created = _dp.Groups.TryGet(req.GroupId, out var old) ? old.CreatedNanos : _dp.Clock.NowNanos;
-        group = new Group(req.GroupId, ToDatapath(req.Type), compiled, created) { Description = new OfGroupDesc(req.GroupId, req.Type, [.. req.Buckets]) };
+        group = new Group(req.GroupId, ToDatapath(req.Type), compiled, created, method, basis, hashFields)
+        {
+            Description = new OfGroupDesc(req.GroupId, req.Type, [.. req.Buckets], req.Selection),
+        };
         return OfError.None;
     }
 

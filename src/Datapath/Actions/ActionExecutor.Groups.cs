@@ -316,11 +316,17 @@ public sealed partial class ActionExecutor
             for (int b = 0; b < buckets.Length; b++) allLive &= s.BucketLive[b];
         }
         int none = 0;
+        var live = allLive ? null : s.BucketLive;
         for (int i = 0; i < pkts.Length; i++)
         {
-            uint h = FlowHashOf(pool.Frame(pkts[i]), layers[i]);
-            int b = g.SelectSlot(h);
-            if (!allLive && !s.BucketLive[b]) b = PickLive(buckets, s.BucketLive, liveWeight, h);
+            int p = pkts[i];
+            uint h = g.Method switch
+            {
+                SelectMethod.Default => FlowHashOf(pool.Frame(p), layers[i]),
+                SelectMethod.DpHash => DpHashOf(FlowHashOf(pool.Frame(p), layers[i]), g.HashBasis),
+                _ => FieldsHashOf(g, pool.Frame(p), pool.InPort[p], pool.TunId[p]),
+            };
+            int b = g.Pick(h, live, liveWeight);
             s.Choice[i] = (short)b;
             if (b < 0) none++;
         }
@@ -343,6 +349,49 @@ public sealed partial class ActionExecutor
             RunBucket(buckets[b], b, pool, s.Sub.AsSpan(0, n), s.SubLayers.AsSpan(0, n), bytes, queue, depth, copy, ref sink, ref composed);
         }
     }
+
+    /// <summary>
+    /// A <see cref="SelectMethod.DpHash"/> group's hash of a packet of flow hash <paramref name="flowHash"/>: mixed with
+    /// the group's basis, never 0 (Open vSwitch's dp_hash: 0 means "not computed").
+    /// </summary>
+    internal static uint DpHashOf(uint flowHash, uint basis)
+    {
+        uint h = Mix(flowHash ^ Mix(basis ^ 0x9E3779B9u));
+        return h == 0 ? 1 : h;
+    }
+
+    /// <summary>
+    /// A <see cref="SelectMethod.Hash"/> group's hash of a key: the words of <paramref name="k"/> under the group's field
+    /// masks (<see cref="Group.HashFields"/>), those the masks use, from the group's basis (Open vSwitch's
+    /// pick_hash_fields_select_group hashes each named field's masked value).
+    /// </summary>
+    internal static uint FieldsHashOf(Group g, in FlowKey k)
+    {
+        var key = System.Runtime.InteropServices.MemoryMarshal.Cast<FlowKey, ulong>(new ReadOnlySpan<FlowKey>(in k));
+        var fields = g.HashFields;
+        var mask = System.Runtime.InteropServices.MemoryMarshal.Cast<FlowKey, ulong>(new ReadOnlySpan<FlowKey>(in fields));
+        uint h = g.HashBasis ^ 0x2545F491u;
+        for (int i = 0; i < mask.Length; i++)
+            if (mask[i] != 0) h = BitOperations.Crc32C(h, key[i] & mask[i]);
+        return Mix(h);
+    }
+
+    /// <summary><see cref="FieldsHashOf(Group, in FlowKey)"/> of a frame: its key as the parser reads it (paid only by
+    /// groups of that method).</summary>
+    private static uint FieldsHashOf(Group g, ReadOnlySpan<byte> frame, ushort inPort, ulong tunId)
+    {
+        PacketParser.Parse(frame, inPort, out var k, out _, tunId);
+        return FieldsHashOf(g, k);
+    }
+
+    /// <summary>The hash a select group <paramref name="g"/> picks by for a packet of key <paramref name="k"/> (the
+    /// pipeline walk's pick; the executor's from the frame agrees).</summary>
+    internal static uint SelectHashOf(Group g, in FlowKey k) => g.Method switch
+    {
+        SelectMethod.Default => FlowHashOf(k),
+        SelectMethod.DpHash => DpHashOf(FlowHashOf(k), g.HashBasis),
+        _ => FieldsHashOf(g, k),
+    };
 
     /// <summary>A live bucket by weight for a packet whose slot's bucket is dead, or -1 when none is live.</summary>
     internal static int PickLive(GroupBucket[] buckets, bool[] live, long liveWeight, uint hash)

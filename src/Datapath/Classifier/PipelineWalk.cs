@@ -814,15 +814,14 @@ public sealed class PipelineWalk
     private int PickSelectBucket(Groups.GroupTable groups, Groups.Group g, in FlowKey key)
     {
         if (g.SlotCount == 0) return FlowAction.NoBucketPicked;
-        uint h = Actions.ActionExecutor.FlowHashOf(key);
-        int b = g.SelectSlot(h);
-        if (!g.AnyLiveness) return b;
+        uint h = Actions.ActionExecutor.SelectHashOf(g, key);
+        if (!g.AnyLiveness) return g.Pick(h, null, 0);
         if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read
         var buckets = g.Buckets;
         if (_selectLive.Length < buckets.Length) _selectLive = new bool[buckets.Length];
         long liveWeight = groups.MarkLive(g, _selectLive);
-        if (_selectLive[b]) return b;
-        return Actions.ActionExecutor.PickLive(buckets, _selectLive, liveWeight, h);
+        int b = g.Pick(h, _selectLive, liveWeight);
+        return b < 0 ? FlowAction.NoBucketPicked : b;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
+using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Ports;
 
 namespace Softswitch.Datapath.Groups;
@@ -16,6 +17,22 @@ public enum GroupType : byte
     Indirect,
     /// <summary>The first live bucket (fast failover).</summary>
     FastFailover,
+}
+
+/// <summary>
+/// How a select group hashes a packet to pick its bucket (Open vSwitch's selection methods, ofproto-dpif.c
+/// group_set_selection_method).
+/// </summary>
+public enum SelectMethod : byte
+{
+    /// <summary>The switch's own: a hash of the packet's flow (<see cref="Actions.ActionExecutor"/>'s FlowHashOf) into the weighted slots.</summary>
+    Default,
+    /// <summary>Open vSwitch's <c>hash</c>: a hash of the named fields (<see cref="Group.HashFields"/>, each under its mask)
+    /// from <see cref="Group.HashBasis"/> into the weighted slots.</summary>
+    Hash,
+    /// <summary>Open vSwitch's <c>dp_hash</c>: the flow's hash from <see cref="Group.HashBasis"/> (never 0) into a table of
+    /// 2^n hash values spread over the buckets by weight; a dead bucket's values go to the next live one in the table.</summary>
+    DpHash,
 }
 
 /// <summary>
@@ -65,6 +82,11 @@ public sealed class GroupBucket
 /// weighted round robin so each bucket holds slots in proportion to its weight (within one slot) and spread evenly.
 /// A packet's flow hash picks a slot, so a flow stays on its bucket; when that bucket is dead the packet picks among the
 /// live buckets by a second hash, weighted, so only the dead bucket's flows move.
+/// A <see cref="SelectMethod.DpHash"/> group's table is Open vSwitch's (group_setup_dp_hash_table): 2^n hash values, n
+/// the least giving the lightest bucket one value and at least 16, filled by Webster's method (each value to the bucket
+/// whose weight over its divisor is largest, the divisor then grown by 2); more than 256 values needed falls back to
+/// the default method, as Open vSwitch does. A packet takes the first live bucket from its hash's value on, so a dead
+/// bucket's values spread over the others by their place in the table and the live buckets' flows stay.
 /// </remarks>
 public sealed class Group
 {
@@ -75,7 +97,11 @@ public sealed class Group
     internal readonly int SlotMask;
     internal readonly bool AnyLiveness;
 
-    public Group(uint id, GroupType type, GroupBucket[] buckets, long createdNanos)
+    /// <summary>The most hash values of a <see cref="SelectMethod.DpHash"/> table (Open vSwitch's MAX_SELECT_GROUP_HASH_VALUES).</summary>
+    public const int MaxDpHashValues = 256;
+
+    public Group(uint id, GroupType type, GroupBucket[] buckets, long createdNanos,
+                 SelectMethod method = SelectMethod.Default, uint hashBasis = 0, in FlowKey hashFields = default)
     {
         if (buckets.Length > MaxBuckets) ThrowHelper.ArgumentOutOfRange(nameof(buckets));
         Id = id;
@@ -87,8 +113,76 @@ public sealed class Group
             AnyLiveness |= b.HasLiveness;
             foreach (var a in b.Actions.Items) HasResubmit |= a.Kind == ActionKind.Resubmit;
         }
-        Slots = type == GroupType.Select ? BuildSlots(buckets) : [];
+        HashBasis = hashBasis;
+        HashFields = hashFields;
+        if (method == SelectMethod.Hash && hashFields.Equals(default(FlowKey))) method = SelectMethod.Default; // no field: the default hash, as Open vSwitch
+        if (type != GroupType.Select) method = SelectMethod.Default;
+        Slots = [];
+        if (method == SelectMethod.DpHash && BuildDpHashTable(buckets) is { } table) Slots = table;
+        else if (method == SelectMethod.DpHash) method = SelectMethod.Default;
+        if (type == GroupType.Select && method != SelectMethod.DpHash) Slots = BuildSlots(buckets);
+        Method = method;
         SlotMask = Slots.Length - 1;
+    }
+
+    /// <summary>How the group picks its bucket (a select group's; the default for the others, and where the method asked
+    /// for cannot be: <see cref="SelectMethod.Hash"/> without fields, a <see cref="SelectMethod.DpHash"/> table too big).</summary>
+    public SelectMethod Method { get; }
+    /// <summary>The basis of <see cref="SelectMethod.Hash"/> and <see cref="SelectMethod.DpHash"/>.</summary>
+    public uint HashBasis { get; }
+    /// <summary>The fields <see cref="SelectMethod.Hash"/> hashes: a mask over the flow key.</summary>
+    public FlowKey HashFields { get; }
+
+    /// <summary>
+    /// The bucket of a packet of hash <paramref name="hash"/> (the group's own, <see cref="Actions.ActionExecutor"/>'s
+    /// SelectHash) given each bucket's liveness (<paramref name="live"/> null: every bucket live), or -1 when none is live.
+    /// </summary>
+    internal int Pick(uint hash, bool[]? live, long liveWeight)
+    {
+        int b = Slots[(int)(hash & (uint)SlotMask)];
+        if (live is null || live[b]) return b;
+        if (Method != SelectMethod.DpHash) return Actions.ActionExecutor.PickLive(Buckets, live, liveWeight, hash);
+        for (int i = 1; i <= SlotMask; i++)
+        {
+            b = Slots[(int)((hash + (uint)i) & (uint)SlotMask)];
+            if (live[b]) return b;
+        }
+        return -1;
+    }
+
+    /// <summary>Open vSwitch's dp_hash table for <paramref name="buckets"/> (see the remarks), or null when it cannot be.</summary>
+    private static ushort[]? BuildDpHashTable(GroupBucket[] buckets)
+    {
+        long total = 0;
+        int min = ushort.MaxValue;
+        foreach (var b in buckets)
+        {
+            total += b.Weight;
+            if (b.Weight > 0 && b.Weight < min) min = b.Weight;
+        }
+        if (total == 0) return null;
+        long minSlots = (total + min - 1) / min;
+        if (minSlots > MaxDpHashValues) return null;
+        int n = Math.Max(16, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)minSlots));
+        if (n > MaxDpHashValues) return null;
+        var table = new ushort[n];
+        var divisor = new int[buckets.Length];
+        var value = new double[buckets.Length];
+        for (int i = 0; i < buckets.Length; i++)
+        {
+            divisor[i] = 1;
+            value[i] = buckets[i].Weight;
+        }
+        for (int h = 0; h < n; h++)
+        {
+            int winner = 0;
+            for (int i = 1; i < buckets.Length; i++)
+                if (value[i] > value[winner]) winner = i;
+            divisor[winner] += 2;
+            value[winner] = (double)buckets[winner].Weight / divisor[winner];
+            table[h] = (ushort)winner;
+        }
+        return table;
     }
 
     public uint Id { get; }

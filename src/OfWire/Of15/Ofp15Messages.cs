@@ -481,6 +481,8 @@ public sealed class Ofp15GroupMod
     public ushort Command;
     public byte GroupType;
     public readonly List<Ofp15Bucket> Buckets = new();
+    /// <summary>Open vSwitch's selection method property (null: none).</summary>
+    public NtrSelectionMethod? Selection;
 
     //  0                   1                   2                   3
     // +---------------------------------------------------------------+
@@ -501,12 +503,14 @@ public sealed class Ofp15GroupMod
     /// <summary>
     /// Decodes a whole GROUP_MOD (cleared first). As Open vSwitch's ofputil_pull_ofp15_group_mod: a command bucket id
     /// other than ALL for ADD, MODIFY and DELETE, or not FIRST, LAST or a bucket id for INSERT (ALL too for REMOVE), is
-    /// BAD_BUCKET; a bucket length past the message BAD_LEN; two buckets of one id BAD_BUCKET. Group properties (1.5
-    /// defines only experimenter ones) are BAD_PROPERTY/BAD_TYPE.
+    /// BAD_BUCKET; a bucket length past the message BAD_LEN; two buckets of one id BAD_BUCKET. Of group properties (1.5
+    /// defines only experimenter ones) Open vSwitch's selection method is read (<see cref="NtrSelectionMethod.TryRead"/>);
+    /// any other is BAD_PROPERTY's.
     /// </summary>
     public bool TryDecode(ReadOnlySpan<byte> msg, out Ofp13Error error)
     {
         Buckets.Clear();
+        Selection = null;
         Command = 0;
         GroupType = 0;
         GroupId = 0;
@@ -544,7 +548,17 @@ public sealed class Ofp15GroupMod
                 return false;
             }
         }
-        return Ofp14Props.TryWalk(msg[(FixedSize + bucketsLen)..], (ushort _, ReadOnlySpan<byte> _, out Ofp13Error e) => Ofp14Props.BadType(out e), out error);
+        NtrSelectionMethod? selection = null;
+        byte type = GroupType;
+        ushort command = Command;
+        bool ok = Ofp14Props.TryWalk(msg[(FixedSize + bucketsLen)..], (ushort t, ReadOnlySpan<byte> p, out Ofp13Error e) =>
+        {
+            if (!NtrSelectionMethod.TryRead(t, p, type, command, out var m, out e)) return false;
+            selection = m;
+            return true;
+        }, out error);
+        Selection = selection;
+        return ok;
     }
 
     public byte[] Encode()
@@ -555,13 +569,14 @@ public sealed class Ofp15GroupMod
         int buckets = w.Position;
         Ofp15Buckets.Encode(w, Buckets);
         w.PatchU16(start + 16, (ushort)(w.Position - buckets));
+        Selection?.Write(w);
         w.Finish(start);
         return w.ToArray();
     }
 }
 
-/// <summary>OFPMP_GROUP_DESC's entry in OpenFlow 1.5: 16 bytes, the 1.5 buckets, no group property.</summary>
-public sealed record Ofp15GroupDesc(byte GroupType, uint GroupId, List<Ofp15Bucket> Buckets) : IOfp13Entry<Ofp15GroupDesc>
+/// <summary>OFPMP_GROUP_DESC's entry in OpenFlow 1.5: 16 bytes, the 1.5 buckets, then Open vSwitch's selection method property when the group has one.</summary>
+public sealed record Ofp15GroupDesc(byte GroupType, uint GroupId, List<Ofp15Bucket> Buckets, NtrSelectionMethod? Selection = null) : IOfp13Entry<Ofp15GroupDesc>
 {
     public const int FixedSize = 16;
 
@@ -570,8 +585,9 @@ public sealed record Ofp15GroupDesc(byte GroupType, uint GroupId, List<Ofp15Buck
         int start = w.Position;
         w.U16(0); w.U8(GroupType); w.U8(0); w.U32(GroupId); w.U16(0); w.Zeros(6);
         Ofp15Buckets.Encode(w, Buckets);
-        w.PatchU16(start, (ushort)(w.Position - start));
         w.PatchU16(start + 8, (ushort)(w.Position - start - FixedSize));
+        Selection?.Write(w);
+        w.PatchU16(start, (ushort)(w.Position - start));
     }
 
     //  0                   1                   2                   3
@@ -586,6 +602,8 @@ public sealed record Ofp15GroupDesc(byte GroupType, uint GroupId, List<Ofp15Buck
     // +---------------------------------------------------------------+
     // |                  buckets (bucket_list_len)                    |  16
     // +---------------------------------------------------------------+
+    // |            group properties (to length): selection method     |
+    // +---------------------------------------------------------------+
     public static bool TryRead(ReadOnlySpan<byte> s, [MaybeNullWhen(false)] out Ofp15GroupDesc entry, out int size)
     {
         entry = null;
@@ -593,10 +611,21 @@ public sealed record Ofp15GroupDesc(byte GroupType, uint GroupId, List<Ofp15Buck
         if (s.Length < FixedSize) return false;
         size = Be.U16(s, 0);
         int bucketsLen = Be.U16(s, 8);
-        if (size < FixedSize || size > s.Length || FixedSize + bucketsLen != size) return false;
+        if (size < FixedSize || size > s.Length || FixedSize + bucketsLen > size) return false;
         var buckets = new List<Ofp15Bucket>();
-        if (!Ofp15Buckets.TryDecode(s[FixedSize..size], buckets, out _)) return false;
-        entry = new(s[2], Be.U32(s, 4), buckets);
+        if (!Ofp15Buckets.TryDecode(s.Slice(FixedSize, bucketsLen), buckets, out _)) return false;
+        NtrSelectionMethod? selection = null;
+        byte type = s[2];
+        if (!Ofp14Props.TryWalk(s[(FixedSize + bucketsLen)..size], (ushort t, ReadOnlySpan<byte> p, out Ofp13Error e) =>
+            {
+                if (!NtrSelectionMethod.TryRead(t, p, type, 0, out var m, out e)) return false;
+                selection = m;
+                return true;
+            }, out _))
+        {
+            return false;
+        }
+        entry = new(type, Be.U32(s, 4), buckets, selection);
         return true;
     }
 }

@@ -33,8 +33,9 @@ public sealed record OfBucket(ushort Weight, uint WatchPort, uint WatchGroup, Re
 /// <param name="CommandBucketId">Where INSERT_BUCKET puts its buckets (after the bucket of that id, or
 /// <see cref="OfBucket.First"/>, <see cref="OfBucket.Last"/>) and which bucket REMOVE_BUCKET removes (those, or
 /// <see cref="OfBucket.All"/>); <see cref="OfBucket.All"/> for the other commands.</param>
+/// <param name="Selection">Open vSwitch's selection method of a select group (null: the switch's own).</param>
 public readonly record struct GroupModRequest(GroupModCommand Command, OfGroupType Type, uint GroupId, IReadOnlyList<OfBucket> Buckets,
-                                              uint CommandBucketId = OfBucket.All)
+                                              uint CommandBucketId = OfBucket.All, OfSelectionMethod? Selection = null)
 {
     /// <summary>OFPG_MAX: the highest group id a controller may use.</summary>
     public const uint MaxId = 0xffffff00;
@@ -44,8 +45,25 @@ public readonly record struct GroupModRequest(GroupModCommand Command, OfGroupTy
     public const uint AnyGroup = 0xffffffff;
 }
 
-/// <summary>A group as GROUP_DESC reports it: exactly the buckets it was given.</summary>
-public sealed record OfGroupDesc(uint GroupId, OfGroupType Type, IReadOnlyList<OfBucket> Buckets);
+/// <summary>
+/// Open vSwitch's selection method of a select group (its group property NTRT_SELECTION_METHOD; ovs-ofctl's
+/// <c>selection_method</c>, <c>selection_method_param</c>, <c>fields</c>): <see cref="Hash"/> hashes the fields of
+/// <see cref="Fields"/> (each under its mask) from a basis of <see cref="Param"/>; <see cref="DpHash"/> hashes the
+/// packet's flow (its low 32 bits of <see cref="Param"/> the basis) into a table of 2^n hash values spread over the
+/// buckets by weight.
+/// </summary>
+/// <param name="Name"><see cref="Hash"/> or <see cref="DpHash"/>.</param>
+/// <param name="Fields">The fields hashed: a match whose mask holds each field's mask (values unused); none: the
+/// switch's own hash.</param>
+/// <param name="Named">The fields as the controller named them (its codec's field numbers and masks, in its order), given
+/// back as they came.</param>
+public sealed record OfSelectionMethod(string Name, ulong Param, OfMatch Fields, IReadOnlyList<(byte Field, UInt128 Mask)> Named)
+{
+    public const string Hash = "hash", DpHash = "dp_hash";
+}
+
+/// <summary>A group as GROUP_DESC reports it: exactly the buckets it was given, and its selection method.</summary>
+public sealed record OfGroupDesc(uint GroupId, OfGroupType Type, IReadOnlyList<OfBucket> Buckets, OfSelectionMethod? Selection = null);
 
 /// <summary>One bucket's counters.</summary>
 public readonly record struct OfBucketStats(ulong Packets, ulong Bytes);

@@ -346,7 +346,8 @@ internal static class HostCommands
 
     /// <summary>
     /// Every group by id, as <c>ovs-ofctl dump-groups</c> and <c>dump-group-stats</c> print them together:
-    /// <c>group_id=1,type=select,packet_count=..,byte_count=..,bucket=weight:1,watch_port:2,actions=output:2,packet_count=..</c>.
+    /// <c>group_id=1,type=select,packet_count=..,byte_count=..,bucket=weight:1,watch_port:2,actions=output:2,packet_count=..</c>;
+    /// a select group's selection method after its type when it picks by one (<c>selection_method=dp_hash</c>).
     /// </summary>
     internal static ControlReply DumpGroups(SwitchDatapath dp, string[] args)
     {
@@ -359,6 +360,14 @@ internal static class HostCommands
             GroupType.Indirect => "indirect",
             _ => "ff",
         };
+        // The method the group picks by (Open vSwitch's names), when not the default: a dp_hash table too big, or hash
+        // without fields, shows none.
+        static string? Method(Group g) => g.Method switch
+        {
+            SelectMethod.Hash => "hash",
+            SelectMethod.DpHash => "dp_hash",
+            _ => null,
+        };
         static string Watch(GroupBucket b)
             => (b.WatchPort != PortNumber.None ? $"watch_port:{b.WatchPort}," : "") + (b.WatchGroup != GroupBucket.NoWatchGroup ? $"watch_group:{b.WatchGroup}," : "");
         return Show(args, "dump-groups", () =>
@@ -366,7 +375,9 @@ internal static class HostCommands
             var sb = new StringBuilder();
             foreach (var g in groups)
             {
-                sb.Append($"group_id={g.Id},type={Type(g.Type)},packet_count={g.Packets},byte_count={g.Bytes}");
+                sb.Append($"group_id={g.Id},type={Type(g.Type)}");
+                if (Method(g) is { } method) sb.Append(",selection_method=").Append(method);
+                sb.Append($",packet_count={g.Packets},byte_count={g.Bytes}");
                 foreach (var b in g.Buckets)
                 {
                     sb.Append(",bucket=");
@@ -385,6 +396,7 @@ internal static class HostCommands
                 w.WriteStartObject();
                 w.WriteNumber("group_id", g.Id);
                 w.WriteString("type", Type(g.Type));
+                if (Method(g) is { } method) w.WriteString("selection_method", method);
                 w.WriteNumber("packet_count", g.Packets);
                 w.WriteNumber("byte_count", g.Bytes);
                 w.WriteStartArray("buckets");

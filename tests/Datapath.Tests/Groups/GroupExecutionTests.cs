@@ -339,6 +339,88 @@ public class GroupExecutionTests
     }
 
     [Fact]
+    public void DpHashSelect_SpreadsFlowsByWeightOverItsHashTable_EachFlowOnItsBucket()
+    {
+        // Weights 1 and 3: Open vSwitch's table of 16 hash values, 4 and 12 of them (Webster's method).
+        var rig = new Rig();
+        var g = new Group(1, GroupType.Select,
+        [
+            new GroupBucket(List(FlowAction.Output(1)), weight: 1),
+            new GroupBucket(List(FlowAction.Output(2)), weight: 3),
+        ], 0, SelectMethod.DpHash, hashBasis: 7);
+        Assert.Equal(SelectMethod.DpHash, g.Method);
+        Assert.Equal(16, g.SlotCount);
+        rig.Groups.Set(g);
+        var first = Spread(rig, 1, 4000);
+        Assert.Equal(first, Spread(rig, 1, 4000));
+        Assert.InRange(first.Count(p => p == 1), 850, 1150);
+        Assert.InRange(first.Count(p => p == 2), 2850, 3150);
+        // Another basis is another hash: the flows' buckets differ, the shares do not.
+        rig.Groups.Set(new Group(1, GroupType.Select, g.Buckets, 0, SelectMethod.DpHash, hashBasis: 8));
+        var other = Spread(rig, 1, 4000);
+        Assert.NotEqual(first, other);
+        Assert.InRange(other.Count(p => p == 1), 850, 1150);
+    }
+
+    [Fact]
+    public void DpHashSelect_SkipsADeadBucket_TheOthersFlowsStay()
+    {
+        var rig = new Rig();
+        rig.Groups.Set(new Group(1, GroupType.Select,
+            [.. Enumerable.Range(1, 4).Select(p => new GroupBucket(List(FlowAction.Output((ushort)p)), weight: 1, watchPort: (ushort)p))], 0,
+            SelectMethod.DpHash));
+        var before = Spread(rig, 1, 2000);
+        foreach (int port in new[] { 1, 2, 3, 4 }) Assert.InRange(before.Count(p => p == port), 400, 600);
+        rig.SetLink(4, false);
+        var after = Spread(rig, 1, 2000);
+        Assert.DoesNotContain((ushort)4, after);
+        for (int i = 0; i < before.Length; i++)
+            if (before[i] != 4) Assert.Equal(before[i], after[i]);
+        rig.SetLink(4, true);
+        Assert.Equal(before, Spread(rig, 1, 2000));
+    }
+
+    [Fact]
+    public void DpHashSelect_NeedingMoreThan256HashValues_FallsBackToTheDefault()
+    {
+        GroupBucket[] buckets = [new(List(FlowAction.Output(1)), weight: 1), new(List(FlowAction.Output(2)), weight: 300)];
+        var g = new Group(1, GroupType.Select, buckets, 0, SelectMethod.DpHash);
+        Assert.Equal(SelectMethod.Default, g.Method);
+        Assert.Equal(SelectMethod.Default, new Group(2, GroupType.Select, buckets, 0, SelectMethod.Hash).Method); // hash without fields
+    }
+
+    [Fact]
+    public void HashFieldsSelect_HashesOnlyTheNamedFields()
+    {
+        // fields(udp_dst): every packet of one destination port takes one bucket, whatever its source port; the
+        // destinations spread over both buckets.
+        var rig = new Rig();
+        var fields = new FlowKeyBuilder().TpDst(0xffff).Key;
+        rig.Groups.Set(new Group(1, GroupType.Select,
+            [new GroupBucket(List(FlowAction.Output(1)), weight: 1), new GroupBucket(List(FlowAction.Output(2)), weight: 1)], 0,
+            SelectMethod.Hash, hashBasis: 3, hashFields: fields));
+        var byDst = new Dictionary<ushort, ushort>();
+        var rnd = new Random(5);
+        for (int i = 0; i < 2000; i += 32)
+        {
+            var batch = Enumerable.Range(i, 32).Select(n => Udp((ushort)rnd.Next(0, 65536), (ushort)(n % 64))).ToArray();
+            foreach (var (port, frame, _) in rig.Run(List(FlowAction.Group(1)), batch).Sent)
+            {
+                ushort dst = BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(36));
+                if (byDst.TryGetValue(dst, out var seen)) Assert.Equal(seen, port);
+                else byDst[dst] = port;
+            }
+        }
+        Assert.Equal(64, byDst.Count);
+        Assert.InRange(byDst.Values.Count(p => p == 1), 16, 48);
+        // The masked bits alone count: under mask 0xfff0, ports 0-15 are one value.
+        rig.Groups.Set(new Group(1, GroupType.Select, rig.Groups.All.Single().Buckets, 0,
+            SelectMethod.Hash, hashBasis: 3, hashFields: new FlowKeyBuilder().TpDst(0xfff0).Key));
+        var ports = rig.Run(List(FlowAction.Group(1)), [.. Enumerable.Range(0, 16).Select(n => Udp((ushort)(n * 977), (ushort)n))]).Sent.Select(s => s.Port).Distinct();
+        Assert.Single(ports);
+    }
+
+    [Fact]
     public void SelectCountsBucketsAndEmptyGroupsDropWithACount()
     {
         var rig = new Rig();

@@ -142,6 +142,50 @@ public sealed class OvsOfctl15Tests
         Assert.DoesNotContain("group_id=1,", Ok(rig, "dump-groups"));
     }
 
+    /// <summary>
+    /// Open vSwitch's selection methods through real ovs-ofctl: <c>selection_method=hash</c> with fields (one, several, a
+    /// masked one) and a parameter, <c>dp_hash</c>, read back by dump-groups as given; a hash over ip_dst keeps every
+    /// packet to one destination on one bucket; the property on a group that is not a select group is refused.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task Groups_SelectionMethods_ReadBackAsGiven_AndHashTheNamedFields()
+    {
+        await using var rig = Rig();
+        Ok(rig, "add-group", "group_id=1,type=select,selection_method=hash,fields(ip_src,ip_dst),bucket=bucket_id:1,weight:1,actions=output:1,bucket=bucket_id:2,weight:1,actions=output:2");
+        Ok(rig, "add-group", "group_id=2,type=select,selection_method=hash,selection_method_param=7,fields=ip_dst,bucket=bucket_id:1,actions=output:1,bucket=bucket_id:2,actions=output:2");
+        Ok(rig, "add-group", "group_id=3,type=select,selection_method=dp_hash,bucket=bucket_id:1,weight:1,actions=output:1,bucket=bucket_id:2,weight:3,actions=output:2");
+        Ok(rig, "add-group", "group_id=4,type=select,selection_method=hash,fields(eth_dst=ff:ff:ff:00:00:00,ip_dst=255.255.255.0,udp_dst),bucket=bucket_id:1,actions=output:1");
+        Ok(rig, "add-group", "group_id=5,type=select,selection_method=dp_hash,selection_method_param=4294967296,bucket=bucket_id:1,actions=output:1");
+        var groups = Ok(rig, "dump-groups").Replace("\r", "");
+        Assert.Contains("group_id=1,type=select,selection_method=hash,fields(ip_src,ip_dst),bucket=bucket_id:1,actions=output:1,bucket=bucket_id:2,actions=output:2\n", groups);
+        Assert.Contains("group_id=2,type=select,selection_method=hash,selection_method_param=7,fields=ip_dst,bucket=bucket_id:1,actions=output:1,bucket=bucket_id:2,actions=output:2\n", groups);
+        Assert.Contains("group_id=3,type=select,selection_method=dp_hash,bucket=bucket_id:1,actions=output:1,bucket=bucket_id:2,weight:3,actions=output:2\n", groups);
+        Assert.Contains("group_id=4,type=select,selection_method=hash,fields(eth_dst=ff:ff:ff:00:00:00,ip_dst=255.255.255.0,udp_dst),bucket=bucket_id:1,actions=output:1\n", groups);
+        Assert.Contains("group_id=5,type=select,selection_method=dp_hash,selection_method_param=4294967296,bucket=bucket_id:1,actions=output:1\n", groups);
+        // A modify without the property takes it away, as Open vSwitch's; inserted buckets keep it.
+        Ok(rig, "insert-buckets", "group_id=3,command_bucket_id=last,bucket=bucket_id:3,weight:2,actions=output:3");
+        Assert.Contains("group_id=3,type=select,selection_method=dp_hash,bucket=bucket_id:1,", Ok(rig, "dump-groups", "3"));
+        Ok(rig, "mod-group", "group_id=5,type=select,bucket=bucket_id:1,actions=output:1");
+        Assert.Contains("group_id=5,type=select,bucket=bucket_id:1,actions=output:1", Ok(rig, "dump-groups", "5"));
+
+        // Group 2 hashes ip_dst alone: 64 sources to one destination take one bucket; 64 destinations spread.
+        Ok(rig, "add-flow", "priority=5,in_port=4,actions=group:2");
+        for (uint src = 1; src <= 64; src++) rig.Ports[3].Inject(FrameBuilder.Udp(H1, H2, 0x0a000000 + src, 0x0a000063, (ushort)(1000 + src), 2, 10));
+        rig.Poll();
+        int toOne = rig.Ports[0].TakeSent().Count, toTwo = rig.Ports[1].TakeSent().Count;
+        Assert.True(toOne + toTwo == 64 && (toOne == 0 || toTwo == 0), $"one destination went to both buckets: {toOne} and {toTwo}");
+        for (uint dst = 1; dst <= 64; dst++) rig.Ports[3].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0b000000 + dst, 1000, 2, 10));
+        rig.Poll();
+        toOne = rig.Ports[0].TakeSent().Count;
+        toTwo = rig.Ports[1].TakeSent().Count;
+        Assert.Equal(64, toOne + toTwo);
+        Assert.InRange(toOne, 12, 52);
+
+        // Only a select group takes a selection method (Open vSwitch: BAD_PROPERTY/BAD_VALUE).
+        Assert.Contains("OFPBPC_BAD_VALUE", Refused(rig, "add-group", "group_id=9,type=all,selection_method=dp_hash,bucket=actions=output:1"));
+    }
+
     [ToolFact]
     [RequiresTool("ovs-ofctl")]
     public async Task BundleAddFlows_AndAPeerOfEachVersionBeside()

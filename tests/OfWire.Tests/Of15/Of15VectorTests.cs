@@ -134,6 +134,75 @@ public sealed class Of15VectorTests
         Assert.Equal(new Ofp13Error(Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadType), e);
     }
 
+    /// <summary>A select group-mod of one bucket with Open vSwitch's selection method property, as the switch writes it.</summary>
+    private static byte[] SelectGroupMod(string method, ulong param, params Ofp13Oxm[] fields)
+    {
+        var g = new Ofp15GroupMod { Xid = 3, Command = 0, GroupType = 1, GroupId = 1, Selection = new NtrSelectionMethod(method, param, [.. fields]) };
+        g.Buckets.Add(new Ofp15Bucket(0, [Ofp13Action.Output(1)], Weight: 1));
+        return g.Encode();
+    }
+
+    [Fact]
+    public void GroupMod_SelectionMethodProperty_RoundTripsAndIsCheckedAsOpenVSwitchChecksIt()
+    {
+        // hash, parameter 7, fields(ip_dst=255.255.255.0): the property is 40 bytes and one 8-byte OXM, last in the message.
+        var wire = SelectGroupMod("hash", 7, Ofp13Oxm.Exact(12, 0xffffff00));
+        int prop = wire.Length - 48;
+        Assert.Equal("FFFF0030" + "0000154D" + "00000001" + "00000000" + "68617368000000000000000000000000" + "0000000000000007" + "80001804FFFFFF00",
+            Convert.ToHexString(wire.AsSpan(prop)));
+        var g = new Ofp15GroupMod();
+        Assert.True(g.TryDecode(wire, out _));
+        Assert.Equal("hash", g.Selection!.Method);
+        Assert.Equal(7ul, g.Selection.Param);
+        Assert.Equal((byte)12, Assert.Single(g.Selection.Fields).Field);
+        Assert.Equal(wire, g.Encode());
+
+        // GROUP_DESC carries it after the buckets.
+        var w = new Ofp13Writer();
+        new Ofp15GroupDesc(1, 1, g.Buckets, g.Selection).Write(w);
+        Assert.True(Ofp15GroupDesc.TryRead(w.Written, out var desc, out int size));
+        Assert.Equal(w.Written.Length, size);
+        Assert.Equal("hash", desc!.Selection!.Method);
+        Assert.Equal(0xffffff00u, (uint)desc.Selection.Fields[0].Value);
+
+        // Open vSwitch 2.4's experimenter id is read too.
+        var compat = (byte[])wire.Clone();
+        compat[prop + 7] = 0x40;
+        Assert.True(new Ofp15GroupMod().TryDecode(compat, out _));
+
+        void Refused(byte[] msg, Ofp13Error expected)
+        {
+            Assert.False(new Ofp15GroupMod().TryDecode(msg, out var e));
+            Assert.Equal(expected, e);
+        }
+        Ofp13Error Prop(ushort code) => new(Ofp13ErrorType.BadProperty, code);
+        var all = (byte[])wire.Clone();
+        all[10] = 0; // type ALL
+        Refused(all, Prop(Ofp13Codes.PropBadValue));
+        var delete = (byte[])wire.Clone();
+        delete[9] = 2; // DELETE
+        Refused(delete, Prop(Ofp13Codes.PropBadValue));
+        var vendor = (byte[])wire.Clone();
+        vendor[prop + 6] = 0x23; // 0x0000234d
+        Refused(vendor, Prop(Ofp13Codes.PropBadExperimenter));
+        var expType = (byte[])wire.Clone();
+        expType[prop + 11] = 2;
+        Refused(expType, Prop(Ofp13Codes.PropBadExpType));
+        var unknown = (byte[])wire.Clone();
+        unknown[prop + 16] = (byte)'c'; // "cash"
+        Refused(unknown, Prop(Ofp13Codes.PropBadValue));
+        var unterminated = (byte[])wire.Clone();
+        unterminated.AsSpan(prop + 16, 16).Fill((byte)'h');
+        Refused(unterminated, Prop(Ofp13Codes.PropBadValue));
+        Refused(SelectGroupMod("dp_hash", 0, Ofp13Oxm.Exact(12, 0xffffffff)), Prop(Ofp13Codes.PropBadValue));
+        Refused(SelectGroupMod("hash", 0, new Ofp13Oxm(12, true, 0xffffff00, 0xffffff00)), Ofp13Error.BadMatch(Ofp13Codes.MatchBadMask));
+        Refused(SelectGroupMod("hash", 0, Ofp13Oxm.Exact(12, 1), Ofp13Oxm.Exact(12, 2)), Ofp13Error.BadMatch(Ofp13Codes.MatchDupField));
+        var shortProp = (byte[])wire.Clone();
+        shortProp[prop + 3] = 0x1c; // 28 bytes: less than the property's 40
+        Refused(shortProp, Prop(Ofp13Codes.PropBadLen));
+        Assert.True(new Ofp15GroupMod().TryDecode(SelectGroupMod("dp_hash", 1ul << 32), out _));
+    }
+
     /// <summary>The 1.5 vectors as files, the fuzz seeds.</summary>
     private static byte[][] Seeds15() => Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Vectors", "of15"), "*.packet").Order().Select(File.ReadAllBytes).ToArray();
 

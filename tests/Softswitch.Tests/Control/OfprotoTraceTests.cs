@@ -174,6 +174,21 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     [Fact]
+    public void DumpGroups_ShowsTheSelectionMethodASelectGroupPicksBy()
+    {
+        var bucket = new OfBucket(1, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(2) });
+        var dpHash = new OfSelectionMethod(OfSelectionMethod.DpHash, 0, OfMatch.Any, []);
+        Assert.Equal(OfError.None, _agent.Switch.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.Select, 7, [bucket], Selection: dpHash)));
+        Assert.Equal(OfError.None, _agent.Switch.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.Select, 8, [bucket])));
+        var dump = Run("dump-groups").Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("group_id=7,type=select,selection_method=dp_hash,packet_count=0,byte_count=0,bucket=weight:1,", dump[0]);
+        Assert.StartsWith("group_id=8,type=select,packet_count=0,", dump[1]);
+        using var json = JsonDocument.Parse(Run("dump-groups --format json").Text);
+        Assert.Equal("dp_hash", json.RootElement[0].GetProperty("selection_method").GetString());
+        Assert.False(json.RootElement[1].TryGetProperty("selection_method", out _));
+    }
+
+    [Fact]
     public void Meters_AreTracedWithTheBandAPacketWouldMeet_WithoutTakingTokens_AndDumpMetersShowsThem()
     {
         // 1 packet/s with a burst of 1: the first packet passes, the next meets the drop band.

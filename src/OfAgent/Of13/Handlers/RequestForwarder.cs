@@ -112,6 +112,12 @@ internal static class RequestForwarder
             OfWire.Of10.OfpActions.Encode(wire, bytes);
             nx.Buckets.Add(new NxGroupBucket(b.BucketId, bytes, b.Weight, b.WatchPort, b.WatchGroup));
         }
+        if (m.Selection is { } selection)
+        {
+            var w = new Ofp13Writer(64);
+            selection.Write(w);
+            nx.Properties = w.ToArray();
+        }
         return nx.Encode();
     }
 }

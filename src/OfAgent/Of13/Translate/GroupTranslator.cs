@@ -47,14 +47,38 @@ internal static class GroupTranslator
             ushort weight = b.Weight ?? (ushort)(type == OfGroupType.Select ? 1 : 0);
             buckets[i] = new OfBucket(weight, b.WatchPort ?? OfPort.Any, b.WatchGroup ?? GroupModRequest.AnyGroup, actions, b.BucketId);
         }
+        OfSelectionMethod? selection = null;
+        if (mod.Selection is { } sel && !TryToModel(sel, out selection, out error)) return false;
         error = default;
-        request = new GroupModRequest(command, type, mod.GroupId, buckets, mod.CommandBucketId);
+        request = new GroupModRequest(command, type, mod.GroupId, buckets, mod.CommandBucketId, selection);
+        return true;
+    }
+
+    /// <summary>
+    /// Open vSwitch's selection method as the model's: the fields as a match of their masks
+    /// (<see cref="MatchTranslator.TryHashFieldsToOf"/>; a field the switch does not hash BAD_MATCH/BAD_FIELD, an
+    /// all-zero mask or one the field cannot take BAD_MATCH/BAD_MASK).
+    /// </summary>
+    private static bool TryToModel(NtrSelectionMethod sel, out OfSelectionMethod? model, out Ofp13Error error)
+    {
+        model = null;
+        var fields = CollectionsMarshal.AsSpan(sel.Fields);
+        var problem = MatchTranslator.TryHashFieldsToOf(fields, out var match, out _);
+        if (problem != OxmProblem.None)
+        {
+            error = Ofp13Error.BadMatch(problem == OxmProblem.BadField ? Ofp13Codes.MatchBadField : Ofp13Codes.MatchBadMask);
+            return false;
+        }
+        var named = new (byte, UInt128)[fields.Length];
+        for (int i = 0; i < named.Length; i++) named[i] = (fields[i].Field, fields[i].Value);
+        model = new OfSelectionMethod(sel.Method, sel.Param, match, named);
+        error = default;
         return true;
     }
 
     /// <summary>
     /// A group as 1.5's GROUP_DESC entry: each bucket with its id, its weight in a select group (or when not 0) and its
-    /// watches when it has them (Open vSwitch's ofputil_put_ofp15_bucket).
+    /// watches when it has them (Open vSwitch's ofputil_put_ofp15_bucket), then its selection method as it was given.
     /// </summary>
     public static Ofp15GroupDesc ToWire15(OfGroupDesc g)
     {
@@ -69,6 +93,13 @@ internal static class GroupTranslator
                 b.WatchPort != OfPort.Any ? b.WatchPort : null,
                 b.WatchGroup != GroupModRequest.AnyGroup ? b.WatchGroup : null));
         }
-        return new Ofp15GroupDesc(GroupTypeMap.ToWire(g.Type), g.GroupId, buckets);
+        NtrSelectionMethod? selection = null;
+        if (g.Selection is { } sel)
+        {
+            var fields = new List<Ofp13Oxm>(sel.Named.Count);
+            foreach (var (field, mask) in sel.Named) fields.Add(new Ofp13Oxm(field, false, mask, mask));
+            selection = new NtrSelectionMethod(sel.Name, sel.Param, fields);
+        }
+        return new Ofp15GroupDesc(GroupTypeMap.ToWire(g.Type), g.GroupId, buckets, selection);
     }
 }

@@ -99,6 +99,28 @@ internal static class MatchTranslator
         return OxmProblem.None;
     }
 
+    /// <summary>
+    /// A select group's hash fields (Open vSwitch's selection method property: OXM TLVs whose values are masks) as a
+    /// match whose mask holds each field's mask, prerequisites not asked (a field whose packet lacks it hashes as the
+    /// key holds it). Only a packet's own header fields and tunnel id are hashed: metadata, registers and Open vSwitch's
+    /// other fields are <see cref="OxmProblem.BadField"/>; an all-zero mask <see cref="OxmProblem.BadValue"/>.
+    /// </summary>
+    public static OxmProblem TryHashFieldsToOf(ReadOnlySpan<Ofp13Oxm> entries, out OfMatch match, out byte field)
+    {
+        match = OfMatch.Any;
+        field = 0;
+        foreach (var e in entries)
+        {
+            field = e.Field;
+            if (e.Field >= FieldCount || e.Field is Metadata or InPhyPort) return OxmProblem.BadField;
+            if (e.Value == 0) return OxmProblem.BadValue;
+            // The value as the mask (and, for in_port, a port that is one: its value is not read).
+            var problem = Apply(ref match, new Ofp13Oxm(e.Field, true, e.Field == InPort ? 1 : e.Value, e.Value));
+            if (problem != OxmProblem.None) return problem;
+        }
+        return OxmProblem.None;
+    }
+
     /// <summary>What <paramref name="entries"/> say of a packet for the prerequisites of table 11.</summary>
     public static OxmShape Shape(ReadOnlySpan<Ofp13Oxm> entries)
     {
