@@ -27,8 +27,25 @@ public sealed class VswitchdSideBySideTests
 {
     private static readonly string s_id = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>A switch the tests run ovs-vsctl on: its name, its ovs-vsctl, its log.</summary>
+    private interface IVsctlSide
+    {
+        string Name { get; }
+        Func<string[], Sh.Result> Vsctl { get; }
+        Func<string> Log { get; }
+    }
+
+    /// <summary>ovs-vsctl ARGS on <paramref name="side"/>, asserted to succeed (the side's log in the message); its output, trimmed.</summary>
+    private static string Vsctl(IVsctlSide side, params string[] a)
+    {
+        var r = side.Vsctl(a);
+        Assert.True(r.Ok, $"{side.Name}: ovs-vsctl {string.Join(' ', a)}: {r.Stderr}\n{side.Log()}");
+        return r.Stdout.Trim();
+    }
+
     /// <summary>One daemon under the script: its ovs-vsctl, an OpenFlow tool call on one of its bridges, and `ip` in its namespace.</summary>
     private sealed record Side(string Name, Func<string[], Sh.Result> Vsctl, Func<string, string, string[], Sh.Result> OfctlIn, Func<string> Log, string[] Ip)
+        : IVsctlSide
     {
         /// <summary>ovs-ofctl -O OpenFlow13 COMMAND BRIDGE ARGS...</summary>
         public Sh.Result Ofctl(string bridge, string[] args) => OfctlIn("OpenFlow13", bridge, args);
@@ -91,30 +108,24 @@ public sealed class VswitchdSideBySideTests
             for (int s = 0; s < 2; s++)
             {
                 var side = sides[s];
-                string Vsctl(params string[] a)
-                {
-                    var r = side.Vsctl(a);
-                    Assert.True(r.Ok, $"{side.Name}: ovs-vsctl {string.Join(' ', a)}: {r.Stderr}\n{side.Log()}");
-                    return r.Stdout.Trim();
-                }
-                Vsctl("add-br", br1, "--", "set", "bridge", br1, "datapath_type=netdev", "other-config:datapath-id=00000000000000b1",
+                Vsctl(side, "add-br", br1, "--", "set", "bridge", br1, "datapath_type=netdev", "other-config:datapath-id=00000000000000b1",
                     "protocols=OpenFlow10,OpenFlow13", "fail_mode=secure",
                     "--", "add-port", br1, $"ovsp1{s_id}", "--", "set", "Interface", $"ovsp1{s_id}", "type=internal", "ofport_request=5",
                     "--", "add-port", br1, $"ovsp2{s_id}", "--", "set", "Interface", $"ovsp2{s_id}", "type=internal");
                 // An interface that does not exist: ovs-vsctl says so (on stderr) and the rest stands.
                 side.Vsctl(["add-port", br1, $"ovsnone{s_id}"]);
-                Vsctl("add-br", br2, "--", "set", "bridge", br2, "datapath_type=netdev",
+                Vsctl(side, "add-br", br2, "--", "set", "bridge", br2, "datapath_type=netdev",
                     "--", "add-port", br1, $"ovspa{s_id}", "--", "set", "Interface", $"ovspa{s_id}", "type=patch", $"options:peer=ovspb{s_id}",
                     "--", "add-port", br2, $"ovspb{s_id}", "--", "set", "Interface", $"ovspb{s_id}", "type=patch", $"options:peer=ovspa{s_id}");
-                Vsctl("set-controller", br2, $"tcp:127.0.0.1:{ports[s]}");
-                Assert.True(Wait.Until(() => Vsctl("get", "Controller", br2, "is_connected") == "true", 20_000, everyMs: 100), $"{side.Name}: the controller never connected\n{side.Log()}");
+                Vsctl(side, "set-controller", br2, $"tcp:127.0.0.1:{ports[s]}");
+                Assert.True(Wait.Until(() => Vsctl(side, "get", "Controller", br2, "is_connected") == "true", 20_000, everyMs: 100), $"{side.Name}: the controller never connected\n{side.Log()}");
                 foreach (var flow in s_flows)
                 {
                     var r = side.Ofctl(br1, ["add-flow", flow]);
                     Assert.True(r.Ok, $"{side.Name}: add-flow {flow}: {r.Stderr}");
                 }
                 Assert.True(side.Ofctl(br1, ["del-flows", "--strict", "priority=200,in_port=5,dl_vlan=7"]).Ok);
-                Vsctl("set", "Interface", $"ovsp2{s_id}", "ofport_request=7");
+                Vsctl(side, "set", "Interface", $"ovsp2{s_id}", "ofport_request=7");
 
                 // Veths of the side's namespace: v1 up with its peer up, v2 administratively down, v3 up with its peer down.
                 void Ip(params string[] a) => Sh.Check(side.Ip[0], [.. side.Ip[1..], .. a]);
@@ -123,26 +134,26 @@ public sealed class VswitchdSideBySideTests
                     Ip("link", "add", $"ovsv{v}{s_id}", "type", "veth", "peer", "name", $"ovsw{v}{s_id}");
                     if (v != 2) Ip("link", "set", $"ovsv{v}{s_id}", "up");
                     if (v != 3) Ip("link", "set", $"ovsw{v}{s_id}", "up");
-                    Vsctl("add-port", br1, $"ovsv{v}{s_id}", "--", "set", "Interface", $"ovsv{v}{s_id}", $"ofport_request={9 + v}");
+                    Vsctl(side, "add-port", br1, $"ovsv{v}{s_id}", "--", "set", "Interface", $"ovsv{v}{s_id}", $"ofport_request={9 + v}");
                 }
 
                 var facts = new List<string>
                 {
-                    "applied " + (Vsctl("get", "Open_vSwitch", ".", "cur_cfg") == Vsctl("get", "Open_vSwitch", ".", "next_cfg")),
-                    "datapath_types " + Vsctl("get", "Open_vSwitch", ".", "datapath_types"),
-                    "controller is_connected " + Vsctl("get", "Controller", br2, "is_connected") + " role " + Vsctl("get", "Controller", br2, "role"),
+                    "applied " + (Vsctl(side, "get", "Open_vSwitch", ".", "cur_cfg") == Vsctl(side, "get", "Open_vSwitch", ".", "next_cfg")),
+                    "datapath_types " + Vsctl(side, "get", "Open_vSwitch", ".", "datapath_types"),
+                    "controller is_connected " + Vsctl(side, "get", "Controller", br2, "is_connected") + " role " + Vsctl(side, "get", "Controller", br2, "role"),
                 };
                 foreach (var br in new[] { br1, br2 })
                 {
-                    facts.Add($"bridge {br} fail_mode {Vsctl("get", "Bridge", br, "fail_mode")} protocols {Vsctl("get", "Bridge", br, "protocols")} status {Vsctl("get", "Bridge", br, "status")}");
+                    facts.Add($"bridge {br} fail_mode {Vsctl(side, "get", "Bridge", br, "fail_mode")} protocols {Vsctl(side, "get", "Bridge", br, "protocols")} status {Vsctl(side, "get", "Bridge", br, "status")}");
                 }
-                facts.Add("bridge datapath_id " + Vsctl("get", "Bridge", br1, "datapath_id"));
+                facts.Add("bridge datapath_id " + Vsctl(side, "get", "Bridge", br1, "datapath_id"));
                 foreach (var i in new[] { br1, br2, $"ovsp1{s_id}", $"ovsp2{s_id}", $"ovsnone{s_id}", $"ovspa{s_id}", $"ovspb{s_id}", $"ovsv1{s_id}", $"ovsv2{s_id}", $"ovsv3{s_id}" })
                 {
-                    string error = Vsctl("get", "Interface", i, "error");
+                    string error = Vsctl(side, "get", "Interface", i, "error");
                     var known = Regex.Match(error, "^\"?could not open network device [^ ]+");
-                    facts.Add($"interface {i} ofport {Vsctl("get", "Interface", i, "ofport")} link_state {Vsctl("get", "Interface", i, "link_state")} "
-                        + $"admin_state {Vsctl("get", "Interface", i, "admin_state")} link_speed {Vsctl("get", "Interface", i, "link_speed")} duplex {Vsctl("get", "Interface", i, "duplex")} "
+                    facts.Add($"interface {i} ofport {Vsctl(side, "get", "Interface", i, "ofport")} link_state {Vsctl(side, "get", "Interface", i, "link_state")} "
+                        + $"admin_state {Vsctl(side, "get", "Interface", i, "admin_state")} link_speed {Vsctl(side, "get", "Interface", i, "link_speed")} duplex {Vsctl(side, "get", "Interface", i, "duplex")} "
                         + $"error {(error == "[]" ? "none" : known.Success ? known.Value.TrimStart('"') : "other: " + error)}");
                 }
                 var dump = side.Ofctl(br1, ["dump-flows", "--no-stats"]);
@@ -167,7 +178,7 @@ public sealed class VswitchdSideBySideTests
                     && Ports(Show10()).Contains($"port 11(ovsv2{s_id}) config 0"), 10_000, everyMs: 100), $"{side.Name}: show after the change:\n{Show10()}");
                 facts.AddRange(Ports(Show10()).Where(l => l.Contains("ovsv", StringComparison.Ordinal)).Select(l => "after " + l));
                 seen[s] = facts;
-                Vsctl("del-br", br1, "--", "del-br", br2);
+                Vsctl(side, "del-br", br1, "--", "del-br", br2);
             }
             string Text(List<string> f) => string.Join('\n', f);
             Assert.True(Text(seen[0]) == Text(seen[1]), $"ovs-vswitchd:\n{Text(seen[0])}\n\nsoftswitch vswitchd:\n{Text(seen[1])}");
@@ -202,7 +213,7 @@ public sealed class VswitchdSideBySideTests
     /// makes its flow statistics current (Open vSwitch pushes a datapath flow's counts to its OpenFlow flows when its
     /// revalidators pass).</summary>
     private sealed record FrameSide(string Name, string? BridgeNs, string FarNs, Func<string[], Sh.Result> Vsctl,
-        Func<string, string[], Sh.Result> Ofctl, Action Settle, Func<string> Log);
+        Func<string, string[], Sh.Result> Ofctl, Action Settle, Func<string> Log) : IVsctlSide;
 
     /// <summary>
     /// The same flows forward the same frames: <see cref="s_flows"/> (and three flows that bring frames to the register
@@ -246,12 +257,6 @@ public sealed class VswitchdSideBySideTests
             for (int s = 0; s < 2; s++)
             {
                 var side = sides[s];
-                string Vsctl(params string[] a)
-                {
-                    var r = side.Vsctl(a);
-                    Assert.True(r.Ok, $"{side.Name}: ovs-vsctl {string.Join(' ', a)}: {r.Stderr}\n{side.Log()}");
-                    return r.Stdout.Trim();
-                }
                 string Ofctl(string cmd, params string[] a)
                 {
                     var r = side.Ofctl(cmd, a);
@@ -272,11 +277,11 @@ public sealed class VswitchdSideBySideTests
                         Sh.Check(ip[0], [.. ip[1..], "link", "set", link, "up"]);
                     }
                 }
-                Vsctl(["add-br", br, "--", "set", "bridge", br, "datapath_type=netdev", "protocols=OpenFlow10,OpenFlow13", "fail_mode=secure",
+                Vsctl(side, ["add-br", br, "--", "set", "bridge", br, "datapath_type=netdev", "protocols=OpenFlow10,OpenFlow13", "fail_mode=secure",
                     .. Enumerable.Range(1, 5).SelectMany(n => new[] { "--", "add-port", br, P(n), "--", "set", "Interface", P(n), $"ofport_request={n}" })]);
                 string[] ports = [.. Enumerable.Range(1, 5).Select(P)];
-                Assert.Equal("1 2 3 4 5", string.Join(' ', Vsctl(["--bare", "--columns=ofport", "list", "Interface", .. ports]).Split(new[] { '\n', ' ' }, StringSplitOptions.RemoveEmptyEntries)));
-                Assert.True(Wait.Until(() => Vsctl(["--bare", "--columns=link_state", "list", "Interface", .. ports]).Split(new[] { '\n', ' ' }, StringSplitOptions.RemoveEmptyEntries)
+                Assert.Equal("1 2 3 4 5", string.Join(' ', Vsctl(side, ["--bare", "--columns=ofport", "list", "Interface", .. ports]).Split(new[] { '\n', ' ' }, StringSplitOptions.RemoveEmptyEntries)));
+                Assert.True(Wait.Until(() => Vsctl(side, ["--bare", "--columns=link_state", "list", "Interface", .. ports]).Split(new[] { '\n', ' ' }, StringSplitOptions.RemoveEmptyEntries)
                     .Count(l => l == "up") == 5, 20_000, everyMs: 100), $"{side.Name}: the ports' links never came up\n{side.Log()}");
                 foreach (var flow in s_flows.Where(f => !f.StartsWith("priority=200,", StringComparison.Ordinal)).Concat(s_frameFlows)) Ofctl("add-flow", flow);
 
@@ -330,7 +335,7 @@ public sealed class VswitchdSideBySideTests
                 side.Settle();
                 facts.AddRange(FlowLines(Dump()).Select(l => "flow " + Regex.Replace(l, @"(duration=[0-9.]+s|idle_age=\d+|hard_age=\d+), ", "")).Order(StringComparer.Ordinal));
                 seen[s] = facts;
-                Vsctl("del-br", br);
+                Vsctl(side, "del-br", br);
             }
 
             // Every flow of tables 0-4 saw a frame (a conjunction's clauses are not counted, as in Open vSwitch).

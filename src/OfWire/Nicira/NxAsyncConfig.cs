@@ -54,13 +54,19 @@ public static class NxAsyncConfig
     // +---------------------------------------------------------------+
     /// <summary>
     /// NXT_SET_ASYNC_CONFIG's masks into <paramref name="masks"/> (six: packet-in master, slave, port-status master, slave,
-    /// flow-removed master, slave); false unless the message is exactly <see cref="SetAsyncConfigSize"/> bytes
-    /// (OFPBRC_BAD_LEN). Bits of no reason are the caller's to drop (Open vSwitch's decode is loose here).
+    /// flow-removed master, slave); false with BAD_REQUEST/BAD_LEN unless the message is exactly
+    /// <see cref="SetAsyncConfigSize"/> bytes (and <paramref name="masks"/> holds six). Bits of no reason are the
+    /// caller's to drop (Open vSwitch's decode is loose here).
     /// </summary>
-    public static bool TryDecodeSetAsyncConfig(ReadOnlySpan<byte> msg, Span<uint> masks)
+    public static bool TryDecodeSetAsyncConfig(ReadOnlySpan<byte> msg, Span<uint> masks, out Ofp13Error error)
     {
-        if (msg.Length != SetAsyncConfigSize || masks.Length < 6) return false;
+        if (msg.Length != SetAsyncConfigSize || masks.Length < 6)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         for (int i = 0; i < 6; i++) masks[i] = BinaryPrimitives.ReadUInt32BigEndian(msg[(NxPacketIn.HeaderSize + 4 * i)..]);
+        error = default;
         return true;
     }
 

@@ -78,38 +78,44 @@ public sealed class NxGroupMod
     // Each bucket is 1.5's ofp_bucket (len, action_array_len, bucket_id, then 1.0's actions, then WEIGHT, WATCH_PORT and
     // WATCH_GROUP properties of 8 bytes each: the diagram above Ofp15Buckets.TryDecode).
     /// <summary>
-    /// Reads a whole NXT_GROUP_MOD (cleared first): false when the head is not one, a length does not fit, or a bucket
-    /// property is not one of 1.5's three (each 8 bytes). The actions are kept as bytes (1.0's codec reads them).
+    /// Reads a whole NXT_GROUP_MOD (cleared first), with the refusals of Open vSwitch's ofputil_pull_ofp15_group_mod in
+    /// OpenFlow 1.3's numbers (1.0 has no group errors): BAD_REQUEST/BAD_LEN for a message shorter than its fixed part,
+    /// a length that is not the span's or a bucket list past the message; BAD_REQUEST/BAD_VERSION, BAD_TYPE,
+    /// BAD_EXPERIMENTER, BAD_EXP_TYPE for a head that is not NXT_GROUP_MOD's; GROUP_MOD_FAILED/BAD_BUCKET for a bucket
+    /// shorter than its header, past the list or whose actions run past it; BAD_PROPERTY/BAD_LEN for a bucket property
+    /// that is not 8 bytes, BAD_PROPERTY/BAD_TYPE for one that is not 1.5's three. The actions are kept as bytes (1.0's
+    /// codec reads them).
     /// </summary>
-    public bool TryDecode(ReadOnlySpan<byte> msg)
+    public bool TryDecode(ReadOnlySpan<byte> msg, out Ofp13Error error)
     {
         Buckets.Clear();
         Properties = [];
-        if (msg.Length < FixedSize || msg[0] != OfpConstants.Version || msg[1] != (byte)Ofp13Type.Experimenter
-            || BinaryPrimitives.ReadUInt16BigEndian(msg[2..]) != msg.Length
-            || BinaryPrimitives.ReadUInt32BigEndian(msg[8..]) != NxAction.VendorId || BinaryPrimitives.ReadUInt32BigEndian(msg[12..]) != Subtype)
-        {
-            return false;
-        }
+        if (msg.Length < FixedSize || BinaryPrimitives.ReadUInt16BigEndian(msg[2..]) != msg.Length) return Refuse(Ofp13Error.BadLength, out error);
+        if (msg[0] != OfpConstants.Version) return Refuse(Ofp13Error.BadRequest(Ofp13Codes.BadVersion), out error);
+        if (msg[1] != (byte)Ofp13Type.Experimenter) return Refuse(Ofp13Error.BadRequest(Ofp13Codes.BadType), out error);
+        if (BinaryPrimitives.ReadUInt32BigEndian(msg[8..]) != NxAction.VendorId) return Refuse(Ofp13Error.BadRequest(Ofp13Codes.BadExperimenter), out error);
+        if (BinaryPrimitives.ReadUInt32BigEndian(msg[12..]) != Subtype) return Refuse(Ofp13Error.BadRequest(Ofp13Codes.BadExpType), out error);
         Xid = BinaryPrimitives.ReadUInt32BigEndian(msg[4..]);
         Command = BinaryPrimitives.ReadUInt16BigEndian(msg[16..]);
         GroupType = msg[18];
         GroupId = BinaryPrimitives.ReadUInt32BigEndian(msg[20..]);
         int bucketsLen = BinaryPrimitives.ReadUInt16BigEndian(msg[24..]);
         CommandBucketId = BinaryPrimitives.ReadUInt32BigEndian(msg[28..]);
-        if (FixedSize + bucketsLen > msg.Length) return false;
+        if (FixedSize + bucketsLen > msg.Length) return Refuse(Ofp13Error.BadLength, out error);
+        var badBucket = Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadBucket);
         var s = msg.Slice(FixedSize, bucketsLen);
         while (!s.IsEmpty)
         {
-            if (s.Length < Ofp15Bucket.FixedSize) return false;
+            if (s.Length < Ofp15Bucket.FixedSize) return Refuse(badBucket, out error);
             int len = BinaryPrimitives.ReadUInt16BigEndian(s), actionsLen = BinaryPrimitives.ReadUInt16BigEndian(s[2..]);
-            if (len < Ofp15Bucket.FixedSize || len > s.Length || actionsLen > len - Ofp15Bucket.FixedSize) return false;
+            if (len < Ofp15Bucket.FixedSize || len > s.Length || actionsLen > len - Ofp15Bucket.FixedSize) return Refuse(badBucket, out error);
             ushort? weight = null;
             uint? watchPort = null, watchGroup = null;
             var props = s[(Ofp15Bucket.FixedSize + actionsLen)..len];
             while (!props.IsEmpty)
             {
-                if (props.Length < 8 || BinaryPrimitives.ReadUInt16BigEndian(props[2..]) != 8) return false;
+                if (props.Length < 8 || BinaryPrimitives.ReadUInt16BigEndian(props[2..]) != 8)
+                    return Refuse(new Ofp13Error(Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadLen), out error);
                 ushort type = BinaryPrimitives.ReadUInt16BigEndian(props);
                 uint v = BinaryPrimitives.ReadUInt32BigEndian(props[4..]);
                 switch (type)
@@ -117,7 +123,7 @@ public sealed class NxGroupMod
                     case Ofp15Bucket.PropWeight: weight = (ushort)(v >> 16); break;
                     case Ofp15Bucket.PropWatchPort: watchPort = v; break;
                     case Ofp15Bucket.PropWatchGroup: watchGroup = v; break;
-                    default: return false;
+                    default: return Refuse(new Ofp13Error(Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadType), out error);
                 }
                 props = props[8..];
             }
@@ -126,6 +132,13 @@ public sealed class NxGroupMod
             s = s[len..];
         }
         Properties = msg[(FixedSize + bucketsLen)..].ToArray();
+        error = default;
         return true;
+    }
+
+    private static bool Refuse(Ofp13Error reason, out Ofp13Error error)
+    {
+        error = reason;
+        return false;
     }
 }

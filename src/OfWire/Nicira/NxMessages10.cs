@@ -28,6 +28,14 @@ public readonly record struct Nx10Error(ushort Type, ushort Code, bool Nicira)
     /// <summary>OFPBRC_BAD_TABLE_ID, NX1.0(1,512).</summary>
     public static readonly Nx10Error BadTableId = Nx(1, 512);
 
+    /// <summary>
+    /// The 1.0 error of a refusal in 1.3's numbers (a codec every version shares): BAD_REQUEST's first nine codes
+    /// (BAD_VERSION to BUFFER_UNKNOWN), which 1.0 numbers alike; anything else, which this maps no 1.0 code to,
+    /// NXBRC_UNENCODABLE_ERROR.
+    /// </summary>
+    public static Nx10Error Of(Ofp13Error e)
+        => e.Type == Ofp13ErrorType.BadRequest && e.Code <= Ofp13Codes.BufferUnknown ? new((ushort)OfpErrorType.BadRequest, e.Code, false) : Unencodable;
+
     /// <summary>The NX1.0 error of a match that cannot be read or used (Open vSwitch's OFPBMC_* codes in OpenFlow 1.0).</summary>
     public static Nx10Error Of(NxmError e) => e switch
     {

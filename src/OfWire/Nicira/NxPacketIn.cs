@@ -107,17 +107,25 @@ public static class NxPacketIn
     // +---------------------------------------------------------------+
     /// <summary>
     /// NXT_SET_PACKET_IN_FORMAT's format, as Open vSwitch's ofputil_decode_set_packet_in_format: false with
-    /// <paramref name="badLen"/> unless the message is 20 bytes (OFPBRC_BAD_LEN), false without it for a format other
-    /// than 0-2 (OFPBRC_EPERM).
+    /// BAD_REQUEST/BAD_LEN unless the message is 20 bytes, with BAD_REQUEST/EPERM for a format other than 0-2 (1.0
+    /// numbers both codes as 1.3 does).
     /// </summary>
-    public static bool TryDecodeSetPacketInFormat(ReadOnlySpan<byte> msg, out NxPacketInFormat format, out bool badLen)
+    public static bool TryDecodeSetPacketInFormat(ReadOnlySpan<byte> msg, out NxPacketInFormat format, out Ofp13Error error)
     {
         format = NxPacketInFormat.Standard;
-        badLen = msg.Length != HeaderSize + 4;
-        if (badLen) return false;
+        if (msg.Length != HeaderSize + 4)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         uint f = BinaryPrimitives.ReadUInt32BigEndian(msg[HeaderSize..]);
-        if (f > (uint)NxPacketInFormat.Nxt2) return false;
+        if (f > (uint)NxPacketInFormat.Nxt2)
+        {
+            error = Ofp13Error.BadRequest(Ofp13Codes.RequestEperm);
+            return false;
+        }
         format = (NxPacketInFormat)f;
+        error = default;
         return true;
     }
 
@@ -212,21 +220,38 @@ public static class NxPacketIn
     // |           2 zero bytes, then the frame (to the end)           | 40+m
     // +---------------------------------------------------------------+
     /// <summary>
-    /// Reads an NXT_PACKET_IN's fields, its nx_match (<paramref name="match"/>, match_len bytes) and its frame: false
-    /// when the message is shorter than its fixed part, or its match and pad bytes run past it.
+    /// Reads an NXT_PACKET_IN's fields, its nx_match (<paramref name="match"/>, match_len bytes) and its frame, as Open
+    /// vSwitch's ofputil_decode_packet_in: false with BAD_REQUEST/BAD_LEN when the message is shorter than its fixed part,
+    /// with BAD_MATCH/BAD_LEN when the match padded to 8 runs past it (nx_pull_match), with BAD_REQUEST/BAD_LEN when the
+    /// 2 pad bytes after the match do. The match's entries are the caller's to read (<see cref="NxMatch.TryDecode"/>).
     /// </summary>
-    public static bool TryDecodePacketIn(ReadOnlySpan<byte> msg, out NxPacketInFields f, out ReadOnlySpan<byte> match, out ReadOnlySpan<byte> data)
+    public static bool TryDecodePacketIn(ReadOnlySpan<byte> msg, out NxPacketInFields f, out ReadOnlySpan<byte> match, out ReadOnlySpan<byte> data,
+                                         out Ofp13Error error)
     {
         f = default;
         match = data = default;
-        if (msg.Length < 40) return false;
+        if (msg.Length < 40)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         int matchLen = BinaryPrimitives.ReadUInt16BigEndian(msg[32..]);
-        int dataAt = 40 + ((matchLen + 7) & ~7) + 2;
-        if (dataAt > msg.Length) return false;
+        int matchEnd = 40 + ((matchLen + 7) & ~7);
+        if (matchEnd > msg.Length)
+        {
+            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
+            return false;
+        }
+        if (matchEnd + 2 > msg.Length)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         f = new NxPacketInFields(BinaryPrimitives.ReadUInt32BigEndian(msg[16..]), BinaryPrimitives.ReadUInt16BigEndian(msg[20..]), msg[22], msg[23],
                                  BinaryPrimitives.ReadUInt64BigEndian(msg[24..]));
         match = msg.Slice(40, matchLen);
-        data = msg[dataAt..];
+        data = msg[(matchEnd + 2)..];
+        error = default;
         return true;
     }
 
@@ -336,15 +361,20 @@ public static class NxPacketIn
     // The property types and payloads: the list above WritePacketIn2.
     /// <summary>
     /// Reads an NXT_PACKET_IN2 (or an NXT_RESUME, which has the same properties), as Open vSwitch's decode_nx_packet_in2
-    /// does: false for a property shorter than its header or past the message (OFPBPC_BAD_LEN), a u8 payload empty, a
-    /// u32 payload not 4 bytes, a cookie not 12 (pad and value), an unknown type (OFPBPC_BAD_TYPE), no packet or a
-    /// full_len below the packet's length (OFPBRC_BAD_LEN). Absent (or 0): full_len is the packet's length; absent, the
-    /// buffer none and the cookie all-ones.
+    /// does: false with BAD_REQUEST/BAD_LEN for a message shorter than its head; with BAD_PROPERTY/BAD_LEN for a property
+    /// shorter than its header or past the message (padded to 8), a u8 payload empty, a u32 payload not 4 bytes, a cookie
+    /// not 12 (pad and value); with BAD_PROPERTY/BAD_TYPE for an unknown type; with BAD_REQUEST/BAD_LEN for no packet or
+    /// a full_len below the packet's length. Absent (or 0): full_len is the packet's length; absent, the buffer none and
+    /// the cookie all-ones.
     /// </summary>
-    public static bool TryDecodePacketIn2(ReadOnlySpan<byte> msg, out NxPacketIn2 pin)
+    public static bool TryDecodePacketIn2(ReadOnlySpan<byte> msg, out NxPacketIn2 pin, out Ofp13Error error)
     {
         pin = default;
-        if (msg.Length < HeaderSize) return false;
+        if (msg.Length < HeaderSize)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         ReadOnlySpan<byte> packet = default, metadata = default, userData = default, continuation = default;
         int fullLen = -1;
         uint bufferId = NoBuffer;
@@ -353,30 +383,41 @@ public static class NxPacketIn
         var props = msg[HeaderSize..];
         while (props.Length > 0)
         {
-            if (props.Length < 4) return false;
+            if (props.Length < 4) return PropertyError(Ofp13Codes.PropBadLen, out error);
             ushort type = BinaryPrimitives.ReadUInt16BigEndian(props);
             int len = BinaryPrimitives.ReadUInt16BigEndian(props[2..]);
             int padded = (len + 7) & ~7;
-            if (len < 4 || padded > props.Length) return false;
+            if (len < 4 || padded > props.Length) return PropertyError(Ofp13Codes.PropBadLen, out error);
             var payload = props[4..len];
             switch (type)
             {
                 case PropPacket: packet = payload; break;
-                case PropFullLen: if (payload.Length != 4) return false; fullLen = (int)BinaryPrimitives.ReadUInt32BigEndian(payload); break;
-                case PropBufferId: if (payload.Length != 4) return false; bufferId = BinaryPrimitives.ReadUInt32BigEndian(payload); break;
-                case PropTableId: if (payload.Length < 1) return false; table = payload[0]; break;
-                case PropCookie: if (payload.Length != 12) return false; cookie = BinaryPrimitives.ReadUInt64BigEndian(payload[4..]); break;
-                case PropReason: if (payload.Length < 1) return false; reason = payload[0]; break;
+                case PropFullLen: if (payload.Length != 4) return PropertyError(Ofp13Codes.PropBadLen, out error); fullLen = (int)BinaryPrimitives.ReadUInt32BigEndian(payload); break;
+                case PropBufferId: if (payload.Length != 4) return PropertyError(Ofp13Codes.PropBadLen, out error); bufferId = BinaryPrimitives.ReadUInt32BigEndian(payload); break;
+                case PropTableId: if (payload.Length < 1) return PropertyError(Ofp13Codes.PropBadLen, out error); table = payload[0]; break;
+                case PropCookie: if (payload.Length != 12) return PropertyError(Ofp13Codes.PropBadLen, out error); cookie = BinaryPrimitives.ReadUInt64BigEndian(payload[4..]); break;
+                case PropReason: if (payload.Length < 1) return PropertyError(Ofp13Codes.PropBadLen, out error); reason = payload[0]; break;
                 case PropMetadata: metadata = payload; break;
                 case PropUserData: userData = payload; break;
                 case PropContinuation: continuation = payload; break;
-                default: return false;
+                default: return PropertyError(Ofp13Codes.PropBadType, out error);
             }
             props = props[padded..];
         }
-        if (packet.IsEmpty || fullLen > 0 && fullLen < packet.Length) return false;
+        if (packet.IsEmpty || fullLen > 0 && fullLen < packet.Length)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         if (fullLen <= 0) fullLen = packet.Length;
         pin = new NxPacketIn2(new NxPacketInFields(bufferId, fullLen, reason, table, cookie), packet, metadata, userData, continuation);
+        error = default;
         return true;
+    }
+
+    private static bool PropertyError(ushort code, out Ofp13Error error)
+    {
+        error = new Ofp13Error(Ofp13ErrorType.BadProperty, code);
+        return false;
     }
 }

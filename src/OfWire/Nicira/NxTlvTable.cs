@@ -28,8 +28,10 @@ public static class NxTlvTable
     public const ushort Add = 0, Delete = 1, Clear = 2;
     /// <summary>Bytes of a MOD before its maps, and of each map.</summary>
     public const int ModHeader = 24, MapSize = 8;
-    /// <summary>The NXTTMFC_* experimenter error codes from 1.2 on (Open vSwitch's NX1.2+ numbers).</summary>
-    public const ushort BadCommandCode = 16, TableFullCode = 19;
+    /// <summary>The NXTTMFC_* experimenter error codes from 1.2 on (Open vSwitch's NX1.2+ numbers): BAD_COMMAND, BAD_OPT_LEN, BAD_FIELD_IDX, TABLE_FULL.</summary>
+    public const ushort BadCommandCode = 16, BadOptLenCode = 17, BadFieldIdxCode = 18, TableFullCode = 19;
+    /// <summary>The longest option a map may name (Open vSwitch's TLV_MAX_OPT_SIZE), and the tun_metadata fields a map's index may name (TUN_METADATA_NUM_OPTS).</summary>
+    public const int MaxOptionSize = 124, FieldCount = 64;
 
     /// <summary>The subtype of a Nicira experimenter message (OFPT_EXPERIMENTER, 16 bytes at least), else 0.</summary>
     public static uint Subtype(ReadOnlySpan<byte> msg)
@@ -50,16 +52,42 @@ public static class NxTlvTable
     // +-------------------------------+-------------------------------+
     // |             further maps, 8 bytes each, to length             |  32
     // +---------------------------------------------------------------+
-    /// <summary>A MOD's command and number of maps; false when its length is not the header and whole maps.</summary>
-    public static bool TryDecodeMod(ReadOnlySpan<byte> msg, out ushort command, out int maps)
+    /// <summary>
+    /// A MOD's command and number of maps, as Open vSwitch's ofputil_decode_tlv_table_mod reads them: false with
+    /// BAD_REQUEST/BAD_LEN when the length is not the header and whole maps, else with an NXTTMFC_* error
+    /// (<see cref="NxError"/>): a command other than ADD, DELETE and CLEAR BAD_COMMAND; a map whose option length is not
+    /// a multiple of 4 or over <see cref="MaxOptionSize"/> BAD_OPT_LEN, whose index is not below <see cref="FieldCount"/>
+    /// BAD_FIELD_IDX (the first such map's error).
+    /// </summary>
+    public static bool TryDecodeMod(ReadOnlySpan<byte> msg, out ushort command, out int maps, out Ofp13Error error)
     {
         command = 0;
         maps = 0;
         int length = msg.Length >= 4 ? BinaryPrimitives.ReadUInt16BigEndian(msg[2..]) : 0;
-        if (length != msg.Length || length < ModHeader || (length - ModHeader) % MapSize != 0) return false;
+        if (length != msg.Length || length < ModHeader || (length - ModHeader) % MapSize != 0)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         command = BinaryPrimitives.ReadUInt16BigEndian(msg[16..]);
         maps = (length - ModHeader) / MapSize;
+        if (command > Clear) return Refuse(BadCommandCode, out error);
+        for (var m = msg[ModHeader..]; !m.IsEmpty; m = m[MapSize..])
+        {
+            if (m[3] % 4 != 0 || m[3] > MaxOptionSize) return Refuse(BadOptLenCode, out error);
+            if (BinaryPrimitives.ReadUInt16BigEndian(m[4..]) >= FieldCount) return Refuse(BadFieldIdxCode, out error);
+        }
+        error = default;
         return true;
+    }
+
+    /// <summary>The NXTTMFC_* error <paramref name="code"/> (an experimenter error of Nicira's, NX1.2+).</summary>
+    public static Ofp13Error NxError(ushort code) => new(Ofp13ErrorType.Experimenter, code);
+
+    private static bool Refuse(ushort code, out Ofp13Error error)
+    {
+        error = NxError(code);
+        return false;
     }
 
     /// <summary>The REPLY of an empty table that can hold nothing, answering a REQUEST of <paramref name="xid"/>.</summary>
@@ -72,20 +100,6 @@ public static class NxTlvTable
         w.U32(0);      // max_option_space
         w.U16(0);      // max_fields
         w.Zeros(10);
-        w.Finish(start);
-        return w.ToArray();
-    }
-
-    /// <summary>An NXTTMFC_* error (OFPET_EXPERIMENTER, experimenter 0x2320) echoing the first 64 bytes of <paramref name="request"/>.</summary>
-    public static byte[] Error(byte version, ushort code, ReadOnlySpan<byte> request)
-    {
-        var data = request[..Math.Min(request.Length, 64)];
-        var w = new Ofp13Writer(24 + data.Length);
-        int start = w.Begin(version, Ofp13Type.Error, request.Length >= 8 ? BinaryPrimitives.ReadUInt32BigEndian(request[4..]) : 0);
-        w.U16((ushort)Ofp13ErrorType.Experimenter);
-        w.U16(code);
-        w.U32(Nicira);
-        w.Bytes(data);
         w.Finish(start);
         return w.ToArray();
     }

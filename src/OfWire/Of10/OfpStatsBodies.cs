@@ -346,19 +346,27 @@ internal static class OfpStatsList
         }
     }
 
-    /// <summary>The entries of <paramref name="body"/>, or null when it is not a whole number of them.</summary>
-    public static List<T>? TryRead<T>(ReadOnlySpan<byte> body) where T : struct, IOfpStatsEntry<T>
+    //  0                   1                   2                   3
+    // +---------------------------------------------------------------+
+    // |        entry (T.EntrySize): the diagram above T.TryRead       |   0
+    // +---------------------------------------------------------------+
+    // |          entries back to back, to the end of the body         |   n
+    // +---------------------------------------------------------------+
+    /// <summary>Reads the entries of <paramref name="body"/> into <paramref name="into"/> (appended); BAD_LEN when it is not a whole number of them.</summary>
+    public static bool TryDecode<T>(ReadOnlySpan<byte> body, List<T> into, out OfpError error) where T : struct, IOfpStatsEntry<T>
     {
         if (body.Length % T.EntrySize != 0)
         {
-            return null;
+            error = OfpError.BadLen;
+            return false;
         }
-        var entries = new List<T>(body.Length / T.EntrySize);
+        into.EnsureCapacity(into.Count + body.Length / T.EntrySize);
         for (; !body.IsEmpty; body = body.Slice(T.EntrySize))
         {
             T.TryRead(body, out T entry);
-            entries.Add(entry);
+            into.Add(entry);
         }
-        return entries;
+        error = default;
+        return true;
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 
 namespace Softswitch.OfWire.Of10;
@@ -62,26 +63,39 @@ public abstract class OfpStatsReply : OfpMessage
         var type = (OfpStatsType)BinaryPrimitives.ReadUInt16BigEndian(body);
         var flags = (OfpStatsReplyFlags)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(2));
         ReadOnlySpan<byte> stats = body.Slice(HeaderSize - OfpHeader.Size);
-        error = OfpError.BadLen;
-        OfpStatsReply? reply = type switch
+        OfpStatsReply? reply;
+        bool ok = type switch
         {
-            OfpStatsType.Desc => OfpDescStatsReply.TryDecode(stats),
-            OfpStatsType.Flow => OfpFlowStatsReply.TryDecode(stats, out error),
-            OfpStatsType.Aggregate => OfpAggregateStatsReply.TryDecode(stats),
-            OfpStatsType.Table => OfpTableStatsReply.TryDecode(stats),
-            OfpStatsType.Port => OfpPortStatsReply.TryDecode(stats),
-            OfpStatsType.Queue => OfpQueueStatsReply.TryDecode(stats),
-            OfpStatsType.PortDesc => OfpPortDescStatsReply.TryDecode(stats),
-            OfpStatsType.Vendor => OfpVendorStatsReply.TryDecode(stats),
-            _ => null,
+            OfpStatsType.Desc => OfpDescStatsReply.TryDecode(stats, out reply, out error),
+            OfpStatsType.Flow => OfpFlowStatsReply.TryDecode(stats, out reply, out error),
+            OfpStatsType.Aggregate => OfpAggregateStatsReply.TryDecode(stats, out reply, out error),
+            OfpStatsType.Table => OfpTableStatsReply.TryDecode(stats, out reply, out error),
+            OfpStatsType.Port => OfpPortStatsReply.TryDecode(stats, out reply, out error),
+            OfpStatsType.Queue => OfpQueueStatsReply.TryDecode(stats, out reply, out error),
+            OfpStatsType.PortDesc => OfpPortDescStatsReply.TryDecode(stats, out reply, out error),
+            OfpStatsType.Vendor => OfpVendorStatsReply.TryDecode(stats, out reply, out error),
+            _ => Refuse(OfpError.BadRequest(OfpBadRequestCode.BadStat), out reply, out error),
         };
-        if (reply is null)
+        if (!ok)
         {
-            bool known = type is <= OfpStatsType.Queue or OfpStatsType.PortDesc or OfpStatsType.Vendor;
-            return Fail(known ? error : OfpError.BadRequest(OfpBadRequestCode.BadStat), out message, out error);
+            return Fail(error, out message, out error);
         }
-        reply.Flags = flags;
+        reply!.Flags = flags;
         return Success(reply, out message, out error);
+    }
+
+    private protected static bool Accept(OfpStatsReply value, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error)
+    {
+        reply = value;
+        error = default;
+        return true;
+    }
+
+    private protected static bool Refuse(OfpError reason, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error)
+    {
+        reply = null;
+        error = reason;
+        return false;
     }
 }
 
@@ -117,21 +131,22 @@ public sealed class OfpDescStatsReply : OfpStatsReply
     // | serial_num (32)             |  768
     // | dp_desc (256)               |  800
     // +-----------------------------+ 1056
-    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body)
+    /// <summary>BAD_LEN unless the body is 1,056 bytes.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error)
     {
         const int s = OfpConstants.DescStrSize;
         if (body.Length != BodySizeBytes)
         {
-            return null;
+            return Refuse(OfpError.BadLen, out reply, out error);
         }
-        return new OfpDescStatsReply
+        return Accept(new OfpDescStatsReply
         {
             MfrDesc = OfpWire.ReadString(body.Slice(0, s)),
             HwDesc = OfpWire.ReadString(body.Slice(s, s)),
             SwDesc = OfpWire.ReadString(body.Slice(2 * s, s)),
             SerialNum = OfpWire.ReadString(body.Slice(3 * s, OfpConstants.SerialNumSize)),
             DpDesc = OfpWire.ReadString(body.Slice(3 * s + OfpConstants.SerialNumSize, s)),
-        };
+        }, out reply, out error);
     }
 }
 
@@ -170,20 +185,20 @@ public sealed class OfpFlowStatsReply : OfpStatsReply
     // +---------------------------------------------------------------+
     // |          entries back to back, to the end of the body         | len
     // +---------------------------------------------------------------+
-    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body, out OfpError error)
+    /// <summary>Reads each entry to the end of the body; false with the first entry's error.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error)
     {
-        var reply = new OfpFlowStatsReply();
-        error = default;
+        var flows = new OfpFlowStatsReply();
         while (!body.IsEmpty)
         {
             if (!OfpFlowStats.TryDecode(body, out OfpFlowStats? flow, out int size, out error))
             {
-                return null;
+                return Refuse(error, out reply, out error);
             }
-            reply.Flows.Add(flow);
+            flows.Flows.Add(flow);
             body = body.Slice(size);
         }
-        return reply;
+        return Accept(flows, out reply, out error);
     }
 }
 
@@ -214,15 +229,16 @@ public sealed class OfpAggregateStatsReply : OfpStatsReply
     // |                         flow_count                            | 16
     // |                           pad (4)                             | 20
     // +---------------------------------------------------------------+
-    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
+    /// <summary>BAD_LEN unless the body is 24 bytes.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error) =>
         body.Length != BodySizeBytes
-            ? null
-            : new OfpAggregateStatsReply
+            ? Refuse(OfpError.BadLen, out reply, out error)
+            : Accept(new OfpAggregateStatsReply
             {
                 PacketCount = BinaryPrimitives.ReadUInt64BigEndian(body),
                 ByteCount = BinaryPrimitives.ReadUInt64BigEndian(body.Slice(8)),
                 FlowCount = BinaryPrimitives.ReadUInt32BigEndian(body.Slice(16)),
-            };
+            }, out reply, out error);
 }
 
 /// <summary>OFPST_TABLE reply.</summary>
@@ -242,8 +258,12 @@ public sealed class OfpTableStatsReply : OfpStatsReply
     // +---------------------------------------------------------------+
     // |          entries back to back, to the end of the body         |  64
     // +---------------------------------------------------------------+
-    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
-        OfpStatsList.TryRead<OfpTableStats>(body) is { } tables ? new OfpTableStatsReply { Tables = tables } : null;
+    /// <summary>BAD_LEN unless the body is a whole number of entries.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error)
+    {
+        var tables = new List<OfpTableStats>();
+        return OfpStatsList.TryDecode(body, tables, out error) ? Accept(new OfpTableStatsReply { Tables = tables }, out reply, out error) : Refuse(error, out reply, out error);
+    }
 }
 
 /// <summary>OFPST_PORT reply.</summary>
@@ -263,8 +283,12 @@ public sealed class OfpPortStatsReply : OfpStatsReply
     // +---------------------------------------------------------------+
     // |          entries back to back, to the end of the body         | 104
     // +---------------------------------------------------------------+
-    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
-        OfpStatsList.TryRead<OfpPortStats>(body) is { } ports ? new OfpPortStatsReply { Ports = ports } : null;
+    /// <summary>BAD_LEN unless the body is a whole number of entries.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error)
+    {
+        var ports = new List<OfpPortStats>();
+        return OfpStatsList.TryDecode(body, ports, out error) ? Accept(new OfpPortStatsReply { Ports = ports }, out reply, out error) : Refuse(error, out reply, out error);
+    }
 }
 
 /// <summary>OFPST_QUEUE reply.</summary>
@@ -284,8 +308,12 @@ public sealed class OfpQueueStatsReply : OfpStatsReply
     // +---------------------------------------------------------------+
     // |          entries back to back, to the end of the body         |  32
     // +---------------------------------------------------------------+
-    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
-        OfpStatsList.TryRead<OfpQueueStats>(body) is { } queues ? new OfpQueueStatsReply { Queues = queues } : null;
+    /// <summary>BAD_LEN unless the body is a whole number of entries.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error)
+    {
+        var queues = new List<OfpQueueStats>();
+        return OfpStatsList.TryDecode(body, queues, out error) ? Accept(new OfpQueueStatsReply { Queues = queues }, out reply, out error) : Refuse(error, out reply, out error);
+    }
 }
 
 /// <summary>OFPST_PORT_DESC reply (<see cref="OfpStatsType.PortDesc"/>): ofp_phy_port entries.</summary>
@@ -305,8 +333,12 @@ public sealed class OfpPortDescStatsReply : OfpStatsReply
     // +---------------------------------------------------------------+
     // |          entries back to back, to the end of the body         |  48
     // +---------------------------------------------------------------+
-    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
-        OfpStatsList.TryRead<OfpPhyPort>(body) is { } ports ? new OfpPortDescStatsReply { Ports = ports } : null;
+    /// <summary>BAD_LEN unless the body is a whole number of entries.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error)
+    {
+        var ports = new List<OfpPhyPort>();
+        return OfpStatsList.TryDecode(body, ports, out error) ? Accept(new OfpPortDescStatsReply { Ports = ports }, out reply, out error) : Refuse(error, out reply, out error);
+    }
 }
 
 /// <summary>OFPST_VENDOR reply.</summary>
@@ -330,8 +362,9 @@ public sealed class OfpVendorStatsReply : OfpStatsReply
     // |                         vendor (4)                            |
     // +---------------------------------------------------------------+
     // | data ...                                                      |
-    internal static OfpStatsReply? TryDecode(ReadOnlySpan<byte> body) =>
+    /// <summary>BAD_LEN when the body is shorter than the vendor id.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsReply? reply, out OfpError error) =>
         (uint)body.Length < 4
-            ? null
-            : new OfpVendorStatsReply { Vendor = BinaryPrimitives.ReadUInt32BigEndian(body), Data = OfpWire.Copy(body.Slice(4)) };
+            ? Refuse(OfpError.BadLen, out reply, out error)
+            : Accept(new OfpVendorStatsReply { Vendor = BinaryPrimitives.ReadUInt32BigEndian(body), Data = OfpWire.Copy(body.Slice(4)) }, out reply, out error);
 }

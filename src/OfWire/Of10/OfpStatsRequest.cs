@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Softswitch.OfWire.Of10;
 
@@ -66,25 +67,43 @@ public abstract class OfpStatsRequest : OfpMessage
         var type = (OfpStatsType)BinaryPrimitives.ReadUInt16BigEndian(body);
         ushort flags = BinaryPrimitives.ReadUInt16BigEndian(body.Slice(2));
         ReadOnlySpan<byte> stats = body.Slice(HeaderSize - OfpHeader.Size);
-        OfpStatsRequest? request = type switch
+        OfpStatsRequest? request;
+        bool ok = type switch
         {
-            OfpStatsType.Desc => stats.IsEmpty ? new OfpDescStatsRequest() : null,
-            OfpStatsType.Flow => OfpFlowStatsRequestBase.TryDecode(stats, new OfpFlowStatsRequest()),
-            OfpStatsType.Aggregate => OfpFlowStatsRequestBase.TryDecode(stats, new OfpAggregateStatsRequest()),
-            OfpStatsType.Table => stats.IsEmpty ? new OfpTableStatsRequest() : null,
-            OfpStatsType.Port => OfpPortStatsRequest.TryDecode(stats),
-            OfpStatsType.Queue => OfpQueueStatsRequest.TryDecode(stats),
-            OfpStatsType.PortDesc => OfpPortDescStatsRequest.TryDecode(stats),
-            OfpStatsType.Vendor => OfpVendorStatsRequest.TryDecode(stats),
-            _ => null,
+            OfpStatsType.Desc => TryDecodeEmpty(stats, new OfpDescStatsRequest(), out request, out error),
+            OfpStatsType.Flow => OfpFlowStatsRequestBase.TryDecode(stats, new OfpFlowStatsRequest(), out request, out error),
+            OfpStatsType.Aggregate => OfpFlowStatsRequestBase.TryDecode(stats, new OfpAggregateStatsRequest(), out request, out error),
+            OfpStatsType.Table => TryDecodeEmpty(stats, new OfpTableStatsRequest(), out request, out error),
+            OfpStatsType.Port => OfpPortStatsRequest.TryDecode(stats, out request, out error),
+            OfpStatsType.Queue => OfpQueueStatsRequest.TryDecode(stats, out request, out error),
+            OfpStatsType.PortDesc => OfpPortDescStatsRequest.TryDecode(stats, out request, out error),
+            OfpStatsType.Vendor => OfpVendorStatsRequest.TryDecode(stats, out request, out error),
+            _ => Refuse(OfpError.BadRequest(OfpBadRequestCode.BadStat), out request, out error),
         };
-        if (request is null)
+        if (!ok)
         {
-            bool known = type is <= OfpStatsType.Queue or OfpStatsType.PortDesc or OfpStatsType.Vendor;
-            return Fail(known ? OfpError.BadLen : OfpError.BadRequest(OfpBadRequestCode.BadStat), out message, out error);
+            return Fail(error, out message, out error);
         }
-        request.Flags = flags;
+        request!.Flags = flags;
         return Success(request, out message, out error);
+    }
+
+    /// <summary>A body that must be empty (OFPST_DESC, OFPST_TABLE): <paramref name="value"/>, else BAD_LEN.</summary>
+    private static bool TryDecodeEmpty(ReadOnlySpan<byte> body, OfpStatsRequest value, [NotNullWhen(true)] out OfpStatsRequest? request, out OfpError error) =>
+        body.IsEmpty ? Accept(value, out request, out error) : Refuse(OfpError.BadLen, out request, out error);
+
+    private protected static bool Accept(OfpStatsRequest value, [NotNullWhen(true)] out OfpStatsRequest? request, out OfpError error)
+    {
+        request = value;
+        error = default;
+        return true;
+    }
+
+    private protected static bool Refuse(OfpError reason, [NotNullWhen(true)] out OfpStatsRequest? request, out OfpError error)
+    {
+        request = null;
+        error = reason;
+        return false;
     }
 }
 
@@ -135,17 +154,18 @@ public abstract class OfpFlowStatsRequestBase : OfpStatsRequest
     // +---------------+---------------+-------------------------------+
     // |   table_id    |    pad (1)    |           out_port            | 40
     // +---------------+---------------+-------------------------------+
-    internal static OfpStatsRequest? TryDecode(ReadOnlySpan<byte> body, OfpFlowStatsRequestBase request)
+    /// <summary>Reads the body into <paramref name="into"/>; BAD_LEN unless it is 44 bytes.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, OfpFlowStatsRequestBase into, [NotNullWhen(true)] out OfpStatsRequest? request, out OfpError error)
     {
         if (body.Length != BodySizeBytes)
         {
-            return null;
+            return Refuse(OfpError.BadLen, out request, out error);
         }
         OfpMatch.TryRead(body, out OfpMatch match);
-        request.Match = match;
-        request.TableId = body[40];
-        request.OutPort = BinaryPrimitives.ReadUInt16BigEndian(body.Slice(42));
-        return request;
+        into.Match = match;
+        into.TableId = body[40];
+        into.OutPort = BinaryPrimitives.ReadUInt16BigEndian(body.Slice(42));
+        return Accept(into, out request, out error);
     }
 }
 
@@ -176,8 +196,11 @@ public sealed class OfpPortStatsRequest : OfpStatsRequest
     // +-------------------------------+-------------------------------+
     // |           port_no             |           pad (6) ...         |
     // +-------------------------------+-------------------------------+
-    internal static OfpStatsRequest? TryDecode(ReadOnlySpan<byte> body) =>
-        body.Length != 8 ? null : new OfpPortStatsRequest { PortNo = BinaryPrimitives.ReadUInt16BigEndian(body) };
+    /// <summary>BAD_LEN unless the body is 8 bytes.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsRequest? request, out OfpError error) =>
+        body.Length != 8
+            ? Refuse(OfpError.BadLen, out request, out error)
+            : Accept(new OfpPortStatsRequest { PortNo = BinaryPrimitives.ReadUInt16BigEndian(body) }, out request, out error);
 }
 
 /// <summary>OFPST_QUEUE request.</summary>
@@ -204,14 +227,15 @@ public sealed class OfpQueueStatsRequest : OfpStatsRequest
     // +-------------------------------+-------------------------------+
     // |                           queue_id                            |
     // +---------------------------------------------------------------+
-    internal static OfpStatsRequest? TryDecode(ReadOnlySpan<byte> body) =>
+    /// <summary>BAD_LEN unless the body is 8 bytes.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsRequest? request, out OfpError error) =>
         body.Length != 8
-            ? null
-            : new OfpQueueStatsRequest
+            ? Refuse(OfpError.BadLen, out request, out error)
+            : Accept(new OfpQueueStatsRequest
             {
                 PortNo = BinaryPrimitives.ReadUInt16BigEndian(body),
                 QueueId = BinaryPrimitives.ReadUInt32BigEndian(body.Slice(4)),
-            };
+            }, out request, out error);
 }
 
 /// <summary>
@@ -243,11 +267,12 @@ public sealed class OfpPortDescStatsRequest : OfpStatsRequest
     // |                              pad                              |   4
     // +---------------------------------------------------------------+
     // Or an empty body (every port).
-    internal static OfpStatsRequest? TryDecode(ReadOnlySpan<byte> body) => body.Length switch
+    /// <summary>BAD_LEN unless the body is empty or 8 bytes.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsRequest? request, out OfpError error) => body.Length switch
     {
-        0 => new OfpPortDescStatsRequest(),
-        8 => new OfpPortDescStatsRequest { PortNo = BinaryPrimitives.ReadUInt16BigEndian(body), HasPortNo = true },
-        _ => null,
+        0 => Accept(new OfpPortDescStatsRequest(), out request, out error),
+        8 => Accept(new OfpPortDescStatsRequest { PortNo = BinaryPrimitives.ReadUInt16BigEndian(body), HasPortNo = true }, out request, out error),
+        _ => Refuse(OfpError.BadLen, out request, out error),
     };
 }
 
@@ -273,8 +298,9 @@ public sealed class OfpVendorStatsRequest : OfpStatsRequest
     // |                         vendor (4)                            |
     // +---------------------------------------------------------------+
     // | data ...                                                      |
-    internal static OfpStatsRequest? TryDecode(ReadOnlySpan<byte> body) =>
+    /// <summary>BAD_LEN when the body is shorter than the vendor id.</summary>
+    internal static bool TryDecode(ReadOnlySpan<byte> body, [NotNullWhen(true)] out OfpStatsRequest? request, out OfpError error) =>
         (uint)body.Length < 4
-            ? null
-            : new OfpVendorStatsRequest { Vendor = BinaryPrimitives.ReadUInt32BigEndian(body), Data = OfpWire.Copy(body.Slice(4)) };
+            ? Refuse(OfpError.BadLen, out request, out error)
+            : Accept(new OfpVendorStatsRequest { Vendor = BinaryPrimitives.ReadUInt32BigEndian(body), Data = OfpWire.Copy(body.Slice(4)) }, out request, out error);
 }

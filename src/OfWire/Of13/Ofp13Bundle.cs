@@ -78,19 +78,26 @@ public static class Ofp13Bundle
     // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes a bundle control message (<see cref="Kind"/> said <see cref="Of14BundleControl"/>). Properties are
-    /// accepted and skipped (none is defined but the experimenter's). False, with a BAD_REQUEST/BAD_LEN, when the body
-    /// is short.
+    /// accepted and skipped (none is defined but the experimenter's). Refusals are as Open vSwitch's ofpraw layer
+    /// gives them before ofputil_decode_bundle_ctrl reads the body (a fixed body, then properties in whole 8-byte
+    /// units): BAD_REQUEST/BAD_LEN when the body is short or the properties are not a multiple of 8 bytes.
     /// </summary>
-    public static bool TryDecodeControl(ReadOnlySpan<byte> msg, out uint bundleId, out Ofp13BundleCtrlType type, out ushort flags)
+    public static bool TryDecodeControl(ReadOnlySpan<byte> msg, out uint bundleId, out Ofp13BundleCtrlType type, out ushort flags,
+                                        out Ofp13Error error)
     {
         bundleId = 0;
         type = default;
         flags = 0;
         int at = BodyOffset(msg);
-        if (msg.Length < at + BodySize) return false;
+        if (msg.Length < at + BodySize || (msg.Length - at - BodySize) % 8 != 0)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         bundleId = Be.U32(msg, at);
         type = (Ofp13BundleCtrlType)Be.U16(msg, at + 4);
         flags = Be.U16(msg, at + 6);
+        error = default;
         return true;
     }
 
@@ -109,46 +116,45 @@ public static class Ofp13Bundle
     // +---------------------------------------------------------------+
     /// <summary>
     /// Decodes a bundle add message (<see cref="Kind"/> said <see cref="Of14BundleAddMessage"/>): its bundle id, flags
-    /// and inner message. Refusals are as Open vSwitch's ofputil_decode_bundle_add: a body too short for the bundle
-    /// header is BAD_REQUEST/BAD_LEN (<paramref name="bundleError"/> null); an inner message shorter than a header or
-    /// longer than what follows, OFPBFC_MSG_BAD_LEN; another version than the outer one, OFPBFC_MSG_UNSUP (Open vSwitch's
-    /// OFPBFC_BAD_VERSION is a Nicira code the 1.4 list does not have); another xid, OFPBFC_MSG_BAD_XID.
+    /// and inner message. Refusals are as Open vSwitch's ofputil_decode_bundle_add, in its order: a body too short for
+    /// the bundle header is BAD_REQUEST/BAD_LEN; an inner message shorter than a header, OFPBFC_MSG_BAD_LEN; another
+    /// version than the outer one, OFPBFC_MSG_UNSUP (Open vSwitch's OFPBFC_BAD_VERSION is a Nicira code the 1.4 list
+    /// does not have); a length under a header's or longer than what follows, OFPBFC_MSG_BAD_LEN; another xid,
+    /// OFPBFC_MSG_BAD_XID. A bundle error is <see cref="Failed"/>'s (written in the version's form by
+    /// <see cref="Ofp13Messages.Error"/>).
     /// </summary>
     public static bool TryDecodeAdd(ReadOnlySpan<byte> msg, out uint bundleId, out ushort flags, out ReadOnlySpan<byte> inner,
-                                    out Ofp13BundleError? bundleError)
+                                    out Ofp13Error error)
     {
         bundleId = 0;
         flags = 0;
         inner = default;
-        bundleError = null;
         int at = BodyOffset(msg);
-        if (msg.Length < at + BodySize) return false;
+        if (msg.Length < at + BodySize)
+        {
+            error = Ofp13Error.BadLength;
+            return false;
+        }
         bundleId = Be.U32(msg, at);
         flags = Be.U16(msg, at + 6);
         var rest = msg[(at + BodySize)..];
-        if (rest.Length < 8)
-        {
-            bundleError = Ofp13BundleError.MsgBadLen;
-            return false;
-        }
+        if (rest.Length < 8) return Refuse(Ofp13BundleError.MsgBadLen, out error);
+        if (rest[0] != msg[0]) return Refuse(Ofp13BundleError.MsgUnsup, out error);
         int len = BinaryPrimitives.ReadUInt16BigEndian(rest[2..]);
-        if (len < 8 || len > rest.Length)
-        {
-            bundleError = Ofp13BundleError.MsgBadLen;
-            return false;
-        }
-        if (rest[0] != msg[0])
-        {
-            bundleError = Ofp13BundleError.MsgUnsup;
-            return false;
-        }
-        if (Be.U32(rest, 4) != Be.U32(msg, 4))
-        {
-            bundleError = Ofp13BundleError.MsgBadXid;
-            return false;
-        }
+        if (len < 8 || len > rest.Length) return Refuse(Ofp13BundleError.MsgBadLen, out error);
+        if (Be.U32(rest, 4) != Be.U32(msg, 4)) return Refuse(Ofp13BundleError.MsgBadXid, out error);
         inner = rest[..len];
+        error = default;
         return true;
+    }
+
+    /// <summary>OFPBFC <paramref name="code"/> as an error of the 1.3 codec: type OFPET_BUNDLE_FAILED (17), 1.4's.</summary>
+    public static Ofp13Error Failed(Ofp13BundleError code) => new((Ofp13ErrorType)Of14BundleFailed, (ushort)code);
+
+    private static bool Refuse(Ofp13BundleError code, out Ofp13Error error)
+    {
+        error = Failed(code);
+        return false;
     }
 
     /// <summary>A bundle control reply (no properties) in <paramref name="version"/>'s framing.</summary>

@@ -378,10 +378,13 @@ public static class Ofp13Messages
     /// <summary>
     /// OFPT_ERROR answering <paramref name="request"/>: its xid, and its first 64 bytes as data (section 7.4.4). An error
     /// of type <see cref="Ofp13ErrorType.Experimenter"/> is a Nicira one (the only experimenter errors this path sends:
-    /// Open vSwitch's NX1.2+ codes): its code is the exp_code, the experimenter NX_VENDOR_ID.
+    /// Open vSwitch's NX1.2+ codes): its code is the exp_code, the experimenter NX_VENDOR_ID. A bundle error (type
+    /// OFPET_BUNDLE_FAILED, <see cref="Ofp13Bundle.Failed"/>) is written in the version's form (<see cref="Ofp13Bundle.Error"/>:
+    /// under 1.3 the ONF's experimenter error).
     /// </summary>
     public static byte[] Error(byte version, Ofp13Error error, ReadOnlySpan<byte> request)
     {
+        if (error.Type == (Ofp13ErrorType)Ofp13Bundle.Of14BundleFailed) return Ofp13Bundle.Error(version, (Ofp13BundleError)error.Code, request);
         if (error.Type != Ofp13ErrorType.Experimenter) return OfpErrorEnvelope.ForRequest(version, (ushort)error.Type, error.Code, request);
         var data = request[..Math.Min(request.Length, OfpErrorEnvelope.DataSize)];
         uint xid = request.Length >= HeaderSize ? BinaryPrimitives.ReadUInt32BigEndian(request[4..]) : 0;

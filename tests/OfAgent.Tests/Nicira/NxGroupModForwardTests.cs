@@ -22,7 +22,7 @@ public sealed class NxGroupModForwardTests
         byte[]? nx = RequestForwarder.GroupModIn(OfpConstants.Version, g.Encode(), null!, 7);
         Assert.NotNull(nx);
         var m = new NxGroupMod();
-        Assert.True(m.TryDecode(nx));
+        Assert.True(m.TryDecode(nx, out _));
         Assert.Equal((0x1234u, (ushort)0, (byte)1, 7u, 0xffffffffu), (m.Xid, m.Command, m.GroupType, m.GroupId, m.CommandBucketId));
         Assert.Equal(2, m.Buckets.Count);
         Assert.Equal((0u, (ushort?)3, (uint?)2, (uint?)null), (m.Buckets[0].BucketId, m.Buckets[0].Weight, m.Buckets[0].WatchPort, m.Buckets[0].WatchGroup));

@@ -101,7 +101,7 @@ public sealed class BundleSessionTests
     {
         Assert.Equal(Ofp13Bundle.Of14BundleControl, Ofp13Bundle.Kind(m));
         Assert.Equal(xid, Xid(m));
-        Assert.True(Ofp13Bundle.TryDecodeControl(m, out uint gotId, out var gotType, out ushort gotFlags));
+        Assert.True(Ofp13Bundle.TryDecodeControl(m, out uint gotId, out var gotType, out ushort gotFlags, out _));
         Assert.Equal((id, type, flags), (gotId, gotType, gotFlags));
     }
 
@@ -157,6 +157,41 @@ public sealed class BundleSessionTests
         Assert.Equal(64, answers.Count(a => Ofp13Bundle.Kind(a) == Ofp13Bundle.Of14BundleControl));
         AssertBundleError(answers[^1], Ofp13BundleError.OutOfBundles, 200);
         Assert.Empty(await c.SyncAsync());
+    }
+
+    [Fact]
+    public async Task AMalformedControlOrAdd_IsAnsweredWithTheCodecsError()
+    {
+        await using var rig = new AgentRig();
+        using var c = await Client.ConnectAsync(rig.ListenPort);
+
+        // A control whose properties are not whole 8-byte units (4 bytes after the body): OFPBRC_BAD_LEN, as Open
+        // vSwitch's ofpraw layer refuses it; no bundle opens.
+        var control = Control(21, 5, Ofp13BundleCtrlType.OpenRequest);
+        var padded = new byte[control.Length + 4];
+        control.CopyTo(padded, 0);
+        BinaryPrimitives.WriteUInt16BigEndian(padded.AsSpan(2), (ushort)padded.Length);
+        c.Send(padded);
+        var error = await c.NextAsync();
+        Assert.Equal(((byte)Ofp13Type.Error, 21u), (error[1], Xid(error)));
+        Assert.Equal((1, 6), (BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(10))));
+        c.Send(Control(22, 5, Ofp13BundleCtrlType.CloseRequest));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.BadId, 22);
+
+        // An ADD whose message is of another version, with a length past the ADD: the version is checked first
+        // (Open vSwitch's order), OFPBFC_MSG_UNSUP.
+        var inner = FlowMod(23, 0, 1);
+        inner[0] = 5;
+        BinaryPrimitives.WriteUInt16BigEndian(inner.AsSpan(2), (ushort)(inner.Length + 8));
+        c.Send(Add(5, 0, inner));
+        AssertBundleError(await c.NextAsync(), Ofp13BundleError.MsgUnsup, 23);
+        // Too short a header, BAD_REQUEST/BAD_LEN.
+        var shortAdd = Add(5, 0, FlowMod(24, 0, 1)).AsSpan(0, 20).ToArray();
+        BinaryPrimitives.WriteUInt16BigEndian(shortAdd.AsSpan(2), 20);
+        c.Send(shortAdd);
+        error = await c.NextAsync();
+        Assert.Equal(((byte)Ofp13Type.Error, 24u), (error[1], Xid(error)));
+        Assert.Equal((1, 6), (BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(8)), BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(10))));
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public sealed class PacketInFormatSessionTests
         byte[] m1 = await Next(nxt);
         Assert.True(NxPacketIn.TryReadSubtype(m1, out uint sub1));
         Assert.Equal(NxPacketIn.PacketIn, sub1);
-        Assert.True(NxPacketIn.TryDecodePacketIn(m1, out var f1, out var match1, out var data1));
+        Assert.True(NxPacketIn.TryDecodePacketIn(m1, out var f1, out var match1, out var data1, out _));
         Assert.Equal(new NxPacketInFields(NxPacketIn.NoBuffer, frame.Length, 1, 0, 0x5eed), f1);
         Assert.Equal("000000020001", Convert.ToHexString(match1)); // NXM_OF_IN_PORT 1
         Assert.Equal(frame, data1.ToArray());
@@ -69,7 +69,7 @@ public sealed class PacketInFormatSessionTests
         byte[] m2 = await Next(nxt2);
         Assert.True(NxPacketIn.TryReadSubtype(m2, out uint sub2));
         Assert.Equal(NxPacketIn.PacketIn2, sub2);
-        Assert.True(NxPacketIn.TryDecodePacketIn2(m2, out var p2));
+        Assert.True(NxPacketIn.TryDecodePacketIn2(m2, out var p2, out _));
         Assert.Equal(new NxPacketInFields(NxPacketIn.NoBuffer, frame.Length, 1, 0, 0x5eed), p2.Fields);
         Assert.Equal("8000000400000001", Convert.ToHexString(p2.Metadata)); // OXM_OF_IN_PORT 1
         Assert.Equal(UserData, p2.UserData.ToArray());
@@ -110,7 +110,7 @@ public sealed class PacketInFormatSessionTests
             }
         });
         Assert.Equal(0, bytes);
-        Assert.True(NxPacketIn.TryDecodePacketIn2(buf.AsSpan(0, size), out var pin));
+        Assert.True(NxPacketIn.TryDecodePacketIn2(buf.AsSpan(0, size), out var pin, out _));
         Assert.Equal((0x5eedUL, (byte)2), (pin.Fields.Cookie, pin.Fields.TableId));
         Assert.Equal(UserData, pin.UserData.ToArray());
     }

@@ -52,13 +52,15 @@ public sealed class NxAsyncConfigTests
         Assert.True(NxPacketIn.TryReadSubtype(wire, out uint subtype));
         Assert.Equal(NxAsyncConfig.SetAsyncConfig, subtype);
         var masks = new uint[6];
-        Assert.True(NxAsyncConfig.TryDecodeSetAsyncConfig(wire, masks));
+        Assert.True(NxAsyncConfig.TryDecodeSetAsyncConfig(wire, masks, out _));
         Assert.Equal([0x1005u, 0x1007u, 3u, 7u, 0u, 3u], masks);
         Assert.Equal(wire, NxAsyncConfig.EncodeSetAsyncConfig(1, 0, masks));
         // Not 40 bytes: refused (OFPBRC_BAD_LEN).
-        Assert.False(NxAsyncConfig.TryDecodeSetAsyncConfig(wire.AsSpan(0, 36), masks));
+        Assert.False(NxAsyncConfig.TryDecodeSetAsyncConfig(wire.AsSpan(0, 36), masks, out var error));
+        Assert.Equal(Ofp13Error.BadLength, error);
         byte[] longer = [.. wire, 0, 0, 0, 0];
-        Assert.False(NxAsyncConfig.TryDecodeSetAsyncConfig(longer, masks));
+        Assert.False(NxAsyncConfig.TryDecodeSetAsyncConfig(longer, masks, out error));
+        Assert.Equal(Ofp13Error.BadLength, error);
     }
 
     [Fact]
@@ -167,7 +169,7 @@ public sealed class NxAsyncConfigTests
         Assert.True(NxAsyncConfig.TryDecodeRequestForward(forward, out int at, out int len));
         byte[] inner = forward.AsSpan(at, len).ToArray();
         var m = new NxGroupMod();
-        Assert.True(m.TryDecode(inner));
+        Assert.True(m.TryDecode(inner, out _));
         Assert.Equal((2u, (ushort)0, (byte)1, 0x87654321u, 0xffffffffu), (m.Xid, m.Command, m.GroupType, m.GroupId, m.CommandBucketId));
         Assert.Equal(3, m.Buckets.Count);
         for (int i = 0; i < 3; i++)
@@ -183,12 +185,27 @@ public sealed class NxAsyncConfigTests
         Assert.Equal(Convert.ToHexString(inner), Convert.ToHexString(m.Encode()));
         Assert.Equal(Convert.ToHexString(forward), Convert.ToHexString(NxAsyncConfig.EncodeRequestForward(1, m.Encode(), 2)));
 
-        Assert.False(new NxGroupMod().TryDecode(inner.AsSpan(0, NxGroupMod.FixedSize - 1)));
+        Assert.False(new NxGroupMod().TryDecode(inner.AsSpan(0, NxGroupMod.FixedSize - 1), out var error));
+        Assert.Equal(Ofp13Error.BadLength, error);
         byte[] other = (byte[])inner.Clone();
         other[15] = 0x20;
-        Assert.False(new NxGroupMod().TryDecode(other));
+        Assert.False(new NxGroupMod().TryDecode(other, out error));
+        Assert.Equal(Ofp13Error.BadRequest(Ofp13Codes.BadExpType), error);
         byte[] badProp = (byte[])inner.Clone();
         badProp[NxGroupMod.FixedSize + 16 + 1] = 7; // the first bucket's weight property is of type 7
-        Assert.False(new NxGroupMod().TryDecode(badProp));
+        Assert.False(new NxGroupMod().TryDecode(badProp, out error));
+        Assert.Equal(new Ofp13Error(Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadType), error);
+        byte[] badPropLen = (byte[])inner.Clone();
+        badPropLen[NxGroupMod.FixedSize + 16 + 3] = 12; // and 12 bytes long
+        Assert.False(new NxGroupMod().TryDecode(badPropLen, out error));
+        Assert.Equal(new Ofp13Error(Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadLen), error);
+        byte[] badBucket = (byte[])inner.Clone();
+        badBucket[NxGroupMod.FixedSize + 1] = 8;    // the first bucket 8 bytes, under its header
+        Assert.False(new NxGroupMod().TryDecode(badBucket, out error));
+        Assert.Equal(Ofp13Error.GroupModFailed(Ofp13Codes.GroupBadBucket), error);
+        byte[] pastEnd = (byte[])inner.Clone();
+        BinaryPrimitives.WriteUInt16BigEndian(pastEnd.AsSpan(24), (ushort)inner.Length); // bucket_array_len past the message
+        Assert.False(new NxGroupMod().TryDecode(pastEnd, out error));
+        Assert.Equal(Ofp13Error.BadLength, error);
     }
 }

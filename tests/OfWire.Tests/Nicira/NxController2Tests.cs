@@ -119,17 +119,17 @@ public sealed class NxController2Tests
         Assert.Equal(wire, NxPacketIn.EncodeSetPacketInFormat(1, 2, 1));
 
         // A format past nxt_packet_in2 is EPERM (not a length error); any size but 20 bytes BAD_LEN.
-        Assert.False(NxPacketIn.TryDecodeSetPacketInFormat(NxPacketIn.EncodeSetPacketInFormat(4, 2, 3), out _, out bool badLen));
-        Assert.False(badLen);
-        Assert.False(NxPacketIn.TryDecodeSetPacketInFormat([.. wire, 0, 0, 0, 0], out _, out badLen));
-        Assert.True(badLen);
+        Assert.False(NxPacketIn.TryDecodeSetPacketInFormat(NxPacketIn.EncodeSetPacketInFormat(4, 2, 3), out _, out var error));
+        Assert.Equal(Ofp13Error.BadRequest(Ofp13Codes.RequestEperm), error);
+        Assert.False(NxPacketIn.TryDecodeSetPacketInFormat([.. wire, 0, 0, 0, 0], out _, out error));
+        Assert.Equal(Ofp13Error.BadLength, error);
     }
 
     [Fact]
     public void NxtPacketIn_DecodesAndReEncodesByteForByte()
     {
         byte[] wire = Vector("ovs NXT_PACKET_IN (line 3089)");
-        Assert.True(NxPacketIn.TryDecodePacketIn(wire, out var f, out var match, out var data));
+        Assert.True(NxPacketIn.TryDecodePacketIn(wire, out var f, out var match, out var data, out _));
         Assert.Equal(new NxPacketInFields(NxPacketIn.NoBuffer, 64, 1, 7, 9), f);
         Assert.Equal(0x4e, match.Length);
         Assert.Equal(64, data.Length);
@@ -144,7 +144,7 @@ public sealed class NxController2Tests
         byte[] wire = Vector("ovs NX_PACKET_IN2 (line 3135)");
         Assert.True(NxPacketIn.TryReadSubtype(wire, out uint subtype));
         Assert.Equal(NxPacketIn.PacketIn2, subtype);
-        Assert.True(NxPacketIn.TryDecodePacketIn2(wire, out var pin));
+        Assert.True(NxPacketIn.TryDecodePacketIn2(wire, out var pin, out _));
         Assert.Equal(new NxPacketInFields(0x114, 64, 1, 7, 0xfedcba9876543210), pin.Fields);
         Assert.Equal(48, pin.Packet.Length);
         Assert.Equal("800004085A5A5A5A5A5A5A5A", Convert.ToHexString(pin.Metadata));
@@ -162,7 +162,7 @@ public sealed class NxController2Tests
         byte[] wire = Vector("ovs NXT_RESUME (line 3492)");
         Assert.True(NxPacketIn.TryReadSubtype(wire, out uint subtype));
         Assert.Equal(NxPacketIn.Resume, subtype);
-        Assert.True(NxPacketIn.TryDecodePacketIn2(wire, out var pin));
+        Assert.True(NxPacketIn.TryDecodePacketIn2(wire, out var pin, out _));
         Assert.Equal(14, pin.Packet.Length);
         Assert.Equal(14, pin.Fields.TotalLen);
         Assert.Equal("00000002FFFD", Convert.ToHexString(pin.Metadata));
@@ -181,7 +181,7 @@ public sealed class NxController2Tests
         var f = new NxPacketInFields(NxPacketIn.NoBuffer, frame.Length, 1, 3, 0x77);
         var buf = new byte[NxPacketIn.PacketInOverhead + frame.Length];
         int n = NxPacketIn.WritePacketIn(buf, 1, f, inPort: 2, tunnelId: 5, metadata: 0, frame);
-        Assert.True(NxPacketIn.TryDecodePacketIn(buf.AsSpan(0, n), out var back, out var match, out var data));
+        Assert.True(NxPacketIn.TryDecodePacketIn(buf.AsSpan(0, n), out var back, out var match, out var data, out _));
         Assert.Equal(f, back);
         Assert.Equal("00000002" + "0002" + "00012008" + "0000000000000005", Convert.ToHexString(match));
         Assert.Equal(frame, data.ToArray());
@@ -194,7 +194,7 @@ public sealed class NxController2Tests
             var buf2 = new byte[NxPacketIn.PacketIn2Overhead + userData.Length + frame.Length];
             int m = NxPacketIn.WritePacketIn2(buf2, version, cut, inPort: 0xfffffffe, tunnelId: 5, metadata: 0x1234, frame.AsSpan(0, 20), userData);
             Assert.Equal(version, buf2[0]);
-            Assert.True(NxPacketIn.TryDecodePacketIn2(buf2.AsSpan(0, m), out var pin));
+            Assert.True(NxPacketIn.TryDecodePacketIn2(buf2.AsSpan(0, m), out var pin, out _));
             Assert.Equal(cut, pin.Fields);
             Assert.Equal(20, pin.Packet.Length);
             string tun = version == 1 ? "00012008" : "80004C08";
@@ -203,14 +203,16 @@ public sealed class NxController2Tests
         }
     }
 
-    /// <summary>NXT_PACKET_IN2 refusals as decode_nx_packet_in2's: no packet, full_len under the packet, a bad u32, an unknown property.</summary>
+    /// <summary>NXT_PACKET_IN2 refusals as decode_nx_packet_in2's: no packet, full_len under the packet, a bad u32, an unknown property, a property past the message.</summary>
     [Theory]
-    [InlineData("0001 0008 00000040")]
-    [InlineData("0000 0006 aabb 0000 0001 0008 00000001")]
-    [InlineData("0000 0006 aabb 0000 0002 0006 0000 0000")]
-    [InlineData("0000 0006 aabb 0000 0009 0004 00000000")]
-    [InlineData("0000 0006 aabb 0000 0003 0010 07")]
-    public void PacketIn2Refusals(string props)
+    [InlineData("0001 0008 00000040", Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen)]
+    [InlineData("0000 0006 aabb 0000 0001 0008 00000001", Ofp13ErrorType.BadRequest, Ofp13Codes.BadLen)]
+    [InlineData("0000 0006 aabb 0000 0002 0006 0000 0000", Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadLen)]
+    [InlineData("0000 0006 aabb 0000 0009 0004 00000000", Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadType)]
+    [InlineData("0000 0006 aabb 0000 0003 0010 07", Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadLen)]
+    [InlineData("0000 0006 aabb 0000 0004 0008 00000000", Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadLen)]
+    [InlineData("0000 0006 aabb 0000 0005 0004 00000000", Ofp13ErrorType.BadProperty, Ofp13Codes.PropBadLen)]
+    public void PacketIn2Refusals(string props, Ofp13ErrorType type, ushort code)
     {
         byte[] body = Hex(props);
         var msg = new byte[NxPacketIn.HeaderSize + body.Length];
@@ -220,6 +222,27 @@ public sealed class NxController2Tests
         BinaryPrimitives.WriteUInt32BigEndian(msg.AsSpan(8), NxAction.VendorId);
         BinaryPrimitives.WriteUInt32BigEndian(msg.AsSpan(12), NxPacketIn.PacketIn2);
         body.CopyTo(msg, NxPacketIn.HeaderSize);
-        Assert.False(NxPacketIn.TryDecodePacketIn2(msg, out _));
+        Assert.False(NxPacketIn.TryDecodePacketIn2(msg, out _, out var error));
+        Assert.Equal(new Ofp13Error(type, code), error);
+    }
+
+    /// <summary>NXT_PACKET_IN refusals as ofputil_decode_packet_in's: the fixed part short, the match padded past the message (nx_pull_match), the 2 pad bytes missing.</summary>
+    [Fact]
+    public void PacketInRefusals()
+    {
+        var buf = new byte[NxPacketIn.PacketInOverhead + 4];
+        int n = NxPacketIn.WritePacketIn(buf, 1, new NxPacketInFields(NxPacketIn.NoBuffer, 4, 0, 0, 0), inPort: 1, tunnelId: 0, metadata: 0, [1, 2, 3, 4]);
+        var msg = buf.AsSpan(0, n);
+        Assert.True(NxPacketIn.TryDecodePacketIn(msg, out _, out var match, out var data, out _));
+        Assert.Equal((6, 4), (match.Length, data.Length));
+        Assert.False(NxPacketIn.TryDecodePacketIn(msg[..39], out _, out _, out _, out var error));
+        Assert.Equal(Ofp13Error.BadLength, error);
+        // The 6-byte match is padded to 8 (48); the 2 pad bytes after it run to 50.
+        Assert.False(NxPacketIn.TryDecodePacketIn(msg[..47], out _, out _, out _, out error));
+        Assert.Equal(Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen), error);
+        Assert.False(NxPacketIn.TryDecodePacketIn(msg[..49], out _, out _, out _, out error));
+        Assert.Equal(Ofp13Error.BadLength, error);
+        Assert.True(NxPacketIn.TryDecodePacketIn(msg[..50], out _, out _, out data, out _));
+        Assert.Equal(0, data.Length);
     }
 }

@@ -78,8 +78,7 @@ public static class WireFuzzTargets
                     return "nx flow_mod";
                 }
                 case NxPacketIn.SetPacketInFormat:
-                    if (!NxPacketIn.TryDecodeSetPacketInFormat(input, out var pinFormat, out bool badLen))
-                        return Refused(OfpError.BadRequest(badLen ? OfpBadRequestCode.BadLen : OfpBadRequestCode.Eperm));
+                    if (!NxPacketIn.TryDecodeSetPacketInFormat(input, out var pinFormat, out var pinError)) return Refused(Nx10Error.Of(pinError));
                     Same(NxPacketIn.EncodeSetPacketInFormat(OfpConstants.Version, xid, (uint)pinFormat), input);
                     return "nx set_packet_in_format";
                 case NxPacketIn.PacketIn:
@@ -89,7 +88,7 @@ public static class WireFuzzTargets
                 case NxAsyncConfig.SetAsyncConfig:
                 {
                     var masks = new uint[6];
-                    if (!NxAsyncConfig.TryDecodeSetAsyncConfig(input, masks)) return Refused(OfpError.BadRequest(OfpBadRequestCode.BadLen));
+                    if (!NxAsyncConfig.TryDecodeSetAsyncConfig(input, masks, out var asyncError)) return Refused(Nx10Error.Of(asyncError));
                     Same(NxAsyncConfig.EncodeSetAsyncConfig(OfpConstants.Version, xid, masks), input);
                     return "nx set_async_config";
                 }
@@ -150,11 +149,11 @@ public static class WireFuzzTargets
     /// <summary>NXT_PACKET_IN: what decodes re-encodes (pad bytes zero) to a message that decodes to the same fields, match and frame.</summary>
     public static bool NxtPacketIn(ReadOnlySpan<byte> input)
     {
-        if (!NxPacketIn.TryDecodePacketIn(input, out var f, out var match, out var data)) return false;
+        if (!NxPacketIn.TryDecodePacketIn(input, out var f, out var match, out var data, out _)) return false;
         var enc = new byte[input.Length];
         int n = NxPacketIn.WritePacketIn(enc, input[0], f, match, data);
         if (n != input.Length) throw new InvalidOperationException($"NXT_PACKET_IN re-encoded to {n} bytes, not {input.Length}");
-        if (!NxPacketIn.TryDecodePacketIn(enc, out var f2, out var match2, out var data2) || f2 != f || !match2.SequenceEqual(match) || !data2.SequenceEqual(data))
+        if (!NxPacketIn.TryDecodePacketIn(enc, out var f2, out var match2, out var data2, out _) || f2 != f || !match2.SequenceEqual(match) || !data2.SequenceEqual(data))
         {
             throw new InvalidOperationException("re-encoded NXT_PACKET_IN differs");
         }
@@ -167,10 +166,10 @@ public static class WireFuzzTargets
     /// </summary>
     public static bool NxtPacketIn2(ReadOnlySpan<byte> input)
     {
-        if (!NxPacketIn.TryDecodePacketIn2(input, out var pin)) return false;
+        if (!NxPacketIn.TryDecodePacketIn2(input, out var pin, out _)) return false;
         var enc = new byte[input.Length + 64];
         int n = NxPacketIn.WritePacketIn2(enc, input[0], pin.Fields, pin.Metadata, pin.Packet, pin.UserData);
-        if (!NxPacketIn.TryDecodePacketIn2(enc.AsSpan(0, n), out var again) || again.Fields != pin.Fields || !again.Packet.SequenceEqual(pin.Packet)
+        if (!NxPacketIn.TryDecodePacketIn2(enc.AsSpan(0, n), out var again, out _) || again.Fields != pin.Fields || !again.Packet.SequenceEqual(pin.Packet)
             || !again.Metadata.SequenceEqual(pin.Metadata) || !again.UserData.SequenceEqual(pin.UserData))
         {
             throw new InvalidOperationException("re-encoded NXT_PACKET_IN2 differs");

@@ -46,9 +46,9 @@ public static class Of13FuzzOracle
         // Open vSwitch's packet-in extension (any version's header): NXT_SET_PACKET_IN_FORMAT, NXT_PACKET_IN, NXT_PACKET_IN2.
         n += Fixed("NXT_SET_PACKET_IN_FORMAT", m, b => NxPacketIn.TryDecodeSetPacketInFormat(b, out var f, out _) && NxPacketIn.TryReadSubtype(b, out _) ? (true, (b[0], Xid(b), f)) : (false, default),
                    v => NxPacketIn.EncodeSetPacketInFormat(v.Item1, v.Item2, (uint)v.f));
-        n += Fixed("NXT_PACKET_IN", m, b => NxPacketIn.TryDecodePacketIn(b, out var f, out var match, out var data) ? (true, (b[0], f, match.ToArray(), data.ToArray())) : (false, default),
+        n += Fixed("NXT_PACKET_IN", m, b => NxPacketIn.TryDecodePacketIn(b, out var f, out var match, out var data, out _) ? (true, (b[0], f, match.ToArray(), data.ToArray())) : (false, default),
                    v => { var d = new byte[42 + ((v.Item3.Length + 7) & ~7) + v.Item4.Length]; NxPacketIn.WritePacketIn(d, v.Item1, v.f, v.Item3, v.Item4); return d; });
-        n += Fixed("NXT_PACKET_IN2", m, b => NxPacketIn.TryDecodePacketIn2(b, out var p)
+        n += Fixed("NXT_PACKET_IN2", m, b => NxPacketIn.TryDecodePacketIn2(b, out var p, out _)
                        ? (true, (b[0], p.Fields, p.Packet.ToArray(), p.Metadata.ToArray(), p.UserData.ToArray())) : (false, default),
                    v =>
                    {
@@ -59,7 +59,7 @@ public static class Of13FuzzOracle
         n += Fixed("NXT_SET_ASYNC_CONFIG", m, b =>
         {
             var k = new uint[6];
-            bool ok = NxPacketIn.TryReadSubtype(b, out uint st) && st == NxAsyncConfig.SetAsyncConfig && NxAsyncConfig.TryDecodeSetAsyncConfig(b, k);
+            bool ok = NxPacketIn.TryReadSubtype(b, out uint st) && st == NxAsyncConfig.SetAsyncConfig && NxAsyncConfig.TryDecodeSetAsyncConfig(b, k, out _);
             return (ok, ok ? (b[0], Xid(b), k) : default);
         }, v => NxAsyncConfig.EncodeSetAsyncConfig(v.Item1, v.Item2, v.k));
         n += Fixed("NXT_SET_ASYNC_CONFIG2", m, b =>
@@ -150,12 +150,10 @@ public static class Of13FuzzOracle
             case Ofp13Type.SetAsync: ok = default(Ofp13SetAsync).TryDecode(m, out e); break;
             case Ofp13Type.QueueGetConfigRequest: ok = default(Ofp13QueueGetConfigRequest).TryDecode(m, out e); break;
             case Ofp13Type.Experimenter when NxPacketIn.TryReadSubtype(m, out uint asyncSubtype) && asyncSubtype == NxAsyncConfig.SetAsyncConfig:
-                ok = NxAsyncConfig.TryDecodeSetAsyncConfig(m, new uint[6]);
-                e = Ofp13Error.BadLength;
+                ok = NxAsyncConfig.TryDecodeSetAsyncConfig(m, new uint[6], out e);
                 break;
             case Ofp13Type.Experimenter when NxPacketIn.TryReadSubtype(m, out uint nxSubtype) && nxSubtype == NxPacketIn.SetPacketInFormat:
-                ok = NxPacketIn.TryDecodeSetPacketInFormat(m, out _, out bool badLen);
-                e = badLen ? Ofp13Error.BadLength : Ofp13Error.BadRequest(Ofp13Codes.RequestEperm);
+                ok = NxPacketIn.TryDecodeSetPacketInFormat(m, out _, out e);
                 break;
             case Ofp13Type.MultipartRequest:
                 Ofp13MultipartRequest request = default;
@@ -270,7 +268,7 @@ public static class Of13FuzzOracle
 
     private static (bool, BundleControl) DecodeBundleControl(byte[] b)
     {
-        if (Ofp13Bundle.Kind(b) != Ofp13Bundle.Of14BundleControl || !Ofp13Bundle.TryDecodeControl(b, out uint id, out var type, out ushort flags))
+        if (Ofp13Bundle.Kind(b) != Ofp13Bundle.Of14BundleControl || !Ofp13Bundle.TryDecodeControl(b, out uint id, out var type, out ushort flags, out _))
             return (false, null!);
         return (true, new BundleControl(b[0], BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan(4)), id, (ushort)type, flags));
     }
@@ -290,23 +288,21 @@ public static class Of13FuzzOracle
     {
         byte kind = Ofp13Bundle.Kind(m);
         if (kind == 0) return;
-        Ofp13BundleError? error = null;
         bool ok = kind == Ofp13Bundle.Of14BundleControl
-            ? Ofp13Bundle.TryDecodeControl(m, out _, out _, out _)
+            ? Ofp13Bundle.TryDecodeControl(m, out _, out _, out _, out var error)
             : Ofp13Bundle.TryDecodeAdd(m, out _, out _, out _, out error);
         if (ok) return;
-        if (error is { } e)
+        if (error == Ofp13Error.BadLength) return;
+        if (error.Type != (Ofp13ErrorType)Ofp13Bundle.Of14BundleFailed) throw new InvalidOperationException($"bundle refusal {error} is neither BAD_LEN nor a bundle error");
+        if (error.Code > (ushort)Ofp13BundleError.BundleInProgress) throw new InvalidOperationException($"bundle refusal {error} is no OFPBFC code");
+        foreach (byte version in new byte[] { 4, 5 })
         {
-            if ((ushort)e > (ushort)Ofp13BundleError.BundleInProgress) throw new InvalidOperationException($"bundle refusal {e} is no OFPBFC code");
-            foreach (byte version in new byte[] { 4, 5 })
-            {
-                var reply = Ofp13Bundle.Error(version, e, m);
-                int data = Math.Min(m.Length, 64), header = version >= 5 ? 12 : 16;
-                bool whole = reply.Length == header + data && BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) == reply.Length
-                    && reply[1] == (byte)Ofp13Type.Error && reply.AsSpan(header).SequenceEqual(m.AsSpan(0, data))
-                    && BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) == BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4));
-                if (!whole) throw new InvalidOperationException($"bundle error reply malformed: {Convert.ToHexString(reply)}");
-            }
+            var reply = Ofp13Messages.Error(version, error, m);
+            int data = Math.Min(m.Length, 64), header = version >= 5 ? 12 : 16;
+            bool whole = reply.Length == header + data && BinaryPrimitives.ReadUInt16BigEndian(reply.AsSpan(2)) == reply.Length
+                && reply[1] == (byte)Ofp13Type.Error && reply.AsSpan(header).SequenceEqual(m.AsSpan(0, data))
+                && BinaryPrimitives.ReadUInt32BigEndian(reply.AsSpan(4)) == BinaryPrimitives.ReadUInt32BigEndian(m.AsSpan(4));
+            if (!whole) throw new InvalidOperationException($"bundle error reply malformed: {Convert.ToHexString(reply)}");
         }
     }
 

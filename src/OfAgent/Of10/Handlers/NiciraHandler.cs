@@ -62,8 +62,8 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
                 break;
             case NxPacketIn.SetPacketInFormat:
                 // Open vSwitch: any size but 20 bytes is BAD_LEN, a format other than 0-2 OFPBRC_EPERM.
-                if (NxPacketIn.TryDecodeSetPacketInFormat(msg, out var pinFormat, out bool badLen)) c.PacketInFormat = pinFormat;
-                else ctx.SendError(c, OfpError.BadRequest(badLen ? OfpBadRequestCode.BadLen : OfpBadRequestCode.Eperm), msg);
+                if (NxPacketIn.TryDecodeSetPacketInFormat(msg, out var pinFormat, out var pinError)) c.PacketInFormat = pinFormat;
+                else ctx.SendError(c, Nx10Error.Of(pinError), msg);
                 break;
             case NxPacketIn.Resume:
                 // No controller action pauses here (pause is refused), so no continuation can come back: NXR_NOT_SUPPORTED.
@@ -98,9 +98,9 @@ internal sealed class NiciraHandler(OfRequestContext ctx)
     private void SetAsyncConfig(OfConnection c, ReadOnlySpan<byte> msg)
     {
         Span<uint> m = stackalloc uint[6];
-        if (!NxAsyncConfig.TryDecodeSetAsyncConfig(msg, m))
+        if (!NxAsyncConfig.TryDecodeSetAsyncConfig(msg, m, out var error))
         {
-            ctx.SendError(c, OfpError.BadRequest(OfpBadRequestCode.BadLen), msg);
+            ctx.SendError(c, Nx10Error.Of(error), msg);
             return;
         }
         c.Controller.Async = new OfAsyncConfig(

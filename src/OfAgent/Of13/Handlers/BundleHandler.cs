@@ -45,7 +45,7 @@ internal sealed class BundleHandler(OfRequestContext ctx, OfRequestDispatcher an
 
     private void Control(OfConnection c, ReadOnlySpan<byte> msg, OfBundles bundles, long now)
     {
-        if (!Ofp13Bundle.TryDecodeControl(msg, out uint id, out var type, out ushort flags)) { ctx.SendError(c, Ofp13Error.BadLength, msg); return; }
+        if (!Ofp13Bundle.TryDecodeControl(msg, out uint id, out var type, out ushort flags, out var error)) { ctx.SendError(c, error, msg); return; }
         BundleError err;
         Ofp13BundleCtrlType reply;
         switch (type)
@@ -83,12 +83,7 @@ internal sealed class BundleHandler(OfRequestContext ctx, OfRequestDispatcher an
 
     private void Add(OfConnection c, ReadOnlySpan<byte> msg, OfBundles bundles, long now)
     {
-        if (!Ofp13Bundle.TryDecodeAdd(msg, out uint id, out ushort flags, out var inner, out var bad))
-        {
-            if (bad is { } b) SendBundleError(c, b, msg);
-            else ctx.SendError(c, Ofp13Error.BadLength, msg);
-            return;
-        }
+        if (!Ofp13Bundle.TryDecodeAdd(msg, out uint id, out ushort flags, out var inner, out var error)) { ctx.SendError(c, error, msg); return; }
         BundledRequest request;
         switch ((Ofp13Type)inner[1])
         {

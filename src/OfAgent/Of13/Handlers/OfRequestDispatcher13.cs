@@ -141,7 +141,7 @@ internal sealed class OfRequestDispatcher13 : OfRequestDispatcher
             Ctx.SendError(c, new Ofp13Error(Ofp13ErrorType.Experimenter, ResumeNotSupportedExpCode), msg);
             return;
         }
-        if (NxPacketIn.TryDecodeSetPacketInFormat(msg, out var format, out bool badLen)) c.PacketInFormat = format;
-        else Ctx.SendError(c, badLen ? Ofp13Error.BadLength : Ofp13Error.BadRequest(Ofp13Codes.RequestEperm), msg);
+        if (NxPacketIn.TryDecodeSetPacketInFormat(msg, out var format, out var error)) c.PacketInFormat = format;
+        else Ctx.SendError(c, error, msg);
     }
 }

@@ -290,7 +290,7 @@ internal sealed class SwitchConfigHandler(OfRequestContext ctx)
         if (subtype == NxAsyncConfig.SetAsyncConfig)
         {
             Span<uint> masks = stackalloc uint[6];
-            if (!NxAsyncConfig.TryDecodeSetAsyncConfig(msg, masks)) Error(c, Ofp13Error.BadLength, msg);
+            if (!NxAsyncConfig.TryDecodeSetAsyncConfig(msg, masks, out var error)) Error(c, error, msg);
             else SetAsyncMasks(c, masks);
             return;
         }

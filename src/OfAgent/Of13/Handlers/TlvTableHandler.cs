@@ -11,7 +11,7 @@ namespace Softswitch.OfAgent.Of13.Handlers;
 /// REQUEST (<c>ovs-ofctl dump-tlv-map</c>) is answered with an empty table of no capacity, and a MOD that maps nothing
 /// (CLEAR, a DELETE, an ADD of no option: what ovs-save's restore sends for an empty map) succeeds while an ADD of an
 /// option is NXTTMFC_TABLE_FULL, as Open vSwitch answers a map beyond its space; a slave's MOD is
-/// BAD_REQUEST/IS_SLAVE. Stateless.
+/// BAD_REQUEST/IS_SLAVE, a malformed one the codec's error (<see cref="NxTlvTable.TryDecodeMod"/>). Stateless.
 /// </summary>
 internal sealed class TlvTableHandler(OfRequestContext ctx)
 {
@@ -26,16 +26,10 @@ internal sealed class TlvTableHandler(OfRequestContext ctx)
             return;
         }
         if (!c.Controller.MayWrite) { ctx.SendError(c, Ofp13Error.BadRequest(Ofp13Codes.IsSlave), msg); return; }
-        if (!NxTlvTable.TryDecodeMod(msg, out ushort command, out int maps)) { ctx.SendError(c, Ofp13Error.BadLength, msg); return; }
-        ushort refusal = command switch
-        {
-            NxTlvTable.Add => maps == 0 ? (ushort)0 : NxTlvTable.TableFullCode,
-            NxTlvTable.Delete or NxTlvTable.Clear => 0,   // unmapped options are ignored (nicira-ext.h)
-            _ => NxTlvTable.BadCommandCode,
-        };
-        if (refusal == 0) return;
-        Interlocked.Increment(ref ctx.ErrorsSent);
+        if (!NxTlvTable.TryDecodeMod(msg, out ushort command, out int maps, out var error)) { ctx.SendError(c, error, msg); return; }
+        // DELETE and CLEAR of unmapped options are ignored (nicira-ext.h); an ADD of any option finds no room.
+        if (command != NxTlvTable.Add || maps == 0) return;
         ctx.Log.LogDebug("{Conn}: TLV table mod (command {Command}, {Maps} maps) refused: no tun_metadata here", c.Name, command, maps);
-        c.SendRaw(NxTlvTable.Error(c.Version, refusal, msg));
+        ctx.SendError(c, NxTlvTable.NxError(NxTlvTable.TableFullCode), msg);
     }
 }
