@@ -35,7 +35,7 @@ public sealed class VswitchdOvsCtlRestartTests
         // ovs-ofctl as ovs-save's restore script runs it (ovs-ctl puts OVS_SBINDIR first on PATH): each command line kept.
         string ofctlLog = Path.Combine(run, "ovs-ofctl.args");
         File.WriteAllText(Path.Combine(sbin, "ovs-ofctl"), $"#!/bin/sh\necho \"$*\" >> {ofctlLog}\nexec /usr/bin/ovs-ofctl \"$@\"\n");
-        File.SetUnixFileMode(Path.Combine(sbin, "ovs-ofctl"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Sh.Check("chmod", "+x", Path.Combine(sbin, "ovs-ofctl"));
         // ovs-ctl enables ovsdb-server's managers at the end through ovsdb-server.PID.ctl; this server's socket is ovsdb-server.ctl.
         string dbPid = File.ReadAllText(Path.Combine(run, "ovsdb-server.pid")).Trim();
         File.CreateSymbolicLink(Path.Combine(run, $"ovsdb-server.{dbPid}.ctl"), Path.Combine(run, "ovsdb-server.ctl"));
