@@ -2,6 +2,7 @@
 # Builds a Debian package of Softswitch with dpkg-deb: `bash scripts/build-deb.sh [OUTDIR]` (default the current
 # directory) writes OUTDIR/softswitch_VERSION_ARCH.deb holding
 #   /usr/bin/softswitch                              the NativeAOT binary (scripts/install.sh builds it)
+#   /usr/lib/softswitch/sbin/ovs-vswitchd            a link to it, run by ovs-ctl as ovs-vswitchd (OVS_SBINDIR)
 #   /usr/lib/systemd/system/softswitch@.service      the systemd unit, one instance per /etc/softswitch/NAME.json
 #   /usr/share/man/man8/softswitch.8.gz              the man page
 #   /usr/share/softswitch/mininet/softswitch_mn.py   the Mininet switch class
@@ -21,6 +22,8 @@ trap 'rm -rf "$stage"' EXIT
 root="$stage/root"
 if [[ -n "${SOFTSWITCH_BINARY:-}" ]]; then
   install -D -m 0755 "$SOFTSWITCH_BINARY" "$root/usr/bin/softswitch"
+  install -d "$root/usr/lib/softswitch/sbin"
+  ln -sfn ../../../bin/softswitch "$root/usr/lib/softswitch/sbin/ovs-vswitchd"
   install -d "$root/usr/lib/systemd/system"
   sed "s|@BINDIR@|/usr/bin|g" packaging/softswitch@.service > "$root/usr/lib/systemd/system/softswitch@.service"
   chmod 0644 "$root/usr/lib/systemd/system/softswitch@.service"

@@ -5,8 +5,9 @@
 #      prefix, and the Debian package's layout around that binary (scripts/build-deb.sh, then lintian);
 #   2. the README's "In place of ovs-vswitchd" commands: scripts/install-vswitchd.sh --start PREFIX, ovs-vsctl add-br
 #      with a port and a controller, ovs-ofctl dump-flows br0, mn --test pingall with Mininet's stock switch, and
-#      a hundred stock switches (mn --topo linear,100, standalone); ovs-save's save and restore of a bridge's groups
-#      and flows around a restart of the daemon; then del-br, --uninstall and ovs-ctl stop.
+#      a hundred stock switches (mn --topo linear,100, standalone); Open vSwitch's `ovs-ctl restart` with OVS_SBINDIR
+#      at the installed ovs-vswitchd link: the daemon restarted with a bridge's groups and flows saved by ovs-save and
+#      restored with --bundle; then del-br, --uninstall and ovs-ctl stop.
 # Step 2 runs in tests/E2E.Tests/Mininet/sandbox.sh (its own network, mount and PID namespaces): the system paths Open
 # vSwitch's scripts write (/etc/openvswitch, /var/log/openvswitch, /run, the systemd drop-in's directory) are private
 # tmpfs there, so nothing of the machine's own Open vSwitch, nor a cleanup by `mn`, is touched. Needs root.
@@ -38,7 +39,8 @@ if [ "${1:-}" = --inside-sandbox ]; then
   ovs-ofctl dump-flows br0
   ovs-ofctl show br0 | grep -q 'ssw-ci-eth1' || { say "FAILED: ovs-ofctl show br0 has no ssw-ci-eth1"; exit 1; }
   daemon=$(cat /run/openvswitch/ovs-vswitchd.pid)
-  grep -q softswitch "/proc/$daemon/cmdline" || { say "FAILED: pid $daemon serving the database is not softswitch"; exit 1; }
+  [ "$(readlink -f "/proc/$daemon/exe")" = "$(readlink -f "$prefix/bin/softswitch")" ] || { say "FAILED: pid $daemon serving the database is not softswitch"; exit 1; }
+  [ "$(cat "/proc/$daemon/comm")" = ovs-vswitchd ] || { say "FAILED: pid $daemon is named $(cat "/proc/$daemon/comm"), not ovs-vswitchd (ovs-ctl would not find it)"; exit 1; }
   mn_run() {
     say "mn $*"
     out=$(timeout 300 mn "$@" 2>&1) || { echo "$out"; say "FAILED: mn $* exited non-zero"; exit 1; }
@@ -48,10 +50,10 @@ if [ "${1:-}" = --inside-sandbox ]; then
   mn_run --topo tree,depth=2 --test pingall
   mn_run --topo linear,100 --switch ovs,failMode=standalone --controller none --test pingpair
   [ "$(cat /run/openvswitch/ovs-vswitchd.pid)" = "$daemon" ] || { say "FAILED: the daemon was restarted during the runs"; exit 1; }
-  # ovs-save around a restart of the daemon (docs/manual.md): a group and flows in two tables of a bridge offering
-  # OpenFlow14 saved, the daemon stopped by ovs-ctl and started again (as install-vswitchd.sh starts it without
-  # systemd), empty, and the script restoring them with add-groups --bundle and replace-flows --bundle.
-  say "ovs-save save-flows ssw-ci-br1; ovs-ctl --no-ovsdb-server stop; softswitch vswitchd; the restore script"
+  # ovs-ctl restart around the daemon (docs/manual.md): a group and flows in two tables of a bridge offering
+  # OpenFlow14 saved by ovs-save, the daemon stopped, started again from the installed link (OVS_SBINDIR) while
+  # other_config:flow-restore-wait=true, and the saved script restoring them with add-groups and replace-flows --bundle.
+  say "OVS_SBINDIR=$prefix/lib/softswitch/sbin ovs-ctl --no-ovsdb-server restart"
   ovs-vsctl --timeout=30 add-br ssw-ci-br1 -- set bridge ssw-ci-br1 fail_mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14 \
     -- add-port ssw-ci-br1 ssw-ci-eth1p
   saved=$(mktemp -d)
@@ -61,18 +63,21 @@ if [ "${1:-}" = --inside-sandbox ]; then
   ovs-ofctl -O OpenFlow14 add-flows ssw-ci-br1 "$saved/flows"
   dump() { ovs-ofctl -O OpenFlow14 dump-groups ssw-ci-br1 | sort; ovs-ofctl -O OpenFlow14 dump-flows --no-stats ssw-ci-br1 | sort; }
   before=$(dump)
+  # The script ovs-ctl has ovs-save write restores with --bundle (the bridge offers OpenFlow14).
   TMPDIR=$saved /usr/share/openvswitch/scripts/ovs-save save-flows ssw-ci-br1 > "$saved/restore.sh"
   grep -q -- '--bundle' "$saved/restore.sh" || { cat "$saved/restore.sh"; say "FAILED: ovs-save did not restore with --bundle"; exit 1; }
-  /usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server stop
-  for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$daemon" 2>/dev/null; then say "FAILED: ovs-ctl stop left softswitch vswitchd (pid $daemon) running"; exit 1; fi
-  "$prefix/bin/softswitch" vswitchd --pidfile --detach --log-file
-  daemon=$(cat /run/openvswitch/ovs-vswitchd.pid)
-  for _ in $(seq 100); do ovs-ofctl -O OpenFlow14 show ssw-ci-br1 >/dev/null 2>&1 && break; sleep 0.1; done
-  [ "$(dump)" != "$before" ] || { say "FAILED: the restarted daemon already had the flows it was to be given back"; exit 1; }
-  sh "$saved/restore.sh" || { say "FAILED: the restore script exited non-zero"; exit 1; }
+  out=$(OVS_SBINDIR="$prefix/lib/softswitch/sbin" /usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --no-monitor --system-id=random \
+    --no-record-hostname restart 2>&1) || { echo "$out"; say "FAILED: ovs-ctl restart exited non-zero"; exit 1; }
+  echo "$out"
+  { echo "$out" | grep -q 'Saving flows' && echo "$out" | grep -q 'Restoring saved flows'; } || { say "FAILED: ovs-ctl restart did not save and restore the flows"; exit 1; }
+  if kill -0 "$daemon" 2>/dev/null; then say "FAILED: ovs-ctl restart left the daemon before it (pid $daemon) running"; exit 1; fi
+  restarted=$(cat /run/openvswitch/ovs-vswitchd.pid)
+  [ "$restarted" != "$daemon" ] && [ "$(readlink -f "/proc/$restarted/exe")" = "$(readlink -f "$prefix/bin/softswitch")" ] \
+    || { say "FAILED: pid $restarted after ovs-ctl restart is not a new softswitch"; exit 1; }
+  daemon=$restarted
   after=$(dump)
-  [ "$after" = "$before" ] || { printf 'before:\n%s\nafter:\n%s\n' "$before" "$after"; say "FAILED: ovs-save's restore did not give back every group and flow"; exit 1; }
+  [ "$after" = "$before" ] || { printf 'before:\n%s\nafter:\n%s\n' "$before" "$after"; say "FAILED: ovs-ctl restart did not give back every group and flow"; exit 1; }
+  ! ovs-vsctl --timeout=30 get Open_vSwitch . other_config | grep -q flow-restore-wait || { say "FAILED: flow-restore-wait left set"; exit 1; }
   rm -rf "$saved"
   ovs-vsctl --timeout=30 del-br ssw-ci-br1
   ovs-vsctl --timeout=30 del-br br0

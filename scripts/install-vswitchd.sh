@@ -2,10 +2,12 @@
 # Puts `softswitch vswitchd` where Open vSwitch's service runs ovs-vswitchd:
 #   bash scripts/install-vswitchd.sh [--start] [PREFIX]      (PREFIX as given to install.sh, default /usr/local)
 # installs the systemd drop-in /etc/systemd/system/ovs-vswitchd.service.d/softswitch.conf, so Debian's
-# ovs-vswitchd.service (required by openvswitch-switch.service, after ovsdb-server.service) runs
-# PREFIX/bin/softswitch vswitchd in place of ovs-vswitchd: one unit, never both daemons on one database.
+# ovs-vswitchd.service (required by openvswitch-switch.service, after ovsdb-server.service) runs softswitch vswitchd
+# in place of ovs-vswitchd, by its link PREFIX/lib/softswitch/sbin/ovs-vswitchd (install.sh puts it there): one unit,
+# never both daemons on one database; `systemctl reload` runs ovs-ctl restart with OVS_SBINDIR set to that directory.
 # --start: systemctl daemon-reload and restart openvswitch-switch (with no systemd running, the database is set up
-# with ovs-ctl --no-ovs-vswitchd start, as ovsdb-server.service does, and the daemon started detached).
+# with ovs-ctl --no-ovs-vswitchd start, as ovsdb-server.service does, and the daemon started by ovs-ctl
+# --no-ovsdb-server start with OVS_SBINDIR, detached).
 # --uninstall: removes the drop-in (ovs-vswitchd.service runs ovs-vswitchd again). DESTDIR is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,17 +34,18 @@ if [ "$uninstall" = 1 ]; then
   exit 0
 fi
 
-if [ ! -x "$DEST$PREFIX/bin/softswitch" ]; then
-  echo "install-vswitchd.sh: $DEST$PREFIX/bin/softswitch is not installed: run scripts/install.sh $PREFIX first" >&2
+sbin=$PREFIX/lib/softswitch/sbin
+if [ ! -x "$DEST$PREFIX/bin/softswitch" ] || [ ! -x "$DEST$sbin/ovs-vswitchd" ]; then
+  echo "install-vswitchd.sh: $DEST$PREFIX/bin/softswitch (and its link $DEST$sbin/ovs-vswitchd) is not installed: run scripts/install.sh $PREFIX first" >&2
   exit 2
 fi
 if [ ! -e "$DEST/usr/share/openvswitch/vswitch.ovsschema" ] && [ -z "$DEST" ]; then
   echo "install-vswitchd.sh: warning: no Open vSwitch database tools here: apt-get install openvswitch-switch openvswitch-common" >&2
 fi
 install -d "$(dirname "$dropin")"
-sed "s|@BINDIR@|$PREFIX/bin|g" packaging/ovs-vswitchd.service.d/softswitch.conf > "$dropin"
+sed "s|@PREFIX@|$PREFIX|g" packaging/ovs-vswitchd.service.d/softswitch.conf > "$dropin"
 chmod 0644 "$dropin"
-echo "install-vswitchd.sh: installed $dropin (ovs-vswitchd.service runs $PREFIX/bin/softswitch vswitchd)"
+echo "install-vswitchd.sh: installed $dropin (ovs-vswitchd.service runs softswitch vswitchd as $sbin/ovs-vswitchd)"
 
 if [ "$start" = 1 ]; then
   if systemd_running; then
@@ -51,8 +54,8 @@ if [ "$start" = 1 ]; then
     echo "install-vswitchd.sh: openvswitch-switch restarted: $(systemctl is-active ovs-vswitchd) ($(ovs-vsctl --timeout=10 get Open_vSwitch . ovs_version 2>/dev/null || echo 'no answer yet'))"
   else
     /usr/share/openvswitch/scripts/ovs-ctl --no-ovs-vswitchd --system-id=random start
-    "$DEST$PREFIX/bin/softswitch" vswitchd --pidfile --detach --log-file
-    echo "install-vswitchd.sh: no systemd here: the database and softswitch vswitchd were started by hand"
+    OVS_SBINDIR="$DEST$sbin" /usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --no-monitor --no-record-hostname start
+    echo "install-vswitchd.sh: no systemd here: the database and softswitch vswitchd were started by ovs-ctl (OVS_SBINDIR=$DEST$sbin ovs-ctl restart restarts it)"
   fi
 else
   echo "install-vswitchd.sh: start it with: systemctl daemon-reload; systemctl restart openvswitch-switch"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs Softswitch as a native command: `bash scripts/install.sh [PREFIX]` (default /usr/local) builds
 # `softswitch` with NativeAOT (no .NET runtime needed to run it; gcc links it when clang is missing) and puts
-#   PREFIX/bin/softswitch                          the switch (run, demo, ctl)
+#   PREFIX/bin/softswitch                          the switch (run, demo, ctl, vswitchd)
+#   PREFIX/lib/softswitch/sbin/ovs-vswitchd        a link to it: run by that name it is `softswitch vswitchd` taking
+#                                                  ovs-vswitchd's command line, for ovs-ctl (OVS_SBINDIR=PREFIX/lib/softswitch/sbin)
 #   PREFIX/lib/systemd/system/softswitch@.service  a systemd unit, one instance per /etc/softswitch/NAME.json
 #   PREFIX/share/softswitch/mininet/softswitch_mn.py  the Mininet switch class (mn --custom ... --switch softswitch)
 #   PREFIX/share/man/man8/softswitch.8             the man page (man softswitch)
@@ -41,6 +43,9 @@ done_step
 step "installing into $DEST$PREFIX (a few seconds)..."
 
 install -D -m 0755 "$out/softswitch" "$DEST$PREFIX/bin/softswitch"
+# Relative, so it points at the binary beside it under DESTDIR as well as once installed.
+install -d "$DEST$PREFIX/lib/softswitch/sbin"
+ln -sfn ../../../bin/softswitch "$DEST$PREFIX/lib/softswitch/sbin/ovs-vswitchd"
 install -d "$DEST$PREFIX/lib/systemd/system"
 sed "s|@BINDIR@|$PREFIX/bin|g" packaging/softswitch@.service > "$DEST$PREFIX/lib/systemd/system/softswitch@.service"
 chmod 0644 "$DEST$PREFIX/lib/systemd/system/softswitch@.service"

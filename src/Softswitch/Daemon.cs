@@ -31,10 +31,11 @@ internal static partial class Daemon
         if (OperatingSystem.IsLinux()) _ = SetSid();
     }
 
-    /// <summary>Runs this program again with <paramref name="args"/> (which no longer hold --detach) and waits until it is ready.</summary>
-    public static int Detach(IReadOnlyList<string> args, TimeSpan timeout)
+    /// <summary>Runs this program again with <paramref name="args"/> (which no longer hold --detach) and waits until it
+    /// is ready; <paramref name="program"/>: the path to run it by (a link to it, whose name the process takes), else its own.</summary>
+    public static int Detach(IReadOnlyList<string> args, TimeSpan timeout, string? program = null)
     {
-        string exe = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program's path");
+        string exe = program ?? Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this program's path");
         var psi = new ProcessStartInfo(exe)
         {
             UseShellExecute = false,

@@ -2,6 +2,10 @@ using System.CommandLine;
 using Softswitch;
 using Softswitch.OfAgent;
 
+// Run by the name ovs-vswitchd (a link to this program), the command line is ovs-vswitchd's (OvsVswitchdName).
+args = Softswitch.Vswitchd.OvsVswitchdName.Arguments(args);
+if (args is ["vswitchd", ..]) args = Softswitch.Vswitchd.VswitchdCommand.SpellVerbose(args);
+
 var seconds = new Option<double>("--seconds") { Description = "length of the throughput run in seconds (default 3)", DefaultValueFactory = _ => 3 };
 var demo = new Command("demo", "run the switch on in-memory ports with simulated hosts, then a short throughput run") { seconds };
 demo.SetAction(pr =>
@@ -133,15 +137,23 @@ var vsThreads = new Option<int?>("--threads") { Description = "forwarding thread
 var vsNoChdir = new Option<bool>("--no-chdir") { Description = "as ovs-vswitchd's (this daemon never changes directory)" };
 var vsMonitor = new Option<bool>("--monitor") { Description = "as ovs-vswitchd's: taken, not acted on (no monitor process restarts the daemon; use systemd's Restart=)" };
 var vsMlockall = new Option<bool>("--mlockall") { Description = "as ovs-vswitchd's: taken, not acted on (memory is not locked)" };
+var vsVerbose = new Option<string[]>("--verbose") { Description = "as ovs-vswitchd's -v[SPEC] and --verbose[=SPEC] (repeatable): [MODULE][:DESTINATION][:LEVEL], DESTINATION console, syslog or file (the one this daemon writes to is set; syslog is not written), LEVEL off emer err warn info dbg (default dbg); after --log-level", AllowMultipleArgumentsPerToken = false };
+var vsUser = new Option<string?>("--user") { Description = "as ovs-vswitchd's --user USER[:GROUP]: taken when it names the user the daemon runs as (it drops no privileges), refused otherwise" };
+var vsNoSelfConfinement = new Option<bool>("--no-self-confinement") { Description = "as ovs-vswitchd's (this daemon never confines itself to its directories)" };
 var vswitchd = new Command("vswitchd", "in place of ovs-vswitchd: serve the bridges of an Open vSwitch database (ovs-vsctl, Mininet's OVSSwitch), each an OpenFlow switch")
 {
-    vsDatabase, vsPidfile, vsDetach, vsLogFile, vsUnixctl, vsLogLevel, vsThreads, vsNoChdir, vsMonitor, vsMlockall,
+    vsDatabase, vsPidfile, vsDetach, vsLogFile, vsUnixctl, vsLogLevel, vsThreads, vsNoChdir, vsMonitor, vsMlockall, vsVerbose, vsUser, vsNoSelfConfinement,
 };
 vswitchd.SetAction(pr =>
 {
     var ignored = new List<string>();
     if (pr.GetValue(vsMonitor)) ignored.Add("--monitor");
     if (pr.GetValue(vsMlockall)) ignored.Add("--mlockall");
+    if (pr.GetValue(vsUser) is { } user)
+    {
+        if (!Softswitch.Vswitchd.VswitchdCommand.IsOwnUser(user, out var userError)) return RunCommand.UserError(userError);
+        ignored.Add($"--user {user}");
+    }
     return Softswitch.Vswitchd.VswitchdCommand.Run(new Softswitch.Vswitchd.VswitchdSettings
     {
         Database = pr.GetValue(vsDatabase),
@@ -151,6 +163,7 @@ vswitchd.SetAction(pr =>
         Unixctl = pr.GetValue(vsUnixctl),
         LogLevel = pr.GetValue(vsLogLevel) ?? "info",
         Threads = pr.GetValue(vsThreads) ?? 1,
+        Verbose = pr.GetValue(vsVerbose) ?? [],
         Ignored = ignored,
     }, args);
 });

@@ -12,9 +12,7 @@ namespace Softswitch.E2E.Tests;
 /// then what they were, and frames cross the bridge again through the restored tables and group.
 /// </summary>
 /// <remarks>
-/// ovs-ctl's own restart starts the ovs-vswitchd program of its PATH (and saves flows only when that program's
-/// process is running), so the drop-in of scripts/install-vswitchd.sh, which runs Softswitch in ovs-vswitchd.service,
-/// restarts it through systemd and this round trip (docs/manual.md, "In place of ovs-vswitchd").
+/// ovs-ctl restart itself runs this round trip against Softswitch's ovs-vswitchd link: scripts/check-install.sh.
 /// ovs-save saves no meters (nor does it for Open vSwitch), so none is set here.
 /// </remarks>
 [RequiresTool("ovsdb-server")]
@@ -26,14 +24,14 @@ public sealed class VswitchdSaveRestoreTests
     private const string OvsSave = "/usr/share/openvswitch/scripts/ovs-save";
     private static readonly string s_id = (Environment.ProcessId % 10000).ToString(CultureInfo.InvariantCulture);
 
-    private const string Groups = """
+    internal const string Groups = """
         group_id=1,type=all,bucket=actions=output:2
         group_id=2,type=select,selection_method=hash,bucket=weight:10,actions=output:2,bucket=weight:20,actions=output:2
         group_id=3,type=indirect,bucket=actions=group:1
         """;
 
     // Three tables: ARP and IPv4 from port 1 by table 1 (IPv4 through the chained group 3 -> 1), the way back by table 2.
-    private const string Flows = """
+    internal const string Flows = """
         table=0,priority=10,in_port=1,actions=goto_table:1
         table=0,priority=10,in_port=2,actions=goto_table:2
         table=0,priority=0,actions=drop
@@ -45,7 +43,7 @@ public sealed class VswitchdSaveRestoreTests
         table=2,priority=1,actions=drop
         """;
 
-    private static List<string> Lines(Sh.Result r, string header)
+    internal static List<string> Lines(Sh.Result r, string header)
     {
         Assert.True(r.Ok, r.Stderr);
         return r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -119,6 +117,6 @@ public sealed class VswitchdSaveRestoreTests
         }
     }
 
-    private static bool Ping(string ns, string ip)
+    internal static bool Ping(string ns, string ip)
         => Sh.Run("ip", ["netns", "exec", ns, "ping", "-c", "3", "-W", "2", "-i", "0.3", ip], 30_000).Ok;
 }

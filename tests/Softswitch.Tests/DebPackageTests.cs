@@ -61,6 +61,8 @@ public sealed class DebPackageTests : IDisposable
         var contents = Run("dpkg-deb", ["--contents", deb]);
         Assert.Equal(0, contents.Code);
         Assert.Matches(@"(?m)^-rwxr-xr-x root/root .* \./usr/bin/softswitch$", contents.Out);
+        // ovs-ctl's ovs-vswitchd (OVS_SBINDIR=/usr/lib/softswitch/sbin): a relative link to the binary.
+        Assert.Matches(@"(?m)^lrwxrwxrwx root/root .* \./usr/lib/softswitch/sbin/ovs-vswitchd -> \.\./\.\./\.\./bin/softswitch$", contents.Out);
         foreach (var file in new[] { "usr/lib/systemd/system/softswitch@.service", "usr/share/man/man8/softswitch.8.gz",
                      "usr/share/softswitch/mininet/softswitch_mn.py", "usr/share/doc/softswitch/README.md.gz",
                      "usr/share/doc/softswitch/copyright", "usr/share/doc/softswitch/changelog.gz" })

@@ -357,6 +357,8 @@ internal sealed class Bridge : IDisposable
         _targetErrors.Clear();
         foreach (var c in config.Controllers)
         {
+            // flow-restore-wait: no controller connection until the restore is done (the rows stay, not connected).
+            if (config.FlowRestoreWait) break;
             if (OfEndpoint.TryParse(c.Target, out var ep, out var why))
             {
                 (ep!.IsTls ? tlsTargets : controllers).Add(c.Target);
@@ -397,6 +399,11 @@ internal sealed class Bridge : IDisposable
         _log.LogInformation("bridge {Bridge}: datapath id {Dpid:x16}, fail mode {FailMode}, {Protocols}, controllers [{Controllers}] (inactivity probe {Probe} s, max backoff {Backoff} s), tools at {Mgmt}",
             Name, DatapathId, failMode.ToString().ToLowerInvariant(), AgentOptions.Spell(versions), string.Join(", ", controllers),
             options.InactivityProbe.TotalSeconds, options.MaxBackoff.TotalSeconds, ManagementSocket);
+        if (config.FlowRestoreWait && config.Controllers.Count > 0)
+        {
+            _log.LogInformation("bridge {Bridge}: other_config:flow-restore-wait=true: controllers [{Targets}] wait until it is removed (the flows are being restored)",
+                Name, string.Join(", ", config.Controllers.Select(c => c.Target)));
+        }
         return agent;
     }
 

@@ -208,9 +208,17 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     /// <summary>The settings of each table its flow_tables column names (Flow_Table rows), by table id.</summary>
     public IReadOnlyDictionary<byte, Ofproto.OfTableSettings> FlowTables { get; init; } = new Dictionary<byte, Ofproto.OfTableSettings>();
 
-    /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc.</summary>
+    /// <summary>
+    /// Open_vSwitch other_config:flow-restore-wait=true (see <see cref="VswitchConfig.FlowRestoreWait"/>): the bridge
+    /// connects to none of its <see cref="Controllers"/> (their rows stay, not connected) until the key is removed or
+    /// false; its flows, groups and meters are neither flushed nor replaced meanwhile, so a restore fills them.
+    /// </summary>
+    public bool FlowRestoreWait { get; init; }
+
+    /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc, and
+    /// flow-restore-wait (which holds the controllers back).</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
-        + "|" + DpDesc;
+        + "|" + DpDesc + "|" + (FlowRestoreWait ? "restore-wait" : "");
 }
 
 /// <summary>The receive queues' placement settings: Open_vSwitch other_config's (see <see cref="VswitchConfig.RxqScheduling"/>),
@@ -280,6 +288,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         }
         var bridges = new List<BridgeConfig>();
         bool hwOffload = HwOffloadOf(root.Map("other_config"), out _);
+        bool restoreWait = FlowRestoreWait(root.Map("other_config"));
         var ignored = new Dictionary<Guid, string>();
         // OVSDB lets rows be referenced more than once (one Interface by two Ports, one Port by two Bridges) and two rows
         // share a name; as Open vSwitch's bridge, the first reference by name serves the row, the others are said.
@@ -399,6 +408,7 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             bridges.Add(new BridgeConfig(brUuid, name, other.GetValueOrDefault("datapath-id"), other.GetValueOrDefault("hwaddr"), br.String("fail_mode"),
                 [.. br.Strings("protocols").Order(StringComparer.Ordinal)], [.. controllers.OrderBy(c => c.Target, StringComparer.Ordinal)],
                 [.. interfaces.OrderBy(i => i.Name, StringComparer.Ordinal)], refused, other.GetValueOrDefault("dp-desc")) { Status = status, Ssl = ssl, HwOffload = hwOffload, PortStatus = portStatus, Mirrors = mirrors,
+                FlowRestoreWait = restoreWait,
                 Stp = stp,
                 McastSnooping = mcast,
                 Rstp = rstp,
@@ -418,6 +428,15 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
             Ignored = ignored,
         };
     }
+
+    /// <summary>
+    /// Open_vSwitch other_config:flow-restore-wait, as Open vSwitch's bridge reads it (smap_get_bool: the value
+    /// <c>true</c> is true, anything else or no key false). ovs-ctl's restart sets it before it starts the daemon and
+    /// removes it once the flows it saved are restored; while it is true no bridge connects to its controllers
+    /// (vswitch.xml: so that no controller changes the tables in the middle of the restore).
+    /// </summary>
+    public static bool FlowRestoreWait(IReadOnlyDictionary<string, string> otherConfig)
+        => otherConfig.GetValueOrDefault("flow-restore-wait") == "true";
 
     /// <summary>Interface types that are tunnels (whose headers Open vSwitch's tunnel sampling reports).</summary>
     private static readonly HashSet<string> s_tunnelTypes = new(StringComparer.Ordinal) { "vxlan", "gre", "geneve", "ip6gre", "erspan", "ip6erspan", "gtpu", "bareudp", "srv6", "stt", "lisp" };

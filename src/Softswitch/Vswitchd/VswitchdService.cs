@@ -40,6 +40,8 @@ internal sealed class VswitchdService : IDisposable
     private readonly int _defaultThreads;
     private ForwardingThreads? _threads;
     private string? _threadsRefused, _hwOffloadRefused, _rxqRefused;
+    /// <summary>other_config:flow-restore-wait as last applied (said in the log when it changes).</summary>
+    private bool _flowRestoreWait;
     private LinkMonitor? _linkMonitor;
     private PeriodicThread? _linkWatch;
     private readonly BatchWorkers _bridgeWorkers;
@@ -68,6 +70,14 @@ internal sealed class VswitchdService : IDisposable
 
     /// <summary>Set once the first session has started, or its first attempt failed (the daemon then says it is ready).</summary>
     public ManualResetEventSlim FirstAttempt { get; } = new(false);
+
+    /// <summary>
+    /// Set once the first session's first round is done: the configuration applied (every bridge made, or its failure
+    /// kept with it) and the status, cur_cfg with it, written; or when no session could start. As ovs-vswitchd
+    /// completes its daemonization after its initial configuration, the daemon says it is ready then, so what runs
+    /// next (ovs-ctl restart's restore of the flows) finds the bridges.
+    /// </summary>
+    public ManualResetEventSlim FirstConfigured { get; } = new(false);
 
     /// <summary>The bridges served, by name (a copy; read under <see cref="BridgesLock"/> to use them).</summary>
     public IReadOnlyList<Bridge> Bridges
@@ -197,6 +207,7 @@ internal sealed class VswitchdService : IDisposable
                 while (!_stop.IsCancellationRequested && client.IsOpen)
                 {
                     Reconcile(client, monitor);
+                    FirstConfigured.Set();
                     WaitHandle.WaitAny(_roundWaits ??= [_wake, _stop.Token.WaitHandle], 1000);
                 }
                 if (!_stop.IsCancellationRequested) _log.LogWarning("database {Remote}: connection lost; reconnecting in {Delay} s (the bridges keep running)", _remote, backoff.TotalSeconds);
@@ -206,6 +217,7 @@ internal sealed class VswitchdService : IDisposable
                 if (e.Message != lastFailure) _log.LogWarning("database {Remote}: {Error}; retrying with backoff ({Min} s, doubling up to {Max} s)", _remote, e.Message, MinBackoff.TotalSeconds, MaxBackoff.TotalSeconds);
                 lastFailure = e.Message;
                 FirstAttempt.Set();
+                FirstConfigured.Set();
             }
             finally
             {
@@ -303,6 +315,14 @@ internal sealed class VswitchdService : IDisposable
         config.HwOffload(out var hwOffloadError);
         if (hwOffloadError is not null && hwOffloadError != _hwOffloadRefused) _log.LogWarning("{Error}", hwOffloadError);
         _hwOffloadRefused = hwOffloadError;
+        bool restoreWait = VswitchConfig.FlowRestoreWait(config.OtherConfig);
+        if (restoreWait != _flowRestoreWait)
+        {
+            _log.LogInformation(restoreWait
+                ? "other_config:flow-restore-wait=true: no bridge connects to its controllers until it is removed"
+                : "other_config:flow-restore-wait removed: the bridges connect to their controllers");
+        }
+        _flowRestoreWait = restoreWait;
         foreach (var target in config.ManagerTargets)
         {
             if (_managersSaid.Add(target))
@@ -456,5 +476,6 @@ internal sealed class VswitchdService : IDisposable
         _threads?.Dispose();
         _wake.Dispose();
         FirstAttempt.Dispose();
+        FirstConfigured.Dispose();
     }
 }

@@ -1251,6 +1251,52 @@ public sealed class VswitchdBridgeTests : IDisposable
         return flows.Count;
     }
 
+    /// <summary>
+    /// Open_vSwitch other_config:flow-restore-wait=true (ovs-ctl restart sets it before it starts the daemon): the
+    /// bridge is made with its ports and management socket, takes flows from a tool, and connects to no controller;
+    /// once the key is removed the next apply connects to the controller and keeps every flow restored meanwhile.
+    /// </summary>
+    [Fact]
+    public void FlowRestoreWait_HoldsTheControllerBack_UntilRemoved_KeepingTheFlows()
+    {
+        var controller = new TcpListener(IPAddress.Parse("127.83.86.2"), 0);
+        controller.Start();
+        try
+        {
+            var db = Database();
+            string target = $"tcp:127.83.86.2:{((IPEndPoint)controller.LocalEndpoint).Port}";
+            Assert.True(db.TryApplyUpdate2(new JsonObject
+            {
+                ["Controller"] = new JsonObject { [Id("c").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["target"] = target } } },
+                ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["other_config"] = StringMap(("flow-restore-wait", "true")) } } },
+            }, out var e), e);
+            var waiting = VswitchConfig.Read(db)!;
+            Assert.True(VswitchConfig.FlowRestoreWait(waiting.OtherConfig));
+            Assert.True(waiting.Bridges[0].FlowRestoreWait);
+            using var bridge = Bridge.Create(waiting.Bridges[0], Host());
+            Assert.Empty(bridge.Agent.ActiveControllers);
+            Assert.Equal((false, (string?)null), bridge.Controller(target));
+            Assert.Equal(OfError.None, bridge.Agent.Switch.FlowMod(AddFlow(7, 0x02_00_00_00_00_01, 0)));
+
+            // ovs-ctl's flow_restore_complete removes the key (the map's modify of an existing key deletes it).
+            Assert.True(db.TryApplyUpdate2(new JsonObject
+            {
+                ["Open_vSwitch"] = new JsonObject { [Id("root").ToString()] = new JsonObject { ["modify"] = new JsonObject { ["other_config"] = StringMap(("flow-restore-wait", "true")) } } },
+            }, out e), e);
+            var restored = VswitchConfig.Read(db)!;
+            Assert.False(restored.Bridges[0].FlowRestoreWait);
+            bridge.Apply(restored.Bridges[0]);
+            Assert.Equal(target, Assert.Single(bridge.Agent.ActiveControllers).Endpoint);
+            Assert.True(controller.Server.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "the bridge did not connect to its controller once flow-restore-wait was removed");
+            controller.AcceptSocket().Dispose();
+            Assert.Equal(1, FlowCount(bridge));
+        }
+        finally
+        {
+            controller.Stop();
+        }
+    }
+
     /// <summary>A Controller target written without its port (tcp:IP, 6653 implied) is the agent's controller at
     /// IP:6653: it shows connected once that controller answers.</summary>
     [Fact]

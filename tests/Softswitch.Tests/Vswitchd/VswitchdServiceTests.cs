@@ -4,7 +4,8 @@ using Softswitch.TestKit;
 namespace Softswitch.Tests.Vswitchd;
 
 /// <summary>
-/// scripts/install-vswitchd.sh: the drop-in that makes Open vSwitch's ovs-vswitchd.service run `softswitch vswitchd`,
+/// scripts/install-vswitchd.sh: the drop-in that makes Open vSwitch's ovs-vswitchd.service run `softswitch vswitchd`
+/// (by its link ovs-vswitchd, and ovs-ctl restart with that link's directory as OVS_SBINDIR on a reload),
 /// installed into a staging root (DESTDIR) and checked by systemd itself (systemd-analyze verify: every key known,
 /// the command executable); --uninstall takes it away; a missing binary is refused.
 /// </summary>
@@ -47,12 +48,17 @@ public sealed class VswitchdServiceTests : IDisposable
         string bin = Path.Combine(_dir.FullName, "root", "usr", "bin");
         Directory.CreateDirectory(bin);
         File.Copy(Path.Combine(AppContext.BaseDirectory, "softswitch"), Path.Combine(bin, "softswitch"));
+        string sbin = Directory.CreateDirectory(Path.Combine(_dir.FullName, "root", "usr", "lib", "softswitch", "sbin")).FullName;
+        File.CreateSymbolicLink(Path.Combine(sbin, "ovs-vswitchd"), "../../../bin/softswitch");
         var install = Run("bash", [Script, "/usr"], Staging);
         Assert.True(install.Code == 0, install.Err + install.Out);
         string unit = File.ReadAllText(DropIn);
-        Assert.Contains("\nExecStart=\nExecStart=/usr/bin/softswitch vswitchd unix:/run/openvswitch/db.sock --pidfile=/run/openvswitch/ovs-vswitchd.pid", unit);
+        Assert.Contains("\nExecStart=\nExecStart=/usr/lib/softswitch/sbin/ovs-vswitchd unix:/run/openvswitch/db.sock --pidfile=/run/openvswitch/ovs-vswitchd.pid", unit);
         Assert.Contains("\nType=notify\n", unit);
-        Assert.DoesNotContain("@BINDIR@", unit);
+        // The reload is ovs-ctl's restart with the link's directory as its sbindir: the flows are saved and restored.
+        Assert.Contains("\nEnvironment=OVS_SBINDIR=/usr/lib/softswitch/sbin\n", unit);
+        Assert.Contains("\nExecReload=\nExecReload=/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --no-monitor --system-id=random --no-record-hostname restart $OVS_CTL_OPTS\n", unit);
+        Assert.DoesNotContain("@PREFIX@", unit);
 
         // systemd reads it as the drop-in of ovs-vswitchd.service (Debian's unit when installed, else a stand-in), the
         // command pointing at the staged binary so it can check that it is executable.
@@ -61,13 +67,13 @@ public sealed class VswitchdServiceTests : IDisposable
         if (File.Exists(Installed)) File.Copy(Installed, Path.Combine(units, "ovs-vswitchd.service"));
         else File.WriteAllText(Path.Combine(units, "ovs-vswitchd.service"), "[Unit]\nDescription=Open vSwitch Forwarding Unit\n[Service]\nType=forking\nExecStart=/bin/true\n");
         string dropDir = Directory.CreateDirectory(Path.Combine(units, "ovs-vswitchd.service.d")).FullName;
-        File.WriteAllText(Path.Combine(dropDir, "softswitch.conf"), unit.Replace("/usr/bin/softswitch", Path.Combine(bin, "softswitch")));
+        File.WriteAllText(Path.Combine(dropDir, "softswitch.conf"), unit.Replace("/usr/lib/softswitch/sbin", sbin));
         var verify = Run("systemd-analyze", ["verify", Path.Combine(units, "ovs-vswitchd.service")], new Dictionary<string, string> { ["SYSTEMD_UNIT_PATH"] = units + ":" });
         Assert.True(verify.Code == 0, verify.Err + verify.Out);
         Assert.DoesNotContain("softswitch.conf", verify.Err);   // an unknown key or a bad value is named by its file
 
         // A drop-in whose command is not there fails the same check (the verification can fail).
-        File.WriteAllText(Path.Combine(dropDir, "softswitch.conf"), unit.Replace("/usr/bin/softswitch", Path.Combine(_dir.FullName, "missing", "softswitch")));
+        File.WriteAllText(Path.Combine(dropDir, "softswitch.conf"), unit.Replace("/usr/lib/softswitch/sbin", Path.Combine(_dir.FullName, "missing")));
         Assert.NotEqual(0, Run("systemd-analyze", ["verify", Path.Combine(units, "ovs-vswitchd.service")], new Dictionary<string, string> { ["SYSTEMD_UNIT_PATH"] = units + ":" }).Code);
 
         var uninstall = Run("bash", [Script, "--uninstall", "/usr"], Staging);
