@@ -12,7 +12,7 @@ namespace Softswitch.E2E.Tests;
 /// then what they were, and frames cross the bridge again through the restored tables and group.
 /// </summary>
 /// <remarks>
-/// ovs-ctl restart itself runs this round trip against Softswitch's ovs-vswitchd link: scripts/check-install.sh.
+/// ovs-ctl restart itself runs this round trip against Softswitch's ovs-vswitchd link: VswitchdOvsCtlRestartTests.
 /// ovs-save saves no meters (nor does it for Open vSwitch), so none is set here.
 /// </remarks>
 [RequiresTool("ovsdb-server")]
