@@ -35,6 +35,14 @@ public sealed class AgentOptions
     public const uint DefaultVersions = (1u << 0x01) | (1u << 0x04);
 
     /// <summary>
+    /// The versions a bridge of <c>softswitch vswitchd</c> offers when its <c>protocols</c> column is empty: OpenFlow 1.0,
+    /// 1.3 and 1.4, Open vSwitch's default there (its <c>OFPUTIL_DEFAULT_VERSIONS</c>, 1.0 to 1.4, less 1.1 and 1.2,
+    /// which this switch does not speak). <c>ovs-save</c> saves and restores a bridge of an empty column under 1.4 with
+    /// <c>--bundle</c>, so a bridge that did not offer 1.4 would lose its flows across <c>ovs-ctl restart</c>.
+    /// </summary>
+    public const uint OvsBridgeDefaultVersions = DefaultVersions | (1u << 0x05);
+
+    /// <summary>
     /// Reads a version list as Open vSwitch spells it (<c>OpenFlow10,OpenFlow13</c>, the bridge's <c>protocols</c>
     /// column and ovs-ofctl's <c>-O</c>; case does not matter) into a bitmap for <see cref="Versions"/>; false with
     /// the reason for an unknown name, a version this switch does not speak, or an empty list.

@@ -119,16 +119,7 @@ public class OfFlowTablesTimeoutTests
         clock.AdvanceNanos(6 * Second);
         var modify = new FlowMod(FlowModCommand.ModifyStrict, FlowMatch.Exact(Key(1)), 0, new FlowActions([FlowAction.Output(2)]),
                                  Rules: rules, TableId: everyTable ? FlowModRequest.AllTables : (byte)0);
-        if (atomic)
-        {
-            var batch = table.BeginBatch(atomic: true);
-            Assert.Equal(FlowModStatus.Ok, batch.Apply(modify, null, out _));
-            batch.Commit();
-        }
-        else
-        {
-            Assert.Equal(FlowModStatus.Ok, table.Apply(modify));
-        }
+        ApplyAloneOrAtomically(table, modify, atomic);
         var e = table.Lookup(Key(1), 0)!;
         Assert.Equal(FlowAction.Output(2), e.Actions.Items[0]);
         Assert.Equal(created.CreatedNanos, e.CreatedNanos);
@@ -166,16 +157,7 @@ public class OfFlowTablesTimeoutTests
         clock.AdvanceNanos(4 * Second);
         var modify = new FlowMod(FlowModCommand.Modify, FlowMatch.Exact(Key(1)), 0, new FlowActions([FlowAction.Output(2)]),
                                  Flags: reset ? FlowModFlags.ResetCounts : FlowModFlags.None, Rules: MatchRules.OpenFlow13);
-        if (atomic)
-        {
-            var batch = table.BeginBatch(atomic: true);
-            Assert.Equal(FlowModStatus.Ok, batch.Apply(modify, null, out _));
-            batch.Commit();
-        }
-        else
-        {
-            Assert.Equal(FlowModStatus.Ok, table.Apply(modify));
-        }
+        ApplyAloneOrAtomically(table, modify, atomic);
         var e = table.Lookup(Key(1), 0)!;
         Assert.Equal(FlowAction.Output(2), e.Actions.Items[0]);
         Assert.Equal(reset ? (0L, 0L) : (3L, 192L), (e.Packets, e.Bytes));
@@ -194,6 +176,19 @@ public class OfFlowTablesTimeoutTests
         }
         Assert.Equal(FlowRemovedReason.IdleTimeout, removed[0].Reason);
         Assert.Equal(clock.NowNanos - t0, removed[0].DurationNanos);
+    }
+
+    /// <summary>Applies <paramref name="mod"/> alone, or as the one flow-mod of an atomic batch that commits.</summary>
+    private static void ApplyAloneOrAtomically(OfFlowTables table, FlowMod mod, bool atomic)
+    {
+        if (!atomic)
+        {
+            Assert.Equal(FlowModStatus.Ok, table.Apply(mod));
+            return;
+        }
+        var batch = table.BeginBatch(atomic: true);
+        Assert.Equal(FlowModStatus.Ok, batch.Apply(mod, null, out _));
+        batch.Commit();
     }
 
     [Fact]

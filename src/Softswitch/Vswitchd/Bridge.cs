@@ -349,8 +349,8 @@ internal sealed class Bridge : IDisposable
         }
         if (versions == 0)
         {
-            if (config.Protocols.Count > 0) _log.LogWarning("bridge {Bridge}: none of the protocols asked for is spoken here: speaking {Spoken}", Name, AgentOptions.Spell(AgentOptions.DefaultVersions));
-            versions = AgentOptions.DefaultVersions;
+            if (config.Protocols.Count > 0) _log.LogWarning("bridge {Bridge}: none of the protocols asked for is spoken here: speaking {Spoken}", Name, AgentOptions.Spell(AgentOptions.OvsBridgeDefaultVersions));
+            versions = AgentOptions.OvsBridgeDefaultVersions;
         }
         var controllers = new List<string>();
         var tlsTargets = new List<string>();

@@ -18,6 +18,34 @@ public sealed class BundleGroupWindowTests
 {
     private static Group G(uint id, ushort port) => new(id, GroupType.Indirect, [new GroupBucket(new FlowActions([FlowAction.Output(port)]))], 0);
 
+    /// <summary>
+    /// Stages an atomic batch at the next version, as a bundle commit does before publishing: table 0 held, the
+    /// <paramref name="groups"/> set and a catch-all flow of priority 10 applying <paramref name="action"/> inserted
+    /// at that version, the groups' version stored unpublished. Returns the version.
+    /// </summary>
+    private static long StageBatch(DatapathRig r, FlowTable table, Group[] groups, FlowAction action)
+    {
+        long v = r.Dp.Pipeline.Versions.Current + 1;
+        table.Hold(v);
+        r.Dp.Groups.BeginVersion(v);
+        foreach (var g in groups) r.Dp.Groups.Set(g);
+        using (var w = table.Write()) w.Insert(new FlowEntry(Any, 10, new FlowActions([action]), 0, 0, r.Clock.NowNanos));
+        r.Dp.Groups.PublishVersion(publish: false);
+        return v;
+    }
+
+    /// <summary>Commits the staged batch, running <paramref name="burst"/> inside the commit (after the version's store,
+    /// before the cached results' words move); returns what it saw.</summary>
+    private static int[] CommitWithABurstInside(DatapathRig r, FlowTable table, long v, Func<int[]> burst)
+    {
+        int[]? inside = null;
+        r.Dp.Pipeline.Versions.AfterPublish = () => inside = burst();
+        FlowTable.UnholdTogether([table], v);
+        r.Dp.Pipeline.Versions.AfterPublish = null;
+        Assert.NotNull(inside);
+        return inside;
+    }
+
     [Theory]
     [InlineData(false)] // one table: the flow from the exact-match cache
     [InlineData(true)] // the stages: the flow from a cached verdict
@@ -34,28 +62,19 @@ public sealed class BundleGroupWindowTests
         Assert.Equal(3, r.Sent(2).Count);
 
         var table = pipeline.Table(0);
-        long v = pipeline.Versions.Current + 1;
-        table.Hold(v);
-        r.Dp.Groups.BeginVersion(v);
-        r.Dp.Groups.Set(G(1, 4));
-        using (var w = table.Write()) w.Insert(new FlowEntry(Any, 10, new FlowActions([FlowAction.Output(3)]), 0, 0, r.Clock.NowNanos));
-        r.Dp.Groups.PublishVersion(publish: false);
+        long v = StageBatch(r, table, [G(1, 4)], FlowAction.Output(3));
         // Before the commit: the rules before.
         r.Send(1, frame);
         Assert.Equal((1, 0, 0), (r.Sent(2).Count, r.Sent(3).Count, r.Sent(4).Count));
 
-        int[]? inside = null;
-        pipeline.Versions.AfterPublish = () =>
+        int[] inside = CommitWithABurstInside(r, table, v, () =>
         {
             Assert.Equal(v, pipeline.Versions.Current);
             Assert.Equal(v - 1, pipeline.Versions.Committed);
             r.Send(1, frame);
-            inside = [r.Sent(2).Count, r.Sent(3).Count, r.Sent(4).Count];
-        };
-        FlowTable.UnholdTogether([table], v);
-        pipeline.Versions.AfterPublish = null;
+            return [r.Sent(2).Count, r.Sent(3).Count, r.Sent(4).Count];
+        });
         Assert.Equal(v, pipeline.Versions.Committed);
-        Assert.NotNull(inside);
         Assert.Equal(0, inside[2]); // never the flow before with the batch's group
         Assert.Equal(1, inside[0] + inside[1]);
         Assert.Equal(1, inside[1]); // the version is the batch's: its flow and group
@@ -84,23 +103,14 @@ public sealed class BundleGroupWindowTests
         Assert.Equal(3, r.Sent(3).Count);
 
         var table = pipeline.Table(0);
-        long v = pipeline.Versions.Current + 1;
-        table.Hold(v);
-        r.Dp.Groups.BeginVersion(v);
-        r.Dp.Groups.Set(G(1, 4));
-        r.Dp.Groups.Set(G(2, 5)); // group 2 as the batch leaves it: port 5, which no version's packet reaches
-        using (var w = table.Write()) w.Insert(new FlowEntry(Any, 10, new FlowActions([FlowAction.Group(1)]), 0, 0, r.Clock.NowNanos));
-        r.Dp.Groups.PublishVersion(publish: false);
+        // Group 2 as the batch leaves it: port 5, which no version's packet reaches.
+        long v = StageBatch(r, table, [G(1, 4), G(2, 5)], FlowAction.Group(1));
 
-        int[]? inside = null;
-        pipeline.Versions.AfterPublish = () =>
+        int[] inside = CommitWithABurstInside(r, table, v, () =>
         {
             r.Send(1, frame);
-            inside = [r.Sent(5).Count, r.Sent(2).Count, r.Sent(3).Count, r.Sent(4).Count];
-        };
-        FlowTable.UnholdTogether([table], v);
-        pipeline.Versions.AfterPublish = null;
-        Assert.NotNull(inside);
+            return [r.Sent(5).Count, r.Sent(2).Count, r.Sent(3).Count, r.Sent(4).Count];
+        });
         Assert.Equal(0, inside[0]); // the flow before with the batch's group 2
         Assert.Equal(0, inside[1]); // the batch's flow with group 1 before
         Assert.Equal(1, inside[2] + inside[3]);

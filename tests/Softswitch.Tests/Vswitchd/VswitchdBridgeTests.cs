@@ -936,14 +936,15 @@ public sealed class VswitchdBridgeTests : IDisposable
     {
         var br = VswitchConfig.Read(Database())!.Bridges[0];
         using var bridge = Bridge.Create(br, Host());
-        Assert.Equal((1u << 1) | (1u << 4), bridge.Agent.Options.Versions);
+        Assert.Equal((1u << 1) | (1u << 4), bridge.Agent.Options.Versions); // the fixture lists OpenFlow10 and OpenFlow13
         bridge.Apply(br with { Protocols = ["OpenFlow14", "OpenFlow10"] });
         Assert.Equal((1u << 1) | (1u << 5), bridge.Agent.Options.Versions);
-        // An empty column is the default set (1.0 and 1.3); so is one that names only versions not spoken (logged).
+        // An empty column is the default set (1.0, 1.3 and 1.4); so is one that names only versions not spoken (logged).
         bridge.Apply(br with { Protocols = [] });
-        Assert.Equal(Softswitch.OfAgent.AgentOptions.DefaultVersions, bridge.Agent.Options.Versions);
+        Assert.Equal((1u << 1) | (1u << 4) | (1u << 5), bridge.Agent.Options.Versions); // Open vSwitch's default: 1.0 to 1.4
+        Assert.Equal(Softswitch.OfAgent.AgentOptions.OvsBridgeDefaultVersions, bridge.Agent.Options.Versions);
         bridge.Apply(br with { Protocols = ["OpenFlow12"] });
-        Assert.Equal(Softswitch.OfAgent.AgentOptions.DefaultVersions, bridge.Agent.Options.Versions);
+        Assert.Equal(Softswitch.OfAgent.AgentOptions.OvsBridgeDefaultVersions, bridge.Agent.Options.Versions);
         // OpenFlow 1.5 is spoken when named.
         bridge.Apply(br with { Protocols = ["OpenFlow15", "OpenFlow13"] });
         Assert.Equal((1u << 4) | (1u << 6), bridge.Agent.Options.Versions);
