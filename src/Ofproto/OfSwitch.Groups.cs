@@ -193,8 +193,8 @@ public sealed partial class OfSwitch
                 if (a.Kind == ActionKind.Group && a.QueueId != req.GroupId && !_dp.Groups.TryGet(a.QueueId, out _)) return OfError.BadOutGroup;
                 // A bucket's fin_timeout lowers the rule that applied the group, which only the pipeline walk names
                 // (its composed group action carries that rule's visit): the forwarders classify through the stages.
-                // So does a bucket's resubmit (the walk composes the group's buckets).
-                if (a.Kind is ActionKind.FinTimeout or ActionKind.Resubmit) _dp.Pipeline.EnableStages();
+                // So does a bucket's resubmit or load into a packet field (the walk composes the group's buckets).
+                if (a.Kind is ActionKind.FinTimeout or ActionKind.Resubmit or ActionKind.FieldLoad) _dp.Pipeline.EnableStages();
             }
             // Its actions run as an action set, in the set's order (translated here, once); the description keeps them as written.
             compiled[i] = new GroupBucket(ActionSet.AsBucket(actions), b.Weight, watchPort, watchGroup);

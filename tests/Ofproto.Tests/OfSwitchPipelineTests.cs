@@ -73,6 +73,39 @@ public sealed class OfSwitchPipelineTests : IDisposable
 
     private int SentOn(int port) => _ports[port].TakeSent().Count;
 
+    /// <summary>
+    /// A load into part of a packet field in a packet-out's actions and in a group's bucket (Open vSwitch runs both
+    /// through the pipeline, as a flow's list): the frame goes out rewritten, its IPv4 header checksum fixed; a load into
+    /// a register stays a flow's (BAD_ARGUMENT).
+    /// </summary>
+    [Fact]
+    public void APartialLoadInAPacketOutOrABucket_ForwardsTheRewrittenFrame()
+    {
+        var load = OfAction.FieldLoad(new OfSubfield(OfField.NwTtl, 0, 4), 5, OfAction.LoadFormRegLoad);
+        var frame = FrameBuilder.Udp(Src, Dst, 0x0a000001, 0x0a000002, 1, 2);
+        byte ttl = (byte)((frame[22] & 0xF0) | 5);
+        void Check(byte[] sent)
+        {
+            Assert.Equal(ttl, sent[22]);
+            uint sum = 0;
+            for (int i = 14; i < 34; i += 2) sum += (uint)(sent[i] << 8 | sent[i + 1]);
+            while (sum > 0xFFFF) sum = (sum & 0xFFFF) + (sum >> 16);
+            Assert.Equal(0xFFFFu, sum);
+            Assert.Equal(frame.Length, sent.Length);
+            for (int i = 0; i < frame.Length; i++)
+                if (i is not (22 or 24 or 25)) Assert.Equal(frame[i], sent[i]); // all but the TTL and the header checksum
+        }
+        Assert.Equal(OfError.None, _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, OfPort.Controller, new[] { load, OfAction.Output(2) }, frame)));
+        Check(Assert.Single(_ports[1].TakeSent()));
+        var bucket = new OfBucket(0, OfPort.Any, GroupModRequest.AnyGroup, new[] { load, OfAction.Output(3) });
+        Assert.Equal(OfError.None, _sw.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.All, 6, [bucket])));
+        Assert.Equal(OfError.None, _sw.FlowMod(Add13(0, OfMatch.Any, 1, OfInstructions.Apply(new[] { OfAction.Group(6) }))));
+        Send();
+        Check(Assert.Single(_ports[2].TakeSent()));
+        var reg = OfAction.FieldLoad(new OfSubfield(OfField.Reg0, 0, 4), 5, OfAction.LoadFormRegLoad);
+        Assert.Equal(OfError.BadArgument, _sw.PacketOut(new PacketOutRequest(PacketBuffers.NoBuffer, OfPort.Controller, new[] { reg, OfAction.Output(2) }, frame)));
+    }
+
     [Fact]
     public void InstructionsAreAcceptedUnderOpenFlow13Only_GotosMustGoForward()
     {

@@ -882,6 +882,16 @@ public sealed class PipelineWalk
         if (ins.ClearActions || ins.WriteActions is not null) _regs.ActsetOutputCode = _set.OutputCode;
     }
 
+    /// <summary>
+    /// The packet's TTL (IPv4) or hop limit (IPv6) as the actions composed so far left it, which the key does not hold: the
+    /// packet's words, which the result then depends on (<see cref="PacketFieldsMask"/>: a verdict serves that TTL only).
+    /// </summary>
+    private byte Ttl()
+    {
+        _usedPkt |= 0xFFUL << Registers.TtlShift;
+        return (byte)(_pkt >> Registers.TtlShift);
+    }
+
     /// <summary>A composed set_nw_ttl or dec_ttl on the packet's TTL as later lookups see it (dec_ttl stops at 0).</summary>
     private void Ttl(in FlowAction a)
     {
@@ -1046,6 +1056,11 @@ public sealed class PipelineWalk
             bits = src.Read(key, _regs);
             return true;
         }
+        if (src.Field == PipelineField.NwTtl)
+        {
+            bits = ((UInt128)Ttl() >> src.Ofs) & src.ValueMask;
+            return true;
+        }
         bits = 0;
         if (_reparse)
         {
@@ -1080,6 +1095,10 @@ public sealed class PipelineWalk
         if (dst.IsWhole)
         {
             whole = bits & dst.ValueMask;
+        }
+        else if (dst.Field == PipelineField.NwTtl)
+        {
+            whole = dst.Insert(Ttl(), bits);
         }
         else
         {
@@ -1148,6 +1167,9 @@ public sealed class PipelineWalk
             case PipelineField.Ipv4Src: a = FlowAction.SetNwSrc((uint)whole); return true;
             case PipelineField.Ipv4Dst: a = FlowAction.SetNwDst((uint)whole); return true;
             case PipelineField.IpTos: a = FlowAction.SetNwTos((byte)whole); return true;
+            case PipelineField.IpEcn: a = FlowAction.SetIpEcn((byte)whole); return true;
+            case PipelineField.NwTtl: a = FlowAction.SetNwTtl((byte)whole); return true;
+            case PipelineField.Ipv6Label: a = FlowAction.SetIpv6Flabel((uint)whole); return true;
             case PipelineField.TcpSrc: a = FlowAction.SetTpSrc((ushort)whole, 6); return true;
             case PipelineField.TcpDst: a = FlowAction.SetTpDst((ushort)whole, 6); return true;
             case PipelineField.UdpSrc: a = FlowAction.SetTpSrc((ushort)whole, 17); return true;

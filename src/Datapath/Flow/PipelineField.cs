@@ -41,6 +41,13 @@ public enum PipelineField : byte
     IpTos,
     /// <summary>OpenFlow's vlan_vid (OXM_OF_VLAN_VID): the tag-present bit (12) and the VID (0-11); written as <see cref="VlanTci"/> is, keeping the PCP.</summary>
     VlanVid,
+    /// <summary>Open vSwitch's ip_ecn (NXM_NX_IP_ECN, OXM_OF_IP_ECN): the two ECN bits of the IPv4 TOS or IPv6 traffic class.</summary>
+    IpEcn,
+    /// <summary>Open vSwitch's nw_ttl (NXM_NX_IP_TTL): the IPv4 TTL or IPv6 hop limit. The key does not hold it: the walk
+    /// reads it from the packet's words (<see cref="Registers.TtlShift"/>), as the TTL its actions before left it.</summary>
+    NwTtl,
+    /// <summary>Open vSwitch's ipv6_label (NXM_NX_IPV6_LABEL, OXM_OF_IPV6_FLABEL): the IPv6 flow label's 20 bits.</summary>
+    Ipv6Label,
 }
 
 /// <summary>
@@ -55,7 +62,7 @@ public enum PipelineField : byte
 public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
 {
     /// <summary>Whether <paramref name="f"/> names a field this type knows.</summary>
-    public static bool IsKnown(PipelineField f) => f is <= PipelineField.PktMark or (>= PipelineField.InPort and <= PipelineField.VlanVid);
+    public static bool IsKnown(PipelineField f) => f is <= PipelineField.PktMark or (>= PipelineField.InPort and <= PipelineField.Ipv6Label);
 
     /// <summary>Whether <paramref name="f"/> lives in the register file (a register view, or pkt_mark).</summary>
     public static bool IsRegister(PipelineField f) => f <= PipelineField.PktMark;
@@ -76,6 +83,9 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         PipelineField.Ipv4Src or PipelineField.Ipv4Dst or PipelineField.ArpSpa or PipelineField.ArpTpa => 32,
         PipelineField.IpProto or PipelineField.IpTos => 8,
         PipelineField.VlanVid => 13,
+        PipelineField.IpEcn => 2,
+        PipelineField.NwTtl => 8,
+        PipelineField.Ipv6Label => 20,
         PipelineField.Ipv6Src or PipelineField.Ipv6Dst => 128,
         _ => 0,
     };
@@ -111,7 +121,9 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         PipelineField.VlanTci => (ushort)((key.VlanVid & 0x1FFF) | (key.DlVlanPcp & 7) << 13),
         PipelineField.IpTos => (byte)(key.NwTos & 0xFC),
         PipelineField.VlanVid => (ushort)(key.VlanVid & 0x1FFF),
-        _ => 0,
+        PipelineField.IpEcn => (byte)(key.IpEcn & 3),
+        PipelineField.Ipv6Label => key.Ipv6Flabel & 0xFFFFF,
+        _ => 0, // nw_ttl: not in the key (the walk reads the packet's words)
     };
 
     /// <summary>The range's bits in <paramref name="key"/> and <paramref name="regs"/>, right-aligned.</summary>
@@ -161,6 +173,8 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
                 b.VlanVid((ushort)((uint)v & 0x1FFF));
                 b.DlVlanPcp((byte)((uint)v >> 13 & 7));
                 break;
+            case PipelineField.IpEcn: b.IpEcn((byte)(v & 3)); break;
+            case PipelineField.Ipv6Label: b.Ipv6Flabel((uint)v & 0xFFFFF); break;
         }
     }
 

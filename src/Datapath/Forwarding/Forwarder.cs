@@ -744,13 +744,14 @@ public sealed partial class Forwarder
         Output.Flush();
     }
 
-    /// <summary>Whether the list holds a resubmit, or applies a group whose buckets hold one (the walk composes those).</summary>
+    /// <summary>Whether the list holds a resubmit or a load into a packet field (the walk composes them), or applies a group
+    /// whose buckets hold one.</summary>
     private bool HasResubmit(FlowActions actions)
     {
         var groups = _dp.Pipeline.Groups;
         foreach (ref readonly var a in actions.Items.AsSpan())
         {
-            if (a.Kind == ActionKind.Resubmit) return true;
+            if (a.Kind is ActionKind.Resubmit or ActionKind.FieldLoad) return true;
             if (a.Kind == ActionKind.Group && groups is { AnyResubmit: true } && groups.TryGet(a.QueueId, out var g) && groups.ReachesResubmit(g)) return true;
         }
         return false;

@@ -111,7 +111,7 @@ public sealed class Group
         foreach (var b in buckets)
         {
             AnyLiveness |= b.HasLiveness;
-            foreach (var a in b.Actions.Items) HasResubmit |= a.Kind == ActionKind.Resubmit;
+            foreach (var a in b.Actions.Items) HasResubmit |= a.Kind is ActionKind.Resubmit or ActionKind.FieldLoad;
         }
         HashBasis = hashBasis;
         HashFields = hashFields;
@@ -187,8 +187,9 @@ public sealed class Group
 
     public uint Id { get; }
     public GroupType Type { get; }
-    /// <summary>Some bucket holds a resubmit: the pipeline walk composes the group's buckets where a list applies it
-    /// (docs/datapath.md, "Resubmit"), so a change to such a group moves <see cref="GroupTable.CompositionChanged"/>.</summary>
+    /// <summary>Some bucket holds a resubmit, or a load into part of a packet field (which reads the rest of the field from
+    /// the key): the pipeline walk composes the group's buckets where a list applies it (docs/datapath.md, "Resubmit"), so
+    /// a change to such a group moves <see cref="GroupTable.CompositionChanged"/>.</summary>
     public bool HasResubmit { get; }
     public GroupBucket[] Buckets { get; }
     /// <summary>When the group was added (the datapath clock), for its duration in statistics.</summary>

@@ -164,10 +164,14 @@ public static class OfActionCompiler
                     break;
                 case OfActionType.FieldLoad:
                 {
-                    // Only the pipeline walk runs register actions: a flow's, never a packet-out's or a bucket's.
+                    // Only the pipeline walk runs register actions: a flow's, and a packet-out's or a bucket's load into a
+                    // packet field (the forwarder walks such a packet-out, and a group whose buckets load composes).
                     var dst = a.LoadDst;
-                    if (context != ActionContext.FlowMod || !dst.IsValid || !OfSubfield.IsWritable(dst.Field) || (a.Wide & ~dst.ValueMask) != 0)
+                    if ((context != ActionContext.FlowMod && !OfSubfield.IsPacketField(dst.Field)) || !dst.IsValid || !OfSubfield.IsWritable(dst.Field)
+                        || (a.Wide & ~dst.ValueMask) != 0)
+                    {
                         return OfError.BadArgument;
+                    }
                     f = FlowAction.FieldLoad(dst.ToDatapath(), a.Wide, a.LoadForm);
                     break;
                 }

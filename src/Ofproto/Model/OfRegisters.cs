@@ -123,6 +123,12 @@ public enum OfField : byte
     IpTos,
     /// <summary>OpenFlow's vlan_vid (OXM_OF_VLAN_VID, 13 bits: the tag-present bit and the VID).</summary>
     VlanVid,
+    /// <summary>Open vSwitch's ip_ecn (NXM_NX_IP_ECN, OXM_OF_IP_ECN: 2 bits).</summary>
+    IpEcn,
+    /// <summary>Open vSwitch's nw_ttl (NXM_NX_IP_TTL: the IPv4 TTL or IPv6 hop limit, 8 bits).</summary>
+    NwTtl,
+    /// <summary>Open vSwitch's ipv6_label (NXM_NX_IPV6_LABEL, OXM_OF_IPV6_FLABEL: 20 bits).</summary>
+    Ipv6Label,
 }
 
 /// <summary>Bits <see cref="Ofs"/>..<see cref="Ofs"/>+<see cref="Bits"/>-1 of an <see cref="OfField"/> (Open vSwitch's mf_subfield).</summary>
@@ -130,6 +136,12 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
 {
     /// <summary>Whether <paramref name="f"/> lives in the register file: a register view, or pkt_mark (a pipeline word written as a register is).</summary>
     public static bool IsRegister(OfField f) => f <= OfField.XXReg3 || f == OfField.PktMark;
+
+    /// <summary>
+    /// Whether <paramref name="f"/> is a header field of the packet the switch writes (not a register, pkt_mark, the
+    /// metadata or the tunnel id): a load into it is a rewrite of the packet, which a packet-out's or a bucket's list takes.
+    /// </summary>
+    public static bool IsPacketField(OfField f) => IsWritable(f) && !IsRegister(f) && f is not (OfField.Metadata or OfField.TunId);
 
     /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto).</summary>
     public static bool IsWritable(OfField f) => Map(f) is { } p && FieldRef.IsWritable(p);
@@ -184,6 +196,9 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         OfField.PktMark => PipelineField.PktMark,
         OfField.IpTos => PipelineField.IpTos,
         OfField.VlanVid => PipelineField.VlanVid,
+        OfField.IpEcn => PipelineField.IpEcn,
+        OfField.NwTtl => PipelineField.NwTtl,
+        OfField.Ipv6Label => PipelineField.Ipv6Label,
         _ => null,
     };
 
@@ -215,6 +230,9 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         PipelineField.VlanTci => OfField.VlanTci,
         PipelineField.IpTos => OfField.IpTos,
         PipelineField.VlanVid => OfField.VlanVid,
+        PipelineField.IpEcn => OfField.IpEcn,
+        PipelineField.NwTtl => OfField.NwTtl,
+        PipelineField.Ipv6Label => OfField.Ipv6Label,
         PipelineField.PktMark => OfField.PktMark,
         _ => OfField.ArpTha,
     };

@@ -242,6 +242,9 @@ public static partial class FlowFormat
         PipelineField.VlanTci => "NXM_OF_VLAN_TCI",
         PipelineField.IpTos => "NXM_OF_IP_TOS",
         PipelineField.VlanVid => "OXM_OF_VLAN_VID",
+        PipelineField.IpEcn => "NXM_NX_IP_ECN",
+        PipelineField.NwTtl => "NXM_NX_IP_TTL",
+        PipelineField.Ipv6Label => "NXM_NX_IPV6_LABEL",
         _ => f.ToString(),
     };
 

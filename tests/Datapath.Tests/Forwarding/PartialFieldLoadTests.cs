@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Datapath.Groups;
 using Softswitch.Datapath.Packets;
 using Softswitch.Datapath.Tests.Actions;
 using Softswitch.TestKit;
@@ -61,5 +62,105 @@ public sealed class PartialFieldLoadTests
         var walk = new PipelineWalk();
         walk.Run(r.Dp.Pipeline, key);
         Assert.Equal(FieldRef.ReadWhole(field, expected, default), FieldRef.ReadWhole(field, walk.FinalKey, default));
+    }
+
+    // The fields a load writes part of whose value is not the key's alone or whose rewrite fixes other checksums: the
+    // IPv4 TTL and IPv6 hop limit (in the packet's words, not the key), the ECN bits, part of an IPv6 address (the
+    // TCP/UDP checksum over the pseudo-header), the IPv6 flow label. Frames: ActionOfp13Tests', checksums by RefFrame.
+
+    public static TheoryData<string, int, PipelineField, int, int, ulong, int, string> Rewrites => new()
+    {
+        { "nw_ttl[0..3]=5 (IPv4)", 0, PipelineField.NwTtl, 0, 4, 5, 22, "45" },
+        { "nw_ttl[4..7]=0xf (IPv6 hop limit)", 3, PipelineField.NwTtl, 4, 4, 0xf, 21, "f0" },
+        { "ip_ecn[0]=1 (IPv4)", 1, PipelineField.IpEcn, 0, 1, 1, 15, "01" },
+        { "ip_ecn[1]=1 (IPv6)", 2, PipelineField.IpEcn, 1, 1, 1, 15, "20" },
+        { "ipv6_src[0..15]=0x1234 (TCP)", 2, PipelineField.Ipv6Src, 0, 16, 0x1234, 36, "1234" },
+        { "ipv6_dst[112..127]=0x2002 (UDP)", 3, PipelineField.Ipv6Dst, 112, 16, 0x2002, 38, "2002" },
+        { "ipv6_label[0..7]=0xab", 2, PipelineField.Ipv6Label, 0, 8, 0xab, 17, "ab" },
+    };
+
+    private static byte[] Input(int i) => i switch
+    {
+        0 => ActionOfp13Tests.Ipv4Tcp,
+        1 => ActionOfp13Tests.Ipv4Udp,
+        2 => ActionOfp13Tests.Ipv6Tcp,
+        _ => ActionOfp13Tests.Ipv6Udp,
+    };
+
+    private static byte[] Patched(byte[] input, int at, string hex)
+    {
+        var f = (byte[])input.Clone();
+        Convert.FromHexString(hex).CopyTo(f, at);
+        RefFrame.FixChecksums(f);
+        return f;
+    }
+
+    [Theory]
+    [MemberData(nameof(Rewrites))]
+    public void APartialLoadOfTtlEcnIpv6_RewritesThoseBits_WithTheChecksums(string what, int frame, PipelineField field, int ofs, int bits, ulong value,
+                                                                         int at, string hex)
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.FieldLoad(new FieldRef(field, ofs, bits), value), FlowAction.Output(2)]);
+        var expected = Patched(Input(frame), at, hex);
+        for (int i = 0; i < 2; i++) // the second round takes the cached verdict
+        {
+            r.Send(1, Input(frame));
+            var sent = Assert.Single(r.Sent(2));
+            Assert.True(expected.AsSpan().SequenceEqual(sent), $"{what}: {Convert.ToHexString(sent)}");
+            RefFrame.AssertValid(sent);
+        }
+    }
+
+    [Fact]
+    public void APartialTtlLoad_ServesEachTtlItsOwnRewrite_NotTheCachedOnesOfAnother()
+    {
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.FieldLoad(new FieldRef(PipelineField.NwTtl, 0, 4), 5), FlowAction.Output(2)]);
+        var ttl80 = Patched(ActionOfp13Tests.Ipv4Tcp, 22, "80");
+        foreach (var (input, ttl) in new[] { (ActionOfp13Tests.Ipv4Tcp, "45"), (ttl80, "85"), (ActionOfp13Tests.Ipv4Tcp, "45"), (ttl80, "85") })
+        {
+            r.Send(1, input);
+            Assert.True(Patched(input, 22, ttl).AsSpan().SequenceEqual(Assert.Single(r.Sent(2))), ttl);
+        }
+    }
+
+    [Fact]
+    public void LoadsOfTwoRunsOfOneField_RewriteBoth_KeepingTheBitsBetween()
+    {
+        // set_field:0x0b0a/0x0f0f->tcp_src as the switch takes it: a load of each run of the mask.
+        using var r = new DatapathRig(3);
+        r.Insert(0, Any, 10, [FlowAction.FieldLoad(new FieldRef(PipelineField.TcpSrc, 0, 4), 0xA), FlowAction.FieldLoad(new FieldRef(PipelineField.TcpSrc, 8, 4), 0xB),
+                              FlowAction.Output(2)]);
+        r.Send(1, ActionOfp13Tests.Ipv4Tcp); // tcp_src 0x04d2
+        Assert.True(Patched(ActionOfp13Tests.Ipv4Tcp, 34, "0bda").AsSpan().SequenceEqual(Assert.Single(r.Sent(2))));
+    }
+
+    [Fact]
+    public void APacketOutsPartialLoad_ForwardsTheRewrittenFrame()
+    {
+        using var r = new DatapathRig(3);
+        r.Dp.PacketOut(ActionOfp13Tests.Ipv6Tcp, 3, new FlowActions([FlowAction.FieldLoad(new FieldRef(PipelineField.Ipv6Src, 0, 16), 0x1234), FlowAction.Output(2)]));
+        Assert.True(Patched(ActionOfp13Tests.Ipv6Tcp, 36, "1234").AsSpan().SequenceEqual(Assert.Single(r.Sent(2))));
+    }
+
+    [Theory]
+    [InlineData(GroupType.All)]
+    [InlineData(GroupType.Indirect)]
+    [InlineData(GroupType.Select)]
+    public void AGroupBucketsPartialLoad_ForwardsTheRewrittenFrame_TheOtherBucketTheFrameAsItCame(GroupType type)
+    {
+        using var r = new DatapathRig(3);
+        var buckets = new List<GroupBucket> { new(new FlowActions([FlowAction.FieldLoad(new FieldRef(PipelineField.NwTtl, 0, 4), 5), FlowAction.Output(2)]), weight: (ushort)(type == GroupType.Select ? 1 : 0)) };
+        if (type == GroupType.All) buckets.Add(new GroupBucket(new FlowActions([FlowAction.Output(3)])));
+        r.Dp.Groups.Set(new Group(1, type, [.. buckets], 0));
+        r.Dp.Pipeline.EnableStages(); // as Ofproto does for a group whose buckets load
+        r.Insert(0, Any, 10, [FlowAction.Group(1)]);
+        for (int i = 0; i < 2; i++)
+        {
+            r.Send(1, ActionOfp13Tests.Ipv4Tcp);
+            Assert.True(Patched(ActionOfp13Tests.Ipv4Tcp, 22, "45").AsSpan().SequenceEqual(Assert.Single(r.Sent(2))));
+            if (type == GroupType.All) Assert.True(ActionOfp13Tests.Ipv4Tcp.AsSpan().SequenceEqual(Assert.Single(r.Sent(3))));
+        }
     }
 }

@@ -224,6 +224,27 @@ public sealed class NiciraActionTranslatorTests
         Assert.Equal(model, Decode10(WireOf([.. Of10Actions.ToOfp(model)])));
     }
 
+    [Fact]
+    public void ALoadOfPartOfTtlEcnLabelOrAnIpv6Address_IsALoadOfThoseBits_AndGoesBackAsItCame()
+    {
+        // ovs-ofctl's load:0x5->NXM_NX_IP_TTL[0..3], load:0x1->NXM_NX_IP_ECN[0], load:0xab->NXM_NX_IPV6_LABEL[0..7],
+        // load:0x1234->NXM_NX_IPV6_SRC[0..15] and set_field:2001:db8::/ffff:ffff::->ipv6_dst (ipv6_dst[96..127]).
+        const uint NxIpv6Label = 0x0001_3604, NxIpv6Dst = 0x0001_2810;
+        var wire = WireOf(RegLoad(NxIpTtl, 0, 4, 5), RegLoad(NxIpEcn, 0, 1, 1), RegLoad(NxIpv6Label, 0, 8, 0xab), RegLoad(NxIpv6Src, 0, 16, 0x1234),
+                          RegLoad(NxIpv6Dst, 96, 32, 0x20010db8), OfpAction.Output(1));
+        var model = Decode10(wire);
+        Assert.Equal([OfAction.FieldLoad(new OfSubfield(OfField.NwTtl, 0, 4), 5, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(new OfSubfield(OfField.IpEcn, 0, 1), 1, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(new OfSubfield(OfField.Ipv6Label, 0, 8), 0xab, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(new OfSubfield(OfField.Ipv6Src, 0, 16), 0x1234, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(new OfSubfield(OfField.Ipv6Dst, 96, 32), 0x20010db8, OfAction.LoadFormRegLoad),
+                      OfAction.Output(1)], model);
+        Assert.Equal(Bytes(wire), Bytes(Of10Actions.ToOfp(model)));
+        // Last in the list too; and the two halves of an address still set it whole.
+        Assert.Equal([OfAction.FieldLoad(new OfSubfield(OfField.Ipv6Src, 0, 16), 0x1234, OfAction.LoadFormRegLoad)], Decode10(WireOf(RegLoad(NxIpv6Src, 0, 16, 0x1234))));
+        Assert.Equal([OfAction.SetIpv6Src(5)], Decode10(WireOf(RegLoad(NxIpv6Src, 0, 64, 5), RegLoad(NxIpv6Src, 64, 64, 0))));
+    }
+
     private static byte[] Bytes(List<OfpAction> actions)
     {
         byte[] bytes = new byte[OfpActions.GetEncodedSize(actions)];
@@ -255,10 +276,8 @@ public sealed class NiciraActionTranslatorTests
 
     public static TheoryData<string, OfpAction[]> Refused => new()
     {
-        { "half an IPv6 address", [RegLoad(NxIpv6Src, 0, 64, 1)] },
-        { "half an IPv6 address, then an output", [RegLoad(NxIpv6Src, 0, 64, 1), OfpAction.Output(1)] },
-        { "half of one field, then another field", [RegLoad(NxIpv6Src, 0, 64, 1), RegLoad(NxIpTtl, 0, 8, 5)] },
-        { "part of a TTL", [RegLoad(NxIpTtl, 0, 4, 5)] },
+        { "part of icmp_type, which no move writes", [RegLoad(0x0000_1a01, 0, 4, 5)] },
+        { "part of icmp_type, then an output", [RegLoad(0x0000_1a01, 0, 4, 5), OfpAction.Output(1)] },
         { "ECN past its 2 bits", [RegLoad(NxIpEcn, 0, 8, 4)] },
         { "the ToS byte's ECN bits", [RegLoad(NxIpTos, 0, 8, 0xb9)] },
         { "in_port", [RegLoad(OxmInPort, 0, 32, 1)] },

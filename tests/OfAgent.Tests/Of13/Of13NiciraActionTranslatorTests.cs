@@ -43,16 +43,18 @@ public sealed class Of13NiciraActionTranslatorTests
     }
 
     [Fact]
-    public void TwoRegLoadsOfAnIpv6AddressHalves_AreOneSetField_AndAHalfAloneIsBadArgument()
+    public void TwoRegLoadsOfAnIpv6AddressHalves_AreOneSetField_AndAHalfAloneIsALoadOfThoseBits()
     {
         var low = new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x00012610, Value: 1, Mask: ulong.MaxValue);
         var high = new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x00012610, Value: (UInt128)0x2001_0db8UL << 96, Mask: (UInt128)ulong.MaxValue << 64);
         Assert.True(Of13Actions.TryToOf([Nx(low), Nx(high)], out var actions, out var error), error.ToString());
         Assert.Equal([OfAction.SetIpv6Src(((UInt128)0x2001_0db8UL << 96) | 1)], actions);
-        Assert.False(Of13Actions.TryToOf([Nx(low), Ofp13Action.Output(1)], out _, out error));
-        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
-        Assert.False(Of13Actions.TryToOf([Nx(low)], out _, out error));
-        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
+        // Open vSwitch takes each REG_LOAD as a masked set_field: half an address alone is a load of that half.
+        var half = OfAction.FieldLoad(Field(OfField.Ipv6Src, 0, 64), 1, OfAction.LoadFormRegLoad);
+        Assert.True(Of13Actions.TryToOf([Nx(low), Ofp13Action.Output(1)], out actions, out error), error.ToString());
+        Assert.Equal([half, OfAction.Output(1)], actions);
+        Assert.True(Of13Actions.TryToOf([Nx(low)], out actions, out error), error.ToString());
+        Assert.Equal([half], actions);
     }
 
     public static TheoryData<string, NxAction, ushort> Refused => new()
@@ -193,6 +195,30 @@ public sealed class Of13NiciraActionTranslatorTests
         var w = new Ofp13Writer();
         Ofp13Actions.Encode(w, [reg0Bit2]);
         Assert.True(Ofp13Actions.TryDecode(w.ToArray(), new List<Ofp13Action>(), out _));
+    }
+
+    [Fact]
+    public void APartialLoadOfAPacketField_IsTakenInAPacketOutAndABucket_ARegistersIsNot()
+    {
+        // load:0x1->NXM_OF_TCP_SRC[0], load:0x5->NXM_NX_IP_TTL[0..3] (Open vSwitch runs a packet-out's and a bucket's
+        // actions through the pipeline, as a flow's).
+        var tcpSrc = Ofp13Action.Nicira(new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x00001202, Value: 1, Mask: 1));
+        var ttl = Ofp13Action.Nicira(new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x00013a01, Value: 5, Mask: 0xf));
+        OfAction[] expected = [OfAction.FieldLoad(Field(OfField.TcpSrc, 0, 1), 1, OfAction.LoadFormRegLoad),
+                               OfAction.FieldLoad(Field(OfField.NwTtl, 0, 4), 5, OfAction.LoadFormRegLoad), OfAction.Output(2)];
+        Assert.True(Of13Actions.TryPacketOutToOf([tcpSrc, ttl, Ofp13Action.Output(2)], out var actions, out var error), error.ToString());
+        Assert.Equal(expected, actions);
+        Assert.True(Of13Actions.TryToOf([tcpSrc, ttl, Ofp13Action.Output(2)], out actions, out error), error.ToString());
+        Assert.Equal(expected, actions);
+        // 1.5's masked set-field of part of one: in a 1.5 packet-out and bucket.
+        var ecn = Ofp13Action.SetField(new Ofp13Oxm(9 /* OFPXMT_OFB_IP_ECN */, true, 0x1, 0x1));
+        Assert.True(Of13Actions.TryPacketOutToOf([ecn], out actions, out error, maskedSetField: true), error.ToString());
+        Assert.Equal([OfAction.FieldLoad(Field(OfField.IpEcn, 0, 1), 1)], actions);
+        Assert.True(Of13Actions.TryToOf([ecn], out actions, out error, maskedSetField: true), error.ToString());
+        // A register's load stays a flow's.
+        var reg0 = Ofp13Action.Nicira(new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x00010004, Value: 1, Mask: 1));
+        Assert.False(Of13Actions.TryPacketOutToOf([reg0], out _, out error));
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadArgument), error);
     }
 
     private static Ofp13FlowMod FlowMod(byte table, params Ofp13Instruction[] ins)

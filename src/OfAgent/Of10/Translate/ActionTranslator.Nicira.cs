@@ -290,6 +290,28 @@ public static partial class ActionTranslator
     }
 
     /// <summary>
+    /// The REG_LOADs gathered in <paramref name="load"/> that set part of their field and that no load after them
+    /// completes (the next action is no load of that field): each run of bits they set as a load of those bits into
+    /// <paramref name="into"/> at <paramref name="n"/>, as Open vSwitch takes each REG_LOAD as a masked set_field
+    /// (decode_NXAST_RAW_REG_LOAD): a load into part of an IPv6 address. False: a field the switch does not load part
+    /// of (BAD_ARGUMENT, as before). A run comes from one load at least: <paramref name="into"/> has room for them.
+    /// </summary>
+    internal static bool TryFlushLoad(ref PendingLoad load, Span<OfAction> into, ref int n)
+    {
+        if (FieldOfHeader(load.Header) is not { } f || OfSubfield.IsRegister(f) || !OfSubfield.IsWritable(f)) return false;
+        for (var mask = load.Mask; mask != 0;)
+        {
+            int ofs = (int)UInt128.TrailingZeroCount(mask), bits = (int)UInt128.TrailingZeroCount(~(mask >> ofs));
+            var dst = new OfSubfield(f, ofs, bits);
+            if (!dst.IsValid) return false;
+            into[n++] = OfAction.FieldLoad(dst, (load.Value >> ofs) & dst.ValueMask, OfAction.LoadFormRegLoad);
+            mask &= ~(dst.ValueMask << ofs);
+        }
+        load = default;
+        return true;
+    }
+
+    /// <summary>
     /// Whether REG_LOAD or REG_LOAD2 <paramref name="nx"/> is a load into part of packet field <paramref name="field"/>
     /// (one of at most 64 bits a move may write: a 128-bit field's halves are gathered into its set-field), or into
     /// vlan_tci, which only a load sets whole. Open vSwitch takes either as a masked set_field (decode_NXAST_RAW_REG_LOAD).
@@ -398,6 +420,9 @@ public static partial class ActionTranslator
             (Nxm(1, 33, 4), OfField.PktMark),
             (Nxm(0, 5, 1), OfField.IpTos),
             (Nxm(0x8000, 6, 2), OfField.VlanVid),
+            (Nxm(1, 28, 1), OfField.IpEcn), (Nxm(0x8000, 9, 1), OfField.IpEcn),
+            (Nxm(1, 29, 1), OfField.NwTtl),
+            (Nxm(1, 27, 4), OfField.Ipv6Label), (Nxm(0x8000, 28, 4), OfField.Ipv6Label),
         ]);
         return [.. list];
     }

@@ -67,9 +67,10 @@ public static partial class ActionTranslator
         for (int i = 0; i < actions.Count; i++)
         {
             var a = actions[i];
-            if (load.Header != 0 && !IsRegLoad(a))
+            if (load.Header != 0 && !(IsRegLoad(a) && NxAction.TryDecode(a, out var next, out _) && next.FieldHeader == load.Header)
+                && !TryFlushLoad(ref load, items, ref n))
             {
-                // A load that set part of its field, and nothing after it completes it: the model sets whole fields.
+                // A load that set part of its field, nothing after it completes it, and the switch loads no part of it.
                 error = OfpError.BadAction(OfpBadActionCode.BadArgument);
                 return false;
             }
@@ -103,7 +104,7 @@ public static partial class ActionTranslator
                     return false;
             }
         }
-        if (load.Header != 0)
+        if (load.Header != 0 && !TryFlushLoad(ref load, items, ref n))
         {
             error = OfpError.BadAction(OfpBadActionCode.BadArgument);
             return false;

@@ -126,7 +126,7 @@ internal sealed class FlowModHandler(OfRequestContext ctx)
         }
         if (inPort is not { } port) { err = Ofp13Error.BadRequest(Ofp13Codes.BadPort); return false; }
         if (otherPipelineField) { err = Ofp13Error.BadMatch(Ofp13Codes.MatchBadField); return false; }
-        if (!ActionTranslator.TryPacketOutToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err)) return false;
+        if (!ActionTranslator.TryPacketOutToOf(CollectionsMarshal.AsSpan(po.Actions), out var actions, out err, maskedSetField: true)) return false;
         request = new PacketOutRequest(po.BufferId, port, actions, po.Data);
         return true;
     }

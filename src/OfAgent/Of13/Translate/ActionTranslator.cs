@@ -13,12 +13,13 @@ namespace Softswitch.OfAgent.Of13.Translate;
 internal static class ActionTranslator
 {
     /// <summary>1.3 actions to the model's (a group bucket's); false with the error (a set-field of a field that cannot be set); a resubmit is taken (the pipeline walk runs it, as Open vSwitch's xlate_group_bucket).</summary>
-    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
-        => TryToOf(wire, false, true, out actions, out error);
+    /// <remarks><paramref name="maskedSetField"/>: OpenFlow 1.5's masked set-field is taken, as in a flow's list.</remarks>
+    public static bool TryToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error, bool maskedSetField = false)
+        => TryToOf(wire, false, true, out actions, out error, maskedSetField: maskedSetField);
 
     /// <summary>A packet-out's actions: a bucket's, and a resubmit too (Open vSwitch runs a packet-out through the pipeline).</summary>
-    public static bool TryPacketOutToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error)
-        => TryToOf(wire, false, true, out actions, out error);
+    public static bool TryPacketOutToOf(ReadOnlySpan<Ofp13Action> wire, out OfAction[] actions, out Ofp13Error error, bool maskedSetField = false)
+        => TryToOf(wire, false, true, out actions, out error, maskedSetField: maskedSetField);
 
     /// <summary>
     /// A flow's apply-actions (<paramref name="flowApply"/>) or write-actions: a resubmit is taken in both, and a register
@@ -53,22 +54,23 @@ internal static class ActionTranslator
             var a = wire[i];
             // Nicira's actions, the ONF copy-field (a move) and 1.5's OFPAT_COPY_FIELD (a move too; taken only under 1.5,
             // which FlowModTranslator checks).
+            bool sameLoad = a.Type == Ofp13ActionType.Experimenter && a.Nx.Subtype == NxActionSubtype.RegLoad && a.Nx.FieldHeader == load.Header;
+            if (load.Header != 0 && !sameLoad && !Of10.Translate.ActionTranslator.TryFlushLoad(ref load, actions, ref n))
+                return Fail(Ofp13Codes.ActionBadArgument, out error); // a load left part of a field set that the switch does not load part of
             if (a.Type is Ofp13ActionType.Experimenter or Ofp13ActionType.CopyField)
             {
                 if (!TryNicira(a.Nx, flowApply, resubmit, ref load, out var item, out error)) return false;
                 if (item is { } x)
                 {
-                    if (!flowApply && !actionSet && IsRegisterAction(x)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+                    if (!flowApply && !actionSet && IsFlowOnly(x)) return Fail(Ofp13Codes.ActionBadArgument, out error);
                     actions[n++] = x;
                 }
                 continue;
             }
-            if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error); // a load left part set
             if (a.Type == Ofp13ActionType.SetField && a.Field.HasMask)
             {
                 if (maskedSetField && PacketFieldSetField(a.Field) is { } part)
                 {
-                    if (!flowApply && !actionSet) return Fail(Ofp13Codes.ActionBadArgument, out error);
                     actions[n++] = part;
                     continue;
                 }
@@ -100,10 +102,10 @@ internal static class ActionTranslator
                 error = Ofp13Error.BadAction(a.Type == Ofp13ActionType.SetField ? Ofp13Codes.ActionBadSetType : Ofp13Codes.ActionBadType);
                 return false;
             }
-            if (!flowApply && !actionSet && IsRegisterAction(action)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+            if (!flowApply && !actionSet && IsFlowOnly(action)) return Fail(Ofp13Codes.ActionBadArgument, out error);
             actions[n++] = action;
         }
-        if (load.Header != 0) return Fail(Ofp13Codes.ActionBadArgument, out error);
+        if (load.Header != 0 && !Of10.Translate.ActionTranslator.TryFlushLoad(ref load, actions, ref n)) return Fail(Ofp13Codes.ActionBadArgument, out error);
         if (n != actions.Length) actions = actions[..n];
         return true;
     }
@@ -176,15 +178,19 @@ internal static class ActionTranslator
     /// <see cref="NotInActionSet"/>). A bundle and a fin_timeout run in a packet-out and a bucket
     /// too (a bundle_load there into a packet field only: the compiler's check).
     /// </summary>
-    private static bool IsRegisterAction(in OfAction a)
-        => a.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath;
+    /// <summary>
+    /// A register action a packet-out's or a bucket's list does not take: every one but a load into a packet field, which
+    /// the pipeline walk composes there too (Open vSwitch runs a packet-out's and a bucket's actions as a flow's).
+    /// </summary>
+    private static bool IsFlowOnly(in OfAction a)
+        => a.Type is OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn or OfActionType.Multipath
+           || (a.Type == OfActionType.FieldLoad && !OfSubfield.IsPacketField(a.LoadDst.Field));
 
     private static bool TryNicira(in NxAction nx, bool flowApply, bool resubmit, ref Of10.Translate.ActionTranslator.PendingLoad load,
                                   out OfAction? item, out Ofp13Error error)
     {
         item = null;
         error = default;
-        if (load.Header != 0 && nx.Subtype != NxActionSubtype.RegLoad) return Fail(Ofp13Codes.ActionBadArgument, out error);
         if (nx.Subtype is NxActionSubtype.Resubmit or NxActionSubtype.ResubmitTable)
         {
             // resubmit(,) names nothing to look up (Open vSwitch refuses it too).

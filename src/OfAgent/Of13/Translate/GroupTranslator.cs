@@ -43,7 +43,7 @@ internal static class GroupTranslator
         for (int i = 0; i < buckets.Length; i++)
         {
             var b = mod.Buckets[i];
-            if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out error)) return false;
+            if (!ActionTranslator.TryToOf(CollectionsMarshal.AsSpan(b.Actions), out var actions, out error, maskedSetField: true)) return false;
             ushort weight = b.Weight ?? (ushort)(type == OfGroupType.Select ? 1 : 0);
             buckets[i] = new OfBucket(weight, b.WatchPort ?? OfPort.Any, b.WatchGroup ?? GroupModRequest.AnyGroup, actions, b.BucketId);
         }
