@@ -47,6 +47,40 @@ public class OfActionCompilerOfp13Tests
         Assert.Equal(a, OfActionCompiler.ToOfAction(item));
     }
 
+    public static TheoryData<OfAction> FieldSets => new()
+    {
+        OfAction.SetEthDst(0x0200_0000_0009), OfAction.SetNwDst(0x0A000001), OfAction.SetTpDst(8080, 6), OfAction.SetTpSrc(53, 17),
+        OfAction.SetTunnel(5), OfAction.SetNwTtl(64), OfAction.SetNwTos(0x20), OfAction.SetIpv6Src(UInt128.MaxValue - 5), OfAction.SetIpEcn(1),
+    };
+
+    /// <summary>
+    /// A field set written as a load keeps that form through the datapath's list and back (what flow statistics read),
+    /// and the form is all that differs from the set-field: the same kind and value, the same rewrite.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FieldSets))]
+    public void AFieldSetWrittenAsALoad_KeepsItsFormBothWays_AndDoesWhatTheSetFieldDoes(OfAction set)
+    {
+        foreach (byte form in new[] { OfAction.LoadFormRegLoad, OfAction.LoadFormRegLoad2 })
+        {
+            var loaded = set.WrittenAs(form);
+            Assert.Equal(form, loaded.SetFieldForm);
+            Assert.NotEqual(set, loaded);
+            Assert.Equal(OfError.None, Compile(loaded, out var result));
+            var item = Assert.Single(result.Items);
+            Assert.Equal(form, item.SetFieldForm);
+            Assert.Equal(loaded, OfActionCompiler.ToOfAction(item));
+            Assert.Equal(OfError.None, Compile(set, out var plain));
+            var p = Assert.Single(plain.Items);
+            Assert.Equal(0, p.SetFieldForm);
+            Assert.Equal((p.Kind, p.Port, p.MaxLen, p.Value, p.Value2), (item.Kind, item.Port, item.MaxLen, item.Value, item.Value2));
+            Assert.Equal(p, item.WrittenAs(0));
+        }
+        // Only field sets take a form.
+        Assert.Equal(OfAction.SetQueue(7), OfAction.SetQueue(7).WrittenAs(OfAction.LoadFormRegLoad));
+        Assert.Equal(0, OfAction.Enqueue(1, 0x300).SetFieldForm);
+    }
+
     [Fact]
     public void OnlyPacketRewritesMakeEarlierOutputsCopy()
     {

@@ -459,6 +459,25 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     /// <summary>A <see cref="ActionKind.FieldLoad"/>'s form (see <see cref="FieldLoad"/>).</summary>
     public byte LoadForm => (byte)(QueueId >> 8);
 
+    /// <summary>An action that sets one whole packet field (set_field's kinds and OpenFlow 1.0's mod_* ones, nw_ttl among them).</summary>
+    public bool IsFieldSet => Kind is ActionKind.SetVlanVid or ActionKind.SetVlanPcp or ActionKind.SetDlSrc or ActionKind.SetDlDst
+        or ActionKind.SetNwSrc or ActionKind.SetNwDst or ActionKind.SetNwTos or ActionKind.SetTpSrc or ActionKind.SetTpDst or ActionKind.SetTunnel
+        or ActionKind.SetIpEcn or ActionKind.SetIpv6Src or ActionKind.SetIpv6Dst or ActionKind.SetIpv6Flabel or ActionKind.SetIcmpType
+        or ActionKind.SetIcmpCode or ActionKind.SetArpOp or ActionKind.SetArpSpa or ActionKind.SetArpTpa or ActionKind.SetArpSha
+        or ActionKind.SetArpTha or ActionKind.SetNdTarget or ActionKind.SetNdSll or ActionKind.SetNdTll or ActionKind.SetMplsLabel
+        or ActionKind.SetMplsTc or ActionKind.SetMplsBos or ActionKind.SetPbbIsid or ActionKind.SetEthType or ActionKind.SetIpProto
+        or ActionKind.SetNwTtl;
+
+    /// <summary>
+    /// A field set's form (<see cref="IsFieldSet"/>; 0 for any other action): the layer above's (how the action was
+    /// written, to be reported as given), never read here: the rewrite, the plan's fusion and an offload target's
+    /// encoding ignore it.
+    /// </summary>
+    public byte SetFieldForm => IsFieldSet ? LoadForm : (byte)0;
+
+    /// <summary>This field set (<see cref="IsFieldSet"/>) with form <paramref name="form"/> (see <see cref="SetFieldForm"/>).</summary>
+    public FlowAction WrittenAs(byte form) => IsFieldSet ? this with { QueueId = (uint)form << 8 } : this;
+
     /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> (<see cref="ActionKind.FieldMove"/>; equal widths).</summary>
     public static FlowAction FieldMove(FieldRef src, FieldRef dst)
         => new(ActionKind.FieldMove, (ushort)src.Field, (ushort)src.Ofs, (uint)src.Bits | (uint)dst.Field << 8 | (uint)dst.Ofs << 16, 0);

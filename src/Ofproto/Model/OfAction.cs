@@ -348,6 +348,30 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// <summary>The forms a register load was written in (<see cref="LoadForm"/>).</summary>
     public const byte LoadFormSetField = 0, LoadFormRegLoad = 1, LoadFormRegLoad2 = 2;
 
+    /// <summary>
+    /// A set-field action of a whole packet field (<see cref="SetEthDst"/>, <see cref="SetNwDst"/>, <see cref="SetTunnel"/>,
+    /// ...), which may carry the form it was written in (<see cref="SetFieldForm"/>).
+    /// </summary>
+    public bool IsFieldSet => Type is OfActionType.SetVlanVid or OfActionType.SetVlanPcp or OfActionType.SetEthSrc or OfActionType.SetEthDst
+        or OfActionType.SetNwSrc or OfActionType.SetNwDst or OfActionType.SetNwTos or OfActionType.SetTpSrc or OfActionType.SetTpDst
+        or OfActionType.SetTunnel or OfActionType.SetIpEcn or OfActionType.SetIpv6Src or OfActionType.SetIpv6Dst or OfActionType.SetIpv6Flabel
+        or OfActionType.SetIcmpType or OfActionType.SetIcmpCode or OfActionType.SetArpOp or OfActionType.SetArpSpa or OfActionType.SetArpTpa
+        or OfActionType.SetArpSha or OfActionType.SetArpTha or OfActionType.SetNdTarget or OfActionType.SetNdSll or OfActionType.SetNdTll
+        or OfActionType.SetMplsLabel or OfActionType.SetMplsTc or OfActionType.SetMplsBos or OfActionType.SetPbbIsid or OfActionType.SetEthType
+        or OfActionType.SetIpProto or OfActionType.SetNwTtl;
+
+    /// <summary>
+    /// How a set-field action (<see cref="IsFieldSet"/>) was written: <see cref="LoadFormSetField"/> (a set-field, an OpenFlow
+    /// 1.0 action), or a whole-field <see cref="LoadFormRegLoad"/> / <see cref="LoadFormRegLoad2"/>, written back the same
+    /// way (as Open vSwitch keeps ofpact_set_field's raw action). Presentation only: it changes nothing the action does,
+    /// but an action written as a load is not equal to the same set-field (Open vSwitch's ofpacts_equal compares the raw
+    /// action too). 0 for any other action.
+    /// </summary>
+    public byte SetFieldForm => IsFieldSet ? LoadForm : LoadFormSetField;
+
+    /// <summary>This set-field action (<see cref="IsFieldSet"/>) marked as written in <paramref name="form"/>.</summary>
+    public OfAction WrittenAs(byte form) => IsFieldSet ? this with { QueueId = (uint)form << 8 } : this;
+
     /// <summary>A load of <paramref name="value"/> (right-aligned) into <paramref name="dst"/>, written as <paramref name="form"/>.</summary>
     public static OfAction FieldLoad(OfSubfield dst, UInt128 value, byte form = LoadFormSetField)
         => new(OfActionType.FieldLoad, (uint)dst.Field, (ushort)dst.Ofs, (uint)dst.Bits | (uint)form << 8, (ulong)value, (ulong)(value >> 64));

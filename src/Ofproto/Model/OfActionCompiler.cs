@@ -247,6 +247,8 @@ public static class OfActionCompiler
                     break;
                 }
             }
+            // A field set written as a load keeps that form (presentation only: nothing in the datapath reads it).
+            if (a.SetFieldForm != OfAction.LoadFormSetField) f = f.WrittenAs(a.SetFieldForm);
             Put(ref items, ref count, f);
         }
         return OfError.None;
@@ -416,8 +418,17 @@ public static class OfActionCompiler
         return ids;
     }
 
-    /// <summary>The OpenFlow layer's form of <paramref name="a"/>, an action that keeps no data (a note's bytes are its list's: <see cref="ToOfActions"/>).</summary>
-    public static OfAction ToOfAction(in FlowAction a) => a.Kind switch
+    /// <summary>
+    /// The OpenFlow layer's form of <paramref name="a"/>, an action that keeps no data (a note's bytes are its list's:
+    /// <see cref="ToOfActions"/>); a field set keeps the form it was written in.
+    /// </summary>
+    public static OfAction ToOfAction(in FlowAction a)
+    {
+        var o = Plain(a);
+        return a.SetFieldForm != OfAction.LoadFormSetField ? o.WrittenAs(a.SetFieldForm) : o;
+    }
+
+    private static OfAction Plain(in FlowAction a) => a.Kind switch
     {
         ActionKind.Output when a.Port == PortNumber.Controller && PacketInOrigin.IsControllerAction((uint)a.Value2, out byte reason, out ushort id)
             => PacketInOrigin.HasRecord((uint)a.Value2) && ControllerUserData.Get(a.Value) is { } e

@@ -514,7 +514,48 @@ public static partial class FlowFormat
         return sb.Append(')').ToString();
     }
 
-    public static string Action(in FlowAction a) => a.Kind switch
+    /// <summary>One action as ovs-ofctl prints it; a field set written as NXAST_REG_LOAD as the load it was.</summary>
+    public static string Action(in FlowAction a)
+        => a.SetFieldForm == OfAction.LoadFormRegLoad && LoadedFieldName(a) is { } name ? Loaded(a, name) : Plain(a);
+
+    /// <summary>
+    /// The NXM name (SCTP's OXM one) of the field a field set written as a load writes (null: one that is not written
+    /// back as a load), as Open vSwitch's format_SET_FIELD prints a set_field whose raw action is NXAST_RAW_REG_LOAD.
+    /// </summary>
+    private static string? LoadedFieldName(in FlowAction a) => a.Kind switch
+    {
+        ActionKind.SetDlSrc => "NXM_OF_ETH_SRC",
+        ActionKind.SetDlDst => "NXM_OF_ETH_DST",
+        ActionKind.SetNwSrc => "NXM_OF_IP_SRC",
+        ActionKind.SetNwDst => "NXM_OF_IP_DST",
+        ActionKind.SetNwTos => "NXM_OF_IP_TOS",
+        ActionKind.SetTpSrc => a.Value2 switch { 17 => "NXM_OF_UDP_SRC", 132 => "OXM_OF_SCTP_SRC", _ => "NXM_OF_TCP_SRC" },
+        ActionKind.SetTpDst => a.Value2 switch { 17 => "NXM_OF_UDP_DST", 132 => "OXM_OF_SCTP_DST", _ => "NXM_OF_TCP_DST" },
+        ActionKind.SetTunnel => "NXM_NX_TUN_ID",
+        ActionKind.SetIpEcn => "NXM_NX_IP_ECN",
+        ActionKind.SetNwTtl => "NXM_NX_IP_TTL",
+        ActionKind.SetIpv6Src => "NXM_NX_IPV6_SRC",
+        ActionKind.SetIpv6Dst => "NXM_NX_IPV6_DST",
+        ActionKind.SetIpv6Flabel => "NXM_NX_IPV6_LABEL",
+        ActionKind.SetArpOp => "NXM_OF_ARP_OP",
+        ActionKind.SetArpSpa => "NXM_OF_ARP_SPA",
+        ActionKind.SetArpTpa => "NXM_OF_ARP_TPA",
+        ActionKind.SetArpSha => "NXM_NX_ARP_SHA",
+        ActionKind.SetArpTha => "NXM_NX_ARP_THA",
+        ActionKind.SetNdTarget => "NXM_NX_ND_TARGET",
+        ActionKind.SetNdSll => "NXM_NX_ND_SLL",
+        ActionKind.SetNdTll => "NXM_NX_ND_TLL",
+        _ => null,
+    };
+
+    /// <summary>A whole-field load as ovs-ofctl prints it: <c>load:0xa000001-&gt;NXM_OF_IP_DST[]</c>; a 128-bit field as
+    /// its two 64-bit loads, the low bits first (Open vSwitch's next_load_segment).</summary>
+    private static string Loaded(in FlowAction a, string name)
+        => a.Kind is ActionKind.SetIpv6Src or ActionKind.SetIpv6Dst or ActionKind.SetNdTarget
+            ? $"load:{Hex(a.Value)}->{name}[0..63],load:{Hex(a.Value2)}->{name}[64..127]"
+            : $"load:{Hex(a.Value)}->{name}[]";
+
+    private static string Plain(in FlowAction a) => a.Kind switch
     {
         ActionKind.Output => a.Port switch
         {

@@ -154,7 +154,11 @@ public sealed class NiciraActionTranslatorTests
     {
         int count = Of10Actions.ToOfp(action, out var first, out var second);
         var model = Decode10(count == 2 ? WireOf(first, second) : WireOf(first));
-        Assert.Equal([action], model);
+        // A set-field 1.0 shows as NXAST_REG_LOADs reads back as those loads, as Open vSwitch keeps the raw action.
+        bool asLoad = action.IsFieldSet && first.Type == OfpActionType.Vendor && first.NxSubtype == (ushort)NxActionSubtype.RegLoad
+                      && action.Type is not (OfActionType.SetIcmpType or OfActionType.SetIcmpCode or OfActionType.SetMplsBos or OfActionType.SetPbbIsid
+                                             or OfActionType.SetEthType or OfActionType.SetIpProto or OfActionType.SetVlanVid or OfActionType.SetVlanPcp);
+        Assert.Equal([asLoad ? action.WrittenAs(OfAction.LoadFormRegLoad) : action], model);
 
         // The 1.3 path makes the same action of the same thing, so a flow re-added over 1.0 equals the one added over 1.3.
         var of13 = new List<Ofp13Action>();
@@ -163,6 +167,11 @@ public sealed class NiciraActionTranslatorTests
         bool flowApply = action.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn
             or OfActionType.Multipath or OfActionType.Bundle or OfActionType.FinTimeout;
         Assert.True(Of13Actions.TryToOf([.. of13], flowApply, out var via13, out var error13), error13.ToString());
+        Assert.Equal([action], via13.ToArray());
+        // The loads 1.0 read back go to 1.3 as the same loads, and read back there as 1.0 read them.
+        of13.Clear();
+        Of13Actions.ToWire(model, ipv6: false, of13);
+        Assert.True(Of13Actions.TryToOf([.. of13], flowApply, out via13, out error13), error13.ToString());
         Assert.Equal(via13, model);
     }
 
@@ -259,19 +268,58 @@ public sealed class NiciraActionTranslatorTests
         return OfpAction.VendorAction(OfpConstants.NiciraVendorId, body);
     }
 
+    private static OfAction Loaded(OfAction a) => a.WrittenAs(OfAction.LoadFormRegLoad);
+
+    /// <summary>
+    /// ovs-ofctl's whole-field loads are the same set-fields, marked as loads (Open vSwitch's ofpact_set_field keeps its
+    /// raw NXAST_RAW_REG_LOAD), and go back as they came: the same REG_LOADs, a 128-bit field's two halves included.
+    /// </summary>
     [Fact]
-    public void OvsOfctlsRegLoads_AreTheSameSetFields_ATwoHalfFieldGatheredWhole()
+    public void OvsOfctlsRegLoads_AreTheSameSetFields_ATwoHalfFieldGatheredWhole_AndGoBackAsTheyCame()
     {
-        Assert.Equal([OfAction.SetIpEcn(2)], Decode10(WireOf(RegLoad(NxIpEcn, 0, 2, 2))));
-        Assert.Equal([OfAction.SetNwTtl(5)], Decode10(WireOf(RegLoad(NxIpTtl, 0, 8, 5))));
-        Assert.Equal([OfAction.SetNwTos(0xb8)], Decode10(WireOf(RegLoad(NxIpTos, 0, 8, 0xb8))));
-        Assert.Equal([OfAction.SetTunnel(ulong.MaxValue)], Decode10(WireOf(RegLoad(NxTunId, 0, 64, ulong.MaxValue))));
-        Assert.Equal([OfAction.SetEthSrc(0x0200_0000_0001)], Decode10(WireOf(RegLoad(NxEthSrc, 0, 48, 0x0200_0000_0001))));
-        // Fields without an NXM header by their OXM one (Open vSwitch's load:0x7->OXM_OF_MPLS_LABEL[]).
+        Assert.Equal([Loaded(OfAction.SetIpEcn(2))], Decode10(WireOf(RegLoad(NxIpEcn, 0, 2, 2))));
+        Assert.Equal([Loaded(OfAction.SetNwTtl(5))], Decode10(WireOf(RegLoad(NxIpTtl, 0, 8, 5))));
+        Assert.Equal([Loaded(OfAction.SetNwTos(0xb8))], Decode10(WireOf(RegLoad(NxIpTos, 0, 8, 0xb8))));
+        Assert.Equal([Loaded(OfAction.SetTunnel(ulong.MaxValue))], Decode10(WireOf(RegLoad(NxTunId, 0, 64, ulong.MaxValue))));
+        Assert.Equal([Loaded(OfAction.SetEthSrc(0x0200_0000_0001))], Decode10(WireOf(RegLoad(NxEthSrc, 0, 48, 0x0200_0000_0001))));
+        // Fields without an NXM header by their OXM one (Open vSwitch's load:0x7->OXM_OF_MPLS_LABEL[]): the set-fields.
         Assert.Equal([OfAction.SetMplsLabel(7), OfAction.SetMplsTc(3)], Decode10(WireOf(RegLoad(0x8000_4404, 0, 20, 7), RegLoad(0x8000_4601, 0, 3, 3))));
-        // ovs-ofctl's set_field:2001:db8::1->ipv6_src in OpenFlow 1.0: the low 64 bits, then the high.
+        // ovs-ofctl's load of a whole ipv6_src in OpenFlow 1.0: the low 64 bits, then the high.
         var ipv6 = WireOf(RegLoad(NxIpv6Src, 0, 64, (ulong)Ip6), RegLoad(NxIpv6Src, 64, 64, (ulong)(Ip6 >> 64)), OfpAction.Output(2));
-        Assert.Equal([OfAction.SetIpv6Src(Ip6), OfAction.Output(2)], Decode10(ipv6));
+        Assert.Equal([Loaded(OfAction.SetIpv6Src(Ip6)), OfAction.Output(2)], Decode10(ipv6));
+        Assert.Equal(Bytes(ipv6), Bytes(Of10Actions.ToOfp(Decode10(ipv6))));
+        var loads = WireOf(RegLoad(NxIpEcn, 0, 2, 2), RegLoad(NxIpTtl, 0, 8, 5), RegLoad(NxIpTos, 0, 8, 0xb8), RegLoad(NxTunId, 0, 64, 7),
+                           RegLoad(NxEthSrc, 0, 48, 0x0200_0000_0001), RegLoad(0x0000_0e04, 0, 32, 0x0a000001), RegLoad(0x0000_1402, 0, 16, 80));
+        Assert.Equal(Bytes(loads), Bytes(Of10Actions.ToOfp(Decode10(loads))));
+        // A load is not the set-field of the same value (Open vSwitch's ofpacts_equal compares the raw action).
+        Assert.NotEqual(OfAction.SetNwDst(0x0a000001), Assert.Single(Decode10(WireOf(RegLoad(0x0000_1004, 0, 32, 0x0a000001)))));
+        // The set-field itself goes to 1.0 as its own action, as before.
+        Assert.Equal(OfpActionType.SetNwDst, Assert.Single(Of10Actions.ToOfp([OfAction.SetNwDst(0x0a000001)])).Type);
+    }
+
+    /// <summary>
+    /// A whole-field load in OpenFlow 1.3 and 1.4 goes back as it came (NXAST_REG_LOAD, REG_LOAD2 for one that came as
+    /// REG_LOAD2), in 1.5 as the set-field, which is all 1.5 has (Open vSwitch's encode_SET_FIELD).
+    /// </summary>
+    [Fact]
+    public void AWholeFieldLoad_GoesBackAsItCameUpTo14_AndAsTheSetFieldIn15()
+    {
+        var loaded = Decode10(WireOf(RegLoad(0x0000_1004, 0, 32, 0x0a000001)));
+        Assert.Equal([Loaded(OfAction.SetNwDst(0x0a000001))], loaded);
+        var wire = new List<Ofp13Action>();
+        Of13Actions.ToWire(loaded, false, wire);
+        var nx = Assert.Single(wire).Nx;
+        Assert.Equal(NxActionSubtype.RegLoad, nx.Subtype);
+        Assert.Equal(0x0000_1004u, nx.FieldHeader);
+        Assert.Equal((UInt128)0x0a000001, nx.Value);
+        wire.Clear();
+        Of13Actions.ToWire(loaded, false, wire, of15: true);
+        Assert.Equal(Ofp13ActionType.SetField, Assert.Single(wire).Type);
+        // REG_LOAD2 of the whole eth_dst: marked as it came, written back as REG_LOAD2 (ovs-ofctl prints it as set_field).
+        var load2 = WireOf(OfpAction.NxRegLoad2([0x00, 0x00, 0x02, 0x06, 2, 0, 0, 0, 0, 9]));
+        var model = Decode10(load2);
+        Assert.Equal([OfAction.SetEthDst(0x0200_0000_0009).WrittenAs(OfAction.LoadFormRegLoad2)], model);
+        Assert.Equal(Bytes(load2), Bytes(Of10Actions.ToOfp(model)));
     }
 
     public static TheoryData<string, OfpAction[]> Refused => new()

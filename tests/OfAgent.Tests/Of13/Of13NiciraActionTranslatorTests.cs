@@ -26,8 +26,8 @@ public sealed class Of13NiciraActionTranslatorTests
         { "pop_mpls", new(NxActionSubtype.PopMpls, Arg: 0x0800), OfAction.PopMpls(0x0800) },
         { "set_mpls_ttl", new(NxActionSubtype.SetMplsTtl, Arg: 9), OfAction.SetMplsTtl(9) },
         { "dec_mpls_ttl", new(NxActionSubtype.DecMplsTtl), OfAction.DecMplsTtl() },
-        { "load:0x3f->NXM_NX_IP_TTL[]", new(NxActionSubtype.RegLoad, FieldHeader: 0x00013a01, Value: 0x3f, Mask: 0xff), OfAction.SetNwTtl(0x3f) },
-        { "set_field:0x5->tun_id (REG_LOAD2)", new(NxActionSubtype.RegLoad2, FieldHeader: 0x00012008, Value: 5, Mask: ulong.MaxValue), OfAction.SetTunnel(5) },
+        { "load:0x3f->NXM_NX_IP_TTL[]", new(NxActionSubtype.RegLoad, FieldHeader: 0x00013a01, Value: 0x3f, Mask: 0xff), OfAction.SetNwTtl(0x3f).WrittenAs(OfAction.LoadFormRegLoad) },
+        { "set_field:0x5->tun_id (REG_LOAD2)", new(NxActionSubtype.RegLoad2, FieldHeader: 0x00012008, Value: 5, Mask: ulong.MaxValue), OfAction.SetTunnel(5).WrittenAs(OfAction.LoadFormRegLoad2) },
     };
 
     [Theory]
@@ -48,7 +48,7 @@ public sealed class Of13NiciraActionTranslatorTests
         var low = new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x00012610, Value: 1, Mask: ulong.MaxValue);
         var high = new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x00012610, Value: (UInt128)0x2001_0db8UL << 96, Mask: (UInt128)ulong.MaxValue << 64);
         Assert.True(Of13Actions.TryToOf([Nx(low), Nx(high)], out var actions, out var error), error.ToString());
-        Assert.Equal([OfAction.SetIpv6Src(((UInt128)0x2001_0db8UL << 96) | 1)], actions);
+        Assert.Equal([OfAction.SetIpv6Src(((UInt128)0x2001_0db8UL << 96) | 1).WrittenAs(OfAction.LoadFormRegLoad)], actions);
         // Open vSwitch takes each REG_LOAD as a masked set_field: half an address alone is a load of that half.
         var half = OfAction.FieldLoad(Field(OfField.Ipv6Src, 0, 64), 1, OfAction.LoadFormRegLoad);
         Assert.True(Of13Actions.TryToOf([Nx(low), Ofp13Action.Output(1)], out actions, out error), error.ToString());

@@ -22,6 +22,26 @@ public sealed class FlowFormatTests
     [InlineData(0x000, 0x200, "-[Unknown]")]
     public void TcpFlags_AsOpenVswitchPrintsThem(ushort value, ushort mask, string text) => Assert.Equal(text, FlowFormat.TcpFlags(value, mask));
 
+    /// <summary>
+    /// A field set written as NXAST_REG_LOAD prints as the load it was (Open vSwitch's format_SET_FIELD for a raw
+    /// NXAST_RAW_REG_LOAD; a 128-bit field as its two 64-bit loads); written as a set-field or as REG_LOAD2, as before.
+    /// </summary>
+    [Fact]
+    public void AFieldSetWrittenAsALoad_PrintsAsTheLoad()
+    {
+        static string Loaded(FlowAction a) => FlowFormat.Action(a.WrittenAs(OfAction.LoadFormRegLoad));
+        Assert.Equal("load:0xa000001->NXM_OF_IP_DST[]", Loaded(FlowAction.SetNwDst(0x0A000001)));
+        Assert.Equal("load:0x20000000009->NXM_OF_ETH_DST[]", Loaded(FlowAction.SetDlDst(new MacAddress(0x0200_0000_0009))));
+        Assert.Equal("load:0x1f90->NXM_OF_TCP_DST[]", Loaded(FlowAction.SetTpDst(8080, 6)));
+        Assert.Equal("load:0x35->NXM_OF_UDP_SRC[]", Loaded(FlowAction.SetTpSrc(53, 17)));
+        Assert.Equal("load:0x5->NXM_NX_TUN_ID[]", Loaded(FlowAction.SetTunnel(5)));
+        Assert.Equal("load:0x40->NXM_NX_IP_TTL[]", Loaded(FlowAction.SetNwTtl(64)));
+        Assert.Equal("load:0x1->NXM_NX_IPV6_SRC[0..63],load:0x20010db800000000->NXM_NX_IPV6_SRC[64..127]",
+                     Loaded(FlowAction.SetIpv6Src(((UInt128)0x20010db800000000 << 64) | 1)));
+        Assert.Equal("mod_nw_dst:10.0.0.1", FlowFormat.Action(FlowAction.SetNwDst(0x0A000001)));
+        Assert.Equal("mod_nw_dst:10.0.0.1", FlowFormat.Action(FlowAction.SetNwDst(0x0A000001).WrittenAs(OfAction.LoadFormRegLoad2)));
+    }
+
     [Fact]
     public void PipelineWords_ArePrintedWithTheMatch()
     {

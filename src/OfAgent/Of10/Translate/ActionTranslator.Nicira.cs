@@ -259,7 +259,7 @@ public static partial class ActionTranslator
                 byte field = FieldOf(nx.FieldHeader, out var full);
                 if (field == NoField) return Refuse(NxRefusal.UnknownField, out why);
                 if ((nx.Mask & full) != full || (nx.Value & ~full) != 0) return false;
-                item = SetField(field, nx.Value);
+                item = LoadedField(field, nx.Value, OfAction.LoadFormRegLoad2);
                 return item is not null;
             }
             case NxActionSubtype.Conjunction: // whether it stands alone is the OpenFlow layer's to say (OfActionCompiler)
@@ -284,7 +284,7 @@ public static partial class ActionTranslator
         load.Value = (load.Value & ~nx.Mask) | nx.Value;
         load.Mask |= nx.Mask;
         if (load.Mask != full) return true;
-        item = SetField(field, load.Value);
+        item = LoadedField(field, load.Value, OfAction.LoadFormRegLoad);
         load = default;
         return item is not null;
     }
@@ -360,6 +360,67 @@ public static partial class ActionTranslator
     {
         why = reason;
         return false;
+    }
+
+    /// <summary>
+    /// The model's action setting <paramref name="field"/> to <paramref name="v"/> for a load of the whole field written as
+    /// <paramref name="form"/> (REG_LOAD, REG_LOAD2), marked so when the field is one <see cref="FieldLoads"/> writes back
+    /// as it came (as Open vSwitch keeps a set_field's raw action: ovs-ofctl shows a REG_LOAD's as <c>load:</c>); null: none.
+    /// </summary>
+    private static OfAction? LoadedField(byte field, UInt128 v, byte form)
+        => SetField(field, v) is { } a && LoadsBack(field) ? a.WrittenAs(form) : SetField(field, v);
+
+    /// <summary>
+    /// A field whose whole-field load reads back as it came: one with an NXM header (or SCTP's OXM one) that names it
+    /// alone. Left out (read back as their set-field, as before): ICMP type and code (the flow's match says which ICMP),
+    /// the VLAN, MPLS and PBB fields, DSCP, and the fields Open vSwitch does not write (eth_type, ip_proto).
+    /// </summary>
+    private static bool LoadsBack(byte field)
+        => field is EthDst or EthSrc or NxIpTos or Ipv4Src or Ipv4Dst or TcpSrc or TcpDst or UdpSrc or UdpDst or SctpSrc or SctpDst
+            or ArpOp or ArpSpa or ArpTpa or ArpSha or ArpTha or TunnelId or Ipv6Src or Ipv6Dst or Ipv6NdTarget or Ipv6NdSll or Ipv6NdTll
+            or Ipv6Flabel or IpEcn or NxIpTtl;
+
+    /// <summary>The field (an OXM field number or an NXM mark) and value a field set writes; false for no field set.</summary>
+    private static bool FieldOfSet(in OfAction a, out byte field, out UInt128 value)
+    {
+        (field, value) = a.Type switch
+        {
+            OfActionType.SetNwTtl => (NxIpTtl, a.Value),
+            OfActionType.SetNwTos => (NxIpTos, a.Value),
+            _ => Of13.Translate.ActionTranslator.SetFieldOf(a, a.IsIcmpv6) is { } f ? (f.Field, f.Value) : (NoField, UInt128.Zero),
+        };
+        return field != NoField;
+    }
+
+    /// <summary>
+    /// A field set written as a load (<see cref="OfAction.SetFieldForm"/>) as Open vSwitch writes it back up to OpenFlow
+    /// 1.4 (encode_SET_FIELD, set_field_to_nxast, for a raw NXAST_RAW_REG_LOAD or REG_LOAD2): NXAST_REG_LOAD2 of the whole
+    /// field as it came, or NXAST_REG_LOADs of the field's NXM header (its OXM one when it has none), at most 64 bits
+    /// each, the low bits first. Returns how many (0: no field set written as a load).
+    /// </summary>
+    internal static int FieldLoads(in OfAction a, out NxAction first, out NxAction second)
+    {
+        first = second = default;
+        byte form = a.SetFieldForm;
+        if (form == OfAction.LoadFormSetField || !FieldOfSet(a, out byte field, out var value)) return 0;
+        uint header = Nxm(0x8000, field, (uint)Ofp13Match.FieldLength(field));
+        foreach (var (nxm, f) in s_nxm)
+        {
+            if (f == field) header = nxm;
+        }
+        var full = Width(field);
+        if (form == OfAction.LoadFormRegLoad2)
+        {
+            first = new NxAction(NxActionSubtype.RegLoad2, FieldHeader: header, Value: value & full, Mask: full);
+            return 1;
+        }
+        int bits = 128 - (int)UInt128.LeadingZeroCount(full);
+        var lowMask = NxAction.AllOnes(Math.Min(bits, 64));
+        first = new NxAction(NxActionSubtype.RegLoad, FieldHeader: header, Value: value & lowMask, Mask: lowMask);
+        if (bits <= 64) return 1;
+        var highMask = NxAction.AllOnes(bits - 64) << 64;
+        second = new NxAction(NxActionSubtype.RegLoad, FieldHeader: header, Value: value & highMask, Mask: highMask);
+        return 2;
     }
 
     /// <summary>The model's action setting <paramref name="field"/> (an OXM field number or an NXM mark) to <paramref name="v"/>; null: none.</summary>

@@ -175,6 +175,14 @@ public static partial class ActionTranslator
     public static int ToOfp(in OfAction a, out OfpAction first, out OfpAction second)
     {
         second = default;
+        // A field set written as a load goes back as it came (Open vSwitch's encode_SET_FIELD keeps the raw action).
+        int loads = FieldLoads(a, out var load1, out var load2);
+        if (loads > 0)
+        {
+            first = Vendor(load1);
+            if (loads > 1) second = Vendor(load2);
+            return loads;
+        }
         OfpAction? w = a.Type switch
         {
             OfActionType.Output => OfpAction.Output(WireMap.ToWirePort(a.Port), a.MaxLen),

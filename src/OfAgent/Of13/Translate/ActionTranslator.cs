@@ -370,10 +370,22 @@ internal static class ActionTranslator
     /// The model's actions as 1.3 writes them (flow statistics, group descriptions); <paramref name="ipv6"/>: the flow
     /// matches IPv6, so ICMP type/code are ICMPv6's. OpenFlow 1.0's ENQUEUE is set_queue then output.
     /// </summary>
-    public static void ToWire(ReadOnlySpan<OfAction> actions, bool ipv6, List<Ofp13Action> into)
+    public static void ToWire(ReadOnlySpan<OfAction> actions, bool ipv6, List<Ofp13Action> into, bool of15 = false)
     {
         foreach (var a in actions)
         {
+            // A field set written as a load goes back as it came up to 1.4; 1.5 has set-field alone (Open vSwitch's
+            // encode_SET_FIELD).
+            if (!of15)
+            {
+                int loads = Of10.Translate.ActionTranslator.FieldLoads(a, out var load1, out var load2);
+                if (loads > 0)
+                {
+                    into.Add(Ofp13Action.Nicira(load1));
+                    if (loads > 1) into.Add(Ofp13Action.Nicira(load2));
+                    continue;
+                }
+            }
             switch (a.Type)
             {
                 case OfActionType.Output: into.Add(Ofp13Action.Output(a.Port, a.MaxLen)); break;

@@ -87,7 +87,7 @@ internal static class GroupTranslator
         {
             var b = g.Buckets[i];
             var actions = new List<Ofp13Action>();
-            ActionTranslator.ToWire(b.Actions.Span, false, actions);
+            ActionTranslator.ToWire(b.Actions.Span, false, actions, of15: true);
             buckets.Add(new Ofp15Bucket(b.IdAt(i), actions,
                 g.Type == OfGroupType.Select || b.Weight != 0 ? b.Weight : null,
                 b.WatchPort != OfPort.Any ? b.WatchPort : null,

@@ -110,7 +110,7 @@ internal static class ReportTranslator
         if (ins is { Meter: not 0 } && meterAction)
         {
             var apply = new List<Ofp13Action>(f.Actions.Length + 1) { new(Ofp13ActionType.Meter, ins.Meter) };
-            ActionTranslator.ToWire(f.Actions, ipv6, apply);
+            ActionTranslator.ToWire(f.Actions, ipv6, apply, of15: true);
             ActionTranslator.As15(apply);
             into.Add(new(Ofp13InstructionType.ApplyActions, Actions: apply));
         }
@@ -169,7 +169,7 @@ internal static class ReportTranslator
     private static Ofp13Instruction Actions(Ofp13InstructionType type, ReadOnlySpan<OfAction> of, bool ipv6, bool of15 = false)
     {
         var actions = new List<Ofp13Action>(of.Length);
-        ActionTranslator.ToWire(of, ipv6, actions);
+        ActionTranslator.ToWire(of, ipv6, actions, of15);
         if (of15) ActionTranslator.As15(actions);
         return new(type, Actions: actions);
     }
