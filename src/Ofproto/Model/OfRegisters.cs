@@ -123,6 +123,8 @@ public enum OfField : byte
     IpTos,
     /// <summary>OpenFlow's vlan_vid (OXM_OF_VLAN_VID, 13 bits: the tag-present bit and the VID).</summary>
     VlanVid,
+    /// <summary>Open vSwitch's dp_hash (NXM_NX_DP_HASH, 32 bits): read-only, a move's source only.</summary>
+    DpHash,
 }
 
 /// <summary>Bits <see cref="Ofs"/>..<see cref="Ofs"/>+<see cref="Bits"/>-1 of an <see cref="OfField"/> (Open vSwitch's mf_subfield).</summary>
@@ -131,7 +133,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
     /// <summary>Whether <paramref name="f"/> lives in the register file: a register view, or pkt_mark (a pipeline word written as a register is).</summary>
     public static bool IsRegister(OfField f) => f <= OfField.XXReg3 || f == OfField.PktMark;
 
-    /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto).</summary>
+    /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto, dp_hash).</summary>
     public static bool IsWritable(OfField f) => Map(f) is { } p && FieldRef.IsWritable(p);
 
     /// <summary>The field's width in bits (0: unknown).</summary>
@@ -184,6 +186,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         OfField.PktMark => PipelineField.PktMark,
         OfField.IpTos => PipelineField.IpTos,
         OfField.VlanVid => PipelineField.VlanVid,
+        OfField.DpHash => PipelineField.DpHash,
         _ => null,
     };
 
@@ -216,6 +219,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         PipelineField.IpTos => OfField.IpTos,
         PipelineField.VlanVid => OfField.VlanVid,
         PipelineField.PktMark => OfField.PktMark,
+        PipelineField.DpHash => OfField.DpHash,
         _ => OfField.ArpTha,
     };
 }
