@@ -751,6 +751,7 @@ public sealed class PipelineWalk
         // A fast-failover group runs its first live bucket: only that one is composed (its rules alone are visited and
         // credited), after the run noted the ports' state version, as a bundle's pick (the earliest reading kept).
         int only = -1, pick = FlowAction.NotPicked;
+        uint dpHash = regs.DpHash;
         if (g.Type == Groups.GroupType.FastFailover)
         {
             if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read
@@ -763,8 +764,12 @@ public sealed class PipelineWalk
             // learns compose (Open vSwitch's xlate_select_group, the hash's fields in its megaflow). A verdict stands for
             // one pick. After a re-parse point the key no longer tells the packet's fields: every bucket is composed,
             // and the executor picks by the frame.
-            only = pick = PickSelectBucket(groups, g, b.KeyRef);
+            only = pick = PickSelectBucket(groups, g, b.KeyRef, out uint hash);
             NoteRead((uint)(pick + 2));
+            // A dp_hash group's hash is the bucket's dp_hash (Open vSwitch's hash action, then the recirculation that
+            // matches it): the bucket's rules see it, on the bucket's copy of the file. Not known after a re-parse point
+            // (no pick there), where a bucket's resubmit drops the packet and nothing reads it.
+            if (g.Method == Groups.SelectMethod.DpHash) dpHash = hash;
         }
         int head = _composed.Count;
         _composed.Add(FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, 0, pick));
@@ -781,6 +786,7 @@ public sealed class PipelineWalk
                 _set = set;
                 _set.Clear();
                 _regs.ActsetOutputCode = 0;
+                _regs.DpHash = dpHash;
                 Compose(pipeline, bucket.Actions.Items, ref b, t, trace, depth + 1);
                 _exit = false; // Open vSwitch: a bucket's exit does not end the actions after the group
                 _composed[at] = FlowAction.BucketOf(_composed.Count - at - 1);
@@ -810,11 +816,12 @@ public sealed class PipelineWalk
     /// picks it for a frame (<see cref="Actions.ActionExecutor.FlowHashOf(in FlowKey)"/> into its weighted slots, a dead
     /// bucket's packets to a live one by weight), or <see cref="FlowAction.NoBucketPicked"/> when none is live. A group
     /// whose buckets watch a port or group notes the ports' state version first (<see cref="LivenessAt"/>).
+    /// <paramref name="h"/>: the group's hash of the key (a dp_hash group's is the bucket's dp_hash).
     /// </summary>
-    private int PickSelectBucket(Groups.GroupTable groups, Groups.Group g, in FlowKey key)
+    private int PickSelectBucket(Groups.GroupTable groups, Groups.Group g, in FlowKey key, out uint h)
     {
+        h = Actions.ActionExecutor.SelectHashOf(g, key);
         if (g.SlotCount == 0) return FlowAction.NoBucketPicked;
-        uint h = Actions.ActionExecutor.SelectHashOf(g, key);
         if (!g.AnyLiveness) return g.Pick(h, null, 0);
         if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read
         var buckets = g.Buckets;
@@ -1054,6 +1061,9 @@ public sealed class PipelineWalk
         if (FieldRef.IsRegister(src.Field))
         {
             bits = src.Read(key, _regs);
+            // dp_hash is the key's hash, not a value the rules hit wrote: runs of one chain that read different ones
+            // compose different results.
+            if (src.Field == PipelineField.DpHash) NoteRead(bits);
             return true;
         }
         if (src.Field == PipelineField.NwTtl)

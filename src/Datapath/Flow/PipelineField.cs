@@ -12,6 +12,8 @@ public enum PipelineField : byte
     XXReg0 = 24, XXReg3 = 27,
     /// <summary>Open vSwitch's pkt_mark: a pipeline word as the registers are (<see cref="Registers.PktMark"/>), 0 when a run starts.</summary>
     PktMark = 28,
+    /// <summary>Open vSwitch's dp_hash (<see cref="Registers.DpHash"/>): read-only, 0 until a dp_hash select group picks a bucket.</summary>
+    DpHash = 29,
     InPort = 32,
     Metadata,
     TunId,
@@ -62,18 +64,18 @@ public enum PipelineField : byte
 public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
 {
     /// <summary>Whether <paramref name="f"/> names a field this type knows.</summary>
-    public static bool IsKnown(PipelineField f) => f is <= PipelineField.PktMark or (>= PipelineField.InPort and <= PipelineField.Ipv6Label);
+    public static bool IsKnown(PipelineField f) => f is <= PipelineField.DpHash or (>= PipelineField.InPort and <= PipelineField.Ipv6Label);
 
-    /// <summary>Whether <paramref name="f"/> lives in the register file (a register view, or pkt_mark).</summary>
-    public static bool IsRegister(PipelineField f) => f <= PipelineField.PktMark;
+    /// <summary>Whether <paramref name="f"/> lives in the register file (a register view, pkt_mark or dp_hash).</summary>
+    public static bool IsRegister(PipelineField f) => f <= PipelineField.DpHash;
 
-    /// <summary>Whether the walk can write <paramref name="f"/> (registers, metadata, tunnel id and the rewritable header fields; not in_port, eth_type or ip_proto).</summary>
-    public static bool IsWritable(PipelineField f) => IsKnown(f) && f is not (PipelineField.InPort or PipelineField.EthType or PipelineField.IpProto);
+    /// <summary>Whether the walk can write <paramref name="f"/> (registers, metadata, tunnel id and the rewritable header fields; not in_port, eth_type, ip_proto or dp_hash).</summary>
+    public static bool IsWritable(PipelineField f) => IsKnown(f) && f is not (PipelineField.InPort or PipelineField.EthType or PipelineField.IpProto or PipelineField.DpHash);
 
     /// <summary>The field's width in bits (0 for an unknown field).</summary>
     public static int Width(PipelineField f) => f switch
     {
-        <= PipelineField.Reg15 or PipelineField.PktMark => 32,
+        <= PipelineField.Reg15 or PipelineField.PktMark or PipelineField.DpHash => 32,
         >= PipelineField.XReg0 and <= PipelineField.XReg7 => 64,
         >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => 128,
         PipelineField.InPort or PipelineField.EthType or PipelineField.VlanTci => 16,
@@ -103,6 +105,7 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         >= PipelineField.XReg0 and <= PipelineField.XReg7 => regs.XReg(f - PipelineField.XReg0),
         >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => regs.XXReg(f - PipelineField.XXReg0),
         PipelineField.PktMark => regs.PktMark,
+        PipelineField.DpHash => regs.DpHash,
         PipelineField.InPort => key.InPort,
         PipelineField.Metadata => key.Metadata,
         PipelineField.TunId => key.TunId,
@@ -142,7 +145,8 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
         if (f <= PipelineField.Reg15) regs.SetReg((int)f, (uint)v);
         else if (f <= PipelineField.XReg7) regs.SetXReg(f - PipelineField.XReg0, (ulong)v);
         else if (f <= PipelineField.XXReg3) regs.SetXXReg(f - PipelineField.XXReg0, v);
-        else regs.PktMark = (uint)v;
+        else if (f == PipelineField.PktMark) regs.PktMark = (uint)v;
+        else regs.DpHash = (uint)v; // a probe key's (WriteWhole): no action writes dp_hash
     }
 
     /// <summary>
@@ -153,7 +157,7 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
     {
         switch (f)
         {
-            case <= PipelineField.PktMark: WriteRegister(f, ref regs, v); break;
+            case <= PipelineField.DpHash: WriteRegister(f, ref regs, v); break;
             case PipelineField.InPort: b.InPort((ushort)v); break;
             case PipelineField.Metadata: b.Metadata((ulong)v); break;
             case PipelineField.TunId: b.TunId((ulong)v); break;
@@ -189,6 +193,7 @@ public readonly record struct FieldRef(PipelineField Field, int Ofs, int Bits)
             >= PipelineField.XReg0 and <= PipelineField.XReg7 => $"xreg{Field - PipelineField.XReg0}",
             >= PipelineField.XXReg0 and <= PipelineField.XXReg3 => $"xxreg{Field - PipelineField.XXReg0}",
             PipelineField.PktMark => "pkt_mark",
+            PipelineField.DpHash => "dp_hash",
             _ => Field.ToString(),
         };
         return $"{name}[{Ofs}..{Ofs + Bits - 1}]";

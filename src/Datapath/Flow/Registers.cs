@@ -8,19 +8,22 @@ namespace Softswitch.Datapath.Flow;
 /// The pipeline's register file: Open vSwitch's <c>reg0</c>-<c>reg15</c> (64 bytes that no packet carries, zeroed at
 /// the start of every pipeline run and written only by the register actions of the rules a packet hits, seen 32 bits
 /// (<c>reg0</c>-<c>reg15</c>), 64 bits (<c>xreg0</c>-<c>xreg7</c>) and 128 bits (<c>xxreg0</c>-<c>xxreg3</c>) at a
-/// time), then three pipeline words that the 128-byte <see cref="FlowKey"/> has no room for: <c>pkt_mark</c> and
+/// time), then four pipeline words that the 128-byte <see cref="FlowKey"/> has no room for: <c>pkt_mark</c> and
 /// <c>actset_output</c> (<see cref="PipelineWord"/>), the tunnel endpoints <c>tun_src</c>/<c>tun_dst</c>
-/// (<see cref="TunnelWord"/>) and <c>nw_ttl</c>/<c>tcp_flags</c> (<see cref="PacketWord"/>).
+/// (<see cref="TunnelWord"/>), <c>nw_ttl</c>/<c>tcp_flags</c> (<see cref="PacketWord"/>) and <c>dp_hash</c>
+/// (<see cref="HashWord"/>).
 /// </summary>
 /// <remarks>
-/// <para>Held as eleven 64-bit words. Words 0-7: word k is <c>xreg k</c>, <c>reg 2k</c> its upper 32 bits and
+/// <para>Held as twelve 64-bit words. Words 0-7: word k is <c>xreg k</c>, <c>reg 2k</c> its upper 32 bits and
 /// <c>reg 2k+1</c> its lower, and <c>xxreg j</c> words 2j (upper) and 2j+1 (lower), as Open vSwitch's flow_get_xreg and
 /// flow_get_xxreg compose them. Word 8: pkt_mark in the upper 32 bits (0 when a run starts, written by load, move and
 /// set_field as a register is), the action set's output port in the lower (<see cref="ActsetCode"/>: 0 when the set
 /// holds no output, which the walk maintains as write-actions and clear-actions change the set). Words 9 and 10 are the
 /// packet's: tun_src (upper) and tun_dst (lower) of the tunnel that decapsulated it (0 for a packet that came on no
 /// tunnel), the IP TTL or hop limit (bits 32-39) and the TCP flags (bits 0-11); the walk puts them in the file only
-/// for the lookup of a table whose rules test them (<see cref="PacketWordsMask"/>), so every other lookup sees them 0.</para>
+/// for the lookup of a table whose rules test them (<see cref="PacketWordsMask"/>), so every other lookup sees them 0.
+/// Word 11: dp_hash in the lower 32 bits (0 when a run starts; the walk writes the hash a select group of selection
+/// method dp_hash computed for the packet; no action writes it), the upper 32 unused.</para>
 /// <para>A rule's register match (<see cref="FlowMatch.RegisterMask"/>) has the same layout, so the classifier matches
 /// all of these as it matches registers (a subtable hashes and compares only the words its mask tests). Mutable value
 /// type; docs/datapath.md, "Registers" and "Pipeline words".</para>
@@ -28,13 +31,15 @@ namespace Softswitch.Datapath.Flow;
 [StructLayout(LayoutKind.Sequential, Size = Size)]
 public struct Registers : IEquatable<Registers>
 {
-    public const int Size = 88, Words = 11;
+    public const int Size = 96, Words = 12;
     /// <summary>The word of pkt_mark (upper 32 bits) and actset_output (lower 32: <see cref="ActsetCode"/>).</summary>
     public const int PipelineWord = 8;
     /// <summary>The word of the decapsulating tunnel's endpoints: tun_src (upper 32 bits) and tun_dst (lower 32).</summary>
     public const int TunnelWord = 9;
     /// <summary>The word of the packet's IP TTL (bits 32-39) and TCP flags (bits 0-11).</summary>
     public const int PacketWord = 10;
+    /// <summary>The word of dp_hash (lower 32 bits).</summary>
+    public const int HashWord = 11;
     /// <summary>The words that come from the packet (bit i: word i), which a verdict cached by key must check.</summary>
     public const ushort PacketWordsMask = 1 << TunnelWord | 1 << PacketWord;
     /// <summary>Bits of <see cref="PacketWord"/>: the TTL's shift and the TCP flags' mask (Open vSwitch's 12 bits).</summary>
@@ -83,6 +88,13 @@ public struct Registers : IEquatable<Registers>
     {
         readonly get => (uint)(_w[PipelineWord] >> 32);
         set => _w[PipelineWord] = (_w[PipelineWord] & 0xFFFF_FFFFUL) | (ulong)value << 32;
+    }
+
+    /// <summary>Open vSwitch's dp_hash (<see cref="HashWord"/>'s lower 32 bits): 0 until a dp_hash select group picks a bucket.</summary>
+    public uint DpHash
+    {
+        readonly get => (uint)_w[HashWord];
+        set => _w[HashWord] = (_w[HashWord] & 0xFFFF_FFFF_0000_0000UL) | value;
     }
 
     /// <summary>
@@ -202,8 +214,8 @@ public struct Registers : IEquatable<Registers>
     public static bool operator !=(in Registers a, in Registers b) => !a.Equals(b);
 
     /// <summary>
-    /// The non-zero registers as Open vSwitch's trace prints them (<c>reg0=0x1,reg3=0x2a</c>), then pkt_mark and
-    /// actset_output when set; empty when none is (the packet words are the packet's: the trace shows them with it).
+    /// The non-zero registers as Open vSwitch's trace prints them (<c>reg0=0x1,reg3=0x2a</c>), then pkt_mark,
+    /// actset_output and dp_hash when set; empty when none is (the packet words are the packet's: the trace shows them with it).
     /// </summary>
     public override readonly string ToString()
     {
@@ -212,6 +224,7 @@ public struct Registers : IEquatable<Registers>
             if (Reg(i) != 0) parts.Add($"reg{i}=0x{Reg(i):x}");
         if (PktMark != 0) parts.Add($"pkt_mark=0x{PktMark:x}");
         if (ActsetOutputCode != 0) parts.Add($"actset_output={ActsetOutput}");
+        if (DpHash != 0) parts.Add($"dp_hash=0x{DpHash:x}");
         return string.Join(',', parts);
     }
 }

@@ -63,8 +63,8 @@ public static class NxMatch
     private static ReadOnlySpan<byte> Nxm0 => [0, 3, 4, 5, VlanTci, 8, 10, 11, 12, 13, 14, 15, 16, 19, 20, 21, 22, 23];
 
     // NXM_1 fields 16..30 (0..15 are the registers): tun_id, arp_sha, arp_tha, ipv6_src, ipv6_dst, icmpv6_type,
-    // icmpv6_code, nd_target, nd_sll, nd_tll, ip_frag, ipv6_label, ip_ecn, ip_ttl, cookie. (31-34, tun_src, tun_dst,
-    // pkt_mark and tcp_flags, are the OXM codec's: Open vSwitch writes them under class 1 in OXM too.)
+    // icmpv6_code, nd_target, nd_sll, nd_tll, ip_frag, ipv6_label, ip_ecn, ip_ttl, cookie. (31-35, tun_src, tun_dst,
+    // pkt_mark, tcp_flags and dp_hash, are the OXM codec's: Open vSwitch writes them under class 1 in OXM too.)
     private static ReadOnlySpan<byte> Nxm1 => [38, 24, 25, 26, 27, 29, 30, 31, 32, 33, Ofp13Match.NxIpFrag, 28, 9, Ofp13Match.NxIpTtl, Cookie];
 
     /// <summary>The value's length in bytes of <paramref name="field"/> in an nx_match (in_port: 2; ip_dscp: NXM_OF_IP_TOS's 1).</summary>

@@ -22,8 +22,8 @@ public readonly record struct Ofp13Oxm(byte Field, bool HasMask, UInt128 Value, 
 /// OPENFLOW_BASIC's 40 fields, and Open vSwitch's registers: NXM_NX_REG0-15 of class NXM_1 (0x0001) fields 0-15,
 /// NXM_NX_XXREG0-3 of the same class fields 111-114, OXM_OF_PKT_REG0-7 of class 0x8001, numbered here
 /// <see cref="NxReg0"/>.., <see cref="NxXxReg0"/>.., <see cref="PktReg0"/>..; conj_id, ip_frag, ip_ttl, tcp_flags,
-/// pkt_mark and the IPv4 tunnel endpoints of class NXM_1, <see cref="NxConjId"/>, <see cref="NxIpFrag"/>, <see cref="NxIpTtl"/>,
-/// <see cref="NxTcpFlags"/>, <see cref="NxPktMark"/>, <see cref="NxTunSrc"/>, <see cref="NxTunDst"/>; OpenFlow 1.5's TCP_FLAGS and
+/// pkt_mark, dp_hash and the IPv4 tunnel endpoints of class NXM_1, <see cref="NxConjId"/>, <see cref="NxIpFrag"/>, <see cref="NxIpTtl"/>,
+/// <see cref="NxTcpFlags"/>, <see cref="NxPktMark"/>, <see cref="NxDpHash"/>, <see cref="NxTunSrc"/>, <see cref="NxTunDst"/>; OpenFlow 1.5's TCP_FLAGS and
 /// ACTSET_OUTPUT, and ONF's experimenter forms of them, whose TLVs carry the experimenter id after the header:
 /// <see cref="OnfTcpFlags"/>, <see cref="OnfActsetOutput"/>), a mask where table 12 allows none (BAD_MASK), value bits outside the mask
 /// (BAD_WILDCARDS, as section 7.2.3.5 asks). Duplicates and prerequisites are the agent's (they need the whole match).
@@ -76,6 +76,10 @@ public static class Ofp13Match
     public const byte NxTcpFlags = 98;
     /// <summary>tcp_flags and actset_output as OpenFlow 1.3's ONF experimenter fields (ONFOXM_ET_TCP_FLAGS 42, ONFOXM_ET_ACTSET_OUTPUT 43).</summary>
     public const byte OnfTcpFlags = 99, OnfActsetOutput = 100;
+    /// <summary>Open vSwitch's dp_hash (NXM_NX_DP_HASH: class NXM_1, field 35, 4 bytes, maskable; no OXM of its own, so class NXM_1 in OXM too).</summary>
+    public const byte NxDpHash = 101;
+    /// <summary>NXM_NX_DP_HASH's field number in class NXM_1.</summary>
+    public const byte NxmDpHashField = 35;
     /// <summary>The NXM_1 field numbers of <see cref="NxPktMark"/>, <see cref="NxTunSrc"/>, <see cref="NxTunDst"/>, <see cref="NxIpTtl"/>, <see cref="NxTcpFlags"/>.</summary>
     public const byte NxmPktMarkField = 33, NxmTunSrcField = 31, NxmTunDstField = 32, NxmIpTtlField = 29, NxmTcpFlagsField = 34;
 
@@ -95,7 +99,7 @@ public static class Ofp13Match
     public static int FieldLength(byte field) => field < FieldCount ? Lengths[field] : field switch
     {
         OfbTcpFlags or NxTcpFlags or OnfTcpFlags => 2,
-        OfbActsetOutput or OnfActsetOutput or NxPktMark or NxTunSrc or NxTunDst => 4,
+        OfbActsetOutput or OnfActsetOutput or NxPktMark or NxDpHash or NxTunSrc or NxTunDst => 4,
         NxIpTtl => 1,
         >= NxReg0 and < PktReg0 => 4,
         >= PktReg0 and < NxXxReg0 => 8,
@@ -108,7 +112,7 @@ public static class Ofp13Match
     /// <summary>Whether OpenFlow 1.3.5 table 12 allows a mask on the field (every register and ip_frag take one).</summary>
     public static bool Maskable(byte field) => field < FieldCount
         ? (MaskableFields & (1UL << field)) != 0
-        : IsRegister(field) || field is NxIpFrag or NxPktMark or NxTunSrc or NxTunDst || IsTcpFlags(field);
+        : IsRegister(field) || field is NxIpFrag or NxPktMark or NxDpHash or NxTunSrc or NxTunDst || IsTcpFlags(field);
 
     /// <summary>The field number of a TLV of class <paramref name="cls"/> and field <paramref name="oxmField"/>; 0xff for one not known here.</summary>
     public static byte FieldOf(ushort cls, byte oxmField) => cls switch
@@ -119,6 +123,7 @@ public static class Ofp13Match
         ClassNxm1 when oxmField == NxmConjIdField => NxConjId,
         ClassNxm1 when oxmField == NxmIpFragField => NxIpFrag,
         ClassNxm1 when oxmField == NxmPktMarkField => NxPktMark,
+        ClassNxm1 when oxmField == NxmDpHashField => NxDpHash,
         ClassNxm1 when oxmField == NxmTunSrcField => NxTunSrc,
         ClassNxm1 when oxmField == NxmTunDstField => NxTunDst,
         ClassNxm1 when oxmField == NxmIpTtlField => NxIpTtl,
@@ -145,6 +150,7 @@ public static class Ofp13Match
         NxConjId => (ClassNxm1, NxmConjIdField),
         NxIpFrag => (ClassNxm1, NxmIpFragField),
         NxPktMark => (ClassNxm1, NxmPktMarkField),
+        NxDpHash => (ClassNxm1, NxmDpHashField),
         NxTunSrc => (ClassNxm1, NxmTunSrcField),
         NxTunDst => (ClassNxm1, NxmTunDstField),
         NxIpTtl => (ClassNxm1, NxmIpTtlField),

@@ -77,6 +77,8 @@ public struct OfFields : IEquatable<OfFields>
     /// <summary>The IPv4 source and destination of the tunnel a packet was decapsulated from (tun_src, tun_dst; 0 off a tunnel).</summary>
     public uint TunSrc;
     public uint TunDst;
+    /// <summary>Open vSwitch's dp_hash: 0 until a select group of selection method dp_hash picks a bucket, then that group's hash; read-only.</summary>
+    public uint DpHash;
 
     public readonly bool Equals(OfFields o)
         => InPort == o.InPort && Metadata == o.Metadata && TunnelId == o.TunnelId && EthSrc == o.EthSrc && EthDst == o.EthDst
@@ -86,14 +88,14 @@ public struct OfFields : IEquatable<OfFields>
         && ArpSha == o.ArpSha && ArpTha == o.ArpTha && Ipv6ExtHdr == o.Ipv6ExtHdr && MplsLabel == o.MplsLabel && MplsTc == o.MplsTc
         && MplsBos == o.MplsBos && PbbIsid == o.PbbIsid && Regs.Equals(o.Regs) && ConjId == o.ConjId && IpFrag == o.IpFrag
         && PktMark == o.PktMark && ActsetOutput == o.ActsetOutput && NwTtl == o.NwTtl && TcpFlags == o.TcpFlags && TunSrc == o.TunSrc
-        && TunDst == o.TunDst;
+        && TunDst == o.TunDst && DpHash == o.DpHash;
 
     public override readonly bool Equals(object? obj) => obj is OfFields f && Equals(f);
     public override readonly int GetHashCode()
         => HashCode.Combine(InPort, EthSrc, EthDst, EthType, VlanVid, NwSrc, NwDst,
                             HashCode.Combine(TpSrc, TpDst, NwProto, TunnelId, Metadata, Ipv6Src, Ipv6Dst,
                                              HashCode.Combine(MplsLabel, Ipv6Flabel, ArpSha, NdTarget, Regs, ConjId, IpFrag,
-                                                              HashCode.Combine(PktMark, ActsetOutput, NwTtl, TcpFlags, TunSrc, TunDst))));
+                                                              HashCode.Combine(PktMark, ActsetOutput, NwTtl, TcpFlags, TunSrc, TunDst, DpHash))));
     public static bool operator ==(OfFields a, OfFields b) => a.Equals(b);
     public static bool operator !=(OfFields a, OfFields b) => !a.Equals(b);
 }
@@ -221,6 +223,9 @@ public struct OfMatch : IEquatable<OfMatch>
 
     /// <summary>Open vSwitch's pkt_mark under <paramref name="mask"/>.</summary>
     public OfMatch PktMark(uint value, uint mask = uint.MaxValue) { Value.PktMark = value & mask; Mask.PktMark = mask; return this; }
+
+    /// <summary>Open vSwitch's dp_hash under <paramref name="mask"/>.</summary>
+    public OfMatch DpHash(uint value, uint mask = uint.MaxValue) { Value.DpHash = value & mask; Mask.DpHash = mask; return this; }
 
     /// <summary>actset_output <paramref name="port"/> (16-bit numbers; <see cref="ActsetUnset"/>: no output in the set).</summary>
     public OfMatch ActsetOutput(ushort port) { Value.ActsetOutput = port; Mask.ActsetOutput = 0xffff; return this; }

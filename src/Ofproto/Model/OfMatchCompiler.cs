@@ -70,6 +70,8 @@ public static class OfMatchCompiler
         if (k.ActsetOutput is not (0 or 0xffff) || k.NwTtl is not (0 or 0xff)) return OfError.UnsupportedMask;
         regMask.PktMark = k.PktMark;
         regValue.PktMark = v.PktMark;
+        regMask.DpHash = k.DpHash;
+        regValue.DpHash = v.DpHash;
         if (k.ActsetOutput != 0)
         {
             regMask.ActsetOutputCode = 0xFFFF_FFFF;
@@ -156,6 +158,7 @@ public static class OfMatchCompiler
             k.Regs = OfRegisters.FromDatapath(rm);
             v.Regs = OfRegisters.FromDatapath(rv);
             k.PktMark = rm.PktMark; v.PktMark = rv.PktMark;
+            k.DpHash = rm.DpHash; v.DpHash = rv.DpHash;
             if (rm.ActsetOutputCode != 0) { k.ActsetOutput = 0xffff; v.ActsetOutput = rv.ActsetOutput; }
             k.TunSrc = (uint)(rm.TunnelEndpoints >> 32); v.TunSrc = (uint)(rv.TunnelEndpoints >> 32);
             k.TunDst = (uint)rm.TunnelEndpoints; v.TunDst = (uint)rv.TunnelEndpoints;

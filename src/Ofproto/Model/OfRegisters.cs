@@ -129,6 +129,8 @@ public enum OfField : byte
     NwTtl,
     /// <summary>Open vSwitch's ipv6_label (NXM_NX_IPV6_LABEL, OXM_OF_IPV6_FLABEL: 20 bits).</summary>
     Ipv6Label,
+    /// <summary>Open vSwitch's dp_hash (NXM_NX_DP_HASH, 32 bits): read-only, a move's source only.</summary>
+    DpHash,
 }
 
 /// <summary>Bits <see cref="Ofs"/>..<see cref="Ofs"/>+<see cref="Bits"/>-1 of an <see cref="OfField"/> (Open vSwitch's mf_subfield).</summary>
@@ -143,7 +145,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
     /// </summary>
     public static bool IsPacketField(OfField f) => IsWritable(f) && !IsRegister(f) && f is not (OfField.Metadata or OfField.TunId);
 
-    /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto).</summary>
+    /// <summary>Whether the switch writes <paramref name="f"/> (not in_port, eth_type, ip_proto, dp_hash).</summary>
     public static bool IsWritable(OfField f) => Map(f) is { } p && FieldRef.IsWritable(p);
 
     /// <summary>The field's width in bits (0: unknown).</summary>
@@ -199,6 +201,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         OfField.IpEcn => PipelineField.IpEcn,
         OfField.NwTtl => PipelineField.NwTtl,
         OfField.Ipv6Label => PipelineField.Ipv6Label,
+        OfField.DpHash => PipelineField.DpHash,
         _ => null,
     };
 
@@ -234,6 +237,7 @@ public readonly record struct OfSubfield(OfField Field, int Ofs, int Bits)
         PipelineField.NwTtl => OfField.NwTtl,
         PipelineField.Ipv6Label => OfField.Ipv6Label,
         PipelineField.PktMark => OfField.PktMark,
+        PipelineField.DpHash => OfField.DpHash,
         _ => OfField.ArpTha,
     };
 }

@@ -157,12 +157,14 @@ public static partial class FlowFormat
     private static string Hex(UInt128 v) => v == 0 ? "0" : "0x" + v.ToString("x", CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// A match's pipeline words as ovs-ofctl prints them (docs/datapath.md, "Pipeline words"): <c>pkt_mark=0x5/0xff</c>,
+    /// A match's pipeline words as ovs-ofctl prints them (docs/datapath.md, "Pipeline words"): <c>dp_hash=0x1/0xf</c>
+    /// (first, as Open vSwitch's match_format puts it before pkt_mark), <c>pkt_mark=0x5/0xff</c>,
     /// <c>actset_output=3</c> (or a reserved port's name, <c>UNSET</c>), <c>tun_src=1.2.3.0/24</c>, <c>tun_dst=...</c>,
     /// <c>nw_ttl=64</c>, <c>tcp_flags=+syn-ack</c>.
     /// </summary>
     private static void AppendPipelineWords(StringBuilder sb, in Registers value, in Registers mask)
     {
+        if (mask.DpHash != 0) Add(sb, "dp_hash=", Hex(value.DpHash) + (mask.DpHash == uint.MaxValue ? "" : "/" + Hex(mask.DpHash)));
         if (mask.PktMark != 0) Add(sb, "pkt_mark=", Hex(value.PktMark) + (mask.PktMark == uint.MaxValue ? "" : "/" + Hex(mask.PktMark)));
         if (mask.ActsetOutputCode != 0) Add(sb, "actset_output=", value.ActsetOutput == Registers.ActsetUnset ? "UNSET" : Port(value.ActsetOutput));
         AddIp(sb, "tun_src=", (uint)(value.TunnelEndpoints >> 32), (uint)(mask.TunnelEndpoints >> 32));
@@ -221,6 +223,7 @@ public static partial class FlowFormat
         PipelineField.Metadata => "OXM_OF_METADATA",
         PipelineField.TunId => "NXM_NX_TUN_ID",
         PipelineField.PktMark => "NXM_NX_PKT_MARK",
+        PipelineField.DpHash => "NXM_NX_DP_HASH",
         PipelineField.EthSrc => "NXM_OF_ETH_SRC",
         PipelineField.EthDst => "NXM_OF_ETH_DST",
         PipelineField.EthType => "NXM_OF_ETH_TYPE",

@@ -69,6 +69,7 @@ public static partial class OfctlFlowParser
         var flags = FlowModFlags.None;
         int srcBits = 0, dstBits = 0;
         bool vlanNone = false, pcpSet = false;
+        Registers regMask = default, regValue = default; // the pipeline words (dp_hash)
         var seen = new HashSet<string>(StringComparer.Ordinal);
 
         foreach (var raw in matchPart.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
@@ -253,6 +254,14 @@ public static partial class OfctlFlowParser
                         xm.Metadata(mdMask);
                         break;
                     }
+                case "dp_hash":
+                    {
+                        // Open vSwitch's dp_hash: 32 bits, any mask, no prerequisite.
+                        if (!TryMasked(value, uint.MaxValue, out var dh, out var dhMask)) return Bad(name, value, out error);
+                        regValue.DpHash = (uint)dh;
+                        regMask.DpHash = (uint)dhMask;
+                        break;
+                    }
                 case "tp_src":
                 case "icmpv6_type":
                 case "icmp_type":
@@ -323,6 +332,7 @@ public static partial class OfctlFlowParser
             for (int i = 0; i < FlowKey.Words; i++) mw[i] |= xw[i];
             match = new FlowMatch(mask.Key, key);
         }
+        if (regMask.DpHash != 0) match = new FlowMatch(match.Mask, match.Value, regMask, regValue);
         mod = new FlowMod(command, match, priority, actions, cookie, idle, hard, flags, outPort);
         return true;
     }

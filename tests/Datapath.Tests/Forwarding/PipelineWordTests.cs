@@ -51,6 +51,12 @@ public sealed class PipelineWordTests
             Value.PktMark = value & mask;
         }
 
+        public void DpHash(uint value, uint mask = uint.MaxValue)
+        {
+            Mask.DpHash = mask;
+            Value.DpHash = value & mask;
+        }
+
         public void ActsetOutput(ushort port)
         {
             Mask.ActsetOutputCode = uint.MaxValue;
@@ -162,6 +168,85 @@ public sealed class PipelineWordTests
         walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
         Assert.Equal(5u, walk.FinalRegisters.PktMark);
         Assert.Equal("pkt_mark=0x5", walk.FinalRegisters.ToString());
+    }
+
+    /// <summary>A dp_hash select group of two buckets, each resubmitting to table 2 (basis 11).</summary>
+    private static Groups.Group DpHashGroup() => new(1, Groups.GroupType.Select,
+    [
+        new Groups.GroupBucket(new FlowActions([FlowAction.Resubmit(2)]), weight: 1),
+        new Groups.GroupBucket(new FlowActions([FlowAction.Resubmit(2)]), weight: 1),
+    ], 0, Groups.SelectMethod.DpHash, hashBasis: 11);
+
+    /// <summary>The hash <see cref="DpHashGroup"/> computes for <paramref name="frame"/> (as the executor does).</summary>
+    private static uint DpHashOf(byte[] frame)
+    {
+        Assert.Equal(ParseError.None, PacketParser.Parse(frame, 1, out _, out var layers));
+        return ActionExecutor.DpHashOf(ActionExecutor.FlowHashOf(frame, layers), 11);
+    }
+
+    [Fact]
+    public void DpHash_InTheTableADpHashGroupsBucketResubmitsTo_IsTheGroupsHash_ElsewhereZero()
+    {
+        const int flows = 64;
+        using var r = new DatapathRig(7);
+        r.Dp.Groups.Set(DpHashGroup());
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1)]);
+        r.Insert(0, InPort(2), 10, [FlowAction.Resubmit(2)]); // never passes the group
+        r.Insert(0, InPort(3), 10, [], Goto(2)); // nor this one
+        // Table 2 outputs by dp_hash's low two bits (ports 3-6); dp_hash=0 exactly (no group's hash is 0) to port 7.
+        for (uint v = 0; v < 4; v++) r.Insert(2, With(Any, e => e.DpHash(v, 0x3)), 20, [FlowAction.Output((ushort)(3 + v))]);
+        r.Insert(2, With(Any, e => e.DpHash(0)), 30, [FlowAction.Output(7)]);
+        var used = new HashSet<int>();
+        for (int i = 0; i < flows; i++)
+        {
+            var f = Frame(MacA, MacB, sport: (ushort)(1000 + i));
+            uint h = DpHashOf(f);
+            Assert.NotEqual(0u, h);
+            int port = 3 + (int)(h & 3);
+            used.Add(port);
+            for (int round = 0; round < 2; round++) // the second from the cached verdict
+            {
+                r.Send(1, f);
+                for (int p = 2; p <= 7; p++) Assert.Equal(p == port ? 1 : 0, r.Sent(p).Count);
+            }
+        }
+        Assert.Equal(4, used.Count); // the flows spread where their hashes say
+        for (int i = 0; i < 8; i++)
+        {
+            foreach (int inPort in new[] { 2, 3 })
+            {
+                r.Send(inPort, Frame(MacA, MacB, sport: (ushort)(5000 + i)));
+                Assert.Single(r.Sent(7)); // dp_hash 0: no group touched them
+                for (int p = 3; p <= 6; p++) Assert.Empty(r.Sent(p));
+            }
+        }
+        var walk = new PipelineWalk();
+        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
+        Assert.Equal(0u, walk.FinalRegisters.DpHash); // after the group, the value from before it (each bucket has its own copy)
+    }
+
+    [Fact]
+    public void DpHash_MovedIntoAPacketField_EachFlowGetsItsOwnHash_NotAnotherKeysCachedOne()
+    {
+        // Every flow takes one chain of rules; what it composes differs by its hash alone: a verdict shared between two
+        // keys of that chain would write the first one's hash into the second's packet.
+        const int flows = 32;
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(DpHashGroup());
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1)]);
+        r.Insert(2, Ip, 10, [FlowAction.FieldMove(new FieldRef(PipelineField.DpHash, 0, 32), new FieldRef(PipelineField.Ipv4Src, 0, 32)), FlowAction.Output(3)]);
+        for (int round = 0; round < 2; round++)
+        {
+            for (int i = 0; i < flows; i++)
+            {
+                var f = Frame(MacA, MacB, sport: (ushort)(1000 + i));
+                r.Send(1, f);
+                var sent = Assert.Single(r.Sent(3));
+                Assert.Equal(DpHashOf(f), System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(sent.AsSpan(14 + 12)));
+            }
+        }
     }
 
     [Fact]

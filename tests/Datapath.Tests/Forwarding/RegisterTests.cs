@@ -44,7 +44,7 @@ public sealed class RegisterTests
         Assert.Equal(0x0506_0708_090a_0b0cUL, (ulong)(r.XXReg(1) >> 32));
         r.SetReg(1, 7);
         Assert.Equal(0x1111_1111_0000_0007UL, r.XReg(0));
-        Assert.Equal(88, System.Runtime.CompilerServices.Unsafe.SizeOf<Registers>()); // 16 registers, then 3 pipeline words
+        Assert.Equal(96, System.Runtime.CompilerServices.Unsafe.SizeOf<Registers>()); // 16 registers, then 4 pipeline words
         Assert.Equal("reg0=0x11111111,reg1=0x7,reg4=0x1020304,reg5=0x5060708,reg6=0x90a0b0c,reg7=0xd0e0f10", r.ToString());
     }
 

@@ -9,7 +9,8 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// Real ovs-ofctl with nw_ttl, tcp_flags, pkt_mark, tun_src/tun_dst (OpenFlow 1.0's NXM, 1.3's and 1.5's OXM) and
 /// actset_output (1.3's ONF experimenter field, 1.5's OXM): added, dumped as Open vSwitch prints them, re-added from the
 /// dump; then frames of one flow key that differ in TTL or TCP flags each take their flow (twice: the second time from
-/// the cache), a pkt_mark loaded in one table is matched in the next, and actset_output is matched after write_actions.
+/// the cache), a pkt_mark loaded in one table is matched in the next, and actset_output is matched after write_actions;
+/// dp_hash (NXM_NX_DP_HASH) added, dumped and re-added, and matched in the table a dp_hash group's buckets resubmit to.
 /// </summary>
 public sealed class OvsOfctlPipelineWordTests
 {
@@ -89,6 +90,50 @@ public sealed class OvsOfctlPipelineWordTests
             rig.Poll();
             Assert.Single(rig.Ports[3].TakeSent()); // from port 2 the set is empty: unset
         }
+        Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
+    }
+
+    [ToolTheory]
+    [RequiresTool("ovs-ofctl")]
+    [InlineData("OpenFlow10")]
+    [InlineData("OpenFlow13")]
+    [InlineData("OpenFlow15")]
+    public async Task DpHash_AddDumpReAdd_AndTheTableADpHashGroupResubmitsToMatchesIt(string version)
+    {
+        await using var rig = Rig();
+        (string Add, string Dumped)[] flows =
+        [
+            ("priority=10,in_port=4,actions=resubmit(,2)", "priority=10,in_port=4 actions=resubmit(,2)"),
+            ("table=2,priority=30,dp_hash=0,actions=output:5", "table=2, priority=30,dp_hash=0 actions=output:5"),
+            ("table=2,priority=20,dp_hash=0x1/0x1,actions=output:3", "table=2, priority=20,dp_hash=0x1/0x1 actions=output:3"),
+            ("table=2,priority=10,dp_hash=0x0/0x1,actions=output:2", "table=2, priority=10,dp_hash=0/0x1 actions=output:2"),
+            ("table=3,priority=10,dp_hash=0x1/0xf,actions=move:NXM_NX_DP_HASH[0..15]->NXM_NX_REG0[0..15]",
+             "table=3, priority=10,dp_hash=0x1/0xf actions=move:NXM_NX_DP_HASH[0..15]->NXM_NX_REG0[0..15]"),
+        ];
+        foreach (var (add, _) in flows) OvsOfctl.Ok(rig, version, "add-flow", add);
+        var lines = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
+        Assert.Equal(flows.Select(f => f.Dumped).Order(StringComparer.Ordinal), lines);
+        Assert.Equal(lines, Lines(OvsOfctl.ReAdd(rig, version, lines)));
+        // A dp_hash group whose buckets resubmit to table 2 (Open vSwitch writes selection_method in 1.5's group-mod
+        // only; OpenFlow 1.0 has no group action), applied to port 1's packets.
+        OvsOfctl.Ok(rig, "OpenFlow15", "add-group",
+            "group_id=1,type=select,selection_method=dp_hash,bucket=bucket_id:1,actions=resubmit(,2),bucket=bucket_id:2,actions=resubmit(,2)");
+        OvsOfctl.Ok(rig, "OpenFlow15", "add-flow", "priority=10,in_port=1,actions=group:1");
+        var byFlow = new Dictionary<int, int>();
+        for (int round = 0; round < 2; round++) // the second round from the cached verdicts
+        {
+            for (int i = 0; i < 32; i++)
+            {
+                int port = Egress(rig, FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, (ushort)(1000 + i), 2000));
+                Assert.Contains(port, new[] { 2, 3 }); // the hash is never 0; its low bit says where
+                if (round == 0) byFlow[i] = port;
+                else Assert.Equal(byFlow[i], port);
+            }
+            rig.Ports[3].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1000, 2000));
+            rig.Poll();
+            Assert.Single(rig.Ports[4].TakeSent()); // from port 4 no group touched it: dp_hash 0
+        }
+        Assert.Equal(2, byFlow.Values.Distinct().Count());
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 

@@ -48,6 +48,11 @@ public sealed class NxmPipelineWordTests
         { "ffff 5608 4f4e4600 00010000", null, "BadValue" },
         { "ffff 5608 4f4e4601 00000003", null, "BadField" },
         { "0001 4204 000000bb 0001 4204 000000bb", null, "DupField" },
+        // dp_hash (NXM_NX_DP_HASH, field 35): any mask, no prerequisite.
+        { "0001 4604 00000005", "0001 4604 00000005", null },
+        { "0001 4708 00000001 0000000f", "0001 4708 00000001 0000000f", null },
+        { "0001 4708 00000011 0000000f", null, "BadWildcards" },
+        { "0001 4604 00000005 0001 4708 00000001 0000000f", null, "DupField" },
     };
 
     [Theory]
@@ -93,6 +98,10 @@ public sealed class NxmPipelineWordTests
         // nw_ttl, pkt_mark and the tunnel endpoints keep their NXM_1 headers in OXM.
         { "8000 0a02 86dd 0001 3a01 40 0001 4308 00000005 000000ff 0001 3e04 0a000001", 4,
           "8000 0a02 86dd 0001 3a01 40 0001 3e04 0a000001 0001 4308 00000005 000000ff", null },
+        // So does dp_hash, after pkt_mark, in every version.
+        { "0001 4708 00000001 0000000f 0001 4204 00000007", 4, "0001 4204 00000007 0001 4708 00000001 0000000f", null },
+        { "0001 4708 00000001 0000000f", 6, "0001 4708 00000001 0000000f", null },
+        { "0001 4604 00000005 0001 4604 00000005", 4, null, "DupField" },
     };
 
     [Theory]
@@ -130,6 +139,17 @@ public sealed class NxmPipelineWordTests
         var tmp = new byte[64];
         foreach (var e in entries.AsSpan(0, n)) bytes.AddRange(tmp.AsSpan(0, Ofp13Match.WriteTlv(tmp, e)).ToArray());
         Assert.Equal(Convert.ToHexString(Hex(back!)), Convert.ToHexString(bytes.ToArray()));
+    }
+
+    [Fact]
+    public void DpHash_CompilesOntoItsPipelineWord_AndBack()
+    {
+        var m = OfMatch.Any.DpHash(1, 0xf);
+        Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(m, out var dp));
+        Assert.Equal(1u, dp.RegisterValue.DpHash);
+        Assert.Equal(0xfu, dp.RegisterMask.DpHash);
+        Assert.Equal((ushort)(1 << Registers.HashWord), dp.RegisterMask.NonZeroWords);
+        Assert.Equal(m, OfMatchCompiler.ToOfMatch(dp));
     }
 
     [Fact]

@@ -51,6 +51,10 @@ public sealed class FlowFormatTests
         Assert.Equal("tcp,pkt_mark=0x5/0xff,actset_output=3,tun_src=1.2.3.4,tun_dst=5.6.7.0/24,nw_ttl=64,tcp_flags=+syn-ack", FlowFormat.Match(dp));
         Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(new OfMatch().ActsetOutput(OfMatch.ActsetUnset), out dp));
         Assert.Equal("actset_output=UNSET", FlowFormat.Match(dp));
+        // dp_hash first, as Open vSwitch's match_format puts it.
+        Assert.Equal(OfError.None, OfMatchCompiler.TryCompile(new OfMatch().PktMark(5).DpHash(1, 0xf), out dp));
+        Assert.Equal("dp_hash=0x1/0xf,pkt_mark=0x5", FlowFormat.Match(dp));
+        Assert.Equal("NXM_NX_DP_HASH", FlowFormat.FieldName(PipelineField.DpHash));
     }
 
     private static FlowMatch M(OfWildcards keep, Action<FlowKeyBuilderBox> set, int nwSrcBits = 0, int nwDstBits = 0)

@@ -36,12 +36,30 @@ public class OfctlExtensionFieldTests
     [InlineData("priority=5,udp,nw_frag=later")]
     [InlineData("priority=5,ipv6,nw_frag=yes")]
     [InlineData("priority=5,ipv6,nw_frag=not_later")]
+    [InlineData("priority=5,dp_hash=0x1/0xf")]
+    [InlineData("priority=5,dp_hash=0")]
+    [InlineData("priority=5,ip,dp_hash=0x5,in_port=1")]
     public void NewFields_PrintAsWrittenAndReadBackTheSame(string rule)
     {
         var m = Parse(rule + ",actions=drop");
         string printed = FlowFormat.Rule(m.Priority, m.Match);
         Assert.Equal(rule, printed);
         Assert.Equal(m.Match, Parse(printed + ",actions=drop").Match);
+    }
+
+    [Fact]
+    public void DpHash_IsMatchedOnItsPipelineWord()
+    {
+        var m = Parse("dp_hash=0x1/0xf,actions=drop").Match;
+        Assert.Equal(0xfu, m.RegisterMask.DpHash);
+        Assert.Equal(1u, m.RegisterValue.DpHash);
+        var regs = default(Registers);
+        regs.DpHash = 0x1234_5671;
+        Assert.True(m.Matches(default, regs));
+        regs.DpHash = 0x1234_5672;
+        Assert.False(m.Matches(default, regs));
+        Assert.False(OfctlFlowParser.TryParse("dp_hash=0x100000000,actions=drop", FlowModCommand.Add, out _, out var error));
+        Assert.Contains("dp_hash", error, StringComparison.Ordinal);
     }
 
     [Fact]

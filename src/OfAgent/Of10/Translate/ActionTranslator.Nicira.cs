@@ -68,6 +68,9 @@ public static partial class ActionTranslator
         NotWritable,
     }
 
+    /// <summary>NXM_NX_DP_HASH's class and field (class NXM_1, field 35): an NXM header shifted right by 9, masked or not.</summary>
+    private const uint DpHashClassField = 0x0001u << 7 | 35;
+
     /// <summary>OFPBMC_BAD_FIELD as Open vSwitch encodes it in OpenFlow 1.0 (NX1.0-1.1(1,258): OFPET_BAD_REQUEST, code 258).</summary>
     internal const ushort BadFieldCode10 = 258;
 
@@ -198,6 +201,9 @@ public static partial class ActionTranslator
                 if (nx.Table > PacketInOrigin.MaxReason) return false;
                 item = OfAction.Controller(nx.MaxLen, nx.Table, (ushort)nx.Arg, nx.ControllerUserData, controller2: true);
                 return true;
+            case NxActionSubtype.RegLoad or NxActionSubtype.RegLoad2 when nx.FieldHeader >> 9 == DpHashClassField:
+                // dp_hash is read-only (Open vSwitch's mf_check_dst: a field that is not writable), masked or not.
+                return Refuse(NxRefusal.NotWritable, out why);
             case NxActionSubtype.RegLoad when load.Header == 0 && RegisterOf(nx.FieldHeader) is { } reg:
                 return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad, out item, out why);
             case NxActionSubtype.RegLoad:
@@ -479,6 +485,7 @@ public static partial class ActionTranslator
             (Nxm(1, 18, 6), OfField.ArpTha), (Nxm(0x8000, 25, 6), OfField.ArpTha),
             (Nxm(0, 4, 2), OfField.VlanTci),
             (Nxm(1, 33, 4), OfField.PktMark),
+            (Nxm(1, 35, 4), OfField.DpHash),
             (Nxm(0, 5, 1), OfField.IpTos),
             (Nxm(0x8000, 6, 2), OfField.VlanVid),
             (Nxm(1, 28, 1), OfField.IpEcn), (Nxm(0x8000, 9, 1), OfField.IpEcn),

@@ -30,7 +30,7 @@ namespace Softswitch.OfAgent.Of10.Translate;
 internal static class NxmMatchTranslator
 {
     /// <summary>The most entries <see cref="ToNxm"/> writes.</summary>
-    public const int MaxEntries = 64;
+    public const int MaxEntries = 72;
 
     private const ushort VlanCfi = 0x1000;
     private const ushort Ipv4 = 0x0800, Ipv6 = 0x86dd, Arp = 0x0806, Rarp = 0x8035, Mpls = 0x8847, MplsMc = 0x8848, Pbb = 0x88e7;
@@ -199,6 +199,7 @@ internal static class NxmMatchTranslator
         for (int i = 0; i < OfRegisters.RegCount; i++)
             Put(into, ref n, (byte)(Ofp13Match.NxReg0 + i), v.Regs.Reg(i), k.Regs.Reg(i), uint.MaxValue);
         Put(into, ref n, Ofp13Match.NxPktMark, v.PktMark, k.PktMark, uint.MaxValue);
+        Put(into, ref n, Ofp13Match.NxDpHash, v.DpHash, k.DpHash, uint.MaxValue);
         Put(into, ref n, Oxm.Metadata, v.Metadata, k.Metadata, ulong.MaxValue);
         return n;
     }

@@ -67,6 +67,8 @@ internal static class ActionTranslator
                 }
                 continue;
             }
+            // dp_hash is read-only: Open vSwitch's decode_ofpat_set_field refuses a field that is not writable so.
+            if (a.Type == Ofp13ActionType.SetField && a.Field.Field == Ofp13Match.NxDpHash) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
             if (a.Type == Ofp13ActionType.SetField && a.Field.HasMask)
             {
                 if (maskedSetField && PacketFieldSetField(a.Field) is { } part)

@@ -45,8 +45,9 @@ internal static class MatchTranslator
     /// <summary>The number of OPENFLOW_BASIC fields (in_port .. ipv6_exthdr).</summary>
     public const int FieldCount = 40;
 
-    /// <summary>The most entries <see cref="ToOxm"/> writes: every basic field, the sixteen registers, conj_id and ip_frag.</summary>
-    public const int MaxEntries = FieldCount + OfRegisters.RegCount + 8;
+    /// <summary>The most entries <see cref="ToOxm"/> writes: every basic field, the sixteen registers, and conj_id, ip_frag,
+    /// pkt_mark, dp_hash, tun_src, tun_dst, nw_ttl, tcp_flags and actset_output.</summary>
+    public const int MaxEntries = FieldCount + OfRegisters.RegCount + 9;
 
     private const ushort Ipv4 = 0x0800, Ipv6 = 0x86dd, Arp = 0x0806, Mpls = 0x8847, MplsMc = 0x8848, Pbb = 0x88e7;
     internal const byte Tcp = 6, Udp = 17, Sctp = 132, Icmp = 1, Icmpv6 = 58;
@@ -76,6 +77,7 @@ internal static class MatchTranslator
                 Ofp13Match.NxIpTtl => 32,
                 Ofp13Match.OfbTcpFlags or Ofp13Match.NxTcpFlags or Ofp13Match.OnfTcpFlags => 64,
                 Ofp13Match.OfbActsetOutput or Ofp13Match.OnfActsetOutput => 128,
+                Ofp13Match.NxDpHash => 256,
                 _ => 0,
             };
             if (other != 0)
@@ -188,6 +190,7 @@ internal static class MatchTranslator
         switch (e.Field)
         {
             case Ofp13Match.NxPktMark: m.PktMark((uint)v, (uint)k); return OxmProblem.None;
+            case Ofp13Match.NxDpHash: m.DpHash((uint)v, (uint)k); return OxmProblem.None;
             case Ofp13Match.NxTunSrc: m.TunSrc((uint)v, (uint)k); return OxmProblem.None;
             case Ofp13Match.NxTunDst: m.TunDst((uint)v, (uint)k); return OxmProblem.None;
             case Ofp13Match.NxIpTtl: m.NwTtl((byte)v); return OxmProblem.None;
@@ -391,6 +394,7 @@ internal static class MatchTranslator
         for (int i = 0; i < OfRegisters.RegCount; i++)
             Put(into, ref n, (byte)(Ofp13Match.NxReg0 + i), v.Regs.Reg(i), k.Regs.Reg(i), uint.MaxValue);
         Put(into, ref n, Ofp13Match.NxPktMark, v.PktMark, k.PktMark, uint.MaxValue);
+        Put(into, ref n, Ofp13Match.NxDpHash, v.DpHash, k.DpHash, uint.MaxValue);
         Put(into, ref n, Ofp13Match.NxConjId, v.ConjId, k.ConjId, uint.MaxValue);
         return n;
     }
