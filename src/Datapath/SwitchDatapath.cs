@@ -899,8 +899,20 @@ public sealed partial class SwitchDatapath : IDisposable
             _retired.Clear();
             _retiredCount = 0;
         }
+        // The forwarding threads are gone: the free slots their pools cached go back to the arena for other switches.
+        foreach (var f in _forwarders) f.Pool.ReturnToArena();
         foreach (var w in _waiters) w.Dispose();
         if (SharedThreads is null) _maintenanceWake.Dispose();
+    }
+
+    /// <summary>
+    /// Carves the forwarding threads' pools from <paramref name="arena"/>, each from its thread's next poll
+    /// (<see cref="Forwarder.UseArena"/>), for a datapath made before the arena was: its AF_XDP ports over the arena
+    /// then receive in place. The control path's pool stays its own.
+    /// </summary>
+    public void UseArena(PacketArena arena)
+    {
+        foreach (var f in _forwarders) f.UseArena(arena);
     }
 
     private sealed class NullPort : IPort

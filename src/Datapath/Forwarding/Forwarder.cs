@@ -25,7 +25,9 @@ public sealed partial class Forwarder
 {
     private readonly SwitchDatapath _dp;
     internal SwitchDatapath Owner => _dp;
-    public readonly PacketPool Pool;
+    /// <summary>This thread's packet buffers: over <see cref="DatapathOptions.Arena"/> when the datapath has one, or from
+    /// the poll after <see cref="UseArena"/> once one is made (a daemon whose first AF_XDP port came after its bridges).</summary>
+    public PacketPool Pool { get; private set; }
     public readonly ExactMatchCache? Cache;
     public readonly FlowTableThreadStats TableStats;
     /// <summary>This thread's per-stage lookup counters (multi-stage classification).</summary>
@@ -119,6 +121,8 @@ public sealed partial class Forwarder
                                       shared: counting == FlowCounting.Control);
         // A forwarding thread's pool over the arena when there is one (its AF_XDP ports receive into it in place); the
         // control path's (packet-outs) stays its own.
+        _poolSize = poolSize;
+        _largeBuffers = largeBuffers;
         Pool = dp.Options.Arena is { } arena && counting != FlowCounting.Control
             ? new PacketPool(arena, poolSize, largeBuffers)
             : new PacketPool(poolSize, Math.Max(PacketPool.DefaultDataSize, dp.Options.FrameSize), largeBuffers);
@@ -135,6 +139,37 @@ public sealed partial class Forwarder
     }
 
     internal long Now => _now;
+
+    private readonly int _poolSize, _largeBuffers;
+    // The arena this thread's pool moves to at its next poll (UseArena), read by the thread itself.
+    private volatile PacketArena? _nextArena;
+
+    /// <summary>
+    /// Carves this forwarding thread's pool from <paramref name="arena"/> from its next poll on (a no-op for the control
+    /// path's forwarder, or when its pool is already over an arena). The thread swaps the pools itself, at the top of a
+    /// poll, where it holds no buffer of the old one: every burst is flushed (sent and released) before a poll returns,
+    /// and what outlives a burst (the upcall ring, shaped queues, samples) holds copies of its own. Until then its ports
+    /// copy frames into the old pool, as before. The old pool's buffers are then garbage.
+    /// </summary>
+    public void UseArena(PacketArena arena)
+    {
+        ArgumentNullException.ThrowIfNull(arena);
+        if (_counting == FlowCounting.Control || Pool.Arena is not null) return;
+        _nextArena = arena;
+    }
+
+    /// <summary>True while <see cref="UseArena"/>'s arena waits for this thread's next poll (tests).</summary>
+    internal bool ArenaPending => _nextArena is not null;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TakeArena()
+    {
+        var arena = _nextArena;
+        _nextArena = null;
+        if (arena is null || Pool.Arena is not null) return;
+        Pool = new PacketPool(arena, _poolSize, _largeBuffers);
+        Output.UsePool(Pool);
+    }
 
     private readonly FlowCounting _counting;
     /// <summary>This thread's id as a rule's counting owner (see <see cref="FlowEntry.Forwarded"/>).</summary>
@@ -229,6 +264,7 @@ public sealed partial class Forwarder
     {
         // What this round counts on ports goes to this thread's slots (see PortCounters).
         PortCounters.EnterThread(_dp, _portSlot);
+        if (_nextArena is not null) TakeArena();
         int n = receiver.Receive(Pool, _pkts);
         if (n <= 0)
         {

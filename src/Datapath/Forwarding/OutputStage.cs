@@ -25,7 +25,7 @@ namespace Softswitch.Datapath.Forwarding;
 public sealed partial class OutputStage
 {
     private readonly Forwarder _f;
-    private readonly PacketPool _pool;
+    private PacketPool _pool;
 
     // Transmit queues, one per port slot index (grown when ports are added).
     private int[][] _txq = [];
@@ -490,6 +490,14 @@ public sealed partial class OutputStage
     }
 
     internal PacketPool Pool => _pool;
+
+    /// <summary>The forwarder's pool from now on (<see cref="Forwarder.UseArena"/>; called by its thread between bursts,
+    /// with no packet staged). The mirrors' marks, one per buffer index, are made anew at the next burst with mirrors.</summary>
+    internal void UsePool(PacketPool pool)
+    {
+        _pool = pool;
+        _mirrorSeen = [];
+    }
     internal long NowNanos => _f.Owner.Clock.NowNanos;
     internal PortSlot? PortOf(ushort number) => number <= PortNumber.Highest ? _f.Owner.Ports.Get(number) : null;
 

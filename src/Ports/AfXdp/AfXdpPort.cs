@@ -146,7 +146,7 @@ public sealed unsafe class AfXdpPort : IPort
     /// <summary>Whether the sockets' UMEM is the packet arena (<see cref="AfXdpOptions.Arena"/>): frames are received in
     /// place into the buffers of forwarding threads whose pools are carved from it.</summary>
     public bool InArena => _opt.Arena is not null;
-    /// <summary>Why an arena given was not used (too few free slots), or null.</summary>
+    /// <summary>Why an arena given was not used (too few free slots, or an MTU whose frames do not fit a slot), or null.</summary>
     public string? ArenaRefusal { get; private set; }
     /// <summary>Whether every socket of the port takes frames larger than a UMEM frame (XDP_USE_SG).</summary>
     public bool MultiBuffer => Array.TrueForAll(_sockets, static s => s is not null && s.MultiBuffer);
@@ -200,6 +200,14 @@ public sealed unsafe class AfXdpPort : IPort
         try
         {
             int perSocket = (_opt.RxFrames + _opt.TxFrames + PacketArena.Batch - 1) / PacketArena.Batch * PacketArena.Batch;
+            // A frame of the interface's MTU with two VLAN tags must fit a slot behind the kernel's headroom.
+            int slotFrame = PacketArena.SlotSize - PacketArena.KernelHeadroom;
+            if (_opt.Arena is not null && _if.Mtu + 14 + 8 > slotFrame)
+            {
+                ArenaRefusal = $"mtu {_if.Mtu}: a frame of {_if.Mtu + 14 + 8} bytes with two VLAN tags does not fit the {slotFrame} a packet arena slot receives";
+                _opt.Logger?.LogWarning("{If}: {Why}: its sockets get UMEMs of their own, and frames are copied", ifname, ArenaRefusal);
+                _opt = _opt with { Arena = null };
+            }
             if (_opt.Arena is { } a && (long)perSocket * queues.Length > a.SharedFreeCount)
             {
                 ArenaRefusal = $"the packet arena has {a.SharedFreeCount} free slots, {queues.Length} queue(s) of {perSocket} frames need more";

@@ -33,6 +33,9 @@ internal sealed record BridgeHost(ILoggerFactory Loggers, string RunDir, Forward
 
     /// <summary>Where interfaces of type "patch" of every bridge find their peers.</summary>
     public PatchPanel Patches { get; init; } = new();
+
+    /// <summary>The packet arena every bridge's AF_XDP ports and forwarding threads share, made at the first AF_XDP interface.</summary>
+    public AfXdpArena Arena { get; init; } = new();
 }
 
 /// <summary>The state of one Interface row as the daemon writes it back.</summary>
@@ -283,7 +286,9 @@ internal sealed class Bridge : IDisposable
     public static Bridge Create(BridgeConfig config, BridgeHost host)
     {
         var log = host.Loggers.CreateLogger("bridge");
-        var dp = new SwitchDatapath(new DatapathOptions { PoolSize = PacketBuffers, UpcallSlots = UpcallSlots }, sharedThreads: host.Threads);
+        // Over the daemon's packet arena once there is one (as `softswitch run` passes it), so AF_XDP ports receive in place.
+        var dp = new SwitchDatapath(new DatapathOptions { PoolSize = PacketBuffers, UpcallSlots = UpcallSlots, Arena = host.Arena.Current }, sharedThreads: host.Threads);
+        host.Arena.Join(dp);
         var flows = SwitchStack.CreateTables(dp, FlowTableOptions.DefaultMaxFlows, recycle: true);
         Bridge? bridge = null;
         try
@@ -303,8 +308,15 @@ internal sealed class Bridge : IDisposable
         }
         catch
         {
-            if (bridge is not null) bridge.Dispose();
-            else dp.Dispose();
+            if (bridge is not null)
+            {
+                bridge.Dispose();
+            }
+            else
+            {
+                host.Arena.Leave(dp);
+                dp.Dispose();
+            }
             throw;
         }
     }
@@ -1287,8 +1299,13 @@ internal sealed class Bridge : IDisposable
     private IPort? OpenAfXdp(InterfaceConfig i, ILogger log, out string? error, out string? ignored)
     {
         if (AfXdpInterface.Read(i.Name, i.Options, new AfXdpOptions(), out error, out ignored) is not { } options) return null;
-        var port = _host.OpenPort(new PortRequest(PortKind.AfXdp, i.Name) { Logger = log, AfXdp = options });
-        _log.LogInformation("bridge {Bridge}: interface {Name}: AF_XDP, xdp-mode {Options}", Name, i.Name, AfXdpInterface.Describe(options));
+        // The sockets' UMEM is the daemon's packet arena (made now for the first AF_XDP interface); the port takes UMEMs
+        // of its own when its queues no longer fit or its MTU leaves no room in a slot, and says why.
+        var arena = _host.Arena.Get(_log, PacketBuffers, new DatapathOptions().LargeBuffers);
+        var port = _host.OpenPort(new PortRequest(PortKind.AfXdp, i.Name) { Logger = log, AfXdp = options with { Arena = arena } });
+        string umem = port is AfXdpPort { InArena: true } ? "the packet arena (received in place)"
+                    : port is AfXdpPort { ArenaRefusal: { } why } ? $"its own ({why})" : "its own";
+        _log.LogInformation("bridge {Bridge}: interface {Name}: AF_XDP, xdp-mode {Options}, umem {Umem}", Name, i.Name, AfXdpInterface.Describe(options), umem);
         return port;
     }
 
@@ -1615,6 +1632,7 @@ internal sealed class Bridge : IDisposable
         Dp.Stop();
         _links?.Dispose();
         foreach (var open in _open.Values) Release(open.Port);
+        _host.Arena.Leave(Dp);
         Dp.Dispose();
         _open.Clear();
         _log.LogInformation("bridge {Bridge}: deleted", Name);

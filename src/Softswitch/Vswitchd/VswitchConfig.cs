@@ -1015,6 +1015,20 @@ internal sealed record VswitchConfig(Guid Root, long NextCfg, long CurCfg, IRead
         return new RxqSchedulingConfig(assign, autoLb, (int)load, (int)improvement, minutes);
     }
 
+    /// <summary>
+    /// other_config:afxdp-arena-queues: how many AF_XDP receive queues (sockets) of the default depth the packet arena
+    /// holds (<see cref="AfXdpArena"/>), from 1 to <see cref="AfXdpArena.MaxQueues"/>; unset, <see cref="AfXdpArena.DefaultQueues"/>.
+    /// Another value is <paramref name="error"/> and reads as the default.
+    /// </summary>
+    public int AfXdpArenaQueues(out string? error)
+    {
+        error = null;
+        if (OtherConfig.GetValueOrDefault(AfXdpArena.QueuesKey) is not { } text) return AfXdpArena.DefaultQueues;
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= AfXdpArena.MaxQueues) return n;
+        error = $"other_config:{AfXdpArena.QueuesKey} '{text}' is not a number of AF_XDP queues from 1 to {AfXdpArena.MaxQueues}: {AfXdpArena.DefaultQueues} is used";
+        return AfXdpArena.DefaultQueues;
+    }
+
     /// <summary>The longest pmd-auto-lb-rebal-interval Open vSwitch takes (MAX_ALB_REBALANCE_INTERVAL, minutes).</summary>
     public const ulong MaxRebalanceIntervalMinutes = 20000;
 

@@ -39,6 +39,8 @@ internal static class VswitchdCommands
             "who allocates in the daemon: bytes and collections per second since the sampler started (or --reset), top types and threads", 0, 3,
             HostCommands.MemoryAllocators);
         commands.Register("ofproto/list", "", "the bridges", 0, 0, _ => ControlReply.Success(string.Concat(service.Bridges.Select(b => b.Name + "\n"))));
+        commands.Register("dp/show", "[BRIDGE]", "the packet arena, then each bridge's datapath (of the one named): ports with counters (an AF_XDP port's umem), tables, non-zero counters", 0, 1,
+            args => DpShow(service, args.Length > 0 ? args[0] : null));
         commands.Register("dpif/show", "", "each bridge's ports: name, OpenFlow port number, type", 0, 0, _ => DpifShow(service));
         commands.Register("ofproto/trace", "BRIDGE " + OfprotoTrace.Usage, "which flow a packet hits, by which stage, and what its actions do (read-only)", 2, ControlProtocol.MaxArgs,
             args => OnBridge(service, "ofproto/trace", args[0], b => OfprotoTrace.Run(b.Dp, b.Flows, args, w => w == b.Name)));
@@ -194,6 +196,20 @@ internal static class VswitchdCommands
             if (bridges.Count == 0) return ControlReply.Success("no bridges\n");
             var sb = new StringBuilder();
             foreach (var b in bridges) sb.Append("bridge ").Append(b.Name).Append(":\n").Append(text(b));
+            return ControlReply.Success(sb.ToString());
+        }
+    }
+
+    /// <summary>dp/show: the daemon's packet arena, then `softswitch run`'s dp/show of each bridge (or of <paramref name="name"/>).</summary>
+    private static ControlReply DpShow(VswitchdService service, string? name)
+    {
+        lock (service.BridgesLock)
+        {
+            var bridges = service.Bridges;
+            if (name is not null && bridges.All(b => b.Name != name)) return ControlReply.Error($"dp/show: no bridge named {name}");
+            var sb = new StringBuilder(service.Arena.Describe());
+            foreach (var b in bridges)
+                if (name is null || b.Name == name) sb.Append("bridge ").Append(b.Name).Append(":\n").Append(DaemonCommands.DpShow(b.Dp, b.Agent, b.Offload));
             return ControlReply.Success(sb.ToString());
         }
     }

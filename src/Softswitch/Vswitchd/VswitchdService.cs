@@ -39,7 +39,7 @@ internal sealed class VswitchdService : IDisposable
     private BridgeHost _host;
     private readonly int _defaultThreads;
     private ForwardingThreads? _threads;
-    private string? _threadsRefused, _hwOffloadRefused, _rxqRefused;
+    private string? _threadsRefused, _hwOffloadRefused, _rxqRefused, _arenaRefused;
     /// <summary>other_config:flow-restore-wait as last applied (said in the log when it changes).</summary>
     private bool _flowRestoreWait;
     private LinkMonitor? _linkMonitor;
@@ -84,6 +84,9 @@ internal sealed class VswitchdService : IDisposable
     {
         get { lock (BridgesLock) return [.. _bridges.Values.OrderBy(b => b.Name, StringComparer.Ordinal)]; }
     }
+
+    /// <summary>The packet arena every bridge's AF_XDP ports and forwarding threads share (made at the first AF_XDP interface).</summary>
+    public AfXdpArena Arena => _host.Arena;
 
     /// <summary>The forwarding threads every bridge shares (null until the first configuration was read).</summary>
     public ForwardingThreads? Threads => _threads;
@@ -312,6 +315,10 @@ internal sealed class VswitchdService : IDisposable
     {
         EnsureThreads(config);
         ApplyRxqScheduling(config);
+        int arenaQueues = config.AfXdpArenaQueues(out var arenaError);
+        if (arenaError is not null && arenaError != _arenaRefused) _log.LogWarning("{Error}", arenaError);
+        _arenaRefused = arenaError;
+        _host.Arena.Configure(arenaQueues, _threads?.Count ?? _defaultThreads);
         config.HwOffload(out var hwOffloadError);
         if (hwOffloadError is not null && hwOffloadError != _hwOffloadRefused) _log.LogWarning("{Error}", hwOffloadError);
         _hwOffloadRefused = hwOffloadError;

@@ -170,6 +170,30 @@ public sealed class AfXdpArenaTests(ITestOutputHelper output) : PortBackendTests
         Assert.Equal(_arena.SlotCount, _arena.SharedFreeCount);
     }
 
+    /// <summary>An interface whose MTU leaves no room in a slot (a frame with two VLAN tags past the 1,792 bytes behind
+    /// the kernel's headroom) is not put over the arena: its sockets get UMEMs of their own and the port says why; it
+    /// receives all the same, and the arena is left as it was.</summary>
+    [NetnsFact]
+    public void AnMtuBeyondASlot_LeavesThePortItsOwnUmem()
+    {
+        using var ns = Netns.Create();
+        Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "1771");
+        using (var port = new AfXdpPort(ns.HostIf, Options(_arena)))
+        {
+            Assert.False(port.InArena);
+            Assert.Equal("mtu 1771: a frame of 1793 bytes with two VLAN tags does not fit the 1792 a packet arena slot receives", port.ArenaRefusal);
+            Assert.Equal(_arena.SlotCount, _arena.SharedFreeCount);
+            ns.SendFrames([MakeFrame(RxType, 1, 100)], ns.NsIf);
+            Assert.Single(ReceiveUntil(port, new PacketPool(_arena, 256), RxType, 1, TimeSpan.FromSeconds(3)));
+        }
+        Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "1770");
+        using (var port = new AfXdpPort(ns.HostIf, Options(_arena)))
+        {
+            Assert.True(port.InArena);
+            Assert.Null(port.ArenaRefusal);
+        }
+    }
+
     /// <summary>Closing the port gives back every slot its sockets held, wherever the kernel left them (in the fill
     /// ring, or taken for frames: their replacements).</summary>
     [NetnsFact]
