@@ -249,9 +249,9 @@ public sealed class NiciraActionTranslatorTests
                       OfAction.FieldLoad(new OfSubfield(OfField.Ipv6Dst, 96, 32), 0x20010db8, OfAction.LoadFormRegLoad),
                       OfAction.Output(1)], model);
         Assert.Equal(Bytes(wire), Bytes(Of10Actions.ToOfp(model)));
-        // Last in the list too; and the two halves of an address still set it whole.
+        // Last in the list too; and the two halves of an address still set it whole, marked as the loads they came as.
         Assert.Equal([OfAction.FieldLoad(new OfSubfield(OfField.Ipv6Src, 0, 16), 0x1234, OfAction.LoadFormRegLoad)], Decode10(WireOf(RegLoad(NxIpv6Src, 0, 16, 0x1234))));
-        Assert.Equal([OfAction.SetIpv6Src(5)], Decode10(WireOf(RegLoad(NxIpv6Src, 0, 64, 5), RegLoad(NxIpv6Src, 64, 64, 0))));
+        Assert.Equal([Loaded(OfAction.SetIpv6Src(5))], Decode10(WireOf(RegLoad(NxIpv6Src, 0, 64, 5), RegLoad(NxIpv6Src, 64, 64, 0))));
     }
 
     private static byte[] Bytes(List<OfpAction> actions)
