@@ -186,8 +186,11 @@ public sealed class AfXdpArenaTests(ITestOutputHelper output) : PortBackendTests
             ns.SendFrames([MakeFrame(RxType, 1, 100)], ns.NsIf);
             Assert.Single(ReceiveUntil(port, new PacketPool(_arena, 256), RxType, 1, TimeSpan.FromSeconds(3)));
         }
-        Sh.Check("ip", "link", "set", ns.HostIf, "mtu", "1770");
-        using (var port = new AfXdpPort(ns.HostIf, Options(_arena)))
+        // On an interface of its own: the kernel releases a closed socket's queue in the background, so binding the
+        // same queue again at once can find it still taken.
+        using var ns1770 = Netns.Create();
+        Sh.Check("ip", "link", "set", ns1770.HostIf, "mtu", "1770");
+        using (var port = new AfXdpPort(ns1770.HostIf, Options(_arena)))
         {
             Assert.True(port.InArena);
             Assert.Null(port.ArenaRefusal);
