@@ -767,7 +767,7 @@ public sealed partial class Forwarder
         InPacketOut = true;
         try
         {
-            if (HasResubmit(actions)) ExecutePacketOutWalk(key, actions, one, ref sink);
+            if (NeedsWalk(actions)) ExecutePacketOutWalk(key, actions, one, ref sink);
             else Executor.Execute(actions, Pool, one, _packetOutLayers, ref sink);
         }
         finally
@@ -782,7 +782,7 @@ public sealed partial class Forwarder
 
     /// <summary>Whether the list holds a resubmit or a load into a packet field (the walk composes them), or applies a group
     /// whose buckets hold one.</summary>
-    private bool HasResubmit(FlowActions actions)
+    private bool NeedsWalk(FlowActions actions)
     {
         var groups = _dp.Pipeline.Groups;
         foreach (ref readonly var a in actions.Items.AsSpan())
