@@ -291,7 +291,7 @@ public sealed class FlowEntry
     {
         var e = Elsewhere();
         var slots = Volatile.Read(ref e.PerThread) ?? e.MakeSlots(threads);
-        int i = (owner - 1) * ElsewhereCounts.Stride;
+        int i = ThreadSlotIndex(owner);
         if (owner != 0 && (uint)(i + ElsewhereCounts.LastUsedWord) < (uint)slots.Length)
         {
             // This thread's slot: it alone writes it.
@@ -309,6 +309,16 @@ public sealed class FlowEntry
         // Once: the first owner leaves the rule's own words too (they stay as counted, written no more).
         if (Volatile.Read(ref _countingOwner) != Contended) Volatile.Write(ref _countingOwner, Contended);
     }
+
+    /// <summary>Where thread id <paramref name="owner"/>'s slot begins in a rule's per-thread counts: a stride per
+    /// thread after a first stride that holds none (it shares its line with the array's length, read at every count).</summary>
+    internal static int ThreadSlotIndex(byte owner) => owner * ElsewhereCounts.Stride;
+
+    /// <summary>The length of a rule's per-thread counts for <paramref name="threads"/> forwarding threads.</summary>
+    internal static int ThreadSlotsLength(int threads) => (Math.Max(1, threads) + 1) * ElsewhereCounts.Stride;
+
+    /// <summary>Longs from one thread's slot to the next (128 bytes).</summary>
+    internal const int ThreadSlotStride = ElsewhereCounts.Stride;
 
     /// <summary><see cref="_countingOwner"/> of a rule every thread counts in its own slot (no thread's id).</summary>
     internal const byte Contended = byte.MaxValue;
@@ -359,8 +369,10 @@ public sealed class FlowEntry
     private sealed class ElsewhereCounts
     {
         public long Packets, Bytes;
-        /// <summary>Thread id t's packets at [(t - 1) * <see cref="Stride"/>], its bytes next, then its last-used time;
-        /// null until a second thread counts.</summary>
+        /// <summary>Thread id t's packets at [t * <see cref="Stride"/>], its bytes next, then its last-used time;
+        /// null until a second thread counts. The first stride holds no slot: it shares its line with the array's
+        /// length, which every thread reads, so a slot there would take that line from the other cores at each
+        /// count.</summary>
         public long[]? PerThread;
 
         /// <summary>Longs from one thread's slot to the next: 128 bytes, so two slots' words (16 bytes) never share a
@@ -369,7 +381,7 @@ public sealed class FlowEntry
 
         public long[] MakeSlots(int threads)
         {
-            Interlocked.CompareExchange(ref PerThread, new long[Math.Max(1, threads) * Stride], null);
+            Interlocked.CompareExchange(ref PerThread, new long[ThreadSlotsLength(threads)], null);
             return PerThread!;
         }
 
