@@ -15,7 +15,8 @@ namespace Softswitch.Datapath.Packets;
 /// (which refuses a chunk over pages whose DMA addresses are not contiguous) takes every one without hugepages. The
 /// kernel writes a received frame <see cref="KernelHeadroom"/> bytes into its chunk, room for the pool's encapsulation
 /// headroom. Large buffers (<see cref="LargeCount"/>, each <see cref="PacketPool.LargeSlotSize"/> bytes) follow the
-/// slots in the array, outside the UMEM; each pool over the arena claims its own share of them for good.
+/// slots in the array, outside the UMEM; each pool over the arena claims its own share of them, and gives the share back
+/// when its switch is disposed (<see cref="PacketPool.ReturnToArena"/>), so bridges made and deleted never use them up.
 /// One index space: buffer i &lt; <see cref="SlotCount"/> is slot i for every pool over the arena, and the metadata
 /// arrays (head, length, reference counts...) span the slots and the large buffers, so a
 /// buffer one thread allocated (and lent to a socket's fill ring) is a buffer of whichever thread receives it.
@@ -26,7 +27,7 @@ namespace Softswitch.Datapath.Packets;
 /// socket's slots come back whole when it closes, wherever the kernel left them.
 /// The array lives on the pinned object heap, so its address never changes; the arena must outlive every socket it is
 /// registered with (the kernel pins its pages for as long as one is open).
-/// Thread safety: the free stack and <see cref="ClaimLarge"/> are safe from any thread; a buffer's metadata belongs to
+/// Thread safety: the free stack, <see cref="ClaimLarge"/> and <see cref="ReturnLarge"/> are safe from any thread; a buffer's metadata belongs to
 /// its one owner at a time (a pool's cache or burst, a socket's rings), so it needs no atomics.
 /// </remarks>
 public sealed unsafe class PacketArena
@@ -64,7 +65,9 @@ public sealed unsafe class PacketArena
     private readonly int[] _next;          // node k's successor on its stack, + 1 (0: none)
     private long _full, _empty;            // stack heads: tag (upper 32 bits), top node + 1 (lower 32)
     private int _fullBatches;
-    private int _largeClaimed;
+    private readonly int[] _largeFree;     // unclaimed large buffers (indices among them), a stack under _largeLock
+    private int _largeFreeCount;
+    private readonly Lock _largeLock = new();
     private int _nextHolder;
 
     public PacketArena(int slotCount, int largeCount = 0)
@@ -89,6 +92,9 @@ public sealed unsafe class PacketArena
         TunId = new ulong[total];
         TunIp = new ulong[total];
         Offload = new OffloadInfo[largeCount];
+        _largeFree = new int[largeCount];
+        for (int i = 0; i < largeCount; i++) _largeFree[i] = largeCount - 1 - i;
+        _largeFreeCount = largeCount;
         Refs = new int[total];
         Holder = new int[slotCount];
 
@@ -197,17 +203,34 @@ public sealed unsafe class PacketArena
         }
     }
 
-    /// <summary>Claims <paramref name="count"/> large buffers for one pool (for good); returns the first one's index
-    /// among the large buffers and how many it got (fewer when the arena has no more).</summary>
-    public int ClaimLarge(int count, out int got)
+    /// <summary>Claims up to <paramref name="into"/>'s length of the unclaimed large buffers for one pool, writing
+    /// their indices among the large buffers there (lowest first); returns how many it got (fewer when the arena has
+    /// no more). Not a packet-path call: pools claim when they are made.</summary>
+    public int ClaimLarge(Span<int> into)
     {
-        while (true)
+        lock (_largeLock)
         {
-            int at = Volatile.Read(ref _largeClaimed);
-            got = Math.Min(count, LargeCount - at);
-            if (Interlocked.CompareExchange(ref _largeClaimed, at + got, at) == at) return at;
+            int n = Math.Min(into.Length, _largeFreeCount);
+            for (int k = 0; k < n; k++) into[k] = _largeFree[--_largeFreeCount];
+            return n;
         }
     }
+
+    /// <summary>Takes back large buffers a pool claimed (indices among the large buffers), for pools made later.</summary>
+    public void ReturnLarge(ReadOnlySpan<int> large)
+    {
+        lock (_largeLock)
+        {
+            foreach (int l in large)
+            {
+                if ((uint)l >= (uint)LargeCount || _largeFreeCount == LargeCount) ThrowHelper.ArgumentOutOfRange(nameof(large));
+                _largeFree[_largeFreeCount++] = l;
+            }
+        }
+    }
+
+    /// <summary>Large buffers no pool holds.</summary>
+    public int LargeUnclaimed { get { lock (_largeLock) return _largeFreeCount; } }
 
     /// <summary>Whether the sender that lent slot <paramref name="slot"/> to a TX ring (<see cref="PacketPool.TryLend"/>)
     /// has released its reference, so the socket alone holds it (read by whichever thread reaps the completion).</summary>

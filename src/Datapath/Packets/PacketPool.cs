@@ -99,10 +99,11 @@ public sealed class PacketPool
         Offload = arena.Offload;
         _refs = arena.Refs;
         _free = new int[Math.Max(cacheSize, 2 * PacketArena.Batch)];
-        int first = arena.ClaimLarge(largeCapacity, out int got);
+        Span<int> claimed = largeCapacity <= 256 ? stackalloc int[largeCapacity] : new int[largeCapacity];
+        int got = arena.ClaimLarge(claimed);
         LargeCapacity = got;
         _largeFree = new int[got];
-        for (int i = 0; i < got; i++) _largeFree[i] = Capacity + first + got - 1 - i;
+        for (int i = 0; i < got; i++) _largeFree[i] = Capacity + claimed[got - 1 - i];
         _largeFreeCount = got;
     }
 
@@ -221,11 +222,16 @@ public sealed class PacketPool
     }
 
     /// <summary>Gives every cached free buffer back to the arena's shared stack, in whole batches (what is left of a
-    /// batch stays cached); a pool of its own keeps them.</summary>
+    /// batch stays cached), and its free large buffers back to the arena's unclaimed ones, for pools made later (a
+    /// bridge made after this one's was deleted); a pool of its own keeps them. Called once the pool's thread has
+    /// stopped: the pool allocates no large buffer after it.</summary>
     public void ReturnToArena()
     {
         if (Arena is null) return;
         while (_freeCount >= PacketArena.Batch) _freeCount = Spill(_freeCount);
+        for (int i = 0; i < _largeFreeCount; i++) _largeFree[i] -= Capacity;
+        Arena.ReturnLarge(_largeFree.AsSpan(0, _largeFreeCount));
+        _largeFreeCount = 0;
     }
 
     /// <summary>

@@ -160,6 +160,27 @@ public sealed unsafe class PacketArenaTests
         Assert.Equal(a.SlotCount + 3, one.IndexLimit);
     }
 
+    /// <summary>A pool returned to the arena (its switch disposed) gives its free large buffers back, so a pool made
+    /// later claims them; one still held stays out.</summary>
+    [Fact]
+    public void LargeBuffers_GoBackToTheArena_WhenTheirPoolIsReturned()
+    {
+        var a = new PacketArena(256, largeCount: 4);
+        var one = new PacketPool(a, 256, largeCapacity: 4);
+        Assert.Equal(0, new PacketPool(a, 256, largeCapacity: 4).LargeCapacity);
+        int held = one.AllocLarge();
+        one.ReturnToArena();
+        Assert.Equal(3, a.LargeUnclaimed);
+        Assert.Equal(-1, one.AllocLarge());
+        var three = new PacketPool(a, 256, largeCapacity: 4);
+        Assert.Equal(3, three.LargeCapacity);
+        var got = new[] { three.AllocLarge(), three.AllocLarge(), three.AllocLarge() };
+        Assert.DoesNotContain(held, got);
+        Assert.All(got, p => Assert.True(three.IsLarge(p)));
+        Assert.Equal(3, got.Distinct().Count());
+        Assert.Equal(-1, three.AllocLarge());
+    }
+
     /// <summary>Allocation and release, with the refills and spills they cause, allocate nothing.</summary>
     [Fact]
     public void AllocAndRelease_WithRefillsAndSpills_AllocateNothing()
