@@ -263,8 +263,10 @@ public static class Ofp13Match
     // +---------------------------------------------------------------+
     /// <summary>
     /// Reads one TLV at the start of <paramref name="s"/>: its size in <paramref name="size"/>, or the error.
+    /// <paramref name="anyMask"/>: a set-field's entry, which may mask any field (Open vSwitch's nx_pull_entry checks no
+    /// field's maskability there; a match's entry is BAD_MASK on a field table 12 gives none).
     /// </summary>
-    public static bool TryReadTlv(ReadOnlySpan<byte> s, out Ofp13Oxm field, out int size, out Ofp13Error error)
+    public static bool TryReadTlv(ReadOnlySpan<byte> s, out Ofp13Oxm field, out int size, out Ofp13Error error, bool anyMask = false)
     {
         field = default;
         size = 0;
@@ -308,7 +310,7 @@ public static class Ofp13Match
             error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadLen);
             return false;
         }
-        if (hasMask && !Maskable(f))
+        if (hasMask && !anyMask && !Maskable(f))
         {
             error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadMask);
             return false;

@@ -372,7 +372,17 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// <summary>This set-field action (<see cref="IsFieldSet"/>) marked as written in <paramref name="form"/>.</summary>
     public OfAction WrittenAs(byte form) => IsFieldSet ? this with { QueueId = (uint)form << 8 } : this;
 
-    /// <summary>A load of <paramref name="value"/> (right-aligned) into <paramref name="dst"/>, written as <paramref name="form"/>.</summary>
+    /// <summary>
+    /// The mark on a <see cref="OfActionType.FieldLoad"/>'s form (<see cref="LoadMarks"/>) of a further run of bits of the
+    /// load before it: one load under a mask of several runs (NXAST_REG_LOAD2, OpenFlow 1.5's masked set-field) is a load
+    /// per run, the low run first, each after it so marked, and is written back whole (<see cref="JoinsPrevious"/>).
+    /// </summary>
+    public const byte LoadJoined = 0x80;
+
+    /// <summary>
+    /// A load of <paramref name="value"/> (right-aligned) into <paramref name="dst"/>, written as <paramref name="form"/>
+    /// (with <see cref="LoadJoined"/>: a further run of the load before it).
+    /// </summary>
     public static OfAction FieldLoad(OfSubfield dst, UInt128 value, byte form = LoadFormSetField)
         => new(OfActionType.FieldLoad, (uint)dst.Field, (ushort)dst.Ofs, (uint)dst.Bits | (uint)form << 8, (ulong)value, (ulong)(value >> 64));
 
@@ -391,7 +401,14 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public OfLearn? LearnSpec => Type == OfActionType.Learn ? Datapath.Actions.LearnTemplates.Get((int)QueueId) as OfLearn : null;
 
     public OfSubfield LoadDst => new((OfField)Port, MaxLen, (int)(QueueId & 0xFF));
-    public byte LoadForm => (byte)(QueueId >> 8);
+    /// <summary>How a load was written (<see cref="LoadFormSetField"/>, <see cref="LoadFormRegLoad"/>, <see cref="LoadFormRegLoad2"/>).</summary>
+    public byte LoadForm => (byte)((QueueId >> 8) & 0x7Fu);
+
+    /// <summary>A load's form with its <see cref="LoadJoined"/> mark, as the datapath's action carries it.</summary>
+    public byte LoadMarks => (byte)(QueueId >> 8);
+
+    /// <summary>A <see cref="OfActionType.FieldLoad"/> that is a further run of bits of the load before it (<see cref="LoadJoined"/>).</summary>
+    public bool JoinsPrevious => Type == OfActionType.FieldLoad && (LoadMarks & LoadJoined) != 0;
     public OfSubfield MoveSrc => new((OfField)Port, MaxLen, (int)(QueueId & 0xFF));
     public OfSubfield MoveDst => new((OfField)((QueueId >> 8) & 0xFF), (int)(QueueId >> 16), (int)(QueueId & 0xFF));
     public OfSubfield OutputSrc => new((OfField)Port, (int)(QueueId >> 8), (int)(QueueId & 0xFF));

@@ -172,7 +172,7 @@ public static class OfActionCompiler
                     {
                         return OfError.BadArgument;
                     }
-                    f = FlowAction.FieldLoad(dst.ToDatapath(), a.Wide, a.LoadForm);
+                    f = FlowAction.FieldLoad(dst.ToDatapath(), a.Wide, a.LoadMarks);
                     break;
                 }
                 case OfActionType.FieldMove:

@@ -59,10 +59,10 @@ public sealed class Of13NiciraActionTranslatorTests
 
     public static TheoryData<string, NxAction, ushort> Refused => new()
     {
-        // A field the switch does not know (OFPXMC_PKT_REGS field 38), a register load2 under a mask of two runs, a move
+        // A field the switch does not know (OFPXMC_PKT_REGS field 38), a vlan_tci load2 under a mask of two runs, a move
         // past its field's width, a move into in_port (Open vSwitch writes it; this switch does not), output_reg past its width.
         { "REG_LOAD2 of class 0x8001 field 38", new(NxActionSubtype.RegLoad2, FieldHeader: 0x80014c08, Value: 1, Mask: ulong.MaxValue), Ofp13Codes.ActionBadSetType },
-        { "set_field:0x5/0x5->reg0", new(NxActionSubtype.RegLoad2, FieldHeader: 0x00010004, Value: 5, Mask: 5), Ofp13Codes.ActionBadArgument },
+        { "set_field:0x1001/0x1f0f->vlan_tci", new(NxActionSubtype.RegLoad2, FieldHeader: 0x00000802, Value: 0x1001, Mask: 0x1f0f), Ofp13Codes.ActionBadArgument },
         { "move:NXM_NX_REG0[24..39]->NXM_NX_REG1[0..15]", new(NxActionSubtype.RegMove, FieldHeader: 0x00010204, SrcHeader: 0x00010004, Bits: 16, SrcOfs: 24), Ofp13Codes.ActionBadSetLen },
         { "move:NXM_NX_REG0[0..15]->NXM_OF_IN_PORT[]", new(NxActionSubtype.RegMove, FieldHeader: 0x00000002, SrcHeader: 0x00010004, Bits: 16), Ofp13Codes.ActionBadSetArgument },
         { "output:NXM_NX_REG0[30..33]", new(NxActionSubtype.OutputReg, SrcHeader: 0x00010004, Bits: 4, SrcOfs: 30, MaxLen: 0xffff), Ofp13Codes.ActionBadSetLen },
@@ -183,18 +183,75 @@ public sealed class Of13NiciraActionTranslatorTests
         Assert.Equal(Ofp13Action.SetField(tcpSrcBit0), Assert.Single(back));
         Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(ipDst with { Value = 0x63, Mask = 0xff })], true, out actions, out _, maskedSetField: true));
         Assert.Equal([OfAction.FieldLoad(Field(OfField.Ipv4Dst, 0, 8), 0x63)], actions);
-        // Refused: two runs of bits (of a register, of a packet field), and any mask before 1.5.
-        foreach (var refused in new[] { new Ofp13Oxm(Ofp13Match.NxReg0, true, 0x5, 0x5), ipDst with { Mask = 0xff00ff00 } })
-        {
-            Assert.False(Of13Actions.TryToOf([Ofp13Action.SetField(refused)], true, out _, out error, maskedSetField: true));
-            Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), error);
-        }
+        // Refused: vlan_vid under two runs of bits (each would tag or strip), and any mask before 1.5.
+        var vid = Ofp13Action.SetField(new Ofp13Oxm(6 /* OFPXMT_OFB_VLAN_VID */, true, 0x1001, 0x1f0f));
+        Assert.False(Of13Actions.TryToOf([vid], true, out _, out error, maskedSetField: true));
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), error);
         Assert.False(Of13Actions.TryToOf([reg0Bit2], true, out _, out error));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), error);
         // The codec reads the mask and writes it back.
         var w = new Ofp13Writer();
         Ofp13Actions.Encode(w, [reg0Bit2]);
         Assert.True(Ofp13Actions.TryDecode(w.ToArray(), new List<Ofp13Action>(), out _));
+    }
+
+    /// <summary>
+    /// OpenFlow 1.5's masked set-field under a mask of several runs of bits (Open vSwitch's decode_ofpat_set_field keeps
+    /// any mask of a writable field): a load per run, the low run first, the later ones joined to it; written back as Open
+    /// vSwitch's encode_SET_FIELD writes it: up to 1.4 a REG_LOAD per run (set_field_to_nxast), in 1.5 the one masked
+    /// set-field it was. In a flow, a packet-out and a bucket; before 1.5 still BAD_SET_ARGUMENT.
+    /// </summary>
+    [Fact]
+    public void AMaskedSetFieldOfSeveralRuns_IsALoadPerRun_AndGoesBackAsOpenVSwitchWritesIt()
+    {
+        const byte Joined = OfAction.LoadJoined;
+        var reg0 = Ofp13Action.SetField(new Ofp13Oxm(Ofp13Match.NxReg0, true, 0x5, 0x5));
+        var tcpSrc = Ofp13Action.SetField(new Ofp13Oxm(13 /* OFPXMT_OFB_TCP_SRC */, true, 0x0b0a, 0x0f0f));
+        var label = Ofp13Action.SetField(new Ofp13Oxm(28 /* OFPXMT_OFB_IPV6_FLABEL */, true, 0x10001, 0xf000f));
+        Ofp13Action[] wire = [reg0, tcpSrc, label, Ofp13Action.Output(2)];
+        Assert.True(Of13Actions.TryToOf(wire, true, out var actions, out var error, maskedSetField: true), error.ToString());
+        Assert.Equal([OfAction.FieldLoad(Field(OfField.Reg0, 0, 1), 1), OfAction.FieldLoad(Field(OfField.Reg0, 2, 1), 1, Joined),
+                      OfAction.FieldLoad(Field(OfField.TcpSrc, 0, 4), 0xa), OfAction.FieldLoad(Field(OfField.TcpSrc, 8, 4), 0xb, Joined),
+                      OfAction.FieldLoad(Field(OfField.Ipv6Label, 0, 4), 1), OfAction.FieldLoad(Field(OfField.Ipv6Label, 16, 4), 1, Joined),
+                      OfAction.Output(2)], actions);
+        // 1.3 and 1.4: load:0x1->NXM_NX_REG0[0],load:0x1->NXM_NX_REG0[2],load:0xa->NXM_OF_TCP_SRC[0..3],... (REG_LOADs).
+        var back = new List<Ofp13Action>();
+        Of13Actions.ToWire(actions, false, back);
+        Assert.Equal([Nx(new(NxActionSubtype.RegLoad, FieldHeader: 0x0001_0004, Value: 1, Mask: 1)),
+                      Nx(new(NxActionSubtype.RegLoad, FieldHeader: 0x0001_0004, Value: 4, Mask: 4)),
+                      Nx(new(NxActionSubtype.RegLoad, FieldHeader: 0x0000_1202, Value: 0xa, Mask: 0xf)),
+                      Nx(new(NxActionSubtype.RegLoad, FieldHeader: 0x0000_1202, Value: 0xb00, Mask: 0xf00)),
+                      Nx(new(NxActionSubtype.RegLoad, FieldHeader: 0x0001_3604, Value: 1, Mask: 0xf)),
+                      Nx(new(NxActionSubtype.RegLoad, FieldHeader: 0x0001_3604, Value: 0x10000, Mask: 0xf0000)),
+                      Ofp13Action.Output(2)], back);
+        // ...which a 1.3 flow-mod takes back as the same runs, each a load of its own (as Open vSwitch takes each REG_LOAD).
+        Assert.True(Of13Actions.TryToOf([.. back], true, out var reloaded, out error), error.ToString());
+        Assert.Equal([OfAction.FieldLoad(Field(OfField.Reg0, 0, 1), 1, OfAction.LoadFormRegLoad), OfAction.FieldLoad(Field(OfField.Reg0, 2, 1), 1, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(Field(OfField.TcpSrc, 0, 4), 0xa, OfAction.LoadFormRegLoad), OfAction.FieldLoad(Field(OfField.TcpSrc, 8, 4), 0xb, OfAction.LoadFormRegLoad),
+                      OfAction.FieldLoad(Field(OfField.Ipv6Label, 0, 4), 1, OfAction.LoadFormRegLoad), OfAction.FieldLoad(Field(OfField.Ipv6Label, 16, 4), 1, OfAction.LoadFormRegLoad),
+                      OfAction.Output(2)], reloaded);
+        // 1.5: the masked set-fields as they came.
+        back.Clear();
+        Of13Actions.ToWire(actions, false, back, of15: true);
+        Of13Actions.As15(back);
+        Assert.Equal(wire, back);
+        // A packet-out's and a bucket's (1.5).
+        Assert.True(Of13Actions.TryPacketOutToOf([tcpSrc, Ofp13Action.Output(2)], out actions, out error, maskedSetField: true), error.ToString());
+        Assert.Equal([OfAction.FieldLoad(Field(OfField.TcpSrc, 0, 4), 0xa), OfAction.FieldLoad(Field(OfField.TcpSrc, 8, 4), 0xb, Joined), OfAction.Output(2)], actions);
+        Assert.True(Of13Actions.TryToOf([tcpSrc], out actions, out error, maskedSetField: true), error.ToString());
+        Assert.Equal(2, actions.Length);
+        // Before 1.5 a mask is BAD_SET_ARGUMENT, as it was.
+        Assert.False(Of13Actions.TryToOf([tcpSrc], true, out _, out error));
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), error);
+        // A value bit outside the mask (set_field:0xb1a/0xf0f->tcp_src on the wire) is the match error Open vSwitch's
+        // nx_pull_entry answers: BAD_MATCH BAD_WILDCARDS.
+        var w = new Ofp13Writer();
+        Ofp13Actions.Encode(w, [tcpSrc]);
+        byte[] bytes = w.ToArray();
+        Assert.Equal(0x0a, bytes[9]);
+        bytes[9] = 0x1a;
+        Assert.False(Ofp13Actions.TryDecode(bytes, new List<Ofp13Action>(), out error));
+        Assert.Equal(Ofp13Error.BadMatch(Ofp13Codes.MatchBadWildcards), error);
     }
 
     [Fact]

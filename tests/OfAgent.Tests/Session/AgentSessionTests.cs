@@ -439,7 +439,7 @@ public sealed class AgentSessionTests
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadQueue, x);
         x = c.Send(ExactFlow(f, 1, OfpAction.VendorAction(0x005c16c7, new byte[8])));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadVendor, x);
-        // Nicira actions: an unknown subtype, a truncated NXAST_REG_LOAD, a resubmit that names nothing (resubmit(,)), a register load
+        // Nicira actions: an unknown subtype, a truncated NXAST_REG_LOAD, a resubmit that names nothing (resubmit(,)), a vlan_tci load
         // under a mask of two runs.
         x = c.Send(ExactFlow(f, 1, OfpAction.VendorAction(OfpConstants.NiciraVendorId, new byte[] { 0x00, 0x63, 0, 0, 0, 0, 0, 0 })));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadVendorType, x);
@@ -447,7 +447,7 @@ public sealed class AgentSessionTests
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadLen, x);
         x = c.Send(ExactFlow(f, 1, OfpAction.NxResubmitTable(255)));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadArgument, x);
-        x = c.Send(ExactFlow(f, 1, OfpAction.NxRegLoad2([0x00, 0x01, 0x01, 0x08, 0, 0, 0, 5, 0, 0, 0, 5])));
+        x = c.Send(ExactFlow(f, 1, OfpAction.NxRegLoad2([0x00, 0x00, 0x09, 0x04, 0x10, 0x01, 0x1f, 0x0f])));
         await ExpectError(c, OfpErrorType.BadAction, (ushort)OfpBadActionCode.BadArgument, x);
         // Nicira's messages are served (the NXM flow format): an unknown subtype is BAD_SUBTYPE, a Nicira statistics
         // request without its subtype BAD_LEN, another vendor's BAD_VENDOR, as Open vSwitch answers them.

@@ -14,7 +14,8 @@ namespace Softswitch.OfAgent.Of10.Translate;
 /// <remarks>
 /// <para>set_field: NXAST_REG_LOAD (the switch's form and ovs-ofctl's) sets bits ofs..ofs+n_bits-1, at most 64 of them,
 /// so a 128-bit field comes as consecutive loads of its halves: they are gathered until the field is whole;
-/// NXAST_REG_LOAD2 sets its field whole. A field left part set, or one no action sets, is OFPBAC_BAD_ARGUMENT. Fields
+/// NXAST_REG_LOAD2 sets its field whole, or the bits its mask covers (a load per run of them, joined as one:
+/// <see cref="TryJoinedLoad"/>). A field left part set that no load writes part of, or one no action sets, is OFPBAC_BAD_ARGUMENT. Fields
 /// are named by NXM header (Open vSwitch's NXM_OF_* and NXM_NX_* of the fields the switch sets, nw_ttl and the ToS
 /// byte included) or OXM header.</para>
 /// <para>Registers (reg0-15, xreg0-7, xxreg0-3; Open vSwitch's NXM_NX_REG*, OXM_OF_PKT_REG*, NXM_NX_XXREG*): a REG_LOAD
@@ -43,11 +44,20 @@ public static partial class ActionTranslator
     // Marks for the NXM fields OpenFlow 1.3 has no OXM for.
     private const byte NxIpTtl = 0xf0, NxIpTos = 0xf1, NoField = 0xff;
 
-    /// <summary>The bits of one field that consecutive REG_LOADs have set so far (Header 0: none).</summary>
+    /// <summary>
+    /// The bits of one field that consecutive REG_LOADs have set so far (Header 0: none), or one load under a mask of
+    /// several runs of bits (<see cref="Joined"/>: a REG_LOAD2 or 1.5's masked set-field, <see cref="Form"/> how it came),
+    /// which no load after it joins.
+    /// </summary>
     internal struct PendingLoad
     {
         public uint Header;
         public UInt128 Value, Mask;
+        public bool Joined;
+        public byte Form;
+
+        /// <summary>Whether a REG_LOAD of <paramref name="header"/> adds its bits to these.</summary>
+        public readonly bool Gathers(uint header) => !Joined && header == Header;
     }
 
     /// <summary>Why the model takes no action for a Nicira action; each version names it with its own error.</summary>
@@ -205,11 +215,11 @@ public static partial class ActionTranslator
                 // dp_hash is read-only (Open vSwitch's mf_check_dst: a field that is not writable), masked or not.
                 return Refuse(NxRefusal.NotWritable, out why);
             case NxActionSubtype.RegLoad when load.Header == 0 && RegisterOf(nx.FieldHeader) is { } reg:
-                return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad, out item, out why);
+                return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad, ref load, out item, out why);
             case NxActionSubtype.RegLoad:
                 return TryRegLoad(nx, ref load, out item, out why);
             case NxActionSubtype.RegLoad2 when RegisterOf(nx.FieldHeader) is { } reg:
-                return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad2, out item, out why);
+                return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad2, ref load, out item, out why);
             case NxActionSubtype.RegMove:
             {
                 if (FieldOfHeader(nx.SrcHeader) is not { } src || FieldOfHeader(nx.FieldHeader) is not { } dst) return Refuse(NxRefusal.BadField, out why);
@@ -258,8 +268,8 @@ public static partial class ActionTranslator
                 item = OfAction.OutputField(s, nx.MaxLen);
                 return true;
             }
-            case NxActionSubtype.RegLoad2 when PacketFieldLoad(nx, out var packetField):
-                return TryPacketFieldLoad(packetField, nx, OfAction.LoadFormRegLoad2, out item, out why);
+            case NxActionSubtype.RegLoad2 when PacketFieldLoad(nx, out var packetField) || WidePacketFieldLoad2(nx, out packetField):
+                return TryPacketFieldLoad(packetField, nx, OfAction.LoadFormRegLoad2, ref load, out item, out why);
             case NxActionSubtype.RegLoad2: // the whole field, unmasked or under an all-ones mask
             {
                 byte field = FieldOf(nx.FieldHeader, out var full);
@@ -282,7 +292,7 @@ public static partial class ActionTranslator
     {
         item = null;
         why = NxRefusal.BadArgument;
-        if (load.Header == 0 && PacketFieldLoad(nx, out var packetField)) return TryPacketFieldLoad(packetField, nx, OfAction.LoadFormRegLoad, out item, out why);
+        if (load.Header == 0 && PacketFieldLoad(nx, out var packetField)) return TryPacketFieldLoad(packetField, nx, OfAction.LoadFormRegLoad, ref load, out item, out why);
         byte field = FieldOf(nx.FieldHeader, out var full);
         if (field == NoField) return Refuse(NxRefusal.UnknownField, out why);
         if ((nx.Mask & ~full) != 0 || (load.Header != 0 && load.Header != nx.FieldHeader)) return false;
@@ -299,21 +309,45 @@ public static partial class ActionTranslator
     /// The REG_LOADs gathered in <paramref name="load"/> that set part of their field and that no load after them
     /// completes (the next action is no load of that field): each run of bits they set as a load of those bits into
     /// <paramref name="into"/> at <paramref name="n"/>, as Open vSwitch takes each REG_LOAD as a masked set_field
-    /// (decode_NXAST_RAW_REG_LOAD): a load into part of an IPv6 address. False: a field the switch does not load part
-    /// of (BAD_ARGUMENT, as before). A run comes from one load at least: <paramref name="into"/> has room for them.
+    /// (decode_NXAST_RAW_REG_LOAD): a load into part of an IPv6 address. A run comes from one load at least:
+    /// <paramref name="into"/> has room for them. One load under a mask of several runs (<see cref="PendingLoad.Joined"/>,
+    /// a register's too) is its runs the same way, low first, each after the first marked <see cref="OfAction.LoadJoined"/>
+    /// and all in the form it came in; <paramref name="into"/> grows by as many. False: a field the switch does not load
+    /// part of (BAD_ARGUMENT, as before).
     /// </summary>
-    internal static bool TryFlushLoad(ref PendingLoad load, Span<OfAction> into, ref int n)
+    internal static bool TryFlushLoad(ref PendingLoad load, ref OfAction[] into, ref int n)
     {
-        if (FieldOfHeader(load.Header) is not { } f || OfSubfield.IsRegister(f) || !OfSubfield.IsWritable(f)) return false;
+        if (FieldOfHeader(load.Header) is not { } f || (OfSubfield.IsRegister(f) && !load.Joined) || !OfSubfield.IsWritable(f)) return false;
+        if (load.Joined) Array.Resize(ref into, into.Length + Runs(load.Mask));
+        byte form = load.Joined ? load.Form : OfAction.LoadFormRegLoad;
         for (var mask = load.Mask; mask != 0;)
         {
             int ofs = (int)UInt128.TrailingZeroCount(mask), bits = (int)UInt128.TrailingZeroCount(~(mask >> ofs));
             var dst = new OfSubfield(f, ofs, bits);
             if (!dst.IsValid) return false;
-            into[n++] = OfAction.FieldLoad(dst, (load.Value >> ofs) & dst.ValueMask, OfAction.LoadFormRegLoad);
+            into[n++] = OfAction.FieldLoad(dst, (load.Value >> ofs) & dst.ValueMask, form);
+            if (load.Joined) form |= OfAction.LoadJoined;
             mask &= ~(dst.ValueMask << ofs);
         }
         load = default;
+        return true;
+    }
+
+    /// <summary>How many runs of bits <paramref name="mask"/> has.</summary>
+    internal static int Runs(UInt128 mask) => (int)UInt128.PopCount(mask & ~(mask << 1));
+
+    /// <summary>
+    /// One load of <paramref name="value"/> into <paramref name="field"/> under <paramref name="mask"/>, of several runs of
+    /// bits, written as <paramref name="form"/> (REG_LOAD2, or 1.5's set-field): pending in <paramref name="load"/> for
+    /// <see cref="TryFlushLoad"/> to write as a load per run, as Open vSwitch keeps it one masked set_field. False: a VLAN
+    /// field (whose runs would each tag or strip), or a mask past the field's width (BAD_SET_LEN, as one run's).
+    /// </summary>
+    internal static bool TryJoinedLoad(OfField field, UInt128 value, UInt128 mask, byte form, ref PendingLoad load, out NxRefusal why)
+    {
+        why = NxRefusal.BadArgument;
+        if (field is OfField.VlanTci or OfField.VlanVid) return false;
+        if ((mask & ~NxAction.AllOnes(OfSubfield.Width(field))) != 0) return Refuse(NxRefusal.BadSetLen, out why);
+        load = new PendingLoad { Header = HeaderOf(field), Value = value & mask, Mask = mask, Joined = true, Form = form };
         return true;
     }
 
@@ -333,30 +367,44 @@ public static partial class ActionTranslator
     }
 
     /// <summary>
-    /// A REG_LOAD or REG_LOAD2 (<paramref name="form"/>) of part of packet field <paramref name="field"/> (see
-    /// <see cref="PacketFieldLoad"/>): a load of the bits its mask covers, one run of them; the DSCP bits of
-    /// NXM_OF_IP_TOS only, as Open vSwitch's nw_tos takes (a value in the ECN bits is BAD_ARGUMENT).
+    /// A REG_LOAD2 of part of a 128-bit packet field (an IPv6 address, the ND target): unlike a REG_LOAD's half, which the
+    /// next may complete, it sets just the bits its mask covers (a whole-width mask is the set-field).
     /// </summary>
-    private static bool TryPacketFieldLoad(OfField field, in NxAction nx, byte form, out OfAction? item, out NxRefusal why)
+    private static bool WidePacketFieldLoad2(in NxAction nx, out OfField field)
+    {
+        field = default;
+        if (FieldOfHeader(nx.FieldHeader) is not { } f || OfSubfield.IsRegister(f) || !OfSubfield.IsWritable(f) || OfSubfield.Width(f) <= 64)
+            return false;
+        field = f;
+        return nx.Mask != NxAction.AllOnes(OfSubfield.Width(f));
+    }
+
+    /// <summary>
+    /// A REG_LOAD or REG_LOAD2 (<paramref name="form"/>) of part of packet field <paramref name="field"/> (see
+    /// <see cref="PacketFieldLoad"/>): a load of the bits its mask covers (see <see cref="TryRegisterLoad"/>); the DSCP
+    /// bits of NXM_OF_IP_TOS only, as Open vSwitch's nw_tos takes (a value in the ECN bits is BAD_ARGUMENT).
+    /// </summary>
+    private static bool TryPacketFieldLoad(OfField field, in NxAction nx, byte form, ref PendingLoad load, out OfAction? item, out NxRefusal why)
     {
         item = null;
         why = NxRefusal.BadArgument;
         if (field == OfField.IpTos && (nx.Value & nx.Mask & 3) != 0) return false;
-        return TryRegisterLoad(field, nx, form, out item, out why);
+        return TryRegisterLoad(field, nx, form, ref load, out item, out why);
     }
 
     /// <summary>
-    /// A REG_LOAD or REG_LOAD2 (<paramref name="form"/>) of register view <paramref name="reg"/>: the bits its mask
-    /// covers, which must be one run (a REG_LOAD's always is; a REG_LOAD2 under a mask of several runs is BAD_ARGUMENT).
+    /// A REG_LOAD or REG_LOAD2 (<paramref name="form"/>) of register view <paramref name="reg"/> (or of part of a packet
+    /// field): the bits its mask covers. A REG_LOAD's are one run; a REG_LOAD2's of several runs are one load pending in
+    /// <paramref name="load"/> (<see cref="TryJoinedLoad"/>), as Open vSwitch's decode_NXAST_RAW_REG_LOAD2 takes any mask.
     /// </summary>
-    private static bool TryRegisterLoad(OfField reg, in NxAction nx, byte form, out OfAction? item, out NxRefusal why)
+    private static bool TryRegisterLoad(OfField reg, in NxAction nx, byte form, ref PendingLoad load, out OfAction? item, out NxRefusal why)
     {
         item = null;
         why = NxRefusal.BadArgument;
         if (nx.Mask == 0) return false;
         int ofs = (int)UInt128.TrailingZeroCount(nx.Mask), bits = (int)UInt128.PopCount(nx.Mask);
         var dst = new OfSubfield(reg, ofs, bits);
-        if (nx.Mask != dst.ValueMask << ofs) return false;
+        if (nx.Mask != dst.ValueMask << ofs) return TryJoinedLoad(reg, nx.Value, nx.Mask, form, ref load, out why);
         if (!dst.IsValid) return Refuse(NxRefusal.BadSetLen, out why);
         item = OfAction.FieldLoad(dst, nx.Value >> ofs, form);
         return true;
@@ -546,6 +594,37 @@ public static partial class ActionTranslator
         var highMask = NxAction.AllOnes(dst.Bits - 64) << (dst.Ofs + 64);
         second = new NxAction(NxActionSubtype.RegLoad, FieldHeader: header, Value: value & highMask, Mask: highMask);
         return 2;
+    }
+
+    /// <summary>
+    /// How many actions from <paramref name="i"/> on are one load to be written back whole: a load and the runs joined to
+    /// it (<see cref="OfAction.JoinsPrevious"/>); 1 for a load of one run or any other action.
+    /// </summary>
+    internal static int JoinedCount(ReadOnlySpan<OfAction> actions, int i)
+    {
+        if (actions[i].Type != OfActionType.FieldLoad) return 1;
+        int k = 1;
+        while (i + k < actions.Length && actions[i + k].JoinsPrevious && actions[i + k].LoadDst.Field == actions[i].LoadDst.Field) k++;
+        return k;
+    }
+
+    /// <summary>
+    /// Whether the runs of one load (<see cref="JoinedCount"/>), starting at <paramref name="first"/>, go back up to
+    /// OpenFlow 1.4 as one NXAST_REG_LOAD2 (<see cref="JoinedLoad2"/>): one that came so, or of a field REG_LOAD does not
+    /// name (xreg), as Open vSwitch's set_field_to_nxast; else as a REG_LOAD per run, each as its own load.
+    /// </summary>
+    internal static bool JoinedAsLoad2(in OfAction first) => first.LoadForm == OfAction.LoadFormRegLoad2 || HeaderOf(first.LoadDst.Field) >> 16 == 0x8001;
+
+    /// <summary>The one load that <paramref name="runs"/> (a load and the runs joined to it) are: NXAST_REG_LOAD2 of their field under their mask.</summary>
+    internal static NxAction JoinedLoad2(ReadOnlySpan<OfAction> runs)
+    {
+        UInt128 value = 0, mask = 0;
+        foreach (var r in runs)
+        {
+            value |= r.Wide << r.LoadDst.Ofs;
+            mask |= r.LoadDst.ValueMask << r.LoadDst.Ofs;
+        }
+        return new NxAction(NxActionSubtype.RegLoad2, FieldHeader: HeaderOf(runs[0].LoadDst.Field), Value: value, Mask: mask);
     }
 
     /// <summary>A move as NXAST_REG_MOVE, an output_reg as NXAST_OUTPUT_REG (Open vSwitch's forms for 32-bit headers).</summary>

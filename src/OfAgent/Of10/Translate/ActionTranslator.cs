@@ -67,8 +67,8 @@ public static partial class ActionTranslator
         for (int i = 0; i < actions.Count; i++)
         {
             var a = actions[i];
-            if (load.Header != 0 && !(IsRegLoad(a) && NxAction.TryDecode(a, out var next, out _) && next.FieldHeader == load.Header)
-                && !TryFlushLoad(ref load, items, ref n))
+            if (load.Header != 0 && !(IsRegLoad(a) && NxAction.TryDecode(a, out var next, out _) && load.Gathers(next.FieldHeader))
+                && !TryFlushLoad(ref load, ref items, ref n))
             {
                 // A load that set part of its field, nothing after it completes it, and the switch loads no part of it.
                 error = OfpError.BadAction(OfpBadActionCode.BadArgument);
@@ -104,7 +104,7 @@ public static partial class ActionTranslator
                     return false;
             }
         }
-        if (load.Header != 0 && !TryFlushLoad(ref load, items, ref n))
+        if (load.Header != 0 && !TryFlushLoad(ref load, ref items, ref n))
         {
             error = OfpError.BadAction(OfpBadActionCode.BadArgument);
             return false;
@@ -120,9 +120,9 @@ public static partial class ActionTranslator
     public static List<OfpAction> ToOfp(ReadOnlySpan<OfAction> actions)
     {
         var list = new List<OfpAction>(actions.Length);
-        foreach (var a in actions)
+        for (int i = 0; i < actions.Length; i++)
         {
-            int k = ToOfp(a, out var first, out var second);
+            int k = ToOfp(actions, ref i, out var first, out var second);
             if (k > 0) list.Add(first);
             if (k > 1) list.Add(second);
         }
@@ -136,13 +136,31 @@ public static partial class ActionTranslator
     public static int ToOfp(ReadOnlySpan<OfAction> actions, Span<OfpAction> into)
     {
         int n = 0;
-        foreach (var a in actions)
+        for (int i = 0; i < actions.Length; i++)
         {
-            int k = ToOfp(a, out var first, out var second);
+            int k = ToOfp(actions, ref i, out var first, out var second);
             if (k > 0) into[n++] = first;
             if (k > 1) into[n++] = second;
         }
         return n;
+    }
+
+    /// <summary>
+    /// The wire form of <paramref name="actions"/>[<paramref name="i"/>], as <see cref="ToOfp(in OfAction, out OfpAction, out OfpAction)"/>;
+    /// a load under a mask of several runs that came as NXAST_REG_LOAD2 (its runs joined) goes back as that one
+    /// REG_LOAD2, <paramref name="i"/> left at its last run.
+    /// </summary>
+    internal static int ToOfp(ReadOnlySpan<OfAction> actions, ref int i, out OfpAction first, out OfpAction second)
+    {
+        int joined = JoinedCount(actions, i);
+        if (joined > 1 && JoinedAsLoad2(actions[i]))
+        {
+            first = Vendor(JoinedLoad2(actions.Slice(i, joined)));
+            second = default;
+            i += joined - 1;
+            return 1;
+        }
+        return ToOfp(actions[i], out first, out second);
     }
 
     /// <summary>

@@ -67,9 +67,10 @@ internal static class ReportTranslator
     public static int FlowStatsSize(in OfInstructions ins)
     {
         int size = OfpFlowStats.MinSize;
-        foreach (var a in ins.ApplyActions.Span)
+        var actions = ins.ApplyActions.Span;
+        for (int i = 0; i < actions.Length; i++)
         {
-            int k = ActionTranslator.ToOfp(a, out var first, out var second);
+            int k = ActionTranslator.ToOfp(actions, ref i, out var first, out var second);
             if (k > 0) size += first.EncodedSize;
             if (k > 1) size += second.EncodedSize;
         }

@@ -54,8 +54,8 @@ internal static class ActionTranslator
             var a = wire[i];
             // Nicira's actions, the ONF copy-field (a move) and 1.5's OFPAT_COPY_FIELD (a move too; taken only under 1.5,
             // which FlowModTranslator checks).
-            bool sameLoad = a.Type == Ofp13ActionType.Experimenter && a.Nx.Subtype == NxActionSubtype.RegLoad && a.Nx.FieldHeader == load.Header;
-            if (load.Header != 0 && !sameLoad && !Of10.Translate.ActionTranslator.TryFlushLoad(ref load, actions, ref n))
+            bool sameLoad = a.Type == Ofp13ActionType.Experimenter && a.Nx.Subtype == NxActionSubtype.RegLoad && load.Gathers(a.Nx.FieldHeader);
+            if (load.Header != 0 && !sameLoad && !Of10.Translate.ActionTranslator.TryFlushLoad(ref load, ref actions, ref n))
                 return Fail(Ofp13Codes.ActionBadArgument, out error); // a load left part of a field set that the switch does not load part of
             if (a.Type is Ofp13ActionType.Experimenter or Ofp13ActionType.CopyField)
             {
@@ -76,6 +76,7 @@ internal static class ActionTranslator
                     actions[n++] = part;
                     continue;
                 }
+                if (maskedSetField && TrySeveralRuns(a.Field, ref load)) continue; // its loads written at the next action
                 if (!maskedSetField || !TryMaskedSetField(a.Field, out a)) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
             }
             OfAction? o = a.Type switch
@@ -107,7 +108,7 @@ internal static class ActionTranslator
             if (!flowApply && !actionSet && IsFlowOnly(action)) return Fail(Ofp13Codes.ActionBadArgument, out error);
             actions[n++] = action;
         }
-        if (load.Header != 0 && !Of10.Translate.ActionTranslator.TryFlushLoad(ref load, actions, ref n)) return Fail(Ofp13Codes.ActionBadArgument, out error);
+        if (load.Header != 0 && !Of10.Translate.ActionTranslator.TryFlushLoad(ref load, ref actions, ref n)) return Fail(Ofp13Codes.ActionBadArgument, out error);
         if (n != actions.Length) actions = actions[..n];
         return true;
     }
@@ -127,23 +128,29 @@ internal static class ActionTranslator
         for (int i = 0; i < wire.Count; i++)
         {
             var a = wire[i];
-            if (a.Type != Ofp13ActionType.Experimenter || a.Arg != NxAction.VendorId || a.Nx.Subtype is not (NxActionSubtype.RegLoad or NxActionSubtype.RegLoad2))
-                continue;
-            var nx = a.Nx;
-            uint oxm = Of10.Translate.ActionTranslator.OxmHeaderOf(nx.FieldHeader);
-            if (oxm != 0)
-            {
-                // A load of part of a packet field: 1.5's masked set-field of the field's OXM.
-                byte pf = (byte)((oxm >> 9) & 0x7f);
-                UInt128 whole = Ofp13Match.AllOnes(pf);
-                wire[i] = Ofp13Action.SetField(new Ofp13Oxm(pf, (nx.Mask & whole) != whole, nx.Value & nx.Mask & whole, nx.Mask & whole));
-                continue;
-            }
-            byte x = Ofp13Match.FieldOf((ushort)(nx.FieldHeader >> 16), (byte)((nx.FieldHeader >> 9) & 0x7f));
-            if (!Ofp13Match.IsRegister(x) && x != Ofp13Match.NxPktMark) continue;
-            UInt128 all = Ofp13Match.AllOnes(x);
-            wire[i] = Ofp13Action.SetField(new Ofp13Oxm(x, (nx.Mask & all) != all, nx.Value & nx.Mask & all, nx.Mask & all));
+            if (a.Type == Ofp13ActionType.Experimenter && a.Arg == NxAction.VendorId && SetField15(a.Nx) is { } set) wire[i] = set;
         }
+    }
+
+    /// <summary>
+    /// A load (NXAST_REG_LOAD, REG_LOAD2) as OpenFlow 1.5's set-field, masked when it loads part of the field: of a packet
+    /// field's OXM, or of a register's or pkt_mark's; null for another action or field.
+    /// </summary>
+    private static Ofp13Action? SetField15(in NxAction nx)
+    {
+        if (nx.Subtype is not (NxActionSubtype.RegLoad or NxActionSubtype.RegLoad2)) return null;
+        uint oxm = Of10.Translate.ActionTranslator.OxmHeaderOf(nx.FieldHeader);
+        if (oxm != 0)
+        {
+            // A load of part of a packet field: 1.5's masked set-field of the field's OXM.
+            byte pf = (byte)((oxm >> 9) & 0x7f);
+            UInt128 whole = Ofp13Match.AllOnes(pf);
+            return Ofp13Action.SetField(new Ofp13Oxm(pf, (nx.Mask & whole) != whole, nx.Value & nx.Mask & whole, nx.Mask & whole));
+        }
+        byte x = Ofp13Match.FieldOf((ushort)(nx.FieldHeader >> 16), (byte)((nx.FieldHeader >> 9) & 0x7f));
+        if (!Ofp13Match.IsRegister(x) && x != Ofp13Match.NxPktMark) return null;
+        UInt128 all = Ofp13Match.AllOnes(x);
+        return Ofp13Action.SetField(new Ofp13Oxm(x, (nx.Mask & all) != all, nx.Value & nx.Mask & all, nx.Mask & all));
     }
 
     public static void MovesAsCopyFields(List<Ofp13Action> wire)
@@ -237,14 +244,42 @@ internal static class ActionTranslator
     /// </summary>
     private static OfAction RegisterSetField(in Ofp13Oxm f)
     {
-        int x = f.Field;
-        var (field, bits) = x == Ofp13Match.NxPktMark ? ((int)OfField.PktMark, 32)
-            : x < Ofp13Match.PktReg0 ? ((int)OfField.Reg0 + x - Ofp13Match.NxReg0, 32)
-            : x < Ofp13Match.NxXxReg0 ? ((int)OfField.XReg0 + x - Ofp13Match.PktReg0, 64)
-            : ((int)OfField.XXReg0 + x - Ofp13Match.NxXxReg0, 128);
-        if (!f.HasMask) return OfAction.FieldLoad(new OfSubfield((OfField)field, 0, bits), f.Value);
+        var (field, bits) = RegisterOf(f.Field);
+        if (!f.HasMask) return OfAction.FieldLoad(new OfSubfield(field, 0, bits), f.Value);
         int ofs = (int)UInt128.TrailingZeroCount(f.Mask), n = (int)UInt128.PopCount(f.Mask);
-        return OfAction.FieldLoad(new OfSubfield((OfField)field, ofs, n), (f.Value & f.Mask) >> ofs);
+        return OfAction.FieldLoad(new OfSubfield(field, ofs, n), (f.Value & f.Mask) >> ofs);
+    }
+
+    /// <summary>The register view (and its width) of OXM field <paramref name="x"/>, a register's or pkt_mark's.</summary>
+    private static (OfField Field, int Bits) RegisterOf(int x)
+        => x == Ofp13Match.NxPktMark ? (OfField.PktMark, 32)
+            : x < Ofp13Match.PktReg0 ? ((OfField)((int)OfField.Reg0 + x - Ofp13Match.NxReg0), 32)
+            : x < Ofp13Match.NxXxReg0 ? ((OfField)((int)OfField.XReg0 + x - Ofp13Match.PktReg0), 64)
+            : ((OfField)((int)OfField.XXReg0 + x - Ofp13Match.NxXxReg0), 128);
+
+    /// <summary>
+    /// OpenFlow 1.5's masked set-field under a mask of several runs of bits, of a register, pkt_mark or a packet field the
+    /// switch loads part of: one load pending in <paramref name="load"/>, written at the next action as a load per run
+    /// (<see cref="Of10.Translate.ActionTranslator.TryJoinedLoad"/>), as Open vSwitch's decode_ofpat_set_field keeps any
+    /// mask. False: another field or mask (refused as before).
+    /// </summary>
+    private static bool TrySeveralRuns(in Ofp13Oxm f, ref Of10.Translate.ActionTranslator.PendingLoad load)
+    {
+        if (f.Field >= Ofp13Match.FieldCount && !Ofp13Match.IsRegister(f.Field) && f.Field != Ofp13Match.NxPktMark) return false;
+        UInt128 m = f.Mask & Ofp13Match.AllOnes(f.Field);
+        if (m != f.Mask || Of10.Translate.ActionTranslator.Runs(m) < 2) return false;
+        OfField field;
+        if (Ofp13Match.IsRegister(f.Field) || f.Field == Ofp13Match.NxPktMark)
+        {
+            field = RegisterOf(f.Field).Field;
+        }
+        else
+        {
+            uint header = 0x8000u << 16 | (uint)f.Field << 9 | (uint)Ofp13Match.FieldLength(f.Field);
+            if (Of10.Translate.ActionTranslator.FieldOfHeader(header) is not { } pf || OfSubfield.IsRegister(pf) || !OfSubfield.IsWritable(pf)) return false;
+            field = pf;
+        }
+        return Of10.Translate.ActionTranslator.TryJoinedLoad(field, f.Value, m, OfAction.LoadFormSetField, ref load, out _);
     }
 
     /// <summary>
@@ -268,8 +303,8 @@ internal static class ActionTranslator
     /// <summary>
     /// OpenFlow 1.5's masked set-field (Open vSwitch's decode_ofpat_set_field with may_mask): a register's or pkt_mark's
     /// under a mask of one run of bits is a load of those bits (<see cref="RegisterSetField"/>); a packet field's under
-    /// its whole width is the plain set-field. Other masks (several runs, none, part of a packet field, which the
-    /// datapath's set-fields do not write) are refused.
+    /// its whole width is the plain set-field. Other masks (none, part of a packet field, which the datapath's set-fields
+    /// do not write; several runs, which <see cref="TrySeveralRuns"/> takes first where it can) are refused.
     /// </summary>
     private static bool TryMaskedSetField(in Ofp13Oxm f, out Ofp13Action action)
     {
@@ -374,8 +409,20 @@ internal static class ActionTranslator
     /// </summary>
     public static void ToWire(ReadOnlySpan<OfAction> actions, bool ipv6, List<Ofp13Action> into, bool of15 = false)
     {
-        foreach (var a in actions)
+        for (int i = 0; i < actions.Length; i++)
         {
+            var a = actions[i];
+            // A load under a mask of several runs (its runs joined) goes back whole: 1.5's masked set-field, or up to 1.4
+            // the REG_LOAD2 it came as; one that came as 1.5's set-field goes up to 1.4 as a REG_LOAD per run, as Open
+            // vSwitch's set_field_to_nxast writes it (below, load by load).
+            int joined = Of10.Translate.ActionTranslator.JoinedCount(actions, i);
+            if (joined > 1 && (of15 || Of10.Translate.ActionTranslator.JoinedAsLoad2(a)))
+            {
+                var load2 = Of10.Translate.ActionTranslator.JoinedLoad2(actions.Slice(i, joined));
+                into.Add(of15 && SetField15(load2) is { } set ? set : Ofp13Action.Nicira(load2));
+                i += joined - 1;
+                continue;
+            }
             // A field set written as a load goes back as it came up to 1.4; 1.5 has set-field alone (Open vSwitch's
             // encode_SET_FIELD).
             if (!of15)
