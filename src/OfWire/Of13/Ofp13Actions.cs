@@ -194,7 +194,7 @@ public static class Ofp13Actions
                     // A mask (OpenFlow 1.5's masked set-field) is read here and refused by the translation before 1.5.
                     int width = Ofp13Match.FieldLength(field) * ((tlv[2] & 1) != 0 ? 2 : 1);
                     if (tlv[3] != width || len != ((4 + 4 + tlv[3] + 7) & ~7)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
-                    if (!Ofp13Match.TryReadTlv(tlv, out var oxm, out _, out _)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
+                    if (!Ofp13Match.TryReadTlv(tlv, out var oxm, out _, out _, anyMask: true)) return Fail(Ofp13Codes.ActionBadSetLen, out error);
                     action = Ofp13Action.SetField(oxm);
                     break;
                 }
