@@ -260,8 +260,15 @@ public readonly record struct FlowAction(ActionKind Kind, ushort Port, ushort Ma
     public static FlowAction SetIpv6Src(UInt128 ip) => Of(ActionKind.SetIpv6Src, ip);
     public static FlowAction SetIpv6Dst(UInt128 ip) => Of(ActionKind.SetIpv6Dst, ip);
     public static FlowAction SetIpv6Flabel(uint label) => Of(ActionKind.SetIpv6Flabel, label & 0xFFFFF);
-    public static FlowAction SetIcmpType(byte type) => Of(ActionKind.SetIcmpType, type);
-    public static FlowAction SetIcmpCode(byte code) => Of(ActionKind.SetIcmpCode, code);
+    /// <summary>
+    /// Sets the ICMP type of whichever ICMP the packet carries; <paramref name="icmpv6"/> (<see cref="Port"/> 1): the layer
+    /// above named ICMPv6's field, kept to be reported as given, never read here.
+    /// </summary>
+    public static FlowAction SetIcmpType(byte type, bool icmpv6 = false) => new(ActionKind.SetIcmpType, icmpv6 ? (ushort)1 : (ushort)0, 0, 0, type);
+    /// <summary>The code twin of <see cref="SetIcmpType"/>.</summary>
+    public static FlowAction SetIcmpCode(byte code, bool icmpv6 = false) => new(ActionKind.SetIcmpCode, icmpv6 ? (ushort)1 : (ushort)0, 0, 0, code);
+    /// <summary>An ICMP set (<see cref="SetIcmpType"/>, <see cref="SetIcmpCode"/>) given for ICMPv6's field.</summary>
+    public bool IsIcmpv6 => Kind is ActionKind.SetIcmpType or ActionKind.SetIcmpCode && Port == 1;
     public static FlowAction SetArpOp(ushort op) => Of(ActionKind.SetArpOp, op);
     public static FlowAction SetArpSpa(uint ip) => Of(ActionKind.SetArpSpa, ip);
     public static FlowAction SetArpTpa(uint ip) => Of(ActionKind.SetArpTpa, ip);

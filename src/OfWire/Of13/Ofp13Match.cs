@@ -83,6 +83,16 @@ public static class Ofp13Match
     /// <summary>The NXM_1 field numbers of <see cref="NxPktMark"/>, <see cref="NxTunSrc"/>, <see cref="NxTunDst"/>, <see cref="NxIpTtl"/>, <see cref="NxTcpFlags"/>.</summary>
     public const byte NxmPktMarkField = 33, NxmTunSrcField = 31, NxmTunDstField = 32, NxmIpTtlField = 29, NxmTcpFlagsField = 34;
 
+    /// <summary>
+    /// Open vSwitch's vlan_tci (NXM_OF_VLAN_TCI: class NXM_0, field 4, 2 bytes, maskable) and nw_tos (NXM_OF_IP_TOS: class
+    /// NXM_0, field 5, 1 byte, the DSCP in its upper 6 bits), which it writes in OFPAT_SET_FIELD under their NXM headers.
+    /// </summary>
+    public const byte NxVlanTci = 102, NxIpTos = 103;
+    /// <summary>The NXM_0 field numbers of <see cref="NxVlanTci"/> and <see cref="NxIpTos"/>.</summary>
+    public const byte NxmVlanTciField = 4, NxmIpTosField = 5;
+    /// <summary>OXM class NXM_0 (0x0000): Open vSwitch's NXM_OF_* fields.</summary>
+    public const ushort ClassNxm0 = 0x0000;
+
     /// <summary>Whether <paramref name="field"/> is tcp_flags in one of its three forms.</summary>
     public static bool IsTcpFlags(byte field) => field is OfbTcpFlags or NxTcpFlags or OnfTcpFlags;
 
@@ -100,7 +110,8 @@ public static class Ofp13Match
     {
         OfbTcpFlags or NxTcpFlags or OnfTcpFlags => 2,
         OfbActsetOutput or OnfActsetOutput or NxPktMark or NxDpHash or NxTunSrc or NxTunDst => 4,
-        NxIpTtl => 1,
+        NxIpTtl or NxIpTos => 1,
+        NxVlanTci => 2,
         >= NxReg0 and < PktReg0 => 4,
         >= PktReg0 and < NxXxReg0 => 8,
         >= NxXxReg0 and <= LastRegister => 16,
@@ -112,7 +123,7 @@ public static class Ofp13Match
     /// <summary>Whether OpenFlow 1.3.5 table 12 allows a mask on the field (every register and ip_frag take one).</summary>
     public static bool Maskable(byte field) => field < FieldCount
         ? (MaskableFields & (1UL << field)) != 0
-        : IsRegister(field) || field is NxIpFrag or NxPktMark or NxDpHash or NxTunSrc or NxTunDst || IsTcpFlags(field);
+        : IsRegister(field) || field is NxIpFrag or NxPktMark or NxDpHash or NxTunSrc or NxTunDst or NxVlanTci || IsTcpFlags(field);
 
     /// <summary>The field number of a TLV of class <paramref name="cls"/> and field <paramref name="oxmField"/>; 0xff for one not known here.</summary>
     public static byte FieldOf(ushort cls, byte oxmField) => cls switch
@@ -130,6 +141,8 @@ public static class Ofp13Match
         ClassNxm1 when oxmField == NxmTcpFlagsField => NxTcpFlags,
         Ofp13.OxmClassBasic when oxmField is OfbTcpFlags or OfbActsetOutput => oxmField,
         ClassPktRegs when oxmField < 8 => (byte)(PktReg0 + oxmField),
+        ClassNxm0 when oxmField == NxmVlanTciField => NxVlanTci,
+        ClassNxm0 when oxmField == NxmIpTosField => NxIpTos,
         _ => 0xff,
     };
 
@@ -155,6 +168,8 @@ public static class Ofp13Match
         NxTunDst => (ClassNxm1, NxmTunDstField),
         NxIpTtl => (ClassNxm1, NxmIpTtlField),
         NxTcpFlags => (ClassNxm1, NxmTcpFlagsField),
+        NxVlanTci => (ClassNxm0, NxmVlanTciField),
+        NxIpTos => (ClassNxm0, NxmIpTosField),
         OfbTcpFlags or OfbActsetOutput => (Ofp13.OxmClassBasic, field),
         OnfTcpFlags => (ClassExperimenter, OfbTcpFlags),
         OnfActsetOutput => (ClassExperimenter, OfbActsetOutput),

@@ -349,6 +349,22 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public const byte LoadFormSetField = 0, LoadFormRegLoad = 1, LoadFormRegLoad2 = 2;
 
     /// <summary>
+    /// A field set written as OFPAT_SET_FIELD of a field whose plain action is another one (Open vSwitch's
+    /// <c>set_field:64-&gt;nw_ttl</c>, whose plain action is <c>mod_nw_ttl</c>; <c>set_field:32-&gt;nw_tos</c>): written back
+    /// as that set-field from OpenFlow 1.2 on, as the plain action's OpenFlow 1.0 form before.
+    /// </summary>
+    public const byte LoadFormNxSetField = 3;
+
+    /// <summary>The bits of <see cref="SetFieldForm"/> that say the form (<see cref="LoadFormSetField"/> ... <see cref="LoadFormNxSetField"/>).</summary>
+    public const byte LoadFormKindMask = 3;
+
+    /// <summary>
+    /// With a load form: the field was named by its OXM header where that names another field than the NXM one (Open
+    /// vSwitch's ip_dscp, OXM_OF_IP_DSCP, the six DSCP bits, beside nw_tos, NXM_OF_IP_TOS, the whole ToS byte).
+    /// </summary>
+    public const byte LoadFormOxmName = 4;
+
+    /// <summary>
     /// A set-field action of a whole packet field (<see cref="SetEthDst"/>, <see cref="SetNwDst"/>, <see cref="SetTunnel"/>,
     /// ...), which may carry the form it was written in (<see cref="SetFieldForm"/>).
     /// </summary>
@@ -368,6 +384,9 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     /// action too). 0 for any other action.
     /// </summary>
     public byte SetFieldForm => IsFieldSet ? LoadForm : LoadFormSetField;
+
+    /// <summary>The form of <see cref="SetFieldForm"/> without its flags (<see cref="LoadFormOxmName"/>).</summary>
+    public byte SetFieldKind => (byte)(SetFieldForm & LoadFormKindMask);
 
     /// <summary>This set-field action (<see cref="IsFieldSet"/>) marked as written in <paramref name="form"/>.</summary>
     public OfAction WrittenAs(byte form) => IsFieldSet ? this with { QueueId = (uint)form << 8 } : this;

@@ -295,8 +295,8 @@ public static class OfActionCompiler
             case OfActionType.SetIpv6Src: f = FlowAction.SetIpv6Src(a.Wide); break;
             case OfActionType.SetIpv6Dst: f = FlowAction.SetIpv6Dst(a.Wide); break;
             case OfActionType.SetIpv6Flabel: f = FlowAction.SetIpv6Flabel((uint)v); break;
-            case OfActionType.SetIcmpType: f = FlowAction.SetIcmpType((byte)v); break;
-            case OfActionType.SetIcmpCode: f = FlowAction.SetIcmpCode((byte)v); break;
+            case OfActionType.SetIcmpType: f = FlowAction.SetIcmpType((byte)v, a.IsIcmpv6); break;
+            case OfActionType.SetIcmpCode: f = FlowAction.SetIcmpCode((byte)v, a.IsIcmpv6); break;
             case OfActionType.SetArpOp: f = FlowAction.SetArpOp((ushort)v); break;
             case OfActionType.SetArpSpa: f = FlowAction.SetArpSpa((uint)v); break;
             case OfActionType.SetArpTpa: f = FlowAction.SetArpTpa((uint)v); break;
@@ -451,8 +451,8 @@ public static class OfActionCompiler
         ActionKind.SetIpv6Src => OfAction.SetIpv6Src(a.Wide),
         ActionKind.SetIpv6Dst => OfAction.SetIpv6Dst(a.Wide),
         ActionKind.SetIpv6Flabel => OfAction.SetIpv6Flabel((uint)a.Value),
-        ActionKind.SetIcmpType => OfAction.SetIcmpType((byte)a.Value),
-        ActionKind.SetIcmpCode => OfAction.SetIcmpCode((byte)a.Value),
+        ActionKind.SetIcmpType => OfAction.SetIcmpType((byte)a.Value, a.IsIcmpv6),
+        ActionKind.SetIcmpCode => OfAction.SetIcmpCode((byte)a.Value, a.IsIcmpv6),
         ActionKind.SetArpOp => OfAction.SetArpOp((ushort)a.Value),
         ActionKind.SetArpSpa => OfAction.SetArpSpa((uint)a.Value),
         ActionKind.SetArpTpa => OfAction.SetArpTpa((uint)a.Value),

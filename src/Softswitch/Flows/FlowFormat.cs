@@ -517,13 +517,25 @@ public static partial class FlowFormat
         return sb.Append(')').ToString();
     }
 
-    /// <summary>One action as ovs-ofctl prints it; a field set written as NXAST_REG_LOAD as the load it was.</summary>
-    public static string Action(in FlowAction a)
-        => a.SetFieldForm == OfAction.LoadFormRegLoad && LoadedFieldName(a) is { } name ? Loaded(a, name) : Plain(a);
+    /// <summary>
+    /// One action as ovs-ofctl prints it; a field set written as NXAST_REG_LOAD as the load it was, and nw_ttl and nw_tos
+    /// written as OFPAT_SET_FIELD of their NXM field as that set_field.
+    /// </summary>
+    public static string Action(in FlowAction a) => (a.SetFieldForm & OfAction.LoadFormKindMask) switch
+    {
+        OfAction.LoadFormRegLoad when LoadedFieldName(a) is { } name => Loaded(a, name),
+        OfAction.LoadFormNxSetField when a.Kind == ActionKind.SetNwTtl => $"set_field:{a.Value}->nw_ttl",
+        OfAction.LoadFormNxSetField when a.Kind == ActionKind.SetNwTos => $"set_field:{a.Value}->nw_tos",
+        _ => Plain(a),
+    };
+
+    /// <summary>Whether a field set written as a load named its field by the OXM header that names another field than the NXM one (ip_dscp).</summary>
+    private static bool OxmNamed(in FlowAction a) => (a.SetFieldForm & OfAction.LoadFormOxmName) != 0;
 
     /// <summary>
-    /// The NXM name (SCTP's OXM one) of the field a field set written as a load writes (null: one that is not written
-    /// back as a load), as Open vSwitch's format_SET_FIELD prints a set_field whose raw action is NXAST_RAW_REG_LOAD.
+    /// The NXM name (the OXM one of a field without one: SCTP, DSCP named so, VLAN PCP, MPLS, PBB) of the field a field
+    /// set written as a load writes (null: one that is not written back as a load), as Open vSwitch's format_SET_FIELD
+    /// prints a set_field whose raw action is NXAST_RAW_REG_LOAD.
     /// </summary>
     private static string? LoadedFieldName(in FlowAction a) => a.Kind switch
     {
@@ -531,7 +543,14 @@ public static partial class FlowFormat
         ActionKind.SetDlDst => "NXM_OF_ETH_DST",
         ActionKind.SetNwSrc => "NXM_OF_IP_SRC",
         ActionKind.SetNwDst => "NXM_OF_IP_DST",
-        ActionKind.SetNwTos => "NXM_OF_IP_TOS",
+        ActionKind.SetNwTos => OxmNamed(a) ? "OXM_OF_IP_DSCP" : "NXM_OF_IP_TOS",
+        ActionKind.SetIcmpType => a.IsIcmpv6 ? "NXM_NX_ICMPV6_TYPE" : "NXM_OF_ICMP_TYPE",
+        ActionKind.SetIcmpCode => a.IsIcmpv6 ? "NXM_NX_ICMPV6_CODE" : "NXM_OF_ICMP_CODE",
+        ActionKind.SetVlanPcp => "OXM_OF_VLAN_PCP",
+        ActionKind.SetMplsLabel => "OXM_OF_MPLS_LABEL",
+        ActionKind.SetMplsTc => "OXM_OF_MPLS_TC",
+        ActionKind.SetMplsBos => "OXM_OF_MPLS_BOS",
+        ActionKind.SetPbbIsid => "OXM_OF_PBB_ISID",
         ActionKind.SetTpSrc => a.Value2 switch { 17 => "NXM_OF_UDP_SRC", 132 => "OXM_OF_SCTP_SRC", _ => "NXM_OF_TCP_SRC" },
         ActionKind.SetTpDst => a.Value2 switch { 17 => "NXM_OF_UDP_DST", 132 => "OXM_OF_SCTP_DST", _ => "NXM_OF_TCP_DST" },
         ActionKind.SetTunnel => "NXM_NX_TUN_ID",
@@ -556,7 +575,7 @@ public static partial class FlowFormat
     private static string Loaded(in FlowAction a, string name)
         => a.Kind is ActionKind.SetIpv6Src or ActionKind.SetIpv6Dst or ActionKind.SetNdTarget
             ? $"load:{Hex(a.Value)}->{name}[0..63],load:{Hex(a.Value2)}->{name}[64..127]"
-            : $"load:{Hex(a.Value)}->{name}[]";
+            : $"load:{Hex(a.Kind == ActionKind.SetNwTos && OxmNamed(a) ? a.Value >> 2 : a.Value)}->{name}[]";
 
     private static string Plain(in FlowAction a) => a.Kind switch
     {
@@ -587,8 +606,8 @@ public static partial class FlowFormat
         ActionKind.SetIpv6Src => $"set_field:{Ipv6(a.Wide)}->ipv6_src",
         ActionKind.SetIpv6Dst => $"set_field:{Ipv6(a.Wide)}->ipv6_dst",
         ActionKind.SetIpv6Flabel => $"set_field:0x{a.Value:x}->ipv6_label",
-        ActionKind.SetIcmpType => $"set_field:{a.Value}->icmp_type",
-        ActionKind.SetIcmpCode => $"set_field:{a.Value}->icmp_code",
+        ActionKind.SetIcmpType => a.IsIcmpv6 ? $"set_field:{a.Value}->icmpv6_type" : $"set_field:{a.Value}->icmp_type",
+        ActionKind.SetIcmpCode => a.IsIcmpv6 ? $"set_field:{a.Value}->icmpv6_code" : $"set_field:{a.Value}->icmp_code",
         ActionKind.SetArpOp => $"set_field:{a.Value}->arp_op",
         ActionKind.SetArpSpa => $"set_field:{Ipv4.Format((uint)a.Value)}->arp_spa",
         ActionKind.SetArpTpa => $"set_field:{Ipv4.Format((uint)a.Value)}->arp_tpa",

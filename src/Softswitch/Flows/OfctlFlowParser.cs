@@ -427,10 +427,14 @@ public static partial class OfctlFlowParser
         actions = FlowActions.Drop;
         error = "";
         var items = new List<FlowAction>();
+        var half = default(PendingHalf);
         foreach (var tok in SplitActions(text))
         {
             string t = tok.Trim();
             if (t.Length == 0) continue;
+            // A 128-bit field's low half that its high half does not follow at once is a load of those bits alone.
+            if (half.Name is { } low && !t.EndsWith("->" + low + "[64..127]", StringComparison.Ordinal) && !TryFlushHalf(ref half, items, out error))
+                return false;
             string name, arg;
             int colon = t.IndexOf(':'), paren = t.IndexOf('(');
             if (paren > 0 && (colon < 0 || paren < colon) && t[^1] == ')')
@@ -477,6 +481,58 @@ public static partial class OfctlFlowParser
                 case "drop":
                     if (t.Length != 4 || items.Count > 0) { error = "drop must be the only action"; return false; }
                     continue;
+                case "output" when paren < 0 && arg.Contains('[', StringComparison.Ordinal):
+                    // output:SRC[RANGE]: to the port a field's bits hold (NXAST_OUTPUT_REG).
+                    if (!TrySubfield(arg, out var outSrc)) return BadAction(t, out error);
+                    items.Add(FlowAction.OutputField(outSrc));
+                    continue;
+                case "output" when paren > 0 && arg.StartsWith("port=", StringComparison.Ordinal):
+                {
+                    // output(port=SRC[RANGE],max_len=N)
+                    var parts = arg.Split(':');
+                    if (parts.Length != 2 || !TrySubfield(parts[0]["port=".Length..], out var portSrc) || !parts[1].StartsWith("max_len=", StringComparison.Ordinal)
+                        || !Num16(parts[1]["max_len=".Length..], out var outMax))
+                    {
+                        return BadAction(t, out error);
+                    }
+                    items.Add(FlowAction.OutputField(portSrc, outMax));
+                    continue;
+                }
+                case "resubmit":
+                {
+                    // resubmit:PORT, resubmit(PORT,TABLE) (an empty PORT: the packet's own; an empty TABLE: this one).
+                    var parts = arg.Split(':');
+                    if (paren < 0 ? parts.Length != 1 : parts.Length != 2) return BadAction(t, out error);
+                    ushort inPort = PortNumber.InPort;
+                    byte table = 0xff;
+                    if (parts[0].Length > 0 && !Num16(parts[0], out inPort)) return BadAction(t, out error);
+                    if (parts.Length == 2 && parts[1].Length > 0 && !byte.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out table))
+                        return BadAction(t, out error);
+                    if (inPort == PortNumber.InPort && table == 0xff) return BadAction(t, out error);
+                    items.Add(FlowAction.Resubmit(table, inPort));
+                    continue;
+                }
+                case "multipath":
+                {
+                    if (paren < 0 || !TryMultipath(arg, out var multipath)) return BadAction(t, out error);
+                    items.Add(multipath);
+                    continue;
+                }
+                case "conjunction":
+                {
+                    // conjunction(ID,K/N): clause K (1-based) of N.
+                    var parts = arg.Split(':');
+                    int slash = parts.Length == 2 ? parts[1].IndexOf('/', StringComparison.Ordinal) : -1;
+                    if (paren < 0 || slash < 0 || !uint.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var conjId)
+                        || !byte.TryParse(parts[1][..slash], NumberStyles.None, CultureInfo.InvariantCulture, out var k)
+                        || !byte.TryParse(parts[1][(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var clauses)
+                        || clauses is < 2 or > 64 || k < 1 || k > clauses)
+                    {
+                        return BadAction(t, out error);
+                    }
+                    items.Add(FlowAction.Conjunction(conjId, (byte)(k - 1), clauses));
+                    continue;
+                }
                 case "output":
                     if (!TryPort(arg, out var port)) return BadAction(t, out error);
                     items.Add(FlowAction.Output(port, port == PortNumber.Controller ? (ushort)0xFFFF : (ushort)0));
@@ -534,14 +590,74 @@ public static partial class OfctlFlowParser
                     if (!Num64(arg, out var tun)) return BadAction(t, out error);
                     items.Add(FlowAction.SetTunnel(tun));
                     continue;
+                case "load":
+                {
+                    if (!TryLoad(arg, ref half, out var load, out error)) return false;
+                    if (load is { } l) items.Add(l);
+                    continue;
+                }
+                case "move":
+                {
+                    if (!TryMove(arg, out var move, out error)) return false;
+                    items.Add(move);
+                    continue;
+                }
+                case "set_field":
+                {
+                    if (!TrySetField(arg, out var set, out error)) return false;
+                    items.Add(set);
+                    continue;
+                }
+                case "mod_nw_ecn":
+                    if (!Num16(arg, out var ecn) || ecn > 3) return BadAction(t, out error);
+                    items.Add(FlowAction.SetIpEcn((byte)ecn));
+                    continue;
+                // Open vSwitch's extensions for these (NXAST_DEC_TTL, a load of NXM_NX_IP_TTL, NXAST_SET_MPLS_TTL, ...), which
+                // ovs-ofctl also writes over OpenFlow 1.0, and the OpenFlow 1.1+ actions the datapath runs.
                 case "dec_ttl":
+                {
+                    if (!TryDecTtl(t, paren, out var dec, out error)) return false;
+                    items.Add(dec);
+                    continue;
+                }
                 case "mod_nw_ttl":
                 case "set_nw_ttl":
-                case "dec_mpls_ttl":
+                    if (!Num16(arg, out var ttl) || ttl > 255) return BadAction(t, out error);
+                    items.Add(FlowAction.SetNwTtl((byte)ttl));
+                    continue;
                 case "set_mpls_ttl":
-                    // ovs-ofctl knows these, but only for OpenFlow 1.1 and later: a user moving a flow over deserves more than "unknown".
-                    error = $"{t}: OpenFlow 1.0 has no TTL actions; dec_ttl, mod_nw_ttl and the MPLS TTL actions came with OpenFlow 1.1, and these flow files are read as OpenFlow 1.0 flows (add such a flow over OpenFlow 1.3: ovs-ofctl -O OpenFlow13 add-flow)";
-                    return false;
+                    if (!Num16(arg, out var mplsTtl) || mplsTtl > 255) return BadAction(t, out error);
+                    items.Add(FlowAction.SetMplsTtl((byte)mplsTtl));
+                    continue;
+                case "dec_mpls_ttl": if (arg.Length != 0) return BadAction(t, out error); items.Add(FlowAction.DecMplsTtl()); continue;
+                case "copy_ttl_out": if (arg.Length != 0) return BadAction(t, out error); items.Add(FlowAction.CopyTtlOut()); continue;
+                case "copy_ttl_in": if (arg.Length != 0) return BadAction(t, out error); items.Add(FlowAction.CopyTtlIn()); continue;
+                case "pop_pbb": if (arg.Length != 0) return BadAction(t, out error); items.Add(FlowAction.PopPbb()); continue;
+                case "exit": if (arg.Length != 0) return BadAction(t, out error); items.Add(FlowAction.Exit()); continue;
+                case "push_vlan":
+                    if (!Num16(arg, out var tpid) || tpid is not (0x8100 or 0x88a8)) return BadAction(t, out error);
+                    items.Add(FlowAction.PushVlan(tpid));
+                    continue;
+                case "push_mpls":
+                    if (!Num16(arg, out var mplsType) || mplsType is not (EthMpls or EthMplsMulticast)) return BadAction(t, out error);
+                    items.Add(FlowAction.PushMpls(mplsType));
+                    continue;
+                case "pop_mpls":
+                    if (!Num16(arg, out var popType)) return BadAction(t, out error);
+                    items.Add(FlowAction.PopMpls(popType));
+                    continue;
+                case "push_pbb":
+                    if (!Num16(arg, out var pbbType) || pbbType != 0x88e7) return BadAction(t, out error);
+                    items.Add(FlowAction.PushPbb());
+                    continue;
+                case "set_queue":
+                    if (!uint.TryParse(arg, NumberStyles.None, CultureInfo.InvariantCulture, out var queue)) return BadAction(t, out error);
+                    items.Add(FlowAction.SetQueue(queue));
+                    continue;
+                case "group":
+                    if (!uint.TryParse(arg, NumberStyles.None, CultureInfo.InvariantCulture, out var group)) return BadAction(t, out error);
+                    items.Add(FlowAction.Group(group));
+                    continue;
                 default:
                     if (arg.Length == 0 && TryPort(t, out var bare) && bare < PortNumber.Highest)
                     {
@@ -552,7 +668,39 @@ public static partial class OfctlFlowParser
                     return false;
             }
         }
+        if (half.Name is not null && !TryFlushHalf(ref half, items, out error)) return false;
         actions = items.Count == 0 ? FlowActions.Drop : new FlowActions([.. items]);
+        return true;
+    }
+
+    /// <summary>A 128-bit field's low half that no high half followed: a load of those 64 bits (nd_target has no such load).</summary>
+    private static bool TryFlushHalf(ref PendingHalf half, List<FlowAction> items, out string error)
+    {
+        error = "";
+        var field = half.Name switch { "NXM_NX_IPV6_SRC" => PipelineField.Ipv6Src, "NXM_NX_IPV6_DST" => PipelineField.Ipv6Dst, _ => (PipelineField?)null };
+        if (field is not { } f) return Fail($"load:{half.Name}[0..63] without its [64..127]: the switch loads the whole field only", out error);
+        items.Add(FlowAction.FieldLoad(new FieldRef(f, 0, 64), half.Low, OfAction.LoadFormRegLoad));
+        half = default;
+        return true;
+    }
+
+    /// <summary><c>dec_ttl</c>, or <c>dec_ttl(ID,...)</c> (the controller ids its invalid-TTL packets go to).</summary>
+    private static bool TryDecTtl(string t, int paren, out FlowAction action, out string error)
+    {
+        action = default;
+        error = "";
+        if (paren < 0)
+        {
+            if (t.Length != "dec_ttl".Length) return BadAction(t, out error);
+            action = FlowAction.DecNwTtl();
+            return true;
+        }
+        var parts = t[(paren + 1)..^1].Split(',');
+        if (parts.Length > FlowAction.MaxTtlControllerIds) return Fail($"{t}: at most {FlowAction.MaxTtlControllerIds} controller ids", out error);
+        var ids = new ushort[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!Num16(parts[i].Trim(), out ids[i])) return BadAction(t, out error);
+        action = FlowAction.DecNwTtl(ids);
         return true;
     }
 

@@ -516,8 +516,8 @@ public sealed class OvsOfctl13Tests
             Assert.Equal(before.Length, after.Length);
             Assert.Contains("priority=1,ip actions=dec_ttl,load:0x2->NXM_NX_IP_ECN[],load:0x9->NXM_NX_IP_TTL[],set_queue:1,goto_table:1", after);
             Assert.Contains("priority=4,arp actions=load:0x20000000005->NXM_NX_ARP_SHA[],push_mpls:0x8847,output:2", after);
-            foreach (var l in before.Where(l => l.Contains("mpls actions", StringComparison.Ordinal) || l.Contains("tcp actions", StringComparison.Ordinal)
-                                                || l.StartsWith("table=1", StringComparison.Ordinal)))
+            Assert.Contains("priority=2,mpls actions=set_mpls_ttl(9),dec_mpls_ttl,load:0x7->OXM_OF_MPLS_LABEL[],load:0x3->OXM_OF_MPLS_TC[],pop_mpls:0x0800,group:2", after);
+            foreach (var l in before.Where(l => l.Contains("tcp actions", StringComparison.Ordinal) || l.StartsWith("table=1", StringComparison.Ordinal)))
             {
                 Assert.Contains(l, after);
             }

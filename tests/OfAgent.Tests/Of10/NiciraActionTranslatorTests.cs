@@ -156,8 +156,7 @@ public sealed class NiciraActionTranslatorTests
         var model = Decode10(count == 2 ? WireOf(first, second) : WireOf(first));
         // A set-field 1.0 shows as NXAST_REG_LOADs reads back as those loads, as Open vSwitch keeps the raw action.
         bool asLoad = action.IsFieldSet && first.Type == OfpActionType.Vendor && first.NxSubtype == (ushort)NxActionSubtype.RegLoad
-                      && action.Type is not (OfActionType.SetIcmpType or OfActionType.SetIcmpCode or OfActionType.SetMplsBos or OfActionType.SetPbbIsid
-                                             or OfActionType.SetEthType or OfActionType.SetIpProto or OfActionType.SetVlanVid or OfActionType.SetVlanPcp);
+                      && action.Type is not (OfActionType.SetEthType or OfActionType.SetIpProto or OfActionType.SetVlanVid);
         Assert.Equal([asLoad ? action.WrittenAs(OfAction.LoadFormRegLoad) : action], model);
 
         // The 1.3 path makes the same action of the same thing, so a flow re-added over 1.0 equals the one added over 1.3.
@@ -282,8 +281,11 @@ public sealed class NiciraActionTranslatorTests
         Assert.Equal([Loaded(OfAction.SetNwTos(0xb8))], Decode10(WireOf(RegLoad(NxIpTos, 0, 8, 0xb8))));
         Assert.Equal([Loaded(OfAction.SetTunnel(ulong.MaxValue))], Decode10(WireOf(RegLoad(NxTunId, 0, 64, ulong.MaxValue))));
         Assert.Equal([Loaded(OfAction.SetEthSrc(0x0200_0000_0001))], Decode10(WireOf(RegLoad(NxEthSrc, 0, 48, 0x0200_0000_0001))));
-        // Fields without an NXM header by their OXM one (Open vSwitch's load:0x7->OXM_OF_MPLS_LABEL[]): the set-fields.
-        Assert.Equal([OfAction.SetMplsLabel(7), OfAction.SetMplsTc(3)], Decode10(WireOf(RegLoad(0x8000_4404, 0, 20, 7), RegLoad(0x8000_4601, 0, 3, 3))));
+        // Fields without an NXM header by their OXM one (Open vSwitch's load:0x7->OXM_OF_MPLS_LABEL[]): the set-fields,
+        // marked as loads, which go back as they came too.
+        var mpls = WireOf(RegLoad(0x8000_4404, 0, 20, 7), RegLoad(0x8000_4601, 0, 3, 3));
+        Assert.Equal([Loaded(OfAction.SetMplsLabel(7)), Loaded(OfAction.SetMplsTc(3))], Decode10(mpls));
+        Assert.Equal(Bytes(mpls), Bytes(Of10Actions.ToOfp(Decode10(mpls))));
         // ovs-ofctl's load of a whole ipv6_src in OpenFlow 1.0: the low 64 bits, then the high.
         var ipv6 = WireOf(RegLoad(NxIpv6Src, 0, 64, (ulong)Ip6), RegLoad(NxIpv6Src, 64, 64, (ulong)(Ip6 >> 64)), OfpAction.Output(2));
         Assert.Equal([Loaded(OfAction.SetIpv6Src(Ip6)), OfAction.Output(2)], Decode10(ipv6));

@@ -3,6 +3,7 @@ using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
 using Of13Actions = Softswitch.OfAgent.Of13.Translate.ActionTranslator;
 using Of13FlowMods = Softswitch.OfAgent.Of13.Translate.FlowModTranslator;
+using MatchTranslatorFields = Softswitch.OfAgent.Of13.Translate.MatchTranslator;
 
 namespace Softswitch.OfAgent.Tests.Of13;
 
@@ -55,6 +56,28 @@ public sealed class Of13NiciraActionTranslatorTests
         Assert.Equal([half, OfAction.Output(1)], actions);
         Assert.True(Of13Actions.TryToOf([Nx(low)], out actions, out error), error.ToString());
         Assert.Equal([half], actions);
+    }
+
+    /// <summary>
+    /// Whole-field loads of the fields ovs-ofctl cannot write (pbb_isid, which Open vSwitch lacks; mpls_bos, which it does
+    /// not write) read back as every other field's: the load as it came up to 1.4, in 1.5 the set-field under the mask of
+    /// the field's bits when they do not fill its bytes (mpls_bos's one bit), unmasked when they do (the I-SID's 24).
+    /// </summary>
+    [Fact]
+    public void WholeLoadsOfPbbIsidAndMplsBos_ReadBackAsTheLoads_AndIn15AsTheSetFieldUnderTheFieldsBits()
+    {
+        var isid = new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x80004a03, Value: 0x123456, Mask: 0xffffff);
+        var bos = new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x80004801, Value: 1, Mask: 1);
+        Assert.True(Of13Actions.TryToOf([Nx(isid), Nx(bos)], out var actions, out var error), error.ToString());
+        Assert.Equal([OfAction.SetPbbIsid(0x123456).WrittenAs(OfAction.LoadFormRegLoad), OfAction.SetMplsBos(1).WrittenAs(OfAction.LoadFormRegLoad)],
+                     actions);
+        var back = new List<Ofp13Action>();
+        Of13Actions.ToWire(actions, false, back);
+        Assert.Equal([Nx(isid), Nx(bos)], back);
+        var of15 = new List<Ofp13Action>();
+        Of13Actions.ToWire(actions, false, of15, of15: true);
+        Assert.Equal([Ofp13Action.SetField(Ofp13Oxm.Exact(MatchTranslatorFields.PbbIsid, 0x123456)),
+                      Ofp13Action.SetField(new Ofp13Oxm(MatchTranslatorFields.MplsBos, true, 1, 1))], of15);
     }
 
     public static TheoryData<string, NxAction, ushort> Refused => new()

@@ -42,6 +42,29 @@ public sealed class FlowFormatTests
         Assert.Equal("mod_nw_dst:10.0.0.1", FlowFormat.Action(FlowAction.SetNwDst(0x0A000001).WrittenAs(OfAction.LoadFormRegLoad2)));
     }
 
+    /// <summary>
+    /// The ICMP, DSCP, VLAN PCP, MPLS and PBB fields written as loads print as those loads, under the header the load
+    /// named (OXM_OF_IP_DSCP's six bits apart from NXM_OF_IP_TOS's byte); an ICMPv6 set under ICMPv6's name; nw_ttl and
+    /// nw_tos written as Open vSwitch's set_field of their NXM fields as that set_field.
+    /// </summary>
+    [Fact]
+    public void MoreFieldSetsWrittenAsLoads_PrintAsTheLoads()
+    {
+        static string Loaded(FlowAction a) => FlowFormat.Action(a.WrittenAs(OfAction.LoadFormRegLoad));
+        Assert.Equal("load:0x3->NXM_OF_ICMP_TYPE[]", Loaded(FlowAction.SetIcmpType(3)));
+        Assert.Equal("load:0x80->NXM_NX_ICMPV6_TYPE[]", Loaded(FlowAction.SetIcmpType(128, icmpv6: true)));
+        Assert.Equal("load:0x1->NXM_NX_ICMPV6_CODE[]", Loaded(FlowAction.SetIcmpCode(1, icmpv6: true)));
+        Assert.Equal("load:0x8->OXM_OF_IP_DSCP[]", FlowFormat.Action(FlowAction.SetNwTos(0x20).WrittenAs(OfAction.LoadFormRegLoad | OfAction.LoadFormOxmName)));
+        Assert.Equal("load:0x20->NXM_OF_IP_TOS[]", Loaded(FlowAction.SetNwTos(0x20)));
+        Assert.Equal("load:0x3->OXM_OF_VLAN_PCP[]", Loaded(FlowAction.SetVlanPcp(3)));
+        Assert.Equal("load:0x5->OXM_OF_MPLS_LABEL[]", Loaded(FlowAction.SetMplsLabel(5)));
+        Assert.Equal("load:0x2->OXM_OF_MPLS_TC[]", Loaded(FlowAction.SetMplsTc(2)));
+        Assert.Equal("load:0x123456->OXM_OF_PBB_ISID[]", Loaded(FlowAction.SetPbbIsid(0x123456)));
+        Assert.Equal("set_field:135->icmpv6_type", FlowFormat.Action(FlowAction.SetIcmpType(135, icmpv6: true)));
+        Assert.Equal("set_field:64->nw_ttl", FlowFormat.Action(FlowAction.SetNwTtl(64).WrittenAs(OfAction.LoadFormNxSetField)));
+        Assert.Equal("set_field:32->nw_tos", FlowFormat.Action(FlowAction.SetNwTos(32).WrittenAs(OfAction.LoadFormNxSetField)));
+    }
+
     [Fact]
     public void PipelineWords_ArePrintedWithTheMatch()
     {

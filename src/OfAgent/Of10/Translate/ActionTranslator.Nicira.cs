@@ -422,28 +422,52 @@ public static partial class ActionTranslator
     /// as it came (as Open vSwitch keeps a set_field's raw action: ovs-ofctl shows a REG_LOAD's as <c>load:</c>); null: none.
     /// </summary>
     private static OfAction? LoadedField(byte field, UInt128 v, byte form)
-        => SetField(field, v) is { } a && LoadsBack(field) ? a.WrittenAs(form) : SetField(field, v);
+        => SetField(field, v) is { } a && LoadsBack(field) ? a.WrittenAs(field == IpDscp ? (byte)(form | OfAction.LoadFormOxmName) : form) : SetField(field, v);
 
     /// <summary>
-    /// A field whose whole-field load reads back as it came: one with an NXM header (or SCTP's OXM one) that names it
-    /// alone. Left out (read back as their set-field, as before): ICMP type and code (the flow's match says which ICMP),
-    /// the VLAN, MPLS and PBB fields, DSCP, and the fields Open vSwitch does not write (eth_type, ip_proto).
+    /// A field whose whole-field load reads back as it came: every field the switch sets that Open vSwitch writes (the
+    /// ICMP type and code of ICMPv4 or ICMPv6 as the load named them, OXM_OF_IP_DSCP apart from NXM_OF_IP_TOS, the VLAN
+    /// PCP, MPLS and PBB fields under their OXM headers). Left out (read back as their set-field, as before): the fields
+    /// Open vSwitch does not write (eth_type, ip_proto). (A load of OXM_OF_VLAN_VID is 12 bits of the 13-bit field, a
+    /// load of part of it, and NXM_OF_VLAN_TCI is loaded as a field of its own: both read back as loads already.)
     /// </summary>
     private static bool LoadsBack(byte field)
         => field is EthDst or EthSrc or NxIpTos or Ipv4Src or Ipv4Dst or TcpSrc or TcpDst or UdpSrc or UdpDst or SctpSrc or SctpDst
             or ArpOp or ArpSpa or ArpTpa or ArpSha or ArpTha or TunnelId or Ipv6Src or Ipv6Dst or Ipv6NdTarget or Ipv6NdSll or Ipv6NdTll
-            or Ipv6Flabel or IpEcn or NxIpTtl;
+            or Ipv6Flabel or IpEcn or NxIpTtl or Icmpv4Type or Icmpv4Code or Icmpv6Type or Icmpv6Code or IpDscp or VlanPcp
+            or MplsLabel or MplsTc or MplsBos or PbbIsid;
 
-    /// <summary>The field (an OXM field number or an NXM mark) and value a field set writes; false for no field set.</summary>
+    /// <summary>
+    /// The field (an OXM field number or an NXM mark) and value a field set writes; false for no field set. nw_tos is
+    /// NXM_OF_IP_TOS's whole byte, or OXM_OF_IP_DSCP's six bits when a load named that (<see cref="OfAction.LoadFormOxmName"/>).
+    /// </summary>
     private static bool FieldOfSet(in OfAction a, out byte field, out UInt128 value)
     {
         (field, value) = a.Type switch
         {
             OfActionType.SetNwTtl => (NxIpTtl, a.Value),
+            OfActionType.SetNwTos when (a.SetFieldForm & OfAction.LoadFormOxmName) != 0 => (IpDscp, a.Value >> 2),
             OfActionType.SetNwTos => (NxIpTos, a.Value),
             _ => Of13.Translate.ActionTranslator.SetFieldOf(a, a.IsIcmpv6) is { } f ? (f.Field, f.Value) : (NoField, UInt128.Zero),
         };
         return field != NoField;
+    }
+
+    /// <summary>
+    /// The OFPAT_SET_FIELD entry Open vSwitch writes for a field set written as a load (<see cref="OfAction.LoadFormRegLoad"/>,
+    /// <see cref="OfAction.LoadFormRegLoad2"/>) in OpenFlow 1.5, or as a set-field of an NXM field
+    /// (<see cref="OfAction.LoadFormNxSetField"/>) from 1.2 on (encode_SET_FIELD, set_field_to_set_field): the field the
+    /// load named (nw_ttl and nw_tos under their NXM headers), under the mask of the field's bits when they do not fill
+    /// its bytes (a load sets the field's bits alone: <c>set_field:5/0xfffff-&gt;mpls_label</c>). Null for any other action.
+    /// </summary>
+    internal static Ofp13Oxm? LoadedSetField(in OfAction a)
+    {
+        if (a.SetFieldKind == OfAction.LoadFormSetField || !FieldOfSet(a, out byte field, out var value)) return null;
+        if (field is NxIpTtl or NxIpTos) return Ofp13Oxm.Exact(field == NxIpTtl ? Ofp13Match.NxIpTtl : Ofp13Match.NxIpTos, value);
+        if (a.SetFieldKind == OfAction.LoadFormNxSetField) return null;
+        var bits = Ofp13Match.AllOnes(field);
+        var bytes = NxAction.AllOnes(8 * Ofp13Match.FieldLength(field));
+        return new Ofp13Oxm(field, bits != bytes, value & bits, bits);
     }
 
     /// <summary>
@@ -455,8 +479,8 @@ public static partial class ActionTranslator
     internal static int FieldLoads(in OfAction a, out NxAction first, out NxAction second)
     {
         first = second = default;
-        byte form = a.SetFieldForm;
-        if (form == OfAction.LoadFormSetField || !FieldOfSet(a, out byte field, out var value)) return 0;
+        byte form = a.SetFieldKind;
+        if (form is not (OfAction.LoadFormRegLoad or OfAction.LoadFormRegLoad2) || !FieldOfSet(a, out byte field, out var value)) return 0;
         uint header = Nxm(0x8000, field, (uint)Ofp13Match.FieldLength(field));
         foreach (var (nxm, f) in s_nxm)
         {

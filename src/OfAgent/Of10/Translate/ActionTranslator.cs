@@ -255,6 +255,20 @@ public static partial class ActionTranslator
             first = Vendor(nx);
             return 1;
         }
+        if (a.Type == OfActionType.FieldLoad && a.LoadForm == OfAction.LoadFormSetField && a.LoadDst is { Field: OfField.VlanTci, IsWhole: true })
+        {
+            // Open vSwitch's set_field of vlan_tci to OpenFlow 1.0 (set_field_to_legacy_openflow): the VID and PCP of a
+            // TCI with CFI set, a strip of one without.
+            ushort tci = (ushort)a.Value;
+            if ((tci & 0x1000) == 0)
+            {
+                first = OfpAction.StripVlan();
+                return 1;
+            }
+            first = OfpAction.SetVlanVid((ushort)(tci & 0xfff));
+            second = OfpAction.SetVlanPcp((byte)(tci >> 13));
+            return 2;
+        }
         if (a.Type == OfActionType.FieldLoad)
         {
             // OpenFlow 1.0 has no set-field: a register load goes as the REG_LOADs (or REG_LOAD2) Open vSwitch writes.

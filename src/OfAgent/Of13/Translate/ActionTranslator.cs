@@ -69,6 +69,7 @@ internal static class ActionTranslator
             }
             // dp_hash is read-only: Open vSwitch's decode_ofpat_set_field refuses a field that is not writable so.
             if (a.Type == Ofp13ActionType.SetField && a.Field.Field == Ofp13Match.NxDpHash) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
+            bool underFieldBits = false;
             if (a.Type == Ofp13ActionType.SetField && a.Field.HasMask)
             {
                 if (maskedSetField && PacketFieldSetField(a.Field) is { } part)
@@ -77,6 +78,7 @@ internal static class ActionTranslator
                     continue;
                 }
                 if (maskedSetField && TrySeveralRuns(a.Field, ref load)) continue; // its loads written at the next action
+                underFieldBits = UnderFieldBits(a.Field);
                 if (!maskedSetField || !TryMaskedSetField(a.Field, out a)) return Fail(Ofp13Codes.ActionBadSetArgument, out error);
             }
             OfAction? o = a.Type switch
@@ -97,9 +99,15 @@ internal static class ActionTranslator
                 Ofp13ActionType.PushPbb => OfAction.PushPbb((ushort)a.Arg),
                 Ofp13ActionType.PopPbb => OfAction.PopPbb(),
                 Ofp13ActionType.SetField when Ofp13Match.IsRegister(a.Field.Field) || a.Field.Field == Ofp13Match.NxPktMark => RegisterSetField(a.Field),
+                // Open vSwitch's set_field of vlan_tci (NXM_OF_VLAN_TCI), which the switch loads as a field of its own.
+                Ofp13ActionType.SetField when a.Field.Field == Ofp13Match.NxVlanTci
+                    => OfAction.FieldLoad(new OfSubfield(OfField.VlanTci, 0, 16), a.Field.Value & 0xffff),
                 Ofp13ActionType.SetField => SetField(a.Field),
                 _ => null,
             };
+            // A set-field under the mask of its field's bits (1.5) is a load of the whole field, as Open vSwitch writes it back.
+            if (underFieldBits && o is { } whole)
+                o = whole.WrittenAs(a.Field.Field == IpDscp ? (byte)(OfAction.LoadFormRegLoad | OfAction.LoadFormOxmName) : OfAction.LoadFormRegLoad);
             if (o is not { } action)
             {
                 error = Ofp13Error.BadAction(a.Type == Ofp13ActionType.SetField ? Ofp13Codes.ActionBadSetType : Ofp13Codes.ActionBadType);
@@ -148,7 +156,7 @@ internal static class ActionTranslator
             return Ofp13Action.SetField(new Ofp13Oxm(pf, (nx.Mask & whole) != whole, nx.Value & nx.Mask & whole, nx.Mask & whole));
         }
         byte x = Ofp13Match.FieldOf((ushort)(nx.FieldHeader >> 16), (byte)((nx.FieldHeader >> 9) & 0x7f));
-        if (!Ofp13Match.IsRegister(x) && x != Ofp13Match.NxPktMark) return null;
+        if (!Ofp13Match.IsRegister(x) && x != Ofp13Match.NxPktMark && x != Ofp13Match.NxVlanTci) return null;
         UInt128 all = Ofp13Match.AllOnes(x);
         return Ofp13Action.SetField(new Ofp13Oxm(x, (nx.Mask & all) != all, nx.Value & nx.Mask & all, nx.Mask & all));
     }
@@ -323,11 +331,24 @@ internal static class ActionTranslator
         return true;
     }
 
-    /// <summary>The OXM entry (its NXM or OXM register header) a whole-register set-field writes.</summary>
+    /// <summary>
+    /// Whether OpenFlow 1.5's masked set-field <paramref name="f"/> of a packet field is under the mask of exactly its
+    /// field's bits where they do not fill its bytes (ipv6_label's 20 of 32): Open vSwitch keeps that mask, so the action
+    /// reads back as a load would (a masked set_field in 1.5, a load before). Not vlan_vid, whose 13 bits mean another thing.
+    /// </summary>
+    private static bool UnderFieldBits(in Ofp13Oxm f)
+    {
+        if (f.Field >= Ofp13Match.FieldCount || f.Field == VlanVid) return false;
+        var bits = Ofp13Match.AllOnes(f.Field);
+        return f.Mask == bits && bits != NxAction.AllOnes(8 * Ofp13Match.FieldLength(f.Field));
+    }
+
+    /// <summary>The OXM entry (its NXM or OXM register header; vlan_tci's NXM one) a whole-register set-field writes.</summary>
     private static Ofp13Oxm RegisterOxm(in OfAction a)
     {
         int f = (int)a.LoadDst.Field;
         if (a.LoadDst.Field == OfField.PktMark) return new Ofp13Oxm(Ofp13Match.NxPktMark, false, a.Wide, uint.MaxValue);
+        if (a.LoadDst.Field == OfField.VlanTci) return new Ofp13Oxm(Ofp13Match.NxVlanTci, false, a.Wide, ushort.MaxValue);
         byte x = f <= (int)OfField.Reg15 ? (byte)(Ofp13Match.NxReg0 + f - (int)OfField.Reg0)
             : f <= (int)OfField.XReg7 ? (byte)(Ofp13Match.PktReg0 + f - (int)OfField.XReg0)
             : (byte)(Ofp13Match.NxXxReg0 + f - (int)OfField.XXReg0);
@@ -399,6 +420,9 @@ internal static class ActionTranslator
             MplsBos => OfAction.SetMplsBos((byte)v),
             PbbIsid => OfAction.SetPbbIsid((uint)v),
             TunnelId => OfAction.SetTunnel(v),
+            // Open vSwitch's set_field of nw_ttl and nw_tos under their NXM headers: the same sets, written back so.
+            Ofp13Match.NxIpTtl => OfAction.SetNwTtl((byte)v).WrittenAs(OfAction.LoadFormNxSetField),
+            Ofp13Match.NxIpTos when (v & 3) == 0 => OfAction.SetNwTos((byte)v).WrittenAs(OfAction.LoadFormNxSetField),
             _ => null,
         };
     }
@@ -424,7 +448,12 @@ internal static class ActionTranslator
                 continue;
             }
             // A field set written as a load goes back as it came up to 1.4; 1.5 has set-field alone (Open vSwitch's
-            // encode_SET_FIELD).
+            // encode_SET_FIELD); a set-field of nw_ttl or nw_tos under its NXM header stays one.
+            if ((of15 || a.SetFieldKind == OfAction.LoadFormNxSetField) && Of10.Translate.ActionTranslator.LoadedSetField(a) is { } loaded)
+            {
+                into.Add(Ofp13Action.SetField(loaded));
+                continue;
+            }
             if (!of15)
             {
                 int loads = Of10.Translate.ActionTranslator.FieldLoads(a, out var load1, out var load2);

@@ -151,7 +151,7 @@ internal static class MatchTranslator
         {
             InPhyPort => s.InPort,
             VlanPcp => s.VlanPresent,
-            IpDscp or IpEcn or IpProto or Ofp13Match.NxIpFrag or Ofp13Match.NxIpTtl => ip,
+            IpDscp or IpEcn or IpProto or Ofp13Match.NxIpFrag or Ofp13Match.NxIpTtl or Ofp13Match.NxIpTos => ip,
             Ofp13Match.OfbTcpFlags or Ofp13Match.NxTcpFlags or Ofp13Match.OnfTcpFlags => ip && ipProto == Tcp,
             Ipv6Exthdr => ethType == Ipv6,
             Ipv4Src or Ipv4Dst => ethType == Ipv4,
