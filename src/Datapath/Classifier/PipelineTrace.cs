@@ -35,10 +35,11 @@ public sealed class PipelineTrace
     /// <paramref name="frame"/> (null: the trace stops at the first): <paramref name="run"/> runs a pass's actions on a
     /// frame and returns the frame after them, which is parsed anew on <paramref name="key"/>'s in_port. The packet's
     /// words the key has no room for (<see cref="Registers.PacketWord"/>: TTL, TCP flags) are the frame's when there is
-    /// one, else <paramref name="packet"/>; <paramref name="tunnel"/> is the tunnel endpoints' word.
+    /// one, else <paramref name="packet"/>; <paramref name="tunnel"/> is the tunnel endpoints' word, <paramref name="dpHash"/>
+    /// the dp_hash the run starts with (<see cref="PipelineWalk.Run"/>).
     /// </summary>
     public static PipelineTrace Follow(Pipeline pipeline, in FlowKey key, byte[]? frame, Func<FlowActions, byte[], byte[]> run,
-                                       ulong tunnel = 0, ulong packet = 0)
+                                       ulong tunnel = 0, ulong packet = 0, uint dpHash = 0)
     {
         var walk = new PipelineWalk();
         var steps = new List<PipelineTraceStep>();
@@ -48,7 +49,7 @@ public sealed class PipelineTrace
             PacketParser.Parse(frame, key.InPort, out _, out var layers);
             packet = PacketWords.Fields(frame, layers);
         }
-        walk.Run(pipeline, key, steps, null, tunnel, packet);
+        walk.Run(pipeline, key, steps, null, tunnel, packet, dpHash);
         passes.Add(new FlowActions([.. walk.Composed]));
         byte[]? current = frame;
         while (walk.End == PipelineEnd.Recirculate && walk.Next is { } next && current is not null)

@@ -271,12 +271,15 @@ public sealed class PipelineWalk
     /// unlinked a rule it passed), it runs again at the new one (at most <see cref="FlowTable.MaxVersionRetries"/> times;
     /// a traced run is not run again).
     /// </remarks>
+    /// <param name="dpHash">The dp_hash the run starts with (<see cref="Registers.DpHash"/>): 0, as every packet's, but
+    /// for a trace that starts from a flow holding one (Open vSwitch's ofproto/trace <c>dp_hash=N</c>), whose dp_hash
+    /// groups then pick by it.</param>
     public void Run(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace = null, PipelineContinuation? start = null,
-                    ulong tunnel = 0, ulong packet = 0)
+                    ulong tunnel = 0, ulong packet = 0, uint dpHash = 0)
     {
         for (int tries = 0; ; tries++)
         {
-            RunAtOneVersion(pipeline, key, trace, start, null, tunnel, packet);
+            RunAtOneVersion(pipeline, key, trace, start, null, tunnel, packet, dpHash);
             if (trace is not null || pipeline.Versions.Current == Version || tries == FlowTable.MaxVersionRetries) return;
         }
     }
@@ -293,7 +296,7 @@ public sealed class PipelineWalk
     {
         for (int tries = 0; ; tries++)
         {
-            RunAtOneVersion(pipeline, key, trace, null, actions, tunnel, packet);
+            RunAtOneVersion(pipeline, key, trace, null, actions, tunnel, packet, 0);
             if (trace is not null || pipeline.Versions.Current == Version || tries == FlowTable.MaxVersionRetries) return;
         }
     }
@@ -302,7 +305,7 @@ public sealed class PipelineWalk
     public long Version { get; private set; }
 
     private void RunAtOneVersion(Pipeline pipeline, in FlowKey key, List<PipelineTraceStep>? trace, PipelineContinuation? start,
-                                 FlowActions? packetOut, ulong tunnel, ulong packet)
+                                 FlowActions? packetOut, ulong tunnel, ulong packet, uint dpHash)
     {
         var b = new FlowKeyBuilder(key);
         _set.Clear();
@@ -315,6 +318,7 @@ public sealed class PipelineWalk
         _reparse = false; // an apply-action changed which headers the packet has: the key no longer tells
         _pinMetadata = 0; // the metadata the composed list's packet-ins carry so far
         _regs = default;
+        _regs.DpHash = dpHash;
         _tun0 = tunnel;
         _pkt0 = _pkt = packet;
         _usedTun = _usedPkt = 0;
@@ -764,11 +768,13 @@ public sealed class PipelineWalk
             // learns compose (Open vSwitch's xlate_select_group, the hash's fields in its megaflow). A verdict stands for
             // one pick. After a re-parse point the key no longer tells the packet's fields: every bucket is composed,
             // and the executor picks by the frame.
-            only = pick = PickSelectBucket(groups, g, b.KeyRef, out uint hash);
+            only = pick = PickSelectBucket(groups, g, b.KeyRef, dpHash, out uint hash);
             NoteRead((uint)(pick + 2));
-            // A dp_hash group's hash is the bucket's dp_hash (Open vSwitch's hash action, then the recirculation that
-            // matches it): the bucket's rules see it, on the bucket's copy of the file. Not known after a re-parse point
-            // (no pick there), where a bucket's resubmit drops the packet and nothing reads it.
+            // A dp_hash group's hash is the packet's dp_hash from here on (Open vSwitch's hash action, then the
+            // recirculation that resumes at the group): the bucket's rules see it, and so does all that follows the group
+            // (the actions after it, the tables its goto and resubmits reach, the action set). A packet that has one
+            // already keeps it, and the group picks by it (pick_dp_hash_select_group). Not known after a re-parse point
+            // (no pick there): the value from before the group stays.
             if (g.Method == Groups.SelectMethod.DpHash) dpHash = hash;
         }
         int head = _composed.Count;
@@ -805,6 +811,7 @@ public sealed class PipelineWalk
             _groupDepth--;
         }
         _composed[head] = FlowAction.ComposedGroupOf(g.Id, a.GroupVisit, _composed.Count - head - 1, pick);
+        _regs.DpHash = dpHash; // the buckets' copies are gone; a dp_hash group's hash stays
         return true;
     }
 
@@ -816,11 +823,12 @@ public sealed class PipelineWalk
     /// picks it for a frame (<see cref="Actions.ActionExecutor.FlowHashOf(in FlowKey)"/> into its weighted slots, a dead
     /// bucket's packets to a live one by weight), or <see cref="FlowAction.NoBucketPicked"/> when none is live. A group
     /// whose buckets watch a port or group notes the ports' state version first (<see cref="LivenessAt"/>).
-    /// <paramref name="h"/>: the group's hash of the key (a dp_hash group's is the bucket's dp_hash).
+    /// <paramref name="h"/>: the group's hash of the key; a dp_hash group's is the packet's dp_hash,
+    /// <paramref name="dpHash"/> when the packet has one already (not 0), else the group's hash of the key.
     /// </summary>
-    private int PickSelectBucket(Groups.GroupTable groups, Groups.Group g, in FlowKey key, out uint h)
+    private int PickSelectBucket(Groups.GroupTable groups, Groups.Group g, in FlowKey key, uint dpHash, out uint h)
     {
-        h = Actions.ActionExecutor.SelectHashOf(g, key);
+        h = g.Method == Groups.SelectMethod.DpHash && dpHash != 0 ? dpHash : Actions.ActionExecutor.SelectHashOf(g, key);
         if (g.SlotCount == 0) return FlowAction.NoBucketPicked;
         if (!g.AnyLiveness) return g.Pick(h, null, 0);
         if (LivenessAt == 0) LivenessAt = Ports.PortSlot.StateVersion; // before any port's state is read

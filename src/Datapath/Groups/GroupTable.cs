@@ -123,6 +123,8 @@ public sealed class Group
         if (type == GroupType.Select && method != SelectMethod.DpHash) Slots = BuildSlots(buckets);
         Method = method;
         SlotMask = Slots.Length - 1;
+        // Its hash is the packet's dp_hash after it, which later lookups match: the walk picks its bucket and keeps it.
+        if (method == SelectMethod.DpHash) HasResubmit = true;
     }
 
     /// <summary>How the group picks its bucket (a select group's; the default for the others, and where the method asked
@@ -188,8 +190,9 @@ public sealed class Group
     public uint Id { get; }
     public GroupType Type { get; }
     /// <summary>Some bucket holds a resubmit, or a load into part of a packet field (which reads the rest of the field from
-    /// the key): the pipeline walk composes the group's buckets where a list applies it (docs/datapath.md, "Resubmit"), so
-    /// a change to such a group moves <see cref="GroupTable.CompositionChanged"/>.</summary>
+    /// the key), or the group is a <see cref="SelectMethod.DpHash"/> one (its hash is the packet's dp_hash for all that
+    /// follows it, which later lookups match): the pipeline walk composes the group's buckets where a list applies it
+    /// (docs/datapath.md, "Resubmit"), so a change to such a group moves <see cref="GroupTable.CompositionChanged"/>.</summary>
     public bool HasResubmit { get; }
     public GroupBucket[] Buckets { get; }
     /// <summary>When the group was added (the datapath clock), for its duration in statistics.</summary>

@@ -60,9 +60,10 @@ internal static class OfprotoTrace
     /// in text or as <paramref name="format"/> asks; also what <c>trace/watch</c> prints for each packet it samples.
     /// </summary>
     /// <param name="words">The packet's words the key has no room for, when traced from a flow (<c>tun_src</c>,
-    /// <c>tun_dst</c>, <c>nw_ttl</c>, <c>tcp_flags</c>); a frame's own TTL and TCP flags are read from it.</param>
+    /// <c>tun_dst</c>, <c>nw_ttl</c>, <c>tcp_flags</c>); a frame's own TTL and TCP flags are read from it. With them the
+    /// dp_hash the flow starts with (<c>dp_hash=N</c>; 0: none), which a dp_hash select group picks by.</param>
     internal static ControlReply Report(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format,
-                                        (ulong Tunnel, ulong Packet) words = default)
+                                        (ulong Tunnel, ulong Packet, uint DpHash) words = default)
     {
         // The rule found is read until the reply is made: a hold keeps it from being recycled meanwhile.
         using var hold = tables.Reclamation.Enter();
@@ -115,7 +116,7 @@ internal static class OfprotoTrace
         {
             var sb = new StringBuilder();
             if (note is not null) sb.Append(note).Append('\n');
-            sb.Append("Flow: ").Append(FlowFormat.Key(key)).Append('\n');
+            sb.Append("Flow: ").Append(FlowText(key, words.DpHash)).Append('\n');
             sb.Append("Table: ").Append(table).Append('\n');
             sb.Append("Stage: ").Append(stage).Append('\n');
             if (trace.Entry is { } e)
@@ -141,7 +142,7 @@ internal static class OfprotoTrace
         {
             w.WriteStartObject();
             if (note is not null) w.WriteString("note", note);
-            w.WriteString("flow", FlowFormat.Key(key));
+            w.WriteString("flow", FlowText(key, words.DpHash));
             w.WriteString("table", table);
             w.WriteString("stage", trace.Stage switch { LookupStage.Hash => "hash", LookupStage.TupleSpace => "tuple-space", _ => "none" });
             if (trace.Stage == LookupStage.TupleSpace) w.WriteString("mask", MaskText(key, trace.Mask));
@@ -175,7 +176,7 @@ internal static class OfprotoTrace
 
     /// <summary>The multi-table trace (see the type remarks); the caller holds the reclamation domain.</summary>
     private static ControlReply ReportStages(SwitchDatapath dp, OfFlowTables tables, FlowKey key, byte[]? frame, string? note, string[] format,
-                                             (ulong Tunnel, ulong Packet) words)
+                                             (ulong Tunnel, ulong Packet, uint DpHash) words)
     {
         var inConfig = dp.Ports.Get(key.InPort)?.Config ?? 0;
         var outputs = new List<TraceOutput>();
@@ -183,7 +184,7 @@ internal static class OfprotoTrace
         // The datapath's trace follows the re-parse points: each pass's actions run on the frame, which is parsed anew
         // and goes on from the continuation, as the forwarder runs the packet.
         var trace = PipelineTrace.Follow(tables.Pipeline, key, frame, (actions, f) => Execute(dp, actions, f, key.InPort, outputs, bucketTexts),
-                                         words.Tunnel, words.Packet);
+                                         words.Tunnel, words.Packet, words.DpHash);
         var steps = trace.Steps;
         var walk = trace.Last;
         byte[]? current = trace.Frame;
@@ -270,7 +271,7 @@ internal static class OfprotoTrace
         {
             var sb = new StringBuilder();
             if (note is not null) sb.Append(note).Append('\n');
-            sb.Append("Flow: ").Append(FlowFormat.Key(key)).Append('\n');
+            sb.Append("Flow: ").Append(FlowText(key, words.DpHash)).Append('\n');
             foreach (var st in steps) sb.Append(StepText(st)).Append('\n');
             if (walk.End == PipelineEnd.Actions)
                 sb.Append("Action set: ").Append(setList.Count > 0 ? FlowFormat.Actions(new FlowActions([.. setList])) : "(empty)").Append('\n');
@@ -296,7 +297,7 @@ internal static class OfprotoTrace
         {
             w.WriteStartObject();
             if (note is not null) w.WriteString("note", note);
-            w.WriteString("flow", FlowFormat.Key(key));
+            w.WriteString("flow", FlowText(key, words.DpHash));
             w.WriteStartArray("tables");
             foreach (var st in steps)
             {
@@ -439,15 +440,18 @@ internal static class OfprotoTrace
     /// <summary>
     /// Takes the fields of a traced flow that the key has no room for out of <paramref name="text"/> (Open vSwitch's trace
     /// reads them from the flow): <c>tun_src</c>, <c>tun_dst</c> (IPv4), <c>nw_ttl</c> and <c>tcp_flags</c> (a number, or
-    /// flag names joined by <c>|</c>), as the walk's packet words; the rest goes to the flow parser.
+    /// flag names joined by <c>|</c>), as the walk's packet words, and <c>dp_hash</c> (a 32-bit number: the hash a dp_hash
+    /// select group computed, as the packet would come back from Open vSwitch's recirculation); the rest goes to the
+    /// flow parser.
     /// </summary>
-    internal static bool TryTakePacketWords(ref string text, out (ulong Tunnel, ulong Packet) words, out string error)
+    internal static bool TryTakePacketWords(ref string text, out (ulong Tunnel, ulong Packet, uint DpHash) words, out string error)
     {
         words = default;
         error = "";
         uint src = 0, dst = 0;
         byte ttl = 0;
         ushort flags = 0;
+        uint dpHash = 0;
         var rest = new List<string>();
         foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -460,6 +464,7 @@ internal static class OfprotoTrace
                 case "tun_dst": ok = Ipv4.TryParse(value, out dst); break;
                 case "nw_ttl": ok = byte.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ttl); break;
                 case "tcp_flags": ok = TryParseTcpFlags(value, out flags); break;
+                case "dp_hash": ok = TryParseUInt32(value, out dpHash); break;
                 default: rest.Add(part); continue;
             }
             if (!ok)
@@ -469,9 +474,21 @@ internal static class OfprotoTrace
             }
         }
         text = string.Join(',', rest);
-        words = (Registers.TunnelEndpointsOf(src, dst), Registers.PacketFieldsOf(ttl, flags));
+        words = (Registers.TunnelEndpointsOf(src, dst), Registers.PacketFieldsOf(ttl, flags), dpHash);
         return true;
     }
+
+    /// <summary>A 32-bit number, decimal or 0x-prefixed hexadecimal (no mask: a traced flow is exact).</summary>
+    private static bool TryParseUInt32(string s, out uint v)
+    {
+        if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            return uint.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out v);
+        return uint.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out v);
+    }
+
+    /// <summary>The traced flow as Open vSwitch's trace prints it: its dp_hash first when it has one (<c>dp_hash=0x5,in_port=1,...</c>).</summary>
+    private static string FlowText(in FlowKey key, uint dpHash)
+        => dpHash == 0 ? FlowFormat.Key(key) : $"dp_hash=0x{dpHash:x},{FlowFormat.Key(key)}";
 
     private static readonly string[] s_tcpFlags = ["fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr", "ns"];
 
@@ -491,7 +508,7 @@ internal static class OfprotoTrace
     }
 
     private static bool TryBuild(SwitchDatapath dp, string[] args, out FlowKey key, out byte[]? frame, out string? note,
-                                 out (ulong Tunnel, ulong Packet) words, out string error)
+                                 out (ulong Tunnel, ulong Packet, uint DpHash) words, out string error)
     {
         key = default;
         frame = null;

@@ -222,8 +222,116 @@ public sealed class PipelineWordTests
             }
         }
         var walk = new PipelineWalk();
-        walk.Run(r.Dp.Pipeline, new FlowKeyBuilder().InPort(1).Key);
-        Assert.Equal(0u, walk.FinalRegisters.DpHash); // after the group, the value from before it (each bucket has its own copy)
+        var key = new FlowKeyBuilder().InPort(1).Key;
+        walk.Run(r.Dp.Pipeline, key);
+        // After the group the hash stays (Open vSwitch resumes at the group after its recirculation, the hash set).
+        Assert.Equal(ActionExecutor.DpHashOf(ActionExecutor.FlowHashOf(key), 11), walk.FinalRegisters.DpHash);
+    }
+
+    /// <summary>A dp_hash select group of <paramref name="ports"/>.Length buckets, each outputting to its port (basis <paramref name="basis"/>).</summary>
+    private static Groups.Group DpHashOutputs(uint id, uint basis, params ushort[] ports) => new(id, Groups.GroupType.Select,
+        [.. ports.Select(p => new Groups.GroupBucket(new FlowActions([FlowAction.Output(p)]), weight: 1))], 0, Groups.SelectMethod.DpHash, hashBasis: basis);
+
+    [Fact]
+    public void DpHash_AfterTheGroup_IsMatchedByTheTablesItsGotoAndAResubmitAfterItReach()
+    {
+        // The group's buckets only output (the executor could run them): the hash still stays after the group, for the
+        // table the rule's goto reaches (in_port 1) and the table a resubmit after the group reaches (in_port 2).
+        const int flows = 48;
+        using var r = new DatapathRig(7);
+        r.Dp.Groups.Set(DpHashOutputs(1, 11, 7));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1)], Goto(2));
+        r.Insert(0, InPort(2), 10, [FlowAction.Group(1), FlowAction.Resubmit(2)]);
+        for (uint v = 0; v < 4; v++) r.Insert(2, With(Any, e => e.DpHash(v, 0x3)), 20, [FlowAction.Output((ushort)(3 + v))]);
+        r.Insert(2, With(Any, e => e.DpHash(0)), 30, [FlowAction.Output(2)]);
+        var used = new HashSet<int>();
+        foreach (ushort inPort in new ushort[] { 1, 2 })
+        {
+            for (int i = 0; i < flows; i++)
+            {
+                var f = Frame(MacA, MacB, sport: (ushort)(1000 + i));
+                int port = 3 + (int)(DpHashOf(f) & 3);
+                used.Add(port);
+                for (int round = 0; round < 2; round++) // the second from the cached verdict
+                {
+                    r.Send(inPort, f);
+                    Assert.Single(r.Sent(7)); // the bucket
+                    for (int p = 2; p <= 6; p++) Assert.Equal(p == port ? 1 : 0, r.Sent(p).Count);
+                }
+            }
+        }
+        Assert.Equal(4, used.Count);
+    }
+
+    [Fact]
+    public void DpHash_MovedAfterTheGroup_EachFlowGetsItsOwnHash_NotAnotherKeysCachedOne()
+    {
+        const int flows = 32;
+        using var r = new DatapathRig(3);
+        r.Dp.Groups.Set(DpHashOutputs(1, 11, 2));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1), FlowAction.FieldMove(new FieldRef(PipelineField.DpHash, 0, 32), new FieldRef(PipelineField.Ipv4Src, 0, 32)),
+                                    FlowAction.Output(3)]);
+        for (int round = 0; round < 2; round++)
+        {
+            for (int i = 0; i < flows; i++)
+            {
+                var f = Frame(MacA, MacB, sport: (ushort)(1000 + i));
+                r.Send(1, f);
+                Assert.Single(r.Sent(2));
+                var sent = Assert.Single(r.Sent(3));
+                Assert.Equal(DpHashOf(f), System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(sent.AsSpan(14 + 12)));
+            }
+        }
+    }
+
+    [Fact]
+    public void ASecondDpHashGroup_PicksByTheHashTheFirstComputed()
+    {
+        // Open vSwitch hashes only a packet whose dp_hash is 0: the second group (another basis) picks by the first's hash.
+        const int flows = 64;
+        using var r = new DatapathRig(6);
+        r.Dp.Groups.Set(DpHashOutputs(1, 11, 2));
+        var second = DpHashOutputs(2, 0x5eed, 3, 4, 5, 6);
+        r.Dp.Groups.Set(second);
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, InPort(1), 10, [FlowAction.Group(1), FlowAction.Group(2)]);
+        int differ = 0;
+        for (int i = 0; i < flows; i++)
+        {
+            var f = Frame(MacA, MacB, sport: (ushort)(1000 + i));
+            uint first = DpHashOf(f);
+            Assert.Equal(ParseError.None, PacketParser.Parse(f, 1, out _, out var layers));
+            uint own = ActionExecutor.DpHashOf(ActionExecutor.FlowHashOf(f, layers), 0x5eed);
+            int port = 3 + second.Pick(first, null, 0);
+            if (port != 3 + second.Pick(own, null, 0)) differ++;
+            for (int round = 0; round < 2; round++)
+            {
+                r.Send(1, f);
+                Assert.Single(r.Sent(2));
+                for (int p = 3; p <= 6; p++) Assert.Equal(p == port ? 1 : 0, r.Sent(p).Count);
+            }
+        }
+        Assert.True(differ > 0); // the flows where the two hashes pick differently are the ones the test tells apart
+    }
+
+    [Fact]
+    public void ADpHashPipeline_ForwardsWithoutAllocating()
+    {
+        using var r = new DatapathRig(6);
+        r.Dp.Groups.Set(DpHashOutputs(1, 11, 2));
+        r.Dp.Pipeline.EnableStages();
+        r.Insert(0, Any, 10, [FlowAction.Group(1)], Goto(2));
+        for (uint v = 0; v < 4; v++) r.Insert(2, With(Any, e => e.DpHash(v, 0x3)), 20, [FlowAction.Output((ushort)(3 + v))]);
+        for (int p = 2; p <= 6; p++) r.Port(p).CaptureSent = false;
+        r.Port(1).SetGenerator([.. Enumerable.Range(0, 8).Select(i => Frame(MacA, MacB, sport: (ushort)(1000 + i)))], 0);
+        long bytes = AllocationMeter.SteadyState(() =>
+        {
+            r.Port(1).SetGeneratorCount(4096);
+            r.Dp.PollUntilIdle();
+        }, rounds: 6);
+        Assert.Equal(0, bytes);
     }
 
     [Fact]

@@ -189,6 +189,36 @@ public sealed class OfprotoTraceTests : IDisposable
     }
 
     [Fact]
+    public void ATracedFlow_StartsFromTheDpHashItHolds_WhichTheTablesAfterADpHashGroupMatch()
+    {
+        // Open vSwitch's trace of the pass after a dp_hash group's recirculation: the flow holds the hash, the group
+        // keeps it (it hashes only while dp_hash is 0) and the table after it matches it.
+        var bucket = new OfBucket(1, OfPort.Any, GroupModRequest.AnyGroup, new[] { OfAction.Output(2) });
+        var dpHash = new OfSelectionMethod(OfSelectionMethod.DpHash, 0, OfMatch.Any, []);
+        Assert.Equal(OfError.None, _agent.Switch.GroupMod(new GroupModRequest(GroupModCommand.Add, OfGroupType.Select, 7, [bucket], Selection: dpHash)));
+        Assert.Equal(OfError.None, _agent.Switch.FlowMod(new FlowModRequest(FlowModCommand.Add, new OfMatch().InPort(1), 10,
+            new OfInstructions(new[] { OfAction.Group(7) }, GotoTable: 1), Rules: MatchRules.OpenFlow13)));
+        Assert.True(OfctlFlowParser.TryParse("priority=20,dp_hash=0x5,actions=output:3", FlowModCommand.Add, out var onHash, out var error), error);
+        Assert.Equal(FlowModStatus.Ok, _agent.Switch.Flows.Apply(onHash with { Rules = MatchRules.OpenFlow13, TableId = 1 }));
+        var r = Run("ofproto/trace in_port=1,dp_hash=5");
+        Assert.True(r.Ok, r.Text);
+        Assert.StartsWith("dp_hash=0x5,in_port=1", Line(r.Text, "Flow: "));
+        Assert.Equal("2, 3", Line(r.Text, "Output: "));
+        Assert.Equal("dp_hash=0x5", Line(r.Text, "Final registers: "));
+        Assert.Equal("2, 3", Line(Run("ofproto/trace in_port=1,dp_hash=0x5").Text, "Output: "));
+        using (var json = JsonDocument.Parse(Run("ofproto/trace in_port=1,dp_hash=5 --format json").Text))
+            Assert.StartsWith("dp_hash=0x5,in_port=1", json.RootElement.GetProperty("flow").GetString());
+        // Without it the group hashes the flow: its own hash, not 5, and the Flow line shows none.
+        r = Run("ofproto/trace in_port=1");
+        Assert.Equal("2", Line(r.Text, "Output: "));
+        Assert.DoesNotContain("dp_hash", Line(r.Text, "Flow: "), StringComparison.Ordinal);
+        Assert.StartsWith("dp_hash=0x", Line(r.Text, "Final registers: "));
+        Assert.False(Run("ofproto/trace in_port=1,dp_hash=0x5/0xf").Ok);
+        Assert.False(Run("ofproto/trace in_port=1,dp_hash=x").Ok);
+        Assert.False(Run("ofproto/trace in_port=1,dp_hash=0x100000000").Ok);
+    }
+
+    [Fact]
     public void Meters_AreTracedWithTheBandAPacketWouldMeet_WithoutTakingTokens_AndDumpMetersShowsThem()
     {
         // 1 packet/s with a burst of 1: the first packet passes, the next meets the drop band.
