@@ -91,6 +91,8 @@ public sealed partial class Forwarder
     private readonly uint[] _hashes = new uint[Burst.Size];
     private readonly PacketLayers[] _layers = new PacketLayers[Burst.Size];
     private readonly FlowEntry?[] _entries = new FlowEntry?[Burst.Size];
+    // A burst's hash-stage hits answered from the records: each one's slot (see FlowTable's record lookup).
+    private readonly int[] _recordSlots = new int[Burst.Size];
 
     private readonly int[] _missPkts = new int[Burst.Size];
     private readonly PacketLayers[] _missLayers = new PacketLayers[Burst.Size];
@@ -456,7 +458,13 @@ public sealed partial class Forwarder
         if (table.Shape == LookupShape.InPortOnly && TryClassifyByInPort(table, pkts, keys, layers, inSlot)) return;
         var emc = Cache;
         bool consulted = emc is not null && EmcGovernor.Active;
-        table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
+        // A forwarding thread counts a hash-stage hit in its record (the control path, which adds atomically, in the entry).
+        ulong recordHits = 0;
+        ExactRecordTable.Records? records = null;
+        if (_counting != FlowCounting.Control)
+            records = table.LookupBurstRecords(keys, hashes, entries, _recordSlots, consulted ? emc : null, TableStats, out recordHits);
+        else
+            table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
         // The burst's groups are those of the tables version after its lookups (GroupTable's versions): one its lookups
         // read, or later.
         Executor.GroupsVersion = pipeline.Versions.Current;
@@ -480,9 +488,27 @@ public sealed partial class Forwarder
         bool byRuns = BatchByRuns();
         int grouped = 0, misses = 0, wildcardWins = 0, runStart = 0, runEnd = 0;
         FlowEntry? run = null;
+        uint nowMillis = (uint)(_now / 1_000_000);
         for (int i = 0; i < n; i++)
         {
             var e = entries[i];
+            if (e is null && (recordHits >> i & 1) != 0)
+            {
+                // A hash-stage hit answered from its record: the list by id, the count in the record; the entry only
+                // when the list is more than one output (run as a flow-batch) or another thread counts the record.
+                int slot = _recordSlots[i];
+                ref var record = ref records!.Record(slot);
+                var listed = table.ActionsOfRecord(Volatile.Read(ref record.Word));
+                if (listed is not null && listed.SoleOutput != 0)
+                {
+                    int p = pkts[i];
+                    if (!ExactRecordTable.Forwarded(ref record, 1, Pool.Length[p], nowMillis, _countingId) && records.Entry(slot) is { } counted)
+                        Count(counted, 1, Pool.Length[p]);
+                    QueueSole(listed, p);
+                    continue;
+                }
+                entries[i] = e = records.Entry(slot);
+            }
             if (e is null)
             {
                 _missPkts[misses] = pkts[i];
