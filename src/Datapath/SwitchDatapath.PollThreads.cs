@@ -142,11 +142,14 @@ public sealed partial class SwitchDatapath
         SharedThreads?.Changed();
     }
 
-    /// <summary>Runs one poll round over every port on the calling thread (tests and single-threaded harnesses).</summary>
+    /// <summary>Runs one poll round over every port on the calling thread (tests and single-threaded harnesses), inside a
+    /// hold of the reclamation domain.</summary>
     public int PollOnce(int forwarder = 0)
     {
         var f = _forwarders[forwarder];
         int got = 0;
+        // In a hold: what the round finds (a hash-stage record, a rule) is not reused under it.
+        using var hold = Pipeline.Reclamation.Enter();
         foreach (var q in _assignedSnapshot[forwarder]) got += f.Poll(q.Slot, q.Receiver);
         return got;
     }

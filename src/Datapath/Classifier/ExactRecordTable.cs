@@ -80,8 +80,11 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
     private Records _current;
     private int _count;
     private int _tombstones;
-    // Removed slots waiting for their grace period, oldest first.
-    private readonly Queue<(Records Gen, int Slot, long Epoch)> _removing = new();
+    // Removed slots waiting for their grace period, oldest first (under _foldLock: the removal report settles them from
+    // its own thread).
+    private readonly Queue<Removal> _removing = new();
+    private readonly Stack<Removal> _spareRemovals = new(); // reused, so churn allocates nothing
+    private readonly Lock _foldLock = new();
     // Generations replaced by growth, waiting for their grace period, oldest first.
     private readonly Queue<Records> _retired = new();
     // Action lists by id (published whole when it grows), their ids and reference counts, and ids waiting to be reused.
@@ -131,13 +134,19 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
 
     private static int SlotsFor(int keys)
     {
-        long want = Math.Max(MinSlots, 4L * keys);
+        long want = Math.Max(MinSlots, 2L * keys);
         if (want > MaxSlots) throw new InvalidOperationException("exact record table: too many keys");
         return (int)BitOperations.RoundUpToPowerOf2((uint)want);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint HashOf(ulong k0, ulong k1, ulong k2, ulong k3, ulong k4) => FlowHash.Of(k0, k1, k2, k3, k4, 0);
+
+    private static uint HashOf(FlowEntry entry)
+    {
+        ref readonly var v = ref entry.Match.ValueBase;
+        return HashOf(v.W0 & s_m0, v.W1 & s_m1, v.W2 & s_m2, v.W3 & s_m3, v.W4 & s_m4);
+    }
 
     // ---------------------------------------------------------------- counting (forwarding threads)
 
@@ -183,9 +192,11 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
 
     /// <summary>
     /// Writer: adds <paramref name="entry"/> (an exact match) with <paramref name="actions"/>; false when its key is
-    /// present already (a replacement is a removal and an insert: the old rule's counts are its own).
+    /// present already. With <paramref name="replacing"/> (the rule its key holds), the new record is published beside
+    /// the old one, then the old one removed, so a reader finds one or the other and never neither; the old rule's
+    /// counts stay its own.
     /// </summary>
-    public bool Insert(FlowEntry entry, FlowActions actions)
+    public bool Insert(FlowEntry entry, FlowActions actions, FlowEntry? replacing = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(actions);
@@ -195,14 +206,18 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         ulong k0 = v.W0 & s_m0, k1 = v.W1 & s_m1, k2 = v.W2 & s_m2, k3 = v.W3 & s_m3, k4 = v.W4 & s_m4;
         uint h = HashOf(k0, k1, k2, k3, k4);
         var g = _current;
-        if (g.Probe(h, k0, k1, k2, k3, k4) >= 0) return false;
+        if (replacing is null ? g.Probe(h, k0, k1, k2, k3, k4) >= 0 : g.SlotOf(replacing, h) < 0) return false;
         int slot = g.FreeSlot(h);
         if (g.State[slot] == Empty)
         {
             // A new slot (not a reusable tombstone) raises the used share: keep live plus tombstones at most half.
             if ((_count + _tombstones + 1) * 2 > g.SlotCount)
             {
-                Rebuild(SlotsFor(_count + 1));
+                // Twice the keys (a load of 1/4 to 1/2), or a compaction that drops the tombstones when that leaves a
+                // load of at most 3/8 (else the next inserts would rebuild again at once).
+                int slots = SlotsFor(_count + 1);
+                if (slots == g.SlotCount && (_count + 1) * 8L > 3L * g.SlotCount && slots < MaxSlots) slots *= 2;
+                Rebuild(slots);
                 g = _current;
                 slot = g.FreeSlot(h);
             }
@@ -218,6 +233,7 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         g.State[slot] = Live;
         Volatile.Write(ref r.Word, id); // publishes the record (release)
         _count++;
+        if (replacing is not null) Remove(replacing);
         return true;
     }
 
@@ -246,15 +262,28 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
     {
         ArgumentNullException.ThrowIfNull(entry);
         var g = _current;
-        int s = Find(g, entry.Match.Value);
-        if (s < 0 || !ReferenceEquals(g.Entries[s], entry)) return false;
+        int s = g.SlotOf(entry, HashOf(entry));
+        if (s < 0) return false;
         ref var r = ref g.Slots[s];
         Release(r.Word & IdMask);
         Volatile.Write(ref r.Word, DeletedId);
         g.State[s] = Retiring;
         _count--;
         _tombstones++;
-        _removing.Enqueue((g, s, _domain.CurrentEpoch));
+        lock (_foldLock)
+        {
+            // The counts so far go to the entry now (the record is a tombstone: ReadCounts no longer finds it); what a
+            // reader that found it before the tombstone adds later is folded after the grace period (Reclaim,
+            // SettleRemoved).
+            var x = _spareRemovals.TryPop(out var spare) ? spare : new Removal();
+            x.Gen = g;
+            x.Slot = s;
+            x.Entry = entry;
+            x.Epoch = _domain.CurrentEpoch;
+            x.FoldedPackets = x.FoldedBytes = 0;
+            Fold(x);
+            _removing.Enqueue(x);
+        }
         _domain.Advance();
         return true;
     }
@@ -266,8 +295,8 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(actions);
         var g = _current;
-        int s = Find(g, entry.Match.Value);
-        if (s < 0 || !ReferenceEquals(g.Entries[s], entry)) return false;
+        int s = g.SlotOf(entry, HashOf(entry));
+        if (s < 0) return false;
         ref var r = ref g.Slots[s];
         uint old = r.Word & IdMask;
         if (ReferenceEquals(_actions[old], actions)) return true;
@@ -291,7 +320,7 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
     {
         ArgumentNullException.ThrowIfNull(entry);
         var g = Current;
-        int s = Find(g, entry.Match.Value);
+        int s = g.SlotOf(entry, HashOf(entry));
         if (s >= 0)
         {
             ref var r = ref g.Slots[s];
@@ -299,7 +328,7 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
             bytes = Volatile.Read(ref r.Bytes);
             lastUsedMillis = Volatile.Read(ref r.LastUsedMillis);
             // The entry is checked after the counts: a slot reused since the lookup holds another entry.
-            if (ReferenceEquals(Volatile.Read(ref g.Entries[s]), entry))
+            if (ReferenceEquals(Volatile.Read(ref g.Entries[s]), entry) && (Volatile.Read(ref r.Word) & IdMask) is not (EmptyId or DeletedId))
             {
                 GC.KeepAlive(g);
                 return true;
@@ -331,26 +360,34 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         if (_removing.Count == 0 && _retired.Count == 0 && _freedIds.Count == 0) return 0;
         long safe = _domain.SafeEpoch();
         int done = 0;
-        while (_removing.TryPeek(out var x) && x.Epoch < safe)
+        lock (_foldLock)
         {
-            _removing.Dequeue();
-            done++;
-            // A slot of a generation growth replaced is folded with that generation.
-            if (!ReferenceEquals(x.Gen, _current)) continue;
-            var e = x.Gen.Entries[x.Slot]!;
-            ref var r = ref x.Gen.Slots[x.Slot];
-            e.AddCounts(r.Packets, r.Bytes);
-            r.Packets = 0;
-            r.Bytes = 0;
-            x.Gen.Entries[x.Slot] = null;
-            x.Gen.State[x.Slot] = Reusable;
-        }
-        while (_retired.TryPeek(out var g) && g.RetiredEpoch < safe)
-        {
-            _retired.Dequeue();
-            done++;
-            g.FoldInto();
-            g.Dispose();
+            while (_removing.TryPeek(out var x) && x.Epoch < safe)
+            {
+                _removing.Dequeue();
+                done++;
+                Fold(x);
+                // A slot of a generation growth replaced is not reused (that generation is dropped whole).
+                if (ReferenceEquals(x.Gen, _current))
+                {
+                    ref var r = ref x.Gen.Slots[x.Slot];
+                    r.Packets = 0;
+                    r.Bytes = 0;
+                    x.Gen.Entries[x.Slot] = null;
+                    x.Gen.State[x.Slot] = Reusable;
+                }
+                x.Gen = null!;
+                x.Entry = null!;
+                _spareRemovals.Push(x);
+            }
+            while (_retired.TryPeek(out var g) && g.RetiredEpoch < safe)
+            {
+                _retired.Dequeue();
+                done++;
+                g.FoldInto();
+                // Not freed here: a thread outside the domain (a test's or a tool's lookup, a single-threaded poll) may
+                // still hold it; its finalizer frees the records once nothing references the generation.
+            }
         }
         while (_freedIds.TryPeek(out var f) && f.Epoch < safe)
         {
@@ -358,6 +395,44 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
             _freeIds.Push(f.Id);
         }
         return done;
+    }
+
+    /// <summary>
+    /// Any thread, once every reader has passed a quiescent point after epoch <paramref name="epoch"/> (the value
+    /// <see cref="QuiescentDomain.Advance"/> returned before the wait): folds into each entry removed before it what its
+    /// record counted since the removal, so the entry's counts are final (a removal report reads them). The slots stay
+    /// in their grace period (a hold may still be in it); <see cref="Reclaim"/> frees them later and folds nothing twice.
+    /// </summary>
+    public void SettleRemoved(long epoch)
+    {
+        lock (_foldLock)
+        {
+            foreach (var x in _removing)
+            {
+                if (x.Epoch >= epoch) break;
+                Fold(x);
+            }
+        }
+    }
+
+    // Under _foldLock: adds to the entry what its removed record counted since the last fold.
+    private static void Fold(Removal x)
+    {
+        ref var r = ref x.Gen.Slots[x.Slot];
+        long p = Volatile.Read(ref r.Packets), b = Volatile.Read(ref r.Bytes);
+        x.Entry.AddCounts(p - x.FoldedPackets, b - x.FoldedBytes);
+        x.FoldedPackets = p;
+        x.FoldedBytes = b;
+        GC.KeepAlive(x.Gen);
+    }
+
+    private sealed class Removal
+    {
+        public Records Gen = null!;
+        public int Slot;
+        public FlowEntry Entry = null!;
+        public long Epoch;
+        public long FoldedPackets, FoldedBytes;
     }
 
     /// <summary>
@@ -526,6 +601,28 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         }
 
         /// <summary>
+        /// Any thread: the slot of the live record holding <paramref name="entry"/> (by identity) on
+        /// <paramref name="hash"/>'s probe sequence, or -1 (slow paths: statistics, removal).
+        /// </summary>
+        internal int SlotOf(FlowEntry entry, uint hash)
+        {
+            uint s = hash & Mask;
+            for (uint n = 0; n <= Mask; n++)
+            {
+                uint id = Volatile.Read(ref Slots[s].Word) & IdMask;
+                if (id == EmptyId) break;
+                if (id != DeletedId && ReferenceEquals(Volatile.Read(ref Entries[s]), entry))
+                {
+                    GC.KeepAlive(this);
+                    return (int)s;
+                }
+                s = (s + 1) & Mask;
+            }
+            GC.KeepAlive(this);
+            return -1;
+        }
+
+        /// <summary>
         /// Reader, burst form: for every key whose bit is set in <paramref name="pending"/>, stores its slot in
         /// <paramref name="slots"/> and clears the bit on a hit; returns the hits. Two passes, so a burst's misses
         /// overlap: hash every key and prefetch its home record, then compare.
@@ -577,17 +674,16 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         }
 
         /// <summary>Writer, after the grace period of a generation growth replaced: folds into each entry what was
-        /// counted in its old record after the copy (all of it for a removed one).</summary>
+        /// counted in its old record after the copy.</summary>
         internal void FoldInto()
         {
             for (int i = 0; i < SlotCount; i++)
             {
+                // A removed record's counts are folded by its removal (Reclaim, SettleRemoved).
                 var e = Entries[i];
-                if (e is null) continue;
+                if (e is null || State[i] != Live) continue;
                 ref var r = ref Slots[i];
-                long p = r.Packets - (State[i] == Live ? CopiedPackets![i] : 0);
-                long b = r.Bytes - (State[i] == Live ? CopiedBytes![i] : 0);
-                e.AddCounts(p, b);
+                e.AddCounts(r.Packets - CopiedPackets![i], r.Bytes - CopiedBytes![i]);
             }
         }
 

@@ -475,6 +475,7 @@ public sealed partial class FlowTable
             if (existing is null ? _tuple.Find(entry.Match, entry.Priority) is null : existing.Priority == entry.Priority)
             {
                 entry.InExactStage = true;
+                RecordsInsert(entry, existing);
                 _exact.InsertAt(slot, hash, entry);
                 if (entry.Priority != MaxPriority) _exactBelowMax++;
                 if (existing is not null && existing.Priority != MaxPriority) _exactBelowMax--;
@@ -490,6 +491,7 @@ public sealed partial class FlowTable
             // A clause replacing a rule of the hash stage: clauses live in the tuple space, where the lookup that
             // combines them follows each one's lower-priority rules of the same match.
             _exact.Remove(held);
+            RecordsRemove(held);
             if (held.Priority != MaxPriority) _exactBelowMax--;
             held.InExactStage = false;
             _tuple.Insert(entry);
@@ -557,6 +559,24 @@ public sealed partial class FlowTable
         return true;
     }
 
+    /// <summary>Writer: adds a rule entering the hash stage to the records (before the hash stage publishes it), in place
+    /// of <paramref name="replacing"/> when it replaces one.</summary>
+    private void RecordsInsert(FlowEntry entry, FlowEntry? replacing)
+    {
+        var records = _records;
+        if (records is null) Volatile.Write(ref _records, records = new ExactRecordTable(_domain));
+        entry.RecordTable = records;
+        bool added = records.Insert(entry, entry.Actions, replacing);
+        Debug.Assert(added);
+    }
+
+    /// <summary>Writer: takes a rule leaving the hash stage out of the records (its counts so far go to its entry).</summary>
+    private void RecordsRemove(FlowEntry entry)
+    {
+        bool removed = _records!.Remove(entry);
+        Debug.Assert(removed);
+    }
+
     /// <summary>Writer: a removed entry enters the pool, tagged with the current epoch.</summary>
     private void Retire(FlowEntry e)
     {
@@ -583,6 +603,8 @@ public sealed partial class FlowTable
     /// <summary>Writer: moves the retired entries past their grace period to the free list; true when it has one.</summary>
     private bool Reclaim()
     {
+        // The records first: a removed rule's last counts are in its entry before the entry is given a new incarnation.
+        _records?.Reclaim();
         if (_retired.Count == 0) return false;
         // The domain is asked again only when the oldest retired entry is not known to be safe already.
         if (_retired.Peek().RetiredEpoch >= _safeEpoch) _safeEpoch = _domain.SafeEpoch();
@@ -606,6 +628,7 @@ public sealed partial class FlowTable
         if (e.InExactStage)
         {
             if (!_exact.Remove(e)) return false;
+            RecordsRemove(e);
             if (e.Priority != MaxPriority) _exactBelowMax--;
         }
         else if (!_tuple.Remove(e))
@@ -635,6 +658,7 @@ public sealed partial class FlowTable
             _softRules--;
         }
         entry.SetActions(interned);
+        if (entry.InExactStage) _records?.SetActions(entry, interned);
         NoteSwap(entry);
         Notify(ObserverEventKind.Modified, entry, default);
         _changed = true;
