@@ -535,7 +535,7 @@ public sealed partial class Forwarder
         bool byRuns = BatchByRuns();
         int grouped = 0, misses = 0, wildcardWins = 0, runStart = 0, runEnd = 0;
         FlowEntry? run = null;
-        uint nowMillis = (uint)(_now / 1_000_000);
+        uint nowMillis = recordHits != 0 ? (uint)(_now / 1_000_000) : 0; // read by record hits alone
         for (int i = 0; i < n; i++)
         {
             var e = entries[i];
