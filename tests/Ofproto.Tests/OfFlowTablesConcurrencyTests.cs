@@ -180,7 +180,7 @@ public sealed class MemoryFootprintCollection;
 public class OfFlowTablesMemoryTests(ITestOutputHelper output)
 {
     [Fact]
-    public void OneMillionExactFlows_TakeAtMost416BytesEach_TheirRecordsIncluded()
+    public void OneMillionExactFlows_TakeAtMost392BytesEach_TheirRecordsIncluded()
     {
         var actions = new FlowActions([FlowAction.Output(2)]);
         long native = 0;
@@ -192,10 +192,11 @@ public class OfFlowTablesMemoryTests(ITestOutputHelper output)
                                           native = table.Main.ExactRecordNativeSize;
                                       }, out _);
         // The hash stage's records live in native memory, which the managed count leaves out: added here (256 bytes
-        // a flow held before the records; 2,097,152 of 64 bytes for 1M flows at a load of 0.48).
+        // a flow held before the records; 2,097,152 of 64 bytes for 1M flows at a load of 0.48). The records are the
+        // hash stage's only index: measured 251.9 managed + 134.2 native = 386.1 (411.1 with a second index beside them).
         double total = perFlow + native / 1_000_000.0;
         output.WriteLine($"1000000 exact flows: {perFlow:F1} managed + {native / 1_000_000.0:F1} native = {total:F1} bytes per flow");
-        Assert.True(total <= 416, $"{total:F1} bytes per exact flow");
+        Assert.True(total <= 392, $"{total:F1} bytes per exact flow");
     }
 
     [Fact]

@@ -29,13 +29,14 @@ public struct ExactRecord
 /// A one-level exact stage: the hash slot is the record (<see cref="ExactRecord"/>), so a hit reads one line (two when
 /// the probe runs past its home slot) and counts and finds its action list there, with no second, dependent level.
 /// Keys are packet keys ANDed with <see cref="FlowMatch.ExactMaskNoTun"/>, whose sixth word is zero (neither stored nor
-/// compared), hashed as <see cref="ExactTable"/> hashes them.
+/// compared), hashed with <see cref="FlowHash"/>. It is a <see cref="FlowTable"/>'s hash stage, its only index of those rules.
 /// </summary>
 /// <remarks>
 /// <para>Layout: a <see cref="Records"/> generation holds the records in native memory, 64-byte aligned (2 MiB aligned and
 /// advised <c>MADV_HUGEPAGE</c> when 2 MiB or more), a power-of-two count probed linearly from <c>hash &amp; mask</c>, and
-/// a parallel managed array of the <see cref="FlowEntry"/> each slot holds, read on slow paths only (statistics,
-/// removal, timeouts, cache inserts). Live plus tombstoned slots are at most half the slots, so every probe meets an
+/// a parallel managed array of the <see cref="FlowEntry"/> each slot holds, through which every reader but the
+/// single-table forwarding path's hits finds the rule (<see cref="Find(in FlowKey)"/>, the entry-form burst lookup,
+/// statistics, removal, timeouts, cache inserts). Live plus tombstoned slots are at most half the slots, so every probe meets an
 /// empty slot. Action lists are interned per table into an id-indexed array (<see cref="ActionsOf"/>), by reference:
 /// <see cref="ActionInterner"/> already makes equal lists one object.</para>
 /// <para>Publication: the writer fills the key words, zeroes the counts and sets the entry, then stores the state word
@@ -52,7 +53,9 @@ public struct ExactRecord
 /// thread to count a record claims its owner byte (a compare-and-swap on the state word) and adds plainly, and any other
 /// thread is told to count in the entry instead (<see cref="FlowEntry"/>'s own claim and per-thread slots).</para>
 /// <para>Thread safety: one writer at a time (the caller serialises); any number of readers, which load
-/// <see cref="Current"/> once per burst and quiesce in the table's domain between bursts.</para>
+/// <see cref="Current"/> once per burst and quiesce in the table's domain between bursts. A reader outside the domain
+/// may meet a slot reused under it: the lookups that return rules check each rule against its key, so it gets the rule
+/// or a miss, never another key's rule.</para>
 /// </remarks>
 [SkipLocalsInit]
 public sealed unsafe partial class ExactRecordTable : IDisposable
@@ -105,8 +108,8 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         _current = new Records(SlotsFor(initialCapacity));
     }
 
-    /// <summary>Keys present.</summary>
-    public int Count => _count;
+    /// <summary>Keys present (any thread).</summary>
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>Slots of the current generation.</summary>
     public int SlotCount => _current.SlotCount;
@@ -245,12 +248,67 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         return gen.Probe(HashOf(k0, k1, k2, k3, k4), k0, k1, k2, k3, k4);
     }
 
-    /// <summary>The rule whose key is <paramref name="key"/> (masked here), or null.</summary>
+    /// <summary>
+    /// Any thread: the rule whose key is <paramref name="key"/> (masked here), or null. The slot's entry is checked
+    /// against the key once read, so a thread outside the domain (under which a removed key's slot may be reused) never
+    /// gets another key's rule.
+    /// </summary>
     public FlowEntry? Find(in FlowKey key)
     {
         var g = Current;
-        int s = Find(g, key);
-        return s < 0 ? null : g.Entry(s);
+        ulong k0 = key.W0 & s_m0, k1 = key.W1 & s_m1, k2 = key.W2 & s_m2, k3 = key.W3 & s_m3, k4 = key.W4 & s_m4;
+        int s = g.Probe(HashOf(k0, k1, k2, k3, k4), k0, k1, k2, k3, k4);
+        var e = s < 0 ? null : g.Entry(s);
+        GC.KeepAlive(g);
+        return e is not null && HasKey(e, k0, k1, k2, k3, k4) ? e : null;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool HasKey(FlowEntry e, ulong k0, ulong k1, ulong k2, ulong k3, ulong k4)
+    {
+        ref readonly var v = ref e.Match.ValueBase;
+        return ((v.W0 ^ k0) | (v.W1 ^ k1) | (v.W2 ^ k2) | (v.W3 ^ k3) | (v.W4 ^ k4)) == 0;
+    }
+
+    /// <summary>
+    /// Any thread, burst form with rules for results (the lookups that read the rule: the control path's, the pipeline
+    /// walk's, a burst looked up again): for every key whose bit is set in <paramref name="pending"/>, stores its rule in
+    /// <paramref name="results"/> and clears the bit on a hit; returns the hits. Each rule is checked against its key
+    /// once read, as <see cref="Find(in FlowKey)"/> checks it.
+    /// </summary>
+    public int LookupBurst(ReadOnlySpan<FlowKey> keys, ref ulong pending, Span<FlowEntry?> results)
+    {
+        ulong bits = pending;
+        if (bits == 0) return 0;
+        Debug.Assert(keys.Length <= 64 && results.Length >= keys.Length);
+        var g = Current;
+        Span<int> slots = BurstScratch.ForThread.ExactSlots;
+        g.LookupBurst(keys, ref pending, slots);
+        ulong hits = bits & ~pending;
+        // The rules' lines first (their match words, then the forwarder's reads), so a burst's misses overlap.
+        for (ulong b = hits; b != 0; b &= b - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(b);
+            var e = g.Entry(slots[i]);
+            results[i] = e;
+            e?.PrefetchExactLookupLines();
+        }
+        int found = 0;
+        for (ulong b = hits; b != 0; b &= b - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(b);
+            ref readonly FlowKey key = ref keys[i];
+            var e = results[i];
+            if (e is not null && HasKey(e, key.W0 & s_m0, key.W1 & s_m1, key.W2 & s_m2, key.W3 & s_m3, key.W4 & s_m4))
+            {
+                found++;
+                continue;
+            }
+            results[i] = null;
+            pending |= 1UL << i;
+        }
+        GC.KeepAlive(g);
+        return found;
     }
 
     /// <summary>
@@ -348,6 +406,45 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         {
             if (g.State[i] == Live) into.Add(g.Entries[i]!);
         }
+    }
+
+    /// <summary>
+    /// Writer: appends every entry whose match is a subset of <paramref name="request"/> (non-strict modify, delete and
+    /// statistics). An exact request is one probe; a wildcarded one scans the slots.
+    /// </summary>
+    public void CollectSubsets(in FlowMatch request, List<FlowEntry> into)
+    {
+        // Exact rules leave the tunnel id and the registers wildcarded, so they are subsets only of requests that do too.
+        if (_count == 0 || !FlowHash.Covers(FlowMatch.ExactMaskNoTun, request.Mask) || request.UsesRegisters) return;
+        if (request.Mask.Equals(FlowMatch.ExactMaskNoTun))
+        {
+            if (Find(request.Value) is { } e) into.Add(e);
+            return;
+        }
+        if (request.Mask.Equals(default(FlowKey)))
+        {
+            CopyTo(into);
+            return;
+        }
+        var g = _current;
+        for (int i = 0; i < g.SlotCount; i++)
+        {
+            if (g.State[i] == Live && g.Entries[i] is { } e && e.Match.Value.MatchesMasked(request.Mask, request.Value)) into.Add(e);
+        }
+    }
+
+    /// <summary>Writer: true when some rule overlaps <paramref name="match"/> (a packet could match both).</summary>
+    public bool HasOverlap(in FlowMatch match)
+    {
+        if (_count == 0) return false;
+        // A match that pins every field of an exact rule can overlap only the rule with those field values.
+        if (FlowHash.Covers(match.Mask, FlowMatch.ExactMaskNoTun)) return Find(match.Value.And(FlowMatch.ExactMaskNoTun)) is not null;
+        var g = _current;
+        for (int i = 0; i < g.SlotCount; i++)
+        {
+            if (g.State[i] == Live && g.Entries[i] is { } e && e.Match.Overlaps(match)) return true;
+        }
+        return false;
     }
 
     /// <summary>

@@ -42,9 +42,9 @@ public sealed partial class FlowTable
     private readonly ActionInterner _interner = new();
 
     // Read by lookups.
-    private readonly ExactTable _exact = new();
-    // The hash stage's rules again as records (created at the first): the single-table forwarding path looks up, counts
-    // and reads the action list there without touching the entry (see LookupBurst's record form).
+    // The hash stage: its rules as records (created at the first), its only index. The single-table forwarding path looks
+    // up, counts and reads the action list there without touching the entry (see LookupBurst's record form); every other
+    // reader finds the rule through the record's slot.
     private ExactRecordTable? _records;
     private readonly TupleSpace _tuple = new();
     private long _cacheVersion = Interlocked.Increment(ref s_cacheVersions);
@@ -241,13 +241,17 @@ public sealed partial class FlowTable
     }
 
     /// <summary>Rules in the table.</summary>
-    public int Count => _exact.Count + _tuple.Count;
+    public int Count => ExactCount + _tuple.Count;
 
     /// <summary>Bytes of native memory the hash stage's records take (memory accounting; the rest of a table is managed).</summary>
     public long ExactRecordNativeSize => Volatile.Read(ref _records)?.Current.NativeSize ?? 0;
 
     /// <summary>Rules in the hash stage (all-ones masks).</summary>
-    public int ExactCount => _exact.Count;
+    public int ExactCount => Volatile.Read(ref _records)?.Count ?? 0;
+
+    /// <summary>Reader: the hash stage's rule for <paramref name="key"/>, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private FlowEntry? ExactLookup(in FlowKey key) => Volatile.Read(ref _records) is { Count: not 0 } r ? r.Find(key) : null;
 
     /// <summary>Rules in the tuple space (every other mask, and all-ones rules sharing a key with a hash-stage rule).</summary>
     public int WildcardCount => _tuple.Count;
@@ -321,7 +325,7 @@ public sealed partial class FlowTable
     {
         if (regs.IsZero) return Lookup(key, version);
         if (_conjunctive) return LookupConjunctive(key, regs, null, version);
-        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        var e = ExactLookup(key);
         if (e is not null)
         {
             if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
@@ -348,7 +352,7 @@ public sealed partial class FlowTable
     /// </summary>
     internal FlowEntry? FindMatching(in FlowKey key, in Registers regs, ulong tag, ushort priority, long version)
     {
-        if (_exact.Count != 0 && _exact.Lookup(key) is { } x && x.Tag == tag && x.RequestedPriority == priority && !x.IsRemoved && x.VisibleAt(version))
+        if (ExactLookup(key) is { } x && x.Tag == tag && x.RequestedPriority == priority && !x.IsRemoved && x.VisibleAt(version))
             return x;
         return _tuple.FindMatching(key, regs, tag, priority, version);
     }
@@ -360,7 +364,7 @@ public sealed partial class FlowTable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FlowEntry? LookupVisible(in FlowKey key, in Registers regs, long version)
     {
-        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        var e = ExactLookup(key);
         if (e is not null && !e.VisibleAt(version)) e = null;
         var w = _tuple.LookupVisible(key, regs, version);
         if (w is not null && (e is null || w.Priority > e.Priority)) e = w;
@@ -377,7 +381,7 @@ public sealed partial class FlowTable
 
     /// <summary>As <see cref="LookupConjunctive(in FlowKey, in Registers, List{FlowEntry}?)"/>, among the rules visible at <paramref name="version"/>.</summary>
     public FlowEntry? LookupConjunctive(in FlowKey key, in Registers regs, List<FlowEntry>? clauses, long version)
-        => _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out _, version);
+        => _tuple.LookupConjunctive(key, regs, ExactLookup(key), clauses, out _, version);
 
     /// <summary>Reader: the winning rule for one packet key (every register 0), without cache, counted in <paramref name="stats"/> when given.</summary>
     public FlowEntry? Lookup(in FlowKey key, FlowTableThreadStats? stats = null) => Lookup(key, Versions.Current, stats);
@@ -386,7 +390,7 @@ public sealed partial class FlowTable
     public FlowEntry? Lookup(in FlowKey key, long version, FlowTableThreadStats? stats = null)
     {
         if (_conjunctive) return CountedConjunctive(key, stats, version);
-        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        var e = ExactLookup(key);
         if (e is not null)
         {
             if (stats is not null)
@@ -447,7 +451,7 @@ public sealed partial class FlowTable
         if (_conjunctive)
         {
             var clauses = new List<FlowEntry>();
-            var c = _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out int cProbed, version);
+            var c = _tuple.LookupConjunctive(key, regs, ExactLookup(key), clauses, out int cProbed, version);
             var stage = c is null ? LookupStage.None : c.InExactStage ? LookupStage.Hash : LookupStage.TupleSpace;
             return new LookupTrace(c, stage, c?.Match.Mask ?? default, cProbed, clauses.Count == 0 ? null : clauses);
         }
@@ -458,7 +462,7 @@ public sealed partial class FlowTable
             return v is null ? new LookupTrace(null, LookupStage.None, default, 0)
                 : new LookupTrace(v, v.InExactStage ? LookupStage.Hash : LookupStage.TupleSpace, v.Match.Mask, 0);
         }
-        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        var e = ExactLookup(key);
         if (e is not null)
         {
             if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
@@ -588,9 +592,9 @@ public sealed partial class FlowTable
         {
             ulong missed = pending;
             exactLookups += BitOperations.PopCount(pending);
-            if (_exact.Count != 0)
+            if (Volatile.Read(ref _records) is { Count: not 0 } records)
             {
-                if (!slots.IsEmpty && (_exactBelowMax == 0 || _tuple.PublishedMaxPriority < 0) && Volatile.Read(ref _records) is { } records)
+                if (!slots.IsEmpty && (_exactBelowMax == 0 || _tuple.PublishedMaxPriority < 0))
                 {
                     gen = records.Current;
                     ulong before = pending;
@@ -606,7 +610,7 @@ public sealed partial class FlowTable
                 }
                 else
                 {
-                    exactMatched += _exact.LookupBurst(keys, ref pending, results);
+                    exactMatched += records.LookupBurst(keys, ref pending, results);
                     if (_exactBelowMax != 0) ResolveExactBelowMax(keys, missed & ~pending, results);
                 }
             }
