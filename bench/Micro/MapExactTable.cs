@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Softswitch.Datapath;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 

@@ -139,7 +139,7 @@ public sealed class ExactRecordTableTests
         t.CollectSubsets(FlowMatch.All, found);
         Assert.Equal(100, found.Count);
         found.Clear();
-        var first16 = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.DlType & ~OfWildcards.NwDstMask) | (OfWildcards)(4u << 24), Key(0));
+        var first16 = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.DlType & ~OfWildcards.NwDstMask) | (OfWildcards)(4u << 24) | OfWildcards.TunIdExt, Key(0));
         t.CollectSubsets(first16, found);
         Assert.Equal(Enumerable.Range(0, 16).Select(i => entries[i]), found.OrderBy(e => Array.IndexOf(entries, e)));
         // A removed rule is no longer found, collected or overlapped.
