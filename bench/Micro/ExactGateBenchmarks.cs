@@ -10,8 +10,9 @@ namespace Softswitch.Bench.Micro;
 
 /// <summary>
 /// The one-level exact table gate: bursts of 32 random keys (all hits) over N random exact flows, looked up and
-/// counted (packets, bytes, last used) and their action list read, through today's <see cref="ExactTable"/> and its
-/// <see cref="FlowEntry"/> objects against <see cref="ExactRecordTable"/> (4 KiB pages, and with huge pages advised).
+/// counted (packets, bytes, last used) and their action list read, through the hash stage's former index
+/// (<see cref="MapExactTable"/>) and its <see cref="FlowEntry"/> objects against <see cref="ExactRecordTable"/> (4 KiB
+/// pages, and with huge pages advised).
 /// Results are per packet (OperationsPerInvoke = 32). <c>bench exact-gate</c> runs the same work interleaved.
 /// </summary>
 [MemoryDiagnoser]
@@ -45,7 +46,7 @@ internal sealed class ExactGateWorkload : IDisposable
     private const int StreamKeys = 1 << 16;
     private const int FrameBytes = 64;
 
-    private readonly ExactTable _exact;
+    private readonly MapExactTable _exact;
     private readonly ExactRecordTable _records, _recordsHuge;
     private readonly Softswitch.Datapath.Classifier.ExactRecordTable _built;
     private readonly FlowActions[] _actionLists;
@@ -61,7 +62,7 @@ internal sealed class ExactGateWorkload : IDisposable
         // Interned per table: id 1 is the only list here (a real table has few distinct lists; they stay in L1).
         var actions = new FlowActions([FlowAction.Output(2)]);
         _actionLists = [FlowActions.Drop, actions];
-        _exact = new ExactTable(flows);
+        _exact = new MapExactTable(flows);
         foreach (var k in Keys)
         {
             var e = new FlowEntry(FlowMatch.Exact(k), ushort.MaxValue, actions, 0, 0, 0);

@@ -26,7 +26,7 @@ internal struct ExactRecord
 /// Prototype of a one-level exact table (the gate in docs/benchmarks.md, "One-level exact table gate"): the hash slot
 /// is the record. Linear probing over 64-byte records in native, 64-byte-aligned memory at a load factor of at most
 /// 1/2, keyed by a packet key ANDed with <see cref="FlowMatch.ExactMaskNoTun"/> (whose sixth word is zero, so it is
-/// neither stored nor compared), hashed as <see cref="ExactTable"/> hashes it.
+/// neither stored nor compared), hashed as <see cref="MapExactTable"/> hashes it.
 /// </summary>
 /// <remarks>
 /// Measurement prototype: one thread writes and reads (no publication order between the key words and the id, no

@@ -142,10 +142,21 @@ public sealed partial class SwitchDatapath
         SharedThreads?.Changed();
     }
 
-    /// <summary>Runs one poll round over every port on the calling thread (tests and single-threaded harnesses).</summary>
+    /// <summary>Runs one poll round over every port on the calling thread (tests and single-threaded harnesses): inside a
+    /// hold of the reclamation domain, unless the thread is online as a reader of it (a harness that polls as a
+    /// forwarding thread does, quiescent between rounds).</summary>
     public int PollOnce(int forwarder = 0)
     {
         var f = _forwarders[forwarder];
+        var reclamation = Pipeline.Reclamation;
+        if (reclamation.CallerIsOnlineReader) return PollRound(f, forwarder);
+        // In a hold: what the round finds (a hash-stage record, a rule) is not reused under it.
+        using var hold = reclamation.Enter();
+        return PollRound(f, forwarder);
+    }
+
+    private int PollRound(Forwarder f, int forwarder)
+    {
         int got = 0;
         foreach (var q in _assignedSnapshot[forwarder]) got += f.Poll(q.Slot, q.Receiver);
         return got;

@@ -37,7 +37,7 @@ public enum MissBehavior : byte
 /// <see cref="FlowEntry.Owner"/> and <see cref="FlowEntry.Tag"/>. Forwarding threads each own a <see cref="Forwarder"/>
 /// and read ports and tables without locks; control operations come from other threads (packet-outs through one control
 /// forwarder under a lock). Removed rules and ports are reclaimed through the pipeline's
-/// <see cref="Classifier.QuiescentDomain"/>; <see cref="PollOnce"/> callers are not its readers. The datapath owns and
+/// <see cref="Classifier.QuiescentDomain"/>; a <see cref="PollOnce"/> round runs in a hold of it. The datapath owns and
 /// disposes every port it was given. Design: docs/datapath.md, "The datapath and its threads".
 /// </remarks>
 public sealed partial class SwitchDatapath : IDisposable
@@ -747,7 +747,16 @@ public sealed partial class SwitchDatapath : IDisposable
     {
         foreach (var l in _listeners) l.OnFlowsRemoving(removed);
         var reclamation = Pipeline.Reclamation;
-        reclamation.WaitForReaders(reclamation.Advance(), SettleLimitMs);
+        long epoch = reclamation.Advance();
+        reclamation.WaitForReaders(epoch, SettleLimitMs);
+        // A hash-stage rule's last packets were counted in its record: into the entry with them.
+        Classifier.ExactRecordTable? settled = null;
+        foreach (var r in removed)
+        {
+            if (r.Entry.RecordTable is not { } t || ReferenceEquals(t, settled)) continue;
+            t.SettleRemoved(epoch);
+            settled = t;
+        }
     }
 
     /// <summary>The longest <see cref="FlowsRemoving"/> waits for a forwarding thread to finish its round (one stuck inside a round).</summary>

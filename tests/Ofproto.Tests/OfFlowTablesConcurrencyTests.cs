@@ -180,14 +180,23 @@ public sealed class MemoryFootprintCollection;
 public class OfFlowTablesMemoryTests(ITestOutputHelper output)
 {
     [Fact]
-    public void OneMillionExactFlows_TakeAtMost256BytesEach()
+    public void OneMillionExactFlows_TakeAtMost392BytesEach_TheirRecordsIncluded()
     {
         var actions = new FlowActions([FlowAction.Output(2)]);
+        long native = 0;
         // Idle timeout like a reactive controller's (ovs-testcontroller uses 60 s): the timer wheel counts too.
         double perFlow = BytesPerFlow(1_000_000, id => new FlowMod(FlowModCommand.Add, FlowMatch.Exact(FiveTupleKey(id, 6)), 0, actions, (ulong)id, IdleTimeout: 60),
-                                      table => Assert.Equal(1_000_000, table.ActiveExact), out _);
-        output.WriteLine($"1000000 exact flows: {perFlow:F1} bytes per flow");
-        Assert.True(perFlow <= 256, $"{perFlow:F1} bytes per exact flow");
+                                      table =>
+                                      {
+                                          Assert.Equal(1_000_000, table.ActiveExact);
+                                          native = table.Main.ExactRecordNativeSize;
+                                      }, out _);
+        // The hash stage's records live in native memory, which the managed count leaves out: added here (256 bytes
+        // a flow held before the records; 2,097,152 of 64 bytes for 1M flows at a load of 0.48). The records are the
+        // hash stage's only index: measured 251.9 managed + 134.2 native = 386.1 (411.1 with a second index beside them).
+        double total = perFlow + native / 1_000_000.0;
+        output.WriteLine($"1000000 exact flows: {perFlow:F1} managed + {native / 1_000_000.0:F1} native = {total:F1} bytes per flow");
+        Assert.True(total <= 392, $"{total:F1} bytes per exact flow");
     }
 
     [Fact]

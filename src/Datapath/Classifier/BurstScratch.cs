@@ -2,7 +2,7 @@ namespace Softswitch.Datapath.Classifier;
 
 /// <summary>
 /// A thread's scratch for the classifier's burst lookups (at most 64 keys a burst): the exact-match cache's candidate
-/// slots, and the exact table's and the tuple space's per-key hashes, candidates and best priorities.
+/// slots, the exact stage's per-key hashes and slots, and the tuple space's per-key hashes and best priorities.
 /// </summary>
 /// <remarks>
 /// Arrays rather than <c>stackalloc</c>: the runtime compiles a method that has loops and a <c>stackalloc</c> fully
@@ -17,7 +17,7 @@ internal sealed class BurstScratch
 
     public readonly long[] CacheSlots = new long[64];
     public readonly uint[] ExactHashes = new uint[64];
-    public readonly nint[] ExactCandidates = new nint[64];
+    public readonly int[] ExactSlots = new int[64];
     public readonly uint[] TupleHashes = new uint[64];
     public readonly int[] TupleBest = new int[64];
 

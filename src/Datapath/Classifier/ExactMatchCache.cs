@@ -160,6 +160,17 @@ public sealed class ExactMatchCache
     /// <summary>Offers a table lookup's result for caching (see the insertion policy above).</summary>
     public void Insert(in FlowKey key, uint hash, FlowEntry flow, long cacheVersion)
     {
+        int way = InsertWay(key, hash, cacheVersion);
+        if (way >= 0) InsertAt(way, key, hash, flow, cacheVersion);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="Insert"/>: the way of <paramref name="hash"/>'s set a result for
+    /// <paramref name="key"/> would take, or -1 when the insertion policy declines it (the coin lost), so a caller can
+    /// leave the result unread until it is taken.
+    /// </summary>
+    public int InsertWay(in FlowKey key, uint hash, long cacheVersion)
+    {
         ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
         int ways = 1 << _waysShift;
         int victim = -1, empty = -1;
@@ -178,7 +189,7 @@ public sealed class ExactMatchCache
         {
             // The coin is tossed before any resident flow is read (as ovs emc_probabilistic_insert): a miss that
             // loses it costs no load of the set's flows, which at a large working set are cold.
-            if (!_alwaysInsert && NextRandom() >= _insertThreshold) return;
+            if (!_alwaysInsert && NextRandom() >= _insertThreshold) return -1;
             for (int w = 0; w < ways; w++)
             {
                 ref Slot x = ref Unsafe.Add(ref s, w);
@@ -192,6 +203,13 @@ public sealed class ExactMatchCache
             }
             if (victim < 0) victim = (int)(NextRandom() >> (32 - _waysShift));
         }
+        return victim;
+    }
+
+    /// <summary>The second half of <see cref="Insert"/>: puts the result in the way <see cref="InsertWay"/> chose.</summary>
+    public void InsertAt(int victim, in FlowKey key, uint hash, FlowEntry flow, long cacheVersion)
+    {
+        ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)((hash & _setMask) << _waysShift));
         ref Slot v = ref Unsafe.Add(ref s, victim);
         v.Key = key;
         v.Hash = hash;

@@ -29,13 +29,14 @@ public struct ExactRecord
 /// A one-level exact stage: the hash slot is the record (<see cref="ExactRecord"/>), so a hit reads one line (two when
 /// the probe runs past its home slot) and counts and finds its action list there, with no second, dependent level.
 /// Keys are packet keys ANDed with <see cref="FlowMatch.ExactMaskNoTun"/>, whose sixth word is zero (neither stored nor
-/// compared), hashed as <see cref="ExactTable"/> hashes them.
+/// compared), hashed with <see cref="FlowHash"/>. It is a <see cref="FlowTable"/>'s hash stage, its only index of those rules.
 /// </summary>
 /// <remarks>
 /// <para>Layout: a <see cref="Records"/> generation holds the records in native memory, 64-byte aligned (2 MiB aligned and
 /// advised <c>MADV_HUGEPAGE</c> when 2 MiB or more), a power-of-two count probed linearly from <c>hash &amp; mask</c>, and
-/// a parallel managed array of the <see cref="FlowEntry"/> each slot holds, read on slow paths only (statistics,
-/// removal, timeouts, cache inserts). Live plus tombstoned slots are at most half the slots, so every probe meets an
+/// a parallel managed array of the <see cref="FlowEntry"/> each slot holds, through which every reader but the
+/// single-table forwarding path's hits finds the rule (<see cref="Find(in FlowKey)"/>, the entry-form burst lookup,
+/// statistics, removal, timeouts, cache inserts). Live plus tombstoned slots are at most half the slots, so every probe meets an
 /// empty slot. Action lists are interned per table into an id-indexed array (<see cref="ActionsOf"/>), by reference:
 /// <see cref="ActionInterner"/> already makes equal lists one object.</para>
 /// <para>Publication: the writer fills the key words, zeroes the counts and sets the entry, then stores the state word
@@ -52,7 +53,9 @@ public struct ExactRecord
 /// thread to count a record claims its owner byte (a compare-and-swap on the state word) and adds plainly, and any other
 /// thread is told to count in the entry instead (<see cref="FlowEntry"/>'s own claim and per-thread slots).</para>
 /// <para>Thread safety: one writer at a time (the caller serialises); any number of readers, which load
-/// <see cref="Current"/> once per burst and quiesce in the table's domain between bursts.</para>
+/// <see cref="Current"/> once per burst and quiesce in the table's domain between bursts. A reader outside the domain
+/// may meet a slot reused under it: the lookups that return rules check each rule against its key, so it gets the rule
+/// or a miss, never another key's rule.</para>
 /// </remarks>
 [SkipLocalsInit]
 public sealed unsafe partial class ExactRecordTable : IDisposable
@@ -80,8 +83,11 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
     private Records _current;
     private int _count;
     private int _tombstones;
-    // Removed slots waiting for their grace period, oldest first.
-    private readonly Queue<(Records Gen, int Slot, long Epoch)> _removing = new();
+    // Removed slots waiting for their grace period, oldest first (under _foldLock: the removal report settles them from
+    // its own thread).
+    private readonly Queue<Removal> _removing = new();
+    private readonly Stack<Removal> _spareRemovals = new(); // reused, so churn allocates nothing
+    private readonly Lock _foldLock = new();
     // Generations replaced by growth, waiting for their grace period, oldest first.
     private readonly Queue<Records> _retired = new();
     // Action lists by id (published whole when it grows), their ids and reference counts, and ids waiting to be reused.
@@ -102,8 +108,8 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         _current = new Records(SlotsFor(initialCapacity));
     }
 
-    /// <summary>Keys present.</summary>
-    public int Count => _count;
+    /// <summary>Keys present (any thread).</summary>
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>Slots of the current generation.</summary>
     public int SlotCount => _current.SlotCount;
@@ -131,13 +137,19 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
 
     private static int SlotsFor(int keys)
     {
-        long want = Math.Max(MinSlots, 4L * keys);
+        long want = Math.Max(MinSlots, 2L * keys);
         if (want > MaxSlots) throw new InvalidOperationException("exact record table: too many keys");
         return (int)BitOperations.RoundUpToPowerOf2((uint)want);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint HashOf(ulong k0, ulong k1, ulong k2, ulong k3, ulong k4) => FlowHash.Of(k0, k1, k2, k3, k4, 0);
+
+    private static uint HashOf(FlowEntry entry)
+    {
+        ref readonly var v = ref entry.Match.ValueBase;
+        return HashOf(v.W0 & s_m0, v.W1 & s_m1, v.W2 & s_m2, v.W3 & s_m3, v.W4 & s_m4);
+    }
 
     // ---------------------------------------------------------------- counting (forwarding threads)
 
@@ -183,9 +195,11 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
 
     /// <summary>
     /// Writer: adds <paramref name="entry"/> (an exact match) with <paramref name="actions"/>; false when its key is
-    /// present already (a replacement is a removal and an insert: the old rule's counts are its own).
+    /// present already. With <paramref name="replacing"/> (the rule its key holds), the new record is published beside
+    /// the old one, then the old one removed, so a reader finds one or the other and never neither; the old rule's
+    /// counts stay its own.
     /// </summary>
-    public bool Insert(FlowEntry entry, FlowActions actions)
+    public bool Insert(FlowEntry entry, FlowActions actions, FlowEntry? replacing = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(actions);
@@ -195,14 +209,18 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         ulong k0 = v.W0 & s_m0, k1 = v.W1 & s_m1, k2 = v.W2 & s_m2, k3 = v.W3 & s_m3, k4 = v.W4 & s_m4;
         uint h = HashOf(k0, k1, k2, k3, k4);
         var g = _current;
-        if (g.Probe(h, k0, k1, k2, k3, k4) >= 0) return false;
+        if (replacing is null ? g.Probe(h, k0, k1, k2, k3, k4) >= 0 : g.SlotOf(replacing, h) < 0) return false;
         int slot = g.FreeSlot(h);
         if (g.State[slot] == Empty)
         {
             // A new slot (not a reusable tombstone) raises the used share: keep live plus tombstones at most half.
             if ((_count + _tombstones + 1) * 2 > g.SlotCount)
             {
-                Rebuild(SlotsFor(_count + 1));
+                // Twice the keys (a load of 1/4 to 1/2), or a compaction that drops the tombstones when that leaves a
+                // load of at most 3/8 (else the next inserts would rebuild again at once).
+                int slots = SlotsFor(_count + 1);
+                if (slots == g.SlotCount && (_count + 1) * 8L > 3L * g.SlotCount && slots < MaxSlots) slots *= 2;
+                Rebuild(slots);
                 g = _current;
                 slot = g.FreeSlot(h);
             }
@@ -218,6 +236,7 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         g.State[slot] = Live;
         Volatile.Write(ref r.Word, id); // publishes the record (release)
         _count++;
+        if (replacing is not null) Remove(replacing);
         return true;
     }
 
@@ -229,12 +248,67 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         return gen.Probe(HashOf(k0, k1, k2, k3, k4), k0, k1, k2, k3, k4);
     }
 
-    /// <summary>The rule whose key is <paramref name="key"/> (masked here), or null.</summary>
+    /// <summary>
+    /// Any thread: the rule whose key is <paramref name="key"/> (masked here), or null. The slot's entry is checked
+    /// against the key once read, so a thread outside the domain (under which a removed key's slot may be reused) never
+    /// gets another key's rule.
+    /// </summary>
     public FlowEntry? Find(in FlowKey key)
     {
         var g = Current;
-        int s = Find(g, key);
-        return s < 0 ? null : g.Entry(s);
+        ulong k0 = key.W0 & s_m0, k1 = key.W1 & s_m1, k2 = key.W2 & s_m2, k3 = key.W3 & s_m3, k4 = key.W4 & s_m4;
+        int s = g.Probe(HashOf(k0, k1, k2, k3, k4), k0, k1, k2, k3, k4);
+        var e = s < 0 ? null : g.Entry(s);
+        GC.KeepAlive(g);
+        return e is not null && HasKey(e, k0, k1, k2, k3, k4) ? e : null;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool HasKey(FlowEntry e, ulong k0, ulong k1, ulong k2, ulong k3, ulong k4)
+    {
+        ref readonly var v = ref e.Match.ValueBase;
+        return ((v.W0 ^ k0) | (v.W1 ^ k1) | (v.W2 ^ k2) | (v.W3 ^ k3) | (v.W4 ^ k4)) == 0;
+    }
+
+    /// <summary>
+    /// Any thread, burst form with rules for results (the lookups that read the rule: the control path's, the pipeline
+    /// walk's, a burst looked up again): for every key whose bit is set in <paramref name="pending"/>, stores its rule in
+    /// <paramref name="results"/> and clears the bit on a hit; returns the hits. Each rule is checked against its key
+    /// once read, as <see cref="Find(in FlowKey)"/> checks it.
+    /// </summary>
+    public int LookupBurst(ReadOnlySpan<FlowKey> keys, ref ulong pending, Span<FlowEntry?> results)
+    {
+        ulong bits = pending;
+        if (bits == 0) return 0;
+        Debug.Assert(keys.Length <= 64 && results.Length >= keys.Length);
+        var g = Current;
+        Span<int> slots = BurstScratch.ForThread.ExactSlots;
+        g.LookupBurst(keys, ref pending, slots);
+        ulong hits = bits & ~pending;
+        // The rules' lines first (their match words, then the forwarder's reads), so a burst's misses overlap.
+        for (ulong b = hits; b != 0; b &= b - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(b);
+            var e = g.Entry(slots[i]);
+            results[i] = e;
+            e?.PrefetchExactLookupLines();
+        }
+        int found = 0;
+        for (ulong b = hits; b != 0; b &= b - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(b);
+            ref readonly FlowKey key = ref keys[i];
+            var e = results[i];
+            if (e is not null && HasKey(e, key.W0 & s_m0, key.W1 & s_m1, key.W2 & s_m2, key.W3 & s_m3, key.W4 & s_m4))
+            {
+                found++;
+                continue;
+            }
+            results[i] = null;
+            pending |= 1UL << i;
+        }
+        GC.KeepAlive(g);
+        return found;
     }
 
     /// <summary>
@@ -246,15 +320,28 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
     {
         ArgumentNullException.ThrowIfNull(entry);
         var g = _current;
-        int s = Find(g, entry.Match.Value);
-        if (s < 0 || !ReferenceEquals(g.Entries[s], entry)) return false;
+        int s = g.SlotOf(entry, HashOf(entry));
+        if (s < 0) return false;
         ref var r = ref g.Slots[s];
         Release(r.Word & IdMask);
         Volatile.Write(ref r.Word, DeletedId);
         g.State[s] = Retiring;
         _count--;
         _tombstones++;
-        _removing.Enqueue((g, s, _domain.CurrentEpoch));
+        lock (_foldLock)
+        {
+            // The counts so far go to the entry now (the record is a tombstone: ReadCounts no longer finds it); what a
+            // reader that found it before the tombstone adds later is folded after the grace period (Reclaim,
+            // SettleRemoved).
+            var x = _spareRemovals.TryPop(out var spare) ? spare : new Removal();
+            x.Gen = g;
+            x.Slot = s;
+            x.Entry = entry;
+            x.Epoch = _domain.CurrentEpoch;
+            x.FoldedPackets = x.FoldedBytes = 0;
+            Fold(x);
+            _removing.Enqueue(x);
+        }
         _domain.Advance();
         return true;
     }
@@ -266,8 +353,8 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(actions);
         var g = _current;
-        int s = Find(g, entry.Match.Value);
-        if (s < 0 || !ReferenceEquals(g.Entries[s], entry)) return false;
+        int s = g.SlotOf(entry, HashOf(entry));
+        if (s < 0) return false;
         ref var r = ref g.Slots[s];
         uint old = r.Word & IdMask;
         if (ReferenceEquals(_actions[old], actions)) return true;
@@ -291,7 +378,7 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
     {
         ArgumentNullException.ThrowIfNull(entry);
         var g = Current;
-        int s = Find(g, entry.Match.Value);
+        int s = g.SlotOf(entry, HashOf(entry));
         if (s >= 0)
         {
             ref var r = ref g.Slots[s];
@@ -299,7 +386,7 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
             bytes = Volatile.Read(ref r.Bytes);
             lastUsedMillis = Volatile.Read(ref r.LastUsedMillis);
             // The entry is checked after the counts: a slot reused since the lookup holds another entry.
-            if (ReferenceEquals(Volatile.Read(ref g.Entries[s]), entry))
+            if (ReferenceEquals(Volatile.Read(ref g.Entries[s]), entry) && (Volatile.Read(ref r.Word) & IdMask) is not (EmptyId or DeletedId))
             {
                 GC.KeepAlive(g);
                 return true;
@@ -322,6 +409,45 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
     }
 
     /// <summary>
+    /// Writer: appends every entry whose match is a subset of <paramref name="request"/> (non-strict modify, delete and
+    /// statistics). An exact request is one probe; a wildcarded one scans the slots.
+    /// </summary>
+    public void CollectSubsets(in FlowMatch request, List<FlowEntry> into)
+    {
+        // Exact rules leave the tunnel id and the registers wildcarded, so they are subsets only of requests that do too.
+        if (_count == 0 || !FlowHash.Covers(FlowMatch.ExactMaskNoTun, request.Mask) || request.UsesRegisters) return;
+        if (request.Mask.Equals(FlowMatch.ExactMaskNoTun))
+        {
+            if (Find(request.Value) is { } e) into.Add(e);
+            return;
+        }
+        if (request.Mask.Equals(default(FlowKey)))
+        {
+            CopyTo(into);
+            return;
+        }
+        var g = _current;
+        for (int i = 0; i < g.SlotCount; i++)
+        {
+            if (g.State[i] == Live && g.Entries[i] is { } e && e.Match.Value.MatchesMasked(request.Mask, request.Value)) into.Add(e);
+        }
+    }
+
+    /// <summary>Writer: true when some rule overlaps <paramref name="match"/> (a packet could match both).</summary>
+    public bool HasOverlap(in FlowMatch match)
+    {
+        if (_count == 0) return false;
+        // A match that pins every field of an exact rule can overlap only the rule with those field values.
+        if (FlowHash.Covers(match.Mask, FlowMatch.ExactMaskNoTun)) return Find(match.Value.And(FlowMatch.ExactMaskNoTun)) is not null;
+        var g = _current;
+        for (int i = 0; i < g.SlotCount; i++)
+        {
+            if (g.State[i] == Live && g.Entries[i] is { } e && e.Match.Overlaps(match)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
     /// Writer: folds the counts of removed slots and retired generations whose grace period has passed into their
     /// entries, makes those slots reusable and frees those generations. Returns how many removals and generations it
     /// finished.
@@ -331,26 +457,34 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         if (_removing.Count == 0 && _retired.Count == 0 && _freedIds.Count == 0) return 0;
         long safe = _domain.SafeEpoch();
         int done = 0;
-        while (_removing.TryPeek(out var x) && x.Epoch < safe)
+        lock (_foldLock)
         {
-            _removing.Dequeue();
-            done++;
-            // A slot of a generation growth replaced is folded with that generation.
-            if (!ReferenceEquals(x.Gen, _current)) continue;
-            var e = x.Gen.Entries[x.Slot]!;
-            ref var r = ref x.Gen.Slots[x.Slot];
-            e.AddCounts(r.Packets, r.Bytes);
-            r.Packets = 0;
-            r.Bytes = 0;
-            x.Gen.Entries[x.Slot] = null;
-            x.Gen.State[x.Slot] = Reusable;
-        }
-        while (_retired.TryPeek(out var g) && g.RetiredEpoch < safe)
-        {
-            _retired.Dequeue();
-            done++;
-            g.FoldInto();
-            g.Dispose();
+            while (_removing.TryPeek(out var x) && x.Epoch < safe)
+            {
+                _removing.Dequeue();
+                done++;
+                Fold(x);
+                // A slot of a generation growth replaced is not reused (that generation is dropped whole).
+                if (ReferenceEquals(x.Gen, _current))
+                {
+                    ref var r = ref x.Gen.Slots[x.Slot];
+                    r.Packets = 0;
+                    r.Bytes = 0;
+                    x.Gen.Entries[x.Slot] = null;
+                    x.Gen.State[x.Slot] = Reusable;
+                }
+                x.Gen = null!;
+                x.Entry = null!;
+                _spareRemovals.Push(x);
+            }
+            while (_retired.TryPeek(out var g) && g.RetiredEpoch < safe)
+            {
+                _retired.Dequeue();
+                done++;
+                g.FoldInto();
+                // Not freed here: a thread outside the domain (a test's or a tool's lookup, a single-threaded poll) may
+                // still hold it; its finalizer frees the records once nothing references the generation.
+            }
         }
         while (_freedIds.TryPeek(out var f) && f.Epoch < safe)
         {
@@ -358,6 +492,44 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
             _freeIds.Push(f.Id);
         }
         return done;
+    }
+
+    /// <summary>
+    /// Any thread, once every reader has passed a quiescent point after epoch <paramref name="epoch"/> (the value
+    /// <see cref="QuiescentDomain.Advance"/> returned before the wait): folds into each entry removed before it what its
+    /// record counted since the removal, so the entry's counts are final (a removal report reads them). The slots stay
+    /// in their grace period (a hold may still be in it); <see cref="Reclaim"/> frees them later and folds nothing twice.
+    /// </summary>
+    public void SettleRemoved(long epoch)
+    {
+        lock (_foldLock)
+        {
+            foreach (var x in _removing)
+            {
+                if (x.Epoch >= epoch) break;
+                Fold(x);
+            }
+        }
+    }
+
+    // Under _foldLock: adds to the entry what its removed record counted since the last fold.
+    private static void Fold(Removal x)
+    {
+        ref var r = ref x.Gen.Slots[x.Slot];
+        long p = Volatile.Read(ref r.Packets), b = Volatile.Read(ref r.Bytes);
+        x.Entry.AddCounts(p - x.FoldedPackets, b - x.FoldedBytes);
+        x.FoldedPackets = p;
+        x.FoldedBytes = b;
+        GC.KeepAlive(x.Gen);
+    }
+
+    private sealed class Removal
+    {
+        public Records Gen = null!;
+        public int Slot;
+        public FlowEntry Entry = null!;
+        public long Epoch;
+        public long FoldedPackets, FoldedBytes;
     }
 
     /// <summary>
@@ -526,6 +698,28 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         }
 
         /// <summary>
+        /// Any thread: the slot of the live record holding <paramref name="entry"/> (by identity) on
+        /// <paramref name="hash"/>'s probe sequence, or -1 (slow paths: statistics, removal).
+        /// </summary>
+        internal int SlotOf(FlowEntry entry, uint hash)
+        {
+            uint s = hash & Mask;
+            for (uint n = 0; n <= Mask; n++)
+            {
+                uint id = Volatile.Read(ref Slots[s].Word) & IdMask;
+                if (id == EmptyId) break;
+                if (id != DeletedId && ReferenceEquals(Volatile.Read(ref Entries[s]), entry))
+                {
+                    GC.KeepAlive(this);
+                    return (int)s;
+                }
+                s = (s + 1) & Mask;
+            }
+            GC.KeepAlive(this);
+            return -1;
+        }
+
+        /// <summary>
         /// Reader, burst form: for every key whose bit is set in <paramref name="pending"/>, stores its slot in
         /// <paramref name="slots"/> and clears the bit on a hit; returns the hits. Two passes, so a burst's misses
         /// overlap: hash every key and prefetch its home record, then compare.
@@ -577,17 +771,16 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
         }
 
         /// <summary>Writer, after the grace period of a generation growth replaced: folds into each entry what was
-        /// counted in its old record after the copy (all of it for a removed one).</summary>
+        /// counted in its old record after the copy.</summary>
         internal void FoldInto()
         {
             for (int i = 0; i < SlotCount; i++)
             {
+                // A removed record's counts are folded by its removal (Reclaim, SettleRemoved).
                 var e = Entries[i];
-                if (e is null) continue;
+                if (e is null || State[i] != Live) continue;
                 ref var r = ref Slots[i];
-                long p = r.Packets - (State[i] == Live ? CopiedPackets![i] : 0);
-                long b = r.Bytes - (State[i] == Live ? CopiedBytes![i] : 0);
-                e.AddCounts(p, b);
+                e.AddCounts(r.Packets - CopiedPackets![i], r.Bytes - CopiedBytes![i]);
             }
         }
 

@@ -469,13 +469,13 @@ public sealed partial class FlowTable
         }
         else if (entry.Match.IsExact && !soft)
         {
-            var existing = _exact.FindForInsert(entry.Match.Value, out int slot, out uint hash);
+            var existing = _records?.Find(entry.Match.Value);
             // A free hash slot does not mean a new rule: an identical rule may sit in the tuple space (it went there
             // while the slot held another priority); the new one replaces it there.
             if (existing is null ? _tuple.Find(entry.Match, entry.Priority) is null : existing.Priority == entry.Priority)
             {
                 entry.InExactStage = true;
-                _exact.InsertAt(slot, hash, entry);
+                RecordsInsert(entry, existing);
                 if (entry.Priority != MaxPriority) _exactBelowMax++;
                 if (existing is not null && existing.Priority != MaxPriority) _exactBelowMax--;
                 replaced = existing;
@@ -485,11 +485,11 @@ public sealed partial class FlowTable
                 replaced = _tuple.Insert(entry);
             }
         }
-        else if (soft && entry.Match.IsExact && _exact.Count != 0 && _exact.Find(entry.Match.Value) is { } held && held.Priority == entry.Priority)
+        else if (soft && entry.Match.IsExact && _records?.Find(entry.Match.Value) is { } held && held.Priority == entry.Priority)
         {
             // A clause replacing a rule of the hash stage: clauses live in the tuple space, where the lookup that
             // combines them follows each one's lower-priority rules of the same match.
-            _exact.Remove(held);
+            RecordsRemove(held);
             if (held.Priority != MaxPriority) _exactBelowMax--;
             held.InExactStage = false;
             _tuple.Insert(entry);
@@ -524,7 +524,7 @@ public sealed partial class FlowTable
 
     /// <summary>Writer: whether some rule of exactly this match and priority is linked, hidden or not.</summary>
     private bool HoldsLocked(in FlowMatch match, ushort priority)
-        => (match.IsExact && _exact.Find(match.Value) is { } e && e.Priority == priority) || _tuple.Find(match, priority) is not null;
+        => (match.IsExact && _records?.Find(match.Value) is { } e && e.Priority == priority) || _tuple.Find(match, priority) is not null;
 
     /// <summary>Writer: the rules this versioned hold hid that are still linked (a table's count includes them until the commit).</summary>
     private int HiddenLinkedLocked()
@@ -557,6 +557,24 @@ public sealed partial class FlowTable
         return true;
     }
 
+    /// <summary>Writer: adds a rule entering the hash stage to the records (its record's store publishes it), in place of
+    /// <paramref name="replacing"/> when it replaces one (the new record beside the old one, then the old one removed).</summary>
+    private void RecordsInsert(FlowEntry entry, FlowEntry? replacing)
+    {
+        var records = _records;
+        if (records is null) Volatile.Write(ref _records, records = new ExactRecordTable(_domain));
+        entry.RecordTable = records;
+        bool added = records.Insert(entry, entry.Actions, replacing);
+        Debug.Assert(added);
+    }
+
+    /// <summary>Writer: takes a rule leaving the hash stage out of the records (its counts so far go to its entry).</summary>
+    private void RecordsRemove(FlowEntry entry)
+    {
+        bool removed = _records!.Remove(entry);
+        Debug.Assert(removed);
+    }
+
     /// <summary>Writer: a removed entry enters the pool, tagged with the current epoch.</summary>
     private void Retire(FlowEntry e)
     {
@@ -583,6 +601,8 @@ public sealed partial class FlowTable
     /// <summary>Writer: moves the retired entries past their grace period to the free list; true when it has one.</summary>
     private bool Reclaim()
     {
+        // The records first: a removed rule's last counts are in its entry before the entry is given a new incarnation.
+        _records?.Reclaim();
         if (_retired.Count == 0) return false;
         // The domain is asked again only when the oldest retired entry is not known to be safe already.
         if (_retired.Peek().RetiredEpoch >= _safeEpoch) _safeEpoch = _domain.SafeEpoch();
@@ -605,7 +625,7 @@ public sealed partial class FlowTable
     {
         if (e.InExactStage)
         {
-            if (!_exact.Remove(e)) return false;
+            if (_records is null || !_records.Remove(e)) return false;
             if (e.Priority != MaxPriority) _exactBelowMax--;
         }
         else if (!_tuple.Remove(e))
@@ -635,6 +655,7 @@ public sealed partial class FlowTable
             _softRules--;
         }
         entry.SetActions(interned);
+        if (entry.InExactStage) _records?.SetActions(entry, interned);
         NoteSwap(entry);
         Notify(ObserverEventKind.Modified, entry, default);
         _changed = true;
@@ -654,7 +675,7 @@ public sealed partial class FlowTable
         long v = _holdVersion;
         if (match.IsExact)
         {
-            var e = _exact.Find(match.Value);
+            var e = _records?.Find(match.Value);
             if (e is not null && e.Priority == priority && (v == 0 || e.VisibleAt(v))) return e;
         }
         return _tuple.Find(match, priority, v);
@@ -663,7 +684,7 @@ public sealed partial class FlowTable
     private void CollectSubsetsLocked(in FlowMatch request, List<FlowEntry> into)
     {
         int start = into.Count;
-        _exact.CollectSubsets(request, into);
+        _records?.CollectSubsets(request, into);
         _tuple.CollectSubsets(request, into);
         SkipHidden(into, start);
     }
@@ -671,7 +692,7 @@ public sealed partial class FlowTable
     private void CollectIdenticalLocked(in FlowMatch match, List<FlowEntry> into)
     {
         int start = into.Count;
-        if (match.IsExact && _exact.Find(match.Value) is { } e) into.Add(e);
+        if (match.IsExact && _records?.Find(match.Value) is { } e) into.Add(e);
         _tuple.CollectIdentical(match, into);
         SkipHidden(into, start);
     }
@@ -679,11 +700,11 @@ public sealed partial class FlowTable
     private bool HasOverlapLocked(in FlowMatch match, ushort priority)
     {
         if (_tuple.HasOverlap(match, priority)) return true;
-        if (_exact.Count == 0) return false;
+        if (_records is not { Count: not 0 } records) return false;
         if (_exactBelowMax == 0)
-            return priority == MaxPriority && _exact.HasOverlap(match);
+            return priority == MaxPriority && records.HasOverlap(match);
         var scratch = new List<FlowEntry>();
-        _exact.CollectSubsets(FlowMatch.All, scratch);
+        records.CopyTo(scratch);
         foreach (var e in scratch)
             if (e.Priority == priority && e.Match.Overlaps(match)) return true;
         return false;
@@ -756,7 +777,7 @@ public sealed partial class FlowTable
             within &= !_tuple.PublishedUsesRegisters();
             _tupleInPortShaped = within;
         }
-        bool shaped = _tupleInPortShaped && _exact.Count == 0;
+        bool shaped = _tupleInPortShaped && ExactCount == 0;
         if (shaped != _inPortShaped) _inPortShaped = shaped;
     }
 

@@ -42,7 +42,10 @@ public sealed partial class FlowTable
     private readonly ActionInterner _interner = new();
 
     // Read by lookups.
-    private readonly ExactTable _exact = new();
+    // The hash stage: its rules as records (created at the first), its only index. The single-table forwarding path looks
+    // up, counts and reads the action list there without touching the entry (see LookupBurst's record form); every other
+    // reader finds the rule through the record's slot.
+    private ExactRecordTable? _records;
     private readonly TupleSpace _tuple = new();
     private long _cacheVersion = Interlocked.Increment(ref s_cacheVersions);
     private volatile int _exactBelowMax; // hash-stage rules below MaxPriority: lookups must also ask the tuple space
@@ -238,10 +241,17 @@ public sealed partial class FlowTable
     }
 
     /// <summary>Rules in the table.</summary>
-    public int Count => _exact.Count + _tuple.Count;
+    public int Count => ExactCount + _tuple.Count;
+
+    /// <summary>Bytes of native memory the hash stage's records take (memory accounting; the rest of a table is managed).</summary>
+    public long ExactRecordNativeSize => Volatile.Read(ref _records)?.Current.NativeSize ?? 0;
 
     /// <summary>Rules in the hash stage (all-ones masks).</summary>
-    public int ExactCount => _exact.Count;
+    public int ExactCount => Volatile.Read(ref _records)?.Count ?? 0;
+
+    /// <summary>Reader: the hash stage's rule for <paramref name="key"/>, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private FlowEntry? ExactLookup(in FlowKey key) => Volatile.Read(ref _records) is { Count: not 0 } r ? r.Find(key) : null;
 
     /// <summary>Rules in the tuple space (every other mask, and all-ones rules sharing a key with a hash-stage rule).</summary>
     public int WildcardCount => _tuple.Count;
@@ -315,7 +325,7 @@ public sealed partial class FlowTable
     {
         if (regs.IsZero) return Lookup(key, version);
         if (_conjunctive) return LookupConjunctive(key, regs, null, version);
-        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        var e = ExactLookup(key);
         if (e is not null)
         {
             if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
@@ -342,7 +352,7 @@ public sealed partial class FlowTable
     /// </summary>
     internal FlowEntry? FindMatching(in FlowKey key, in Registers regs, ulong tag, ushort priority, long version)
     {
-        if (_exact.Count != 0 && _exact.Lookup(key) is { } x && x.Tag == tag && x.RequestedPriority == priority && !x.IsRemoved && x.VisibleAt(version))
+        if (ExactLookup(key) is { } x && x.Tag == tag && x.RequestedPriority == priority && !x.IsRemoved && x.VisibleAt(version))
             return x;
         return _tuple.FindMatching(key, regs, tag, priority, version);
     }
@@ -354,7 +364,7 @@ public sealed partial class FlowTable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private FlowEntry? LookupVisible(in FlowKey key, in Registers regs, long version)
     {
-        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        var e = ExactLookup(key);
         if (e is not null && !e.VisibleAt(version)) e = null;
         var w = _tuple.LookupVisible(key, regs, version);
         if (w is not null && (e is null || w.Priority > e.Priority)) e = w;
@@ -371,7 +381,7 @@ public sealed partial class FlowTable
 
     /// <summary>As <see cref="LookupConjunctive(in FlowKey, in Registers, List{FlowEntry}?)"/>, among the rules visible at <paramref name="version"/>.</summary>
     public FlowEntry? LookupConjunctive(in FlowKey key, in Registers regs, List<FlowEntry>? clauses, long version)
-        => _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out _, version);
+        => _tuple.LookupConjunctive(key, regs, ExactLookup(key), clauses, out _, version);
 
     /// <summary>Reader: the winning rule for one packet key (every register 0), without cache, counted in <paramref name="stats"/> when given.</summary>
     public FlowEntry? Lookup(in FlowKey key, FlowTableThreadStats? stats = null) => Lookup(key, Versions.Current, stats);
@@ -380,7 +390,7 @@ public sealed partial class FlowTable
     public FlowEntry? Lookup(in FlowKey key, long version, FlowTableThreadStats? stats = null)
     {
         if (_conjunctive) return CountedConjunctive(key, stats, version);
-        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        var e = ExactLookup(key);
         if (e is not null)
         {
             if (stats is not null)
@@ -441,7 +451,7 @@ public sealed partial class FlowTable
         if (_conjunctive)
         {
             var clauses = new List<FlowEntry>();
-            var c = _tuple.LookupConjunctive(key, regs, _exact.Count != 0 ? _exact.Lookup(key) : null, clauses, out int cProbed, version);
+            var c = _tuple.LookupConjunctive(key, regs, ExactLookup(key), clauses, out int cProbed, version);
             var stage = c is null ? LookupStage.None : c.InExactStage ? LookupStage.Hash : LookupStage.TupleSpace;
             return new LookupTrace(c, stage, c?.Match.Mask ?? default, cProbed, clauses.Count == 0 ? null : clauses);
         }
@@ -452,7 +462,7 @@ public sealed partial class FlowTable
             return v is null ? new LookupTrace(null, LookupStage.None, default, 0)
                 : new LookupTrace(v, v.InExactStage ? LookupStage.Hash : LookupStage.TupleSpace, v.Match.Mask, 0);
         }
-        var e = _exact.Count != 0 ? _exact.Lookup(key) : null;
+        var e = ExactLookup(key);
         if (e is not null)
         {
             if (_exactBelowMax != 0 && e.Priority < _tuple.PublishedMaxPriority)
@@ -493,9 +503,44 @@ public sealed partial class FlowTable
         }
     }
 
+    /// <summary>
+    /// Reader, the single-table forwarding path's lookup: as <see cref="LookupBurst"/>,
+    /// but a hash-stage hit is answered from the records: its bit is set in <paramref name="recordHits"/>, its slot in
+    /// <paramref name="slots"/> (of the returned generation, valid until the caller's next quiescent point) and its
+    /// result left null, so the caller counts in the record and reads the action list by id
+    /// (<see cref="ActionsOfRecord"/>) without touching the entry. At most 64 keys. Whenever the records cannot answer
+    /// alone (rules hidden at some version, a hash-stage rule below the tuple space's top priority, clauses), every
+    /// result is an entry and <paramref name="recordHits"/> is 0.
+    /// </summary>
+    internal ExactRecordTable.Records? LookupBurstRecords(ReadOnlySpan<FlowKey> keys, ReadOnlySpan<uint> hashes, Span<FlowEntry?> results,
+                                                         Span<int> slots, ExactMatchCache? cache, FlowTableThreadStats? stats, out ulong recordHits)
+    {
+        recordHits = 0;
+        if (_conjunctive || keys.Length > 64 || slots.Length < keys.Length)
+        {
+            LookupBurst(keys, hashes, results, cache, stats);
+            return null;
+        }
+        if (hashes.Length < keys.Length || results.Length < keys.Length) ThrowHelper.Argument(nameof(results));
+        return LookupChunk(keys, hashes, results, cache, stats, slots, ref recordHits);
+    }
+
+    /// <summary>Reader: the action list of a record's state word (<see cref="ExactRecord.Word"/>), or null when the
+    /// record was removed since the lookup (the caller then goes through the slot's entry).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal FlowActions? ActionsOfRecord(uint word) => _records!.ActionsOf(word);
+
     private void LookupChunk(ReadOnlySpan<FlowKey> keys, ReadOnlySpan<uint> hashes, Span<FlowEntry?> results,
                              ExactMatchCache? cache, FlowTableThreadStats? stats)
     {
+        ulong none = 0;
+        LookupChunk(keys, hashes, results, cache, stats, default, ref none);
+    }
+
+    private ExactRecordTable.Records? LookupChunk(ReadOnlySpan<FlowKey> keys, ReadOnlySpan<uint> hashes, Span<FlowEntry?> results,
+                                                  ExactMatchCache? cache, FlowTableThreadStats? stats, Span<int> slots, ref ulong recordHits)
+    {
+        ExactRecordTable.Records? gen = null;
         int n = keys.Length;
         results.Clear();
         // The cache version is read before any table state, so a cached wildcard result is never newer than it.
@@ -513,18 +558,18 @@ public sealed partial class FlowTable
             ref FlowKey k0 = ref MemoryMarshal.GetReference(keys);
             ref uint h0 = ref MemoryMarshal.GetReference(hashes);
             ref FlowEntry? r0 = ref MemoryMarshal.GetReference(results);
-            Span<long> slots = BurstScratch.ForThread.CacheSlots;
+            Span<long> cacheSlots = BurstScratch.ForThread.CacheSlots;
             for (int i = 0; i < n; i++) cache.PrefetchSet(Unsafe.Add(ref h0, i));
             for (int i = 0; i < n; i++)
             {
-                var c = cache.Candidate(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), out slots[i]);
+                var c = cache.Candidate(Unsafe.Add(ref k0, i), Unsafe.Add(ref h0, i), out cacheSlots[i]);
                 Unsafe.Add(ref r0, i) = c;
                 c?.PrefetchStateLine();
             }
             for (int i = 0; i < n; i++)
             {
                 var f = Unsafe.Add(ref r0, i);
-                if (!cache.Validate(f, slots[i], cacheVersion))
+                if (!cache.Validate(f, cacheSlots[i], cacheVersion))
                 {
                     Unsafe.Add(ref r0, i) = null;
                     continue;
@@ -547,10 +592,27 @@ public sealed partial class FlowTable
         {
             ulong missed = pending;
             exactLookups += BitOperations.PopCount(pending);
-            if (_exact.Count != 0)
+            if (Volatile.Read(ref _records) is { Count: not 0 } records)
             {
-                exactMatched += _exact.LookupBurst(keys, ref pending, results);
-                if (_exactBelowMax != 0) ResolveExactBelowMax(keys, missed & ~pending, results);
+                if (!slots.IsEmpty && (_exactBelowMax == 0 || _tuple.PublishedMaxPriority < 0))
+                {
+                    gen = records.Current;
+                    ulong before = pending;
+                    exactMatched += gen.LookupBurst(keys, ref pending, slots);
+                    recordHits = before & ~pending;
+                    // A wildcard rule published meanwhile may outrank a hit below the top priority: decided on the entries.
+                    if (_exactBelowMax != 0 && recordHits != 0 && _tuple.PublishedMaxPriority >= 0)
+                    {
+                        ulong hits = recordHits;
+                        recordHits = EntriesOfRecords(gen, hits, slots, results);
+                        ResolveExactBelowMax(keys, hits, results);
+                    }
+                }
+                else
+                {
+                    exactMatched += records.LookupBurst(keys, ref pending, results);
+                    if (_exactBelowMax != 0) ResolveExactBelowMax(keys, missed & ~pending, results);
+                }
             }
             if (pending != 0)
             {
@@ -559,14 +621,27 @@ public sealed partial class FlowTable
                 wildMatched += BitOperations.PopCount(found);
             }
             // The flag read after the lookups (set before a hidden rule is linked), the version after them too.
-            if (_versionsPending || versions.Current != version) ResolveVersions(keys, missed, results, version);
+            if (_versionsPending || versions.Current != version)
+            {
+                if (recordHits != 0) recordHits = EntriesOfRecords(gen!, recordHits, slots, results);
+                ResolveVersions(keys, missed, results, version);
+            }
             if (cache is not null)
             {
                 for (ulong b = missed; b != 0; b &= b - 1)
                 {
                     int i = BitOperations.TrailingZeroCount(b);
                     var f = results[i];
-                    if (f is not null) cache.Insert(keys[i], hashes[i], f, cacheVersion);
+                    if (f is not null)
+                    {
+                        cache.Insert(keys[i], hashes[i], f, cacheVersion);
+                    }
+                    else if ((recordHits >> i & 1) != 0)
+                    {
+                        // The entry is read only when the cache takes the result (a busy set takes 1 in N).
+                        int way = cache.InsertWay(keys[i], hashes[i], cacheVersion);
+                        if (way >= 0 && gen!.Entry(slots[i]) is { } e) cache.InsertAt(way, keys[i], hashes[i], e, cacheVersion);
+                    }
                 }
             }
         }
@@ -578,6 +653,19 @@ public sealed partial class FlowTable
             stats.WildcardLookups += wildLookups;
             stats.WildcardMatched += wildMatched;
         }
+        return gen;
+    }
+
+    /// <summary>Record hits turned into entry results (slow paths: a burst whose tables version moved).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong EntriesOfRecords(ExactRecordTable.Records gen, ulong hits, Span<int> slots, Span<FlowEntry?> results)
+    {
+        for (ulong b = hits; b != 0; b &= b - 1)
+        {
+            int i = BitOperations.TrailingZeroCount(b);
+            results[i] = gen.Entry(slots[i]);
+        }
+        return 0;
     }
 
     /// <summary>

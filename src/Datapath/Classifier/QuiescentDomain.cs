@@ -155,18 +155,30 @@ public sealed class QuiescentDomain
         }
     }
 
-    /// <summary>A new reader, offline until its first <see cref="Reader.Quiesce"/>.</summary>
+    // The reader the calling thread registered last (see CallerIsOnlineReader).
+    [ThreadStatic] private static Reader? s_registered;
+
+    /// <summary>A new reader, offline until its first <see cref="Reader.Quiesce"/>; meant for the calling thread.</summary>
     public Reader Register()
     {
         var r = new Reader(this);
         lock (_lock) _readers = [.. _readers, r];
+        s_registered = r;
         return r;
     }
+
+    /// <summary>
+    /// Whether the calling thread is online as the reader it registered last in this domain (so what it reads until its
+    /// next quiescent point is not reused under it, and it needs no <see cref="Hold"/>). False for a reader registered on
+    /// another thread than the one using it, which then takes a hold as any other thread.
+    /// </summary>
+    public bool CallerIsOnlineReader => s_registered is { } r && ReferenceEquals(r.Domain, this) && r.IsOnline;
 
     /// <summary>Removes a reader (it must hold no entry any more).</summary>
     public void Unregister(Reader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
+        if (ReferenceEquals(s_registered, reader)) s_registered = null;
         lock (_lock)
         {
             reader.Offline();
@@ -182,6 +194,8 @@ public sealed class QuiescentDomain
         internal long Announced;
 
         internal Reader(QuiescentDomain domain) => _domain = domain;
+
+        internal QuiescentDomain Domain => _domain;
 
         public bool IsOnline => Volatile.Read(ref Announced) != 0;
 

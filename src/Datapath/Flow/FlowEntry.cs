@@ -123,6 +123,9 @@ public sealed class FlowEntry
     [FieldOffset(180)] private uint _visibleVersion;
     // When the hard timeout counts from: the creation, or the last refresh (Open vSwitch's rule->modified).
     [FieldOffset(184)] private long _modifiedNanos;
+    // The record table that holds the rule in its hash stage (set by the table's writer before the record is published):
+    // the single-table forwarding path counts a hit in the record, so the totals below add its live record's counts.
+    [FieldOffset(192)] private Classifier.ExactRecordTable? _records;
 
     /// <summary><see cref="_visibility"/>: seen at every version.</summary>
     internal const byte VisibleAlways = 0;
@@ -168,8 +171,17 @@ public sealed class FlowEntry
     public FlowInstructions? Instructions => Volatile.Read(ref _instructions);
     /// <summary>A 64-bit word the policy layer keeps with the rule (opaque to the datapath; its writer may replace it).</summary>
     public ulong Tag => Volatile.Read(ref _tag);
-    public long Packets => Volatile.Read(ref _packets) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Packets) + e.SumThreads(0) : 0);
-    public long Bytes => Volatile.Read(ref _bytes) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Bytes) + e.SumThreads(1) : 0);
+    public long Packets => OwnPackets + (Volatile.Read(ref _records) is { } t && t.ReadCounts(this, out long p, out _, out _) ? p : 0);
+    public long Bytes => OwnBytes + (Volatile.Read(ref _records) is { } t && t.ReadCounts(this, out _, out long b, out _) ? b : 0);
+    private long OwnPackets => Volatile.Read(ref _packets) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Packets) + e.SumThreads(0) : 0);
+    private long OwnBytes => Volatile.Read(ref _bytes) + (Volatile.Read(ref _elsewhere) is { } e ? Volatile.Read(ref e.Bytes) + e.SumThreads(1) : 0);
+
+    /// <summary>The record table holding the rule in its hash stage (its live record's counts are part of the totals), or null.</summary>
+    internal Classifier.ExactRecordTable? RecordTable
+    {
+        get => Volatile.Read(ref _records);
+        set => Volatile.Write(ref _records, value);
+    }
     /// <summary>When a forwarding thread last counted the rule (to <see cref="LastUsedStepNanos"/>), or its creation or
     /// last <see cref="Touch"/>: the latest of the rule's own word and the per-thread slots of a rule several count.</summary>
     public long LastUsedNanos
@@ -177,7 +189,15 @@ public sealed class FlowEntry
         get
         {
             long t = Volatile.Read(ref _lastUsedNanos);
-            return Volatile.Read(ref _elsewhere) is { } e ? Math.Max(t, e.LatestThread(ElsewhereCounts.LastUsedWord)) : t;
+            if (Volatile.Read(ref _elsewhere) is { } e) t = Math.Max(t, e.LatestThread(ElsewhereCounts.LastUsedWord));
+            if (Volatile.Read(ref _records) is { } r && r.ReadCounts(this, out _, out _, out uint ms) && ms != 0)
+            {
+                // The record keeps the clock's milliseconds in 32 bits: taken as the first such time at or after the
+                // rule's creation (exact for 49 days after it).
+                long created = CreatedNanos / 1_000_000;
+                t = Math.Max(t, (created + (uint)(ms - (uint)created)) * 1_000_000);
+            }
+            return t;
         }
     }
     public bool IsRemoved => _removed;
@@ -483,6 +503,7 @@ public sealed class FlowEntry
         Volatile.Write(ref _packets, 0);
         Volatile.Write(ref _bytes, 0);
         Volatile.Write(ref _elsewhere, null);
+        Volatile.Write(ref _records, null);
         Volatile.Write(ref _countingOwner, 0);
         Volatile.Write(ref _lastUsedNanos, createdNanos);
         Volatile.Write(ref _modifiedNanos, createdNanos);

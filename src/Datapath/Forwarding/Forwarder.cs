@@ -93,6 +93,8 @@ public sealed partial class Forwarder
     private readonly uint[] _hashes = new uint[Burst.Size];
     private readonly PacketLayers[] _layers = new PacketLayers[Burst.Size];
     private readonly FlowEntry?[] _entries = new FlowEntry?[Burst.Size];
+    // A burst's hash-stage hits answered from the records: each one's slot (see FlowTable's record lookup).
+    private readonly int[] _recordSlots = new int[Burst.Size];
 
     private readonly int[] _missPkts = new int[Burst.Size];
     private readonly PacketLayers[] _missLayers = new PacketLayers[Burst.Size];
@@ -494,14 +496,24 @@ public sealed partial class Forwarder
         bool consulted = emc is not null && EmcGovernor.Active;
         // Before the cache's checks: the commits up to it have moved the cache version and the rules' removed flags.
         long committed = pipeline.Versions.Committed;
-        table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
+        // A forwarding thread counts a hash-stage hit in its record (the control path, which adds atomically, in the entry).
+        ulong recordHits = 0;
+        ExactRecordTable.Records? records = null;
+        if (_counting != FlowCounting.Control)
+            records = table.LookupBurstRecords(keys, hashes, entries, _recordSlots, consulted ? emc : null, TableStats, out recordHits);
+        else
+            table.LookupBurst(keys, hashes, entries, consulted ? emc : null, TableStats);
         // The burst's groups are those of the tables version its rules were found at (GroupTable's versions). When the
         // version after the lookups is the last commit done before them, every rule is of that version (a cached one
-        // was checked after that commit moved its words, a lookup read the version itself); otherwise a commit ran
-        // meanwhile, and an entry checked before it moved the words may be a rule before it: the burst is looked up
-        // again, without the cache, at one version.
+        // was checked after that commit moved its words, a lookup or a record hit read the version itself); otherwise a
+        // commit ran meanwhile, and an entry checked before it moved the words may be a rule before it: the burst is
+        // looked up again, without the cache or the records, at one version.
         long version = pipeline.Versions.Current;
-        if (version != committed) version = LookUpAgain(table, keys, hashes, entries, pipeline.Versions);
+        if (version != committed)
+        {
+            version = LookUpAgain(table, keys, hashes, entries, pipeline.Versions);
+            recordHits = 0;
+        }
         Executor.GroupsVersion = version;
 
         // A burst spread over many flows (a large working set) would otherwise pay, per packet and one after the
@@ -523,9 +535,27 @@ public sealed partial class Forwarder
         bool byRuns = BatchByRuns();
         int grouped = 0, misses = 0, wildcardWins = 0, runStart = 0, runEnd = 0;
         FlowEntry? run = null;
+        uint nowMillis = recordHits != 0 ? (uint)(_now / 1_000_000) : 0; // read by record hits alone
         for (int i = 0; i < n; i++)
         {
             var e = entries[i];
+            if (e is null && (recordHits >> i & 1) != 0)
+            {
+                // A hash-stage hit answered from its record: the list by id, the count in the record; the entry only
+                // when the list is more than one output (run as a flow-batch) or another thread counts the record.
+                int slot = _recordSlots[i];
+                ref var record = ref records!.Record(slot);
+                var listed = table.ActionsOfRecord(Volatile.Read(ref record.Word));
+                if (listed is not null && listed.SoleOutput != 0)
+                {
+                    int p = pkts[i];
+                    if (!ExactRecordTable.Forwarded(ref record, 1, Pool.Length[p], nowMillis, _countingId) && records.Entry(slot) is { } counted)
+                        Count(counted, 1, Pool.Length[p]);
+                    QueueSole(listed, p);
+                    continue;
+                }
+                entries[i] = e = records.Entry(slot);
+            }
             if (e is null)
             {
                 _missPkts[misses] = pkts[i];

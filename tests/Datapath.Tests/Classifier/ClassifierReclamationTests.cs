@@ -84,6 +84,29 @@ public class ClassifierReclamationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Domain_TellsTheThreadOnlineAsTheReaderItRegistered()
+    {
+        var domain = new QuiescentDomain();
+        var other = new QuiescentDomain();
+        Assert.False(domain.CallerIsOnlineReader);
+        var reader = domain.Register();
+        Assert.False(domain.CallerIsOnlineReader); // offline until its first quiescent point
+        reader.Quiesce();
+        Assert.True(domain.CallerIsOnlineReader);
+        Assert.False(other.CallerIsOnlineReader);
+        bool elsewhere = true;
+        var t = new Thread(() => elsewhere = domain.CallerIsOnlineReader);
+        t.Start();
+        t.Join();
+        Assert.False(elsewhere); // the reader is this thread's, not every thread's
+        reader.Offline();
+        Assert.False(domain.CallerIsOnlineReader);
+        reader.Quiesce();
+        domain.Unregister(reader);
+        Assert.False(domain.CallerIsOnlineReader);
+    }
+
+    [Fact]
     public void Domain_HoldsBeyondTheSlotsOverflowWithoutWaiting()
     {
         var d = new QuiescentDomain();

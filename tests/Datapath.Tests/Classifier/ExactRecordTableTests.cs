@@ -1,6 +1,7 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
+using Softswitch.Ofproto;
 
 namespace Softswitch.Datapath.Tests;
 
@@ -90,7 +91,8 @@ public sealed class ExactRecordTableTests
         Assert.True(t.Insert(b, s_out3));
         Assert.NotEqual(slot, Slot(t, 1));
         Assert.Equal(1, t.RemovingCount);
-        Assert.Equal(0, a.Packets);
+        // What was counted before the removal is in the entry at once; what the reader added after it, at the grace.
+        Assert.Equal(3, a.Packets);
         Assert.Equal(0, t.Reclaim());
 
         reader.Quiesce();
@@ -106,6 +108,95 @@ public sealed class ExactRecordTableTests
         Assert.True(t.Insert(c, s_out2));
         Assert.Equal(slot, Slot(t, 1));
         Assert.Equal(0, Total(t, c, out _));
+    }
+
+    [Fact]
+    public void AsTheHashStagesOnlyIndex_ItReturnsRules_InBurstsToo_AndCollectsSubsetsAndOverlaps()
+    {
+        var t = new ExactRecordTable(new QuiescentDomain());
+        var entries = new FlowEntry[100];
+        for (int i = 0; i < entries.Length; i++)
+        {
+            entries[i] = Entry(i);
+            Assert.True(t.Insert(entries[i], s_out2));
+        }
+        var keys = new FlowKey[64];
+        for (int i = 0; i < 64; i++) keys[i] = Key(i % 2 == 0 ? i : 100_000 + i);
+        var results = new FlowEntry?[64];
+        ulong pending = ulong.MaxValue;
+        Assert.Equal(32, t.LookupBurst(keys, ref pending, results));
+        for (int i = 0; i < 64; i++)
+        {
+            Assert.Equal(i % 2 != 0, (pending >> i & 1) != 0);
+            Assert.Same(i % 2 == 0 ? entries[i] : null, results[i]);
+        }
+
+        // Non-strict requests: the exact one is one probe, all and a masked one scan.
+        var found = new List<FlowEntry>();
+        t.CollectSubsets(FlowMatch.Exact(Key(7)), found);
+        Assert.Same(entries[7], Assert.Single(found));
+        found.Clear();
+        t.CollectSubsets(FlowMatch.All, found);
+        Assert.Equal(100, found.Count);
+        found.Clear();
+        var first16 = FlowMatch.FromOpenFlow((OfWildcards.All & ~OfWildcards.DlType & ~OfWildcards.NwDstMask) | (OfWildcards)(4u << 24) | OfWildcards.TunIdExt, Key(0));
+        t.CollectSubsets(first16, found);
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => entries[i]), found.OrderBy(e => Array.IndexOf(entries, e)));
+        // A removed rule is no longer found, collected or overlapped.
+        Assert.True(t.Remove(entries[3]));
+        Assert.Null(t.Find(Key(3)));
+        Assert.True(t.HasOverlap(FlowMatch.Exact(Key(4))));
+        Assert.False(t.HasOverlap(FlowMatch.Exact(Key(3))));
+        Assert.True(t.HasOverlap(first16));
+        var elsewhere = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.DlType, new FlowKeyBuilder().DlType(0x86DD).Key);
+        Assert.False(t.HasOverlap(elsewhere));
+        found.Clear();
+        t.CollectSubsets(FlowMatch.All, found);
+        Assert.Equal(99, found.Count);
+        Assert.DoesNotContain(entries[3], found);
+    }
+
+    [Fact]
+    public void Growth_DoublesTheSlots()
+    {
+        var domain = new QuiescentDomain();
+        var t = new ExactRecordTable(domain);
+        int slots0 = t.SlotCount;
+        var entries = new List<FlowEntry>();
+        int i = 0;
+        while (t.SlotCount == slots0)
+        {
+            var e = Entry(i++);
+            Assert.True(t.Insert(e, s_out2));
+            entries.Add(e);
+        }
+        Assert.Equal(2 * slots0, t.SlotCount);
+        Assert.Equal(slots0 / 2 + 1, t.Count);
+        // Growing on: each growth doubles again.
+        int slots1 = t.SlotCount;
+        while (t.SlotCount == slots1) Assert.True(t.Insert(Entry(i++), s_out2));
+        Assert.Equal(2 * slots1, t.SlotCount);
+        Assert.Equal(slots1 / 2 + 1, t.Count);
+    }
+
+    [Fact]
+    public void InsertReplacing_PublishesTheNewRuleBesideTheOld_ThenRemovesTheOld_WhoseCountsStayItsOwn()
+    {
+        var domain = new QuiescentDomain();
+        var t = new ExactRecordTable(domain);
+        var a = Entry(7);
+        Assert.True(t.Insert(a, s_out2));
+        Assert.True(ExactRecordTable.Forwarded(ref t.Current.Record(Slot(t, 7)), 4, 400, 1, ExactRecordTable.SoleWriter));
+        var b = Entry(7);
+        Assert.False(t.Insert(b, s_out3));
+        Assert.True(t.Insert(b, s_out3, replacing: a));
+        Assert.Same(b, t.Find(Key(7)));
+        Assert.Equal(1, t.Count);
+        Assert.Equal(4, a.Packets);
+        Assert.Equal(400, a.Bytes);
+        Assert.Equal(0, Total(t, b, out _));
+        Assert.Same(s_out3, t.ActionsOf(t.Current.Record(Slot(t, 7)).Word));
+        Assert.False(t.Insert(Entry(7), s_out2, replacing: a));
     }
 
     [Fact]

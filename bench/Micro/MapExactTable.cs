@@ -3,33 +3,36 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Softswitch.Datapath;
+using Softswitch.Datapath.Classifier;
 using Softswitch.Datapath.Flow;
 
-namespace Softswitch.Datapath.Classifier;
+namespace Softswitch.Bench.Micro;
 
 /// <summary>
-/// The OpenFlow 1.0 exact-match table (table 0, "hash"): rules with no wildcard in the 12-tuple, keyed by the
-/// packet key ANDed with <see cref="FlowMatch.ExactMaskNoTun"/> (the tunnel id word cleared, nw_tos reduced to
-/// DSCP, padding cleared).
+/// The exact gate's baseline (<see cref="ExactGateBenchmarks"/>): the hash stage's index before
+/// <see cref="Softswitch.Datapath.Classifier.ExactRecordTable"/> replaced it, rules with no wildcard in the 12-tuple
+/// keyed by the packet key ANDed with <see cref="FlowMatch.ExactMaskNoTun"/> (the tunnel id word cleared, nw_tos
+/// reduced to DSCP, padding cleared) in a <see cref="FlowHashMap"/> of <see cref="FlowEntry"/> objects.
 /// </summary>
 /// <remarks>
 /// <para>Design: one <see cref="FlowHashMap"/> (bucketized open addressing: a parallel <c>uint[]</c> of tags and
 /// <c>FlowEntry?[]</c> of entries, tombstones on delete, in-place replacement, rebuild-and-publish past 3/4 load).
 /// Per flow it costs the entry object plus 12 bytes per slot at 25-50% load factor (about 24-48 bytes).</para>
-/// <para>Thread safety: one writer at a time (the caller serialises: <see cref="FlowTable"/> holds its writer
-/// lock); any number of readers without locks. A reader never misses an entry that was present before its lookup
-/// started and never sees a partly built entry (see <see cref="FlowHashMap"/>). The table's hash is its own (CRC32C
-/// of the masked key), so the hash carried with a packet is not needed here.</para>
+/// <para>Thread safety: the benchmark's one thread writes and reads (the burst lookup's scratch arrays are the
+/// table's). The table's hash is its own (CRC32C of the masked key).</para>
 /// </remarks>
 [SkipLocalsInit]
-public sealed class ExactTable
+internal sealed class MapExactTable
 {
     private static readonly ulong s_m0 = FlowMatch.ExactMaskNoTun.W0, s_m1 = FlowMatch.ExactMaskNoTun.W1,
         s_m2 = FlowMatch.ExactMaskNoTun.W2, s_m3 = FlowMatch.ExactMaskNoTun.W3, s_m4 = FlowMatch.ExactMaskNoTun.W4;
 
     private readonly FlowHashMap _map;
+    private readonly uint[] _hashes = new uint[64];
+    private readonly nint[] _candidates = new nint[64];
 
-    public ExactTable(int initialCapacity = 0)
+    public MapExactTable(int initialCapacity = 0)
     {
         Debug.Assert(FlowMatch.ExactMaskNoTun.W5 == 0);
         _map = new FlowHashMap(initialCapacity);
@@ -75,9 +78,8 @@ public sealed class ExactTable
         // counters, serial and flags, and its match value's first five words); (3) confirm the candidate by its key,
         // falling back to a complete probe when it is not the one. The sixth word is neither prefetched nor compared:
         // every rule here has the exact mask, which clears it, so its value there is zero (asserted at insertion).
-        var scratch = BurstScratch.ForThread;
-        Span<uint> hs = scratch.ExactHashes;
-        Span<nint> cand = scratch.ExactCandidates;
+        Span<uint> hs = _hashes;
+        Span<nint> cand = _candidates;
         while (bits != 0)
         {
             int i = BitOperations.TrailingZeroCount(bits);
