@@ -209,11 +209,45 @@ public sealed class VswitchdSideBySideTests
         "priority=65535,dl_type=0x88b5,actions=in_port,output:1,output:2,output:3,output:4,output:5",
     ];
 
+    /// <summary>
+    /// Flows the frames test adds in the version named, as users write them there: Open vSwitch's newer uses of its
+    /// Nicira fields. Cookie 0x5a: loads into part of nw_ttl, ip_ecn, an IPv6 address and ipv6_label; whole-field loads
+    /// (read back as loads up to 1.4 and as set_field in 1.5); partial and whole register loads, moves between registers
+    /// and packet fields, output:REG. Cookie 0x5b: a dp_hash select group (<see cref="s_frameGroups"/>; Open vSwitch
+    /// recirculates the packet there), then the table the rule's goto reaches, or a resubmit after the group. No flow
+    /// matches dp_hash: Open vSwitch 3.1 refuses such a flow-mod from a controller (OFPBRC_EPERM, "only internal flows
+    /// can set non-default values to hidden fields"); the tables after the group matching dp_hash are proved in
+    /// PipelineWordTests. The 1.0-style loads are added over 1.3: Open vSwitch marks a flow added over 1.0 reset_counts
+    /// in its 1.3 and 1.5 statistics (a 1.0 add always resets counts), a flag Softswitch does not report.
+    /// </summary>
+    private static readonly (string Version, string Flow)[] s_nxFlows =
+    [
+        ("OpenFlow13", "cookie=0x5a,priority=400,udp,nw_dst=10.9.0.3,actions=load:0x5->NXM_NX_IP_TTL[0..3],load:0x1->NXM_NX_IP_ECN[1],output:2"),
+        ("OpenFlow13", "cookie=0x5a,priority=400,udp6,in_port=3,actions=load:0x1234->NXM_NX_IPV6_SRC[0..15],load:0xf->NXM_NX_IP_TTL[4..7],load:0x1->NXM_NX_IP_ECN[0],load:0xab->NXM_NX_IPV6_LABEL[0..7],output:2"),
+        ("OpenFlow13", "cookie=0x5a,priority=400,udp,nw_dst=10.9.0.5,actions=load:0xa000001->NXM_OF_IP_DST[],load:0x20->NXM_OF_IP_TOS[],load:0xaa->NXM_OF_ETH_SRC[],output:2"),
+        ("OpenFlow15", "cookie=0x5a,priority=401,udp6,in_port=3,tp_dst=2002,actions=load:0x20010db8000000000000000000000099->NXM_NX_IPV6_DST[],load:0x3->NXM_NX_IPV6_LABEL[],output:2"),
+        ("OpenFlow15", "cookie=0x5a,priority=400,udp,nw_dst=10.9.0.6,actions=load:0x3->NXM_NX_REG5[4..7],load:0x2->NXM_NX_REG6[16..31],load:0x21->NXM_NX_REG4[],"
+            + "move:NXM_NX_REG5[4..7]->NXM_OF_IP_TOS[2..5],move:NXM_NX_REG4[0..7]->NXM_NX_IP_TTL[],move:NXM_OF_UDP_DST[0..7]->NXM_NX_REG7[8..15],"
+            + "move:NXM_NX_REG7[8..15]->NXM_OF_ETH_DST[0..7],output:NXM_NX_REG6[16..31]"),
+        ("OpenFlow13", "cookie=0x5b,priority=400,udp,nw_dst=10.9.0.7,actions=group:5,goto_table:5"),
+        ("OpenFlow13", "cookie=0x5b,priority=400,udp,nw_dst=10.9.0.8,actions=group:6,resubmit(,6)"),
+        ("OpenFlow13", "cookie=0x5b,table=5,priority=5,actions=output:5"),
+        ("OpenFlow15", "cookie=0x5b,table=6,priority=5,actions=output:5"),
+    ];
+
+    /// <summary>The groups the frames test adds in OpenFlow 1.5 (where ovs-ofctl writes a selection method): dp_hash
+    /// select groups of one bucket (the pick does not depend on the hash's value, which is each switch's own).</summary>
+    private static readonly string[] s_frameGroups =
+    [
+        "group_id=5,type=select,selection_method=dp_hash,bucket=actions=mod_dl_src:00:00:00:00:00:57,output:1",
+        "group_id=6,type=select,selection_method=dp_hash,bucket=actions=resubmit(,6)",
+    ];
+
     /// <summary>One switch under the frames test: where its bridge's ports and their far ends live, its tools, and what
     /// makes its flow statistics current (Open vSwitch pushes a datapath flow's counts to its OpenFlow flows when its
     /// revalidators pass).</summary>
     private sealed record FrameSide(string Name, string? BridgeNs, string FarNs, Func<string[], Sh.Result> Vsctl,
-        Func<string, string[], Sh.Result> Ofctl, Action Settle, Func<string> Log) : IVsctlSide;
+        Func<string, string, string[], Sh.Result> OfctlIn, Action Settle, Func<string> Log) : IVsctlSide;
 
     /// <summary>
     /// The same flows forward the same frames: <see cref="s_flows"/> (and three flows that bring frames to the register
@@ -225,8 +259,11 @@ public sealed class VswitchdSideBySideTests
     /// standard ones and NORMAL (a flood, then a reply to the MAC it learned), registers, resubmit, learn (the learned
     /// flows are compared), conjunction, note, dec_ttl (a TTL of 1 ends there), output:REG (to port 5, and to port 0,
     /// which is no port), clone, multipath, bundle, controller(id=3) and exit (no controller: nothing leaves) and
-    /// write_actions. Compared: every frame's output on every port, byte for byte and in order, and the flow table
-    /// after them with each flow's n_packets and n_bytes (durations and ages left out). Not compared: what NORMAL
+    /// write_actions; then <see cref="s_nxFlows"/>, added in OpenFlow 1.0, 1.3 and 1.5 as users write them there, with
+    /// <see cref="s_frameGroups"/>' dp_hash groups (loads into part of a field and of a whole one, register loads and
+    /// moves, output:REG, dp_hash after its group). Compared: every frame's output on every port, byte for byte and in
+    /// order, and the flow table after them with each flow's n_packets and n_bytes (durations and ages left out), the
+    /// Nicira flows as 1.0 and 1.5 read them back, and the groups as 1.5 does. Not compared: what NORMAL
     /// floods to the bridge's own port (its tap is not captured) and when a learned flow appears (Open vSwitch adds it
     /// while translating the frame, Softswitch through its flow-mod path just after: the test waits for both flows).
     /// </summary>
@@ -247,22 +284,23 @@ public sealed class VswitchdSideBySideTests
             var sides = new[]
             {
                 new FrameSide("ovs-vswitchd", ovsNs.Name, ovsNs.Name, a => Sh.Run("ovs-vsctl", ["--timeout=20", $"--db=unix:{ovs.RunDir}/db.sock", .. a], 30_000),
-                    (cmd, a) => Sh.Run("ovs-ofctl", ["-O", "OpenFlow13", cmd, $"unix:{ovs.RunDir}/{br}.mgmt", .. a], 30_000),
+                    (v, cmd, a) => Sh.Run("ovs-ofctl", ["-O", v, cmd, $"unix:{ovs.RunDir}/{br}.mgmt", .. a], 30_000),
                     () => ovs.Appctl("revalidator/wait"), () => ovs.LogTail),
                 new FrameSide("softswitch vswitchd", null, farNs, a => db.TryVsctl(a),
-                    (cmd, a) => db.Tool("ovs-ofctl", ["-O", "OpenFlow13", cmd, br, .. a]), () => { }, () => VswitchdBridgesTests.Log(db)),
+                    (v, cmd, a) => db.Tool("ovs-ofctl", ["-O", v, cmd, br, .. a]), () => { }, () => VswitchdBridgesTests.Log(db)),
             };
             var frames = TestFrames();
             var seen = new List<string>[2];
             for (int s = 0; s < 2; s++)
             {
                 var side = sides[s];
-                string Ofctl(string cmd, params string[] a)
+                string OfctlIn(string version, string cmd, params string[] a)
                 {
-                    var r = side.Ofctl(cmd, a);
-                    Assert.True(r.Ok, $"{side.Name}: ovs-ofctl {cmd} {string.Join(' ', a)}: {r.Stderr}\n{side.Log()}");
+                    var r = side.OfctlIn(version, cmd, a);
+                    Assert.True(r.Ok, $"{side.Name}: ovs-ofctl -O {version} {cmd} {string.Join(' ', a)}: {r.Stderr}\n{side.Log()}");
                     return r.Stdout;
                 }
+                string Ofctl(string cmd, params string[] a) => OfctlIn("OpenFlow13", cmd, a);
 
                 // Ports 1-5: veths whose far ends sit in the side's far namespace, IPv6 off so the kernel sends nothing.
                 for (int n = 1; n <= 5; n++)
@@ -277,13 +315,15 @@ public sealed class VswitchdSideBySideTests
                         Sh.Check(ip[0], [.. ip[1..], "link", "set", link, "up"]);
                     }
                 }
-                Vsctl(side, ["add-br", br, "--", "set", "bridge", br, "datapath_type=netdev", "protocols=OpenFlow10,OpenFlow13", "fail_mode=secure",
+                Vsctl(side, ["add-br", br, "--", "set", "bridge", br, "datapath_type=netdev", "protocols=OpenFlow10,OpenFlow13,OpenFlow15", "fail_mode=secure",
                     .. Enumerable.Range(1, 5).SelectMany(n => new[] { "--", "add-port", br, P(n), "--", "set", "Interface", P(n), $"ofport_request={n}" })]);
                 string[] ports = [.. Enumerable.Range(1, 5).Select(P)];
                 Assert.Equal("1 2 3 4 5", string.Join(' ', Vsctl(side, ["--bare", "--columns=ofport", "list", "Interface", .. ports]).Split(new[] { '\n', ' ' }, StringSplitOptions.RemoveEmptyEntries)));
                 Assert.True(Wait.Until(() => Vsctl(side, ["--bare", "--columns=link_state", "list", "Interface", .. ports]).Split(new[] { '\n', ' ' }, StringSplitOptions.RemoveEmptyEntries)
                     .Count(l => l == "up") == 5, 20_000, everyMs: 100), $"{side.Name}: the ports' links never came up\n{side.Log()}");
                 foreach (var flow in s_flows.Where(f => !f.StartsWith("priority=200,", StringComparison.Ordinal)).Concat(s_frameFlows)) Ofctl("add-flow", flow);
+                foreach (var group in s_frameGroups) OfctlIn("OpenFlow15", "add-group", group);
+                foreach (var (version, flow) in s_nxFlows) OfctlIn(version, "add-flow", flow);
 
                 using var io = NsPorts.Start(side.FarNs, [.. Enumerable.Range(1, 5).Select(Q)]);
                 var facts = new List<string>();
@@ -334,6 +374,12 @@ public sealed class VswitchdSideBySideTests
                 Assert.True(Wait.Until(() => FlowLines(Dump("table=10")).Count == 2, 30_000, everyMs: 100), $"{side.Name}: the learned flows:\n{Dump("table=10")}\n{side.Log()}");
                 side.Settle();
                 facts.AddRange(FlowLines(Dump()).Select(l => "flow " + Regex.Replace(l, @"(duration=[0-9.]+s|idle_age=\d+|hard_age=\d+), ", "")).Order(StringComparer.Ordinal));
+                // The Nicira flows as ovs-ofctl reads them back in 1.0 (those without a group) and 1.5, and the groups.
+                IEnumerable<string> Lines(string text, string label)
+                    => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal).Select(l => label + l);
+                facts.AddRange(Lines(OfctlIn("OpenFlow10", "dump-flows", "--no-stats", "cookie=0x5a/-1"), "flow10 "));
+                facts.AddRange(Lines(OfctlIn("OpenFlow15", "dump-flows", "--no-stats", "cookie=0x5a/0xfe"), "flow15 "));
+                facts.AddRange(Lines(OfctlIn("OpenFlow15", "dump-groups"), "group15 "));
                 seen[s] = facts;
                 Vsctl(side, "del-br", br);
             }
@@ -380,6 +426,13 @@ public sealed class VswitchdSideBySideTests
         frames.Add(("TCP to 10.9.0.2: loads into part of tcp_src and nw_dst", 3, Tcp("00:00:00:00:00:01", "10.0.0.1", "10.9.0.2", 22, 0x10)));
         frames.Add(("UDP in VLAN 5: loads into part of vlan_tci (VID, then PCP)", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.2.0.1", vlan: 5)));
         frames.Add(("UDP in VLAN 6: set_field into part of vlan_vid", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.2.0.1", vlan: 6)));
+        frames.Add(("UDP to 10.9.0.3: loads into part of nw_ttl and ip_ecn", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.9.0.3")));
+        frames.Add(("IPv6 UDP on port 3: loads into part of ipv6_src, nw_ttl, ip_ecn, ipv6_label", 3, FlowFrames.Ipv6Frame(17, 1000, 2000)));
+        frames.Add(("IPv6 UDP to port 2002: whole loads of ipv6_dst and ipv6_label", 3, FlowFrames.Ipv6Frame(17, 1000, 2002)));
+        frames.Add(("UDP to 10.9.0.5: whole loads of nw_dst, ip_tos and eth_src", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.9.0.5")));
+        frames.Add(("UDP to 10.9.0.6: partial and whole register loads, moves, output:REG", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.9.0.6")));
+        frames.Add(("UDP to 10.9.0.7: a dp_hash group, then dp_hash in the table of the goto", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.9.0.7")));
+        frames.Add(("UDP to 10.9.0.8: a dp_hash group whose bucket resubmits, then a resubmit after it", 3, FlowFrames.Udp(h1, h2, "10.0.0.1", "10.9.0.8")));
         frames.Add(("ARP reply to the MAC NORMAL learned on port 3", 4, FrameBuilder.Arp(2, FlowFrames.Mac(h2), FlowFrames.Ip("10.0.0.2"), FlowFrames.Mac(h1), FlowFrames.Ip("10.0.0.1"))));
         return frames;
     }

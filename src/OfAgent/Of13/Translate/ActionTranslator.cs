@@ -142,7 +142,8 @@ internal static class ActionTranslator
 
     /// <summary>
     /// A load (NXAST_REG_LOAD, REG_LOAD2) as OpenFlow 1.5's set-field, masked when it loads part of the field: of a packet
-    /// field's OXM, or of a register's or pkt_mark's; null for another action or field.
+    /// field's OXM, or of a register's, pkt_mark's, or vlan_tci's, nw_ttl's or nw_tos's under its NXM header (which
+    /// have no OXM, as Open vSwitch writes them: set_field:5/0xf->nw_ttl); null for another action or field.
     /// </summary>
     private static Ofp13Action? SetField15(in NxAction nx)
     {
@@ -156,7 +157,7 @@ internal static class ActionTranslator
             return Ofp13Action.SetField(new Ofp13Oxm(pf, (nx.Mask & whole) != whole, nx.Value & nx.Mask & whole, nx.Mask & whole));
         }
         byte x = Ofp13Match.FieldOf((ushort)(nx.FieldHeader >> 16), (byte)((nx.FieldHeader >> 9) & 0x7f));
-        if (!Ofp13Match.IsRegister(x) && x != Ofp13Match.NxPktMark && x != Ofp13Match.NxVlanTci) return null;
+        if (!Ofp13Match.IsRegister(x) && x is not (Ofp13Match.NxPktMark or Ofp13Match.NxVlanTci or Ofp13Match.NxIpTtl or Ofp13Match.NxIpTos)) return null;
         UInt128 all = Ofp13Match.AllOnes(x);
         return Ofp13Action.SetField(new Ofp13Oxm(x, (nx.Mask & all) != all, nx.Value & nx.Mask & all, nx.Mask & all));
     }
@@ -296,8 +297,11 @@ internal static class ActionTranslator
     /// </summary>
     private static OfAction? PacketFieldSetField(in Ofp13Oxm f)
     {
-        if (Ofp13Match.IsRegister(f.Field) || f.Field == Ofp13Match.NxPktMark || f.Field >= Ofp13Match.FieldCount) return null;
-        uint header = 0x8000u << 16 | (uint)f.Field << 9 | (uint)Ofp13Match.FieldLength(f.Field);
+        // nw_ttl and nw_tos have no OXM: Open vSwitch writes them under their NXM headers (set_field:5/0xf->nw_ttl).
+        if (Ofp13Match.IsRegister(f.Field) || f.Field == Ofp13Match.NxPktMark) return null;
+        if (f.Field >= Ofp13Match.FieldCount && f.Field is not (Ofp13Match.NxIpTtl or Ofp13Match.NxIpTos)) return null;
+        var (cls, wireField) = Ofp13Match.WireOf(f.Field);
+        uint header = (uint)cls << 16 | (uint)wireField << 9 | (uint)Ofp13Match.FieldLength(f.Field);
         if (Of10.Translate.ActionTranslator.FieldOfHeader(header) is not { } field || OfSubfield.IsRegister(field) || !OfSubfield.IsWritable(field))
             return null;
         UInt128 all = Ofp13Match.AllOnes(f.Field), m = f.Mask & all;
