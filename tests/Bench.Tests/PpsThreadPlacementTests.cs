@@ -17,6 +17,26 @@ public sealed partial class PpsThreadPlacementTests
     [TwoCpuFact]
     public void AScaleToRunPinsEachForwardingThreadToACpuOfItsOwn()
     {
+        // Each pinned thread must forward in the two-thread run. Pinning keeps this process's other threads off a
+        // forwarding thread's CPU, not other processes: on a loaded machine one may take that CPU for the whole short
+        // window (seen once: 0.00 and 4.45 Mpps), so a run where a thread forwarded nothing is run again, up to three
+        // times; a placement that is wrong leaves a thread idle in every run.
+        var outputs = new List<string>();
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            string stdout = RunScaleTo();
+            outputs.Add(stdout);
+            var row = TwoThreadRow().Match(stdout);
+            Assert.True(row.Success, stdout);
+            if (Rate(row.Groups[1].Value) > 0 && Rate(row.Groups[2].Value) > 0) return;
+        }
+        Assert.Fail("a forwarding thread forwarded nothing in three runs:\n" + string.Join("\n----\n", outputs));
+    }
+
+    private static double Rate(string s) => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string RunScaleTo()
+    {
         string dll = Path.Combine(AppContext.BaseDirectory, "Softswitch.Bench.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { dll, "pps", "--flows", "200", "--scale-to", "2", "--seconds", "1", "--pin-cpu", "0" }) psi.ArgumentList.Add(a);
@@ -25,9 +45,6 @@ public sealed partial class PpsThreadPlacementTests
         string stdout = p.StandardOutput.ReadToEnd();
         Assert.True(p.WaitForExit(120_000), "bench pps did not finish in 120 s");
         Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{stdout}\n{stderr.Result}");
-        var row = TwoThreadRow().Match(stdout);
-        Assert.True(row.Success, stdout);
-        Assert.True(double.Parse(row.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, stdout);
-        Assert.True(double.Parse(row.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, stdout);
+        return stdout;
     }
 }
