@@ -121,11 +121,18 @@ public sealed record FlowTableOptions
     public const int DefaultMaxFlows = 2_000_000;
 
     /// <summary>
+    /// The highest <see cref="MaxFlows"/>: half of what the hash stage's record table can hold
+    /// (<see cref="Datapath.Classifier.ExactRecordTable.MaxKeys"/>), as a bundle or a replace-flows can hold each of a
+    /// table's exact flows twice (its old version and its new) until the commit's grace period ends.
+    /// </summary>
+    public const int MaxFlowLimit = Datapath.Classifier.ExactRecordTable.MaxKeys / 2;
+
+    /// <summary>
     /// Most flows of each table (OpenFlow 1.0's table 0, each 1.3 table), exact and wildcard together, as Open vSwitch's
     /// Flow_Table flow_limit; an ADD of a new flow beyond it fails with <see cref="FlowModStatus.TableFull"/> (replacing
     /// one does not), or, in a table with eviction on, evicts a flow (<see cref="OfFlowTables.SetEviction"/>). A table's
     /// configuration may set it lower (<see cref="OfTableSettings.FlowLimit"/>, <see cref="OfFlowTables.MaxFlowsOf"/>). What
-    /// table stats and table features report as the table's max_entries. At least 1.
+    /// table stats and table features report as the table's max_entries. At least 1, at most <see cref="MaxFlowLimit"/>.
     /// </summary>
     public int MaxFlows { get; init; } = DefaultMaxFlows;
 

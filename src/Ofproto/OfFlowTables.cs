@@ -64,6 +64,7 @@ public sealed partial class OfFlowTables
         _clock = clock;
         _options = options ?? new FlowTableOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxFlows, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(_options.MaxFlows, FlowTableOptions.MaxFlowLimit, nameof(options));
         _tables = [new OfTable(MainTableId, "classifier", _options.MaxFlows, TableMiss.Controller)];
         _main = pipeline.Stage(0)!;
         _emergency = pipeline.AddTable();

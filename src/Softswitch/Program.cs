@@ -53,7 +53,7 @@ var localPort = new Option<string?>("--local-port") { Description = "the LOCAL p
 var sflow = new Option<string?>("--sflow") { Description = "export sFlow v5 to the collector COLLECTOR[:PORT] (port 6343 when left out; IPv6 as [ADDR]:PORT): packet samples and port counters, as Open vSwitch's sflow record (default none)" };
 var sflowSampling = new Option<int?>("--sflow-sampling") { Description = $"with --sflow: sample 1 in N received packets (default {defaults.SflowSampling}, as OVS)" };
 var sflowPolling = new Option<int?>("--sflow-polling") { Description = $"with --sflow: seconds between counter samples of each port, 0 for none (default {defaults.SflowPolling}, as OVS)" };
-var flowLimit = new Option<int?>("--flow-limit") { Description = $"the most flows a table holds, exact or not (each OpenFlow 1.3 table and OpenFlow 1.0's); an add past it gets TABLE_FULL, as OVS's flow_limit (at least 1; default {defaults.FlowLimit})" };
+var flowLimit = new Option<int?>("--flow-limit") { Description = $"the most flows a table holds, exact or not (each OpenFlow 1.3 table and OpenFlow 1.0's); an add past it gets TABLE_FULL, as OVS's flow_limit (from 1 to {Softswitch.Ofproto.FlowTableOptions.MaxFlowLimit}; default {defaults.FlowLimit})" };
 var queues = new Option<string?>("--queues") { Description = "egress shaping, as OVS's linux-htb: 'PORT max-rate=RATE' (a port's ceiling) and 'PORT:QUEUE min-rate=RATE,max-rate=RATE' (a queue), separated by ';', PORT a name or number, RATE bits/s with k, M or G (e.g. 'eth1 max-rate=100M; eth1:0 max-rate=30M; eth1:1 max-rate=70M'); ENQUEUE and set_queue send through the queue, other packets through queue 0 (default none)" };
 var run = new Command("run", "run the switch")
 {

@@ -145,7 +145,8 @@ internal static class RunCommand
         uint versions = AgentOptions.DefaultVersions;
         if (s.Protocols is { } protocolList && !AgentOptions.TryParseVersions(protocolList, out versions, out var protocolError))
             return Fail($"--protocols: {protocolError}", out error);
-        if (s.FlowLimit < 1) return Fail($"--flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not {s.FlowLimit}", out error);
+        if (s.FlowLimit is < 1 or > Ofproto.FlowTableOptions.MaxFlowLimit)
+            return Fail($"--flow-limit must be from 1 to {Ofproto.FlowTableOptions.MaxFlowLimit} (the most flows a table holds, as OVS's flow_limit), not {s.FlowLimit}", out error);
         if (s.MaxBackoff < 1000) return Fail($"--max-backoff must be at least 1000 (milliseconds, as OVS's max_backoff), not {s.MaxBackoff}", out error);
         foreach (var c in s.Controllers)
         {

@@ -248,6 +248,18 @@ public class OfFlowTablesFlowModTests
     }
 
     [Fact]
+    public void FlowLimit_StaysWithinWhatTheRecordTableHolds_WithEveryExactFlowTwice()
+    {
+        // A limit past the hash stage's record table would let an add reach the table's own bound (an exception in the
+        // middle of an add); a bundle can hold each exact flow twice (old and new version) until its commit ends.
+        Assert.True(2L * FlowTableOptions.MaxFlowLimit <= Softswitch.Datapath.Classifier.ExactRecordTable.MaxKeys);
+        Assert.True(FlowTableOptions.DefaultMaxFlows <= FlowTableOptions.MaxFlowLimit);
+        Assert.Equal(FlowTableOptions.MaxFlowLimit,
+            new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxFlows = FlowTableOptions.MaxFlowLimit }).GetTableStats(0).MaxEntries);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxFlows = FlowTableOptions.MaxFlowLimit + 1 }));
+    }
+
+    [Fact]
     public void TableModel_IsOneOpenFlowTable_WithTheClassifierStagesAsItsDetail()
     {
         var table = new OfFlowTables(new ManualClock(), new FlowTableOptions { MaxFlows = 5 });

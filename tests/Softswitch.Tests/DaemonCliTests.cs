@@ -76,8 +76,9 @@ public sealed class DaemonCliTests : IDisposable
     [InlineData(new[] { "run", "--ports", "mem:2", "--pmd-auto-lb-load-threshold", "101" }, "softswitch: --pmd-auto-lb-load-threshold must be a percentage from 0 to 100, not 101")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--pmd-auto-lb-improvement-threshold=-1" }, "softswitch: --pmd-auto-lb-improvement-threshold must be a percentage from 0 to 100, not -1")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--pmd-auto-lb-rebal-interval", "20001" }, "softswitch: --pmd-auto-lb-rebal-interval must be 0 to 20000 minutes, not 20001")]
-    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "0" }, "softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not 0")]
-    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit=-5" }, "softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not -5")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "0" }, "softswitch: --flow-limit must be from 1 to 4194304 (the most flows a table holds, as OVS's flow_limit), not 0")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit=-5" }, "softswitch: --flow-limit must be from 1 to 4194304 (the most flows a table holds, as OVS's flow_limit), not -5")]
+    [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "4194305" }, "softswitch: --flow-limit must be from 1 to 4194304 (the most flows a table holds, as OVS's flow_limit), not 4194305")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "many" }, "softswitch: --flow-limit wants a whole number, e.g. 4, not 'many'")]
     [InlineData(new[] { "run", "--ports", "mem:2", "--flow-limit", "1e6" }, "softswitch: --flow-limit wants a whole number, e.g. 4, not '1e6'")]
     [InlineData(new[] { "demo", "--seconds", "0" }, "softswitch: --seconds must be above 0")]
@@ -135,7 +136,7 @@ public sealed class DaemonCliTests : IDisposable
         File.WriteAllText(path, """{"ports": "mem:2", "flowLimit": 0}""");
         var (code, _, stderr) = Softswitch("run", "--config", path);
         Assert.Equal(2, code);
-        Assert.Equal("softswitch: --flow-limit must be at least 1 (the most flows a table holds, as OVS's flow_limit), not 0\n", stderr);
+        Assert.Equal("softswitch: --flow-limit must be from 1 to 4194304 (the most flows a table holds, as OVS's flow_limit), not 0\n", stderr);
 
         var (pid, ctl, _, _) = Detached("--flow-limit", "5000");
         var show = Softswitch("ctl", "-t", ctl, "dp/show");

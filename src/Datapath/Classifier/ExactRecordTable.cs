@@ -72,6 +72,10 @@ public sealed unsafe partial class ExactRecordTable : IDisposable
     private const int MinSlots = 16;
     /// <summary>At most 2^24 slots (1 GiB of records).</summary>
     public const int MaxSlots = 1 << 24;
+    /// <summary>The most keys the table holds (a load of at most one half of <see cref="MaxSlots"/>); one more throws.
+    /// A flow table's limit keeps below it, with room for a versioned replacement of every key
+    /// (<c>FlowTableOptions.MaxFlowLimit</c>).</summary>
+    public const int MaxKeys = MaxSlots / 2;
 
     private static readonly ulong s_m0 = FlowMatch.ExactMaskNoTun.W0, s_m1 = FlowMatch.ExactMaskNoTun.W1,
         s_m2 = FlowMatch.ExactMaskNoTun.W2, s_m3 = FlowMatch.ExactMaskNoTun.W3, s_m4 = FlowMatch.ExactMaskNoTun.W4;
