@@ -13,17 +13,13 @@ public sealed class OvsOfctl14Tests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
     private static string Ok(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Ok(rig, "OpenFlow14", cmd, rest);
-
-    private static string OkIn(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
     [ToolFact]
     [RequiresTool("ovs-ofctl")]
     public async Task ShowPortsTablesQueues_InTheir14Layouts()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         var show = Ok(rig, "show");
         Assert.Contains("OFPT_FEATURES_REPLY (OF1.4)", show);
         Assert.Contains("OFPST_PORT_DESC reply (OF1.4)", show);
@@ -52,7 +48,7 @@ public sealed class OvsOfctl14Tests
     [RequiresTool("ovs-ofctl")]
     public async Task FlowsForward_PortModAndEvictionTaken_A10And15PeerBeside()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         Ok(rig, "add-flow", "table=0,priority=10,in_port=1,actions=write_metadata:0x7/0xff,goto_table:3");
         Ok(rig, "add-flow", "table=3,priority=5,metadata=0x7/0xff,actions=output:2");
         var flows = Ok(rig, "dump-flows");
@@ -64,13 +60,13 @@ public sealed class OvsOfctl14Tests
         Assert.Contains("n_packets=1", Ok(rig, "dump-flows", "table=3"));
         // The same flows read by a 1.0 tool at the same time (a 1.0 connection beside the 1.4 ones).
         Assert.Contains("priority=10,in_port=1 actions=write_metadata:0x7/0xff,goto_table:3", Ok(rig, "dump-flows"));
-        Assert.Contains("NXST_FLOW reply (xid=0x", OkIn(rig, "OpenFlow10", "dump-flows"));   // 1.0 dumps in the NXM flow format
+        Assert.Contains("NXST_FLOW reply (xid=0x", OvsOfctl.Ok(rig, "OpenFlow10", "dump-flows"));   // 1.0 dumps in the NXM flow format
 
         Ok(rig, "mod-port", "3", "down");
         Assert.Contains("config:     PORT_DOWN", Ok(rig, "dump-ports-desc").Split(" 3(mem3)")[1].Split(" 4(mem4)")[0]);
         Ok(rig, "mod-port", "3", "up");
         Ok(rig, "mod-table", "0", "evict");
         Assert.Contains("eviction=on", Ok(rig, "dump-table-desc"));
-        Assert.Contains("OFPT_FEATURES_REPLY (OF1.5)", OkIn(rig, "OpenFlow15", "show"));
+        Assert.Contains("OFPT_FEATURES_REPLY (OF1.5)", OvsOfctl.Ok(rig, "OpenFlow15", "show"));
     }
 }

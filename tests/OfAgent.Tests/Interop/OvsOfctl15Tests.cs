@@ -14,11 +14,7 @@ public sealed class OvsOfctl15Tests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
     private static string Ok(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Ok(rig, "OpenFlow15", cmd, rest);
-
-    private static string OkIn(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
 
     private static string Refused(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Refused(rig, "OpenFlow15", cmd, rest);
 
@@ -26,7 +22,7 @@ public sealed class OvsOfctl15Tests
     [RequiresTool("ovs-ofctl")]
     public async Task ShowPortsTables_Echo()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         var show = Ok(rig, "show");
         Assert.Contains("OFPT_FEATURES_REPLY (OF1.5)", show);
         Assert.Contains("OFPST_PORT_DESC reply (OF1.5)", show);
@@ -53,7 +49,7 @@ public sealed class OvsOfctl15Tests
     [RequiresTool("ovs-ofctl")]
     public async Task FlowsInTheir15Layout_AddFlowsDumpDelete_MeterAction_PacketOutThroughThePipeline()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         Ok(rig, "add-flow", "table=0,priority=10,in_port=1,actions=write_metadata:0x7/0xff,goto_table:3");
         Ok(rig, "add-flow", "table=3,priority=5,metadata=0x7/0xff,actions=output:2");
         var flows = Ok(rig, "dump-flows");
@@ -70,7 +66,7 @@ public sealed class OvsOfctl15Tests
         Ok(rig, "add-meter", "meter=1,pktps,band=type=drop,rate=1000");
         Ok(rig, "add-flow", "table=1,priority=7,udp,actions=meter:1,output:3");
         Assert.Contains("priority=7,udp actions=meter:1,output:3", Ok(rig, "dump-flows", "table=1"));
-        Assert.Contains("priority=7,udp actions=meter:1,output:3", OkIn(rig, "OpenFlow13", "dump-flows", "table=1"));
+        Assert.Contains("priority=7,udp actions=meter:1,output:3", OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "table=1"));
         Assert.Contains("meter=1 pktps bands=", Ok(rig, "dump-meters"));
 
         // add-flows from a file, then del-flows; a 1.0 tool reads the same table meanwhile.
@@ -85,7 +81,7 @@ public sealed class OvsOfctl15Tests
             File.Delete(file);
         }
         Assert.Contains("priority=21,in_port=3 actions=output:4", Ok(rig, "dump-flows"));
-        Assert.Contains("priority=21,in_port=3 actions=output:4", OkIn(rig, "OpenFlow10", "dump-flows"));
+        Assert.Contains("priority=21,in_port=3 actions=output:4", OvsOfctl.Ok(rig, "OpenFlow10", "dump-flows"));
         Ok(rig, "del-flows", "table=0,in_port=2");
         var after = Ok(rig, "dump-flows", "table=0");
         Assert.DoesNotContain("in_port=2", after);
@@ -103,7 +99,7 @@ public sealed class OvsOfctl15Tests
     [RequiresTool("ovs-ofctl")]
     public async Task Groups_BucketIds_InsertAndRemoveBuckets_ReadBackIn13Too()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         Ok(rig, "add-group", "group_id=1,type=all,bucket=bucket_id:10,actions=output:1,bucket=bucket_id:20,actions=output:2");
         var groups = Ok(rig, "dump-groups");
         Assert.Contains("OFPST_GROUP_DESC reply (OF1.5)", groups);
@@ -135,7 +131,7 @@ public sealed class OvsOfctl15Tests
         // A select group's weights are bucket properties; a 1.3 tool reads the group in its own layout.
         Ok(rig, "add-group", "group_id=2,type=select,bucket=bucket_id:1,weight:3,actions=output:1,bucket=bucket_id:2,weight:5,actions=output:2");
         Assert.Contains("group_id=2,type=select,bucket=bucket_id:1,weight:3,actions=output:1,bucket=bucket_id:2,weight:5,actions=output:2", Ok(rig, "dump-groups", "2"));
-        Assert.Contains("group_id=2,type=select,bucket=weight:3,actions=output:1,bucket=weight:5,actions=output:2", OkIn(rig, "OpenFlow13", "dump-groups"));
+        Assert.Contains("group_id=2,type=select,bucket=weight:3,actions=output:1,bucket=weight:5,actions=output:2", OvsOfctl.Ok(rig, "OpenFlow13", "dump-groups"));
         Ok(rig, "remove-buckets", "group_id=2,command_bucket_id=all");
         Assert.Contains("group_id=2,type=select\n", Ok(rig, "dump-groups", "2").Replace("\r", ""));
         Ok(rig, "del-groups", "group_id=1");
@@ -151,7 +147,7 @@ public sealed class OvsOfctl15Tests
     [RequiresTool("ovs-ofctl")]
     public async Task Groups_SelectionMethods_ReadBackAsGiven_AndHashTheNamedFields()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         Ok(rig, "add-group", "group_id=1,type=select,selection_method=hash,fields(ip_src,ip_dst),bucket=bucket_id:1,weight:1,actions=output:1,bucket=bucket_id:2,weight:1,actions=output:2");
         Ok(rig, "add-group", "group_id=2,type=select,selection_method=hash,selection_method_param=7,fields=ip_dst,bucket=bucket_id:1,actions=output:1,bucket=bucket_id:2,actions=output:2");
         Ok(rig, "add-group", "group_id=3,type=select,selection_method=dp_hash,bucket=bucket_id:1,weight:1,actions=output:1,bucket=bucket_id:2,weight:3,actions=output:2");
@@ -190,7 +186,7 @@ public sealed class OvsOfctl15Tests
     [RequiresTool("ovs-ofctl")]
     public async Task BundleAddFlows_AndAPeerOfEachVersionBeside()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         string file = Path.GetTempFileName();
         try
         {
@@ -203,11 +199,11 @@ public sealed class OvsOfctl15Tests
             File.Delete(file);
         }
         Assert.Contains("priority=2,in_port=2 actions=output:1", Ok(rig, "dump-flows"));
-        Assert.Contains("OFPST_FLOW reply (OF1.3)", OkIn(rig, "OpenFlow13", "dump-flows"));
-        Assert.Contains("OFPST_FLOW reply (OF1.4)", OkIn(rig, "OpenFlow14", "dump-flows"));
-        Assert.Contains("NXST_FLOW reply (xid=0x", OkIn(rig, "OpenFlow10", "dump-flows"));   // 1.0 dumps in the NXM flow format
+        Assert.Contains("OFPST_FLOW reply (OF1.3)", OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows"));
+        Assert.Contains("OFPST_FLOW reply (OF1.4)", OvsOfctl.Ok(rig, "OpenFlow14", "dump-flows"));
+        Assert.Contains("NXST_FLOW reply (xid=0x", OvsOfctl.Ok(rig, "OpenFlow10", "dump-flows"));   // 1.0 dumps in the NXM flow format
         // A tool that offers 1.5 and 1.0 is answered in 1.5, the highest both speak.
-        Assert.Contains("(OF1.5)", OkIn(rig, "OpenFlow10,OpenFlow15", "dump-flows"));
+        Assert.Contains("(OF1.5)", OvsOfctl.Ok(rig, "OpenFlow10,OpenFlow15", "dump-flows"));
     }
 
     /// <summary>
@@ -222,9 +218,9 @@ public sealed class OvsOfctl15Tests
     [InlineData("OpenFlow15")]
     public async Task BundleOfFlowsGroupsAndPacketOuts_CommitsAllOrNothing(string version)
     {
-        await using var rig = Rig();
-        OkIn(rig, version, "add-group", "group_id=5,type=all,bucket=output:3");
-        OkIn(rig, version, "add-flow", "priority=5,in_port=3,actions=group:5");
+        await using var rig = OvsOfctl.Rig();
+        OvsOfctl.Ok(rig, version, "add-group", "group_id=5,type=all,bucket=output:3");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=5,in_port=3,actions=group:5");
         byte[] frame = FrameBuilder.Udp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 0x0a000001, 0x0a000002, 1, 2, 10);
         string hex = Convert.ToHexString(frame).ToLowerInvariant();
         string file = Path.GetTempFileName();
@@ -235,9 +231,9 @@ public sealed class OvsOfctl15Tests
                                       "flow add priority=9,in_port=1,actions=output:2", "flow add priority=9,in_port=2,actions=output:77"]);
             var (code, so, se) = ExternalTool.Run("ovs-ofctl", ["-O", version, "bundle", $"tcp:127.0.0.1:{rig.ListenPort}", file]);
             Assert.True(code != 0, $"a bundle with a failing flow succeeded: {so}");
-            Assert.Contains("group_id=5,type=all", OkIn(rig, version, "dump-groups"));
-            Assert.Contains("in_port=3 actions=group:5", OkIn(rig, version, "dump-flows"));
-            Assert.DoesNotContain("in_port=1", OkIn(rig, version, "dump-flows"));
+            Assert.Contains("group_id=5,type=all", OvsOfctl.Ok(rig, version, "dump-groups"));
+            Assert.Contains("in_port=3 actions=group:5", OvsOfctl.Ok(rig, version, "dump-flows"));
+            Assert.DoesNotContain("in_port=1", OvsOfctl.Ok(rig, version, "dump-flows"));
             Assert.Empty(rig.Ports[1].TakeSent());
 
             File.WriteAllLines(file, ["group delete group_id=5", $"packet-out in_port=1 packet={hex} actions=table",
@@ -250,8 +246,8 @@ public sealed class OvsOfctl15Tests
             File.Delete(file);
         }
         Assert.Equal(frame, Assert.Single(rig.Ports[1].TakeSent()));
-        Assert.DoesNotContain("group_id=5", OkIn(rig, version, "dump-groups"));
-        string flows = OkIn(rig, version, "dump-flows");
+        Assert.DoesNotContain("group_id=5", OvsOfctl.Ok(rig, version, "dump-groups"));
+        string flows = OvsOfctl.Ok(rig, version, "dump-flows");
         Assert.DoesNotContain("in_port=3", flows);
         Assert.Contains("in_port=1 actions=output:2", flows);
     }

@@ -19,8 +19,6 @@ public sealed class OvsOfctlBundleTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
-
     /// <summary>
     /// 16 UDP flows into port 1, whose flow sends them through symmetric_l3l4+udp hrw over ports 4-7 (basis 7): each
     /// leaves by the member <see cref="Bundle.Pick"/> names (Open vSwitch's, pinned by BundleTests), and more than one
@@ -50,13 +48,13 @@ public sealed class OvsOfctlBundleTests
     [InlineData("OpenFlow15")]
     public async Task Bundles_PickOpenVswitchsMember_FollowTheLinks_AndFinTimeoutLowersItsFlow(string version)
     {
-        await using var rig = new AgentRig(8, new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig(8);
         const string load = "bundle_load(symmetric_l3l4+udp,7,hrw,ofport,NXM_NX_REG0[],members:4,5,6,7)";
         const string ab = "bundle(eth_src,0,active_backup,ofport,members:5,6)";
         const string fin = "fin_timeout(idle_timeout=10,hard_timeout=20)";
-        Ok(rig, version, "add-flow", $"priority=10,in_port=1,actions={load},output:NXM_NX_REG0[0..15]");
-        Ok(rig, version, "add-flow", $"priority=10,in_port=2,actions={ab}");
-        Ok(rig, version, "add-flow", $"priority=10,idle_timeout=60,tcp,in_port=3,actions={fin},output:8");
+        OvsOfctl.Ok(rig, version, "add-flow", $"priority=10,in_port=1,actions={load},output:NXM_NX_REG0[0..15]");
+        OvsOfctl.Ok(rig, version, "add-flow", $"priority=10,in_port=2,actions={ab}");
+        OvsOfctl.Ok(rig, version, "add-flow", $"priority=10,idle_timeout=60,tcp,in_port=3,actions={fin},output:8");
         SixteenFlowsTakeTheirHrwMembers(rig);
 
         byte[] other = FrameBuilder.Udp(H2, H1, 0x0a000002, 0x0a000001, 53, 1000);
@@ -78,13 +76,13 @@ public sealed class OvsOfctlBundleTests
         Assert.Single(rig.Ports[7].TakeSent());
         rig.Dp.RunMaintenance();
 
-        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains($"actions={load},", dump);
         Assert.Contains($"actions={ab}", dump);
         Assert.Contains($"actions={fin},", dump);
-        string tcp = Ok(rig, version, "dump-flows", "tcp");
+        string tcp = OvsOfctl.Ok(rig, version, "dump-flows", "tcp");
         Assert.True(tcp.Contains("idle_timeout=10, hard_timeout=20,", StringComparison.Ordinal), tcp);
-        Assert.Equal(OvsOfctl.Flows(dump), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, OvsOfctl.Flows(dump))));
+        OvsOfctl.ReAddsTheSame(rig, version, dump);
         // bundle_check: the controller takes no part (OFPBAC_BAD_OUT_PORT).
         Assert.Contains("OFPBAC_BAD_OUT_PORT", OvsOfctl.Refused(rig, version, "add-flow", "actions=bundle(eth_src,0,hrw,ofport,members:1,CONTROLLER)"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
@@ -96,34 +94,34 @@ public sealed class OvsOfctlBundleTests
     [InlineData("OpenFlow15")]
     public async Task InBucketsAndPacketOuts_BundlePicksAndFinTimeoutLowersTheFlowThatAppliedTheGroup(string version)
     {
-        await using var rig = new AgentRig(8, new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig(8);
         const string hrw = "bundle(symmetric_l3l4+udp,7,hrw,ofport,members:4,5,6,7)";
         const string fin = "fin_timeout(idle_timeout=10,hard_timeout=20)";
-        Ok(rig, version, "add-group", $"group_id=1,type=all,bucket=actions={hrw}");
-        Ok(rig, version, "add-group", $"group_id=2,type=indirect,bucket=actions={fin},output:8");
-        Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=group:1");
-        Ok(rig, version, "add-flow", "priority=10,idle_timeout=60,tcp,in_port=3,actions=group:2");
+        OvsOfctl.Ok(rig, version, "add-group", $"group_id=1,type=all,bucket=actions={hrw}");
+        OvsOfctl.Ok(rig, version, "add-group", $"group_id=2,type=indirect,bucket=actions={fin},output:8");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=group:1");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,idle_timeout=60,tcp,in_port=3,actions=group:2");
         SixteenFlowsTakeTheirHrwMembers(rig);
 
         byte[] finFrame = FrameBuilder.Tcp(H1, H2, 0x0a000001, 0x0a000002, 40000, 80);
         finFrame[14 + 20 + 13] = 0x11; // FIN|ACK
         // A packet-out of the FIN through the group, and one holding a fin_timeout itself: no flow is lowered.
-        Ok(rig, version, "packet-out", $"in_port=3 packet={Convert.ToHexString(finFrame)} actions=group:2");
-        Ok(rig, version, "packet-out", $"in_port=3 packet={Convert.ToHexString(finFrame)} actions={fin},bundle(eth_src,0,active_backup,ofport,members:5,6)");
+        OvsOfctl.Ok(rig, version, "packet-out", $"in_port=3 packet={Convert.ToHexString(finFrame)} actions=group:2");
+        OvsOfctl.Ok(rig, version, "packet-out", $"in_port=3 packet={Convert.ToHexString(finFrame)} actions={fin},bundle(eth_src,0,active_backup,ofport,members:5,6)");
         Assert.Single(rig.Ports[7].TakeSent());
         Assert.Single(rig.Ports[4].TakeSent());
         rig.Dp.RunMaintenance();
-        string tcp = Ok(rig, version, "dump-flows", "tcp");
+        string tcp = OvsOfctl.Ok(rig, version, "dump-flows", "tcp");
         Assert.True(tcp.Contains("idle_timeout=60,", StringComparison.Ordinal) && !tcp.Contains("hard_timeout", StringComparison.Ordinal), tcp);
         // The FIN through the flow that applies the group: that flow is lowered.
         rig.Ports[2].Inject(finFrame);
         rig.Poll();
         Assert.Single(rig.Ports[7].TakeSent());
         rig.Dp.RunMaintenance();
-        tcp = Ok(rig, version, "dump-flows", "tcp");
+        tcp = OvsOfctl.Ok(rig, version, "dump-flows", "tcp");
         Assert.True(tcp.Contains("idle_timeout=10, hard_timeout=20,", StringComparison.Ordinal), tcp);
 
-        string groups = Ok(rig, version, "dump-groups");
+        string groups = OvsOfctl.Ok(rig, version, "dump-groups");
         Assert.Contains($"actions={hrw}", groups);
         Assert.Contains($"actions={fin},output:8", groups);
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());

@@ -1,6 +1,5 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -14,8 +13,6 @@ public sealed class OvsOfctlCloneTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
@@ -24,15 +21,15 @@ public sealed class OvsOfctlCloneTests
     [InlineData("OpenFlow15")]
     public async Task Clone_RewritesItsCopyOnly_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig();
         bool of13 = version != "OpenFlow10"; // and 1.4, 1.5
-        Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=clone(mod_dl_dst:00:00:00:00:00:03,output:2),output:3");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=clone(mod_dl_dst:00:00:00:00:00:03,output:2),output:3");
         if (of13)
         {
             // A resubmit in the clone: table 1 sees the copy's rewrite, the packet's own lookup after the clone does not.
-            Ok(rig, version, "add-flow", "priority=10,in_port=2,actions=clone(mod_dl_dst:00:00:00:00:00:03,resubmit(,1)),resubmit(,1)");
-            Ok(rig, version, "add-flow", "table=1,priority=10,dl_dst=00:00:00:00:00:03,actions=output:1");
-            Ok(rig, version, "add-flow", "table=1,priority=1,actions=output:4");
+            OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=2,actions=clone(mod_dl_dst:00:00:00:00:00:03,resubmit(,1)),resubmit(,1)");
+            OvsOfctl.Ok(rig, version, "add-flow", "table=1,priority=10,dl_dst=00:00:00:00:00:03,actions=output:1");
+            OvsOfctl.Ok(rig, version, "add-flow", "table=1,priority=1,actions=output:4");
         }
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
         rig.Ports[0].Inject(frame);
@@ -47,12 +44,12 @@ public sealed class OvsOfctlCloneTests
             Assert.Equal(frame, Assert.Single(rig.Ports[3].TakeSent()));
         }
 
-        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         // ovs-ofctl prints a 1.3 set-field as set_field, a 1.0 one as mod_dl_dst.
         string setDst = of13 ? "set_field:00:00:00:00:00:03->eth_dst" : "mod_dl_dst:00:00:00:00:00:03";
         Assert.Contains($"priority=10,in_port=1 actions=clone({setDst},output:2),output:3", dump);
         if (of13) Assert.Contains($"priority=10,in_port=2 actions=clone({setDst},resubmit(,1)),resubmit(,1)", dump);
-        Assert.Equal(OvsOfctl.Flows(dump), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, OvsOfctl.Flows(dump))));
+        OvsOfctl.ReAddsTheSame(rig, version, dump);
         if (of13) Assert.Contains("OFPBAC_BAD_TYPE", OvsOfctl.Refused(rig, version, "add-flow", "actions=write_actions(clone(output:2))"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }

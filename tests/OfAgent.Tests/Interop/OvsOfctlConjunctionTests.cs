@@ -14,8 +14,6 @@ public sealed class OvsOfctlConjunctionTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
-
     // (nw_src in {10.0.0.1, 10.0.0.3}) and (tp_dst in {80, 443}): port 2; any other packet: port 3 (ovs-fields(7)'s example).
     private static readonly string[] Acl =
     [
@@ -38,7 +36,7 @@ public sealed class OvsOfctlConjunctionTests
     private static void AddForwardDumpReAdd(string version)
     {
         using var rig = new AgentRig();
-        foreach (var f in Acl) Ok(rig, version, "add-flow", f);
+        foreach (var f in Acl) OvsOfctl.Ok(rig, version, "add-flow", f);
         for (int round = 0; round < 2; round++)
         {
             Assert.Equal(2, Egress(rig, 0x0a000001, 80));
@@ -46,9 +44,9 @@ public sealed class OvsOfctlConjunctionTests
             Assert.Equal(3, Egress(rig, 0x0a000001, 22));
             Assert.Equal(3, Egress(rig, 0x0a000004, 80));
         }
-        string dump = Ok(rig, version, "dump-flows");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows");
         Assert.Contains("n_packets=4, n_bytes=", dump.Split('\n').Single(l => l.Contains("conj_id=7", StringComparison.Ordinal)));
-        string first = Ok(rig, version, "dump-flows", "--no-stats");
+        string first = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains(" priority=100,ip,nw_src=10.0.0.1 actions=conjunction(7,1/2)", first);
         Assert.Contains(" priority=100,udp,tp_dst=443 actions=conjunction(7,2/2),conjunction(8,1/2)", first);
         Assert.Contains(" priority=100,conj_id=7 actions=output:2", first);
@@ -71,11 +69,11 @@ public sealed class OvsOfctlConjunctionTests
     public void OpenFlow10_ClausesAdd_AndForwardWithAConjIdFlowFromOneThree()
     {
         using var rig = new AgentRig();
-        foreach (var f in Acl.Where(f => !f.Contains("conj_id", StringComparison.Ordinal))) Ok(rig, "OpenFlow10", "add-flow", f);
-        Ok(rig, "OpenFlow13", "add-flow", "priority=100,conj_id=7,actions=output:2");
+        foreach (var f in Acl.Where(f => !f.Contains("conj_id", StringComparison.Ordinal))) OvsOfctl.Ok(rig, "OpenFlow10", "add-flow", f);
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "priority=100,conj_id=7,actions=output:2");
         Assert.Equal(2, Egress(rig, 0x0a000001, 443));
         Assert.Equal(3, Egress(rig, 0x0a000001, 22));
-        string dump = Ok(rig, "OpenFlow10", "dump-flows", "--no-stats");
+        string dump = OvsOfctl.Ok(rig, "OpenFlow10", "dump-flows", "--no-stats");
         Assert.Contains(" priority=100,ip,nw_src=10.0.0.3 actions=conjunction(7,1/2)", dump);
         Assert.Contains(" priority=100,udp,tp_dst=443 actions=conjunction(7,2/2),conjunction(8,1/2)", dump);
     }

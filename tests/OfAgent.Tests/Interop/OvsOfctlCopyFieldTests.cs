@@ -1,7 +1,6 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
 using Softswitch.OfAgent.Of13.Translate;
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
@@ -19,25 +18,21 @@ public sealed class OvsOfctlCopyFieldTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
-    private static string[] Lines(string dump) => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow15")]
     [InlineData("OpenFlow13")]
     public async Task Move_AddDumpReAdd_AndForwardsByWhatItMoved(string version)
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         // reg1 = 3, reg0 = reg1, out by reg0; and the Ethernet source copied into the destination before it goes.
         OvsOfctl.Ok(rig, version, "add-flow",
             "in_port=1,actions=load:3->NXM_NX_REG1[],move:NXM_NX_REG1[]->NXM_NX_REG0[],move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],output:NXM_NX_REG0[0..15]");
-        var lines = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
+        var lines = OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
         string line = Assert.Single(lines);
         Assert.Contains("move:NXM_NX_REG1[]->NXM_NX_REG0[],move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],output:NXM_NX_REG0[0..15]", line);
 
-        Assert.Equal(lines, Lines(OvsOfctl.ReAdd(rig, version, lines)));
+        Assert.Equal(lines, OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, lines)));
 
         rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1000, 2000));
         rig.Poll();

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -15,8 +14,6 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// </summary>
 public sealed class OvsOfctlFieldLoadReadBackTests
 {
-    private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
     // (match, actions) of one flow each; every one ends in output:2.
     private static readonly (string Match, string Actions)[] s_flows =
     [
@@ -56,16 +53,6 @@ public sealed class OvsOfctlFieldLoadReadBackTests
         return data;
     }
 
-    /// <summary>What ovs-ofctl's parse-flow prints after <c>actions=</c> for <paramref name="flow"/> in <paramref name="version"/>.</summary>
-    private static string ParseFlowActions(string version, string flow)
-    {
-        var (code, so, se) = ExternalTool.Run("ovs-ofctl", "-O", version, "parse-flow", flow);
-        Assert.True(code == 0, $"ovs-ofctl -O {version} parse-flow {flow} failed ({code}): {se}{so}");
-        return ActionsOf(so.Split('\n').Single(l => l.Contains(" actions=", StringComparison.Ordinal)));
-    }
-
-    private static string ActionsOf(string line) => line[(line.IndexOf(" actions=", StringComparison.Ordinal) + " actions=".Length)..].Trim();
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [MemberData(nameof(Cases))]
@@ -73,17 +60,17 @@ public sealed class OvsOfctlFieldLoadReadBackTests
     {
         var (match, actions) = s_flows[index];
         string flow = $"priority=5,{match},actions={actions},output:2";
-        string expected = ParseFlowActions(version, flow);
-        await using var rig = Rig();
+        string expected = OvsOfctl.ParsedActions(version, flow);
+        await using var rig = OvsOfctl.Rig();
         OvsOfctl.Ok(rig, version, "add-flow", flow);
         var line = Assert.Single(OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows")));
-        Assert.Equal(expected, ActionsOf(line));
+        Assert.Equal(expected, OvsOfctl.ActionsOf(line));
 
         // A dump ovs-ofctl can read again (not 1.5's set_field under a mask of a field Open vSwitch takes no mask on,
         // which its own parser refuses) re-adds to the same flow.
         string before = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         string again = OvsOfctl.FlowLines(before).Single();
-        if (ExternalTool.Run("ovs-ofctl", "-O", version, "parse-flow", again).code == 0)
+        if (OvsOfctl.Parses(version, again))
             Assert.Equal(OvsOfctl.Flows(before), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, [again])));
     }
 
@@ -95,7 +82,7 @@ public sealed class OvsOfctlFieldLoadReadBackTests
     [RequiresTool("ovs-ofctl")]
     public async Task TheLoads_RewriteThePacketAsTheSetFieldsDo()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "priority=5,icmp,in_port=1,actions=load:0x3->NXM_OF_ICMP_TYPE[],load:0x1->NXM_OF_ICMP_CODE[],"
                                                   + "load:0x40->NXM_NX_IP_TTL[],load:0x20->NXM_OF_IP_TOS[],output:2");
         OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "priority=5,icmp,in_port=3,actions=load:0xa->OXM_OF_IP_DSCP[],output:2");
@@ -133,10 +120,10 @@ public sealed class OvsOfctlFieldLoadReadBackTests
     public async Task AFlowAddedOver13_ReadsBackOver10AsParseFlowWritesIt(string match, string actions)
     {
         string flow = $"priority=5,{match},actions={actions},output:2";
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", flow);
-        Assert.Equal(ParseFlowActions("OpenFlow13", flow), ActionsOf(Assert.Single(OvsOfctl.Flows(OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows")))));
-        Assert.Equal(ParseFlowActions("OpenFlow10", flow), ActionsOf(Assert.Single(OvsOfctl.Flows(OvsOfctl.Ok(rig, "OpenFlow10", "dump-flows")))));
+        Assert.Equal(OvsOfctl.ParsedActions("OpenFlow13", flow), OvsOfctl.ActionsOf(Assert.Single(OvsOfctl.Flows(OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows")))));
+        Assert.Equal(OvsOfctl.ParsedActions("OpenFlow10", flow), OvsOfctl.ActionsOf(Assert.Single(OvsOfctl.Flows(OvsOfctl.Ok(rig, "OpenFlow10", "dump-flows")))));
     }
 
     private static int Checksum(ReadOnlySpan<byte> header)

@@ -16,8 +16,6 @@ public sealed class OvsOfctlIpFragTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
     private static readonly (string Add, string Dumped)[] Flows =
     [
         ("priority=30,ip,ip_frag=later,actions=output:4", "priority=30,ip,nw_frag=later actions=output:4"),
@@ -28,8 +26,6 @@ public sealed class OvsOfctlIpFragTests
         ("priority=4,ipv6,ip_frag=not_later,actions=output:2", "priority=4,ipv6,nw_frag=not_later actions=output:2"),
     ];
 
-    private static string[] Lines(string dump) => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
@@ -37,13 +33,13 @@ public sealed class OvsOfctlIpFragTests
     [InlineData("OpenFlow15")]
     public async Task IpFrag_AddDumpReAdd_AndFragmentsTakeTheirFlows(string version)
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         foreach (var (add, _) in Flows) OvsOfctl.Ok(rig, version, "add-flow", add);
         string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
-        var lines = Lines(dump);
+        var lines = OvsOfctl.Flows(dump);
         Assert.Equal(Flows.Select(f => f.Dumped).Order(StringComparer.Ordinal), lines);
 
-        Assert.Equal(lines, Lines(OvsOfctl.ReAdd(rig, version, lines)));
+        Assert.Equal(lines, OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, lines)));
 
         // IPv4: whole to 2 (no), first to 3, later to 4; IPv6: whole to 2 (not_later), first to 3 (yes), later to 4.
         Assert.Equal(2, Egress(rig, Ipv4(0)));
@@ -54,7 +50,7 @@ public sealed class OvsOfctlIpFragTests
         Assert.Equal(3, Egress(rig, Ipv6(0x0001)));
         Assert.Equal(4, Egress(rig, Ipv6(0x00b8)));
         // A dump filtered by ip_frag, and the counts each flow took.
-        var later = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "ip,nw_frag=later"));
+        var later = OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows", "ip,nw_frag=later"));
         Assert.Contains("n_packets=2,", Assert.Single(later));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }

@@ -15,8 +15,6 @@ public sealed class OvsOfctlLearnTests
 {
     private static readonly MacAddress H2 = MacAddress.Parse("00:00:00:00:00:02"), H3 = MacAddress.Parse("00:00:00:00:00:03");
 
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
-
     /// <summary>Waits (at most 10 s) until the switch has installed <paramref name="count"/> learned flows: the upcall pump installs them.</summary>
     private static void WaitLearned(AgentRig rig, long count)
     {
@@ -42,7 +40,7 @@ public sealed class OvsOfctlLearnTests
         try
         {
             File.WriteAllLines(file, OvsTutorialFlows.MacLearning);
-            Ok(rig, "OpenFlow13", "add-flows", file);
+            OvsOfctl.Ok(rig, "OpenFlow13", "add-flows", file);
             // H2 on access port 2 (VLAN 20) to H3, not yet learned: out of the trunk, tagged 20; H2 learned on port 2.
             rig.Ports[1].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
             rig.Poll();
@@ -72,7 +70,7 @@ public sealed class OvsOfctlLearnTests
             Assert.Single(rig.Ports[3].TakeSent());
             WaitLearned(rig, 3); // H3 on port 3 in VLAN 30: in before the dump, which must not change under it
 
-            string dump = Ok(rig, "OpenFlow13", "dump-flows", "--no-stats");
+            string dump = OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "--no-stats");
             Assert.Contains("actions=learn(table=10,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:NXM_OF_IN_PORT[]->NXM_NX_REG0[0..15]),resubmit(,3)", dump);
             var learned = dump.Split('\n').Where(l => l.Contains("table=10", StringComparison.Ordinal)).ToList();
             Assert.Contains(learned, l => l.Contains("dl_dst=00:00:00:00:00:02", StringComparison.Ordinal) && l.Contains("load:0x2->NXM_NX_REG0[0..15]", StringComparison.Ordinal));
@@ -102,8 +100,8 @@ public sealed class OvsOfctlLearnTests
         const string Learn = "learn(table=1,idle_timeout=10,hard_timeout=20,fin_idle_timeout=5,fin_hard_timeout=10,priority=10,send_flow_rem,"
                              + "delete_learned,cookie=0xfedcba9876543210,in_port=99,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],"
                              + "load:NXM_OF_IN_PORT[]->NXM_NX_REG1[16..31],load:0xa->NXM_NX_REG0[5..10],output:NXM_OF_IN_PORT[])";
-        Ok(rig, version, "add-flow", $"priority=5,actions={Learn},output:2");
-        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        OvsOfctl.Ok(rig, version, "add-flow", $"priority=5,actions={Learn},output:2");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains($"priority=5 actions={Learn},output:2", dump);
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
@@ -118,8 +116,8 @@ public sealed class OvsOfctlLearnTests
         await using var rig = new AgentRig();
         const string Learn = "learn(table=1,hard_timeout=20,priority=10,cookie=0x5,limit=7,result_dst=NXM_NX_REG1[3],"
                              + "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])";
-        Ok(rig, version, "add-flow", $"priority=5,actions={Learn},output:2");
-        Assert.Contains($"priority=5 actions={Learn},output:2", Ok(rig, version, "dump-flows", "--no-stats"));
+        OvsOfctl.Ok(rig, version, "add-flow", $"priority=5,actions={Learn},output:2");
+        Assert.Contains($"priority=5 actions={Learn},output:2", OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 
@@ -132,15 +130,15 @@ public sealed class OvsOfctlLearnTests
     public async Task ALearnsFinTimeouts_AreTheLearnedFlowsFinTimeout_AndAFinLowersIt()
     {
         await using var rig = new AgentRig();
-        Ok(rig, "OpenFlow13", "add-flow",
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow",
            "table=0,priority=5,in_port=1,actions=learn(table=3,idle_timeout=30,hard_timeout=60,fin_idle_timeout=5,fin_hard_timeout=10,"
            + "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2");
-        Ok(rig, "OpenFlow13", "add-flow", "table=0,priority=5,in_port=3,actions=goto_table:3");
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "table=0,priority=5,in_port=3,actions=goto_table:3");
         rig.Ports[0].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
         rig.Poll();
         Assert.Single(rig.Ports[1].TakeSent());
         WaitLearned(rig, 1);
-        string dump = Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=3");
+        string dump = OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=3");
         Assert.Contains("idle_timeout=30, hard_timeout=60,", dump);
         Assert.Contains("dl_dst=00:00:00:00:00:02 actions=fin_timeout(idle_timeout=5,hard_timeout=10),output:1", dump);
 
@@ -150,7 +148,7 @@ public sealed class OvsOfctlLearnTests
         rig.Poll();
         Assert.Single(rig.Ports[0].TakeSent());
         rig.Dp.RunMaintenance();
-        dump = Ok(rig, "OpenFlow13", "dump-flows", "table=3");
+        dump = OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "table=3");
         Assert.True(dump.Contains("idle_timeout=5, hard_timeout=10,", StringComparison.Ordinal), dump);
     }
 
@@ -163,14 +161,14 @@ public sealed class OvsOfctlLearnTests
     public async Task ALearnedFlow_HasTheLearnsParameters_AndGoesWithItsLearner_WhenDeleteLearned()
     {
         await using var rig = new AgentRig();
-        Ok(rig, "OpenFlow13", "add-flow",
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow",
            "table=0,priority=5,in_port=1,actions=learn(table=3,idle_timeout=30,hard_timeout=60,priority=7,cookie=0x5,send_flow_rem,delete_learned,"
            + "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2");
         rig.Ports[0].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
         rig.Poll();
         Assert.Single(rig.Ports[1].TakeSent());
         WaitLearned(rig, 1);
-        string dump = Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=3");
+        string dump = OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=3");
         Assert.Contains("cookie=0x5", dump);
         Assert.Contains("idle_timeout=30", dump);
         Assert.Contains("hard_timeout=60", dump);
@@ -184,8 +182,8 @@ public sealed class OvsOfctlLearnTests
         while (rig.Switch.LearnRefreshed < 1 && DateTime.UtcNow < deadline) Thread.Sleep(5);
         Assert.Equal(1, rig.Switch.LearnRefreshed);
         Assert.Equal(1, rig.Switch.LearnInstalled);
-        Ok(rig, "OpenFlow13", "del-flows", "table=0");
-        Assert.DoesNotContain("dl_dst", Ok(rig, "OpenFlow13", "dump-flows", "table=3"));
+        OvsOfctl.Ok(rig, "OpenFlow13", "del-flows", "table=0");
+        Assert.DoesNotContain("dl_dst", OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "table=3"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 
@@ -195,17 +193,17 @@ public sealed class OvsOfctlLearnTests
     public async Task ALearnerThatExpires_TakesItsLearnedFlows_WhenDeleteLearned()
     {
         await using var rig = new AgentRig();
-        Ok(rig, "OpenFlow13", "add-flow",
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow",
            "table=0,priority=5,hard_timeout=5,actions=learn(table=3,cookie=0x9,delete_learned,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2");
         rig.Ports[0].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
         rig.Poll();
         WaitLearned(rig, 1);
-        Assert.Contains("dl_dst=00:00:00:00:00:02", Ok(rig, "OpenFlow13", "dump-flows", "table=3"));
+        Assert.Contains("dl_dst=00:00:00:00:00:02", OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "table=3"));
         rig.Clock.Advance(TimeSpan.FromSeconds(6));
         rig.Dp.RunMaintenance();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         string dump;
-        while ((dump = Ok(rig, "OpenFlow13", "dump-flows", "table=3")).Contains("dl_dst", StringComparison.Ordinal) && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        while ((dump = OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "table=3")).Contains("dl_dst", StringComparison.Ordinal) && DateTime.UtcNow < deadline) Thread.Sleep(20);
         Assert.DoesNotContain("dl_dst", dump);
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
@@ -221,10 +219,10 @@ public sealed class OvsOfctlLearnTests
     {
         await using var rig = new AgentRig();
         const string Learn = "learn(table=1,limit=2,result_dst=NXM_NX_REG0[0],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[])";
-        Ok(rig, "OpenFlow13", "add-flow", $"table=0,priority=5,in_port=1,actions={Learn},resubmit(,2)");
-        Ok(rig, "OpenFlow13", "add-flow", "table=2,priority=10,reg0=0x1/0x1,actions=output:2");
-        Ok(rig, "OpenFlow13", "add-flow", "table=2,priority=5,actions=drop");
-        Assert.Contains($"priority=5,in_port=1 actions={Learn},resubmit(,2)", Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=0"));
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", $"table=0,priority=5,in_port=1,actions={Learn},resubmit(,2)");
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "table=2,priority=10,reg0=0x1/0x1,actions=output:2");
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "table=2,priority=5,actions=drop");
+        Assert.Contains($"priority=5,in_port=1 actions={Learn},resubmit(,2)", OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=0"));
 
         var h4 = MacAddress.Parse("00:00:00:00:00:04");
         int learned = 0;
@@ -238,10 +236,10 @@ public sealed class OvsOfctlLearnTests
         rig.Ports[0].Inject(FrameBuilder.Udp(h4, H2, 0x0a000004, 0x0a000002, 1, 2));
         rig.Poll();
         Assert.Empty(rig.Ports[1].TakeSent());
-        string table1 = Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=1");
+        string table1 = OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "--no-stats", "table=1");
         Assert.Equal(2, table1.Split('\n').Count(l => l.Contains("dl_dst=", StringComparison.Ordinal)));
         Assert.DoesNotContain("dl_dst=00:00:00:00:00:04", table1);
-        string table2 = Ok(rig, "OpenFlow13", "dump-flows", "table=2");
+        string table2 = OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "table=2");
         Assert.Contains(table2.Split('\n'), l => l.Contains("n_packets=1,", StringComparison.Ordinal) && l.Contains("priority=5 actions=drop", StringComparison.Ordinal));
         Assert.Contains(table2.Split('\n'), l => l.Contains("n_packets=2,", StringComparison.Ordinal) && l.Contains("reg0=0x1/0x1", StringComparison.Ordinal));
         Assert.Equal(2, rig.Switch.LearnInstalled);
@@ -258,7 +256,7 @@ public sealed class OvsOfctlLearnTests
     public async Task AReLearn_RestartsTheLearnedFlowsHardTimeout_NotItsDuration()
     {
         await using var rig = new AgentRig();
-        Ok(rig, "OpenFlow13", "add-flow",
+        OvsOfctl.Ok(rig, "OpenFlow13", "add-flow",
            "table=0,priority=5,in_port=1,actions=learn(table=3,hard_timeout=10,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),output:2");
         rig.Ports[0].Inject(FrameBuilder.Udp(H2, H3, 0x0a000002, 0x0a000003, 1, 2));
         rig.Poll();
@@ -272,12 +270,12 @@ public sealed class OvsOfctlLearnTests
 
         rig.Clock.Advance(TimeSpan.FromSeconds(4)); // 12 s after the flow was made, 4 after the re-learn
         rig.Dp.RunMaintenance();
-        string dump = Ok(rig, "OpenFlow13", "dump-flows", "table=3");
+        string dump = OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "table=3");
         Assert.True(dump.Contains("dl_dst=00:00:00:00:00:02", StringComparison.Ordinal), dump);
         Assert.True(dump.Contains("duration=12s,", StringComparison.Ordinal), dump);
         rig.Clock.Advance(TimeSpan.FromSeconds(7)); // 11 s after the re-learn
         rig.Dp.RunMaintenance();
-        Assert.DoesNotContain("dl_dst", Ok(rig, "OpenFlow13", "dump-flows", "table=3"));
+        Assert.DoesNotContain("dl_dst", OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows", "table=3"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 }

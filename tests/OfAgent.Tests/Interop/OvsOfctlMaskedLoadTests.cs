@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -16,8 +15,6 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// </summary>
 public sealed class OvsOfctlMaskedLoadTests
 {
-    private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
     private const string Tcp = "priority=5,tcp,in_port=1,actions=set_field:0xb0a/0xf0f->tcp_src,set_field:0.0.16.0/0.0.240.15->ip_dst,"
                                + "set_field:0x5/0x5->reg0,output:2";
 
@@ -26,15 +23,6 @@ public sealed class OvsOfctlMaskedLoadTests
 
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    /// <summary>What ovs-ofctl's <paramref name="cmd"/> (parse-flow, parse-group) prints for <paramref name="text"/> under <paramref name="version"/>, from its match on.</summary>
-    private static string Parsed(string version, string cmd, string text, string from)
-    {
-        var (code, so, se) = ExternalTool.Run("ovs-ofctl", "-O", version, cmd, text);
-        Assert.True(code == 0, $"ovs-ofctl {cmd} {text}: {se}{so}");
-        string line = so.Split('\n').Last(l => l.Contains(from, StringComparison.Ordinal));
-        return line[line.IndexOf(from, StringComparison.Ordinal)..].Trim();
-    }
-
     public static TheoryData<string> Versions => new() { "OpenFlow13", "OpenFlow14", "OpenFlow15" };
 
     [ToolTheory]
@@ -42,14 +30,13 @@ public sealed class OvsOfctlMaskedLoadTests
     [MemberData(nameof(Versions))]
     public async Task SetFieldsUnderMasksOfSeveralRuns_ReadBackAsOpenVSwitchWritesThem_ReAdd_AndRewriteTheFrame(string version)
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         OvsOfctl.Ok(rig, "OpenFlow15", "add-flow", Tcp);
         var line = Assert.Single(OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows")));
-        Assert.EndsWith(Parsed(version, "parse-flow", Tcp, "priority=5,"), line);
+        Assert.EndsWith(OvsOfctl.Parsed(version, "parse-flow", Tcp, "priority=5,"), line);
 
         // The dump re-adds to the same flow.
-        string before = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
-        Assert.Equal(OvsOfctl.Flows(before), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, OvsOfctl.FlowLines(before))));
+        OvsOfctl.ReAddsTheSame(rig, version, OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
 
         // tcp_src 0x1234 -> 0x1b3a, ip_dst 10.0.0.2 -> 10.0.16.0: the bits outside the masks kept, the checksums right.
         rig.Ports[0].Inject(FrameBuilder.Tcp(H1, H2, 0x0A000001, 0x0A000002, 0x1234, 80));
@@ -65,12 +52,11 @@ public sealed class OvsOfctlMaskedLoadTests
     [MemberData(nameof(Ipv6Versions))]
     public async Task PartOfAnIpv6AddressAndLabel_UnderMasksOfSeveralRuns_ReadBackAsOpenVSwitchWritesThem_WithTheUdpChecksum(string version)
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         OvsOfctl.Ok(rig, "OpenFlow15", "add-flow", Udp6);
         var line = Assert.Single(OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows")));
-        Assert.EndsWith(Parsed(version, "parse-flow", Udp6, "priority=6,"), line);
-        string before = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
-        Assert.Equal(OvsOfctl.Flows(before), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, OvsOfctl.FlowLines(before))));
+        Assert.EndsWith(OvsOfctl.Parsed(version, "parse-flow", Udp6, "priority=6,"), line);
+        OvsOfctl.ReAddsTheSame(rig, version, OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
 
         // ipv6_dst 2001:db8::2 -> 2001:db8::1 (its first and last 16 bits set, the rest kept); label 0x12345 -> 0x12341
         // with bits 16..19 set to 1: 0x12341; the UDP checksum over the new pseudo-header right.
@@ -86,14 +72,14 @@ public sealed class OvsOfctlMaskedLoadTests
     [RequiresTool("ovs-ofctl")]
     public async Task ABucketsAndAPacketOutsSetFieldUnderAMaskOfSeveralRuns_RewriteTheFrame()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         const string Group = "group_id=1,type=all,bucket=actions=set_field:0xb0a/0xf0f->tcp_src,output:2";
         OvsOfctl.Ok(rig, "OpenFlow15", "add-group", Group);
         foreach (var version in new[] { "OpenFlow13", "OpenFlow15" })
         {
             string dump = OvsOfctl.Ok(rig, version, "dump-groups");
             string group = dump.Split('\n').Single(l => l.Contains("group_id=1,", StringComparison.Ordinal)).Trim();
-            Assert.Equal(Parsed(version, "parse-group", Group, "group_id=1,"), group);
+            Assert.Equal(OvsOfctl.Parsed(version, "parse-group", Group, "group_id=1,"), group);
         }
         OvsOfctl.Ok(rig, "OpenFlow15", "add-flow", "priority=5,tcp,in_port=1,actions=group:1");
         rig.Ports[0].Inject(FrameBuilder.Tcp(H1, H2, 0x0A000001, 0x0A000002, 0x1234, 80));

@@ -1,4 +1,3 @@
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -10,10 +9,6 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// </summary>
 public sealed class OvsOfctlMonitorTests
 {
-    private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
-    private static void Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow15", "OFPST_FLOW_MONITOR reply (OF1.5)", "event=INITIAL", "0x42")]
@@ -23,8 +18,8 @@ public sealed class OvsOfctlMonitorTests
     [InlineData("OpenFlow10", "NXST_FLOW_MONITOR reply", "event=ADDED", "0")]
     public async Task Watch_SeesAnotherToolsAddModifyAndDelete(string version, string reply, string initial, string modifiedCookie)
     {
-        await using var rig = Rig();
-        Ok(rig, version, "add-flow", "table=0,priority=3,in_port=3,actions=drop");
+        await using var rig = OvsOfctl.Rig();
+        OvsOfctl.Ok(rig, version, "add-flow", "table=0,priority=3,in_port=3,actions=drop");
         using var monitor = OvsOfctlMonitor.Start(rig, $"mon-{version}", ["-O", version], "watch:");
         // The flow in place when the monitor came (a drop has no instruction, so nothing follows its match; Open
         // vSwitch prints no priority in a flow update).
@@ -32,20 +27,20 @@ public sealed class OvsOfctlMonitorTests
         Assert.EndsWith("table=0 cookie=0 in_port=3", first);
         Assert.Contains(reply, monitor.Text);
 
-        Ok(rig, version, "add-flow", "table=0,priority=7,cookie=0x42,in_port=1,actions=output:2");
+        OvsOfctl.Ok(rig, version, "add-flow", "table=0,priority=7,cookie=0x42,in_port=1,actions=output:2");
         var added = await monitor.LineAsync(l => l.Contains("event=ADDED") && l.Contains("in_port=1"), "no ADDED");
         // With its actions: watch: asks for them.
         Assert.EndsWith("table=0 cookie=0x42 in_port=1 actions=output:2", added);
 
-        Ok(rig, version, "mod-flows", "in_port=1,actions=output:3");
+        OvsOfctl.Ok(rig, version, "mod-flows", "in_port=1,actions=output:3");
         var modified = await monitor.LineAsync(l => l.Contains("event=MODIFIED"), "no MODIFIED");
         Assert.EndsWith($"table=0 cookie={modifiedCookie} in_port=1 actions=output:3", modified);
 
-        Ok(rig, version, "del-flows", "in_port=1");
+        OvsOfctl.Ok(rig, version, "del-flows", "in_port=1");
         var deleted = await monitor.LineAsync(l => l.Contains("event=DELETED"), "no DELETED");
         Assert.Contains($"event=DELETED reason=delete table=0 cookie={modifiedCookie} in_port=1", deleted);
         // An expired flow is reported too (the datapath's expiry, not a flow-mod).
-        Ok(rig, version, "add-flow", "table=0,priority=8,hard_timeout=5,in_port=2,actions=output:1");
+        OvsOfctl.Ok(rig, version, "add-flow", "table=0,priority=8,hard_timeout=5,in_port=2,actions=output:1");
         var timed = await monitor.LineAsync(l => l.Contains("event=ADDED") && l.Contains("in_port=2"), "no ADDED of the timed flow");
         Assert.EndsWith("table=0 hard_timeout=5 cookie=0 in_port=2 actions=output:1", timed);
         rig.Clock.Advance(TimeSpan.FromSeconds(6));

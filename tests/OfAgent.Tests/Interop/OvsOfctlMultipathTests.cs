@@ -1,7 +1,6 @@
 using Softswitch.Datapath.Actions;
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -15,8 +14,6 @@ public sealed class OvsOfctlMultipathTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
@@ -25,10 +22,10 @@ public sealed class OvsOfctlMultipathTests
     [InlineData("OpenFlow15")]
     public async Task Multipath_SendsEachFlowByItsLink_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig(8, new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig(8);
         // The link (0-3) into reg0[0..1], bit 2 set: ports 4-7.
         const string mp = "multipath(symmetric_l3l4+udp,7,hrw,4,0,NXM_NX_REG0[0..1])";
-        Ok(rig, version, "add-flow", $"priority=10,in_port=1,actions={mp},load:0x1->NXM_NX_REG0[2],output:NXM_NX_REG0[0..15]");
+        OvsOfctl.Ok(rig, version, "add-flow", $"priority=10,in_port=1,actions={mp},load:0x1->NXM_NX_REG0[2],output:NXM_NX_REG0[0..15]");
         var used = new HashSet<int>();
         for (ushort sport = 1000; sport < 1016; sport++)
         {
@@ -42,9 +39,9 @@ public sealed class OvsOfctlMultipathTests
         }
         Assert.True(used.Count > 1, "16 flows over 4 links used one link only");
 
-        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains($"actions={mp},", dump);
-        Assert.Equal(OvsOfctl.Flows(dump), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, OvsOfctl.Flows(dump))));
+        OvsOfctl.ReAddsTheSame(rig, version, dump);
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 }

@@ -1,6 +1,5 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -12,18 +11,6 @@ namespace Softswitch.OfAgent.Tests.Interop;
 public sealed class OvsOfctlNiciraMiscTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
-
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
-
-    private static string Refused(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Refused(rig, version, cmd, rest);
-
-    /// <summary>The flow lines of a dump, trimmed and ordered (rules of one priority may list in another order).</summary>
-
-    /// <summary>Deletes every flow and re-adds the dump's through add-flows; the dump after is the same.</summary>
-    private static void ReAddsTheSame(AgentRig rig, string version, string dump)
-    {
-        Assert.Equal(OvsOfctl.Flows(dump), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, OvsOfctl.Flows(dump))));
-    }
 
     /// <summary>
     /// note:HEX (NXAST_NOTE) is kept as Open vSwitch keeps it, padded with zeros to the action's 8-byte multiple, and
@@ -39,12 +26,12 @@ public sealed class OvsOfctlNiciraMiscTests
     [InlineData("OpenFlow15")]
     public async Task Note_IsKept_DoesNothing_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig();
         bool of13 = version != "OpenFlow10"; // and 1.4, 1.5
-        Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=note:11.e9.9a.ad.67.f3,output:2,note:01.02,output:3");
-        Ok(rig, version, "add-flow", of13 ? "priority=10,in_port=2,actions=note:aa,resubmit(,1),note:bb.cc.dd.ee.ff.00.11.22.33"
-                                          : "priority=10,in_port=2,actions=note:aa,output:1,note:bb.cc.dd.ee.ff.00.11.22.33");
-        if (of13) Ok(rig, version, "add-flow", "table=1,priority=1,actions=note:cc,output:4");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=note:11.e9.9a.ad.67.f3,output:2,note:01.02,output:3");
+        OvsOfctl.Ok(rig, version, "add-flow", of13 ? "priority=10,in_port=2,actions=note:aa,resubmit(,1),note:bb.cc.dd.ee.ff.00.11.22.33"
+                                                   : "priority=10,in_port=2,actions=note:aa,output:1,note:bb.cc.dd.ee.ff.00.11.22.33");
+        if (of13) OvsOfctl.Ok(rig, version, "add-flow", "table=1,priority=1,actions=note:cc,output:4");
         rig.Ports[0].Inject(FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10));
         rig.Poll();
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
@@ -54,12 +41,12 @@ public sealed class OvsOfctlNiciraMiscTests
         rig.Poll();
         Assert.Equal(frame, Assert.Single(rig.Ports[of13 ? 3 : 0].TakeSent()));
 
-        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains("priority=10,in_port=1 actions=note:11.e9.9a.ad.67.f3,output:2,note:01.02.00.00.00.00,output:3", dump);
         Assert.Contains(of13 ? "priority=10,in_port=2 actions=note:aa.00.00.00.00.00,resubmit(,1),note:bb.cc.dd.ee.ff.00.11.22.33.00.00.00.00.00"
                              : "priority=10,in_port=2 actions=note:aa.00.00.00.00.00,output:1,note:bb.cc.dd.ee.ff.00.11.22.33.00.00.00.00.00", dump);
-        ReAddsTheSame(rig, version, dump);
-        if (of13) Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, version, "add-flow", "actions=write_actions(note:01,output:2)"));
+        OvsOfctl.ReAddsTheSame(rig, version, dump);
+        if (of13) Assert.Contains("OFPBAC_BAD_TYPE", OvsOfctl.Refused(rig, version, "add-flow", "actions=write_actions(note:01,output:2)"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 
@@ -71,22 +58,22 @@ public sealed class OvsOfctlNiciraMiscTests
     [RequiresTool("ovs-ofctl")]
     public async Task Exit_EndsAPacketOutOrABucket_AndIsRefusedInWriteActions()
     {
-        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig();
         const string v = "OpenFlow13";
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
-        Ok(rig, v, "packet-out", "in_port=1 packet=" + Convert.ToHexString(frame) + " actions=output:2,exit,output:3");
+        OvsOfctl.Ok(rig, v, "packet-out", "in_port=1 packet=" + Convert.ToHexString(frame) + " actions=output:2,exit,output:3");
         rig.Poll();
         Assert.Single(rig.Ports[1].TakeSent());
         Assert.Empty(rig.Ports[2].TakeSent());
-        Ok(rig, v, "add-group", "group_id=1,type=all,bucket=output:2,exit,output:3,bucket=output:4");
-        Ok(rig, v, "add-flow", "in_port=1,actions=group:1");
-        Assert.Contains("bucket=actions=output:2,exit,output:3,bucket=actions=output:4", Ok(rig, v, "dump-groups"));
+        OvsOfctl.Ok(rig, v, "add-group", "group_id=1,type=all,bucket=output:2,exit,output:3,bucket=output:4");
+        OvsOfctl.Ok(rig, v, "add-flow", "in_port=1,actions=group:1");
+        Assert.Contains("bucket=actions=output:2,exit,output:3,bucket=actions=output:4", OvsOfctl.Ok(rig, v, "dump-groups"));
         rig.Ports[0].Inject(frame);
         rig.Poll();
         Assert.Single(rig.Ports[1].TakeSent());
         Assert.Empty(rig.Ports[2].TakeSent());
         Assert.Single(rig.Ports[3].TakeSent());
-        Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, v, "add-flow", "actions=write_actions(exit)"));
+        Assert.Contains("OFPBAC_BAD_TYPE", OvsOfctl.Refused(rig, v, "add-flow", "actions=write_actions(exit)"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 
@@ -104,20 +91,20 @@ public sealed class OvsOfctlNiciraMiscTests
     [InlineData("OpenFlow15")]
     public async Task Controller_KeepsReasonMaxLenAndId_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-        Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=controller(reason=invalid_ttl,max_len=1234,id=5678),output:2");
-        Ok(rig, version, "add-flow", "priority=10,in_port=2,actions=controller(reason=no_match),controller(max_len=64)");
-        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        await using var rig = OvsOfctl.Rig();
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=controller(reason=invalid_ttl,max_len=1234,id=5678),output:2");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=2,actions=controller(reason=no_match),controller(max_len=64)");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains("priority=10,in_port=1 actions=controller(reason=invalid_ttl,max_len=1234,id=5678),output:2", dump);
         Assert.Contains("priority=10,in_port=2 actions=controller(reason=no_match),CONTROLLER:64", dump);
-        ReAddsTheSame(rig, version, dump);
+        OvsOfctl.ReAddsTheSame(rig, version, dump);
         // 1.4's reasons too, as Open vSwitch takes them in every version (the packet-ins: PacketInReasonSessionTests).
-        Ok(rig, version, "add-flow", "priority=10,in_port=3,actions=controller(reason=action_set),controller(reason=group,max_len=9),controller(reason=packet_out,id=3)");
-        dump = Ok(rig, version, "dump-flows", "--no-stats");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=3,actions=controller(reason=action_set),controller(reason=group,max_len=9),controller(reason=packet_out,id=3)");
+        dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains("priority=10,in_port=3 actions=controller(reason=action_set),controller(reason=group,max_len=9),controller(reason=packet_out,id=3)", dump);
-        ReAddsTheSame(rig, version, dump);
+        OvsOfctl.ReAddsTheSame(rig, version, dump);
         if (version != "OpenFlow10")
-            Assert.Contains("OFPBAC_BAD_TYPE", Refused(rig, version, "add-flow", "actions=write_actions(controller(reason=no_match))"));
+            Assert.Contains("OFPBAC_BAD_TYPE", OvsOfctl.Refused(rig, version, "add-flow", "actions=write_actions(controller(reason=no_match))"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 
@@ -134,20 +121,20 @@ public sealed class OvsOfctlNiciraMiscTests
     [InlineData("OpenFlow15")]
     public async Task DecTtlWithIds_IsKept_Decrements_TheDumpReAdds(string version)
     {
-        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-        Ok(rig, version, "add-flow", "priority=10,ip,in_port=1,actions=dec_ttl(32768,12345,90),output:2");
-        Ok(rig, version, "add-flow", "priority=10,ip,in_port=2,actions=dec_ttl(0),dec_ttl,output:1");
+        await using var rig = OvsOfctl.Rig();
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,ip,in_port=1,actions=dec_ttl(32768,12345,90),output:2");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,ip,in_port=2,actions=dec_ttl(0),dec_ttl,output:1");
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
         rig.Ports[0].Inject(frame);
         rig.Poll();
         byte[] sent = Assert.Single(rig.Ports[1].TakeSent());
         Assert.Equal(frame[22] - 1, sent[22]);
 
-        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains("priority=10,ip,in_port=1 actions=dec_ttl(32768,12345,90),output:2", dump);
         Assert.Contains("priority=10,ip,in_port=2 actions=dec_ttl(0),dec_ttl,output:1", dump);
-        ReAddsTheSame(rig, version, dump);
-        Assert.Contains("OFPBAC_BAD_ARGUMENT", Refused(rig, version, "add-flow", "ip,actions=dec_ttl(1,2,3,4,5,6,7,8,9,10,11)"));
+        OvsOfctl.ReAddsTheSame(rig, version, dump);
+        Assert.Contains("OFPBAC_BAD_ARGUMENT", OvsOfctl.Refused(rig, version, "add-flow", "ip,actions=dec_ttl(1,2,3,4,5,6,7,8,9,10,11)"));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 }

@@ -19,8 +19,6 @@ public sealed class OvsOfctlNxmTests
 
     private static string Ok(AgentRig rig, string cmd, params string[] rest) => OvsOfctl.Ok(rig, "OpenFlow10", cmd, rest);
 
-    private static string[] Lines(string dump) => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];
-
     // Each flow as added, and as Open vSwitch's dump-flows --no-stats prints it back (xreg2 is reg4 high, reg5 low, as
     // Open vSwitch's flow_get_xreg; the registers go out as reg0-15 under OpenFlow 1.0 and 1.3).
     private static readonly (string Add, string Dumped)[] Flows =
@@ -54,19 +52,19 @@ public sealed class OvsOfctlNxmTests
         await using var rig = new AgentRig();
         foreach (var (add, _) in Flows) Ok(rig, "add-flow", add);
         string first = Ok(rig, "dump-flows", "--no-stats");
-        var lines = Lines(first);
+        var lines = OvsOfctl.Flows(first);
         foreach (var (_, dumped) in Flows) Assert.True(lines.Contains(dumped), $"{dumped} not in the dump:\n{first}");
         Assert.Equal(Flows.Length, lines.Length);
         Assert.Contains($"flow_count={Flows.Length}", Ok(rig, "dump-aggregate"));
         // A dump filtered by an NXM match (NXST_FLOW with a register) and a strict delete of one flow.
         Assert.Equal(["priority=10,reg0=0x5 actions=resubmit(,1)", "table=1, priority=5,reg0=0x5 actions=output:2"],
-                     Lines(Ok(rig, "dump-flows", "--no-stats", "reg0=5")));
+                     OvsOfctl.Flows(Ok(rig, "dump-flows", "--no-stats", "reg0=5")));
         var strict = ExternalTool.Run("ovs-ofctl", "-O", "OpenFlow10", "--strict", "del-flows", $"tcp:127.0.0.1:{rig.ListenPort}", "priority=11,reg1=0x10/0xf0,reg15=7");
         Assert.True(strict.Item1 == 0, strict.Item3);
         Assert.DoesNotContain("reg15", Ok(rig, "dump-flows"));
         Ok(rig, "add-flow", Flows[1].Add);
 
-        Assert.Equal(lines, Lines(OvsOfctl.ReAdd(rig, "OpenFlow10", lines, () => Assert.Contains("flow_count=0", Ok(rig, "dump-aggregate")))));
+        Assert.Equal(lines, OvsOfctl.Flows(OvsOfctl.ReAdd(rig, "OpenFlow10", lines, () => Assert.Contains("flow_count=0", Ok(rig, "dump-aggregate")))));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
 

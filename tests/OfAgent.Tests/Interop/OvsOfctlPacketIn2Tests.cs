@@ -16,8 +16,6 @@ public sealed class OvsOfctlPacketIn2Tests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static string Ok(AgentRig rig, string version, string cmd, params string[] rest) => OvsOfctl.Ok(rig, version, cmd, rest);
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
@@ -25,15 +23,15 @@ public sealed class OvsOfctlPacketIn2Tests
     public async Task ControllerUserdata_IsKept_TheDumpReAdds_PauseIsRefused(string version)
     {
         await using var rig = new AgentRig();
-        Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=controller(userdata=01.02.03.04.05),output:2");
-        Ok(rig, version, "add-flow", "priority=10,in_port=2,actions=controller(reason=invalid_ttl,max_len=1234,id=5678,userdata=aa.bb.cc)");
-        Ok(rig, version, "add-flow", "priority=10,in_port=3,actions=controller(reason=no_match,userdata=00)");
-        string dump = Ok(rig, version, "dump-flows", "--no-stats");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=1,actions=controller(userdata=01.02.03.04.05),output:2");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=2,actions=controller(reason=invalid_ttl,max_len=1234,id=5678,userdata=aa.bb.cc)");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=3,actions=controller(reason=no_match,userdata=00)");
+        string dump = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
         Assert.Contains("priority=10,in_port=1 actions=controller(userdata=01.02.03.04.05),output:2", dump);
         Assert.Contains("priority=10,in_port=2 actions=controller(reason=invalid_ttl,max_len=1234,id=5678,userdata=aa.bb.cc)", dump);
         Assert.Contains("priority=10,in_port=3 actions=controller(reason=no_match,userdata=00)", dump);
 
-        Assert.Equal(OvsOfctl.Flows(dump), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, OvsOfctl.Flows(dump))));
+        OvsOfctl.ReAddsTheSame(rig, version, dump);
 
         // The frame still goes on through the rest of the list.
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1, 2, 10);
@@ -59,7 +57,7 @@ public sealed class OvsOfctlPacketIn2Tests
     public async Task Monitor_ReceivesThePacketIn_InItsFormat(string version, string format, string head)
     {
         await using var rig = new AgentRig();
-        Ok(rig, version, "add-flow", "priority=10,in_port=1,cookie=0x5eed,actions=controller(userdata=01.02.03.04.05)");
+        OvsOfctl.Ok(rig, version, "add-flow", "priority=10,in_port=1,cookie=0x5eed,actions=controller(userdata=01.02.03.04.05)");
         var expected = format switch
         {
             "nxt_packet_in2" => NxPacketInFormat.Nxt2,

@@ -1,6 +1,5 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -21,7 +20,7 @@ public sealed class OvsOfctlPacketInReasonTests
     [InlineData("OpenFlow13", "OF1.3", "action", "action", "action")]
     public async Task Monitor_ShowsWhereTheOutputToTheControllerWas(string version, string tag, string actionSet, string group, string packetOut)
     {
-        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig();
         OvsOfctl.Ok(rig, version, "add-group", "group_id=5,type=all,bucket=output:CONTROLLER");
         OvsOfctl.Ok(rig, version, "add-flow", "in_port=1,cookie=0x33,actions=write_actions(output(CONTROLLER))");
         OvsOfctl.Ok(rig, version, "add-flow", "in_port=2,cookie=0x44,actions=group:5");

@@ -16,8 +16,6 @@ public sealed class OvsOfctlPipelineWordTests
 {
     private static readonly MacAddress H1 = MacAddress.Parse("00:00:00:00:00:01"), H2 = MacAddress.Parse("00:00:00:00:00:02");
 
-    private static AgentRig Rig() => new(ports: 5, options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
     private static readonly (string Add, string Dumped)[] Flows =
     [
         ("priority=30,tcp,nw_ttl=64,actions=output:2", "priority=30,tcp,nw_ttl=64 actions=output:2"),
@@ -30,8 +28,6 @@ public sealed class OvsOfctlPipelineWordTests
         ("table=1,priority=5,actions=output:4", "table=1, priority=5 actions=output:4"),
     ];
 
-    private static string[] Lines(string dump) => [.. dump.Split('\n').Where(l => l.Contains("actions=", StringComparison.Ordinal)).Select(l => l.Trim()).Order(StringComparer.Ordinal)];
-
     [ToolTheory]
     [RequiresTool("ovs-ofctl")]
     [InlineData("OpenFlow10")]
@@ -39,14 +35,14 @@ public sealed class OvsOfctlPipelineWordTests
     [InlineData("OpenFlow15")]
     public async Task TtlTcpFlagsPktMarkTunnel_AddDumpReAdd_AndFramesTakeTheirFlows(string version)
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig(5);
         foreach (var (add, _) in Flows) OvsOfctl.Ok(rig, version, "add-flow", add);
-        var lines = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
+        var lines = OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
         // From 1.5 Open vSwitch writes a whole-field load as OFPAT_SET_FIELD, and prints it so.
         var dumped = Flows.Select(f => version == "OpenFlow15" ? f.Dumped.Replace("load:0x5->NXM_NX_PKT_MARK[]", "set_field:0x5->pkt_mark", StringComparison.Ordinal) : f.Dumped);
         Assert.Equal(dumped.Order(StringComparer.Ordinal), lines);
 
-        Assert.Equal(lines, Lines(OvsOfctl.ReAdd(rig, version, lines)));
+        Assert.Equal(lines, OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, lines)));
 
         for (int round = 0; round < 2; round++) // the second round from the cached verdicts
         {
@@ -56,7 +52,7 @@ public sealed class OvsOfctlPipelineWordTests
             Assert.Equal(5, Egress(rig, Tcp(63, 0x10)));
             Assert.Equal(3, Egress(rig, FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1000, 2000))); // pkt_mark 5 in table 1
         }
-        var ttl = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "tcp,nw_ttl=64"));
+        var ttl = OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows", "tcp,nw_ttl=64"));
         Assert.Contains("n_packets=2,", Assert.Single(ttl));
         Assert.False(rig.Log.Contains("unexpected error"), rig.Log.Dump());
     }
@@ -67,7 +63,7 @@ public sealed class OvsOfctlPipelineWordTests
     [InlineData("OpenFlow15")]
     public async Task ActsetOutput_AddDumpReAdd_AndMatchedAfterWriteActions(string version)
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig(5);
         (string Add, string Dumped)[] flows =
         [
             ("priority=10,in_port=1,actions=write_actions(output:3),goto_table:1", "priority=10,in_port=1 actions=write_actions(output:3),goto_table:1"),
@@ -76,9 +72,9 @@ public sealed class OvsOfctlPipelineWordTests
             ("table=1,priority=10,actset_output=unset,actions=output:4", "table=1, priority=10,actset_output=UNSET actions=output:4"),
         ];
         foreach (var (add, _) in flows) OvsOfctl.Ok(rig, version, "add-flow", add);
-        var lines = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
+        var lines = OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
         Assert.Equal(flows.Select(f => f.Dumped).Order(StringComparer.Ordinal), lines);
-        Assert.Equal(lines, Lines(OvsOfctl.ReAdd(rig, version, lines)));
+        Assert.Equal(lines, OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, lines)));
         var frame = FrameBuilder.Udp(H1, H2, 0x0a000001, 0x0a000002, 1000, 2000);
         for (int round = 0; round < 2; round++)
         {
@@ -100,7 +96,7 @@ public sealed class OvsOfctlPipelineWordTests
     [InlineData("OpenFlow15")]
     public async Task DpHash_AddDumpReAdd_AndTheTableADpHashGroupResubmitsToMatchesIt(string version)
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig(5);
         (string Add, string Dumped)[] flows =
         [
             ("priority=10,in_port=4,actions=resubmit(,2)", "priority=10,in_port=4 actions=resubmit(,2)"),
@@ -111,9 +107,9 @@ public sealed class OvsOfctlPipelineWordTests
              "table=3, priority=10,dp_hash=0x1/0xf actions=move:NXM_NX_DP_HASH[0..15]->NXM_NX_REG0[0..15]"),
         ];
         foreach (var (add, _) in flows) OvsOfctl.Ok(rig, version, "add-flow", add);
-        var lines = Lines(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
+        var lines = OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
         Assert.Equal(flows.Select(f => f.Dumped).Order(StringComparer.Ordinal), lines);
-        Assert.Equal(lines, Lines(OvsOfctl.ReAdd(rig, version, lines)));
+        Assert.Equal(lines, OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, lines)));
         // A dp_hash group whose buckets resubmit to table 2 (Open vSwitch writes selection_method in 1.5's group-mod
         // only; OpenFlow 1.0 has no group action), applied to port 1's packets.
         OvsOfctl.Ok(rig, "OpenFlow15", "add-group",

@@ -1,4 +1,3 @@
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of14;
 using Softswitch.TestKit;
@@ -19,7 +18,7 @@ public sealed class OvsOfctlRequestForwardTests
     [RequiresTool("ovs-appctl")]
     public async Task A13Monitor_AskingWithSetAsyncConfig2_PrintsTheForwardedGroupAndMeterMods()
     {
-        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig();
         using (var monitor = OvsOfctlMonitor.Start(rig, "asy-rf", ["-O", "OpenFlow13"]))
         {
             Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Any(c => c.Negotiated && c.Version == 4) && File.Exists(monitor.Ctl), 10_000),
@@ -43,7 +42,7 @@ public sealed class OvsOfctlRequestForwardTests
     [RequiresTool("ovs-appctl")]
     public async Task A10Monitor_AskingWithSetAsyncConfig2_PrintsTheForwardedGroupMod_AsNxtGroupMod_AndNoMeterMod()
     {
-        await using var rig = new AgentRig(options: new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig();
         using (var monitor = OvsOfctlMonitor.Start(rig, "ctl-rf10", ["-O", "OpenFlow10"]))
         {
             Assert.True(await Wait.UntilAsync(() => rig.Agent.Connections.Any(c => c.Negotiated && c.Version == 1) && File.Exists(monitor.Ctl), 10_000),

@@ -28,7 +28,7 @@ public sealed class OvsOfctlSampleTests
     [InlineData("OpenFlow15")]
     public async Task ASampleAction_IsTakenDumpedAndReAdded_AndSamplesEveryPacketWithItsIds(string v)
     {
-        await using var rig = new AgentRig(4, new AgentOptions { Versions = AgentOptions.AllVersions });
+        await using var rig = OvsOfctl.Rig();
         rig.Dp.FlowSampling = true;
         OvsOfctl.Ok(rig, v, "add-flow", "priority=10,in_port=1,actions=sample(probability=65535,collector_set_id=1,obs_domain_id=2,obs_point_id=3),output:2");
         OvsOfctl.Ok(rig, v, "add-flow", "priority=10,in_port=3,actions=sample(probability=100,collector_set_id=7,obs_domain_id=8,obs_point_id=9,sampling_port=2,egress),output:4");

@@ -1,6 +1,5 @@
 using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Packets;
-using Softswitch.OfAgent.Tests.Session;
 using Softswitch.TestKit;
 
 namespace Softswitch.OfAgent.Tests.Interop;
@@ -14,8 +13,6 @@ namespace Softswitch.OfAgent.Tests.Interop;
 /// </summary>
 public sealed class OvsOfctlWholeLoadTests
 {
-    private static AgentRig Rig() => new(options: new AgentOptions { Versions = AgentOptions.AllVersions });
-
     private const string Loads = "load:0xa000009->NXM_OF_IP_DST[],load:0x20000000009->NXM_OF_ETH_DST[],load:0x1f90->NXM_OF_TCP_DST[],"
                                  + "load:0x5->NXM_NX_TUN_ID[],load:0x3->NXM_NX_REG0[]";
 
@@ -33,14 +30,13 @@ public sealed class OvsOfctlWholeLoadTests
     [MemberData(nameof(Versions))]
     public async Task WholeFieldLoads_ReadBackAsOpenVSwitchPrintsThem_AndReAdd(string version, string expected)
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         OvsOfctl.Ok(rig, version, "add-flow", $"priority=5,tcp,in_port=1,actions={Loads},output:2");
         var line = Assert.Single(OvsOfctl.Flows(OvsOfctl.Ok(rig, version, "dump-flows")));
         Assert.EndsWith($"priority=5,tcp,in_port=1 actions={expected},output:2", line);
 
         // The dump re-adds to the same flow.
-        string before = OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats");
-        Assert.Equal(OvsOfctl.Flows(before), OvsOfctl.Flows(OvsOfctl.ReAdd(rig, version, OvsOfctl.FlowLines(before))));
+        OvsOfctl.ReAddsTheSame(rig, version, OvsOfctl.Ok(rig, version, "dump-flows", "--no-stats"));
 
         // The loads rewrite the packet as the set-fields do.
         rig.Ports[0].Inject(FrameBuilder.Tcp(MacAddress.Parse("00:00:00:00:00:01"), MacAddress.Parse("00:00:00:00:00:02"), 0x0A000001, 0x0A000002, 1000, 80));
@@ -60,7 +56,7 @@ public sealed class OvsOfctlWholeLoadTests
     [RequiresTool("ovs-ofctl")]
     public async Task ALoadAndASetFieldOfTheSameValue_EachReadBackAsWritten()
     {
-        await using var rig = Rig();
+        await using var rig = OvsOfctl.Rig();
         OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "table=1,ip,actions=load:0xa000009->NXM_OF_IP_DST[],output:2");
         OvsOfctl.Ok(rig, "OpenFlow13", "add-flow", "table=2,ip,actions=set_field:10.0.0.9->ip_dst,output:2");
         var flows = OvsOfctl.Flows(OvsOfctl.Ok(rig, "OpenFlow13", "dump-flows"));
