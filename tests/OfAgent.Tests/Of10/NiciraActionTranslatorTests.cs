@@ -153,25 +153,35 @@ public sealed class NiciraActionTranslatorTests
     public void WhatOneZeroIsShown_ReadsBackAsTheSameModelAction_AsOneThreeReadsIt(OfAction action)
     {
         int count = Of10Actions.ToOfp(action, out var first, out var second);
+        if (action.Type is OfActionType.SetMplsBos or OfActionType.SetPbbIsid)
+        {
+            // Their loads, which Open vSwitch refuses (mpls_bos read-only, no PBB field), and so does 1.0 here.
+            Assert.False(Of10Actions.TryDecode(WireOf(first), 0, out _, out var refusal));
+            Assert.Equal(OfpError.Nx(OfpErrorType.BadRequest, action.Type == OfActionType.SetMplsBos ? (ushort)525 : (ushort)523), refusal);
+            return;
+        }
         var model = Decode10(count == 2 ? WireOf(first, second) : WireOf(first));
         // A set-field 1.0 shows as NXAST_REG_LOADs reads back as those loads, as Open vSwitch keeps the raw action.
         bool asLoad = action.IsFieldSet && first.Type == OfpActionType.Vendor && first.NxSubtype == (ushort)NxActionSubtype.RegLoad
                       && action.Type is not (OfActionType.SetEthType or OfActionType.SetIpProto or OfActionType.SetVlanVid);
         Assert.Equal([asLoad ? action.WrittenAs(OfAction.LoadFormRegLoad) : action], model);
 
-        // The 1.3 path makes the same action of the same thing, so a flow re-added over 1.0 equals the one added over 1.3.
+        // The 1.3 path makes the same action of the same thing, so a flow re-added over 1.0 equals the one added over 1.3;
+        // but a set of the MPLS label or TC or of tun_id 1.3 writes as the set-field, which is not the field's own action
+        // (as Open vSwitch's set_field is not its set_mpls_label): 1.0 reads it back as the load.
         var of13 = new List<Ofp13Action>();
         Of13Actions.ToWire([action], ipv6: false, of13);
         // A register action, a learn, a multipath, a bundle or a fin_timeout is a flow's apply-action (elsewhere 1.3 refuses it).
         bool flowApply = action.Type is OfActionType.FieldLoad or OfActionType.FieldMove or OfActionType.OutputField or OfActionType.Learn
             or OfActionType.Multipath or OfActionType.Bundle or OfActionType.FinTimeout;
         Assert.True(Of13Actions.TryToOf([.. of13], flowApply, out var via13, out var error13), error13.ToString());
-        Assert.Equal([action], via13.ToArray());
+        bool ownAction = action.Type is OfActionType.SetMplsLabel or OfActionType.SetMplsTc or OfActionType.SetTunnel;
+        Assert.Equal([ownAction ? action.WrittenAs(OfAction.LoadFormOfpSetField) : action], via13.ToArray());
         // The loads 1.0 read back go to 1.3 as the same loads, and read back there as 1.0 read them.
         of13.Clear();
         Of13Actions.ToWire(model, ipv6: false, of13);
         Assert.True(Of13Actions.TryToOf([.. of13], flowApply, out via13, out error13), error13.ToString());
-        Assert.Equal(via13, model);
+        Assert.Equal(via13, model.Select(m => ownAction ? m.WrittenAs(OfAction.LoadFormOfpSetField) : m).ToArray());
     }
 
     private static OfpAction RegLoad(uint header, int ofs, int bits, ulong value)
