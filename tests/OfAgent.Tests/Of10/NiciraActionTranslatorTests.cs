@@ -212,7 +212,7 @@ public sealed class NiciraActionTranslatorTests
         // A move of a field past its width, or of one the switch does not know (Open vSwitch's OFPBMC_BAD_FIELD, which
         // OpenFlow 1.0 carries as OFPET_BAD_REQUEST code 258).
         Assert.False(Of10Actions.TryDecode(WireOf(Vendor(move with { SrcOfs = 8 })), 0, out _, out var error));
-        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), error);
+        Assert.Equal(OfpError.Nx(OfpErrorType.BadRequest, 524), error); // OFPBAC_BAD_SET_LEN, NX1.0(1,524)
         Assert.False(Of10Actions.TryDecode(WireOf(Vendor(move with { SrcHeader = 0x0001_3e04 })), 0, out _, out error));
         Assert.Equal(new OfpError(OfpErrorType.BadRequest, 258), error);
     }
@@ -391,15 +391,31 @@ public sealed class NiciraActionTranslatorTests
         { "in_port", [RegLoad(OxmInPort, 0, 32, 1)] },
         { "reg_load2 of in_port", [OfpAction.NxRegLoad2([0x80, 0x00, 0x00, 0x04, 0, 0, 0, 1])] },
         { "reg_load2 of vlan_tci under a mask of two runs (each run would tag or strip)", [OfpAction.NxRegLoad2([0x00, 0x00, 0x09, 0x04, 0x10, 0x01, 0x1f, 0x0f])] },
-        { "reg_load2 of ip_ecn under a mask past its 2 bits", [OfpAction.NxRegLoad2([0x00, 0x01, 0x39, 0x02, 0x01, 0x05])] },
         { "part of ip_tos's ECN bits", [RegLoad(NxIpTos, 0, 2, 1)] },
         { "reg_load2 of ECN 4", [OfpAction.NxRegLoad2([0x80, 0x00, 0x12, 0x01, 4])] },
-        { "reg_load2 of eth_src with a 5-byte value", [OfpAction.NxRegLoad2([0x80, 0x00, 0x08, 0x05, 2, 0, 0, 0, 1])] },
-        // Geneve options are not carried into metadata: NXM_NX_TUN_METADATA0 (class 1, field 40) is not a field here.
-        { "reg_load2 of tun_metadata0", [OfpAction.NxRegLoad2([0x00, 0x01, 0x50, 0x04, 0, 0, 0, 1])] },
         { "resubmit(,): neither a port nor a table", [OfpAction.NxResubmitTable(255)] },
         { "resubmit(,), then an output", [OfpAction.NxResubmitTable(255), OfpAction.Output(1)] },
     };
+
+    /// <summary>
+    /// REG_LOAD2s of no field the switch sets (as it reads their headers), OFPBAC_BAD_SET_TYPE, or past their field's bits,
+    /// OFPBAC_BAD_SET_LEN: in 1.0 Open vSwitch's NX1.0(1,523) and (1,524).
+    /// </summary>
+    public static TheoryData<string, OfpAction[], ushort> UnknownFields => new()
+    {
+        { "reg_load2 of ip_ecn under a mask past its 2 bits", [OfpAction.NxRegLoad2([0x00, 0x01, 0x39, 0x02, 0x01, 0x05])], 524 },
+        { "reg_load2 of eth_src with a 5-byte value", [OfpAction.NxRegLoad2([0x80, 0x00, 0x08, 0x05, 2, 0, 0, 0, 1])], 523 },
+        // Geneve options are not carried into metadata: NXM_NX_TUN_METADATA0 (class 1, field 40) is not a field here.
+        { "reg_load2 of tun_metadata0", [OfpAction.NxRegLoad2([0x00, 0x01, 0x50, 0x04, 0, 0, 0, 1])], 523 },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnknownFields))]
+    public void ALoadOfNoFieldTheSwitchSets_IsBadSetTypeOrLen(string what, OfpAction[] actions, ushort code)
+    {
+        Assert.False(Of10Actions.TryDecode(WireOf(actions), 0, out _, out _, out var error), what);
+        Assert.Equal(OfpError.Nx(OfpErrorType.BadRequest, code), error);
+    }
 
     private static OfpAction Resubmit(ushort inPort, byte table)
     {
@@ -585,8 +601,10 @@ public sealed class NiciraActionTranslatorTests
             }
             else
             {
-                // Bad actions, and Open vSwitch's OFPBMC_BAD_FIELD and NXBRC_MUST_BE_ZERO as 1.0 carries them (BAD_REQUEST 258, 526).
-                Assert.True(error.Type == OfpErrorType.BadAction || (error.Type == OfpErrorType.BadRequest && error.Code is 258 or 526),
+                // Bad actions, Open vSwitch's OFPBMC_BAD_FIELD and NXBRC_MUST_BE_ZERO as 1.0 carries them (BAD_REQUEST 258, 526), and
+                // its NX1.0 errors (BAD_WILDCARDS (1,262), BAD_SET_TYPE, _LEN, _ARGUMENT (1,523-525)).
+                Assert.True(error.Type == OfpErrorType.BadAction || (error.Type == OfpErrorType.BadRequest && error.Code is 258 or 526 && !error.Nicira)
+                            || (error.Nicira && error.Type == OfpErrorType.BadRequest && error.Code is 262 or 523 or 524 or 525),
                             $"seed {seed} round {i}: {error}");
                 refused++;
             }
