@@ -27,7 +27,9 @@ public enum FlowModFlags : byte
     Emergency = 1 << 2,
     /// <summary>
     /// OpenFlow 1.3's OFPFF_RESET_COUNTS: an ADD that replaces an identical flow starts its counters from 0 (without
-    /// it, a 1.3 replacement keeps the old flow's counters; OpenFlow 1.0's always starts from 0). Not kept with the flow.
+    /// it, a 1.3 replacement keeps the old flow's counters; OpenFlow 1.0's always starts from 0, and its codec sets this
+    /// flag on every ADD, as Open vSwitch's ofputil_decode_flow_mod_flags). An ADD's flow keeps it with its other flags
+    /// and reports it from 1.3 on; a modify leaves a flow's flags as they are.
     /// </summary>
     ResetCounts = 1 << 3,
     /// <summary>OpenFlow 1.3's OFPFF_NO_PKT_COUNTS: kept and reported; the flow is counted anyway (as Open vSwitch).</summary>

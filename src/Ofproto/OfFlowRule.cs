@@ -14,7 +14,8 @@ namespace Softswitch.Ofproto;
 /// <remarks>Thread safety: immutable; the instances are created once.</remarks>
 public sealed class OfFlowRule
 {
-    // Every flag a flow keeps (RESET_COUNTS acts once, on the flow-mod, and is not kept): six bits.
+    // Every flag a flow keeps (RESET_COUNTS too: it acts on the flow-mod, and the flow keeps and reports it, as Open
+    // vSwitch's OFPUTIL_FF_STATE): six bits.
     private const int FlagCombinations = 64;
     private static readonly OfFlowRule[] s_rules = Build();
     private static readonly OfFlowRule?[] s_tableRules = new OfFlowRule?[256 * FlagCombinations];
@@ -49,7 +50,7 @@ public sealed class OfFlowRule
     /// <summary>The shared descriptor of flows with these flags (in the one table).</summary>
     public static OfFlowRule For(FlowModFlags flags) => s_rules[Kept(flags)];
 
-    private static int Kept(FlowModFlags flags) => (int)(flags & ~FlowModFlags.ResetCounts) & (FlagCombinations - 1);
+    private static int Kept(FlowModFlags flags) => (int)flags & (FlagCombinations - 1);
 
     /// <summary>The shared descriptor of flows with these flags in table <paramref name="tableId"/> (created once per combination).</summary>
     public static OfFlowRule For(FlowModFlags flags, byte tableId)

@@ -217,14 +217,14 @@ public sealed class VswitchdSideBySideTests
     /// recirculates the packet there), then the table the rule's goto reaches, or a resubmit after the group. No flow
     /// matches dp_hash: Open vSwitch 3.1 refuses such a flow-mod from a controller (OFPBRC_EPERM, "only internal flows
     /// can set non-default values to hidden fields"); the tables after the group matching dp_hash are proved in
-    /// PipelineWordTests. The 1.0-style loads are added over 1.3: Open vSwitch marks a flow added over 1.0 reset_counts
-    /// in its 1.3 and 1.5 statistics (a 1.0 add always resets counts), a flag Softswitch does not report.
+    /// PipelineWordTests. The 1.0-style loads are added over 1.0, as their users write them: both switches mark such a
+    /// flow reset_counts in its 1.3 and 1.5 statistics (a 1.0 add always resets counts).
     /// </summary>
     private static readonly (string Version, string Flow)[] s_nxFlows =
     [
-        ("OpenFlow13", "cookie=0x5a,priority=400,udp,nw_dst=10.9.0.3,actions=load:0x5->NXM_NX_IP_TTL[0..3],load:0x1->NXM_NX_IP_ECN[1],output:2"),
-        ("OpenFlow13", "cookie=0x5a,priority=400,udp6,in_port=3,actions=load:0x1234->NXM_NX_IPV6_SRC[0..15],load:0xf->NXM_NX_IP_TTL[4..7],load:0x1->NXM_NX_IP_ECN[0],load:0xab->NXM_NX_IPV6_LABEL[0..7],output:2"),
-        ("OpenFlow13", "cookie=0x5a,priority=400,udp,nw_dst=10.9.0.5,actions=load:0xa000001->NXM_OF_IP_DST[],load:0x20->NXM_OF_IP_TOS[],load:0xaa->NXM_OF_ETH_SRC[],output:2"),
+        ("OpenFlow10", "cookie=0x5a,priority=400,udp,nw_dst=10.9.0.3,actions=load:0x5->NXM_NX_IP_TTL[0..3],load:0x1->NXM_NX_IP_ECN[1],output:2"),
+        ("OpenFlow10", "cookie=0x5a,priority=400,udp6,in_port=3,actions=load:0x1234->NXM_NX_IPV6_SRC[0..15],load:0xf->NXM_NX_IP_TTL[4..7],load:0x1->NXM_NX_IP_ECN[0],load:0xab->NXM_NX_IPV6_LABEL[0..7],output:2"),
+        ("OpenFlow10", "cookie=0x5a,priority=400,udp,nw_dst=10.9.0.5,actions=load:0xa000001->NXM_OF_IP_DST[],load:0x20->NXM_OF_IP_TOS[],load:0xaa->NXM_OF_ETH_SRC[],output:2"),
         ("OpenFlow15", "cookie=0x5a,priority=401,udp6,in_port=3,tp_dst=2002,actions=load:0x20010db8000000000000000000000099->NXM_NX_IPV6_DST[],load:0x3->NXM_NX_IPV6_LABEL[],output:2"),
         ("OpenFlow15", "cookie=0x5a,priority=400,udp,nw_dst=10.9.0.6,actions=load:0x3->NXM_NX_REG5[4..7],load:0x2->NXM_NX_REG6[16..31],load:0x21->NXM_NX_REG4[],"
             + "move:NXM_NX_REG5[4..7]->NXM_OF_IP_TOS[2..5],move:NXM_NX_REG4[0..7]->NXM_NX_IP_TTL[],move:NXM_OF_UDP_DST[0..7]->NXM_NX_REG7[8..15],"

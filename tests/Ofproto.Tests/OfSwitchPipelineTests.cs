@@ -627,9 +627,38 @@ public sealed class OfSwitchPipelineTests : IDisposable
         Assert.Equal(1UL, Packets()); // 1.3.5 section 6.4: copied from the replaced flow
         Assert.Equal(OfError.None, _sw.FlowMod(add with { Flags = FlowModFlags.ResetCounts | FlowModFlags.NoPacketCounts }));
         Assert.Equal(0UL, Packets());
+        Assert.Equal(FlowModFlags.ResetCounts | FlowModFlags.NoPacketCounts, FlagsOfTheFlow()); // the flow keeps them all, as Open vSwitch's rule
+    }
+
+    private FlowModFlags FlagsOfTheFlow()
+    {
         FlowModFlags kept = 0;
-        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { kept = f.Flags; return true; });
-        Assert.Equal(FlowModFlags.NoPacketCounts, kept); // RESET_COUNTS acts once; the others are the flow's
+        int n = 0;
+        _sw.VisitFlows(new FlowStatsRequest(OfMatch.Any, Rules: MatchRules.OpenFlow13), (in OfFlowStats f) => { kept = f.Flags; n++; return true; });
+        Assert.Equal(1, n);
+        return kept;
+    }
+
+    /// <summary>
+    /// A flow keeps the flags of the ADD that made it, RESET_COUNTS among them; a modify (its RESET_COUNTS too) leaves
+    /// them as they are, as Open vSwitch's replace_rule_start copies the old rule's flags unless the command is an add;
+    /// an ADD that replaces the flow sets them anew.
+    /// </summary>
+    [Theory]
+    [InlineData(FlowModCommand.Modify)]
+    [InlineData(FlowModCommand.ModifyStrict)]
+    public void AFlowKeepsItsAddsFlags_AModifyLeavesThem(FlowModCommand command)
+    {
+        var add = Add13(0, OfMatch.Any, 5, OfInstructions.Apply(new[] { OfAction.Output(2) }));
+        Assert.Equal(OfError.None, _sw.FlowMod(add with { Flags = FlowModFlags.ResetCounts | FlowModFlags.SendFlowRemoved }));
+        Assert.Equal(FlowModFlags.ResetCounts | FlowModFlags.SendFlowRemoved, FlagsOfTheFlow());
+        var modify = add with { Command = command, Instructions = OfInstructions.Apply(new[] { OfAction.Output(3) }) };
+        Assert.Equal(OfError.None, _sw.FlowMod(modify with { Flags = FlowModFlags.NoByteCounts }));
+        Assert.Equal(FlowModFlags.ResetCounts | FlowModFlags.SendFlowRemoved, FlagsOfTheFlow());
+        Assert.Equal(OfError.None, _sw.FlowMod(modify with { Flags = FlowModFlags.ResetCounts | FlowModFlags.CheckOverlap }));
+        Assert.Equal(FlowModFlags.ResetCounts | FlowModFlags.SendFlowRemoved, FlagsOfTheFlow());
+        Assert.Equal(OfError.None, _sw.FlowMod(add with { Flags = FlowModFlags.NoByteCounts }));
+        Assert.Equal(FlowModFlags.NoByteCounts, FlagsOfTheFlow());
     }
 
     [Fact]

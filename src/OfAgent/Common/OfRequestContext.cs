@@ -30,6 +30,11 @@ internal sealed class OfRequestContext(OfSwitch ofproto, AgentOptions options, I
     /// <summary>Answers <paramref name="request"/> with OFPT_ERROR, echoing its first bytes as OF1.0 asks.</summary>
     public void SendError(OfConnection c, OfpError error, ReadOnlySpan<byte> request)
     {
+        if (error.Nicira)
+        {
+            SendError(c, (Nx10Error)error, request);
+            return;
+        }
         Interlocked.Increment(ref ErrorsSent);
         Log.LogDebug("{Conn}: error {Type}/{Code} for a {Len}-byte request", c.Name, error.Type, error.Code, request.Length);
         c.SendRaw(OfpErrorMsg.ForRequest(error, request).ToArray());

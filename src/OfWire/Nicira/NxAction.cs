@@ -103,6 +103,11 @@ public enum NxActionError : byte
     BadPropertyExpType,
     /// <summary>A bundle member that is no port Open vSwitch outputs to (OFPBAC_BAD_OUT_PORT).</summary>
     BadOutPort,
+    /// <summary>
+    /// A REG_LOAD2 whose value has 1-bits where its mask has 0-bits: the match error Open vSwitch's nx_pull_entry gives
+    /// (OFPBMC_BAD_WILDCARDS).
+    /// </summary>
+    BadWildcards,
 }
 
 /// <summary>
@@ -456,7 +461,7 @@ public readonly partial record struct NxAction(NxActionSubtype Subtype, ulong Ar
         }
         UInt128 value = ReadValue(tlv.Slice(4, size));
         UInt128 mask = masked ? ReadValue(tlv.Slice(4 + size, size)) : AllOnes(size * 8);
-        if ((value & ~mask) != 0) return Fail(NxActionError.BadArgument, out error);
+        if ((value & ~mask) != 0) return Fail(NxActionError.BadWildcards, out error);
         error = default;
         nx = new(NxActionSubtype.RegLoad2, FieldHeader: (header & 0xfffffe00u) | (uint)size, Value: value, Mask: mask);
         return true;

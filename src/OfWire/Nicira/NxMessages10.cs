@@ -16,7 +16,7 @@ public readonly record struct Nx10Error(ushort Type, ushort Code, bool Nicira)
     /// <summary>NXET_VENDOR: the ofp_error_msg type of a Nicira error in OpenFlow 1.0.</summary>
     public const ushort VendorErrorType = 0xb0c2;
 
-    public static implicit operator Nx10Error(OfpError e) => new((ushort)e.Type, e.Code, false);
+    public static implicit operator Nx10Error(OfpError e) => new((ushort)e.Type, e.Code, e.Nicira);
 
     /// <summary>A Nicira error NX1.0(<paramref name="type"/>, <paramref name="code"/>).</summary>
     public static Nx10Error Nx(ushort type, ushort code) => new(type, code, true);

@@ -8,6 +8,9 @@ public readonly partial record struct NxAction
     /// <summary>NXBRC_MUST_BE_ZERO's code under OFPET_BAD_REQUEST in OpenFlow 1.0.</summary>
     public const ushort MustBeZeroCode = 526;
 
+    /// <summary>OFPBMC_BAD_WILDCARDS in OpenFlow 1.0, as Open vSwitch sends it: NX1.0(1,262), inside NXET_VENDOR.</summary>
+    public static readonly OfpError BadWildcards10 = OfpError.Nx(OfpErrorType.BadRequest, 262);
+
     //  0                   1                   2                   3
     // +-------------------------------+-------------------------------+
     // |          type: 0xffff         |              len              |   0
@@ -39,6 +42,11 @@ public readonly partial record struct NxAction
         if (PropertyError10(e) is { } prop)
         {
             error = prop;
+            return false;
+        }
+        if (e == NxActionError.BadWildcards)
+        {
+            error = BadWildcards10;
             return false;
         }
         error = e == NxActionError.MustBeZero ? new OfpError(OfpErrorType.BadRequest, MustBeZeroCode) : OfpError.BadAction(e switch

@@ -4,10 +4,15 @@ namespace Softswitch.OfWire.Of10;
 
 /// <summary>
 /// The OpenFlow error (type and code) a decoder hands back instead of a message: exactly what the
-/// switch puts into the OFPT_ERROR it answers with. Codes are raw so that any type's code fits.
+/// switch puts into the OFPT_ERROR it answers with. Codes are raw so that any type's code fits. <see cref="Nicira"/>:
+/// one of Open vSwitch's "NX1.0(type,code)" errors, which OpenFlow 1.0 carries inside NXET_VENDOR
+/// (<see cref="Nx10Error"/>), for the errors 1.0 has no code for (OFPBAC_BAD_SET_TYPE, OFPBMC_BAD_WILDCARDS, ...).
 /// </summary>
-public readonly record struct OfpError(OfpErrorType Type, ushort Code)
+public readonly record struct OfpError(OfpErrorType Type, ushort Code, bool Nicira = false)
 {
+    /// <summary>Open vSwitch's NX1.0(<paramref name="type"/>, <paramref name="code"/>), sent inside NXET_VENDOR.</summary>
+    public static OfpError Nx(OfpErrorType type, ushort code) => new(type, code, true);
+
     public static OfpError BadRequest(OfpBadRequestCode code) => new(OfpErrorType.BadRequest, (ushort)code);
     public static OfpError BadAction(OfpBadActionCode code) => new(OfpErrorType.BadAction, (ushort)code);
     public static OfpError HelloFailed(OfpHelloFailedCode code) => new(OfpErrorType.HelloFailed, (ushort)code);
@@ -18,7 +23,7 @@ public readonly record struct OfpError(OfpErrorType Type, ushort Code)
     internal static readonly OfpError BadLen = BadRequest(OfpBadRequestCode.BadLen);
     internal static readonly OfpError BadActionLen = BadAction(OfpBadActionCode.BadLen);
 
-    public override string ToString() => Type switch
+    public override string ToString() => Nicira ? $"NX({(ushort)Type},{Code})" : Type switch
     {
         OfpErrorType.HelloFailed => $"HelloFailed/{(OfpHelloFailedCode)Code}",
         OfpErrorType.BadRequest => $"BadRequest/{(OfpBadRequestCode)Code}",

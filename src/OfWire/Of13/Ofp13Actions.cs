@@ -240,6 +240,12 @@ public static class Ofp13Actions
                                                    nxError == NxActionError.BadPropertyLen ? Ofp13Codes.FeaturesBadLen : Ofp13Codes.FeaturesBadType);
                             return false;
                         }
+                        // A REG_LOAD2's value outside its mask: the match error Open vSwitch's nx_pull_entry gives.
+                        if (nxError == NxActionError.BadWildcards)
+                        {
+                            error = Ofp13Error.BadMatch(Ofp13Codes.MatchBadWildcards);
+                            return false;
+                        }
                         // NXBRC_MUST_BE_ZERO is an experimenter error from 1.2 on (NX1.2+(5)), which this codec does not
                         // write: BAD_ARGUMENT.
                         return Fail(nxError switch

@@ -365,6 +365,15 @@ public readonly record struct OfAction(OfActionType Type, uint Port = 0, ushort 
     public const byte LoadFormOxmName = 4;
 
     /// <summary>
+    /// With <see cref="LoadFormSetField"/>: a set of the MPLS label or TC or of the tunnel id written as a set-field
+    /// (OFPAT_SET_FIELD), not as the field's own action (set_mpls_label, set_mpls_tc, set_tunnel). Open vSwitch keeps the
+    /// two apart (its set_field beside OFPACT_SET_MPLS_LABEL, ...): from OpenFlow 1.2 on both are the set-field; in 1.0
+    /// the set-field is the load Open vSwitch writes for it (set_field_to_nxast: <c>load:0x7-&gt;OXM_OF_MPLS_LABEL[]</c>),
+    /// the action its Nicira form (<c>set_mpls_label(7)</c>).
+    /// </summary>
+    public const byte LoadFormOfpSetField = 8;
+
+    /// <summary>
     /// A set-field action of a whole packet field (<see cref="SetEthDst"/>, <see cref="SetNwDst"/>, <see cref="SetTunnel"/>,
     /// ...), which may carry the form it was written in (<see cref="SetFieldForm"/>).
     /// </summary>

@@ -35,10 +35,10 @@ public sealed class DpHashActionTests
     {
         Assert.False(Decode13(hex, out _, out var e13));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), e13);
-        // OpenFlow 1.0 names no set-argument error: BAD_ARGUMENT, as for every field the switch does not write.
+        // OpenFlow 1.0 names no set-argument error: Open vSwitch's NX1.0(1,525), as for every field the switch does not write.
         Assert.True(OfpActions.TryDecode(Hex(hex), out List<OfpAction> list, out _));
         Assert.False(Of10Actions.TryDecode(list, out _, out var e10));
-        Assert.Equal(OfpError.BadAction(OfpBadActionCode.BadArgument), e10);
+        Assert.Equal(OfpError.Nx(OfpErrorType.BadRequest, 525), e10);
     }
 
     [Theory]

@@ -85,6 +85,38 @@ public sealed class NxmSessionTests
         Assert.Equal(0, rig.Agent.Switch.Flows.ActiveWildcard);
     }
 
+    /// <summary>
+    /// Action errors OpenFlow 1.0 has no code for, as Open vSwitch sends them there (its NX1.0 errors inside NXET_VENDOR),
+    /// for an NXT_FLOW_MOD and an OFPT_FLOW_MOD alike: a REG_LOAD2 whose value has bits outside its mask OFPBMC_BAD_WILDCARDS
+    /// NX1.0(1,262); a load of OXM_OF_PBB_ISID, a field Open vSwitch lacks, OFPBAC_BAD_SET_TYPE NX1.0(1,523); a load of
+    /// OXM_OF_MPLS_BOS or NXM_NX_DP_HASH, read-only fields, OFPBAC_BAD_SET_ARGUMENT NX1.0(1,525).
+    /// </summary>
+    [Fact]
+    public async Task ActionErrorsOneZeroHasNoCodeFor_AreOvssNxErrors()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        (OfpAction Action, ushort Code)[] refused =
+        [
+            (OfpAction.NxRegLoad2([0x00, 0x01, 0x01, 0x08, 0, 0, 0, 6, 0, 0, 0, 3]), 262), // set_field:0x6/0x3->reg0
+            (OfpAction.NxRegLoad(0x8000_4a03, 0, 24, 0x123456), 523),
+            (OfpAction.NxRegLoad2([0x80, 0x00, 0x4a, 0x03, 0x12, 0x34, 0x56]), 523),
+            (OfpAction.NxRegLoad(0x8000_4801, 0, 1, 1), 525),
+            (OfpAction.NxRegLoad2([0x80, 0x00, 0x48, 0x01, 0x01]), 525),
+            (OfpAction.NxRegLoad(0x0001_4604, 0, 32, 1), 525), // NXM_NX_DP_HASH
+        ];
+        uint xid = 1000;
+        foreach (var (action, code) in refused)
+        {
+            c.SendRaw(FlowMod(xid, 0, [], actions: [action]));
+            await ExpectNxError(c, xid++, 1, code);
+            uint x = c.Send(new OfpFlowMod { Match = OfpMatch.All, Command = OfpFlowModCommand.Add, Priority = 1, Actions = [action] });
+            await ExpectNxError(c, x, 1, code);
+        }
+        Assert.Empty(await c.BarrierAsync());
+        Assert.Equal(0, rig.Agent.Switch.Flows.ActiveWildcard);
+    }
+
     [Fact]
     public async Task TableIdExtension_PutsFlowsInLaterTables_AndFlowRemovedIsNxmOnlyWhereAsked()
     {

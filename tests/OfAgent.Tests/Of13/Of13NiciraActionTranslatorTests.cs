@@ -1,6 +1,8 @@
 using Softswitch.OfWire;
+using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
 using Softswitch.Ofproto;
+using Of10Actions = Softswitch.OfAgent.Of10.Translate.ActionTranslator;
 using Of13Actions = Softswitch.OfAgent.Of13.Translate.ActionTranslator;
 using Of13FlowMods = Softswitch.OfAgent.Of13.Translate.FlowModTranslator;
 using MatchTranslatorFields = Softswitch.OfAgent.Of13.Translate.MatchTranslator;
@@ -59,25 +61,61 @@ public sealed class Of13NiciraActionTranslatorTests
     }
 
     /// <summary>
-    /// Whole-field loads of the fields ovs-ofctl cannot write (pbb_isid, which Open vSwitch lacks; mpls_bos, which it does
-    /// not write) read back as every other field's: the load as it came up to 1.4, in 1.5 the set-field under the mask of
-    /// the field's bits when they do not fill its bytes (mpls_bos's one bit), unmasked when they do (the I-SID's 24).
+    /// Loads of the fields Open vSwitch does not write are refused with its errors (decode_NXAST_RAW_REG_LOAD and
+    /// _REG_LOAD2): OXM_OF_PBB_ISID names no field it knows (BAD_SET_TYPE), OXM_OF_MPLS_BOS is read-only there
+    /// (BAD_SET_ARGUMENT), whole or in part, REG_LOAD or REG_LOAD2. The set-fields of both, OpenFlow's own, are taken.
     /// </summary>
     [Fact]
-    public void WholeLoadsOfPbbIsidAndMplsBos_ReadBackAsTheLoads_AndIn15AsTheSetFieldUnderTheFieldsBits()
+    public void LoadsOfPbbIsidAndMplsBos_AreRefusedAsOpenVswitchRefusesThem_TheSetFieldsAreTaken()
     {
-        var isid = new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x80004a03, Value: 0x123456, Mask: 0xffffff);
-        var bos = new NxAction(NxActionSubtype.RegLoad, FieldHeader: 0x80004801, Value: 1, Mask: 1);
-        Assert.True(Of13Actions.TryToOf([Nx(isid), Nx(bos)], out var actions, out var error), error.ToString());
-        Assert.Equal([OfAction.SetPbbIsid(0x123456).WrittenAs(OfAction.LoadFormRegLoad), OfAction.SetMplsBos(1).WrittenAs(OfAction.LoadFormRegLoad)],
-                     actions);
-        var back = new List<Ofp13Action>();
-        Of13Actions.ToWire(actions, false, back);
-        Assert.Equal([Nx(isid), Nx(bos)], back);
-        var of15 = new List<Ofp13Action>();
-        Of13Actions.ToWire(actions, false, of15, of15: true);
-        Assert.Equal([Ofp13Action.SetField(Ofp13Oxm.Exact(MatchTranslatorFields.PbbIsid, 0x123456)),
-                      Ofp13Action.SetField(new Ofp13Oxm(MatchTranslatorFields.MplsBos, true, 1, 1))], of15);
+        (NxAction Load, ushort Code)[] refused =
+        [
+            (new(NxActionSubtype.RegLoad, FieldHeader: 0x80004a03, Value: 0x123456, Mask: 0xffffff), Ofp13Codes.ActionBadSetType),
+            (new(NxActionSubtype.RegLoad, FieldHeader: 0x80004a03, Value: 0x56, Mask: 0xff), Ofp13Codes.ActionBadSetType),
+            (new(NxActionSubtype.RegLoad2, FieldHeader: 0x80004a03, Value: 0x123456, Mask: 0xffffff), Ofp13Codes.ActionBadSetType),
+            (new(NxActionSubtype.RegLoad, FieldHeader: 0x80004801, Value: 1, Mask: 1), Ofp13Codes.ActionBadSetArgument),
+            (new(NxActionSubtype.RegLoad2, FieldHeader: 0x80004801, Value: 1, Mask: 1), Ofp13Codes.ActionBadSetArgument),
+        ];
+        foreach (var (load, code) in refused)
+        {
+            Assert.False(Of13Actions.TryToOf([Nx(load), Ofp13Action.Output(2)], out _, out var error), load.ToString());
+            Assert.Equal(Ofp13Error.BadAction(code), error);
+            Assert.False(Of10Actions.TryDecode([Vendor10(load)], 0, out _, out var error10), load.ToString());
+            Assert.Equal(OfpError.Nx(OfpErrorType.BadRequest, code == Ofp13Codes.ActionBadSetType ? (ushort)523 : (ushort)525), error10);
+        }
+        Assert.True(Of13Actions.TryToOf([Ofp13Action.SetField(Ofp13Oxm.Exact(MatchTranslatorFields.PbbIsid, 0x123456)),
+                                         Ofp13Action.SetField(Ofp13Oxm.Exact(MatchTranslatorFields.MplsBos, 1))], out var actions, out var e), e.ToString());
+        Assert.Equal([OfAction.SetPbbIsid(0x123456), OfAction.SetMplsBos(1)], actions);
+    }
+
+    /// <summary>
+    /// A REG_LOAD2 whose value has 1-bits outside its mask is the match error Open vSwitch's nx_pull_entry gives:
+    /// OFPBMC_BAD_WILDCARDS, in 1.0 its NX1.0(1,262) inside NXET_VENDOR.
+    /// </summary>
+    [Fact]
+    public void ARegLoad2WithValueBitsOutsideItsMask_IsBadWildcards()
+    {
+        // set_field:0x6/0x3->reg0 on the wire as NXAST_REG_LOAD2 (NXM_NX_REG0_W, value 6, mask 3).
+        byte[] body = Convert.FromHexString("0021" + "00010108" + "00000006" + "00000003" + "0000");
+        Assert.False(NxAction.TryDecodeBody(body, out _, out var nxError));
+        Assert.Equal(NxActionError.BadWildcards, nxError);
+        var w = new Ofp13Writer();
+        w.U16(0xffff);
+        w.U16((ushort)(8 + body.Length));
+        w.U32(0x00002320);
+        w.Bytes(body);
+        Assert.False(Ofp13Actions.TryDecode(w.ToArray(), new List<Ofp13Action>(), out var error));
+        Assert.Equal(Ofp13Error.BadMatch(Ofp13Codes.MatchBadWildcards), error);
+        Assert.False(NxAction.TryDecode(OfpAction.VendorAction(OfpConstants.NiciraVendorId, body), out _, out var error10));
+        Assert.Equal(OfpError.Nx(OfpErrorType.BadRequest, 262), error10);
+        Assert.Equal(new Nx10Error(1, 262, true), (Nx10Error)error10);
+    }
+
+    private static OfpAction Vendor10(NxAction nx)
+    {
+        byte[] body = new byte[nx.BodySize];
+        nx.WriteBody(body);
+        return OfpAction.VendorAction(OfpConstants.NiciraVendorId, body);
     }
 
     public static TheoryData<string, NxAction, ushort> Refused => new()

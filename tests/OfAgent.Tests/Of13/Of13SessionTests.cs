@@ -692,7 +692,7 @@ public sealed class Of13SessionTests
             fm.Instructions.Add(new Ofp13Instruction(Ofp13InstructionType.ApplyActions, Actions: [.. Enumerable.Repeat(set, n)]));
             return fm.Encode();
         }
-        // 16 bytes a set_field in 1.3, 24 (Nicira's set_tunnel64) in 1.0: 2727 make a 1.0 entry of 88 + 65448 = 65536 bytes.
+        // 16 bytes a set_field in 1.3, 24 (the NXAST_REG_LOAD Open vSwitch writes for it) in 1.0: 2727 make a 1.0 entry of 88 + 65448 = 65536 bytes.
         Assert.Equal((Ofp13ErrorType.BadAction, Ofp13Codes.ActionTooMany), ErrorOf(await of13.ReplyAsync(of13.Send(TunnelIds(2727)))));
         of13.Send(TunnelIds(2726));
         Assert.Equal((byte)Ofp13Type.BarrierReply, (await of13.ReplyAsync(of13.Send(Ofp13Messages.Empty(Ofp13.Version, Ofp13Type.BarrierRequest, 0))))[1]);

@@ -81,8 +81,25 @@ public static partial class ActionTranslator
     /// <summary>NXM_NX_DP_HASH's class and field (class NXM_1, field 35): an NXM header shifted right by 9, masked or not.</summary>
     private const uint DpHashClassField = 0x0001u << 7 | 35;
 
+    /// <summary>OXM_OF_MPLS_BOS's and OXM_OF_PBB_ISID's class and field (OPENFLOW_BASIC, fields 36 and 37), as <see cref="DpHashClassField"/>.</summary>
+    private const uint MplsBosClassField = 0x8000u << 7 | 36, PbbIsidClassField = 0x8000u << 7 | 37;
+
     /// <summary>OFPBMC_BAD_FIELD as Open vSwitch encodes it in OpenFlow 1.0 (NX1.0-1.1(1,258): OFPET_BAD_REQUEST, code 258).</summary>
     internal const ushort BadFieldCode10 = 258;
+
+    /// <summary>
+    /// The OpenFlow 1.0 error of a refusal, as Open vSwitch sends it: 1.0 names no set-type, set-length or set-argument
+    /// error, so those are its NX1.0-1.1(1,523), (1,524) and (1,525) inside NXET_VENDOR (OFPBAC_BAD_SET_TYPE, _LEN, _ARGUMENT).
+    /// </summary>
+    internal static OfpError ErrorOf10(NxRefusal why) => why switch
+    {
+        NxRefusal.Unsupported => OfpError.BadAction(OfpBadActionCode.BadVendorType),
+        NxRefusal.BadField => new OfpError(OfpErrorType.BadRequest, BadFieldCode10),
+        NxRefusal.UnknownField => OfpError.Nx(OfpErrorType.BadRequest, 523),
+        NxRefusal.BadSetLen => OfpError.Nx(OfpErrorType.BadRequest, 524),
+        NxRefusal.NotWritable => OfpError.Nx(OfpErrorType.BadRequest, 525),
+        _ => OfpError.BadAction(OfpBadActionCode.BadArgument),
+    };
 
     private static bool IsRegLoad(in OfpAction a)
         => a.Type == OfpActionType.Vendor && a.Vendor == NiciraVendorId && a.NxSubtype == (ushort)NxActionSubtype.RegLoad;
@@ -113,13 +130,7 @@ public static partial class ActionTranslator
             return true;
         }
         if (TryNiciraModel(nx, ref load, out item, out var why)) return true;
-        // OpenFlow 1.0 names no set-type error: a load of a field the switch does not set is BAD_ARGUMENT, as before.
-        error = why switch
-        {
-            NxRefusal.Unsupported => OfpError.BadAction(OfpBadActionCode.BadVendorType),
-            NxRefusal.BadField => new OfpError(OfpErrorType.BadRequest, BadFieldCode10),
-            _ => OfpError.BadAction(OfpBadActionCode.BadArgument),
-        };
+        error = ErrorOf10(why);
         return false;
     }
 
@@ -211,9 +222,12 @@ public static partial class ActionTranslator
                 if (nx.Table > PacketInOrigin.MaxReason) return false;
                 item = OfAction.Controller(nx.MaxLen, nx.Table, (ushort)nx.Arg, nx.ControllerUserData, controller2: true);
                 return true;
-            case NxActionSubtype.RegLoad or NxActionSubtype.RegLoad2 when nx.FieldHeader >> 9 == DpHashClassField:
-                // dp_hash is read-only (Open vSwitch's mf_check_dst: a field that is not writable), masked or not.
+            case NxActionSubtype.RegLoad or NxActionSubtype.RegLoad2 when nx.FieldHeader >> 9 is DpHashClassField or MplsBosClassField:
+                // dp_hash and mpls_bos are read-only (Open vSwitch's mf_check_dst: a field that is not writable), masked or not.
                 return Refuse(NxRefusal.NotWritable, out why);
+            case NxActionSubtype.RegLoad or NxActionSubtype.RegLoad2 when nx.FieldHeader >> 9 == PbbIsidClassField:
+                // Open vSwitch has no PBB field: a load of OXM_OF_PBB_ISID names a field it does not know (BAD_SET_TYPE).
+                return Refuse(NxRefusal.UnknownField, out why);
             case NxActionSubtype.RegLoad when load.Header == 0 && RegisterOf(nx.FieldHeader) is { } reg:
                 return TryRegisterLoad(reg, nx, OfAction.LoadFormRegLoad, ref load, out item, out why);
             case NxActionSubtype.RegLoad:

@@ -201,6 +201,9 @@ public static partial class ActionTranslator
             if (loads > 1) second = Vendor(load2);
             return loads;
         }
+        // A set-field of a field with an action of its own goes as Open vSwitch's set_field does: the field's load.
+        if ((a.SetFieldForm & OfAction.LoadFormOfpSetField) != 0 && Of13.Translate.ActionTranslator.SetFieldOf(a, a.IsIcmpv6) is { } set)
+            return RegLoads(set.Field, set.Value, out first, out second);
         OfpAction? w = a.Type switch
         {
             OfActionType.Output => OfpAction.Output(WireMap.ToWirePort(a.Port), a.MaxLen),

@@ -35,6 +35,14 @@ public static class FlowModTranslator
         return flags;
     }
 
+    /// <summary>
+    /// The flags of a flow-mod with <paramref name="command"/>: <see cref="ToFlags"/>, and RESET_COUNTS on an ADD (OpenFlow
+    /// 1.0's add always starts its flow's counters afresh, and Open vSwitch's ofputil_decode_flow_mod_flags marks it so: the
+    /// flow keeps the flag, and 1.3's flow statistics show it).
+    /// </summary>
+    public static FlowModFlags FlagsOf(OfpFlowModFlags wire, FlowModCommand command)
+        => command == FlowModCommand.Add ? ToFlags(wire) | FlowModFlags.ResetCounts : ToFlags(wire);
+
     /// <summary>The transport (TCP 6, UDP 17, SCTP 132) <paramref name="m"/> pins with an exact IPv4 ethertype and IP protocol; 0 otherwise.</summary>
     public static byte TransportOf(OfpMatch m)
     {
@@ -55,7 +63,7 @@ public static class FlowModTranslator
         byte table = TableOf(command, fm.TableId);
         return new(command, MatchTranslator.ToOfMatch(fm.Match), fm.Priority, new OfInstructions(actions, GotoTable: gotoTable),
                    TableId: table, BufferId: fm.BufferId, Cookie: fm.Cookie, IdleTimeout: fm.IdleTimeout, HardTimeout: fm.HardTimeout,
-                   Flags: ToFlags(fm.Flags), OutPort: WireMap.ToOfPort(fm.OutPort), Rules: RulesFor(MatchRules.OpenFlow10, table));
+                   Flags: FlagsOf(fm.Flags, command), OutPort: WireMap.ToOfPort(fm.OutPort), Rules: RulesFor(MatchRules.OpenFlow10, table));
     }
 
     /// <summary>
@@ -70,7 +78,7 @@ public static class FlowModTranslator
         byte table = TableOf(command, tableId);
         return new(command, match, fm.Priority, new OfInstructions(actions, GotoTable: gotoTable), TableId: table, BufferId: fm.BufferId,
                    Cookie: cookieMask != 0 ? cookie : fm.Cookie, CookieMask: cookieMask, IdleTimeout: fm.IdleTimeout, HardTimeout: fm.HardTimeout,
-                   Flags: ToFlags(fm.Flags), OutPort: WireMap.ToOfPort(fm.OutPort), Rules: RulesFor(NxmRules, table));
+                   Flags: FlagsOf(fm.Flags, command), OutPort: WireMap.ToOfPort(fm.OutPort), Rules: RulesFor(NxmRules, table));
     }
 
     /// <summary>

@@ -102,7 +102,7 @@ internal static class ActionTranslator
                 // Open vSwitch's set_field of vlan_tci (NXM_OF_VLAN_TCI), which the switch loads as a field of its own.
                 Ofp13ActionType.SetField when a.Field.Field == Ofp13Match.NxVlanTci
                     => OfAction.FieldLoad(new OfSubfield(OfField.VlanTci, 0, 16), a.Field.Value & 0xffff),
-                Ofp13ActionType.SetField => SetField(a.Field),
+                Ofp13ActionType.SetField => AsSetField(SetField(a.Field)),
                 _ => null,
             };
             // A set-field under the mask of its field's bits (1.5) is a load of the whole field, as Open vSwitch writes it back.
@@ -430,6 +430,13 @@ internal static class ActionTranslator
             _ => null,
         };
     }
+
+    /// <summary>
+    /// <paramref name="set"/>, decoded from an OFPAT_SET_FIELD, marked so when its field has an action of its own
+    /// (<see cref="OfAction.LoadFormOfpSetField"/>: the MPLS label and TC, the tunnel id), which 1.0 reads back apart.
+    /// </summary>
+    private static OfAction? AsSetField(OfAction? set)
+        => set is { Type: OfActionType.SetMplsLabel or OfActionType.SetMplsTc or OfActionType.SetTunnel } a ? a.WrittenAs(OfAction.LoadFormOfpSetField) : set;
 
     /// <summary>
     /// The model's actions as 1.3 writes them (flow statistics, group descriptions); <paramref name="ipv6"/>: the flow

@@ -54,8 +54,8 @@ internal static class ReportTranslator
         entry.Priority = f.Priority;
         entry.IdleTimeout = f.IdleTimeout;
         entry.HardTimeout = f.HardTimeout;
-        // RESET_COUNTS acts on the ADD that carries it and is not a flag of the flow.
-        entry.Flags = FlowModFlagsMap.ToWire(f.Flags & ~FlowModFlags.ResetCounts);
+        // Every flag the flow keeps, RESET_COUNTS among them (Open vSwitch's ofputil_encode_flow_mod_flags); emergency has no bit.
+        entry.Flags = FlowModFlagsMap.ToWire(f.Flags);
         entry.Cookie = f.Cookie;
         entry.PacketCount = f.PacketCount;
         entry.ByteCount = f.ByteCount;
@@ -88,7 +88,7 @@ internal static class ReportTranslator
         entry.Priority = f.Priority;
         entry.IdleTimeout = f.IdleTimeout;
         entry.HardTimeout = f.HardTimeout;
-        entry.Flags = FlowModFlagsMap.ToWire(f.Flags & ~FlowModFlags.ResetCounts);
+        entry.Flags = FlowModFlagsMap.ToWire(f.Flags);
         entry.Importance = f.Importance;
         entry.Cookie = f.Cookie;
         entry.Stats = new Ofp15Stats { DurationValue = (sec, nsec), Packets = f.PacketCount, Bytes = f.ByteCount };
