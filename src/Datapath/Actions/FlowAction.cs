@@ -561,6 +561,11 @@ public sealed class FlowActions
     /// else 0: a forwarder queues such a flow's packets for that port as it classifies them, with no flow-batch.
     /// </summary>
     internal readonly ushort SoleOutput;
+    /// <summary>
+    /// The last action is a <see cref="ActionKind.Resubmit"/> outside every clone's body: nothing of the list runs after
+    /// what it composes, so the pipeline walk takes it as a step of its loop rather than a nested lookup.
+    /// </summary>
+    internal readonly bool EndsInResubmit;
 
     public FlowActions(FlowAction[] items) : this(items, [], fuse: true) { }
 
@@ -606,6 +611,12 @@ public sealed class FlowActions
         {
             LearnStates = new LearnState[learns];
             for (int i = 0; i < learns; i++) LearnStates[i] = new LearnState();
+        }
+        if (items.Length != 0 && items[^1].Kind == ActionKind.Resubmit)
+        {
+            EndsInResubmit = true;
+            for (int i = 0; i < items.Length - 1; i++)
+                if (items[i].Kind == ActionKind.Clone && i + (long)items[i].QueueId >= items.Length - 1) EndsInResubmit = false;
         }
         (Plan, PlanModifiedAfter) = fuse ? ActionPlan.Compile(items, ModifiedAfter) : (items, ModifiedAfter);
         if (Plan.Length == 1 && Plan[0].Kind == ActionKind.Output && Ports.PortNumber.IsNumbered(Plan[0].Port)) SoleOutput = Plan[0].Port;

@@ -574,46 +574,81 @@ public sealed class PipelineWalk
     /// <see cref="MaxResubmitDepth"/> nested or <see cref="MaxResubmits"/> taken, or after a re-parse point (the key no
     /// longer tells what the packet is; Open vSwitch would recirculate), the run drops the packet.
     /// </summary>
-    private void Resubmit(Pipeline pipeline, in FlowAction a, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
+    /// <remarks>
+    /// A resubmit after which the hit's rule has nothing left to run (the last action of its list,
+    /// <see cref="FlowActions.EndsInResubmit"/>, with no instruction after it; or its goto-table, its instructions' last
+    /// step) is the next turn of this loop, one level deeper, as a goto-table is of the pipeline's: no call nests and no
+    /// state is kept for it, since its level has nothing to resume. The visits, the composed actions, the depths and the
+    /// limits are those of the nested lookups it stands for; any other resubmit (actions after it in the list, or
+    /// instructions) nests through Compose.
+    /// </remarks>
+    private void Resubmit(Pipeline pipeline, FlowAction a, ref FlowKeyBuilder b, int t, List<PipelineTraceStep>? trace, int depth)
     {
-        if (depth >= MaxResubmitDepth || Resubmits >= MaxResubmits || _reparse)
-        {
-            _dropped = true;
-            return;
-        }
-        Resubmits++;
-        int target = a.QueueId == 0xff ? t : (int)a.QueueId;
-        var creations = pipeline.StageCreations;
-        long created = creations.Version;
-        var table = pipeline.Stage(target);
-        if (table is null)
-        {
-            // Nothing to find; the verdict goes stale when a stage is created (the earliest reading is kept).
-            if (Absent is null)
-            {
-                Absent = creations;
-                AbsentVersion = created;
-            }
-            return;
-        }
-        ushort inPort = b.KeyRef.InPort;
-        bool otherPort = a.Port != Ports.PortNumber.InPort;
-        if (otherPort) b.InPort(a.Port);
-        int at = _n;
-        var e = Visit(table, ref b, target, trace, depth + 1);
-        if (otherPort) b.InPort(inPort);
-        if (e is null) return;
-        var ins = _hitInstructions[at];
-        if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
         int visit = _visit;
-        _visit = at;
-        Compose(pipeline, _hitActions[at]!, ref b, target, trace, depth + 1);
+        while (true)
+        {
+            if (depth >= MaxResubmitDepth || Resubmits >= MaxResubmits || _reparse)
+            {
+                _dropped = true;
+                break;
+            }
+            Resubmits++;
+            int target = a.QueueId == 0xff ? t : (int)a.QueueId;
+            var creations = pipeline.StageCreations;
+            long created = creations.Version;
+            var table = pipeline.Stage(target);
+            if (table is null)
+            {
+                // Nothing to find; the verdict goes stale when a stage is created (the earliest reading is kept).
+                if (Absent is null)
+                {
+                    Absent = creations;
+                    AbsentVersion = created;
+                }
+                break;
+            }
+            int at = _n;
+            FlowEntry? e;
+            if (a.Port == Ports.PortNumber.InPort)
+            {
+                e = Visit(table, ref b, target, trace, depth + 1);
+            }
+            else
+            {
+                ushort inPort = b.KeyRef.InPort;
+                b.InPort(a.Port);
+                e = Visit(table, ref b, target, trace, depth + 1);
+                b.InPort(inPort);
+            }
+            if (e is null) break;
+            var ins = _hitInstructions[at];
+            if (ins is { Meter: not 0 }) _composed.Add(FlowAction.Meter(ins.Meter));
+            _visit = at;
+            depth++;
+            t = target;
+            var actions = _hitActions[at]!;
+            var items = actions.Items;
+            if (actions.EndsInResubmit && (ins is null || NothingAfterActions(ins, t)))
+            {
+                // A tail resubmit: the list's other actions, then the next turn.
+                if (items.Length > 1) Compose(pipeline, items.AsSpan(0, items.Length - 1), ref b, t, trace, depth);
+                if (_dropped || _exit) break;
+                a = items[^1];
+                continue;
+            }
+            if (items.Length != 0) Compose(pipeline, items, ref b, t, trace, depth);
+            if (_dropped || _exit || ins is null) break;
+            WriteSet(ins);
+            if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
+            if (ins.GotoTable <= t) break;
+            a = FlowAction.Resubmit((byte)ins.GotoTable); // Open vSwitch runs a goto-table in a resubmitted rule as one
+        }
         _visit = visit;
-        if (_dropped || _exit || ins is null) return;
-        WriteSet(ins);
-        if (ins.MetadataMask != 0) b.Metadata(ins.ApplyMetadata(b.KeyRef.Metadata));
-        if (ins.GotoTable > target) Resubmit(pipeline, FlowAction.Resubmit((byte)ins.GotoTable), ref b, target, trace, depth + 1);
     }
+
+    /// <summary>Whether <paramref name="ins"/>, a hit's in stage <paramref name="t"/>, does nothing once its apply-actions ran (no clear, write, metadata or goto).</summary>
+    private static bool NothingAfterActions(FlowInstructions ins, int t)
+        => !ins.ClearActions && ins.WriteActions is null && ins.MetadataMask == 0 && ins.GotoTable <= t;
 
     /// <summary>
     /// Open vSwitch's clone (ofproto-dpif-xlate.c clone_xlate_actions): <paramref name="body"/> composed after a
