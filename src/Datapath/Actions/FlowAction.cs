@@ -561,6 +561,13 @@ public sealed class FlowActions
     /// else 0: a forwarder queues such a flow's packets for that port as it classifies them, with no flow-batch.
     /// </summary>
     internal readonly ushort SoleOutput;
+    /// <summary>
+    /// The port when the plan is one or more steps that only rewrite the packet (<see cref="ActionExecutor.IsRewrite"/>)
+    /// then one output to a numbered port, else 0: a forwarder runs such a list on each packet as it classifies it
+    /// (<see cref="ActionExecutor.RewriteOne"/>) and queues the packet for that port, with no flow-batch, as it does a
+    /// <see cref="SoleOutput"/>'s.
+    /// </summary>
+    internal readonly ushort RewriteOutput;
 
     public FlowActions(FlowAction[] items) : this(items, [], fuse: true) { }
 
@@ -608,7 +615,15 @@ public sealed class FlowActions
             for (int i = 0; i < learns; i++) LearnStates[i] = new LearnState();
         }
         (Plan, PlanModifiedAfter) = fuse ? ActionPlan.Compile(items, ModifiedAfter) : (items, ModifiedAfter);
-        if (Plan.Length == 1 && Plan[0].Kind == ActionKind.Output && Ports.PortNumber.IsNumbered(Plan[0].Port)) SoleOutput = Plan[0].Port;
+        if (Plan.Length == 0 || Plan[^1].Kind != ActionKind.Output || !Ports.PortNumber.IsNumbered(Plan[^1].Port)) return;
+        if (Plan.Length == 1)
+        {
+            SoleOutput = Plan[0].Port;
+            return;
+        }
+        for (int i = 0; i < Plan.Length - 1; i++)
+            if (!ActionExecutor.IsRewrite(Plan[i].Kind)) return;
+        RewriteOutput = Plan[^1].Port;
     }
 
     public int Count => Items.Length;
