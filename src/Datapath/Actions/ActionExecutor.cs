@@ -254,36 +254,6 @@ public sealed partial class ActionExecutor
                     _tunnel = a.Value;
                     sink.SetTunnel(a.Value);
                     break;
-                case ActionKind.SetDlSrc:
-                    SetDlSrc(pool, pkts, a.Value);
-                    break;
-                case ActionKind.SetDlDst:
-                    SetDlDst(pool, pkts, a.Value);
-                    break;
-                case ActionKind.SetNwSrc:
-                    SetNwSrc(pool, pkts, layers, (uint)a.Value);
-                    break;
-                case ActionKind.SetNwDst:
-                    SetNwDst(pool, pkts, layers, (uint)a.Value);
-                    break;
-                case ActionKind.SetNwTos:
-                    SetNwTos(pool, pkts, layers, (byte)a.Value);
-                    break;
-                case ActionKind.SetTpSrc:
-                    SetTpSrc(pool, pkts, layers, (ushort)a.Value);
-                    break;
-                case ActionKind.SetTpDst:
-                    SetTpDst(pool, pkts, layers, (ushort)a.Value);
-                    break;
-                case ActionKind.SetVlanVid:
-                    CountVlanPushFailed(SetVlanVid(pool, pkts, layers, (ushort)a.Value));
-                    break;
-                case ActionKind.SetVlanPcp:
-                    CountVlanPushFailed(SetVlanPcp(pool, pkts, layers, (byte)a.Value));
-                    break;
-                case ActionKind.StripVlan:
-                    StripVlan(pool, pkts, layers);
-                    break;
                 case ActionKind.DecNwTtl:
                 case ActionKind.DecMplsTtl:
                 {
@@ -296,24 +266,97 @@ public sealed partial class ActionExecutor
                     if (n == 0) return;
                     break;
                 }
-                case ActionKind.PushVlan:
-                case ActionKind.PushMpls:
-                case ActionKind.PushPbb:
-                case ActionKind.PopMpls:
-                case ActionKind.PopPbb:
-                    Reshape(pool, pkts, layers, a.Kind, (ushort)a.Value);
-                    break;
-                case ActionPlan.VlanRetag:
-                    RetagVlan(actions.Items, a, pool, pkts, layers);
-                    break;
-                case ActionPlan.VlanPushSet:
-                case ActionPlan.MplsPushSet:
-                    PushAndSet(actions.Items, a, pool, pkts, layers);
-                    break;
                 default:
-                    SetField(pool, pkts, layers, a);
+                    Rewrite(actions.Items, a, pool, pkts, layers);
                     break;
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether a plan step of kind <paramref name="kind"/> only rewrites each packet, on its own: a set-field, a tag's or
+    /// an entry's push or pop, a TTL set or copy, a fused step (<see cref="ActionPlan"/>). Such a step never takes a packet
+    /// out of the batch, sends nothing and leaves no state for the steps after it but the packet and its layers.
+    /// </summary>
+    internal static bool IsRewrite(ActionKind kind) => kind is ActionKind.StripVlan or ActionKind.SetVlanVid or ActionKind.SetVlanPcp
+        or ActionKind.SetDlSrc or ActionKind.SetDlDst or ActionKind.SetNwSrc or ActionKind.SetNwDst or ActionKind.SetNwTos
+        or ActionKind.SetTpSrc or ActionKind.SetTpDst or ActionKind.SetIpEcn or ActionKind.SetIpv6Src or ActionKind.SetIpv6Dst
+        or ActionKind.SetIpv6Flabel or ActionKind.SetIcmpType or ActionKind.SetIcmpCode or ActionKind.SetArpOp or ActionKind.SetArpSpa
+        or ActionKind.SetArpTpa or ActionKind.SetArpSha or ActionKind.SetArpTha or ActionKind.SetNdTarget or ActionKind.SetNdSll
+        or ActionKind.SetNdTll or ActionKind.SetMplsLabel or ActionKind.SetMplsTc or ActionKind.SetMplsBos or ActionKind.SetPbbIsid
+        or ActionKind.SetEthType or ActionKind.SetIpProto or ActionKind.PushVlan or ActionKind.PushMpls or ActionKind.PopMpls
+        or ActionKind.PushPbb or ActionKind.PopPbb or ActionKind.SetMplsTtl or ActionKind.SetNwTtl or ActionKind.CopyTtlOut
+        or ActionKind.CopyTtlIn or ActionPlan.VlanRetag or ActionPlan.VlanPushSet or ActionPlan.MplsPushSet;
+
+    /// <summary>
+    /// The rewrites of a list with a <see cref="FlowActions.RewriteOutput"/> (every step but its last, the output) on
+    /// packet <paramref name="p"/> alone: what <see cref="Execute{TSink}(FlowActions, PacketPool, ReadOnlySpan{int}, Span{PacketLayers}, ref TSink)"/>
+    /// does to it, with no flow-batch; the caller queues it for the output's port. Counts what the steps count (a push
+    /// that found no headroom).
+    /// </summary>
+    internal void RewriteOne(FlowActions actions, PacketPool pool, int p, ref PacketLayers layers)
+    {
+        FlowAction[] plan = actions.Plan;
+        var pkts = new ReadOnlySpan<int>(in p);
+        var one = new Span<PacketLayers>(ref layers);
+        for (int i = 0; i < plan.Length - 1; i++) Rewrite(actions.Items, plan[i], pool, pkts, one);
+    }
+
+    /// <summary>
+    /// A step that only rewrites the packets (<see cref="IsRewrite"/>; any other kind reaching here is one a flow-mod
+    /// never passes, ignored), for every packet of the batch.
+    /// </summary>
+    private void Rewrite(FlowAction[] items, in FlowAction a, PacketPool pool, ReadOnlySpan<int> pkts, Span<PacketLayers> layers)
+    {
+        switch (a.Kind)
+        {
+            case ActionKind.SetDlSrc:
+                SetDlSrc(pool, pkts, a.Value);
+                break;
+            case ActionKind.SetDlDst:
+                SetDlDst(pool, pkts, a.Value);
+                break;
+            case ActionKind.SetNwSrc:
+                SetNwSrc(pool, pkts, layers, (uint)a.Value);
+                break;
+            case ActionKind.SetNwDst:
+                SetNwDst(pool, pkts, layers, (uint)a.Value);
+                break;
+            case ActionKind.SetNwTos:
+                SetNwTos(pool, pkts, layers, (byte)a.Value);
+                break;
+            case ActionKind.SetTpSrc:
+                SetTpSrc(pool, pkts, layers, (ushort)a.Value);
+                break;
+            case ActionKind.SetTpDst:
+                SetTpDst(pool, pkts, layers, (ushort)a.Value);
+                break;
+            case ActionKind.SetVlanVid:
+                CountVlanPushFailed(SetVlanVid(pool, pkts, layers, (ushort)a.Value));
+                break;
+            case ActionKind.SetVlanPcp:
+                CountVlanPushFailed(SetVlanPcp(pool, pkts, layers, (byte)a.Value));
+                break;
+            case ActionKind.StripVlan:
+                StripVlan(pool, pkts, layers);
+                break;
+            case ActionKind.PushVlan:
+            case ActionKind.PushMpls:
+            case ActionKind.PushPbb:
+            case ActionKind.PopMpls:
+            case ActionKind.PopPbb:
+                Reshape(pool, pkts, layers, a.Kind, (ushort)a.Value);
+                break;
+            case ActionPlan.VlanRetag:
+                RetagVlan(items, a, pool, pkts, layers);
+                break;
+            case ActionPlan.VlanPushSet:
+            case ActionPlan.MplsPushSet:
+                PushAndSet(items, a, pool, pkts, layers);
+                break;
+            default:
+                SetField(pool, pkts, layers, a);
+                break;
         }
     }
 

@@ -566,6 +566,13 @@ public sealed class FlowActions
     /// what it composes, so the pipeline walk takes it as a step of its loop rather than a nested lookup.
     /// </summary>
     internal readonly bool EndsInResubmit;
+    /// <summary>
+    /// The port when the plan is one or more steps that only rewrite the packet (<see cref="ActionExecutor.IsRewrite"/>)
+    /// then one output to a numbered port, else 0: a forwarder runs such a list on each packet as it classifies it
+    /// (<see cref="ActionExecutor.RewriteOne"/>) and queues the packet for that port, with no flow-batch, as it does a
+    /// <see cref="SoleOutput"/>'s.
+    /// </summary>
+    internal readonly ushort RewriteOutput;
 
     public FlowActions(FlowAction[] items) : this(items, [], fuse: true) { }
 
@@ -619,7 +626,15 @@ public sealed class FlowActions
                 if (items[i].Kind == ActionKind.Clone && i + (long)items[i].QueueId >= items.Length - 1) EndsInResubmit = false;
         }
         (Plan, PlanModifiedAfter) = fuse ? ActionPlan.Compile(items, ModifiedAfter) : (items, ModifiedAfter);
-        if (Plan.Length == 1 && Plan[0].Kind == ActionKind.Output && Ports.PortNumber.IsNumbered(Plan[0].Port)) SoleOutput = Plan[0].Port;
+        if (Plan.Length == 0 || Plan[^1].Kind != ActionKind.Output || !Ports.PortNumber.IsNumbered(Plan[^1].Port)) return;
+        if (Plan.Length == 1)
+        {
+            SoleOutput = Plan[0].Port;
+            return;
+        }
+        for (int i = 0; i < Plan.Length - 1; i++)
+            if (!ActionExecutor.IsRewrite(Plan[i].Kind)) return;
+        RewriteOutput = Plan[^1].Port;
     }
 
     public int Count => Items.Length;

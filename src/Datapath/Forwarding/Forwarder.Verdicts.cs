@@ -94,13 +94,14 @@ public sealed partial class Forwarder
                 }
             }
             verdicts[i] = v;
-            // A verdict whose composed list is one output to a port needs no batch (as a flow's, in ClassifyAndExecute).
+            // A verdict whose composed list is one output to a port, or rewrites then one, needs no batch (as a flow's,
+            // in ClassifyAndExecute).
             var actions = v.Actions;
-            if (actions.SoleOutput != 0 && v.End == PipelineEnd.Actions)
+            if ((actions.SoleOutput | actions.RewriteOutput) != 0 && v.End == PipelineEnd.Actions)
             {
                 int p = pkts[i];
                 Pend(v, 1, Pool.Length[p]);
-                QueueSole(actions, p);
+                QueueDirect(actions, p, ref layers[i]);
                 continue;
             }
             rest[grouped++] = (byte)i;
@@ -118,7 +119,7 @@ public sealed partial class Forwarder
         // cached one was checked after that commit moved its words and before any later commit stored its version, a
         // walk or repair read that version itself. Otherwise a commit ran meanwhile, and a verdict checked before it
         // moved the words may be the rules before it: the rest are walked again, each with its groups at its walk's
-        // version (verdicts of one output apply no group and stand).
+        // version (verdicts run with no batch, one output or rewrites then one, apply no group and stand).
         long version = pipeline.Versions.Current;
         if (version != committed && grouped != 0)
         {

@@ -49,8 +49,9 @@ public sealed partial class Forwarder
     public FlowSampler FlowSampler { get; }
     /// <summary>
     /// Tunnel id set by the running action list (set_tunnel), used by tunnel ports on output and by its packet-ins; 0
-    /// outside a list's run (a flow-batch's, a verdict batch's with its miss, a packet-out's), so a sole output
-    /// (<see cref="FlowActions.SoleOutput"/>) to a tunnel port and a table miss's packet-in find 0.
+    /// outside a list's run (a flow-batch's, a verdict batch's with its miss, a packet-out's), so a list run with no batch
+    /// (<see cref="FlowActions.SoleOutput"/>, <see cref="FlowActions.RewriteOutput"/>: no set_tunnel) to a tunnel port and
+    /// a table miss's packet-in find 0.
     /// </summary>
     internal ulong TunnelId;
     /// <summary>The port mirrors as this burst read them (<see cref="SwitchDatapath.Mirrors"/>), or null: none.</summary>
@@ -528,9 +529,10 @@ public sealed partial class Forwarder
 
         // Group by flow (ovs packet_batch_per_flow, through Group's index by the entry's serial number: O(1) per packet
         // however many flows the burst holds). A flow whose whole list is one output to a port (FlowActions.SoleOutput,
-        // most flows of a forwarding table) needs no batch: its packet is counted and queued for the port here, in the
-        // order the packets came. While recent bursts showed almost every packet a flow of its own (batches would hold
-        // one packet each), runs of consecutive packets of one flow are run as they end instead (see BatchByRuns).
+        // most flows of a forwarding table), or rewrites then one (FlowActions.RewriteOutput), needs no batch: its packet
+        // is counted, rewritten and queued for the port here, in the order the packets came. While recent bursts showed
+        // almost every packet a flow of its own (batches would hold one packet each), runs of consecutive packets of one
+        // flow are run as they end instead (see BatchByRuns).
         Span<byte> rest = _batchRest;
         bool byRuns = BatchByRuns();
         int grouped = 0, misses = 0, wildcardWins = 0, runStart = 0, runEnd = 0;
@@ -542,16 +544,16 @@ public sealed partial class Forwarder
             if (e is null && (recordHits >> i & 1) != 0)
             {
                 // A hash-stage hit answered from its record: the list by id, the count in the record; the entry only
-                // when the list is more than one output (run as a flow-batch) or another thread counts the record.
+                // when the list needs a flow-batch or another thread counts the record.
                 int slot = _recordSlots[i];
                 ref var record = ref records!.Record(slot);
                 var listed = table.ActionsOfRecord(Volatile.Read(ref record.Word));
-                if (listed is not null && listed.SoleOutput != 0)
+                if (listed is not null && (listed.SoleOutput | listed.RewriteOutput) != 0)
                 {
                     int p = pkts[i];
                     if (!ExactRecordTable.Forwarded(ref record, 1, Pool.Length[p], nowMillis, _countingId) && records.Entry(slot) is { } counted)
                         Count(counted, 1, Pool.Length[p]);
-                    QueueSole(listed, p);
+                    QueueDirect(listed, p, ref layers[i]);
                     continue;
                 }
                 entries[i] = e = records.Entry(slot);
@@ -565,9 +567,11 @@ public sealed partial class Forwarder
             }
             wildcardWins += e.InExactStage ? 0 : 1;
             var actions = e.Actions;
-            if (actions.SoleOutput != 0)
+            if ((actions.SoleOutput | actions.RewriteOutput) != 0)
             {
-                SoleOutput(e, actions, pkts[i]);
+                int p = pkts[i];
+                Count(e, 1, Pool.Length[p]);
+                QueueDirect(actions, p, ref layers[i]);
                 continue;
             }
             if (byRuns)
@@ -672,20 +676,22 @@ public sealed partial class Forwarder
         RunFlowBatch(winner, pkts, layers);
     }
 
-    /// <summary>Step 4 for one packet of a flow whose list is one output to a port (<see cref="FlowActions.SoleOutput"/>).</summary>
+    /// <summary>
+    /// Step 4 for one packet of a flow (or verdict) whose list needs no flow-batch, counted by the caller: samples it if
+    /// its turn came, runs the list's rewrites on it when it has some (<see cref="FlowActions.RewriteOutput"/>) and
+    /// queues it for the list's one output (<see cref="FlowActions.SoleOutput"/>, or that one's).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void SoleOutput(FlowEntry flow, FlowActions actions, int p)
-    {
-        Count(flow, 1, Pool.Length[p]);
-        QueueSole(actions, p);
-    }
-
-    /// <summary>Samples packet <paramref name="p"/> if its turn came and queues it for its <see cref="FlowActions.SoleOutput"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void QueueSole(FlowActions actions, int p)
+    private void QueueDirect(FlowActions actions, int p, ref PacketLayers layers)
     {
         if (Sampler.Skip(Pool, new ReadOnlySpan<int>(in p))) Sampler.Take(Pool, new ReadOnlySpan<int>(in p), actions);
-        Output.Stage(actions.SoleOutput, new ReadOnlySpan<int>(in p));
+        ushort port = actions.SoleOutput;
+        if (port == 0)
+        {
+            Executor.RewriteOne(actions, Pool, p, ref layers);
+            port = actions.RewriteOutput;
+        }
+        Output.Stage(port, new ReadOnlySpan<int>(in p));
     }
 
     /// <summary>Step 4 for one flow-batch: counts it on its flow and runs the flow's actions once over it.</summary>

@@ -16,7 +16,9 @@ namespace Softswitch.Datapath.Tests.Forwarding;
 /// and a port's state is read again only when some port's changed (<c>OutputStage.PlainSlot</c>): it must count and
 /// drop exactly as a batch's output does, see a port's new state at once, keep each flow's packets in order beside
 /// flows that run as batches, and credit every table a verdict visited. Other flows are grouped by flow, or batched by
-/// runs of consecutive packets while every packet is a flow of its own; verdicts keep their burst's batch number.
+/// runs of consecutive packets while every packet is a flow of its own; verdicts keep their burst's batch number. (A list of
+/// rewrites then one output needs no batch either: RewriteOutputTests. The batched lists here hold a dec_ttl, which can
+/// take a packet out of its batch.)
 /// </summary>
 public sealed class FlowBatchTests
 {
@@ -147,7 +149,7 @@ public sealed class FlowBatchTests
     {
         using var r = new DatapathRig(3);
         var sole = Add(r, 1000, FlowAction.Output(2));
-        var rewrite = Add(r, 1001, FlowAction.SetDlDst(MacA), FlowAction.Output(2));
+        var rewrite = Add(r, 1001, FlowAction.SetDlDst(MacA), FlowAction.DecNwTtl(), FlowAction.Output(2));
         var frames = new byte[16][];
         for (int i = 0; i < frames.Length; i++)
         {
@@ -302,7 +304,7 @@ public sealed class FlowBatchTests
     {
         using var r = new DatapathRig(3);
         var flows = Enumerable.Range(0, 64).Select(i => (ushort)(3000 + i))
-            .ToDictionary(sp => sp, sp => Add(r, sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)));
+            .ToDictionary(sp => sp, sp => Add(r, sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.DecNwTtl(), FlowAction.Output(2)));
         var rng = new Random(7);
         var sent = new List<ushort>();
         for (int b = 0; b < 12; b++)
@@ -328,8 +330,8 @@ public sealed class FlowBatchTests
     public void AFewFlowsInterleavedAreGroupedByFlow()
     {
         using var r = new DatapathRig(3);
-        var a = Add(r, 1000, FlowAction.SetDlDst(MacA), FlowAction.Output(2));
-        var b = Add(r, 1001, FlowAction.SetDlDst(MacB), FlowAction.Output(3));
+        var a = Add(r, 1000, FlowAction.SetDlDst(MacA), FlowAction.DecNwTtl(), FlowAction.Output(2));
+        var b = Add(r, 1001, FlowAction.SetDlDst(MacB), FlowAction.DecNwTtl(), FlowAction.Output(3));
         for (int i = 0; i < 20; i++) r.SendBurst(1, Burst(Enumerable.Range(0, 32).Select(k => (ushort)(1000 + k % 2)).ToArray()));
         Assert.Equal(0, r.Fwd.BurstsBatchedByRuns);
         Assert.Equal(320, a.Packets);
@@ -343,7 +345,7 @@ public sealed class FlowBatchTests
     {
         using var r = new DatapathRig(3);
         var flows = Enumerable.Range(0, 40).Select(i => (ushort)(3000 + i)).ToArray();
-        foreach (var sp in flows) Add(r, sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2));
+        foreach (var sp in flows) Add(r, sp, FlowAction.SetDlDst(DstFor(sp)), FlowAction.DecNwTtl(), FlowAction.Output(2));
         var sole = Add(r, 999, FlowAction.Output(3));
         for (int i = 0; i < 3; i++) r.SendBurst(1, Burst(flows[..32]));
         r.Sent(2);
@@ -368,7 +370,7 @@ public sealed class FlowBatchTests
         foreach (ushort sp in new ushort[] { 1000, 1001, 1002 })
         {
             var m = FlowMatch.FromOpenFlow(OfWildcards.All & ~OfWildcards.TpSrc, new FlowKeyBuilder().TpSrc(sp).Key);
-            rules[sp] = r.Insert(1, m, 10, [FlowAction.SetDlDst(DstFor(sp)), FlowAction.Output(2)]);
+            rules[sp] = r.Insert(1, m, 10, [FlowAction.SetDlDst(DstFor(sp)), FlowAction.DecNwTtl(), FlowAction.Output(2)]);
         }
         for (int b = 0; b < 3; b++)
         {
