@@ -239,7 +239,8 @@ public static class Nx10
     /// <summary>
     /// Reads an NXT_FLOW_MOD's fixed fields and actions (into <paramref name="actions"/>, appended); the match is left in
     /// the message for the agent. Errors: BAD_LEN (shorter than 48 bytes), NXBRC_UNENCODABLE_ERROR (OFPBMC_BAD_LEN: a
-    /// padded match longer than the message), the actions' OFPET_BAD_ACTION.
+    /// padded match longer than the message), the actions' OFPET_BAD_ACTION, a flag 1.0 does not define
+    /// <see cref="OfpFlowMod.BadFlags10"/>.
     /// </summary>
     public static bool TryDecodeFlowMod(ReadOnlySpan<byte> frame, List<OfpAction> actions, out NxFlowModFields fields, out Nx10Error error)
     {
@@ -262,6 +263,12 @@ public static class Nx10
             error = actionError;
             return false;
         }
+        var flags = (OfpFlowModFlags)BinaryPrimitives.ReadUInt16BigEndian(b[22..]);
+        if ((flags & ~OfpFlowMod.KnownFlags) != 0)
+        {
+            error = OfpFlowMod.BadFlags10;
+            return false;
+        }
         fields = new NxFlowModFields(
             BinaryPrimitives.ReadUInt64BigEndian(b),
             BinaryPrimitives.ReadUInt16BigEndian(b[8..]),
@@ -270,7 +277,7 @@ public static class Nx10
             BinaryPrimitives.ReadUInt16BigEndian(b[14..]),
             BinaryPrimitives.ReadUInt32BigEndian(b[16..]),
             BinaryPrimitives.ReadUInt16BigEndian(b[20..]),
-            (OfpFlowModFlags)BinaryPrimitives.ReadUInt16BigEndian(b[22..]),
+            flags,
             matchLen);
         return true;
     }

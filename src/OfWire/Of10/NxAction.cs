@@ -5,8 +5,11 @@ namespace Softswitch.OfWire;
 /// <summary>A Nicira action as OpenFlow 1.0 carries it: a vendor action (<see cref="OfpAction"/>) of vendor 0x00002320.</summary>
 public readonly partial record struct NxAction
 {
-    /// <summary>NXBRC_MUST_BE_ZERO's code under OFPET_BAD_REQUEST in OpenFlow 1.0.</summary>
-    public const ushort MustBeZeroCode = 526;
+    /// <summary>NXBRC_MUST_BE_ZERO in OpenFlow 1.0, as Open vSwitch sends it: NX1.0(1,515), inside NXET_VENDOR.</summary>
+    public static readonly OfpError MustBeZero10 = OfpError.Nx(OfpErrorType.BadRequest, 515);
+
+    /// <summary>NXBAC_BAD_CONJUNCTION in OpenFlow 1.0, as Open vSwitch sends it: NX1.0(2,526), inside NXET_VENDOR.</summary>
+    public static readonly OfpError BadConjunction10 = OfpError.Nx(OfpErrorType.BadAction, BadConjunctionCode10);
 
     /// <summary>OFPBMC_BAD_WILDCARDS in OpenFlow 1.0, as Open vSwitch sends it: NX1.0(1,262), inside NXET_VENDOR.</summary>
     public static readonly OfpError BadWildcards10 = OfpError.Nx(OfpErrorType.BadRequest, 262);
@@ -33,10 +36,9 @@ public readonly partial record struct NxAction
             return false;
         }
         if (TryDecodeBody(action.VendorBody.Span, out nx, out var e)) return true;
-        // Open vSwitch's NXBRC_MUST_BE_ZERO is OFPET_BAD_REQUEST code 526 in OpenFlow 1.0 (NX1.0-1.1(1,526)).
         if (e == NxActionError.BadConjunction)
         {
-            error = new OfpError(OfpErrorType.BadAction, BadConjunctionCode10);
+            error = BadConjunction10;
             return false;
         }
         if (PropertyError10(e) is { } prop)
@@ -49,7 +51,7 @@ public readonly partial record struct NxAction
             error = BadWildcards10;
             return false;
         }
-        error = e == NxActionError.MustBeZero ? new OfpError(OfpErrorType.BadRequest, MustBeZeroCode) : OfpError.BadAction(e switch
+        error = e == NxActionError.MustBeZero ? MustBeZero10 : OfpError.BadAction(e switch
         {
             NxActionError.BadSubtype => OfpBadActionCode.BadVendorType,
             NxActionError.BadLen => OfpBadActionCode.BadLen,
@@ -60,16 +62,15 @@ public readonly partial record struct NxAction
     }
 
     /// <summary>
-    /// A CONTROLLER2 property error with Open vSwitch's OpenFlow 1.0 type and code (NX1.0-1.1: OFPBPC_BAD_TYPE (13,2),
-    /// BAD_LEN (13,3), BAD_EXPERIMENTER (14,5), BAD_EXP_TYPE (14,6)), in the standard header as <see cref="MustBeZeroCode"/>
-    /// is; null for any other error.
+    /// A CONTROLLER2 property error as Open vSwitch sends it in OpenFlow 1.0, inside NXET_VENDOR (NX1.0-1.1: OFPBPC_BAD_TYPE
+    /// (13,2), BAD_LEN (13,3), BAD_EXPERIMENTER (14,5), BAD_EXP_TYPE (14,6)); null for any other error.
     /// </summary>
     private static OfpError? PropertyError10(NxActionError e) => e switch
     {
-        NxActionError.BadPropertyType => new OfpError((OfpErrorType)13, 2),
-        NxActionError.BadPropertyLen => new OfpError((OfpErrorType)13, 3),
-        NxActionError.BadPropertyExperimenter => new OfpError((OfpErrorType)14, 5),
-        NxActionError.BadPropertyExpType => new OfpError((OfpErrorType)14, 6),
+        NxActionError.BadPropertyType => OfpError.Nx((OfpErrorType)13, 2),
+        NxActionError.BadPropertyLen => OfpError.Nx((OfpErrorType)13, 3),
+        NxActionError.BadPropertyExperimenter => OfpError.Nx((OfpErrorType)14, 5),
+        NxActionError.BadPropertyExpType => OfpError.Nx((OfpErrorType)14, 6),
         _ => null,
     };
 }

@@ -5,8 +5,8 @@ namespace Softswitch.OfWire.Of10;
 // Flow table messages: OFPT_FLOW_MOD (controller -> switch) and OFPT_FLOW_REMOVED (switch -> controller).
 
 /// <summary>
-/// OFPT_FLOW_MOD. The decoder checks framing, the command (OFPFMFC_BAD_COMMAND) and every action
-/// (OFPET_BAD_ACTION, including output to OFPP_NONE or a port in 0xff00..0xfff7). Everything that needs
+/// OFPT_FLOW_MOD. The decoder checks framing, the command (OFPFMFC_BAD_COMMAND), every action
+/// (OFPET_BAD_ACTION, including output to OFPP_NONE or a port in 0xff00..0xfff7), then the flags (<see cref="BadFlags10"/>). Everything that needs
 /// switch state (port existence, buffer ids, overlap, emergency timeouts, output to OFPP_TABLE outside
 /// packet-out) is left to the translator.
 /// </summary>
@@ -38,6 +38,15 @@ public sealed class OfpFlowMod : OfpMessage
     public ushort OutPort { get; set; } = (ushort)OfpPort.None;
 
     public OfpFlowModFlags Flags { get; set; }
+
+    /// <summary>The flags OpenFlow 1.0 defines: SEND_FLOW_REM, CHECK_OVERLAP, EMERG.</summary>
+    public const OfpFlowModFlags KnownFlags = OfpFlowModFlags.SendFlowRem | OfpFlowModFlags.CheckOverlap | OfpFlowModFlags.Emerg;
+
+    /// <summary>
+    /// OFPFMFC_BAD_FLAGS, a flow-mod with a flag bit OpenFlow 1.0 does not define (checked after the actions, as Open
+    /// vSwitch's ofputil_decode_flow_mod_flags): 1.0 has no code for it, so it is Open vSwitch's NX1.0(3,258), inside NXET_VENDOR.
+    /// </summary>
+    public static readonly OfpError BadFlags10 = OfpError.Nx(OfpErrorType.FlowModFailed, 258);
 
     public List<OfpAction> Actions { get; set; } = new();
 
@@ -171,6 +180,12 @@ public sealed class OfpFlowMod : OfpMessage
             return false;
         }
         if (!OfpActions.TryDecode(body.Slice(fixedBody), actions, out error)) return false;
+        var flags = (OfpFlowModFlags)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(62));
+        if ((flags & ~KnownFlags) != 0)
+        {
+            error = BadFlags10;
+            return false;
+        }
         OfpMatch.TryRead(body, out OfpMatch match);
         fields = new OfpFlowModFields(
             match,
@@ -181,7 +196,7 @@ public sealed class OfpFlowMod : OfpMessage
             BinaryPrimitives.ReadUInt16BigEndian(body.Slice(54)),
             BinaryPrimitives.ReadUInt32BigEndian(body.Slice(56)),
             BinaryPrimitives.ReadUInt16BigEndian(body.Slice(60)),
-            (OfpFlowModFlags)BinaryPrimitives.ReadUInt16BigEndian(body.Slice(62)),
+            flags,
             tableId);
         return true;
     }

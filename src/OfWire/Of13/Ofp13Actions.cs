@@ -4,7 +4,7 @@ namespace Softswitch.OfWire.Of13;
 
 /// <summary>
 /// One OpenFlow 1.3 action (ofp_action_*): the type and its argument. <see cref="Arg"/> is the port (OUTPUT), queue id
-/// (SET_QUEUE), group id (GROUP), TTL (SET_MPLS_TTL, SET_NW_TTL) or ethertype (PUSH_VLAN, PUSH_MPLS, POP_MPLS,
+/// (SET_QUEUE), group id (GROUP), label or TC (1.1's SET_MPLS_LABEL, SET_MPLS_TC), TTL (SET_MPLS_TTL, SET_NW_TTL) or ethertype (PUSH_VLAN, PUSH_MPLS, POP_MPLS,
 /// PUSH_PBB) or experimenter id (EXPERIMENTER: always Nicira's, the only one decoded); <see cref="MaxLen"/> is OUTPUT's
 /// max_len; <see cref="Field"/> is SET_FIELD's OXM TLV; <see cref="Nx"/> is a Nicira action's body.
 /// </summary>
@@ -41,7 +41,7 @@ public readonly record struct Ofp13Action(Ofp13ActionType Type, uint Arg = 0, us
 /// <remarks>
 /// Decoding checks the wire: an action shorter than 8 bytes, not a multiple of 8 or longer than what is left (BAD_LEN),
 /// a fixed-size action of another size (BAD_LEN), a type 1.3 does not define (BAD_TYPE; 1.5's METER and COPY_FIELD are
-/// read, and taken only where 1.5 allows them), an experimenter action of another experimenter than Nicira's and the
+/// read, and taken only where 1.5 allows them; 1.1's SET_MPLS_LABEL and SET_MPLS_TC are read, as Open vSwitch reads them), an experimenter action of another experimenter than Nicira's and the
 /// ONF's (BAD_EXPERIMENTER; of the ONF's, only copy-field, type 3200: BAD_EXP_TYPE), a copy-field with an
 /// experimenter or masked header or a non-zero pad byte (BAD_ARGUMENT), a Nicira body <see cref="NxAction.TryDecodeBody"/> refuses
 /// (BAD_EXP_TYPE, BAD_LEN, BAD_ARGUMENT), a set-field whose TLV is not an OPENFLOW_BASIC field (BAD_SET_TYPE), whose
@@ -90,7 +90,11 @@ public static class Ofp13Actions
                 case Ofp13ActionType.SetQueue:
                 case Ofp13ActionType.Group:
                 case Ofp13ActionType.Meter:
+                case Ofp13ActionType.SetMplsLabel:
                     w.U32(a.Arg);
+                    break;
+                case Ofp13ActionType.SetMplsTc:
+                    w.U8((byte)a.Arg); w.Zeros(3);
                     break;
                 case Ofp13ActionType.SetField:
                     Ofp13Match.WriteTlv(w, a.Field);
@@ -128,8 +132,8 @@ public static class Ofp13Actions
     // COPY_FIELD (24, OpenFlow 1.5): n_bits (2), src_offset (2), dst_offset (2), pad (2), the source's and the
     // destination's OXM headers (4 each), pad (4). EXPERIMENTER 0x4f4e4600 type 3200 (32, the ONF extension's copy-field
     // under 1.3): experimenter (4), exp_type (2), pad (2), then COPY_FIELD's body from n_bits.
-    // OUTPUT (16): port (4), max_len (2), pad (6). SET_QUEUE, GROUP, METER (8): id (4). SET_MPLS_TTL, SET_NW_TTL (8): ttl (1),
-    // pad (3). PUSH_VLAN, PUSH_MPLS, POP_MPLS, PUSH_PBB (8): ethertype (2), pad (2). SET_FIELD: one OXM TLV, padded to
+    // OUTPUT (16): port (4), max_len (2), pad (6). SET_QUEUE, GROUP, METER (8): id (4). SET_MPLS_LABEL (8, OpenFlow 1.1's):
+    // label (4). SET_MPLS_TTL, SET_NW_TTL (8): ttl (1), pad (3); SET_MPLS_TC (8, OpenFlow 1.1's): tc (1), pad (3). PUSH_VLAN, PUSH_MPLS, POP_MPLS, PUSH_PBB (8): ethertype (2), pad (2). SET_FIELD: one OXM TLV, padded to
     // len. COPY_TTL_*, DEC_*_TTL, POP_VLAN, POP_PBB (8): pad (4). EXPERIMENTER (16 or more): experimenter (4), then
     // Nicira's body (subtype first, NxAction's diagram) when the experimenter is 0x00002320.
     /// <summary>Decodes the whole span as an action list, appended to <paramref name="into"/>.</summary>
@@ -169,6 +173,7 @@ public static class Ofp13Actions
                     break;
                 case Ofp13ActionType.SetMplsTtl:
                 case Ofp13ActionType.SetNwTtl:
+                case Ofp13ActionType.SetMplsTc:
                     if (len != 8) return Fail(Ofp13Codes.ActionBadLen, out error);
                     action = new(type, a[4]);
                     break;
@@ -182,6 +187,7 @@ public static class Ofp13Actions
                 case Ofp13ActionType.SetQueue:
                 case Ofp13ActionType.Group:
                 case Ofp13ActionType.Meter:
+                case Ofp13ActionType.SetMplsLabel:
                     if (len != 8) return Fail(Ofp13Codes.ActionBadLen, out error);
                     action = new(type, Be.U32(a, 4));
                     break;

@@ -98,7 +98,13 @@ public enum Ofp13MultipartType : ushort
 /// <summary>ofp_action_type in OpenFlow 1.3.</summary>
 public enum Ofp13ActionType : ushort
 {
-    Output = 0, CopyTtlOut = 11, CopyTtlIn = 12, SetMplsTtl = 15, DecMplsTtl = 16, PushVlan = 17, PopVlan = 18,
+    Output = 0, CopyTtlOut = 11, CopyTtlIn = 12,
+    /// <summary>
+    /// OpenFlow 1.1's OFPAT_SET_MPLS_LABEL and OFPAT_SET_MPLS_TC, which 1.2 replaced by set-field and Open vSwitch still
+    /// takes in every version from 1.1 (its OFPAT_RAW_SET_MPLS_LABEL, _TC: OF1.1(13), OF1.2+(13), deprecated).
+    /// </summary>
+    SetMplsLabel = 13, SetMplsTc = 14,
+    SetMplsTtl = 15, DecMplsTtl = 16, PushVlan = 17, PopVlan = 18,
     PushMpls = 19, PopMpls = 20, SetQueue = 21, Group = 22, SetNwTtl = 23, DecNwTtl = 24, SetField = 25,
     PushPbb = 26, PopPbb = 27,
     /// <summary>

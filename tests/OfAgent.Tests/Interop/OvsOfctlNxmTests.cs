@@ -107,4 +107,19 @@ public sealed class OvsOfctlNxmTests
         }
         Assert.Contains("flow_count=0", Ok(rig, "dump-aggregate"));
     }
+
+    /// <summary>
+    /// A move from a field Open vSwitch knows and this switch does not (tun_src, NXM_NX_TUN_IPV4_SRC) is OFPBMC_BAD_FIELD,
+    /// which OpenFlow 1.0 carries, as Open vSwitch sends it, as NX1.0(0,263) inside NXET_VENDOR: ovs-ofctl names it.
+    /// </summary>
+    [ToolFact]
+    [RequiresTool("ovs-ofctl")]
+    public async Task AMoveOfAFieldNotKnownHere_IsBadFieldAsOvsSendsItInOneZero()
+    {
+        await using var rig = new AgentRig();
+        var (code, so, se) = Ofctl(rig, "add-flow", "priority=5,actions=move:NXM_NX_TUN_IPV4_SRC[]->NXM_NX_REG0[]");
+        Assert.True(code != 0, so);
+        Assert.Contains("OFPBMC_BAD_FIELD", se);
+        Assert.Contains("flow_count=0", Ok(rig, "dump-aggregate"));
+    }
 }

@@ -77,7 +77,7 @@ public sealed class BundleFinTimeoutTranslationTests
         Assert.False(Decode13(unknown, true, out _, out var e13));
         Assert.Equal(Ofp13Error.BadMatch(Ofp13Codes.MatchBadField), e13);
         Assert.False(Decode10(unknown, out _, out var e10));
-        Assert.Equal(new OfpError(OfpErrorType.BadRequest, Of10Actions.BadFieldCode10), e10);
+        Assert.Equal(Of10Actions.BadField10, e10);
         // Into in_port (NXM_OF_IN_PORT[], 16 bits), which an action does not write: BAD_SET_ARGUMENT.
         Assert.False(Decode13("ffff 0028 00002320 000d 0001 0000 0000 00000002 0002 000f 00000002 00000000 0004 0008 00000000", true, out _, out e13));
         Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadSetArgument), e13);

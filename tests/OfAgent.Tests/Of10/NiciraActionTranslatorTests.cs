@@ -210,11 +210,11 @@ public sealed class NiciraActionTranslatorTests
                       OfAction.OutputField(reg0, 0xffff)], model);
         Assert.Equal(Bytes(wire), Bytes(Of10Actions.ToOfp(model)));
         // A move of a field past its width, or of one the switch does not know (Open vSwitch's OFPBMC_BAD_FIELD, which
-        // OpenFlow 1.0 carries as OFPET_BAD_REQUEST code 258).
+        // OpenFlow 1.0 carries as NX1.0(0,263) inside NXET_VENDOR).
         Assert.False(Of10Actions.TryDecode(WireOf(Vendor(move with { SrcOfs = 8 })), 0, out _, out var error));
         Assert.Equal(OfpError.Nx(OfpErrorType.BadRequest, 524), error); // OFPBAC_BAD_SET_LEN, NX1.0(1,524)
         Assert.False(Of10Actions.TryDecode(WireOf(Vendor(move with { SrcHeader = 0x0001_3e04 })), 0, out _, out error));
-        Assert.Equal(new OfpError(OfpErrorType.BadRequest, 258), error);
+        Assert.Equal(OfpError.Nx(OfpErrorType.HelloFailed, 263), error);
     }
 
     /// <summary>
@@ -601,10 +601,12 @@ public sealed class NiciraActionTranslatorTests
             }
             else
             {
-                // Bad actions, Open vSwitch's OFPBMC_BAD_FIELD and NXBRC_MUST_BE_ZERO as 1.0 carries them (BAD_REQUEST 258, 526), and
-                // its NX1.0 errors (BAD_WILDCARDS (1,262), BAD_SET_TYPE, _LEN, _ARGUMENT (1,523-525)).
-                Assert.True(error.Type == OfpErrorType.BadAction || (error.Type == OfpErrorType.BadRequest && error.Code is 258 or 526 && !error.Nicira)
-                            || (error.Nicira && error.Type == OfpErrorType.BadRequest && error.Code is 262 or 523 or 524 or 525),
+                // Bad actions and Open vSwitch's NX1.0 errors: OFPBMC_BAD_FIELD (0,263), NXBRC_MUST_BE_ZERO (1,515), BAD_WILDCARDS
+                // (1,262), BAD_SET_TYPE, _LEN, _ARGUMENT (1,523-525), NXBAC_BAD_CONJUNCTION (2,526), CONTROLLER2's property errors.
+                Assert.True((error.Type == OfpErrorType.BadAction && !error.Nicira) || error == OfpError.Nx(OfpErrorType.HelloFailed, 263)
+                            || (error.Nicira && error.Type == OfpErrorType.BadRequest && error.Code is 262 or 515 or 523 or 524 or 525)
+                            || (error.Nicira && error.Type == OfpErrorType.BadAction && error.Code == 526)
+                            || (error.Nicira && (ushort)error.Type is 13 or 14),
                             $"seed {seed} round {i}: {error}");
                 refused++;
             }

@@ -117,6 +117,32 @@ public sealed class NxmSessionTests
         Assert.Equal(0, rig.Agent.Switch.Flows.ActiveWildcard);
     }
 
+    /// <summary>
+    /// A flow-mod with a flag bit OpenFlow 1.0 does not define (1.3's RESET_COUNTS 0x4 is 1.0's EMERG, so from 0x8 up)
+    /// is refused, as Open vSwitch refuses it: OFPFMFC_BAD_FLAGS, NX1.0(3,258) inside NXET_VENDOR; an OFPT_FLOW_MOD and
+    /// an NXT_FLOW_MOD alike, and nothing is added.
+    /// </summary>
+    [Fact]
+    public async Task FlowModWithAFlagOneZeroDoesNotDefine_IsOvssBadFlags()
+    {
+        await using var rig = new AgentRig();
+        using var c = await rig.ConnectAsync();
+        uint xid = 2000;
+        foreach (ushort flags in new ushort[] { 0x8, 0x10, 0x8001 })
+        {
+            c.SendRaw(FlowMod(xid, 0, [], flags, actions: [OfpAction.Output(1)]));
+            await ExpectNxError(c, xid++, 3, 258);
+            uint x = c.Send(new OfpFlowMod { Match = OfpMatch.All, Command = OfpFlowModCommand.Add, Priority = 1, Flags = (OfpFlowModFlags)flags });
+            await ExpectNxError(c, x, 3, 258);
+        }
+        Assert.Empty(await c.BarrierAsync());
+        Assert.Equal(0, rig.Agent.Switch.Flows.ActiveWildcard);
+        c.Send(new OfpFlowMod { Match = OfpMatch.All, Command = OfpFlowModCommand.Add, Priority = 1,
+                                Flags = OfpFlowModFlags.SendFlowRem | OfpFlowModFlags.CheckOverlap });
+        Assert.Empty(await c.BarrierAsync());
+        Assert.Equal(1, rig.Agent.Switch.Flows.ActiveWildcard);
+    }
+
     [Fact]
     public async Task TableIdExtension_PutsFlowsInLaterTables_AndFlowRemovedIsNxmOnlyWhereAsked()
     {

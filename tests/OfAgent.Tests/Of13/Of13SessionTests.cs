@@ -891,4 +891,22 @@ public sealed class Of13SessionTests
         Assert.Equal((Ofp13ErrorType.GroupModFailed, Ofp13Codes.GroupChainingUnsupported), ErrorOf(await c.ReplyAsync(c.Send(Indirect(0, 17, 16)))));
         Assert.Equal(10, rig.Switch.GroupDescriptions().Count);
     }
+
+    /// <summary>
+    /// A 1.3 flow-mod with a flag bit 1.3 does not define (past NO_BYT_COUNTS, 0x10) is FLOW_MOD_FAILED/BAD_FLAGS, as
+    /// Open vSwitch's ofputil_decode_flow_mod_flags answers (OF1.2+(5,7)); the five it defines pass, 1.0's EMERG being
+    /// 1.3's RESET_COUNTS.
+    /// </summary>
+    [Fact]
+    public void FlowModWithAFlagOneThreeDoesNotDefine_IsBadFlags()
+    {
+        foreach (ushort flags in new ushort[] { 0x20, 0x80, 0x8000 })
+        {
+            var fm = new Ofp13FlowMod { Priority = 1, Flags = flags, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+            Assert.False(Softswitch.OfAgent.Of13.Handlers.FlowModHandler.TryFlowMod(fm.Encode(), out _, out var error));
+            Assert.Equal(Ofp13Error.FlowModFailed(Ofp13Codes.FlowModBadFlags), error);
+        }
+        var all = new Ofp13FlowMod { Priority = 1, Flags = 0x1f, BufferId = Ofp13.NoBuffer, OutPort = Ofp13.PortAny, OutGroup = Ofp13.GroupAny };
+        Assert.True(Softswitch.OfAgent.Of13.Handlers.FlowModHandler.TryFlowMod(all.Encode(), out _, out var e), e.ToString());
+    }
 }

@@ -3,6 +3,7 @@ using Softswitch.Datapath.Ports;
 using Softswitch.OfWire;
 using Softswitch.OfWire.Of10;
 using Softswitch.OfWire.Of13;
+using Softswitch.OfAgent.Of13.Translate;
 using Softswitch.Ofproto;
 using static Softswitch.OfAgent.Of13.Translate.MatchTranslator;
 using Of10Actions = Softswitch.OfAgent.Of10.Translate.ActionTranslator;
@@ -51,6 +52,32 @@ public sealed class SetFieldOrOwnActionTests
         Assert.Equal(Hex(Vendor(nx)), Hex(Of10Actions.ToOfp(ReadBack(fromOneThree))));
         // Not the same action (a modify from one to the other changes the flow), as in Open vSwitch.
         Assert.NotEqual(model[0], fromOneZero.Span[0]);
+    }
+
+    /// <summary>
+    /// OpenFlow 1.1's OFPAT_SET_MPLS_LABEL and OFPAT_SET_MPLS_TC (types 13 and 14), which Open vSwitch still takes under
+    /// 1.3 (deprecated), are its set_mpls_label and set_mpls_tc: they read back over 1.3 as the set-field Open vSwitch
+    /// writes for them, over 1.0 as the Nicira actions; a wrong length is BAD_LEN; without an MPLS match, MATCH_INCONSISTENT.
+    /// </summary>
+    [Fact]
+    public void OneOneSetMplsLabelAndTc_AreTheOwnActions()
+    {
+        var wire = new List<Ofp13Action>();
+        Assert.True(Ofp13Actions.TryDecode(Convert.FromHexString("000d000800000007" + "000e000805000000"), wire, out var error), error.ToString());
+        Assert.Equal([new Ofp13Action(Ofp13ActionType.SetMplsLabel, 7), new Ofp13Action(Ofp13ActionType.SetMplsTc, 5)], wire);
+        Assert.Equal("000D000800000007000E000805000000", Hex13(wire));
+        Assert.True(Of13Actions.TryToOf([.. wire], out var model, out error), error.ToString());
+        Assert.Equal([OfAction.SetMplsLabel(7), OfAction.SetMplsTc(5)], model);
+        var back = ReadBack(model);
+        Assert.Equal(Hex13(Ofp13Action.SetField(Ofp13Oxm.Exact(MplsLabel, 7)), Ofp13Action.SetField(Ofp13Oxm.Exact(MplsTc, 5))),
+                     Hex13(Of13Wire(back)));
+        Assert.Equal(Hex(Vendor(OwnAction("set_mpls_label", 7)), Vendor(OwnAction("set_mpls_tc", 5))), Hex(Of10Actions.ToOfp(back)));
+
+        Assert.False(Ofp13Actions.TryDecode(Convert.FromHexString("000d0010" + "000000070000000000000000"), [], out error));
+        Assert.Equal(Ofp13Error.BadAction(Ofp13Codes.ActionBadLen), error);
+        Ofp13Instruction[] apply = [new(Ofp13InstructionType.ApplyActions, Actions: wire)];
+        Assert.False(ActionPrerequisites.Consistent([Ofp13Oxm.Exact(EthType, 0x0800)], apply));
+        Assert.True(ActionPrerequisites.Consistent([Ofp13Oxm.Exact(EthType, 0x8847)], apply));
     }
 
     private static NxAction OwnAction(string name, ulong value) => name switch

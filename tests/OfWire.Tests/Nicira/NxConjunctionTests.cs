@@ -59,7 +59,7 @@ public sealed class NxConjunctionTests
 
         Assert.True(OfpAction.TryDecode(Hex("ffff 0010 00002320" + body), out var a10, out _, out var decodeError), decodeError.ToString());
         Assert.False(NxAction.TryDecode(a10, out _, out var error10), what);
-        Assert.Equal(new OfpError(OfpErrorType.BadAction, 526), error10);
+        Assert.Equal(OfpError.Nx(OfpErrorType.BadAction, 526), error10);
     }
 
     [Theory]

@@ -103,7 +103,7 @@ public sealed class NxController2Tests
         byte[] wire = Hex("ffff 0018 00002320 0025 000000000000 0000 0003 00000000");
         Assert.True(OfpAction.TryDecode(wire, out var a10, out _, out _));
         Assert.False(NxAction.TryDecode(a10, out _, out var e10));
-        Assert.Equal(new OfpError((OfpErrorType)13, 3), e10);
+        Assert.Equal(OfpError.Nx((OfpErrorType)13, 3), e10);
         Assert.False(Ofp13Actions.TryDecode(wire, [], out var e13));
         Assert.Equal(new Ofp13Error(Ofp13ErrorType.TableFeaturesFailed, Ofp13Codes.FeaturesBadLen), e13);
     }

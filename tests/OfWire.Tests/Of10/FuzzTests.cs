@@ -31,7 +31,7 @@ public static class WireFuzzTargets
 
     /// <summary>The NX1.0 errors the Nicira decoders may answer with (Open vSwitch's OFPBMC_* in 1.0 and NXBRC_*).</summary>
     private static readonly HashSet<(ushort, ushort)> s_nxErrors =
-        [(0, 263), (1, 256), (1, 258), (1, 259), (1, 260), (1, 261), (1, 262), (1, 521), (1, 515), (1, 518), (1, 520), (13, 3)];
+        [(0, 263), (1, 256), (1, 258), (1, 259), (1, 260), (1, 261), (1, 262), (1, 521), (1, 515), (1, 518), (1, 520), (13, 3), (3, 258)];
 
     /// <summary>Whether <paramref name="e"/> is an error the Nicira decoders define: a standard BAD_REQUEST or BAD_ACTION, or one of Open vSwitch's NX1.0 codes.</summary>
     public static bool Defined(Nx10Error e)

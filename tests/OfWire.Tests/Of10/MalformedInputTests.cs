@@ -232,6 +232,33 @@ public class MalformedInputTests
         AssertError(frame, OfpError.FlowModFailed(OfpFlowModFailedCode.BadCommand), $"command {command}");
     }
 
+    /// <summary>
+    /// A flag bit OpenFlow 1.0 does not define is OFPFMFC_BAD_FLAGS, as Open vSwitch's ofputil_decode_flow_mod_flags answers,
+    /// sent as its NX1.0(3,258) (1.0 has no code for it); an OFPT_FLOW_MOD and an NXT_FLOW_MOD alike. The three it defines pass.
+    /// </summary>
+    [Theory]
+    [InlineData(0x0008)]
+    [InlineData(0x0010)]
+    [InlineData(0x8000)]
+    [InlineData(0xffff)]
+    public void FlowModWithAFlagOneZeroDoesNotDefineIsBadFlags(int flags)
+    {
+        var badFlags = OfpError.Nx(OfpErrorType.FlowModFailed, 258);
+        Assert.Equal(badFlags, OfpFlowMod.BadFlags10);
+        var fm = new OfpFlowMod { Xid = 3, Actions = { OfpAction.Output(1) }, Flags = (OfpFlowModFlags)flags };
+        AssertError(fm.ToArray(), badFlags, $"flags {flags:x4}");
+        var nx = new NxFlowModFields(0, 0, 0, 0, 1, 0xffffffff, 0xffff, (OfpFlowModFlags)flags, 0);
+        Assert.False(Nx10.TryDecodeFlowMod(Nx10.EncodeFlowMod(4, nx, [], [OfpAction.Output(1)]), [], out _, out var error));
+        Assert.Equal(new Nx10Error(3, 258, true), error);
+
+        const OfpFlowModFlags all = OfpFlowModFlags.SendFlowRem | OfpFlowModFlags.CheckOverlap | OfpFlowModFlags.Emerg;
+        fm.Flags = all;
+        Assert.True(OfpMessage.TryDecode(fm.ToArray(), out var msg, out var e), e.ToString());
+        Assert.Equal(all, Assert.IsType<OfpFlowMod>(msg).Flags);
+        Assert.True(Nx10.TryDecodeFlowMod(Nx10.EncodeFlowMod(4, nx with { Flags = all }, [], [OfpAction.Output(1)]), [], out var f, out _));
+        Assert.Equal(all, f.Flags);
+    }
+
     [Fact]
     public void PacketOutActionsLenPastTheEndIsBadRequestBadLen()
     {

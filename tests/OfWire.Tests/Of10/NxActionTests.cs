@@ -208,11 +208,11 @@ public class NxActionTests
     {
         const int seed = 20261127;
         var rng = new Random(seed);
-        OfpError[] allowed = [BadLen, BadVendorType, BadArgument, new OfpError(OfpErrorType.BadRequest, NxAction.MustBeZeroCode),
-                              new OfpError(OfpErrorType.BadAction, NxAction.BadConjunctionCode10),
+        OfpError[] allowed = [BadLen, BadVendorType, BadArgument, OfpError.Nx(OfpErrorType.BadRequest, 515),
+                              OfpError.Nx(OfpErrorType.BadAction, 526),
                               // NXAST_CONTROLLER2's property errors (OFPBPC_BAD_TYPE, BAD_LEN, BAD_EXPERIMENTER, BAD_EXP_TYPE).
-                              new OfpError((OfpErrorType)13, 2), new OfpError((OfpErrorType)13, 3), new OfpError((OfpErrorType)14, 5),
-                              new OfpError((OfpErrorType)14, 6)];
+                              OfpError.Nx((OfpErrorType)13, 2), OfpError.Nx((OfpErrorType)13, 3), OfpError.Nx((OfpErrorType)14, 5),
+                              OfpError.Nx((OfpErrorType)14, 6)];
         var seeds = Written.Select(r => Convert.FromHexString(((string)r[1]).Replace(" ", "", StringComparison.Ordinal)))
             .Append(Convert.FromHexString("ffff0018" + "00002320" + "0007" + "0001" + "00013801" + "0000000000000002")).ToArray();
         int read = 0, refused = 0;

@@ -55,9 +55,9 @@ public class NxRegisterActionTests
         Assert.Equal(NxActionError.BadArgument, e);
         Assert.False(NxAction.TryDecodeBody(Hex("0006 0010 0000 0000 ffff0004 00010004"), out _, out e));
         Assert.Equal(NxActionError.BadArgument, e);
-        // OpenFlow 1.0 names NXBRC_MUST_BE_ZERO as Open vSwitch does: OFPET_BAD_REQUEST, code 526.
+        // OpenFlow 1.0 names NXBRC_MUST_BE_ZERO as Open vSwitch does: NX1.0(1,515), inside NXET_VENDOR.
         Assert.True(OfpAction.TryDecode(Hex("ffff0018 00002320 0020 000f ffff 00010004 000000000100"), out var action, out _, out var error), error.ToString());
         Assert.False(NxAction.TryDecode(action, out _, out error));
-        Assert.Equal(new OfpError(OfpErrorType.BadRequest, 526), error);
+        Assert.Equal(OfpError.Nx(OfpErrorType.BadRequest, 515), error);
     }
 }

@@ -183,7 +183,7 @@ public static class WireGen
             select (OfpMessage)new OfpPacketOut { BufferId = b, InPort = p, Actions = a, Data = d }),
         ("FlowMod",
             from m in Match from c in E64 from cmd in Gen.Choose(0, 4) from i in E16 from h in E16 from p in E16
-            from b in E32 from o in E16 from f in E16 from a in Actions(8)
+            from b in E32 from o in E16 from f in Gen.Choose(0, (int)OfpFlowMod.KnownFlags) from a in Actions(8)
             select (OfpMessage)new OfpFlowMod
             {
                 Match = m, Cookie = c, Command = (OfpFlowModCommand)cmd, IdleTimeout = i, HardTimeout = h, Priority = p,

@@ -84,8 +84,8 @@ public static partial class ActionTranslator
     /// <summary>OXM_OF_MPLS_BOS's and OXM_OF_PBB_ISID's class and field (OPENFLOW_BASIC, fields 36 and 37), as <see cref="DpHashClassField"/>.</summary>
     private const uint MplsBosClassField = 0x8000u << 7 | 36, PbbIsidClassField = 0x8000u << 7 | 37;
 
-    /// <summary>OFPBMC_BAD_FIELD as Open vSwitch encodes it in OpenFlow 1.0 (NX1.0-1.1(1,258): OFPET_BAD_REQUEST, code 258).</summary>
-    internal const ushort BadFieldCode10 = 258;
+    /// <summary>OFPBMC_BAD_FIELD as Open vSwitch sends it in OpenFlow 1.0: NX1.0(0,263), inside NXET_VENDOR.</summary>
+    internal static readonly OfpError BadField10 = OfpError.Nx(OfpErrorType.HelloFailed, 263);
 
     /// <summary>
     /// The OpenFlow 1.0 error of a refusal, as Open vSwitch sends it: 1.0 names no set-type, set-length or set-argument
@@ -94,7 +94,7 @@ public static partial class ActionTranslator
     internal static OfpError ErrorOf10(NxRefusal why) => why switch
     {
         NxRefusal.Unsupported => OfpError.BadAction(OfpBadActionCode.BadVendorType),
-        NxRefusal.BadField => new OfpError(OfpErrorType.BadRequest, BadFieldCode10),
+        NxRefusal.BadField => BadField10,
         NxRefusal.UnknownField => OfpError.Nx(OfpErrorType.BadRequest, 523),
         NxRefusal.BadSetLen => OfpError.Nx(OfpErrorType.BadRequest, 524),
         NxRefusal.NotWritable => OfpError.Nx(OfpErrorType.BadRequest, 525),

@@ -165,7 +165,7 @@ public static class WireMap
         OfError.BadQueue => OfpError.BadAction(OfpBadActionCode.BadQueue),
         OfError.BadActionType => OfpError.BadAction(OfpBadActionCode.BadType),
         OfError.BadArgument => OfpError.BadAction(OfpBadActionCode.BadArgument),
-        OfError.BadConjunction => new OfpError(OfpErrorType.BadAction, NxAction.BadConjunctionCode10),
+        OfError.BadConjunction => NxAction.BadConjunction10,
         OfError.UnsupportedInstruction or OfError.BadGotoTable => OfpError.FlowModFailed(OfpFlowModFailedCode.Unsupported),
         OfError.TableFull => OfpError.FlowModFailed(OfpFlowModFailedCode.AllTablesFull),
         OfError.Overlap => OfpError.FlowModFailed(OfpFlowModFailedCode.Overlap),

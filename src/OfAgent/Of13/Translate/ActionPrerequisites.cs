@@ -81,6 +81,8 @@ internal static class ActionPrerequisites
                 return !known || ip;
             case Ofp13ActionType.SetMplsTtl:
             case Ofp13ActionType.DecMplsTtl:
+            case Ofp13ActionType.SetMplsLabel:
+            case Ofp13ActionType.SetMplsTc:
                 return !known || mpls;
             case Ofp13ActionType.PushMpls:
                 s.EthType = (ushort)a.Arg;

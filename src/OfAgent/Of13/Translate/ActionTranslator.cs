@@ -87,6 +87,9 @@ internal static class ActionTranslator
                 Ofp13ActionType.CopyTtlOut => OfAction.CopyTtlOut(),
                 Ofp13ActionType.CopyTtlIn => OfAction.CopyTtlIn(),
                 Ofp13ActionType.SetMplsTtl => OfAction.SetMplsTtl((byte)a.Arg),
+                // OpenFlow 1.1's, as Open vSwitch takes them: its set_mpls_label and set_mpls_tc, written back as set-field.
+                Ofp13ActionType.SetMplsLabel => OfAction.SetMplsLabel(a.Arg),
+                Ofp13ActionType.SetMplsTc => OfAction.SetMplsTc((byte)a.Arg),
                 Ofp13ActionType.DecMplsTtl => OfAction.DecMplsTtl(),
                 Ofp13ActionType.PushVlan => OfAction.PushVlan((ushort)a.Arg),
                 Ofp13ActionType.PopVlan => OfAction.PopVlan(),
