@@ -206,16 +206,18 @@ internal sealed class OfConnectionManager : IAsyncDisposable, IOfFlowMonitorSink
                         s.Connect(ep.Host, ep.Port);
                         s.NoDelay = true;
                     }
+                    // Still under the abort and the cancellation: a shutdown (or the timer) that disposes the socket as
+                    // the connect completes leaves a socket whose peer can no longer be read, a failed connect like any.
+                    transport = new OfTransport(s);
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException or TimeoutException or OperationCanceledException)
                 {
                     failure = $": not connected ({(e is SocketException se ? se.Message : "timed out")})";
                     reason = ConnectFailure(e);
                 }
-                if (failure is null)
+                if (failure is null && transport is not null)
                 {
                     // The same opening phase as a listener's: TLS (we present our certificate and check theirs), HELLO.
-                    transport = new OfTransport(s);
                     deadline.CancelAfter(Options.HelloTimeout);
                     var r = await OfHandshake.RunAsync(transport, ep.IsTls ? _tls : null, asServer: false, ep.Host, Options.MaxMessageSize, OfpHelloVersions.Hello(Options.Versions, OfConnection.FirstXid), deadline.Token)
                         .ConfigureAwait(false);
