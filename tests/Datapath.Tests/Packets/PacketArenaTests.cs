@@ -1,4 +1,5 @@
 using Softswitch.Datapath.Packets;
+using Softswitch.TestKit;
 
 namespace Softswitch.Datapath.Tests.Packets;
 
@@ -198,8 +199,6 @@ public sealed unsafe class PacketArenaTests
             }
         }
         Round();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Round();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, AllocationMeter.SteadyState(Round));
     }
 }
