@@ -9,7 +9,8 @@
 # offloads (as a user's do), ping's average RTT, iperf3 TCP and sockperf TCP ping-pong through the Linux bridge,
 # Softswitch (AF_PACKET: default busy-poll window, always busy, and 2 threads; AF_XDP) and OVS (default and afxdp
 # ports; NO_LINGER=1 adds Softswitch AF_PACKET and AF_XDP with --linger-us 0, the thread blocking after the 50 us window
-# as before the linger), medians of LAT_REPEAT (3) runs, plus Softswitch's idle CPU over 10 s once IDLE_SETTLE (20) s have passed since its start; ROWS=scaling forwards FLOWS (64) UDP
+# as before the linger; OFFLOAD=1, the default, adds TCP through --offload xdp in native mode and the bridge beside it,
+# both with GRO on at the namespace ends), medians of LAT_REPEAT (3) runs, plus Softswitch's idle CPU over 10 s once IDLE_SETTLE (20) s have passed since its start; ROWS=scaling forwards FLOWS (64) UDP
 # flows unthrottled through Softswitch AF_PACKET (fanout by flow hash) and AF_XDP (one socket per queue) with 1 and with 2 threads, over veths
 # with QUEUES (2) RX/TX queues (trafgen goes through the qdisc, so the sending veth spreads the flows over its queues by hash);
 # ROWS=idle measures the CPU (utime + stime from /proc/PID/stat over IDLE_SECS (60) s, after IDLE_SETTLE (20) s) of an idle
@@ -200,7 +201,7 @@ run_ovs() {  # $1 port type (default|afxdp) $2 churn
 
 # ---- latency, TCP with the kernel's offloads, TCP request/response, idle CPU (ROWS=latency) ----
 LA=ltca$TAG LB=ltcb$TAG NLA=sswlata$TAG NLB=sswlatb$TAG
-lat_topology() {   # a second pair of namespaces; offloads stay as the kernel sets them (tx csum, TSO, GSO, GRO on)
+lat_topology() {   # a second pair of namespaces; offloads stay as the kernel sets them (tx csum, TSO, GSO on; a veth's GRO is off)
   ip netns add $NLA; ip netns add $NLB
   ip link add ${LA}h type veth peer name $LA; ip link add ${LB}h type veth peer name $LB
   ip link set $LA netns $NLA; ip link set $LB netns $NLB
@@ -221,7 +222,7 @@ lat_measure() {   # $1 label: one line per run into lat.txt: label|ping avg ms|T
   # every reply's RTT, for the latency CDF
   awk -v l="$label" 'match($0, /time=[0-9.]+/) { print l "|" substr($0, RSTART + 5, RLENGTH - 5) }' $RUN/ping.out >> $RUN/lat-samples.txt
   ip netns exec $NLB iperf3 -s -1 -B 10.89.0.2 >/dev/null 2>&1 & sp=$!; sleep 0.5
-  mbit=$( (ip netns exec $NLA timeout $((SECS + 15)) iperf3 -c 10.89.0.2 -t $SECS -J < /dev/null 2>/dev/null || true) | python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null)
+  mbit=$( (ip netns exec $NLA timeout $((SECS + 15)) iperf3 -c 10.89.0.2 -t $SECS ${CPORT:+--cport $CPORT} -J < /dev/null 2>/dev/null || true) | python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null)
   [ -z "$mbit" ] && mbit=0   # no JSON: the connection never got going
   kill $sp 2>/dev/null; wait $sp 2>/dev/null
   ip netns exec $NLB sockperf sr --tcp -i 10.89.0.2 -p 11111 >/dev/null 2>&1 & sp=$!; sleep 0.5
@@ -232,10 +233,10 @@ lat_measure() {   # $1 label: one line per run into lat.txt: label|ping avg ms|T
   printf "%-40s ping avg %8s ms   TCP %7s Mbit/s   TCP_RR %7s /s\n" "$label" "${rtt:--}" "${mbit:--}" "$rr"
 }
 
-lat_bridge() {
+lat_bridge() {   # $1 label suffix
   ip link add br$TAG type bridge; ip link set br$TAG up
   ip link set ${LA}h master br$TAG; ip link set ${LB}h master br$TAG
-  lat_measure "Linux bridge"
+  lat_measure "Linux bridge${1:-}"
   ip link set ${LA}h nomaster; ip link set ${LB}h nomaster; ip link del br$TAG
 }
 
@@ -258,6 +259,30 @@ lat_ssw() {   # $1 backend $2 label suffix, then extra run options
   fi
   lat_measure "Softswitch $be$suffix"
   kill $sp; wait $sp 2>/dev/null
+}
+
+lat_offload() {   # TCP through --offload xdp in native mode against the bridge, GRO on at both namespace ends for both
+  # (a veth drops what XDP redirects into it unless its peer has GRO on or an XDP program). iperf3's data connection
+  # gets a fixed client port, so two exact flows (OpenFlow 1.0's twelve fields) carry it in the kernel; ping, sockperf
+  # and iperf3's control connection take the in_port flows, in software.
+  local port=$((30000 + RANDOM % 20000)) ma mb held
+  ip netns exec $NLA ethtool -K $LA gro on >/dev/null 2>&1; ip netns exec $NLB ethtool -K $LB gro on >/dev/null 2>&1
+  CPORT=45679 lat_bridge ", GRO on"
+  ma=$(ip -n $NLA -br link show $LA | awk '{ print $3 }'); mb=$(ip -n $NLB -br link show $LB | awk '{ print $3 }')
+  $SSW run --ports afxdp:${LA}h:xdp-mode=native,afxdp:${LB}h:xdp-mode=native --offload xdp --listen ptcp:$port --fail-mode secure \
+    --unixctl $RUN/lat.ctl --log-level Warning > $RUN/ssw-lat.log 2>&1 &
+  local sp=$!; pids+=($sp)
+  for i in $(seq 100); do ovs-ofctl -O OpenFlow10 show tcp:127.0.0.1:$port >/dev/null 2>&1 && break; sleep 0.1; done
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=1,actions=output:2"
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=100,in_port=2,actions=output:1"
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=200,in_port=1,dl_src=$ma,dl_dst=$mb,dl_vlan=0xffff,tcp,nw_src=10.89.0.1,nw_dst=10.89.0.2,nw_tos=0,tp_src=45679,tp_dst=5201,actions=output:2"
+  ovs-ofctl -O OpenFlow10 add-flow tcp:127.0.0.1:$port "priority=200,in_port=2,dl_src=$mb,dl_dst=$ma,dl_vlan=0xffff,tcp,nw_src=10.89.0.2,nw_dst=10.89.0.1,nw_tos=0,tp_src=5201,tp_dst=45679,actions=output:1"
+  for i in $(seq 50); do $SSW ctl -t $RUN/lat.ctl offload/show 2>/dev/null | grep -q "^hardware flows: 2 " && break; sleep 0.1; done
+  CPORT=45679 lat_measure "Softswitch afxdp --offload xdp, GRO on"
+  held=$($SSW ctl -t $RUN/lat.ctl offload/show 2>/dev/null | grep -E "^hardware (flows|packets):" | tr '\n' ' ')
+  echo "  offload/show after the row: ${held:-(no answer)}"
+  kill $sp; wait $sp 2>/dev/null
+  ip netns exec $NLA ethtool -K $LA gro off >/dev/null 2>&1; ip netns exec $NLB ethtool -K $LB gro off >/dev/null 2>&1
 }
 
 lat_ovs() {   # $1 port type (default|afxdp); OVS runs in its own namespace (its ovs-netdev tap must not collide)
@@ -294,6 +319,7 @@ lat_rows() {
     lat_ssw afxdp ""
     [ "${NO_LINGER:-0}" = 1 ] && { lat_ssw afpacket " no linger" --linger-us 0; lat_ssw afxdp " no linger" --linger-us 0; }
     [ "${OVS:-1}" = 1 ] && { lat_ovs default; lat_ovs afxdp; }
+    [ "${OFFLOAD:-1}" = 1 ] && lat_offload
   done
   echo
   printf "%-40s %14s %14s %14s %18s\n" "switch (medians of $LAT_REPEAT)" "ping avg ms" "TCP Mbit/s" "TCP_RR /s" "sockperf one-way us"

@@ -115,7 +115,10 @@ public static class Tshark
 
     public static List<DissectedFrame> Dissect(string pcap)
     {
-        var args = new List<string> { "-n", "-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=a" };
+        // TCP payloads are data: else a port some dissector registers (EtherCAT's 34980, an ephemeral port a test's
+        // connection may get) has tshark read a stream's bytes as that protocol and call them malformed.
+        var args = new List<string> { "-n", "-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+            "-d", "tcp.port==1-65535,data", "-T", "fields", "-E", "occurrence=a" };
         foreach (var f in s_fields)
         {
             args.Add("-e");

@@ -228,10 +228,15 @@ public sealed unsafe class AfXdpPort : IPort
             throw;
         }
         // XDP sees frames before the kernel's checksum and GSO metadata could travel with them (no virtio-net header
-        // here), so partial checksums and super-frames from local senders cannot be fixed: say so once, with the fix.
-        _opt.Logger?.LogWarning("{If}: AF_XDP receives frames without the kernel's offload metadata: a local sender with tx checksum offload or TSO " +
-            "(a veth peer's default) sends frames this port forwards with unfilled checksums or drops as too big. Turn them off on the sending side " +
-            "(`ethtool -K PEER tx off tso off gso off`) or use afpacket:{If}, which completes checksums and segments in software.", ifname, ifname);
+        // here). A local sender's unfilled checksums are recognised and filled (XskSocket.Receive); its TSO super-frames
+        // are not segmented. In native mode a veth turns its peer's TSO off while the program runs, so none come; in
+        // generic mode they do: say so once, with the fix.
+        if (AttachedMode != XdpAttachMode.Native)
+        {
+            _opt.Logger?.LogWarning("{If}: AF_XDP in generic mode receives a local sender's TSO super-frames (a veth peer's default) without the kernel's " +
+                "offload metadata and drops them as too big. Turn TSO off on the sending side (`ethtool -K PEER tso off gso off`), attach in native mode " +
+                "(afxdp:{If}:xdp-mode=native), or use afpacket:{If}, which segments in software.", ifname, ifname, ifname);
+        }
         _opt.Logger?.LogInformation("{If}: AF_XDP port open, {Queues}, {Copy} mode{Sg}, XDP program attached in {Mode} mode",
             ifname, queues.Length == 1 ? $"queue {queues[0]}" + (queueCount > 1 ? $" of {queueCount} (frames on the others go to the kernel stack)" : "")
                 : $"queues 0-{queues.Length - 1}, one socket each",

@@ -349,9 +349,26 @@ internal sealed unsafe class XskSocket : IDisposable
     /// <summary>
     /// Takes up to <paramref name="pkts"/>.Length waiting frames: the arena slots they arrived in when
     /// <paramref name="pool"/> is carved from the socket's arena (<see cref="ReceiveInPlace"/>), else copies of them in
-    /// pool buffers; 0 when none wait.
+    /// pool buffers; 0 when none wait. A frame whose TCP or UDP checksum a local sender left for the device to fill
+    /// (the socket gets no checksum state with it) is filled here, as the XDP flow program fills it for a flow
+    /// forwarded in the kernel (<see cref="SoftwareOffload.FillIfPartial"/>), and counted as a completed checksum.
     /// </summary>
     public int Receive(PacketPool pool, Span<int> pkts)
+    {
+        int n = ReceiveFrames(pool, pkts);
+        if (n > 0) FillPartial(pool, pkts[..n]);
+        return n;
+    }
+
+    private void FillPartial(PacketPool pool, ReadOnlySpan<int> pkts)
+    {
+        long filled = 0;
+        foreach (int p in pkts)
+            if (SoftwareOffload.FillIfPartial(pool.Frame(p))) filled++;
+        if (filled > 0) Interlocked.Add(ref _counters.RxChecksumCompleted, filled);
+    }
+
+    private int ReceiveFrames(PacketPool pool, Span<int> pkts)
     {
         if (_fd < 0 || pkts.IsEmpty) return 0;
         uint avail = _rx.Available;

@@ -283,7 +283,7 @@ public sealed class RxqSchedulingTests
     public void AQueueMovedBetweenThreadsUnderTraffic_DeliversEveryFrameOnceAndInOrderWithinItsFlow()
     {
         // The traffic lasts until the queues moved at least MinMoves times while it flowed (a move waits for both
-        // threads' next round, which a loaded machine may delay), and at least MinPerFlow frames per flow.
+        // threads' next round, which a loaded machine may delay), and at least MinPerFlow frames per flow, ...
         const int Ports = 3, FlowsPerPort = 2, MinPerFlow = 1_000, MaxPerFlow = 200_000, MinMoves = 50;
         var ports = DatapathRig.MemoryPorts(Ports + 1, prefix: "rxq");
         using var r = new DatapathRig(ports, new DatapathOptions { Threads = 2, PacketInRate = 0, EmcEntries = 1024 });
@@ -300,7 +300,8 @@ public sealed class RxqSchedulingTests
         var producer = new Thread(() =>
         {
             int s = 0;
-            for (; s < MaxPerFlow && (s < MinPerFlow || Volatile.Read(ref moves) < MinMoves); s++)
+            // ... and until both threads have forwarded some of it (a starved thread may see its queues only empty).
+            for (; s < MaxPerFlow && (s < MinPerFlow || Volatile.Read(ref moves) < MinMoves || dp.Forwarders.Any(f => f.Packets == 0)); s++)
             {
                 for (int f = 0; f < templates.Length; f++)
                 {
