@@ -17,6 +17,12 @@ namespace Softswitch.Tests;
 public sealed class DaemonCliTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("ssw-cli-");
+
+    /// <summary>The detached daemons' datapath id, private to this test process: it names their default management
+    /// socket, /run/softswitch/DPID.mgmt, which another test run on the machine must not answer.</summary>
+    private static readonly string Dpid = (0x2a_0000UL | (uint)(Environment.ProcessId & 0xFFFF)).ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string DpidColons => string.Join(':', Enumerable.Range(0, 8).Select(i => Dpid.Substring(2 * i, 2)));
     private readonly List<int> _pids = new();
 
     public void Dispose()
@@ -179,7 +185,7 @@ public sealed class DaemonCliTests : IDisposable
     {
         string ctl = Path.Combine(_dir.FullName, "sw.ctl"), pidFile = Path.Combine(_dir.FullName, "sw.pid"), log = Path.Combine(_dir.FullName, "sw.log");
         var sw = Stopwatch.StartNew();
-        var (code, stdout, stderr) = Softswitch(["run", "--ports", ports, "--dpid", "00:00:00:00:00:00:00:2a", "--unixctl", ctl, "--pidfile", pidFile,
+        var (code, stdout, stderr) = Softswitch(["run", "--ports", ports, "--dpid", DpidColons, "--unixctl", ctl, "--pidfile", pidFile,
             "--log-file", log, "--detach", .. extra]);
         Assert.True(code == 0, $"--detach failed ({code}): {stdout}{stderr}");
         int pid = int.Parse(File.ReadAllText(pidFile).Trim());
@@ -316,7 +322,7 @@ public sealed class DaemonCliTests : IDisposable
         string before = File.ReadAllText(log + ".1"), after = File.ReadAllText(log);
         // The first line's form (a WARN first when the LOCAL tap's name is taken by another switch of this dpid).
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\|00001\|\w+\|(INFO|WARN)\|", before);
-        Assert.Contains("|softswitch|INFO|softswitch running: dpid 000000000000002a", before);
+        Assert.Contains($"|softswitch|INFO|softswitch running: dpid {Dpid}", before);
         Assert.Contains("|control|DBG|control socket: version -> ok", before);
         Assert.DoesNotContain("vlog/list", after);   // written before the reopen
         Assert.Contains("|control|DBG|control socket: vlog/reopen -> ok", after);
@@ -452,7 +458,7 @@ public sealed class DaemonCliTests : IDisposable
         }
         var dp = OvsAppctl("-t", ctl, "dp/show");
         Assert.Equal(0, dp.Code);
-        Assert.StartsWith("datapath 000000000000002a: 2 port(s)", dp.Out);
+        Assert.StartsWith($"datapath {Dpid}: 2 port(s)", dp.Out);
         Assert.Contains("  1 mem1: link up", dp.Out);
         Assert.Equal("[]\n", OvsAppctl("-t", ctl, "fdb/show", "--format", "json").Out);
         Assert.Equal(0, OvsAppctl("-t", ctl, "vlog/set", "ofagent:dbg").Code);
@@ -560,7 +566,7 @@ public sealed class DaemonCliTests : IDisposable
         Assert.Equal(0, m["softswitch_coverage_total{counter=\"emc-hit\"}"]);
         Assert.Contains("softswitch_flows{table=\"classifier\"}", m.Samples.Keys);
         string target = Assert.Single(m.Samples.Keys, k => k.StartsWith("target_info{", StringComparison.Ordinal));
-        Assert.Contains("service_instance_id=\"000000000000002a\"", target);
+        Assert.Contains($"service_instance_id=\"{Dpid}\"", target);
         Assert.Contains("service_name=\"softswitch\"", target);
 
         // Traffic: a controller sends three packet-outs to port 1 and one back to its own in_port (dropped, counted).
