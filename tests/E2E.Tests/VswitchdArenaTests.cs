@@ -99,11 +99,11 @@ public sealed class VswitchdArenaTests
     {
         var lines = DpShow(db).Split('\n');
         int at = Array.FindIndex(lines, l => l.Contains($" {name}: link", StringComparison.Ordinal));
-        Assert.True(at >= 0, string.Join('\n', lines));
+        Assert.True(at >= 0, $"no port {name} in dp/show:\n{string.Join('\n', lines)}\nthe daemon's log:\n{Log(db.RunDir)}");
         // The port's own lines are indented four spaces: offloads, then afxdp.
         for (int i = at + 1; i < lines.Length && lines[i].StartsWith("    ", StringComparison.Ordinal); i++)
             if (lines[i].StartsWith("    afxdp: ", StringComparison.Ordinal)) return lines[i];
-        Assert.Fail($"no afxdp line for {name}:\n" + string.Join('\n', lines));
+        Assert.Fail($"no afxdp line for {name}:\n" + string.Join('\n', lines) + "\nthe daemon's log:\n" + Log(db.RunDir));
         return "";
     }
 

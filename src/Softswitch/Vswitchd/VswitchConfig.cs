@@ -216,9 +216,10 @@ internal sealed record BridgeConfig(Guid Uuid, string Name, string? DatapathIdTe
     public bool FlowRestoreWait { get; init; }
 
     /// <summary>What the agent needs remade when it changes: controllers with their settings, versions, dp-desc, and
-    /// flow-restore-wait (which holds the controllers back).</summary>
+    /// flow-restore-wait where there are controllers for it to hold back. A bridge without controllers keeps its agent
+    /// (and its management socket open) when ovs-ctl's restart sets and removes the key around its restore.</summary>
     public string AgentKey => string.Join(',', Protocols) + "|" + string.Join(',', Controllers.Select(c => $"{c.Target}/{c.InactivityProbeMs}/{c.MaxBackoffMs}"))
-        + "|" + DpDesc + "|" + (FlowRestoreWait ? "restore-wait" : "");
+        + "|" + DpDesc + "|" + (FlowRestoreWait && Controllers.Count > 0 ? "restore-wait" : "");
 }
 
 /// <summary>The receive queues' placement settings: Open_vSwitch other_config's (see <see cref="VswitchConfig.RxqScheduling"/>),

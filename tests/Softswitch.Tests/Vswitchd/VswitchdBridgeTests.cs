@@ -7,6 +7,7 @@ using Softswitch.Datapath.Flow;
 using Softswitch.Datapath.Forwarding;
 using Softswitch.Datapath.Memory;
 using Softswitch.Datapath.Ports;
+using Softswitch.OfWire.Of10;
 using Softswitch.Ofproto;
 using Softswitch.Ovsdb;
 using Softswitch.Ports;
@@ -1295,6 +1296,40 @@ public sealed class VswitchdBridgeTests : IDisposable
         {
             controller.Stop();
         }
+    }
+
+    /// <summary>
+    /// A bridge without controllers keeps its agent, and the management connections on it, while ovs-ctl's restart
+    /// sets and removes flow-restore-wait around its restore: the key has no controller to hold back, so there is no
+    /// moment the management socket refuses a tool (an agent remade closes it while the new one binds).
+    /// </summary>
+    [Fact]
+    public void FlowRestoreWait_WithoutControllers_KeepsTheAgentAndItsManagementConnections()
+    {
+        var db = Database();
+        var withController = VswitchConfig.Read(db)!.Bridges[0];
+        Assert.NotEmpty(withController.Controllers);
+        Assert.NotEqual(withController.AgentKey, (withController with { FlowRestoreWait = true }).AgentKey);   // held back: remade
+        var plain = withController with { Controllers = [] };
+        var waiting = plain with { FlowRestoreWait = true };
+        Assert.Equal(plain.AgentKey, waiting.AgentKey);
+
+        using var bridge = Bridge.Create(waiting, Host());
+        var agent = bridge.Agent;
+        using var tool = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        tool.Connect(new UnixDomainSocketEndPoint(bridge.ManagementSocket));
+        tool.Send(new OfpHello().ToArray());
+        Assert.True(tool.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "no hello from the management socket");
+        var buf = new byte[64];
+        Assert.True(tool.Receive(buf) >= 8);
+
+        bridge.Apply(plain);   // the key removed
+
+        Assert.Same(agent, bridge.Agent);
+        tool.Send(new OfpEchoRequest().ToArray());
+        Assert.True(tool.Poll(TimeSpan.FromSeconds(10), SelectMode.SelectRead), "the management connection is gone");
+        Assert.True(tool.Receive(buf) >= 8);
+        Assert.Equal((byte)OfpType.EchoReply, buf[1]);
     }
 
     /// <summary>A Controller target written without its port (tcp:IP, 6653 implied) is the agent's controller at
