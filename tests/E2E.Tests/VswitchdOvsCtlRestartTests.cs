@@ -90,9 +90,13 @@ public sealed class VswitchdOvsCtlRestartTests
             string ofctl = File.ReadAllText(ofctlLog);
             Assert.Matches($@"(?m)^-O OpenFlow14 add-groups {bridge} .* --bundle$", ofctl);
             Assert.Matches($@"(?m)^-O OpenFlow14 replace-flows {bridge} .* --bundle$", ofctl);
-            string log = File.ReadAllText(Path.Combine(run, "ovs-vswitchd.log"));
+            // ovs-ctl removes the key with ovs-vsctl --no-wait: the daemon says so once it has read the change.
+            string logFile = Path.Combine(run, "ovs-vswitchd.log");
+            const string Removed = "other_config:flow-restore-wait removed: the bridges connect to their controllers";
+            Wait.Until(() => File.ReadAllText(logFile).Contains(Removed, StringComparison.Ordinal), 10_000, 50);
+            string log = File.ReadAllText(logFile);
             Assert.Contains("other_config:flow-restore-wait=true: no bridge connects to its controllers until it is removed", log);
-            Assert.Contains("other_config:flow-restore-wait removed: the bridges connect to their controllers", log);
+            Assert.Contains(Removed, log);
             Assert.DoesNotContain("flow-restore-wait", db.Vsctl("get", "Open_vSwitch", ".", "other_config"));
 
             Assert.Equal(groupsBefore, VswitchdSaveRestoreTests.Lines(db.Tool("ovs-ofctl", "-O", "OpenFlow14", "dump-groups", bridge), "OFPST_GROUP_DESC"));
