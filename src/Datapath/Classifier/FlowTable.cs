@@ -525,6 +525,12 @@ public sealed partial class FlowTable
         return LookupChunk(keys, hashes, results, cache, stats, slots, ref recordHits);
     }
 
+    /// <summary>Reader: whether a hit of the hash stage is the table's answer by itself, with no other stage asked:
+    /// the table has records, no clauses, and no hash-stage rule that a wildcard rule may outrank (as the burst lookups
+    /// decide it). Then a lookup that the exact-match cache answers costs about what the record's probe does.</summary>
+    internal bool ExactAnswersAlone
+        => !_conjunctive && Volatile.Read(ref _records) is { Count: not 0 } && (_exactBelowMax == 0 || _tuple.PublishedMaxPriority < 0);
+
     /// <summary>Reader: the action list of a record's state word (<see cref="ExactRecord.Word"/>), or null when the
     /// record was removed since the lookup (the caller then goes through the slot's entry).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

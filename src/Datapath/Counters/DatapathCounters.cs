@@ -90,9 +90,9 @@ public static class DatapathCounters
     public static readonly Counter VlanPushFailed = Coverage.Define("vlan-push-failed", "mod_vlan_vid/pcp could not push a tag on an untagged frame (no headroom or runt)");
     public static readonly Counter EmcHit = Coverage.Define("emc-hit", "packets whose flow the exact-match cache found");
     public static readonly Counter EmcMiss = Coverage.Define("emc-miss", "packets the exact-match cache missed (looked up in the tables)");
-    public static readonly Counter EmcBypass = Coverage.Define("emc-bypass", "times a forwarder stopped using its exact-match cache for a low hit rate");
+    public static readonly Counter EmcBypass = Coverage.Define("emc-bypass", "times a forwarder stopped using its exact-match cache: a low hit rate, or exact rules that the table's records answer as cheaply");
     public static readonly Counter EmcConsulted = Coverage.Define("emc-consulted", "packets classified through the exact-match cache (emc-hit + emc-miss; the hit rate describes these)");
-    public static readonly Counter EmcBypassed = Coverage.Define("emc-bypassed", "packets classified without the exact-match cache while a forwarder bypassed it for a low hit rate");
+    public static readonly Counter EmcBypassed = Coverage.Define("emc-bypassed", "packets classified without the exact-match cache while a forwarder bypassed it (see emc-bypass)");
     /// <summary>A source MAC not learned because the NORMAL learning table is full.</summary>
     /// <summary>
     /// The kernel's checksum and segmentation offloads as ports take them (port counters added as sources) and the

@@ -8,7 +8,10 @@ namespace Softswitch.Datapath.Forwarding;
 /// <para>Sampling: the hit rate is measured over windows of <see cref="WindowPackets"/> packets that consulted the
 /// cache. A window below <see cref="MinHitRate"/>, or below <see cref="MinHitRateExact"/> while nearly all its packets
 /// were won by exact rules (whose table lookup costs about what a cache lookup does, so only a high hit rate pays for
-/// the cache), starts a bypass: the next <c><see cref="BaseBypassPackets"/> &lt;&lt; backoff</c> packets are classified
+/// the cache), or any window nearly all of whose packets were won by exact rules of a table whose hash stage answers
+/// alone (<see cref="Classifier.FlowTable.ExactAnswersAlone"/>: its record is one probe of one prefetched line, and the action
+/// list is read by the record's id, so a cache hit, which still reads and validates the rule's entry, saves nothing and
+/// its probe is extra: docs/datapath.md, "When the cache is consulted"), starts a bypass: the next <c><see cref="BaseBypassPackets"/> &lt;&lt; backoff</c> packets are classified
 /// without the cache, then a window is sampled again. Each low window that follows a bypass doubles the next bypass,
 /// up to <c>2^<see cref="MaxBackoffShift"/></c> times the base (so a table the cache cannot serve is sampled for
 /// about 0.1% of its packets, not 6%); a window at or above the threshold resets the backoff. So does a change of the
@@ -54,9 +57,11 @@ public sealed class EmcGovernor
     /// A burst of <paramref name="packets"/> consulted the cache. <paramref name="cacheHits"/> and
     /// <paramref name="cacheLookups"/> are the cache's running totals, <paramref name="wildcardWins"/> the packets
     /// won by wildcard rules since the last call, <paramref name="table"/> and <paramref name="tableRules"/> the lookup
-    /// table and its rule count. Returns true when this burst closed a low window and a bypass began.
+    /// table and its rule count, <paramref name="exactAlone"/> whether the table's hash stage answers alone
+    /// (<see cref="Classifier.FlowTable.ExactAnswersAlone"/>; false for a multi-stage pipeline, whose cached verdicts save its
+    /// walk). Returns true when this burst closed a low window and a bypass began.
     /// </summary>
-    public bool Consulted(int packets, long cacheHits, long cacheLookups, long wildcardWins, object table, long tableRules)
+    public bool Consulted(int packets, long cacheHits, long cacheLookups, long wildcardWins, object table, long tableRules, bool exactAlone = false)
     {
         Volatile.Write(ref _consulted, _consulted + packets);
         _windowWildcardWins += wildcardWins;
@@ -64,8 +69,9 @@ public sealed class EmcGovernor
         long dh = cacheHits - _windowHits0, dl = cacheLookups - _windowLookups0;
         long wild = _windowWildcardWins;
         StartWindow(cacheHits, cacheLookups);
-        double minRate = wild < dl * (1 - ExactDominated) ? MinHitRateExact : MinHitRate;
-        if (dl <= 0 || dh >= dl * minRate)
+        bool exactDominated = wild < dl * (1 - ExactDominated);
+        double minRate = exactDominated ? MinHitRateExact : MinHitRate;
+        if (dl <= 0 || (dh >= dl * minRate && !(exactDominated && exactAlone)))
         {
             _backoffShift = 0;
             _backoffTable = null;

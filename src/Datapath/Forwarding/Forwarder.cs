@@ -244,9 +244,9 @@ public sealed partial class Forwarder
     /// <summary>Whether bursts consult the exact-match cache (see <see cref="EmcGovernor"/>).</summary>
     public readonly EmcGovernor EmcGovernor = new();
 
-    /// <summary>Whether this burst consults the EMC (present and not bypassed for a low hit rate).</summary>
+    /// <summary>Whether this burst consults the EMC (present and not bypassed, see <see cref="EmcGovernor"/>).</summary>
     public bool EmcActive => Cache is not null && EmcGovernor.Active;
-    /// <summary>Times the EMC was bypassed for a low hit rate (<c>emc-bypass</c>).</summary>
+    /// <summary>Times the EMC was bypassed (<c>emc-bypass</c>, see <see cref="EmcGovernor"/>).</summary>
     public long EmcBypassCount => Counters[DatapathCounters.EmcBypass];
 
     /// <summary>The pipeline now classifies in another table: this thread's cache holds the old table's results.</summary>
@@ -518,14 +518,9 @@ public sealed partial class Forwarder
         Executor.GroupsVersion = version;
 
         // A burst spread over many flows (a large working set) would otherwise pay, per packet and one after the
-        // other, a cache miss for the entry's counters and one for its action list: prefetch them first, one level
-        // per pass, so the misses overlap.
-        if (n > 2)
-        {
-            for (int i = 0; i < n; i++) Prefetch.Object(entries[i], 1);
-            for (int i = 0; i < n; i++)
-                if (entries[i] is { } e) Prefetch.Object(e.Actions, 1);
-        }
+        // other, a cache miss for the entry's counters, one for its action list and one for the list's plan: prefetch
+        // them first, one level per pass, so the misses of a level overlap.
+        if (n > 2) PrefetchVerdicts(entries, recordHits, records, table);
 
         // Group by flow (ovs packet_batch_per_flow, through Group's index by the entry's serial number: O(1) per packet
         // however many flows the burst holds). A flow whose whole list is one output to a port (FlowActions.SoleOutput,
@@ -600,7 +595,7 @@ public sealed partial class Forwarder
         if (emc is not null)
         {
             if (!consulted) EmcGovernor.Bypassed(n, emc.Hits, emc.Hits + emc.Misses, table, table.Count);
-            else if (EmcGovernor.Consulted(n, emc.Hits, emc.Hits + emc.Misses, wildcardWins, table, table.Count))
+            else if (EmcGovernor.Consulted(n, emc.Hits, emc.Hits + emc.Misses, wildcardWins, table, table.Count, table.ExactAnswersAlone))
                 Counters.Add(DatapathCounters.EmcBypass);
         }
 
@@ -616,6 +611,32 @@ public sealed partial class Forwarder
             HandleMisses(_missPkts.AsSpan(0, misses), _missLayers.AsSpan(0, misses), inSlot);
         }
     }
+
+    /// <summary>
+    /// The prefetches of a burst's verdicts (<see cref="ClassifyAndExecute"/>), one dependent level per pass: the
+    /// entries' first lines; then each verdict's action list, by its entry or, for a hash-stage hit answered from its
+    /// record, by the record's id (both of the list's lines: its direct-output fields lie past the first); then the
+    /// plan that a list of rewrites runs (<see cref="FlowActions.RewriteOutput"/>). A list that the burst shares (most
+    /// forwarding tables intern a few) is prefetched once per packet, which is free once it is in L1.
+    /// </summary>
+    private void PrefetchVerdicts(Span<FlowEntry?> entries, ulong recordHits, ExactRecordTable.Records? records, FlowTable table)
+    {
+        int n = entries.Length;
+        for (int i = 0; i < n; i++) Prefetch.Object(entries[i], 1);
+        for (int i = 0; i < n; i++) Prefetch.Object(VerdictList(entries[i], recordHits, i, records, table), 2);
+        for (int i = 0; i < n; i++)
+        {
+            if (VerdictList(entries[i], recordHits, i, records, table) is { SoleOutput: 0, RewriteOutput: not 0 } rewrites)
+                Prefetch.Object(rewrites.Plan, 2);
+        }
+    }
+
+    /// <summary>The action list of a burst's verdict <paramref name="i"/> as the prefetches see it (null: a miss, or a
+    /// record removed since its lookup).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private FlowActions? VerdictList(FlowEntry? e, ulong recordHits, int i, ExactRecordTable.Records? records, FlowTable table)
+        => e is not null ? e.Actions
+         : (recordHits >> i & 1) != 0 ? table.ActionsOfRecord(Volatile.Read(ref records!.Record(_recordSlots[i]).Word)) : null;
 
     /// <summary>
     /// The lookups of a burst a commit ran inside (see <see cref="ClassifyAndExecute"/>), again without the cache or

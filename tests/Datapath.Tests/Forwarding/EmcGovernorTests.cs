@@ -14,6 +14,8 @@ public class EmcGovernorTests
         public long Rules = 100_000;
         public object Table = table;
         public double HitRate = hitRate;
+        public bool ExactAlone;
+        public long WildcardWinsPerBurst;
 
         /// <summary>Runs bursts until <paramref name="packets"/> were classified; returns the packets that consulted the cache.</summary>
         public long Run(long packets)
@@ -26,7 +28,7 @@ public class EmcGovernorTests
                     long before = (long)(Lookups * HitRate);
                     Lookups += Burst;
                     Hits += (long)(Lookups * HitRate) - before;
-                    g.Consulted(Burst, Hits, Lookups, 0, Table, Rules);
+                    g.Consulted(Burst, Hits, Lookups, WildcardWinsPerBurst, Table, Rules, ExactAlone);
                     consulted += Burst;
                 }
                 else
@@ -136,5 +138,35 @@ public class EmcGovernorTests
         }
         Assert.True(g.Active);
         Assert.Equal(0, g.Bypasses);
+    }
+
+    [Fact]
+    public void ExactWinners_OfATableWhoseHashStageAnswersAlone_BypassTheCache_WhateverItsHitRate()
+    {
+        var g = new EmcGovernor();
+        var feed = new Feed(g, new object(), 1.0) { ExactAlone = true };
+        // Every lookup hits, and still the first window starts a bypass: the records answer as cheaply.
+        Assert.Equal(EmcGovernor.WindowPackets, feed.Run(EmcGovernor.WindowPackets));
+        Assert.Equal(1, g.Bypasses);
+        Assert.False(g.Active);
+        // It backs off like a low hit rate: about 0.1% of the packets sample the cache at the cap.
+        feed.Run(40 * (EmcGovernor.BaseBypassPackets << EmcGovernor.MaxBackoffShift));
+        Assert.Equal(EmcGovernor.MaxBackoffShift, g.BackoffShift);
+        double share = (double)g.ConsultedPackets / (g.ConsultedPackets + g.BypassedPackets);
+        Assert.InRange(share, 0.0005, 0.003);
+    }
+
+    [Fact]
+    public void WildcardWinners_KeepTheCache_EvenWhereTheHashStageAnswersAlone()
+    {
+        var g = new EmcGovernor();
+        // A fifth of the packets won by wildcard rules (the cache saves their tuple-space search): a high hit rate keeps it.
+        var feed = new Feed(g, new object(), 0.95) { ExactAlone = true, WildcardWinsPerBurst = Burst / 5 };
+        Assert.Equal(1_000_000, feed.Run(1_000_000));
+        Assert.Equal(0, g.Bypasses);
+        // And the same table's exact-won traffic then bypasses it.
+        feed.WildcardWinsPerBurst = 0;
+        feed.Run(2 * EmcGovernor.WindowPackets);
+        Assert.Equal(1, g.Bypasses);
     }
 }
