@@ -56,16 +56,8 @@ public static class SoftwareOffload
     /// </summary>
     public static bool FillIfPartial(Span<byte> frame)
     {
-        int off = 12;
-        if (frame.Length < 14) return false;
-        ushort ethType = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
-        for (int tags = 0; (ethType == 0x8100 || ethType == 0x88A8) && tags < 2; tags++)
-        {
-            off += 4;
-            if (frame.Length < off + 2) return false;
-            ethType = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
-        }
-        int l3 = off + 2, l4, l4Length;
+        if (!L3Of(frame, out int l3, out ushort ethType)) return false;
+        int l4, l4Length;
         byte proto;
         ushort pseudo;
         if (ethType == 0x0800)
@@ -100,6 +92,25 @@ public static class SoftwareOffload
         return CompleteChecksum(frame[..(l4 + l4Length)], l4, field);
     }
 
+    /// <summary>Where a frame's L3 header starts, past Ethernet and up to two VLAN tags, and its ethertype (false: the frame
+    /// ends before them).</summary>
+    private static bool L3Of(ReadOnlySpan<byte> frame, out int l3, out ushort ethType)
+    {
+        l3 = 0;
+        ethType = 0;
+        int off = 12;
+        if (frame.Length < 14) return false;
+        ethType = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
+        for (int tags = 0; (ethType == 0x8100 || ethType == 0x88A8) && tags < 2; tags++)
+        {
+            off += 4;
+            if (frame.Length < off + 2) return false;
+            ethType = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
+        }
+        l3 = off + 2;
+        return true;
+    }
+
     /// <summary>
     /// Makes a frame that keeps its partial checksum coherent again after header rewrites, before it is handed on
     /// whole: writes the pseudo-header sum of the current addresses and L4 length into the checksum field (rewrites
@@ -110,16 +121,7 @@ public static class SoftwareOffload
     public static bool RefreshPartial(Span<byte> frame, ref OffloadInfo o)
     {
         int start = o.CsumStart;
-        if (frame.Length < 14 || start == 0) return false;
-        int off = 12;
-        ushort ethType = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
-        for (int tags = 0; (ethType == 0x8100 || ethType == 0x88A8) && tags < 2; tags++)
-        {
-            off += 4;
-            if (frame.Length < off + 2) return false;
-            ethType = BinaryPrimitives.ReadUInt16BigEndian(frame[off..]);
-        }
-        int l3 = off + 2;
+        if (start == 0 || !L3Of(frame, out int l3, out ushort ethType)) return false;
         bool tcp = o.CsumOffset == 16;
         if (!tcp && o.CsumOffset != 6) return false;
         byte type = (byte)(o.GsoType & ~OffloadInfo.GsoEcn);
